@@ -1,0 +1,110 @@
+//! The registry of host functions a run may call: named objects whose methods are async
+//! Rust closures over JSON.
+//!
+//! The sandbox owns no I/O. Whatever user code may reach outside itself (an API client,
+//! the engine's own API) is handed in here by the caller, one [`HostObject`] per name,
+//! and appears to JavaScript as a property of the run's argument whose methods return
+//! promises.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// A host method's future: JSON in, JSON or a [`HostError`] out.
+pub type HostFuture = Pin<Box<dyn Future<Output = Result<Value, HostError>> + Send + 'static>>;
+
+/// One host method. Arguments arrive as JSON, one entry per JavaScript argument
+/// (`undefined` becomes `null`).
+pub type HostMethod = Arc<dyn Fn(Vec<Value>) -> HostFuture + Send + Sync>;
+
+/// A failure reported by a host method. It rejects the JavaScript promise with an
+/// `Error` whose `message` is [`HostError::message`] and, when present, whose `data`
+/// property holds [`HostError::data`] (for example an HTTP response the user code may
+/// want to inspect).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct HostError {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl HostError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(message: impl Into<String>, data: Value) -> Self {
+        Self {
+            message: message.into(),
+            data: Some(data),
+        }
+    }
+}
+
+/// A named set of async methods, exposed to JavaScript as one object.
+#[derive(Clone, Default)]
+pub struct HostObject {
+    pub(crate) methods: BTreeMap<String, HostMethod>,
+}
+
+impl HostObject {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a method. The closure is called on the JavaScript thread and must return
+    /// quickly; its future runs on the tokio runtime that called
+    /// [`crate::Sandbox::run_module`].
+    pub fn method<F, Fut>(mut self, name: impl Into<String>, method: F) -> Self
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, HostError>> + Send + 'static,
+    {
+        let method: HostMethod = Arc::new(move |args| Box::pin(method(args)));
+        self.methods.insert(name.into(), method);
+        self
+    }
+
+    pub fn method_names(&self) -> impl Iterator<Item = &str> {
+        self.methods.keys().map(String::as_str)
+    }
+}
+
+impl fmt::Debug for HostObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostObject")
+            .field("methods", &self.methods.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The host objects of one run, by the property name they take on the argument
+/// (e.g. `apiClient`, `externalApiClient`).
+#[derive(Clone, Debug, Default)]
+pub struct HostApi {
+    pub(crate) objects: BTreeMap<String, HostObject>,
+}
+
+impl HostApi {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an object. A name already present in the argument JSON is replaced by the
+    /// host object.
+    pub fn object(mut self, name: impl Into<String>, object: HostObject) -> Self {
+        self.objects.insert(name.into(), object);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
