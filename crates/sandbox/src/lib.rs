@@ -43,7 +43,9 @@
 //! QuickJS is 5x faster on both, and has what the limits need: an interrupt handler,
 //! a pluggable allocator, a native-stack limit and a promise-rejection tracker. The
 //! runner's own figures (with the thread hop and JSON conversion) are in
-//! `BENCHMARKS.md`, section "JavaScript sandbox".
+//! `BENCHMARKS.md`, section "JavaScript sandbox": a full cold `run_module` took 84 µs
+//! against 219 µs for a fresh Node `vm` context doing the same work (target: 5 ms), and
+//! a warm call 1.7 µs against Node's 0.7 µs.
 //!
 //! Each run gets a fresh runtime and context: the cold start is small enough that
 //! isolation between runs costs little, so no context is reused.
