@@ -101,6 +101,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, sink: &Rc<RefCell<LogSink>>) -> rquic
         let method = Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> rquickjs::Result<()> {
+                if sink.borrow().truncated {
+                    return Ok(());
+                }
                 let mut parts = Vec::with_capacity(args.0.len());
                 for arg in args.0 {
                     parts.push(display_value(&ctx, arg)?);

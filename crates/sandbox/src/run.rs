@@ -258,6 +258,9 @@ impl<'js> Execution<'_, 'js> {
             Err(NotJson::Threw(thrown)) => Err(Failure::NonJsonResult {
                 reason: format!("not serialisable ({})", thrown.message),
             }),
+            Err(NotJson::Unreadable(message)) => Err(Failure::NonJsonResult {
+                reason: format!("not readable back as JSON ({message})"),
+            }),
             Err(NotJson::Engine(error)) => Err(self.classify(error)),
         }
     }

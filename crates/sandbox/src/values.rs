@@ -33,6 +33,9 @@ pub(crate) fn json_to_js<'js>(
 pub(crate) enum NotJson {
     /// The value is of a kind JSON has no form for (function, symbol).
     Kind(&'static str),
+    /// The JSON text could not be read back (nested deeper than serde_json's 128
+    /// levels): the parser's message.
+    Unreadable(String),
     /// `JSON.stringify` threw (BigInt, cycle, a throwing `toJSON`): its message.
     Threw(Thrown),
     /// The engine failed (interrupt, out of memory) while serialising.
@@ -54,7 +57,7 @@ pub(crate) fn result_to_json<'js>(
     match ctx.json_stringify(value) {
         Ok(Some(text)) => {
             let text = text.to_string().map_err(NotJson::Engine)?;
-            serde_json::from_str(&text).map_err(|_| NotJson::Kind("not valid JSON text"))
+            serde_json::from_str(&text).map_err(|error| NotJson::Unreadable(error.to_string()))
         }
         Ok(None) => Err(NotJson::Kind("a value JSON.stringify drops")),
         Err(rquickjs::Error::Exception) => Err(NotJson::Threw(describe_thrown(ctx, ctx.catch()))),
@@ -84,6 +87,10 @@ pub(crate) fn args_to_json<'js>(
                     "argument {} of a host call is not JSON: {}",
                     index + 1,
                     thrown.message
+                )),
+                Err(NotJson::Unreadable(message)) => Err(format!(
+                    "argument {} of a host call is not usable JSON: {message}",
+                    index + 1
                 )),
                 Err(NotJson::Engine(error)) => Err(format!(
                     "argument {} of a host call could not be serialised: {error}",

@@ -302,6 +302,16 @@ async fn endless_microtasks_and_catching_the_interrupt_still_time_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catastrophic_regex_backtracking_times_out() {
+    let error = failure_of("export default () => /(a+)+$/.test('a'.repeat(64) + 'b')").await;
+    assert!(
+        matches!(error.failure, Failure::TimedOut { .. }),
+        "{:?}",
+        error.failure
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infinite_loop_in_module_body_times_out() {
     let error = failure_of("while (true) {}\nexport default () => 1;").await;
     assert!(
