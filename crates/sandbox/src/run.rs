@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -173,6 +174,35 @@ impl Rejection {
     }
 }
 
+/// Sends a host call's reply exactly once: with the result, or, if the future panicked
+/// or was dropped before finishing, with an error, so the run does not wait for a reply
+/// that cannot come.
+struct ReplyOnce {
+    id: u64,
+    /// Taken by the first reply.
+    signals: Option<Sender<Signal>>,
+    method: String,
+}
+
+impl ReplyOnce {
+    fn send(&mut self, result: Result<serde_json::Value, HostError>) {
+        if let Some(signals) = self.signals.take() {
+            // The run may have ended already; its reply is then moot.
+            let _ = signals.send(Signal::Reply {
+                id: self.id,
+                result,
+            });
+        }
+    }
+}
+
+impl Drop for ReplyOnce {
+    fn drop(&mut self) {
+        let message = format!("host method {} failed without answering", self.method);
+        self.send(Err(HostError::new(message)));
+    }
+}
+
 struct PendingCall<'js> {
     resolve: Function<'js>,
     reject: Function<'js>,
@@ -294,6 +324,8 @@ impl<'js> Execution<'_, 'js> {
     /// A JavaScript function that starts the host method on tokio and returns a promise
     /// the event loop settles when the reply arrives.
     fn host_function(&self, name: &str, method: HostMethod) -> rquickjs::Result<Function<'js>> {
+        let function_name = name.to_owned();
+        let name = name.to_owned();
         let pending = Rc::clone(&self.pending);
         let tokio = self.job.tokio.clone();
         let signals = self.job.signals.clone();
@@ -322,14 +354,26 @@ impl<'js> Execution<'_, 'js> {
                     reject.call::<_, ()>((error,))?;
                     return Ok(promise);
                 }
+                // A host method that panics must fail its call, not the run's thread.
+                let Ok(future) = panic::catch_unwind(AssertUnwindSafe(|| method(args))) else {
+                    drop(pending);
+                    let error = Exception::from_message(
+                        ctx.clone(),
+                        &format!("host method {name} panicked"),
+                    )?;
+                    reject.call::<_, ()>((error,))?;
+                    return Ok(promise);
+                };
                 let id = pending.next_id;
                 pending.next_id += 1;
-                let future = method(args);
-                let signals = signals.clone();
+                let mut reply = ReplyOnce {
+                    id,
+                    signals: Some(signals.clone()),
+                    method: name.clone(),
+                };
                 let task = tokio.spawn(async move {
                     let result = future.await;
-                    // The run may have ended already; its reply is then moot.
-                    let _ = signals.send(Signal::Reply { id, result });
+                    reply.send(result);
                 });
                 pending.calls.insert(
                     id,
@@ -342,7 +386,7 @@ impl<'js> Execution<'_, 'js> {
                 Ok(promise)
             },
         )?
-        .with_name(name)
+        .with_name(function_name)
     }
 
     /// Drives the event loop until `promise` settles, and returns its value.

@@ -547,6 +547,47 @@ async fn host_call_arguments_that_are_not_json_reject_with_a_type_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_host_method_rejects_its_call_only() {
+    let host = HostApi::new().object(
+        "apiClient",
+        HostObject::new()
+            .method(
+                "now",
+                |_args: Vec<Value>| -> std::future::Ready<Result<Value, HostError>> {
+                    panic!("host bug before the future")
+                },
+            )
+            .method("later", |_args: Vec<Value>| async move {
+                if true {
+                    panic!("host bug inside the future");
+                }
+                Ok(Value::Null)
+            }),
+    );
+    let output = sandbox()
+        .run_module(
+            r#"export default async ({ apiClient }) => {
+                const out = [];
+                for (const call of [() => apiClient.now(), () => apiClient.later()]) {
+                    try { await call(); out.push("answered"); } catch (e) { out.push(e.message); }
+                }
+                return out;
+            }"#,
+            json!({}),
+            host,
+        )
+        .await
+        .expect("run succeeds");
+    assert_eq!(
+        output.result,
+        json!([
+            "host method now panicked",
+            "host method later failed without answering"
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_calls_in_flight_are_bounded() {
     let sandbox = Sandbox::new(Limits {
         host_calls_in_flight: 3,
