@@ -187,6 +187,10 @@ fn summary(rt: &tokio::runtime::Runtime, sandbox: &Sandbox, host: &HostApi, warm
         black_box(warm.call());
     });
     let with_host = median_per_iteration(15, 200, || cold_start_with_host_call(rt, sandbox, host));
+    let hop = median_per_iteration(15, 2_000, || {
+        rt.block_on(async { tokio::task::spawn_blocking(|| black_box(1)).await })
+            .expect("hop joins");
+    });
     let node = node_figures();
     let mut table = String::from(
         "| case | Osmosis sandbox (QuickJS) | Node `vm` (same run) | sandbox / Node |\n|---|---|---|---|\n",
@@ -221,7 +225,9 @@ fn summary(rt: &tokio::runtime::Runtime, sandbox: &Sandbox, host: &HostApi, warm
     }
     let node_version = node.map_or_else(|| "none".to_owned(), |n| n.version);
     table.push_str(&format!(
-        "\nMedian time per iteration over 15 batches; Node {node_version} runs `vm.createContext` + `vm.Script` (a script, as Node's module `vm` API is experimental) in the same process run.\n"
+        "\nMedian time per iteration over 15 batches; Node {node_version} runs `vm.createContext` + `vm.Script` (a script, as Node's module `vm` API is experimental) in the same process run. \
+        Of the sandbox's cold start, the round trip to a tokio blocking thread alone (`block_on(spawn_blocking(no-op))`) takes {}.\n",
+        format_ns(hop.as_nanos() as f64)
     ));
     table
 }

@@ -43,9 +43,9 @@
 //! QuickJS is 5x faster on both, and has what the limits need: an interrupt handler,
 //! a pluggable allocator, a native-stack limit and a promise-rejection tracker. The
 //! runner's own figures (with the thread hop and JSON conversion) are in
-//! `BENCHMARKS.md`, section "JavaScript sandbox": a full cold `run_module` took 84 µs
-//! against 219 µs for a fresh Node `vm` context doing the same work (target: 5 ms), and
-//! a warm call 1.7 µs against Node's 0.7 µs.
+//! `BENCHMARKS.md`, section "JavaScript sandbox": a full cold `run_module` took
+//! 84–104 µs, 0.2–0.4 times a fresh Node `vm` context doing the same work in the same
+//! run (target: under 5 ms); a warm call 1.7 µs, 2.2–2.4 times Node's.
 //!
 //! Each run gets a fresh runtime and context: the cold start is small enough that
 //! isolation between runs costs little, so no context is reused.
@@ -55,6 +55,9 @@
 //! [`Sandbox::run_module`] runs the code on a tokio blocking thread, so a busy script
 //! never stalls the async executor; host futures run on the caller's runtime and their
 //! replies come back through a channel to the JavaScript thread's event loop.
+//! rquickjs's async runtime was the alternative: it saves the thread hop (about 23 µs of
+//! the ~100 µs cold start, measured in the bench) but executes JavaScript inside `poll`, so a
+//! script spinning until its 10 s limit would hold an executor worker for all of it.
 
 mod console;
 mod error;
