@@ -9,10 +9,11 @@ pub struct Limits {
     /// Time from the start of the run until its result must be settled, counting both
     /// JavaScript execution and time spent waiting on host calls.
     pub wall_clock: Duration,
-    /// Bytes QuickJS may allocate for the run's heap (objects, strings, bytecode).
+    /// Bytes QuickJS may allocate for the run's heap (objects, strings, bytecode),
+    /// counted by the allocator the runtime is built on.
     pub memory_bytes: usize,
-    /// Bytes of native stack the interpreter may use before it throws a `RangeError`
-    /// style "stack overflow". Runs execute on tokio's blocking threads, whose stacks are
+    /// Bytes of native stack the interpreter may use before it throws
+    /// `RangeError: Maximum call stack size exceeded`. Runs execute on tokio's blocking threads, whose stacks are
     /// 2 MiB by default: keep this well below the stack of the threads that run the
     /// sandbox.
     pub stack_bytes: usize,
