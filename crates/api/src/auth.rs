@@ -1,0 +1,144 @@
+//! Who is calling: the bearer JWT, verified with its workspace's secret.
+//!
+//! Accepted exactly as the SDK mints them (api-surface §5): HS256 or HS512, the
+//! workspace key in `iss` (or `workspaceKey`), the customer's id in `id` (or
+//! `tenantKey`/`sub`), optional `name` and `fields`; `isAdmin: true` with no customer
+//! claim is an admin token. `exp` is checked when present; a token without `exp`
+//! is accepted, as the hosted service's jsonwebtoken-based check does. Any other
+//! algorithm (including `none`), a bad signature, an expired token or an unknown
+//! workspace is `not_authenticated`. Browser-facing endpoints may carry the token in
+//! `?token=` instead of the header.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use dashmap::DashMap;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use osmosis_engine::caller::CustomerClaims;
+use osmosis_engine::Caller;
+use osmosis_model::ApiError;
+use osmosis_store::Workspace;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ErrorResponse;
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Claims {
+    iss: Option<String>,
+    workspace_key: Option<String>,
+    id: Option<Value>,
+    tenant_key: Option<Value>,
+    sub: Option<Value>,
+    name: Option<String>,
+    fields: Option<Value>,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+/// Verified workspaces by key. A workspace's secret never changes while the server
+/// runs, so caching the lookup keeps the database off the hot path.
+#[derive(Default)]
+pub struct WorkspaceCache {
+    by_key: DashMap<String, Arc<Workspace>>,
+}
+
+fn unauthenticated(msg: &str) -> ErrorResponse {
+    ErrorResponse(ApiError::not_authenticated(msg.to_string()))
+}
+
+fn claim_string(v: &Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl AppState {
+    async fn workspace(&self, key: &str) -> Result<Arc<Workspace>, ErrorResponse> {
+        if let Some(ws) = self.workspaces.by_key.get(key) {
+            return Ok(ws.clone());
+        }
+        let ws = self
+            .engine
+            .store
+            .workspace_by_key(key)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "workspace lookup failed");
+                ErrorResponse(ApiError::internal("The database could not complete the request"))
+            })?
+            .ok_or_else(|| unauthenticated("The token's workspace is unknown"))?;
+        let ws = Arc::new(ws);
+        self.workspaces.by_key.insert(key.to_string(), ws.clone());
+        Ok(ws)
+    }
+
+    /// Verifies `token` and resolves the caller it speaks for.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, ErrorResponse> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("The access token is not a valid JWT"))?;
+        if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS512) {
+            return Err(unauthenticated("The access token must be signed with HS256 or HS512"));
+        }
+        // Read the issuer first (unverified) to know whose secret checks the signature.
+        let mut peek = Validation::new(header.alg);
+        peek.insecure_disable_signature_validation();
+        peek.validate_exp = false;
+        peek.required_spec_claims.clear();
+        let unverified = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&[]), &peek)
+            .map_err(|_| unauthenticated("The access token's claims are malformed"))?;
+        let ws_key = unverified
+            .claims
+            .iss
+            .clone()
+            .or(unverified.claims.workspace_key.clone())
+            .ok_or_else(|| unauthenticated("The access token names no workspace (iss or workspaceKey)"))?;
+        let workspace = self.workspace(&ws_key).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = true;
+        validation.leeway = 5;
+        let claims = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(workspace.secret.as_bytes()), &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthenticated("The access token has expired"),
+                _ => unauthenticated("The access token's signature is invalid"),
+            })?
+            .claims;
+        let customer = claim_string(&claims.id).or(claim_string(&claims.tenant_key)).or(claim_string(&claims.sub));
+        match customer {
+            Some(internal_id) => Ok(self
+                .engine
+                .customer_caller(workspace, CustomerClaims { internal_id, name: claims.name, fields: claims.fields })
+                .await?),
+            None if claims.is_admin => Ok(Caller::admin(workspace)),
+            None => Err(unauthenticated("The access token names no customer (id, tenantKey or sub) and is not an admin token")),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = match header {
+            Some(h) => h
+                .strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+                .map(str::trim)
+                .ok_or_else(|| unauthenticated("The Authorization header must be `Bearer <token>`"))?
+                .to_string(),
+            None => crate::query::Query::parse(parts.uri.query())
+                .string("token")
+                .ok_or_else(|| unauthenticated("No access token: send `Authorization: Bearer <token>`"))?,
+        };
+        Ok(Auth(state.authenticate(&token).await?))
+    }
+}

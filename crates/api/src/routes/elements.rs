@@ -1,0 +1,249 @@
+//! The routes every element type shares, generated from the type registry:
+//!
+//! * `/{plural}` — list, create
+//! * `/{plural}/{selector}` — get, patch, put, archive (DELETE), with the flat Q-layer query
+//! * `/{plural}/{selector}/{restore|refresh|setup|reset}`
+//! * `/{singular}?{selector fields}` (+ `/restore` …) — the object-selector form the SDK uses
+//!
+//! One set of handlers serves every type; the type arrives as route state.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use osmosis_engine::elements::{Depth, InstanceSelector, NewElement};
+use osmosis_engine::{Caller, PathSelector};
+use osmosis_model::element_type::Layering;
+use osmosis_model::{ApiError, Element, ElementType};
+use serde_json::{json, Map, Value};
+
+use crate::auth::Auth;
+use crate::body::JsonObject;
+use crate::error::ApiResult;
+use crate::query::Query;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    for t in ElementType::ALL {
+        let spec = t.spec();
+        let base = format!("/{}", spec.api_path);
+        r = r
+            .route(&base, get(move |s, a, q| list(s, a, t, q)).post(move |s, a, b| create(s, a, t, b)))
+            .route(&format!("{base}/{{selector}}"), by_path(t))
+            .route(&format!("{base}/{{selector}}/restore"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Restore)))
+            .route(&format!("{base}/{{selector}}/refresh"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)))
+            .route(&format!("{base}/{{selector}}/setup"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)))
+            .route(&format!("{base}/{{selector}}/reset"), post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)));
+        if let Some(singular) = spec.singular_path {
+            let one = format!("/{singular}");
+            r = r
+                .route(&one, by_query(t))
+                .route(&format!("{one}/restore"), post(move |s, a, q| query_op(s, a, t, q, Op::Restore)))
+                .route(&format!("{one}/setup"), post(move |s, a, q| query_op(s, a, t, q, Op::Refresh)))
+                .route(&format!("{one}/reset"), post(move |s, a, q, b| query_reset(s, a, t, q, b)));
+        }
+    }
+    r
+}
+
+fn by_path(t: ElementType) -> MethodRouter<AppState> {
+    get(move |s, a, p, q| path_op(s, a, t, p, q, Op::Get))
+        .delete(move |s, a, p, q| path_op(s, a, t, p, q, Op::Archive))
+        .patch(move |s, a, p, q, b| path_write(s, a, t, p, q, b, false))
+        .put(move |s, a, p, q, b| path_write(s, a, t, p, q, b, true))
+}
+
+fn by_query(t: ElementType) -> MethodRouter<AppState> {
+    get(move |s, a, q| query_op(s, a, t, q, Op::Get))
+        .delete(move |s, a, q| query_op(s, a, t, q, Op::Archive))
+        .patch(move |s, a, q, b| query_write(s, a, t, q, b, false))
+        .put(move |s, a, q, b| query_write(s, a, t, q, b, true))
+        .post(move |s, a, q, b| query_create(s, a, t, q, b))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Op {
+    Get,
+    Archive,
+    Restore,
+    Refresh,
+}
+
+/// Applies `includeSecrets`: only admins may ask for secrets.
+pub(crate) fn with_secrets(mut caller: Caller, q: &Query) -> Result<Caller, ApiError> {
+    if q.bool("includeSecrets")? == Some(true) {
+        if !caller.is_admin() {
+            return Err(ApiError::access_denied("includeSecrets needs an admin token"));
+        }
+        caller.include_secrets = true;
+    }
+    Ok(caller)
+}
+
+pub(crate) async fn respond(state: &AppState, caller: &Caller, el: &Element) -> ApiResult<Json<Value>> {
+    Ok(Json(state.engine.render(caller, el, Depth::Full).await?))
+}
+
+/// Runs a selector-less operation on an already resolved element.
+pub(crate) async fn apply_op(state: &AppState, caller: &Caller, el: Element, op: Op) -> ApiResult<Json<Value>> {
+    let el = match op {
+        Op::Get => el,
+        Op::Archive => state.engine.set_archived(caller, el, true).await?,
+        Op::Restore => state.engine.set_archived(caller, el, false).await?,
+        Op::Refresh => state.engine.refresh(caller, el).await?,
+    };
+    respond(state, caller, &el).await
+}
+
+/// The query parameter naming an element's parent in list filters (`flowId`, …).
+fn parent_param(t: ElementType) -> Option<&'static str> {
+    t.spec().parent_field
+}
+
+async fn list(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let caller = with_secrets(caller, &q)?;
+    let mut lq = q.list(parent_param(t))?;
+    if let Layering::Instance(parent_type) = t.spec().layering {
+        let stem = osmosis_engine::elements::camel_stem_of(parent_type);
+        lq.parent = lq.parent.or(q.string(&format!("{stem}Id"))).or(q.string(&format!("{stem}Key")));
+    }
+    let page = state.engine.list(&caller, t, &lq).await?;
+    let items = state.engine.render_all(&caller, &page.items).await?;
+    let mut body = Map::new();
+    body.insert("items".into(), Value::Array(items));
+    if let Some(c) = page.cursor {
+        body.insert("cursor".into(), json!(c));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+async fn create(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+    let el = state.engine.create(&caller, t, NewElement::from_body(body)).await?;
+    respond(&state, &caller, &el).await
+}
+
+fn path_selector(value: String, q: &Query) -> Result<PathSelector, ApiError> {
+    Ok(PathSelector { value, layer: q.layer()?, auto_create: q.bool("autoCreate")?.unwrap_or(false) })
+}
+
+/// A path selector on an instance type is the instance's id.
+async fn resolve_path(state: &AppState, caller: &Caller, t: ElementType, value: String, q: &Query) -> Result<Element, ApiError> {
+    if matches!(t.spec().layering, Layering::Instance(_)) {
+        return state.engine.resolve_instance(caller, t, &InstanceSelector { id: Some(value), ..Default::default() }).await;
+    }
+    state.engine.resolve(caller, t, &path_selector(value, q)?).await
+}
+
+async fn path_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path(sel): Path<String>, RawQuery(raw): RawQuery, op: Op) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let caller = with_secrets(caller, &q)?;
+    let el = resolve_path(&state, &caller, t, sel, &q).await?;
+    apply_op(&state, &caller, el, op).await
+}
+
+async fn path_write(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(sel): Path<String>,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+    put: bool,
+) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let el = resolve_path(&state, &caller, t, sel, &q).await?;
+    write(&state, &caller, el, body, put).await
+}
+
+pub(crate) async fn write(state: &AppState, caller: &Caller, el: Element, body: Map<String, Value>, put: bool) -> ApiResult<Json<Value>> {
+    let el = if put { state.engine.put_element(caller, el, body).await? } else { state.engine.patch_element(caller, el, body).await? };
+    respond(state, caller, &el).await
+}
+
+async fn path_reset(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(sel): Path<String>,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let el = resolve_path(&state, &caller, t, sel, &q).await?;
+    let el = state.engine.reset(&caller, el, &body).await?;
+    respond(&state, &caller, &el).await
+}
+
+/// Reads an object selector (style B) from the query.
+pub(crate) async fn resolve_query(state: &AppState, caller: &Caller, t: ElementType, q: &Query) -> Result<Element, ApiError> {
+    match t.spec().layering {
+        Layering::Instance(parent_type) => {
+            let stem = osmosis_engine::elements::camel_stem_of(parent_type);
+            let sel = InstanceSelector {
+                id: q.string("id"),
+                parent: q
+                    .string(&format!("{stem}Id"))
+                    .or(q.string(&format!("{stem}Key")))
+                    .or(q.string("parentId"))
+                    .or(q.string("parentKey")),
+                connection_id: q.string("connectionId"),
+                connection_key: q.string("connectionKey"),
+                integration: q.string("integrationId").or(q.string("integrationKey")),
+                instance_key: q.get("instanceKey").map(str::to_string),
+                auto_create: q.bool("autoCreate")?.unwrap_or(false),
+            };
+            state.engine.resolve_instance(caller, t, &sel).await
+        }
+        _ => {
+            let value = q
+                .string("id")
+                .or(q.string("key"))
+                .ok_or_else(|| ApiError::invalid_query("id", "give `id` or `key` to select an element"))?;
+            state.engine.resolve(caller, t, &path_selector(value, q)?).await
+        }
+    }
+}
+
+async fn query_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, op: Op) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let caller = with_secrets(caller, &q)?;
+    let el = resolve_query(&state, &caller, t, &q).await?;
+    apply_op(&state, &caller, el, op).await
+}
+
+async fn query_write(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(body): JsonObject, put: bool) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let el = resolve_query(&state, &caller, t, &q).await?;
+    write(&state, &caller, el, body, put).await
+}
+
+async fn query_reset(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let el = resolve_query(&state, &caller, t, &q).await?;
+    let el = state.engine.reset(&caller, el, &body).await?;
+    respond(&state, &caller, &el).await
+}
+
+/// `POST /{singular}?{selector}` with a body creates: the selector's fields name the
+/// parent, connection and instance key, the body the rest.
+async fn query_create(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(mut body): JsonObject) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let spec = t.spec();
+    let mut mapping: Vec<(String, String)> = ["connectionId", "instanceKey", "integrationId", "integrationKey", "parentId", "parentKey", "key"]
+        .iter()
+        .map(|f| (f.to_string(), f.to_string()))
+        .collect();
+    if let Layering::Instance(parent_type) = spec.layering {
+        let stem = osmosis_engine::elements::camel_stem_of(parent_type);
+        mapping.push((format!("{stem}Id"), spec.parent_field.unwrap_or("parentId").to_string()));
+        mapping.push((format!("{stem}Key"), "parentKey".to_string()));
+    }
+    for (from, to) in mapping {
+        if let Some(v) = q.string(&from) {
+            body.entry(to).or_insert(json!(v));
+        }
+    }
+    let el = state.engine.create(&caller, t, NewElement::from_body(body)).await?;
+    respond(&state, &caller, &el).await
+}

@@ -1,0 +1,57 @@
+//! Routes, one module per resource; `router()` merges them and adds what every
+//! route shares (CORS, body limit, JSON 404/405).
+
+mod elements;
+mod health;
+mod nested;
+mod openapi_route;
+mod self_;
+
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use osmosis_model::ApiError;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::error::ErrorResponse;
+use crate::AppState;
+
+/// Largest accepted request body: the hosted API's documented 10 MB.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            HeaderName::from_static("membrane-api-version"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
+    Router::new()
+        .merge(health::router())
+        .merge(openapi_route::router())
+        .merge(self_::router())
+        .merge(nested::router())
+        .merge(elements::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ErrorResponse {
+    ErrorResponse(ApiError::not_found(format!("No route for `{}`", uri.path())))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let mut r = ErrorResponse(ApiError::bad_request(
+        osmosis_model::error::keys::INVALID_QUERY,
+        format!("`{method}` is not supported on `{}`", uri.path()),
+    ))
+    .into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}

@@ -1,0 +1,606 @@
+//! The generic element core: one code path that creates, changes, archives,
+//! restores, selects, lists and renders every element type of the registry.
+//!
+//! Types differ only through their `TypeSpec` (model crate) and the hooks in
+//! `crate::types`; nothing here is written for one type.
+
+mod input;
+mod list;
+mod render;
+mod select;
+
+use osmosis_model::element::ElementState;
+use osmosis_model::element_type::{Layering, Writers};
+use osmosis_model::error::keys;
+use osmosis_model::fields::take_fields;
+use osmosis_model::{ids, ApiError, Element, ElementType};
+use osmosis_store::StoreError;
+use serde_json::{Map, Value};
+
+pub(crate) use input::{camel_stem, read_ref, Ref};
+
+/// `flow-instance` → `flowInstance`: the stem of a type's `…Id`/`…Key` selector fields.
+pub fn camel_stem_of(t: ElementType) -> String {
+    camel_stem(t)
+}
+pub use list::{ListPage, ListQuery};
+pub use render::Depth;
+pub use select::{InstanceSelector, PathSelector};
+
+use crate::clock::now_iso;
+use crate::{types, Caller, Engine};
+
+/// A create request: the body, plus context a nested route fixes
+/// (`/integrations/{i}/flows` fixes the integration).
+#[derive(Debug, Default)]
+pub struct NewElement {
+    pub body: Map<String, Value>,
+    pub integration_id: Option<String>,
+}
+
+impl NewElement {
+    pub fn from_body(body: Map<String, Value>) -> Self {
+        NewElement { body, integration_id: None }
+    }
+}
+
+/// How a write treats fields the body leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// PATCH: absent fields keep their values.
+    Patch,
+    /// PUT: absent type fields, description and meta are removed.
+    Put,
+}
+
+/// Turns a store failure into the API's error; unexpected ones are logged and
+/// reported without internals.
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unique(field) => {
+            let what = match field {
+                osmosis_store::UniqueField::Uuid => "uuid",
+                osmosis_store::UniqueField::Key => "key",
+                osmosis_store::UniqueField::WorkspaceKey => "workspace key",
+                osmosis_store::UniqueField::Id => "id",
+            };
+            ApiError::already_exists(format!("An element with this {what} already exists"))
+                .with_data(serde_json::json!({ "field": what }))
+        }
+        StoreError::RevisionConflict => ApiError::new(
+            osmosis_model::ErrorType::Concurrency,
+            Some(keys::STALE_REVISION),
+            "The element was changed concurrently; retry with its current revision",
+        ),
+        other => {
+            tracing::error!(error = %other, "store failure");
+            ApiError::internal("The database could not complete the request")
+        }
+    }
+}
+
+/// May `caller` create or change elements of type `t` at all?
+pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiError> {
+    match t.spec().writers {
+        Writers::Admin if !caller.is_admin() => Err(ApiError::access_denied(format!(
+            "Changing {} elements needs an admin token",
+            t.name()
+        ))),
+        Writers::Engine => Err(ApiError::access_denied(format!("{} elements are managed by Osmosis itself", t.name()))),
+        _ => Ok(()),
+    }
+}
+
+/// Customer-owned elements are visible only to their customer and admins. Others'
+/// elements answer `not_found`, so a customer cannot probe what exists.
+pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
+    match (&caller.customer_id, el.element_type.spec().readers) {
+        (None, _) => true,
+        (Some(_), osmosis_model::element_type::Readers::Workspace) => true,
+        (Some(me), osmosis_model::element_type::Readers::Owner) => el.customer_id.as_deref() == Some(me.as_str()),
+    }
+}
+
+/// The scope within which an element's key must be unique (semantics §0): the
+/// integration for layered definitions, the (parent, connection, instance) for
+/// instances, the (integration, customer) for connections, the workspace otherwise.
+pub(crate) fn key_scope(el: &Element) -> String {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    match el.element_type.spec().layering {
+        Layering::IntegrationLevel => o(&el.integration_id),
+        Layering::Instance(_) => format!("{}|{}|{}", o(&el.parent_id), o(&el.connection_id), o(&el.instance_key)),
+        Layering::None if el.element_type == ElementType::Connection => {
+            format!("{}|{}", o(&el.integration_id), o(&el.customer_id))
+        }
+        Layering::None => String::new(),
+    }
+}
+
+impl Engine {
+    pub async fn create(&self, caller: &Caller, t: ElementType, new: NewElement) -> Result<Element, ApiError> {
+        check_writer(caller, t)?;
+        let spec = t.spec();
+        let env = input::parse_envelope(t, &new.body)?;
+        for required in spec.required_on_create {
+            if new.body.get(*required).is_none_or(Value::is_null) {
+                return Err(ApiError::invalid_field(required, "is required"));
+            }
+        }
+        let mut doc = take_fields(&new.body, spec.fields)?;
+        doc.retain(|_, v| !v.is_null());
+        let now = now_iso();
+        let mut el = Element {
+            seq: 0,
+            id: format!("{}_{}", spec.id_prefix, ids::object_id()),
+            workspace_id: caller.workspace.id.clone(),
+            element_type: t,
+            key: None,
+            uuid: String::new(),
+            name: String::new(),
+            integration_id: new.integration_id.clone(),
+            parent_id: None,
+            connection_id: None,
+            instance_key: None,
+            customer_id: None,
+            revision: ids::revision(),
+            state: ElementState::Ready,
+            archived_at: None,
+            created_at: now.clone(),
+            updated_at: now,
+            doc,
+        };
+        let key_given = env.key.is_some();
+        self.apply_envelope(caller, &mut el, env, true).await?;
+        if el.element_type == ElementType::Customer {
+            el.customer_id = Some(el.id.clone());
+        }
+        types::prepare(self, caller, &mut el, &new.body).await?;
+        self.insert_with_key(el, key_given).await
+    }
+
+    /// Inserts, and when the key was derived from the name and is taken, tries
+    /// `-2`, `-3`, … so creating two elements with the same name just works.
+    async fn insert_with_key(&self, mut el: Element, key_given: bool) -> Result<Element, ApiError> {
+        let base = el.key.clone();
+        for attempt in 1..=20 {
+            match self.store.insert_element(&el, &key_scope(&el)).await {
+                Ok(seq) => {
+                    el.seq = seq;
+                    return Ok(el);
+                }
+                Err(StoreError::Unique(osmosis_store::UniqueField::Key)) if !key_given && base.is_some() => {
+                    el.key = base.as_ref().map(|k| format!("{k}-{}", attempt + 1));
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(ApiError::already_exists("Could not derive a free key from the name; give a key"))
+    }
+
+    pub async fn patch_element(&self, caller: &Caller, current: Element, body: Map<String, Value>) -> Result<Element, ApiError> {
+        self.write_existing(caller, current, body, WriteMode::Patch).await
+    }
+
+    pub async fn put_element(&self, caller: &Caller, current: Element, body: Map<String, Value>) -> Result<Element, ApiError> {
+        self.write_existing(caller, current, body, WriteMode::Put).await
+    }
+
+    /// Read-modify-write with the revision as compare-and-swap. A client that named a
+    /// revision gets `concurrency` when it is stale; otherwise a lost race is retried
+    /// on the fresh row, so concurrent patches of different fields both land.
+    async fn write_existing(&self, caller: &Caller, mut current: Element, body: Map<String, Value>, mode: WriteMode) -> Result<Element, ApiError> {
+        check_writer(caller, current.element_type)?;
+        if !visible_to(caller, &current) {
+            return Err(not_found(current.element_type, &current.id));
+        }
+        for _ in 0..5 {
+            ensure_editable(&current)?;
+            let env = input::parse_envelope(current.element_type, &body)?;
+            if let Some(revision) = &env.revision {
+                if *revision != current.revision {
+                    return Err(ApiError::stale_revision(revision));
+                }
+            }
+            let client_revision = env.revision.is_some();
+            let spec = current.element_type.spec();
+            let fields = take_fields(&body, spec.fields)?;
+            let mut el = current.clone();
+            if mode == WriteMode::Put {
+                for table in spec.fields {
+                    for f in table.iter() {
+                        el.doc.remove(f.name);
+                    }
+                }
+                el.doc.remove("description");
+                el.doc.remove("meta");
+            }
+            let changed_own_fields = !fields.is_empty() || env.name.is_some() || env.description.is_some();
+            for (k, v) in fields {
+                if v.is_null() {
+                    el.doc.remove(&k);
+                } else {
+                    el.doc.insert(k, v);
+                }
+            }
+            self.apply_envelope(caller, &mut el, env, false).await?;
+            types::prepare(self, caller, &mut el, &body).await?;
+            if changed_own_fields && el.parent_id.is_some() && el.element_type != ElementType::Customer {
+                el.doc.insert("isCustomized".into(), Value::Bool(true));
+            }
+            el.revision = ids::revision();
+            el.updated_at = now_iso();
+            match self.store.update_element(&el, &key_scope(&el), &current.revision).await {
+                Ok(()) => {
+                    self.after_write(&current, &el);
+                    return Ok(el);
+                }
+                Err(StoreError::RevisionConflict) if !client_revision => {
+                    current = self.reload(&current).await?;
+                }
+                Err(StoreError::RevisionConflict) => return Err(ApiError::stale_revision(&current.revision)),
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(ApiError::new(osmosis_model::ErrorType::Concurrency, Some("lock_timeout"), "The element is being changed by many writers at once; retry"))
+    }
+
+    /// Sets or clears `archivedAt` (DELETE / restore). Archiving twice is a no-op.
+    pub async fn set_archived(&self, caller: &Caller, mut current: Element, archived: bool) -> Result<Element, ApiError> {
+        check_writer(caller, current.element_type)?;
+        if !visible_to(caller, &current) {
+            return Err(not_found(current.element_type, &current.id));
+        }
+        for _ in 0..5 {
+            if current.is_archived() == archived {
+                return Ok(current);
+            }
+            if current.doc_bool("isReadOnly") {
+                return Err(read_only(&current));
+            }
+            let mut el = current.clone();
+            let now = now_iso();
+            el.archived_at = archived.then(|| now.clone());
+            el.revision = ids::revision();
+            el.updated_at = now;
+            match self.store.update_element(&el, &key_scope(&el), &current.revision).await {
+                Ok(()) => {
+                    self.after_write(&current, &el);
+                    return Ok(el);
+                }
+                Err(StoreError::RevisionConflict) => current = self.reload(&current).await?,
+                Err(StoreError::Unique(osmosis_store::UniqueField::Key)) => {
+                    return Err(ApiError::already_exists(format!(
+                        "Cannot restore: another live {} now uses the key `{}`",
+                        el.element_type.name(),
+                        el.key.unwrap_or_default()
+                    )))
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(ApiError::new(osmosis_model::ErrorType::Concurrency, Some("lock_timeout"), "The element is being changed by many writers at once; retry"))
+    }
+
+    async fn reload(&self, el: &Element) -> Result<Element, ApiError> {
+        self.store
+            .element_by_id(&el.workspace_id, &el.id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(el.element_type, &el.id))
+    }
+
+    /// Node-local caches that a write invalidates.
+    fn after_write(&self, before: &Element, after: &Element) {
+        if before.element_type == ElementType::Customer {
+            if let Some(k) = &before.key {
+                self.customers.forget(&before.workspace_id, k);
+            }
+            if let Some(k) = &after.key {
+                self.customers.forget(&after.workspace_id, k);
+            }
+        }
+    }
+
+    /// Applies identity, scope and references from a body to `el`.
+    async fn apply_envelope(&self, caller: &Caller, el: &mut Element, env: input::EnvelopeInput, creating: bool) -> Result<(), ApiError> {
+        let t = el.element_type;
+        let spec = t.spec();
+        if let Some(uuid) = env.uuid {
+            el.uuid = uuid;
+        } else if creating {
+            el.uuid = ids::uuid_v4();
+        }
+        if let Some(key) = env.key {
+            if t == ElementType::Customer {
+                el.doc.insert("internalId".into(), Value::String(key.clone()));
+            }
+            el.key = Some(key);
+        }
+        if let Some(name) = env.name {
+            el.name = name;
+        }
+        if let Some(description) = env.description {
+            match description {
+                Some(d) => el.doc.insert("description".into(), Value::String(d)),
+                None => el.doc.remove("description"),
+            };
+        }
+        if let Some(meta) = env.meta {
+            match meta {
+                Some(m) => el.doc.insert("meta".into(), Value::Object(m)),
+                None => el.doc.remove("meta"),
+            };
+        }
+        if let Some(ext) = env.external_app_id {
+            el.doc.insert("externalAppId".into(), Value::String(ext));
+        }
+        // Scope: integration, connection, parent.
+        if let Some(r) = &env.integration {
+            let integration = self.resolve_ref(caller, ElementType::Integration, r, "integration").await?;
+            el.integration_id = Some(integration.id);
+        }
+        if let Some(is_universal) = env.is_universal {
+            if is_universal && el.integration_id.is_some() {
+                return Err(ApiError::invalid_field("isUniversal", "a universal element cannot belong to an integration"));
+            }
+        }
+        if let Some(conn_id) = &env.connection_id {
+            if matches!(spec.layering, Layering::Instance(_)) {
+                let conn = self.resolve_ref(caller, ElementType::Connection, &Ref::Id(conn_id.clone()), "connection").await?;
+                el.connection_id = Some(conn.id.clone());
+                el.customer_id = conn.customer_id.clone();
+                el.integration_id = conn.integration_id.clone();
+            } else if creating && spec.layering == Layering::IntegrationLevel {
+                return Err(ApiError::invalid_field(
+                    "connectionId",
+                    format!("{} elements at connection level are {} instances", t.name(), t.name()),
+                ));
+            }
+        }
+        if let Some(instance_key) = env.instance_key {
+            if matches!(spec.layering, Layering::Instance(_)) {
+                el.instance_key = instance_key;
+            }
+        }
+        if let Some(r) = &env.parent {
+            self.apply_parent(caller, el, r).await?;
+        }
+        if let Layering::Instance(parent_type) = spec.layering {
+            if creating && el.parent_id.is_none() {
+                return Err(ApiError::invalid_field(
+                    spec.parent_field.unwrap_or("parentId"),
+                    format!("a {} needs the {} it is an instance of", t.name(), parent_type.name()),
+                ));
+            }
+            if creating && el.connection_id.is_none() && t != ElementType::AppEventSubscription && t != ElementType::AppDataSchemaInstance {
+                return Err(ApiError::invalid_field("connectionId", format!("a {} needs a connection", t.name())));
+            }
+            if el.customer_id.is_none() {
+                el.customer_id = caller.customer_id.clone();
+            }
+            if el.customer_id.is_none() {
+                return Err(ApiError::invalid_field("connectionId", "an instance needs a customer: give a connection or use a customer token"));
+            }
+        }
+        if let Some(me) = &caller.customer_id {
+            if spec.writers == Writers::Owner && el.customer_id.as_deref() != Some(me.as_str()) {
+                return Err(ApiError::access_denied("A customer token can only write its own elements"));
+            }
+        }
+        // Name and key: name is always present; a missing key derives from the name.
+        if el.name.is_empty() {
+            el.name = el.key.clone().unwrap_or_default();
+        }
+        if creating && el.key.is_none() && (spec.has_key || t == ElementType::Customer) {
+            let derived = if t == ElementType::Customer { String::new() } else { input::slugify(&el.name) };
+            let key = if derived.is_empty() { el.id.clone() } else { derived };
+            if t == ElementType::Customer {
+                el.doc.insert("internalId".into(), Value::String(key.clone()));
+            }
+            el.key = Some(key);
+        }
+        if el.name.is_empty() {
+            el.name = el.key.clone().unwrap_or_else(|| el.id.clone());
+        }
+        Ok(())
+    }
+
+    async fn apply_parent(&self, caller: &Caller, el: &mut Element, r: &Ref) -> Result<(), ApiError> {
+        let spec = el.element_type.spec();
+        let field = spec.parent_field.unwrap_or("parentId");
+        match spec.layering {
+            Layering::IntegrationLevel => {
+                let parent = self.resolve_ref_scoped(caller, el.element_type, r, field, Some(None)).await?;
+                if el.integration_id.is_none() {
+                    return Err(ApiError::invalid_field(field, "only an integration-level element can have a universal parent; give integrationId or integrationKey"));
+                }
+                el.parent_id = Some(parent.id.clone());
+                if el.doc_is_empty_of_type_fields() {
+                    inherit_type_fields(el, &parent);
+                }
+            }
+            Layering::Instance(parent_type) => {
+                let parent = self.resolve_instance_parent(caller, parent_type, r, el.integration_id.as_deref(), field).await?;
+                el.parent_id = Some(parent.id.clone());
+                if let Some(universal_field) = spec.universal_parent_field {
+                    let universal = parent.parent_id.clone().unwrap_or_else(|| parent.id.clone());
+                    el.doc.insert(universal_field.into(), Value::String(universal));
+                }
+                if el.key.is_none() {
+                    el.key = parent.key.clone();
+                }
+                if el.name.is_empty() {
+                    el.name = parent.name.clone();
+                }
+                if el.doc_is_empty_of_type_fields() {
+                    inherit_type_fields(el, &parent);
+                }
+            }
+            Layering::None => {}
+        }
+        Ok(())
+    }
+
+    /// Finds the element a reference in a body names; `what` names the field for errors.
+    pub(crate) async fn resolve_ref(&self, caller: &Caller, t: ElementType, r: &Ref, what: &str) -> Result<Element, ApiError> {
+        self.resolve_ref_scoped(caller, t, r, what, None).await
+    }
+
+    /// Like [`Engine::resolve_ref`]; `integration` narrows keys: `Some(None)` to
+    /// universal elements, `Some(Some(id))` to one integration.
+    pub(crate) async fn resolve_ref_scoped(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        r: &Ref,
+        what: &str,
+        integration: Option<Option<&str>>,
+    ) -> Result<Element, ApiError> {
+        let mut q = osmosis_store::ElementQuery::new(caller.workspace_id(), t);
+        match r {
+            Ref::Id(v) => q.id = Some(v.clone()),
+            Ref::Uuid(v) => q.uuid = Some(v.clone()),
+            Ref::Key(v) => {
+                q.key = Some(v.clone());
+                if let Some(scope) = integration {
+                    q.integration = match scope {
+                        None => osmosis_store::RefFilter::None,
+                        Some(id) => osmosis_store::RefFilter::Is(id.to_string()),
+                    };
+                }
+            }
+        }
+        if let Some(me) = &caller.customer_id {
+            if t.spec().readers == osmosis_model::element_type::Readers::Owner {
+                q.customer = osmosis_store::RefFilter::Is(me.clone());
+            }
+        }
+        q.limit = 2;
+        let found = self.store.find_elements(&q).await.map_err(store_error)?;
+        match found.len() {
+            1 => Ok(found.into_iter().next().expect("one element")),
+            0 => Err(ApiError::not_found(format!("{what}: no {} with {}", t.name(), r.describe()))
+                .with_data(serde_json::json!({ "field": what }))),
+            _ => Err(ApiError::invalid_field(what, format!("more than one {} has {}; give an id", t.name(), r.describe()))),
+        }
+    }
+
+    /// The element an instance is made from: the integration-level one for the
+    /// instance's integration when it exists, else the universal one.
+    async fn resolve_instance_parent(&self, caller: &Caller, t: ElementType, r: &Ref, integration_id: Option<&str>, what: &str) -> Result<Element, ApiError> {
+        if let (Ref::Key(_), Some(iid), Layering::IntegrationLevel) = (r, integration_id, t.spec().layering) {
+            if let Ok(el) = self.resolve_ref_scoped(caller, t, r, what, Some(Some(iid))).await {
+                return Ok(el);
+            }
+            return self.resolve_ref_scoped(caller, t, r, what, Some(None)).await;
+        }
+        self.resolve_ref(caller, t, r, what).await
+    }
+}
+
+impl ElementExt for Element {
+    fn doc_is_empty_of_type_fields(&self) -> bool {
+        !self.element_type.spec().fields.iter().flat_map(|t| t.iter()).any(|f| self.doc.contains_key(f.name))
+    }
+}
+
+trait ElementExt {
+    fn doc_is_empty_of_type_fields(&self) -> bool;
+}
+
+/// A child made from a parent without its own definition starts as a copy of the
+/// parent's type fields (and is not customised).
+fn inherit_type_fields(child: &mut Element, parent: &Element) {
+    for table in child.element_type.spec().fields {
+        for f in table.iter() {
+            if let Some(v) = parent.doc.get(f.name) {
+                child.doc.insert(f.name.to_string(), v.clone());
+            }
+        }
+    }
+}
+
+pub(crate) fn ensure_editable(el: &Element) -> Result<(), ApiError> {
+    if el.is_archived() {
+        return Err(ApiError::bad_request(
+            keys::NOT_EDITABLE,
+            format!("The {} `{}` is archived; restore it before changing it", el.element_type.name(), el.id),
+        ));
+    }
+    if el.doc_bool("isReadOnly") {
+        return Err(read_only(el));
+    }
+    Ok(())
+}
+
+fn read_only(el: &Element) -> ApiError {
+    ApiError::bad_request(keys::NOT_EDITABLE, format!("The {} `{}` is read-only", el.element_type.name(), el.id))
+}
+
+pub(crate) fn not_found(t: ElementType, selector: &str) -> ApiError {
+    ApiError::not_found(format!("No {} matches `{selector}`", t.name()))
+}
+
+impl Engine {
+    /// Stores what a refresh recomputed (state, errors, dependencies) under a new revision.
+    pub(crate) async fn store_refreshed(&self, current: Element, mut el: Element) -> Result<Element, ApiError> {
+        el.revision = ids::revision();
+        el.updated_at = now_iso();
+        self.store.update_element(&el, &key_scope(&el), &current.revision).await.map_err(store_error)?;
+        Ok(el)
+    }
+}
+
+impl Engine {
+    /// Throws away customisation: an element made from a parent takes the parent's
+    /// type fields again. Flow instances may reset selectively with
+    /// `{name?: bool, nodes?: {key: bool}, allNodes?: bool}`; an empty body resets all.
+    pub async fn reset(&self, caller: &Caller, current: Element, options: &Map<String, Value>) -> Result<Element, ApiError> {
+        check_writer(caller, current.element_type)?;
+        if !visible_to(caller, &current) {
+            return Err(not_found(current.element_type, &current.id));
+        }
+        ensure_editable(&current)?;
+        let Some(pid) = current.parent_id.clone() else { return Ok(current) };
+        let parent = self
+            .store
+            .element_by_id(&current.workspace_id, &pid)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::configuration(format!("The parent `{pid}` no longer exists")))?;
+        let mut el = current.clone();
+        let selective = !options.is_empty();
+        let flag = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
+        if !selective || flag("name") {
+            el.name = parent.name.clone();
+        }
+        if !selective {
+            for table in el.element_type.spec().fields {
+                for f in table.iter() {
+                    match parent.doc.get(f.name) {
+                        Some(v) => el.doc.insert(f.name.to_string(), v.clone()),
+                        None => el.doc.remove(f.name),
+                    };
+                }
+            }
+            el.doc.insert("isCustomized".into(), Value::Bool(false));
+        } else {
+            let parent_nodes = parent.doc.get("nodes").and_then(Value::as_object).cloned().unwrap_or_default();
+            let chosen: Vec<String> = if flag("allNodes") {
+                parent_nodes.keys().cloned().collect()
+            } else {
+                options.get("nodes").and_then(Value::as_object).map(|n| n.iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k.clone()).collect()).unwrap_or_default()
+            };
+            let mut nodes = el.doc.get("nodes").and_then(Value::as_object).cloned().unwrap_or_default();
+            for k in chosen {
+                match parent_nodes.get(&k) {
+                    Some(n) => nodes.insert(k, n.clone()),
+                    None => nodes.remove(&k),
+                };
+            }
+            el.doc.insert("nodes".into(), Value::Object(nodes));
+        }
+        types::prepare(self, caller, &mut el, &Map::new()).await?;
+        self.store_refreshed(current, el).await
+    }
+}

@@ -1,0 +1,41 @@
+//! The engine: what Osmosis does, independent of HTTP.
+//!
+//! It owns the generic element core (create, change, archive, restore, select and
+//! list any element type, with layers, references, revisions and permissions), the
+//! tenancy model (workspaces, customers, admin and customer callers) and each
+//! element type's own behaviour (integration capability fields, flow validation,
+//! package contents). It reaches the database only through `osmosis_store::Store`.
+
+pub mod caller;
+pub mod clock;
+pub mod elements;
+pub mod types;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+use osmosis_store::Store;
+
+pub use caller::Caller;
+pub use elements::{ListPage, ListQuery, PathSelector};
+
+/// Settings the engine needs from the server configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Base URL clients reach this server at; used for callback and webhook URLs.
+    pub public_url: String,
+}
+
+/// Shared state of one Osmosis node.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<EngineConfig>,
+    pub(crate) customers: Arc<caller::CustomerCache>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+        Engine { store, config: Arc::new(config), customers: Arc::new(caller::CustomerCache::default()) }
+    }
+}

@@ -1,0 +1,109 @@
+//! Connectors as stored definitions: validated on write, summarised on read.
+//! Running them (auth, API client, functions) belongs to the connections capability.
+
+use osmosis_model::element_type::AUTH_TYPES;
+use osmosis_model::{ApiError, Element};
+use serde_json::{json, Map, Value};
+
+pub(super) fn prepare(el: &mut Element) -> Result<(), ApiError> {
+    // The YAML layout nests the auth block; its type is the connector's auth type.
+    if el.doc_str("type").is_none() {
+        if let Some(t) = el.doc.get("auth").and_then(|a| a.get("type")).and_then(Value::as_str) {
+            if !AUTH_TYPES.contains(&t) {
+                return Err(ApiError::invalid_field("auth.type", format!("unknown auth type `{t}`; expected one of: {}", AUTH_TYPES.join(", "))));
+            }
+            el.doc.insert("type".into(), json!(t));
+        }
+    }
+    if let Some(data) = el.doc.get("data").and_then(Value::as_object) {
+        for (key, spec) in data {
+            if !spec.is_object() {
+                return Err(ApiError::invalid_field(&format!("data.{key}"), "a data collection must be an object"));
+            }
+        }
+    }
+    match el.doc.get("operations") {
+        None | Some(Value::Array(_)) | Some(Value::Object(_)) => {}
+        Some(_) => return Err(ApiError::invalid_field("operations", "expected an array or an object of operations")),
+    }
+    if let Some(options) = el.doc.get("options").and_then(Value::as_object) {
+        for (key, option) in options {
+            let Some(option) = option.as_object() else {
+                return Err(ApiError::invalid_field(&format!("options.{key}"), "an auth option must be an object"));
+            };
+            if let Some(t) = option.get("type").and_then(Value::as_str) {
+                if !AUTH_TYPES.contains(&t) {
+                    return Err(ApiError::invalid_field(&format!("options.{key}.type"), format!("unknown auth type `{t}`")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count(v: Option<&Value>) -> usize {
+    match v {
+        Some(Value::Array(a)) => a.len(),
+        Some(Value::Object(o)) => o.len(),
+        _ => 0,
+    }
+}
+
+/// Capability counts of a connector definition, shared by connector and
+/// integration responses.
+pub(crate) struct Capabilities {
+    pub operations: usize,
+    pub data_collections: usize,
+    pub events: usize,
+    pub global_webhooks: bool,
+    pub udm: bool,
+    pub documentation: bool,
+    pub has_test: bool,
+}
+
+pub(crate) fn capabilities(connector: &Element) -> Capabilities {
+    let d = &connector.doc;
+    Capabilities {
+        operations: count(d.get("operations")),
+        data_collections: count(d.get("data")),
+        events: count(d.get("events")),
+        global_webhooks: count(d.get("globalWebhooks")) > 0,
+        udm: count(d.get("udm")) > 0 || count(d.get("udms")) > 0,
+        documentation: d.get("docs").is_some_and(|v| !v.is_null()),
+        has_test: d.get("test").is_some_and(Value::is_object),
+    }
+}
+
+/// The `ConnectorSpec` of a connector (api-surface §7.6).
+pub(crate) fn spec(connector: &Element) -> Value {
+    let mut s = Map::new();
+    if let Some(k) = &connector.key {
+        s.insert("key".into(), json!(k));
+    }
+    s.insert("name".into(), json!(connector.name));
+    for f in ["logoUri", "api", "ui", "inputSchema", "auth", "parametersSchema", "udms", "udm", "operations", "test", "externalAppId", "data"] {
+        if let Some(v) = connector.doc.get(f) {
+            s.insert(f.into(), v.clone());
+        }
+    }
+    s.insert("hasReadme".into(), json!(connector.doc.get("docs").is_some_and(|v| !v.is_null())));
+    Value::Object(s)
+}
+
+pub(super) fn render(el: &Element, m: &mut Map<String, Value>) {
+    let caps = capabilities(el);
+    m.entry("logoUri").or_insert_with(|| json!(""));
+    m.entry("baseUri").or_insert_with(|| json!(""));
+    m.entry("version").or_insert_with(|| json!("dev"));
+    m.insert("operationsCount".into(), json!(caps.operations));
+    m.insert("hasOperations".into(), json!(caps.operations > 0));
+    m.insert("dataCollectionsCount".into(), json!(caps.data_collections));
+    m.insert("hasData".into(), json!(caps.data_collections > 0));
+    m.insert("eventsCount".into(), json!(caps.events));
+    m.insert("hasEvents".into(), json!(caps.events > 0));
+    m.insert("hasGlobalWebhooks".into(), json!(caps.global_webhooks));
+    m.insert("hasUdm".into(), json!(caps.udm));
+    m.insert("hasTest".into(), json!(caps.has_test));
+    m.insert("hasReadme".into(), json!(caps.documentation));
+    m.insert("isPublic".into(), json!(false));
+}

@@ -1,0 +1,137 @@
+//! `ErrorData`: the one error body of the API.
+//!
+//! The SDK decides which error class to throw from `type` alone and never reads the
+//! HTTP status (api-surface §1.5), so `type` and `key` are the contract; the status is
+//! derived from them for other clients.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Every `type` the SDK maps to an error class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    BadRequest,
+    Connection,
+    Configuration,
+    DependencyError,
+    FlowRun,
+    FlowInstanceSetup,
+    Concurrency,
+    Internal,
+    ActionRun,
+    ActionInstanceSetup,
+    UnitRun,
+    CustomCode,
+    InsufficientCredit,
+    OpenrouterNotConfigured,
+}
+
+/// Keys of `bad_request` errors that the SDK names (`BadRequestErrorKey`), plus the
+/// keys Osmosis adds for input validation.
+pub mod keys {
+    pub const NOT_FOUND: &str = "not_found";
+    pub const NOT_AUTHENTICATED: &str = "not_authenticated";
+    pub const ACCESS_DENIED: &str = "access_denied";
+    pub const ALREADY_EXISTS: &str = "already_exists";
+    pub const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
+    /// A request field has the wrong type, an unknown value or is missing.
+    pub const INVALID_FIELD: &str = "invalid_field";
+    /// The body is not JSON (or not an object where one is required).
+    pub const INVALID_BODY: &str = "invalid_body";
+    /// A query parameter is out of range or of the wrong type.
+    pub const INVALID_QUERY: &str = "invalid_query";
+    /// The element is archived or read-only and cannot be changed.
+    pub const NOT_EDITABLE: &str = "not_editable";
+    /// `concurrency` key for a stale `revision`.
+    pub const STALE_REVISION: &str = "stale_revision";
+}
+
+/// The API's error body, `ErrorData {type, key, message, data}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    #[serde(rename = "type")]
+    pub error_type: ErrorType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<Cow<'static, str>>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(error_type: ErrorType, key: Option<&'static str>, message: impl Into<String>) -> Self {
+        ApiError { error_type, key: key.map(Cow::Borrowed), message: message.into(), data: None }
+    }
+
+    pub fn bad_request(key: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorType::BadRequest, Some(key), message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::bad_request(keys::NOT_FOUND, message)
+    }
+
+    pub fn not_authenticated(message: impl Into<String>) -> Self {
+        Self::bad_request(keys::NOT_AUTHENTICATED, message)
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::bad_request(keys::ACCESS_DENIED, message)
+    }
+
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::bad_request(keys::ALREADY_EXISTS, message)
+    }
+
+    /// A field of the request is wrong; `field` is its dotted path.
+    pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::bad_request(keys::INVALID_FIELD, format!("Invalid field `{field}`: {message}"))
+            .with_data(serde_json::json!({ "field": field }))
+    }
+
+    pub fn invalid_query(param: &str, message: impl std::fmt::Display) -> Self {
+        Self::bad_request(keys::INVALID_QUERY, format!("Invalid query parameter `{param}`: {message}"))
+            .with_data(serde_json::json!({ "parameter": param }))
+    }
+
+    pub fn stale_revision(expected: &str) -> Self {
+        Self::new(
+            ErrorType::Concurrency,
+            Some(keys::STALE_REVISION),
+            format!("The element was changed by someone else: revision `{expected}` is not the current revision"),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::Internal, None, message)
+    }
+
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::Configuration, None, message)
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The HTTP status other clients see (the SDK ignores it).
+    pub fn http_status(&self) -> u16 {
+        match (self.error_type, self.key.as_deref()) {
+            (ErrorType::BadRequest, Some(keys::NOT_FOUND)) => 404,
+            (ErrorType::BadRequest, Some(keys::NOT_AUTHENTICATED)) => 401,
+            (ErrorType::BadRequest, Some(keys::ACCESS_DENIED)) => 403,
+            (ErrorType::BadRequest, Some(keys::ALREADY_EXISTS)) => 409,
+            (ErrorType::BadRequest, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
+            (ErrorType::BadRequest, _) => 400,
+            (ErrorType::Concurrency, _) => 409,
+            (ErrorType::Configuration, _) | (ErrorType::DependencyError, _) => 400,
+            (ErrorType::InsufficientCredit, _) => 402,
+            _ => 500,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The `osmosis` command: `serve` the API, manage `workspace`s, `migrate` the
+//! database, and `runtime eval` for differential tests of the formula runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use osmosis_engine::{Engine, EngineConfig};
+
+#[derive(Parser)]
+#[command(name = "osmosis", version, about = "A self-hosted integration engine serving the Membrane API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and print its key and secret as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Key to use instead of a generated one.
+        #[arg(long)]
+        key: Option<String>,
+        /// Secret to use instead of a generated one.
+        #[arg(long)]
+        secret: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArgs {
+    /// Folder for the embedded database and other local state.
+    #[arg(long, env = "OSMOSIS_DATA_DIR", default_value = "./osmosis-data")]
+    data_dir: PathBuf,
+    /// Database URL (`sqlite:…` or `postgres://…`); default: SQLite in the data dir.
+    #[arg(long, env = "OSMOSIS_DATABASE_URL")]
+    database: Option<String>,
+    /// Size of the database connection pool.
+    #[arg(long, env = "OSMOSIS_DATABASE_POOL_SIZE", default_value_t = 16)]
+    database_pool_size: u32,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OSMOSIS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// URL clients reach this server at (callback and webhook URLs); default: http://<listen>.
+    #[arg(long, env = "OSMOSIS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "OSMOSIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+impl DatabaseArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
+        let dir = self.data_dir.canonicalize().with_context(|| format!("cannot resolve {}", self.data_dir.display()))?;
+        Ok(format!("sqlite://{}", dir.join("osmosis.db").display()))
+    }
+
+    async fn open(&self, migrate: bool) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
+        let url = self.url()?;
+        Ok(osmosis_store::open(&url, self.database_pool_size, migrate).await?)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Workspace { command: WorkspaceCommand::Create { name, key, secret, database } } => {
+            create_workspace(name, key, secret, database).await
+        }
+        Command::Migrate(database) => migrate(database).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("osmosis: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_workspace(name: String, key: Option<String>, secret: Option<String>, database: DatabaseArgs) -> anyhow::Result<()> {
+    let store = database.open(true).await?;
+    let engine = Engine::new(store, EngineConfig { public_url: String::new() });
+    let ws = engine.create_workspace(&name, key, secret).await?;
+    println!("{}", serde_json::json!({ "key": ws.key, "secret": ws.secret }));
+    Ok(())
+}
+
+async fn migrate(database: DatabaseArgs) -> anyhow::Result<()> {
+    let store = database.open(true).await?;
+    println!("{}", serde_json::json!({ "schemaVersion": store.schema_version().await? }));
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(args.log_format);
+    let store = args.database.open(true).await?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let engine = Engine::new(store, EngineConfig { public_url });
+    if let (Ok(key), Ok(secret)) = (std::env::var("OSMOSIS_WORKSPACE_KEY"), std::env::var("OSMOSIS_WORKSPACE_SECRET")) {
+        let (_, ensured) = engine.ensure_workspace(&key, &secret).await?;
+        if ensured == osmosis_engine::workspaces::Ensured::Created {
+            // The dev path: say which workspace was made (never the secret).
+            println!("{}", serde_json::json!({ "createdWorkspace": key }));
+            tracing::info!(workspace = %key, "created the workspace from OSMOSIS_WORKSPACE_KEY");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "osmosis is listening");
+    let app = osmosis_api::router(osmosis_api::AppState::new(engine));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("drained; bye");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

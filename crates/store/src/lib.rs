@@ -1,0 +1,67 @@
+//! The element store: one interface ([`Store`]) over the database, with an embedded
+//! SQLite implementation (the default) and a PostgreSQL one (for several nodes).
+//!
+//! The store owns persistence only: rows in, rows out, uniqueness and revision
+//! checks enforced by the database so they hold across nodes. It knows nothing of
+//! HTTP, tokens or element semantics; the engine decides what to write.
+
+mod error;
+mod postgres;
+mod query;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use osmosis_model::Element;
+
+pub use error::{StoreError, UniqueField};
+pub use postgres::PostgresStore;
+pub use query::{ElementQuery, RefFilter};
+pub use sqlite::SqliteStore;
+
+/// A workspace: a tenant of the server with the secret its tokens are signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub key: String,
+    pub secret: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// Everything Osmosis persists, behind one interface so backends are interchangeable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn insert_workspace(&self, workspace: &Workspace) -> Result<(), StoreError>;
+    async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError>;
+
+    /// Inserts a new element and returns its `seq`. Fails with
+    /// [`StoreError::Unique`] when its id, uuid or (scope, key) is taken.
+    async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError>;
+
+    /// Replaces an element's row if its stored revision is still `expected_revision`;
+    /// otherwise [`StoreError::RevisionConflict`] and nothing changes.
+    async fn update_element(&self, element: &Element, key_scope: &str, expected_revision: &str)
+        -> Result<(), StoreError>;
+
+    async fn element_by_id(&self, workspace_id: &str, id: &str) -> Result<Option<Element>, StoreError>;
+
+    /// Elements matching `query`, in `seq` order, at most `query.limit`.
+    async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
+
+    /// The highest migration version this database has applied, and whether this
+    /// binary knows it (a node must not run against a newer schema).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite:` paths (created when missing) or
+/// `postgres://` URLs. Migrations run when `migrate` is set.
+pub async fn open(url: &str, max_connections: u32, migrate: bool) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::connect(url, max_connections, migrate).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::connect(url, max_connections, migrate).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_string()))
+    }
+}
