@@ -1,4 +1,4 @@
-//! Request bodies: JSON objects, where an empty body counts as none whatever its
+//! Request bodies: JSON objects (or YAML with a yaml content type), where an empty body counts as none whatever its
 //! content type (axios sends body-less POSTs as `application/x-www-form-urlencoded`
 //! with length 0, SDK quirk §13.20).
 
@@ -36,11 +36,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ErrorResponse;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let yaml = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("yaml"));
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body could not be read: {e}")))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(None));
+        }
+        if yaml {
+            // Connector and element definitions are often written as YAML (semantics §1.2).
+            return serde_yaml::from_slice::<Value>(&bytes).map(|v| JsonBody(Some(v))).map_err(|e| {
+                ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body is not valid YAML: {e}")))
+            });
         }
         serde_json::from_slice(&bytes).map(|v| JsonBody(Some(v))).map_err(|e| {
             ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body is not valid JSON: {e}")))

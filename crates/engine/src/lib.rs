@@ -9,6 +9,7 @@
 pub mod caller;
 pub mod clock;
 pub mod elements;
+mod locks;
 pub mod types;
 pub mod workspaces;
 
@@ -32,10 +33,16 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     pub config: Arc<EngineConfig>,
     pub(crate) customers: Arc<caller::CustomerCache>,
+    pub(crate) locks: Arc<locks::ElementLocks>,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
-        Engine { store, config: Arc::new(config), customers: Arc::new(caller::CustomerCache::default()) }
+        Engine {
+            store,
+            config: Arc::new(config),
+            customers: Arc::new(caller::CustomerCache::default()),
+            locks: Arc::new(locks::ElementLocks::default()),
+        }
     }
 }

@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
 
+    /// Closes the connections (at shutdown; tests dropping their database).
+    async fn close(&self);
+
     /// The highest migration version this database has applied, and whether this
     /// binary knows it (a node must not run against a newer schema).
     async fn schema_version(&self) -> Result<i64, StoreError>;

@@ -103,6 +103,10 @@ impl Store for PostgresStore {
         rows.iter().map(decode_element).collect()
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn schema_version(&self) -> Result<i64, StoreError> {
         let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.pool)

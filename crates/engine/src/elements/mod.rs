@@ -193,6 +193,8 @@ impl Engine {
         if !visible_to(caller, &current) {
             return Err(not_found(current.element_type, &current.id));
         }
+        let _lock = self.locks.lock(&current.id).await;
+        current = self.reload(&current).await?;
         for _ in 0..5 {
             ensure_editable(&current)?;
             let env = input::parse_envelope(current.element_type, &body)?;
@@ -250,6 +252,8 @@ impl Engine {
         if !visible_to(caller, &current) {
             return Err(not_found(current.element_type, &current.id));
         }
+        let _lock = self.locks.lock(&current.id).await;
+        current = self.reload(&current).await?;
         for _ in 0..5 {
             if current.is_archived() == archived {
                 return Ok(current);

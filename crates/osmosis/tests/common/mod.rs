@@ -1,0 +1,153 @@
+//! Test harness: a real Osmosis API on a free loopback port, over a fresh database.
+//!
+//! The backend comes from `OSMOSIS_TEST_DATABASE`: `sqlite` (default) uses a new
+//! file in a temp dir; `postgres` creates a new database on
+//! `OSMOSIS_TEST_PG_URL` (default `postgres://127.0.0.1:5432/test`) for each test and
+//! drops it at the end, so runs never see each other's data.
+
+#![allow(dead_code)]
+
+use jsonwebtoken::{EncodingKey, Header};
+use osmosis_engine::{Engine, EngineConfig};
+use serde_json::{json, Value};
+
+pub const WS_KEY: &str = "test-ws";
+pub const WS_SECRET: &str = "test-secret-0123456789";
+
+pub struct Server {
+    pub url: String,
+    pub engine: Engine,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pg_database: Option<String>,
+    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub fn backend() -> String {
+    std::env::var("OSMOSIS_TEST_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("OSMOSIS_TEST_PG_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database URL of the configured backend.
+pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<String>) {
+    if backend() == "postgres" {
+        let name = format!("osmosis_t_{}", osmosis_model::ids::object_id());
+        let admin = pg_admin_url();
+        let pool = sqlx_pg_pool(&admin).await;
+        pool.execute_sql(&format!("CREATE DATABASE {name}")).await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database URL has a path");
+        (format!("{base}/{name}"), Some(name))
+    } else {
+        (format!("sqlite://{}", dir.join("osmosis.db").display()), None)
+    }
+}
+
+/// A tiny admin connection for CREATE/DROP DATABASE, via the store crate's driver.
+pub struct PgAdmin(sqlx_pg::PgPool);
+
+pub async fn sqlx_pg_pool(url: &str) -> PgAdmin {
+    PgAdmin(sqlx_pg::PgPoolOptions::new().max_connections(1).connect(url).await.expect("PostgreSQL is reachable"))
+}
+
+impl PgAdmin {
+    pub async fn execute_sql(&self, sql: &str) {
+        sqlx_pg::query(sql).execute(&self.0).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+pub mod sqlx_pg {
+    pub use sqlx::postgres::{PgPool, PgPoolOptions};
+    pub use sqlx::query;
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let store = osmosis_store::open(&database_url, 8, true).await.expect("store opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let url = format!("http://{addr}");
+        let engine = Engine::new(store, EngineConfig { public_url: url.clone() });
+        engine.create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into())).await.expect("workspace");
+        let app = osmosis_api::router(osmosis_api::AppState::new(engine.clone()));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("server runs");
+        });
+        Server { url, engine, http: reqwest::Client::new(), database_url, pg_database, _dir: dir, task }
+    }
+
+    /// Stops the server and drops a PostgreSQL test database.
+    pub async fn finish(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        if let Some(name) = &self.pg_database {
+            self.engine.store.close().await;
+            let admin = sqlx_pg_pool(&pg_admin_url()).await;
+            admin.execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+
+    pub fn admin(&self) -> String {
+        token(json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}), WS_SECRET, jsonwebtoken::Algorithm::HS256)
+    }
+
+    pub fn customer(&self, id: &str) -> String {
+        token(json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}), WS_SECRET, jsonwebtoken::Algorithm::HS256)
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().expect("method"), format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request is answered");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    /// Creates as admin and returns the element, failing the test on an error.
+    pub async fn create(&self, plural: &str, body: Value) -> Value {
+        let (status, v) = self.post(&format!("/{plural}"), &self.admin(), body).await;
+        assert_eq!(status, 200, "create {plural}: {v}");
+        v
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+pub fn token(claims: Value, secret: &str, alg: jsonwebtoken::Algorithm) -> String {
+    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("token")
+}
+
+/// Asserts an `ErrorData` body with this status, type and key.
+#[track_caller]
+pub fn assert_error(resp: &(u16, Value), status: u16, error_type: &str, key: &str) {
+    assert_eq!(resp.0, status, "status of {}", resp.1);
+    assert_eq!(resp.1["type"], error_type, "type of {}", resp.1);
+    assert_eq!(resp.1["key"], key, "key of {}", resp.1);
+    assert!(resp.1["message"].as_str().is_some_and(|m| !m.is_empty()), "message of {}", resp.1);
+}
