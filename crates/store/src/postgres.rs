@@ -26,11 +26,13 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        if migrate {
-            MIGRATOR.run(&pool).await?;
-        }
         let store = PostgresStore { pool };
+        // A newer schema than this binary knows is refused before migrating, so an
+        // old node never runs against (or half-migrates) a database it cannot read.
         store.check_schema().await?;
+        if migrate {
+            MIGRATOR.run(&store.pool).await?;
+        }
         Ok(store)
     }
 

@@ -32,11 +32,13 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
-        if migrate {
-            MIGRATOR.run(&pool).await?;
-        }
         let store = SqliteStore { pool };
+        // A newer schema than this binary knows is refused before migrating, so an
+        // old node never runs against (or half-migrates) a database it cannot read.
         store.check_schema().await?;
+        if migrate {
+            MIGRATOR.run(&store.pool).await?;
+        }
         Ok(store)
     }
 

@@ -72,6 +72,9 @@ pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &m
     };
     let logo = el.doc_str("logoUri").map(str::to_string).or_else(|| connector.as_ref().and_then(|c| c.doc_str("logoUri").map(str::to_string)));
     m.insert("logoUri".into(), json!(logo.unwrap_or_default()));
+    if let Some(id) = el.doc.get("connectorId") {
+        m.insert("connectorId".into(), id.clone());
+    }
     let base = engine.config.public_url.trim_end_matches('/');
     m.insert("oAuthCallbackUri".into(), json!(el.doc_str("oAuthCallbackUri").filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| format!("{base}/oauth-callback"))));
     m.insert("isTest".into(), json!(false));
