@@ -396,64 +396,103 @@ pub fn set_value_at_locator(
             "Unexpected locator step type in \"setValueAtLocator\"".into(),
         ));
     }
-    Ok(set_value_at_steps(obj, &steps, value))
+    set_value_at_steps(obj, &steps, value)
 }
 
-pub fn set_value_at_steps(obj: JsValue, steps: &[Step], value: JsValue) -> JsValue {
+/// Dense arrays stand in for JavaScript's sparse ones; refuse absurd indices rather
+/// than allocate them.
+const MAX_DENSE_INDEX: f64 = 10_000_000.0;
+
+pub fn set_value_at_steps(obj: JsValue, steps: &[Step], value: JsValue) -> Result<JsValue> {
     let Some((step, rest)) = steps.split_first() else {
-        return value;
+        return Ok(value);
     };
-    match step {
+    Ok(match step {
         Step::Index(i) => {
             let mut items = match obj {
                 Some(Value::Array(items)) => items,
                 _ => Vec::new(),
             };
-            set_array_item(&mut items, *i, rest, value);
+            set_array_item(&mut items, *i, rest, value)?;
             Some(Value::Array(items))
         }
         Step::Property(name) => match obj {
             Some(Value::Array(mut items)) => {
-                // A property on an array is invisible in JSON unless it is an index.
                 if let Some(i) = js::array_index(name) {
-                    set_array_item(&mut items, i as f64, rest, value);
+                    set_array_item(&mut items, i as f64, rest, value)?;
+                } else if name == "length" {
+                    set_array_length(&mut items, rest, value)?;
                 }
+                // Any other property of an array is invisible in JSON.
                 Some(Value::Array(items))
             }
             Some(Value::Object(mut map)) => {
-                set_object_property(&mut map, name, rest, value);
+                set_object_property(&mut map, name, rest, value)?;
                 Some(Value::Object(map))
             }
             _ => {
                 let mut map = Map::new();
-                set_object_property(&mut map, name, rest, value);
+                set_object_property(&mut map, name, rest, value)?;
                 Some(Value::Object(map))
             }
         },
         Step::Unknown(_) => obj,
-    }
+    })
 }
 
-fn set_object_property(map: &mut Map<String, Value>, name: &str, rest: &[Step], value: JsValue) {
+fn set_object_property(
+    map: &mut Map<String, Value>,
+    name: &str,
+    rest: &[Step],
+    value: JsValue,
+) -> Result<()> {
     let child = map.get(name).and_then(js::slot).cloned();
-    match set_value_at_steps(child, rest, value) {
+    match set_value_at_steps(child, rest, value)? {
         Some(v) => js::js_insert(map, name.to_string(), v),
         None => {
             map.shift_remove(name);
         }
     }
+    Ok(())
 }
 
-fn set_array_item(items: &mut Vec<Value>, index: f64, rest: &[Step], value: JsValue) {
+/// `array.length = value`: truncates or extends; anything but a valid length throws, and
+/// deleting `length` throws in strict mode, as in the SDK.
+fn set_array_length(items: &mut Vec<Value>, rest: &[Step], value: JsValue) -> Result<()> {
+    if !rest.is_empty() {
+        return Err(RuntimeError::Range("Invalid array length".into()));
+    }
+    let Some(v) = value else {
+        return Err(RuntimeError::Type(
+            "Cannot delete property 'length' of [object Array]".into(),
+        ));
+    };
+    let n = js::to_number(Some(&v));
+    if !(n >= 0.0 && n.fract() == 0.0 && n < f64::from(u32::MAX)) {
+        return Err(RuntimeError::Range("Invalid array length".into()));
+    }
+    if n > MAX_DENSE_INDEX {
+        return Err(RuntimeError::Unsupported(
+            "arrays longer than ten million items",
+        ));
+    }
+    items.resize_with(n as usize, js::undefined_marker);
+    Ok(())
+}
+
+fn set_array_item(items: &mut Vec<Value>, index: f64, rest: &[Step], value: JsValue) -> Result<()> {
     let whole = index.fract() == 0.0 && index.is_finite();
     let child = if whole {
         items.get(index as usize).and_then(js::slot).cloned()
     } else {
         None
     };
-    match set_value_at_steps(child, rest, value) {
+    match set_value_at_steps(child, rest, value)? {
         Some(v) => {
             if whole {
+                if index > MAX_DENSE_INDEX {
+                    return Err(RuntimeError::Unsupported("array indices above ten million"));
+                }
                 let i = index as usize;
                 if i >= items.len() {
                     items.resize_with(i + 1, js::undefined_marker);
@@ -469,6 +508,7 @@ fn set_array_item(items: &mut Vec<Value>, index: f64, rest: &[Step], value: JsVa
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

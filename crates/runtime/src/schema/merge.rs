@@ -189,14 +189,10 @@ fn combine_objects(schemas: &[Value]) -> Result<Option<Map<String, Value>>> {
     Ok(Some(out))
 }
 
-/// `Object.entries` of any value.
+/// `Object.entries` of any value (an `undefined` property is listed, as its marker).
 pub(crate) fn entries(value: &Value) -> Vec<(String, Value)> {
     match value {
-        Value::Object(map) => map
-            .iter()
-            .filter(|(_, v)| !js::is_undefined_marker(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         Value::Array(items) => items
             .iter()
             .enumerate()
