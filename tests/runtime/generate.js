@@ -5,7 +5,12 @@
 // Avoided on purpose (documented limits of the Rust runtime, not SDK behaviour):
 // property names inherited from Object.prototype (`constructor`, `toString`, ...),
 // which read as functions in JavaScript; object identity (`===` of two references to
-// the same object); JSONata expressions (while osmosis-jsonata is not linked).
+// the same object). JSONata expressions come from a fixed corpus (JSONATA below): the
+// JSONata language itself is tested by tests/jsonata. The corpus leaves out expressions
+// whose result is an object built by JSONata (it has no prototype in the SDK, so
+// coercing it to a string throws there) or a JSONata sequence (an array carrying an
+// own `sequence` property that `$mergeObjects` copies): the JSONata port returns plain
+// JSON, so those two traits cannot be reproduced.
 'use strict';
 
 const argv = process.argv.slice(2);
@@ -143,7 +148,14 @@ function filter(data) {
 
 const FORMULAS = ['var', 'copy', 'tpl', 'record', 'lookup', 'plain', 'map', 'concat', 'firstName', 'lastName', 'iterate',
   'case', 'extractDate', 'extractTime', 'findExternalRecordId', 'findAppRecordId', 'eval', 'and', 'or', 'mergeObjects',
-  'firstNotEmpty', 'domainFromEmail', 'formula', 'dataSchemaRef'];
+  'firstNotEmpty', 'domainFromEmail', 'formula', 'dataSchemaRef', 'jsonata'];
+const JSONATA = ['$', 'a', '$.x', 'x.y', 'a.b.c', 'items[0]', 'items[-1]', '$count(items)', '$sum(xs)', '$string(a)',
+  '$count($keys($))', '$exists(b)', 'a ? "yes" : "no"', '$uppercase(name)', '$type(a)', '[a, b]',
+  '$not(a)', 'a = b', '$length(name)', '1 + 2', '$number("5")',
+  '$join(["a", "b"], "-")', '$boolean(a)', '$lookup($, "a")', 
+  'item', 'parent.a', 'index + 1', '$string(index) & ":" & $string(item)', 'a & b', '(', '$nope()',
+  '$sum([1, 2.5])', '$round(2.5)', '$substring("hello", 1, 3)', '$sort([3, 1, 2])', '$reverse([1, 2])',
+  '"x" in ["x", "y"]', '$contains("abc", "b")', '$split("a,b", ",")', '$trim("  a ")', '$abs(-2)', '$max([1, 5])'];
 
 function varF(vars) {
   return { $var: chance(0.92) ? randomLocator(vars) : pick(['$x', '', '$[', 5]) };
@@ -216,6 +228,7 @@ function formula(vars, depth) {
       return { [`$${t}`]: chance(0.9) ? Array.from({ length: int(4) }, sub) : scalar() };
     case 'domainFromEmail': return { $domainFromEmail: chance(0.6) ? pick(STRINGS) : sub() };
     case 'formula': return { $formula: { a: varF(vars), b: sub(), c: [varF(vars), 1] } };
+    case 'jsonata': return { $jsonata: chance(0.9) ? pick(JSONATA) : sub() };
     case 'dataSchemaRef': return { $dataSchemaRef: { type: pick(['data-collection', 'internal-data-schema']), key: 'k' } };
     default: return scalar();
   }

@@ -30,6 +30,10 @@ pub enum RuntimeError {
     /// A feature this runtime does not provide yet.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// A `$jsonata` expression uses JSONata syntax or a function the JSONata port does
+    /// not implement; the SDK might have produced a value, so none is invented.
+    #[error("unsupported JSONata feature: {0}")]
+    JsonataUnsupported(String),
     /// An outside-world callback used by `resolve_formulas` failed.
     #[error("callback failed: {0}")]
     Callback(String),
@@ -45,7 +49,9 @@ impl RuntimeError {
             RuntimeError::Syntax(_) => "SyntaxError",
             RuntimeError::Range(_) => "RangeError",
             RuntimeError::Generic(_) => "Error",
-            RuntimeError::Unsupported(_) => "UnsupportedError",
+            RuntimeError::Unsupported(_) | RuntimeError::JsonataUnsupported(_) => {
+                "UnsupportedError"
+            }
             RuntimeError::Callback(_) => "CallbackError",
         }
     }
@@ -55,7 +61,9 @@ impl RuntimeError {
         match self {
             RuntimeError::BadRequest(_) => Some("bad_request"),
             RuntimeError::Configuration(_) => Some("configuration"),
-            RuntimeError::Unsupported(_) => Some("unsupported"),
+            RuntimeError::Unsupported(_) | RuntimeError::JsonataUnsupported(_) => {
+                Some("unsupported")
+            }
             _ => None,
         }
     }

@@ -6,7 +6,7 @@
 
 use super::text::replace_placeholder;
 use super::vars::Vars;
-use super::{get_formula, unsupported_jsonata, Formula, FormulaHost, HostCallback, Mode};
+use super::{evaluate_jsonata, get_formula, Formula, FormulaHost, HostCallback, Mode};
 use crate::error::{Result, RuntimeError};
 use crate::filter;
 use crate::js::{self, JsValue};
@@ -410,7 +410,16 @@ async fn eval_formula<'b>(
             if !js::truthy(args) {
                 return Ok(None);
             }
-            Err(unsupported_jsonata())
+            // The SDK builds the expression inside its try block: a failure there is
+            // `undefined` too.
+            let expression = match eval(ctx, args, vars, schema).await {
+                Ok(e) => e,
+                Err(RuntimeError::JsonataUnsupported(f)) => {
+                    return Err(RuntimeError::JsonataUnsupported(f))
+                }
+                Err(_) => return Ok(None),
+            };
+            evaluate_jsonata(expression, vars.materialize())
         }
         "dataSchemaRef" => {
             if !resolve {

@@ -197,6 +197,20 @@ pub fn backward_compatible_filter_match(
     }))
 }
 
-pub(crate) fn unsupported_jsonata() -> RuntimeError {
-    RuntimeError::Unsupported("$jsonata formulas (the JSONata evaluator is not linked yet)")
+/// `$jsonata`: compiles the built expression and evaluates it against the variables
+/// with JSONata 1.8 semantics. As in the SDK, a non-string expression or any compile or
+/// evaluation error gives `undefined`; only a feature the JSONata port lacks is an
+/// error, because the SDK might have produced a value there.
+pub(crate) fn evaluate_jsonata(expression: JsValue, variables: JsValue) -> Result<JsValue> {
+    let Some(Value::String(expression)) = expression else {
+        return Ok(None);
+    };
+    let input = variables.map(js::strip_undefined).unwrap_or(Value::Null);
+    match osmosis_jsonata::evaluate(&expression, &input) {
+        Ok(value) => Ok(value),
+        Err(osmosis_jsonata::JsonataError::Unsupported { feature }) => {
+            Err(RuntimeError::JsonataUnsupported(feature))
+        }
+        Err(_) => Ok(None),
+    }
 }

@@ -138,7 +138,22 @@ fn formula_schema(kind: &str, args: Option<&Value>, vs: Option<&Value>) -> Resul
             }
             merge_schema_values(schemas)?
         }
-        "jsonata" => return Err(super::unsupported_jsonata()),
+        "jsonata" => {
+            // `getSchema` evaluates the expression with `null` variables.
+            let value = if js::truthy(args) {
+                let built = match super::build_value(args, Some(&Value::Null)) {
+                    Ok(e) => e,
+                    Err(RuntimeError::JsonataUnsupported(f)) => {
+                        return Err(RuntimeError::JsonataUnsupported(f))
+                    }
+                    Err(_) => None,
+                };
+                super::evaluate_jsonata(built, Some(Value::Null))?
+            } else {
+                None
+            };
+            get_schema_from_value(value.as_ref(), None, true)?
+        }
         _ => None,
     })
 }
