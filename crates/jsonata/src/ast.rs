@@ -3,8 +3,7 @@
 //! (ported in [`crate::process`]) rewrites nodes in place and hangs optional
 //! properties on them; mirroring those properties keeps the port line-for-line.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::regex::RegexDef;
 use crate::signature::Signature;
@@ -44,7 +43,7 @@ pub(crate) enum Val {
     Num(f64),
     Bool(bool),
     Null,
-    Regex(Rc<RegexDef>),
+    Regex(Arc<RegexDef>),
 }
 
 impl Val {
@@ -65,7 +64,12 @@ pub(crate) struct Slot {
     pub index: usize,
 }
 
-pub(crate) type SlotRef = Rc<RefCell<Slot>>;
+pub(crate) type SlotRef = Arc<Mutex<Slot>>;
+
+/// Locks a slot; a poisoned lock still holds a usable label.
+pub(crate) fn slot(s: &SlotRef) -> MutexGuard<'_, Slot> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[derive(Clone, Debug)]
 pub(crate) enum StageKind {
@@ -121,8 +125,8 @@ pub(crate) struct Node {
     pub slot: Option<SlotRef>,
     pub procedure: Option<Box<Node>>,
     pub arguments: Vec<Node>,
-    pub body: Option<Rc<Node>>,
-    pub signature: Option<Rc<Signature>>,
+    pub body: Option<Arc<Node>>,
+    pub signature: Option<Arc<Signature>>,
     pub thunk: bool,
     pub condition: Option<Box<Node>>,
     pub then: Option<Box<Node>>,

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::{Group, Node, StageKind, Ty, Val};
 use crate::error::JsonataError;
@@ -29,8 +30,11 @@ impl std::fmt::Debug for Frame {
 }
 
 /// How deep evaluation may nest before it fails the way JavaScript's stack
-/// overflow (a `RangeError`) makes jsonata fail.
-const MAX_DEPTH: usize = 5_000;
+/// overflow (a `RangeError`) makes jsonata fail. Node's limit depends on the
+/// expression's shape; this value puts the cut-off near Node 20's for common
+/// recursive lambdas (`1 + $f($n - 1)`: Node 390 levels, here 431;
+/// `$append($f($n - 1), $n)`: Node 1,390, here 1,294).
+const MAX_DEPTH: usize = 1_300;
 
 pub(crate) struct Evaluator {
     /// Every frame made during this evaluation; cleared at the end so closures
@@ -38,7 +42,7 @@ pub(crate) struct Evaluator {
     frames: Vec<Env>,
     depth: usize,
     pub timestamp_ms: f64,
-    chain: Option<Rc<Node>>,
+    chain: Option<Arc<Node>>,
 }
 
 impl Drop for Evaluator {
@@ -308,7 +312,7 @@ impl Evaluator {
                 "Maximum call stack size exceeded",
             ));
         }
-        let r = stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+        let r = stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || {
             self.evaluate_inner(expr, input, env)
         });
         self.depth -= 1;
@@ -346,7 +350,7 @@ impl Evaluator {
                 let label = expr
                     .slot
                     .as_ref()
-                    .map(|s| s.borrow().label.clone())
+                    .map(|s| crate::ast::slot(s).label.clone())
                     .unwrap_or_default();
                 Self::lookup_var(env, &label)
             }
@@ -407,9 +411,9 @@ impl Evaluator {
             Ty::Partial => self.evaluate_partial(expr, input, env)?,
             Ty::Apply => self.evaluate_apply_expression(expr, input, env)?,
             Ty::Transform => Value::Function(Rc::new(Function::Transform {
-                pattern: Rc::new(expr.pattern.as_deref().expect("pattern").clone()),
-                update: Rc::new(expr.update.as_deref().expect("update").clone()),
-                delete: expr.delete.as_deref().map(|d| Rc::new(d.clone())),
+                pattern: Arc::new(expr.pattern.as_deref().expect("pattern").clone()),
+                update: Arc::new(expr.update.as_deref().expect("update").clone()),
+                delete: expr.delete.as_deref().map(|d| Arc::new(d.clone())),
                 env: env.clone(),
             })),
             Ty::Sort | Ty::Operator | Ty::End => {
@@ -667,7 +671,7 @@ impl Evaluator {
                         obj_set(&mut tuple, ix, Value::Number(bb as f64));
                     }
                     if let Some(anc) = &expr.ancestor {
-                        let label = anc.borrow().label.clone();
+                        let label = crate::ast::slot(anc).label.clone();
                         obj_set(&mut tuple, &label, at.clone());
                     }
                 }
@@ -1293,11 +1297,11 @@ impl Evaluator {
         }
     }
 
-    fn chain_ast(&mut self) -> Result<Rc<Node>> {
+    fn chain_ast(&mut self) -> Result<Arc<Node>> {
         if let Some(c) = &self.chain {
             return Ok(c.clone());
         }
-        let node = Rc::new(crate::compile_ast(
+        let node = Arc::new(crate::compile_ast(
             "function($f, $g) { function($x){ $g($f($x)) } }",
         )?);
         self.chain = Some(node.clone());

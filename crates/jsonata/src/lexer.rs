@@ -15,7 +15,7 @@ pub(crate) enum Tok {
     Number(f64),
     /// `true`, `false` or `null`; `None` is null.
     Value(Option<bool>),
-    Regex(std::rc::Rc<RegexDef>),
+    Regex(std::sync::Arc<RegexDef>),
 }
 
 #[derive(Clone, Debug)]
@@ -158,7 +158,7 @@ impl Lexer {
         if !prefix && c == '/' {
             self.pos += 1;
             let re = self.scan_regex()?;
-            return tok(Tok::Regex(std::rc::Rc::new(re)));
+            return tok(Tok::Regex(std::sync::Arc::new(re)));
         }
         let next = self.at(self.pos + 1);
         let double = match (c, next) {

@@ -50,7 +50,7 @@ mod regex;
 mod signature;
 mod value;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use error::JsonataError;
 
@@ -60,12 +60,11 @@ use value::{Array, Value};
 
 /// A compiled JSONata expression, reusable across evaluations.
 ///
-/// It holds reference-counted syntax-tree nodes and so stays on the thread
-/// that compiled it; compile once per thread (compiling is cheap next to a
-/// typical evaluation) when sharing across threads.
+/// It is `Send + Sync`, so a cache of compiled expressions can be shared
+/// between threads; each evaluation builds its own values and scopes.
 #[derive(Clone, Debug)]
 pub struct Expression {
-    ast: Rc<Node>,
+    ast: Arc<Node>,
 }
 
 /// Parses and post-processes an expression (jsonata's `parser(expr)`).
@@ -77,7 +76,7 @@ pub(crate) fn compile_ast(expr: &str) -> Result<Node, JsonataError> {
 /// Compiles an expression; a syntax error is [`JsonataError::Compile`].
 pub fn compile(expression: &str) -> Result<Expression, JsonataError> {
     Ok(Expression {
-        ast: Rc::new(compile_ast(expression)?),
+        ast: Arc::new(compile_ast(expression)?),
     })
 }
 

@@ -146,6 +146,11 @@ impl Parser {
     }
 
     fn expression(&mut self, rbp: u32) -> Result<Node, JsonataError> {
+        // Deeply nested source must not overflow the caller's thread stack.
+        stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || self.expression_inner(rbp))
+    }
+
+    fn expression_inner(&mut self, rbp: u32) -> Result<Node, JsonataError> {
         let t = self.node.clone();
         self.advance(None, true)?;
         let mut left = self.nud(t)?;
@@ -316,10 +321,10 @@ impl Parser {
                         }
                         self.advance(Some(">"), false)?;
                         let parsed = Signature::parse(&sig).map_err(|e| e.at(sig_pos))?;
-                        this.signature = Some(std::rc::Rc::new(parsed));
+                        this.signature = Some(std::sync::Arc::new(parsed));
                     }
                     self.advance(Some("{"), false)?;
-                    this.body = Some(std::rc::Rc::new(self.expression(0)?));
+                    this.body = Some(std::sync::Arc::new(self.expression(0)?));
                     self.advance(Some("}"), false)?;
                 }
                 Ok(this)

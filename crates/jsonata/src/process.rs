@@ -2,10 +2,9 @@
 //! path steps, attaches predicates, group-by, order-by and focus/index bindings
 //! to steps, resolves parent-operator (`%`) ancestry, and marks tail calls.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
-use crate::ast::{Group, Node, Slot, SlotRef, SortTerm, Stage, StageKind, Ty, Val};
+use crate::ast::{slot as lock, Group, Node, Slot, SlotRef, SortTerm, Stage, StageKind, Ty, Val};
 use crate::error::JsonataError;
 
 pub(crate) struct Processor {
@@ -41,17 +40,17 @@ impl Processor {
         match node.ty {
             Ty::Name | Ty::Wildcard => {
                 let level = {
-                    let mut s = slot.borrow_mut();
+                    let mut s = lock(&slot);
                     s.level -= 1;
                     s.level
                 };
                 if level == 0 {
                     if let Some(existing) = &node.ancestor {
                         // Reuse the existing label.
-                        let label = existing.borrow().label.clone();
-                        let index = slot.borrow().index;
+                        let label = lock(existing).label.clone();
+                        let index = lock(&slot).index;
                         if let Some(anc) = self.ancestry.get(index) {
-                            anc.borrow_mut().label = label;
+                            lock(anc).label = label;
                         }
                     }
                     node.ancestor = Some(slot.clone());
@@ -59,7 +58,7 @@ impl Processor {
                 }
             }
             Ty::Parent => {
-                slot.borrow_mut().level += 1;
+                lock(&slot).level += 1;
             }
             Ty::Block => {
                 if !node.expressions.is_empty() {
@@ -73,7 +72,7 @@ impl Processor {
                 let mut index = node.steps.len() as isize - 1;
                 slot = self.seek_parent(&mut node.steps[index as usize], slot)?;
                 index -= 1;
-                while slot.borrow().level > 0 && index >= 0 {
+                while lock(&slot).level > 0 && index >= 0 {
                     slot = self.seek_parent(&mut node.steps[index as usize], slot)?;
                     index -= 1;
                 }
@@ -109,7 +108,7 @@ impl Processor {
         for slot in slots {
             let mut slot = slot;
             let mut index = path.steps.len() as isize - 2;
-            while slot.borrow().level > 0 {
+            while lock(&slot).level > 0 {
                 if index < 0 {
                     path.seeking_parent
                         .get_or_insert_with(Vec::new)
@@ -137,7 +136,7 @@ impl Processor {
             Ty::Function if expr.predicate.is_none() => {
                 let mut thunk = Node::new(Ty::Lambda, Val::None, expr.position);
                 thunk.thunk = true;
-                thunk.body = Some(Rc::new(expr));
+                thunk.body = Some(Arc::new(expr));
                 thunk
             }
             Ty::Condition => {
@@ -169,6 +168,10 @@ impl Processor {
     }
 
     pub fn process(&mut self, expr: Node) -> Result<Node, JsonataError> {
+        stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || self.process_inner(expr))
+    }
+
+    fn process_inner(&mut self, expr: Node) -> Result<Node, JsonataError> {
         let keep_array = expr.keep_array;
         let mut expr = expr;
         let mut result = match expr.ty {
@@ -241,11 +244,11 @@ impl Processor {
                         };
                         if let Some(slots) = seeking {
                             for slot in slots {
-                                let level = slot.borrow().level;
+                                let level = lock(&slot).level;
                                 if level == 1 {
                                     self.seek_parent(step, slot)?;
                                 } else {
-                                    slot.borrow_mut().level -= 1;
+                                    lock(&slot).level -= 1;
                                 }
                             }
                             Self::push_ancestry(step, &predicate);
@@ -429,11 +432,11 @@ impl Processor {
                 result.arguments = std::mem::take(&mut expr.arguments);
                 result.signature = expr.signature.take();
                 let body = match expr.body.take() {
-                    Some(b) => Rc::try_unwrap(b).unwrap_or_else(|rc| (*rc).clone()),
+                    Some(b) => Arc::try_unwrap(b).unwrap_or_else(|rc| (*rc).clone()),
                     None => return Err(err("S0207", expr.position)),
                 };
                 let body = self.process(body)?;
-                result.body = Some(Rc::new(Self::tail_call_optimize(body)));
+                result.body = Some(Arc::new(Self::tail_call_optimize(body)));
                 result
             }
             Ty::Condition => {
@@ -484,7 +487,7 @@ impl Processor {
             }
             Ty::Parent => {
                 let mut result = Node::new(Ty::Parent, Val::None, expr.position);
-                let slot = Rc::new(RefCell::new(Slot {
+                let slot = Arc::new(Mutex::new(Slot {
                     label: format!("!{}", self.ancestor_label),
                     level: 1,
                     index: self.ancestor_index,

@@ -11,6 +11,7 @@ mod numbers;
 mod strings;
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use crate::ast::Node;
@@ -59,7 +60,7 @@ impl Builtin {
 
 #[derive(Clone, Debug)]
 pub(crate) enum LambdaBody {
-    Ast(Rc<Node>),
+    Ast(Arc<Node>),
     /// A partially applied built-in; its arguments are bound as `a0`, `a1`, ….
     Native(&'static Builtin),
 }
@@ -69,7 +70,7 @@ pub(crate) struct Lambda {
     pub input: Value,
     pub env: Option<Env>,
     pub params: Vec<String>,
-    pub signature: Option<Rc<Signature>>,
+    pub signature: Option<Arc<Signature>>,
     pub body: LambdaBody,
     pub thunk: bool,
 }
@@ -77,17 +78,17 @@ pub(crate) struct Lambda {
 pub(crate) enum Function {
     Builtin(&'static Builtin),
     Lambda(Lambda),
-    Regex(Rc<RegexDef>),
+    Regex(Arc<RegexDef>),
     /// The `next` of a regex match object: continues from byte offset `last`.
     RegexNext {
-        re: Rc<RegexDef>,
+        re: Arc<RegexDef>,
         text: Rc<str>,
         last: usize,
     },
     Transform {
-        pattern: Rc<Node>,
-        update: Rc<Node>,
-        delete: Option<Rc<Node>>,
+        pattern: Arc<Node>,
+        update: Arc<Node>,
+        delete: Option<Arc<Node>>,
         env: Env,
     },
 }
@@ -137,7 +138,7 @@ pub(crate) fn hof_args(f: &Value, a1: Value, a2: Value, a3: Value) -> Vec<Value>
     v
 }
 
-fn match_object(re: &Rc<RegexDef>, text: &Rc<str>, found: crate::regex::Found) -> Value {
+fn match_object(re: &Arc<RegexDef>, text: &Rc<str>, found: crate::regex::Found) -> Value {
     let mut o = Object::new();
     o.insert("match".into(), Value::str(&found.text));
     o.insert(
@@ -189,7 +190,7 @@ fn coerce_to_string(v: &Value) -> Result<Rc<str>> {
 }
 
 /// Invoking a regex value: `/re/(str)` gives the first match object or undefined.
-pub(crate) fn regex_call(re: &Rc<RegexDef>, args: &[Value]) -> Result<Value> {
+pub(crate) fn regex_call(re: &Arc<RegexDef>, args: &[Value]) -> Result<Value> {
     let text = coerce_to_string(args.first().unwrap_or(&Value::Undefined))?;
     let from = match args.get(1) {
         Some(Value::Number(n)) if *n > 0.0 => byte_offset(&text, *n as usize),
@@ -202,7 +203,7 @@ pub(crate) fn regex_call(re: &Rc<RegexDef>, args: &[Value]) -> Result<Value> {
 }
 
 /// The match object's `next()`; a zero-length next match is error D1004.
-pub(crate) fn regex_next(re: &Rc<RegexDef>, text: &Rc<str>, last: usize) -> Result<Value> {
+pub(crate) fn regex_next(re: &Arc<RegexDef>, text: &Rc<str>, last: usize) -> Result<Value> {
     if last >= text.len() {
         return Ok(Value::Undefined);
     }

@@ -1,7 +1,7 @@
 //! String functions: `$string`, `$substring*`, case, `$length`, `$trim`, `$pad`,
 //! `$contains`, `$split`, `$join`, `$match`, `$replace`.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{call, number_string, Function};
 use crate::error::JsonataError;
@@ -302,7 +302,7 @@ pub(super) fn pad(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Resu
 }
 
 /// The regex behind a matcher argument; other matcher functions are not ported.
-fn matcher(v: &Value) -> Result<Rc<RegexDef>> {
+fn matcher(v: &Value) -> Result<Arc<RegexDef>> {
     match v {
         Value::Function(f) => match &**f {
             Function::Regex(r) => Ok(r.clone()),
