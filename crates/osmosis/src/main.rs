@@ -27,6 +27,17 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// The formula runtime, for differential tests against the SDK.
+    Runtime {
+        #[command(subcommand)]
+        command: RuntimeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RuntimeCommand {
+    /// Evaluate SDK-oracle JSONL cases (`{"id","fn","args"}`) from stdin, one result line each.
+    Eval,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +125,11 @@ async fn main() -> ExitCode {
             create_workspace(name, key, secret, database).await
         }
         Command::Migrate(database) => migrate(database).await,
+        Command::Runtime { command: RuntimeCommand::Eval } => {
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            osmosis_runtime::oracle::run_jsonl(stdin, stdout).context("reading cases or writing results")
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of Osmosis: lint, Rust tests on SQLite and on PostgreSQL, the SDK
+# compatibility suite, the runtime and JSONata differential tests against the SDK,
+# and schemathesis against /openapi.json. Needs what .ci/run installs.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/osmosis-target}"
+export OSMOSIS_TEST_PG_URL="${OSMOSIS_TEST_PG_URL:-postgres://127.0.0.1:5432/test}"
+bin="$CARGO_TARGET_DIR/debug/osmosis"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build"
+cargo build --workspace --all-targets --quiet
+
+step "Rust tests on SQLite"
+OSMOSIS_TEST_DATABASE=sqlite cargo nextest run --workspace --no-fail-fast
+
+step "Rust API tests on PostgreSQL"
+bash scripts/ensure-postgres.sh
+OSMOSIS_TEST_DATABASE=postgres cargo nextest run -p osmosis --no-fail-fast
+
+step "SDK compatibility suite (SQLite)"
+(cd tests/sdk && OSMOSIS_BIN="$bin" npm test)
+
+step "SDK compatibility suite (PostgreSQL)"
+(cd tests/sdk && OSMOSIS_BIN="$bin" OSMOSIS_TEST_DATABASE_URL="$OSMOSIS_TEST_PG_URL" npm test)
+
+step "runtime differential test against the SDK"
+OSMOSIS_RUNTIME_EVAL="$bin runtime eval" bash tests/runtime/differential.sh
+
+step "JSONata corpus against the SDK"
+bash tests/jsonata/differential.sh
+
+step "schemathesis against /openapi.json"
+OSMOSIS_BIN="$bin" bash tests/schemathesis/run.sh
+
+echo
+echo "all test stages passed"
