@@ -8,6 +8,8 @@ cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/osmosis-target}"
 export OSMOSIS_TEST_PG_URL="${OSMOSIS_TEST_PG_URL:-postgres://127.0.0.1:5432/test}"
 bin="$CARGO_TARGET_DIR/debug/osmosis"
+# The SDK oracle script lives in shared/, beside the clone.
+export SDK_ORACLE="$root/../shared/tools/sdk-oracle.js" ORACLE="$root/../shared/tools/sdk-oracle.js"
 
 step() { printf '\n==> %s\n' "$*"; }
 
