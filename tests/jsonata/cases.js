@@ -1,7 +1,7 @@
 // Source list of the JSONata corpus: [input name (see inputs.json), expression].
 // corpus.js evaluates each through the SDK's $jsonata formula and stores the
-// expected result in corpus.jsonl; ids are "<group>-<index>" so they stay stable
-// when cases are appended to a group.
+// expected result in corpus.jsonl; ids are "<group>-<index>" (1-based), so
+// inserting a case renumbers the rest of its group.
 module.exports = {
   paths: [
     ['invoice', 'Account'],
@@ -463,6 +463,18 @@ module.exports = {
     ['vars', '$formatBase(100)'],
     ['vars', '$formatBase(-10, 3)'],
     ['vars', '$formatInteger(42, "000")'],
+    ['vars', '$formatInteger(1234567, "#,##0")'],
+    ['vars', '$formatInteger(1999, "I")'],
+    ['vars', '$formatInteger(1999, "i")'],
+    ['vars', '$formatInteger(28, "A")'],
+    ['vars', '$formatInteger(123456, "w")'],
+    ['vars', '$formatInteger(21, "Ww")'],
+    ['vars', '$formatInteger(2, "W;o")'],
+    ['vars', '$formatInteger(113, "1;o")'],
+    ['vars', '$formatInteger(-7, "00")'],
+    ['vars', '$formatInteger(12.9, "0")'],
+    ['vars', '$formatInteger(1234, "#")'],
+    ['vars', '$formatInteger(1e6, "0 000 000")'],
     ['vars', '$parseInteger("0042", "0000")'],
     ['vars', 'xs.($ * 1.5)'],
   ],
@@ -661,6 +673,26 @@ module.exports = {
     ['vars', '$millis() > 1600000000000'],
     ['vars', '$length($now()) > 0'],
     ['vars', '$fromMillis(millis, "[Y0001]-[M01]-[D01]")'],
+    ['vars', '$fromMillis(millis, "[D01]/[M01]/[Y0001] [H01]:[m01]")'],
+    ['vars', '$fromMillis(millis, "[FNn], [D1o] [MNn] [Y]")'],
+    ['vars', '$fromMillis(millis, "[FN,3] [MN,3] [D] [Y]")'],
+    ['vars', '$fromMillis(millis, "[h]:[m01] [P]")'],
+    ['vars', '$fromMillis(millis, "[Y,2]-[M]-[D]")'],
+    ['vars', '$fromMillis(millis, "Week [W] of [Y], day [d] ([F])")'],
+    ['vars', '$fromMillis(millis, "[H01]:[m01]:[s01].[f001] [Z]")'],
+    ['vars', '$fromMillis(millis, "[H01]:[m01] [Z0000]", "-0500")'],
+    ['vars', '$fromMillis(millis, "[Y0001]-[M01]-[D01]T[H01]:[m01][Z01:01t]", "+0530")'],
+    ['vars', '$fromMillis(millis, undefined, "+0100")'],
+    ['vars', '$fromMillis(millis, "[YI] [MI] [Da]")'],
+    ['vars', '$fromMillis(millis, "[Yw]")'],
+    ['vars', '$fromMillis(millis, "[[[Y]]]")'],
+    ['vars', '$fromMillis(millis, "[Q]")'],
+    ['vars', '$fromMillis(millis, "[Y")'],
+    ['vars', '$fromMillis(millis, "[YN]")'],
+    ['vars', '$fromMillis(0, "[X]-W[W01]-[F1]")'],
+    ['vars', '$fromMillis(1104537600000, "[X]-W[W01]-[F1] [x]/[w]")'],
+    ['vars', '$fromMillis(-86400000)'],
+    ['vars', '$now("[Y0001]") = $substring($now(), 0, 4)'],
   ],
   errors: [
     ['vars', '1 +'],

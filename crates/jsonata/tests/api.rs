@@ -50,8 +50,8 @@ fn error_kinds() {
         evaluate("\"a\" + 1", &json!({})),
         Err(JsonataError::Evaluate { code: "T2001", .. })
     ));
-    match evaluate("$formatInteger(42, \"w\")", &json!({})) {
-        Err(JsonataError::Unsupported { feature }) => assert!(feature.contains("formatInteger")),
+    match evaluate("$parseInteger(\"forty-two\", \"w\")", &json!({})) {
+        Err(JsonataError::Unsupported { feature }) => assert!(feature.contains("parseInteger")),
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }

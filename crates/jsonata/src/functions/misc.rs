@@ -1,7 +1,7 @@
 //! `$error`, `$assert`, `$eval`, `$clone`, base64 and URL coding, and the date
-//! functions in their ISO 8601 forms (`$now`, `$millis`, `$toMillis`,
-//! `$fromMillis`). XPath picture strings for dates and `$formatInteger` /
-//! `$parseInteger` are not ported and report [`JsonataError::Unsupported`].
+//! functions (`$now`, `$millis`, `$toMillis`, `$fromMillis`, `$formatInteger`).
+//! Parsing with picture strings (`$toMillis` with a picture, `$parseInteger`)
+//! is not ported and reports [`JsonataError::Unsupported`].
 
 use std::cell::Cell;
 
@@ -57,8 +57,17 @@ pub(super) fn assert(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> R
     Ok(Value::Undefined)
 }
 
-pub(super) fn format_integer(_: &mut Evaluator, _: &[Value], _: &Value, _: &Env) -> Result<Value> {
-    Err(JsonataError::unsupported("$formatInteger"))
+pub(super) fn format_integer(
+    _: &mut Evaluator,
+    args: &[Value],
+    _: &Value,
+    _: &Env,
+) -> Result<Value> {
+    let Some(n) = arg(args, 0).as_number() else {
+        return Ok(Value::Undefined);
+    };
+    let picture = arg(args, 1).as_str().unwrap_or("undefined");
+    Ok(Value::string(super::datetime::format_integer(n, picture)?))
 }
 
 pub(super) fn parse_integer(_: &mut Evaluator, _: &[Value], _: &Value, _: &Env) -> Result<Value> {
@@ -266,30 +275,6 @@ pub(super) fn clone(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Re
     Ok(from_json(&json))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -387,7 +372,7 @@ fn parse_iso(s: &str) -> Result<f64> {
     if h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi > 0 || sec > 0 || ms > 0)) {
         return Ok(f64::NAN);
     }
-    let days = days_from_civil(year, month, day);
+    let days = super::datetime::days_from_civil(year, month, day);
     let t = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms - offset_min * 60_000;
     Ok(t as f64)
 }
@@ -453,58 +438,10 @@ pub(super) fn to_millis(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -
     Ok(Value::Number(parse_iso(s)?))
 }
 
-/// ISO 8601 text of an instant, `[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]`.
-fn iso_string(millis: f64, offset_min: i64) -> Result<String> {
-    if !millis.is_finite() {
-        return Err(JsonataError::unsupported(
-            "$fromMillis of a non-finite number",
-        ));
-    }
-    let t = millis.floor() as i64 + offset_min * 60_000;
-    let days = t.div_euclid(86_400_000);
-    let ms_of_day = t.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) {
-        return Err(JsonataError::unsupported(
-            "$fromMillis outside years 0000-9999",
-        ));
-    }
-    let zone = if offset_min == 0 {
-        "Z".to_string()
-    } else {
-        let sign = if offset_min < 0 { '-' } else { '+' };
-        let a = offset_min.abs();
-        format!("{sign}{:02}:{:02}", a / 60, a % 60)
-    };
-    Ok(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}{zone}",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    ))
-}
-
-fn timezone_offset(tz: &Value) -> Result<i64> {
-    match tz {
-        Value::Undefined => Ok(0),
-        Value::String(s) => {
-            // parseInt(timezone): +hhmm
-            let t = s.trim();
-            let (sign, digits) = match t.as_bytes().first() {
-                Some(b'-') => (-1, &t[1..]),
-                Some(b'+') => (1, &t[1..]),
-                _ => (1, t),
-            };
-            let digits: String = digits.chars().take_while(|c| c.is_ascii_digit()).collect();
-            let Ok(n) = digits.parse::<i64>() else {
-                return Err(JsonataError::unsupported("a non-numeric timezone"));
-            };
-            let offset = sign * n;
-            let hours = (offset as f64 / 100.0).floor() as i64;
-            let minutes = offset % 100;
-            Ok(60 * hours + minutes)
-        }
+fn opt_str(v: &Value) -> Result<Option<&str>> {
+    match v {
+        Value::Undefined => Ok(None),
+        Value::String(s) => Ok(Some(s)),
         _ => Err(JsonataError::code("T0410")),
     }
 }
@@ -513,21 +450,21 @@ pub(super) fn from_millis(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env)
     let Some(ms) = arg(args, 0).as_number() else {
         return Ok(Value::Undefined);
     };
-    if !arg(args, 1).is_undefined() {
-        return Err(JsonataError::unsupported(
-            "$fromMillis with a picture string",
-        ));
-    }
-    let off = timezone_offset(arg(args, 2))?;
-    Ok(Value::string(iso_string(ms, off)?))
+    let picture = opt_str(arg(args, 1))?;
+    let tz = opt_str(arg(args, 2))?;
+    Ok(Value::string(super::datetime::format_date_time(
+        ms, picture, tz,
+    )?))
 }
 
 pub(super) fn now(ev: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
-    if !arg(args, 0).is_undefined() {
-        return Err(JsonataError::unsupported("$now with a picture string"));
-    }
-    let off = timezone_offset(arg(args, 1))?;
-    Ok(Value::string(iso_string(ev.timestamp_ms, off)?))
+    let picture = opt_str(arg(args, 0))?;
+    let tz = opt_str(arg(args, 1))?;
+    Ok(Value::string(super::datetime::format_date_time(
+        ev.timestamp_ms,
+        picture,
+        tz,
+    )?))
 }
 
 pub(super) fn millis(ev: &mut Evaluator, _: &[Value], _: &Value, _: &Env) -> Result<Value> {

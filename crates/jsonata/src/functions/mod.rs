@@ -5,6 +5,7 @@
 //! functions use to decide how many arguments to pass (`hofFuncArgs`).
 
 mod collections;
+mod datetime;
 mod format;
 mod misc;
 mod numbers;
