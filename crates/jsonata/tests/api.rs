@@ -50,8 +50,10 @@ fn error_kinds() {
         evaluate("\"a\" + 1", &json!({})),
         Err(JsonataError::Evaluate { code: "T2001", .. })
     ));
-    match evaluate("$parseInteger(\"forty-two\", \"w\")", &json!({})) {
-        Err(JsonataError::Unsupported { feature }) => assert!(feature.contains("parseInteger")),
+    let custom_matcher =
+        "$split(\"a b\", function($s) { {\"match\": \" \", \"start\": 1, \"end\": 2, \"groups\": []} })";
+    match evaluate(custom_matcher, &json!({})) {
+        Err(JsonataError::Unsupported { feature }) => assert!(feature.contains("matcher")),
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }

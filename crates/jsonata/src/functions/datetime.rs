@@ -1,7 +1,7 @@
-//! XPath/XSLT picture-string formatting of integers (`$formatInteger`) and of
-//! date-times (`$fromMillis`, `$now`), ported from jsonata 1.8.9's `datetime.js`.
-//! Everything is computed in UTC shifted by the optional `±hhmm` timezone, as
-//! jsonata does.
+//! XPath/XSLT picture strings for integers (`$formatInteger`, `$parseInteger`)
+//! and date-times (`$fromMillis`, `$now`, `$toMillis` with a picture), ported
+//! from jsonata 1.8.9's `datetime.js`. Everything is computed in UTC shifted by
+//! the optional `±hhmm` timezone, as jsonata does.
 
 use crate::error::JsonataError;
 use crate::eval::Result;
@@ -874,6 +874,513 @@ pub(super) fn format_date_time(
         }
     }
     Ok(out)
+}
+
+/// `wordValues` of datetime.js, in its key (insertion) order, which the
+/// words regex alternation depends on.
+fn word_values() -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut set = |k: String, v: f64| match out.iter_mut().find(|(kk, _)| *kk == k) {
+        Some(e) => e.1 = v,
+        None => out.push((k, v)),
+    };
+    for (i, w) in FEW.iter().enumerate() {
+        set(w.to_lowercase(), i as f64);
+    }
+    for (i, w) in ORDINALS.iter().enumerate() {
+        set(w.to_lowercase(), i as f64);
+    }
+    for (i, w) in DECADES.iter().enumerate() {
+        let l = w.to_lowercase();
+        let v = ((i + 2) * 10) as f64;
+        set(l.clone(), v);
+        set(format!("{}ieth", &l[..l.len() - 1]), v);
+    }
+    set("hundredth".into(), 100.0);
+    for (i, w) in MAGNITUDES.iter().enumerate() {
+        let l = w.to_lowercase();
+        let v = 10f64.powi((i as i32 + 1) * 3);
+        set(l.clone(), v);
+        set(format!("{l}th"), v);
+    }
+    out
+}
+
+fn words_to_number(text: &str) -> f64 {
+    let values = word_values();
+    let splitter = fancy_regex::Regex::new(r",\s|\sand\s|[\s\\-]").expect("static regex");
+    let mut parts = Vec::new();
+    let mut last = 0;
+    let mut pos = 0;
+    while pos <= text.len() {
+        match splitter.find_from_pos(text, pos) {
+            Ok(Some(m)) if m.end() > m.start() => {
+                parts.push(&text[last..m.start()]);
+                last = m.end();
+                pos = m.end();
+            }
+            _ => break,
+        }
+    }
+    parts.push(&text[last..]);
+    let mut segs: Vec<f64> = vec![0.0];
+    for part in parts {
+        let value = values.iter().find(|(k, _)| k == part).map(|(_, v)| *v);
+        match value {
+            Some(v) if v < 100.0 => {
+                let mut top = segs.pop().unwrap_or(0.0);
+                if top >= 1000.0 {
+                    segs.push(top);
+                    top = 0.0;
+                }
+                segs.push(top + v);
+            }
+            other => {
+                let top = segs.pop().unwrap_or(0.0);
+                segs.push(top * other.unwrap_or(f64::NAN));
+            }
+        }
+    }
+    segs.iter().sum()
+}
+
+fn roman_to_decimal(roman: &str) -> f64 {
+    let mut decimal = 0.0;
+    let mut max = Some(1.0);
+    for c in roman.chars().rev() {
+        let value = match c {
+            'M' => Some(1000.0),
+            'D' => Some(500.0),
+            'C' => Some(100.0),
+            'L' => Some(50.0),
+            'X' => Some(10.0),
+            'V' => Some(5.0),
+            'I' => Some(1.0),
+            _ => None,
+        };
+        match (value, max) {
+            (Some(v), Some(m)) if v < m => decimal -= v,
+            (v, _) => {
+                max = v;
+                decimal += v.unwrap_or(f64::NAN);
+            }
+        }
+    }
+    decimal
+}
+
+fn letters_to_decimal(letters: &str, a: char) -> f64 {
+    let units: Vec<u16> = letters.encode_utf16().collect();
+    let mut decimal = 0.0;
+    for (i, u) in units.iter().rev().enumerate() {
+        decimal += (*u as f64 - a as u32 as f64 + 1.0) * 26f64.powi(i as i32);
+    }
+    decimal
+}
+
+/// JavaScript `parseInt(s)` in base 10.
+fn parse_int(s: &str) -> f64 {
+    let t = s.trim_start();
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'-') => (-1.0, &t[1..]),
+        Some(b'+') => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    match digits.parse::<f64>() {
+        Ok(n) => sign * n,
+        Err(_) => f64::NAN,
+    }
+}
+
+/// Reads a matched component's text; `None` is JavaScript's `undefined`.
+type ParseFn = Box<dyn Fn(&str) -> Option<f64>>;
+
+/// How to find and read one component of a picture (`generateRegex`).
+struct Matcher {
+    regex: String,
+    component: char,
+    parse: Option<ParseFn>,
+}
+
+fn integer_matcher(format: &IntegerFormat, n: Option<i64>) -> Result<Matcher> {
+    let upper = format.case == Case::Upper;
+    let occurrences = match n {
+        Some(n) if n > 0 => {
+            if format.optional_digits == 0 {
+                format!("{{{n}}}")
+            } else {
+                format!("{{{},{n}}}", n - format.optional_digits as i64)
+            }
+        }
+        _ => "+".to_string(),
+    };
+    let f = format.clone();
+    Ok(match format.primary {
+        Primary::Letters => Matcher {
+            regex: if upper { "[A-Z]+" } else { "[a-z]+" }.into(),
+            component: '\0',
+            parse: Some(Box::new(move |v| {
+                Some(letters_to_decimal(v, if upper { 'A' } else { 'a' }))
+            })),
+        },
+        Primary::Roman => Matcher {
+            regex: if upper { "[MDCLXVI]+" } else { "[mdclxvi]+" }.into(),
+            component: '\0',
+            parse: Some(Box::new(move |v| {
+                Some(roman_to_decimal(&if upper {
+                    v.to_string()
+                } else {
+                    v.to_uppercase()
+                }))
+            })),
+        },
+        Primary::Words => {
+            let mut alts: Vec<String> = word_values().into_iter().map(|(k, _)| k).collect();
+            alts.push("and".into());
+            alts.push("[\\-, ]".into());
+            Matcher {
+                regex: format!("(?:{})+", alts.join("|")),
+                component: '\0',
+                parse: Some(Box::new(|v| Some(words_to_number(&v.to_lowercase())))),
+            }
+        }
+        Primary::Decimal => {
+            let mut regex = format!("[0-9]{occurrences}");
+            if format.ordinal {
+                regex.push_str("(?:th|st|nd|rd)");
+            }
+            Matcher {
+                regex,
+                component: '\0',
+                parse: Some(Box::new(move |v| {
+                    let mut digits: String = v.to_string();
+                    if f.ordinal {
+                        let units: Vec<u16> = digits.encode_utf16().collect();
+                        digits = String::from_utf16_lossy(&units[..units.len().saturating_sub(2)]);
+                    }
+                    if f.regular {
+                        digits = digits.replace(',', "");
+                    } else {
+                        for sep in &f.separators {
+                            digits = digits.replace(sep.character, "");
+                        }
+                    }
+                    if f.zero_code != 0x30 {
+                        digits = digits
+                            .chars()
+                            .map(|c| char::from_u32(c as u32 - f.zero_code + 0x30).unwrap_or(c))
+                            .collect();
+                    }
+                    Some(parse_int(&digits))
+                })),
+            }
+        }
+        Primary::Sequence => return Err(JsonataError::code("D3130")),
+    })
+}
+
+fn escape_literal(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if ".*+?^${}()|[]\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn date_time_matchers(spec: &[Part]) -> Result<Vec<Matcher>> {
+    let mut out = Vec::new();
+    for part in spec {
+        let m = match part {
+            Part::Literal(l) => Matcher {
+                regex: escape_literal(l),
+                component: '\0',
+                parse: None,
+            },
+            Part::Marker(mk) if mk.component == 'Z' || mk.component == 'z' => {
+                let f = mk
+                    .integer_format
+                    .as_ref()
+                    .ok_or_else(|| JsonataError::code("D3132"))?;
+                let separator = if f.regular {
+                    f.separators.first().map(|s| s.character)
+                } else {
+                    None
+                };
+                let mut regex = String::new();
+                let z = mk.component == 'z';
+                if z {
+                    regex.push_str("GMT");
+                }
+                regex.push_str("[-+][0-9]+");
+                if let Some(sep) = separator {
+                    regex.push(sep);
+                    regex.push_str("[0-9]+");
+                }
+                Matcher {
+                    regex,
+                    component: mk.component,
+                    parse: Some(Box::new(move |v| {
+                        let v: String = if z {
+                            v.chars().skip(3).collect()
+                        } else {
+                            v.to_string()
+                        };
+                        let (hours, minutes) = match separator {
+                            Some(sep) => {
+                                let i = v.find(sep).unwrap_or(v.len());
+                                (
+                                    parse_int(&v[..i]),
+                                    parse_int(v.get(i + sep.len_utf8()..).unwrap_or("")),
+                                )
+                            }
+                            None => {
+                                let n = v.chars().count().saturating_sub(1);
+                                if n <= 2 {
+                                    (parse_int(&v), 0.0)
+                                } else {
+                                    let head: String = v.chars().take(3).collect();
+                                    let tail: String = v.chars().skip(3).collect();
+                                    (parse_int(&head), parse_int(&tail))
+                                }
+                            }
+                        };
+                        Some(hours * 60.0 + minutes)
+                    })),
+                }
+            }
+            Part::Marker(mk) if mk.component == 'f' => Matcher {
+                regex: "[0-9]+".into(),
+                component: 'f',
+                parse: Some(Box::new(|v| {
+                    let head: String = v.chars().take(3).collect();
+                    Some(format!("0.{head}").parse::<f64>().unwrap_or(f64::NAN) * 1000.0)
+                })),
+            },
+            Part::Marker(mk) => {
+                if let Some(f) = &mk.integer_format {
+                    let n = if "YMD".contains(mk.component) {
+                        Some(mk.n)
+                    } else {
+                        None
+                    };
+                    let mut m = integer_matcher(f, n)?;
+                    m.component = mk.component;
+                    m
+                } else {
+                    let max = mk.width_max.filter(|m| *m > 0.0 && !m.is_nan());
+                    let cut = |name: &str| -> String {
+                        match max {
+                            Some(m) => name.chars().take(m as usize).collect(),
+                            None => name.to_string(),
+                        }
+                    };
+                    let lookup: Vec<(String, f64)> = match mk.component {
+                        'M' | 'x' => MONTHS
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| (cut(n), (i + 1) as f64))
+                            .collect(),
+                        'F' => DAYS
+                            .iter()
+                            .enumerate()
+                            .skip(1)
+                            .map(|(i, n)| (cut(n), i as f64))
+                            .collect(),
+                        'P' => vec![
+                            ("am".into(), 0.0),
+                            ("AM".into(), 0.0),
+                            ("pm".into(), 1.0),
+                            ("PM".into(), 1.0),
+                        ],
+                        _ => return Err(JsonataError::code("D3133")),
+                    };
+                    Matcher {
+                        regex: "[a-zA-Z]+".into(),
+                        component: mk.component,
+                        parse: Some(Box::new(move |v| {
+                            // Later duplicates win, as in an object literal.
+                            lookup.iter().rev().find(|(k, _)| k == v).map(|(_, n)| *n)
+                        })),
+                    }
+                }
+            }
+        };
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// `$parseInteger(value, picture)`.
+pub(super) fn parse_integer(value: &str, picture: &str) -> Result<f64> {
+    let format = analyse_integer_picture(picture)?;
+    let m = integer_matcher(&format, None)?;
+    Ok(m.parse.and_then(|p| p(value)).unwrap_or(f64::NAN))
+}
+
+/// `Date.UTC(y, m, d, h, min, s, ms)`.
+fn date_utc(c: [f64; 7]) -> f64 {
+    if c.iter().any(|v| !v.is_finite()) {
+        return f64::NAN;
+    }
+    let [y, m, d, h, min, s, ms] = c.map(f64::trunc);
+    let y = if (0.0..=99.0).contains(&y) {
+        1900.0 + y
+    } else {
+        y
+    };
+    if y.abs() > 400_000.0 || m.abs() > 1e7 || d.abs() > 1e9 {
+        return f64::NAN;
+    }
+    let ym = y + (m / 12.0).floor();
+    let mn = m.rem_euclid(12.0);
+    let days = days_from_civil(ym as i64, mn as i64 + 1, 1) as f64 + d - 1.0;
+    let t = days * DAY_MS as f64 + h * 3_600_000.0 + min * 60_000.0 + s * 1000.0 + ms;
+    if t.abs() > 8.64e15 {
+        f64::NAN
+    } else {
+        t
+    }
+}
+
+/// `parseDateTime`: `None` when the timestamp does not match the picture.
+pub(super) fn parse_date_time(timestamp: &str, picture: &str, now_ms: f64) -> Result<Option<f64>> {
+    let spec = analyse_date_time_picture(picture)?;
+    let matchers = date_time_matchers(&spec)?;
+    let full = format!(
+        "(?i)^{}$",
+        matchers
+            .iter()
+            .map(|m| format!("({})", m.regex))
+            .collect::<String>()
+    );
+    let re = fancy_regex::Regex::new(&full)
+        .map_err(|e| JsonataError::unsupported(format!("date picture regex: {e}")))?;
+    let caps = re
+        .captures(timestamp)
+        .map_err(|e| JsonataError::unsupported(format!("date picture regex: {e}")))?;
+    let Some(caps) = caps else {
+        return Ok(None);
+    };
+    // component -> parsed value (None: the lookup found nothing, JS undefined)
+    let mut comps: Vec<(char, Option<f64>)> = Vec::new();
+    for (i, m) in matchers.iter().enumerate() {
+        if let Some(p) = &m.parse {
+            let text = caps.get(i + 1).map(|g| g.as_str()).unwrap_or("");
+            let v = p(text);
+            match comps.iter_mut().find(|(c, _)| *c == m.component) {
+                Some(e) => e.1 = v,
+                None => comps.push((m.component, v)),
+            }
+        }
+    }
+    if comps.is_empty() {
+        return Ok(None);
+    }
+    let get = |comps: &Vec<(char, Option<f64>)>, c: char| -> Option<f64> {
+        comps.iter().find(|(k, _)| *k == c).and_then(|(_, v)| *v)
+    };
+    // JS truthiness of a parsed component (0 and NaN count as absent).
+    let truthy = |v: Option<f64>| v.is_some_and(|n| n != 0.0 && !n.is_nan());
+    let mask_of = |comps: &Vec<(char, Option<f64>)>, order: &str| -> u32 {
+        order
+            .chars()
+            .fold(0, |m, c| (m << 1) + u32::from(truthy(get(comps, c))))
+    };
+    let is_type = |ty: u32, mask: u32| (!ty & mask) == 0 && (ty & mask) != 0;
+    let dmask = mask_of(&comps, "YXMxWwdD");
+    let date_a = is_type(161, dmask);
+    let date_b = !date_a && is_type(130, dmask);
+    let date_c = is_type(84, dmask);
+    let date_d = !date_c && is_type(72, dmask);
+    let tmask = mask_of(&comps, "PHhmsf");
+    let time_a = is_type(23, tmask);
+    let time_b = !time_a && is_type(47, tmask);
+    let date_comps = if date_b {
+        "YD"
+    } else if date_c {
+        "XxwF"
+    } else if date_d {
+        "XWF"
+    } else {
+        "YMD"
+    };
+    let time_comps = if time_b { "Phmsf" } else { "Hmsf" };
+    let now = DateParts::new(now_ms.trunc() as i64);
+    // Values after defaulting; `present` tracks JS `typeof !== 'undefined'`.
+    let mut values: Vec<(char, f64)> = comps
+        .iter()
+        .filter_map(|(c, v)| v.map(|v| (*c, v)))
+        .collect();
+    let present = |values: &Vec<(char, f64)>, c: char| values.iter().any(|(k, _)| *k == c);
+    let (mut start_specified, mut end_specified) = (false, false);
+    for part in format!("{date_comps}{time_comps}").chars() {
+        if !present(&values, part) {
+            if start_specified {
+                values.push((part, if "MDd".contains(part) { 1.0 } else { 0.0 }));
+                end_specified = true;
+            } else {
+                let v = match fragment(&now, part) {
+                    Fragment::Num(n) => n,
+                    // 'am'/'pm' from the clock: defined, but never equal to 1.
+                    _ => f64::NAN,
+                };
+                values.push((part, v));
+            }
+        } else {
+            start_specified = true;
+            if end_specified {
+                return Err(JsonataError::code("D3136"));
+            }
+        }
+    }
+    let val = |c: char| values.iter().find(|(k, _)| *k == c).map(|(_, v)| *v);
+    let mut month = match val('M') {
+        Some(m) if m > 0.0 => m - 1.0,
+        _ => 0.0,
+    };
+    let mut day = val('D').unwrap_or(f64::NAN);
+    let year = val('Y').unwrap_or(f64::NAN);
+    if date_b {
+        let first_jan = date_utc([year, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        let derived = first_jan + (val('d').unwrap_or(f64::NAN) - 1.0) * DAY_MS as f64;
+        if derived.is_finite() {
+            let d = DateParts::new(derived.trunc() as i64);
+            month = d.month0 as f64;
+            day = d.day as f64;
+        } else {
+            month = f64::NAN;
+            day = f64::NAN;
+        }
+    }
+    if date_c || date_d {
+        return Err(JsonataError::code("D3136"));
+    }
+    let mut hour = val('H').unwrap_or(f64::NAN);
+    if time_b {
+        let h = val('h').unwrap_or(f64::NAN);
+        hour = if h == 12.0 { 0.0 } else { h };
+        if val('P') == Some(1.0) {
+            hour += 12.0;
+        }
+    }
+    let mut millis = date_utc([
+        year,
+        month,
+        day,
+        hour,
+        val('m').unwrap_or(f64::NAN),
+        val('s').unwrap_or(f64::NAN),
+        val('f').unwrap_or(f64::NAN),
+    ]);
+    let zone = val('Z').filter(|z| *z != 0.0 && !z.is_nan()).or(val('z'));
+    if let Some(z) = zone.filter(|z| *z != 0.0 && !z.is_nan()) {
+        millis -= z * 60.0 * 1000.0;
+    }
+    Ok(Some(millis))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! `$error`, `$assert`, `$eval`, `$clone`, base64 and URL coding, and the date
-//! functions (`$now`, `$millis`, `$toMillis`, `$fromMillis`, `$formatInteger`).
-//! Parsing with picture strings (`$toMillis` with a picture, `$parseInteger`)
-//! is not ported and reports [`JsonataError::Unsupported`].
+//! `$error`, `$assert`, `$eval`, `$clone`, base64 and URL coding, and the entry
+//! points of the date and integer picture functions (`$now`, `$millis`,
+//! `$toMillis`, `$fromMillis`, `$formatInteger`, `$parseInteger`), whose
+//! picture handling lives in `datetime`.
 
 use std::cell::Cell;
 
@@ -70,8 +70,17 @@ pub(super) fn format_integer(
     Ok(Value::string(super::datetime::format_integer(n, picture)?))
 }
 
-pub(super) fn parse_integer(_: &mut Evaluator, _: &[Value], _: &Value, _: &Env) -> Result<Value> {
-    Err(JsonataError::unsupported("$parseInteger"))
+pub(super) fn parse_integer(
+    _: &mut Evaluator,
+    args: &[Value],
+    _: &Value,
+    _: &Env,
+) -> Result<Value> {
+    let Some(s) = arg(args, 0).as_str() else {
+        return Ok(Value::Undefined);
+    };
+    let picture = arg(args, 1).as_str().unwrap_or("undefined");
+    Ok(Value::Number(super::datetime::parse_integer(s, picture)?))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -275,20 +284,6 @@ pub(super) fn clone(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Re
     Ok(from_json(&json))
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ => {
-            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-                29
-            } else {
-                28
-            }
-        }
-    }
-}
-
 /// `Date.parse` of a string that passed jsonata's ISO 8601 check, with the
 /// SDK's TZ=UTC for local times. `Ok(NaN)` where V8 gives NaN.
 fn parse_iso(s: &str) -> Result<f64> {
@@ -355,18 +350,16 @@ fn parse_iso(s: &str) -> Result<f64> {
             i += 1;
         } else {
             let sign = if b[i] == b'-' { -1 } else { 1 };
+            // V8 reads both `+hh:mm` and `+hhmm`.
             let rest = &s[i + 1..];
-            if rest.len() != 5 || rest.as_bytes()[2] != b':' {
-                return Err(JsonataError::unsupported(
-                    "$toMillis of a zone offset without a colon",
-                ));
-            }
-            offset_min = sign * (num(i + 1, 2) * 60 + num(i + 4, 2));
+            let minutes_at = if rest.len() == 5 { i + 4 } else { i + 3 };
+            offset_min = sign * (num(i + 1, 2) * 60 + num(minutes_at, 2));
             i = b.len();
         }
     }
     let _ = i;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+    // V8 accepts days 1-31 in any month and rolls over (2024-02-30 is March 1).
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Ok(f64::NAN);
     }
     if h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi > 0 || sec > 0 || ms > 0)) {
@@ -425,12 +418,17 @@ fn is_iso8601(s: &str) -> bool {
     i == b.len()
 }
 
-pub(super) fn to_millis(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
+pub(super) fn to_millis(ev: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
     let Some(s) = arg(args, 0).as_str() else {
         return Ok(Value::Undefined);
     };
-    if !arg(args, 1).is_undefined() {
-        return Err(JsonataError::unsupported("$toMillis with a picture string"));
+    if let Some(picture) = arg(args, 1).as_str() {
+        return Ok(
+            match super::datetime::parse_date_time(s, picture, ev.timestamp_ms)? {
+                Some(ms) => Value::Number(ms),
+                None => Value::Undefined,
+            },
+        );
     }
     if !is_iso8601(s) {
         return Err(JsonataError::code("D3110"));
