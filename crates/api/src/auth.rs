@@ -70,7 +70,9 @@ impl AppState {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "workspace lookup failed");
-                ErrorResponse(ApiError::internal("The database could not complete the request"))
+                ErrorResponse(ApiError::internal(
+                    "The database could not complete the request",
+                ))
             })?
             .ok_or_else(|| unauthenticated("The token's workspace is unknown"))?;
         let ws = Arc::new(ws);
@@ -80,35 +82,49 @@ impl AppState {
 
     /// Verifies `token` and resolves the caller it speaks for.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, ErrorResponse> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("The access token is not a valid JWT"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| unauthenticated("The access token is not a valid JWT"))?;
         if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS512) {
-            return Err(unauthenticated("The access token must be signed with HS256 or HS512"));
+            return Err(unauthenticated(
+                "The access token must be signed with HS256 or HS512",
+            ));
         }
         // Read the issuer first (unverified) to know whose secret checks the signature.
         let mut peek = Validation::new(header.alg);
         peek.insecure_disable_signature_validation();
         peek.validate_exp = false;
         peek.required_spec_claims.clear();
-        let unverified = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&[]), &peek)
-            .map_err(|_| unauthenticated("The access token's claims are malformed"))?;
+        let unverified =
+            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&[]), &peek)
+                .map_err(|_| unauthenticated("The access token's claims are malformed"))?;
         let ws_key = unverified
             .claims
             .iss
             .clone()
             .or(unverified.claims.workspace_key.clone())
-            .ok_or_else(|| unauthenticated("The access token names no workspace (iss or workspaceKey)"))?;
+            .ok_or_else(|| {
+                unauthenticated("The access token names no workspace (iss or workspaceKey)")
+            })?;
         let workspace = self.workspace(&ws_key).await?;
         let mut validation = Validation::new(header.alg);
         validation.required_spec_claims.clear();
         validation.validate_exp = true;
         validation.leeway = 5;
-        let claims = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(workspace.secret.as_bytes()), &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthenticated("The access token has expired"),
-                _ => unauthenticated("The access token's signature is invalid"),
-            })?
-            .claims;
-        let customer = claim_string(&claims.id).or(claim_string(&claims.tenant_key)).or(claim_string(&claims.sub));
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(workspace.secret.as_bytes()),
+            &validation,
+        )
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                unauthenticated("The access token has expired")
+            }
+            _ => unauthenticated("The access token's signature is invalid"),
+        })?
+        .claims;
+        let customer = claim_string(&claims.id)
+            .or(claim_string(&claims.tenant_key))
+            .or(claim_string(&claims.sub));
         match customer {
             Some(internal_id) => Ok(self
                 .engine
@@ -126,18 +142,28 @@ pub struct Auth(pub Caller);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ErrorResponse;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let token = match header {
             Some(h) => h
                 .strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
                 .map(str::trim)
-                .ok_or_else(|| unauthenticated("The Authorization header must be `Bearer <token>`"))?
+                .ok_or_else(|| {
+                    unauthenticated("The Authorization header must be `Bearer <token>`")
+                })?
                 .to_string(),
             None => crate::query::Query::parse(parts.uri.query())
                 .string("token")
-                .ok_or_else(|| unauthenticated("No access token: send `Authorization: Bearer <token>`"))?,
+                .ok_or_else(|| {
+                    unauthenticated("No access token: send `Authorization: Bearer <token>`")
+                })?,
         };
         Ok(Auth(state.authenticate(&token).await?))
     }

@@ -22,7 +22,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Some(Value::Object(m)) => Ok(JsonObject(m)),
             Some(other) => Err(ApiError::bad_request(
                 keys::INVALID_BODY,
-                format!("The request body must be a JSON object, not {}", osmosis_model::fields::json_type_name(&other)),
+                format!(
+                    "The request body must be a JSON object, not {}",
+                    osmosis_model::fields::json_type_name(&other)
+                ),
             )
             .into()),
         }
@@ -42,19 +45,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("yaml"));
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body could not be read: {e}")))
+            ErrorResponse(ApiError::bad_request(
+                keys::INVALID_BODY,
+                format!("The request body could not be read: {e}"),
+            ))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(None));
         }
         if yaml {
             // Connector and element definitions are often written as YAML (semantics §1.2).
-            return serde_yaml::from_slice::<Value>(&bytes).map(|v| JsonBody(Some(v))).map_err(|e| {
-                ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body is not valid YAML: {e}")))
-            });
+            return serde_yaml::from_slice::<Value>(&bytes)
+                .map(|v| JsonBody(Some(v)))
+                .map_err(|e| {
+                    ErrorResponse(ApiError::bad_request(
+                        keys::INVALID_BODY,
+                        format!("The request body is not valid YAML: {e}"),
+                    ))
+                });
         }
-        serde_json::from_slice(&bytes).map(|v| JsonBody(Some(v))).map_err(|e| {
-            ErrorResponse(ApiError::bad_request(keys::INVALID_BODY, format!("The request body is not valid JSON: {e}")))
-        })
+        serde_json::from_slice(&bytes)
+            .map(|v| JsonBody(Some(v)))
+            .map_err(|e| {
+                ErrorResponse(ApiError::bad_request(
+                    keys::INVALID_BODY,
+                    format!("The request body is not valid JSON: {e}"),
+                ))
+            })
     }
 }

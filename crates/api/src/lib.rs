@@ -25,7 +25,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
-        AppState { engine, workspaces: Arc::new(auth::WorkspaceCache::default()) }
+        AppState {
+            engine,
+            workspaces: Arc::new(auth::WorkspaceCache::default()),
+        }
     }
 }
 

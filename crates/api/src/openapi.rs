@@ -9,7 +9,14 @@ use osmosis_model::ElementType;
 use serde_json::{json, Map, Value};
 
 /// Query parameters of the flat selector (Q-layer).
-const LAYER_PARAMS: [&str; 6] = ["layer", "integrationKey", "integrationId", "connectionId", "connectionKey", "instanceKey"];
+const LAYER_PARAMS: [&str; 6] = [
+    "layer",
+    "integrationKey",
+    "integrationId",
+    "connectionId",
+    "connectionKey",
+    "instanceKey",
+];
 
 fn schema_of(kind: FieldKind) -> Value {
     match kind {
@@ -38,17 +45,51 @@ fn response_property(t: ElementType, key: &str) -> Value {
         return schema_of(f.kind);
     }
     match key {
-        "id" | "name" | "key" | "uuid" | "description" | "revision" | "createdAt" | "updatedAt" | "archivedAt" | "integrationId"
-        | "parentId" | "connectionId" | "instanceKey" | "userId" | "tenantId" | "internalId" | "logoUri" | "connectorId"
-        | "oAuthCallbackUri" | "appUri" | "webhookKey" | "globalWebhookUri" | "webhookUri" | "workspaceKey" | "baseUri"
-        | "version" | "flowId" | "universalFlowId" | "dataSourceId" | "fieldMappingId" | "universalFieldMappingId"
-        | "universalDataSourceId" | "universalParentId" | "appEventTypeId" | "dataLinkTableId" | "appDataSchemaId" => {
+        "id"
+        | "name"
+        | "key"
+        | "uuid"
+        | "description"
+        | "revision"
+        | "createdAt"
+        | "updatedAt"
+        | "archivedAt"
+        | "integrationId"
+        | "parentId"
+        | "connectionId"
+        | "instanceKey"
+        | "userId"
+        | "tenantId"
+        | "internalId"
+        | "logoUri"
+        | "connectorId"
+        | "oAuthCallbackUri"
+        | "appUri"
+        | "webhookKey"
+        | "globalWebhookUri"
+        | "webhookUri"
+        | "workspaceKey"
+        | "baseUri"
+        | "version"
+        | "flowId"
+        | "universalFlowId"
+        | "dataSourceId"
+        | "fieldMappingId"
+        | "universalFieldMappingId"
+        | "universalDataSourceId"
+        | "universalParentId"
+        | "appEventTypeId"
+        | "dataLinkTableId"
+        | "appDataSchemaId" => {
             json!({"type": "string"})
         }
-        "meta" | "spec" | "integration" | "user" | "connection" | "flow" | "parent" | "dataSource" | "fieldMapping" => {
+        "meta" | "spec" | "integration" | "user" | "connection" | "flow" | "parent"
+        | "dataSource" | "fieldMapping" => {
             json!({"type": "object"})
         }
-        "state" => json!({"type": "string", "enum": ["BUILDING", "CLIENT_ACTION_REQUIRED", "CONFIGURATION_ERROR", "SETUP_FAILED", "READY", "DISCONNECTING"]}),
+        "state" => {
+            json!({"type": "string", "enum": ["BUILDING", "CLIENT_ACTION_REQUIRED", "CONFIGURATION_ERROR", "SETUP_FAILED", "READY", "DISCONNECTING"]})
+        }
         "errors" | "dependencies" | "appliedToIntegrations" => json!({"type": "array"}),
         k if k.starts_with("is") || k.starts_with("has") => json!({"type": "boolean"}),
         k if k.ends_with("Count") => json!({"type": "number"}),
@@ -133,13 +174,25 @@ fn path_param(name: &str) -> Value {
 fn layer_params() -> Vec<Value> {
     LAYER_PARAMS
         .iter()
-        .map(|p| if *p == "layer" { query_param(p, json!({"type": "string", "enum": ["universal", "integration", "connection"]})) } else { query_param(p, json!({"type": "string"})) })
+        .map(|p| {
+            if *p == "layer" {
+                query_param(
+                    p,
+                    json!({"type": "string", "enum": ["universal", "integration", "connection"]}),
+                )
+            } else {
+                query_param(p, json!({"type": "string"}))
+            }
+        })
         .collect()
 }
 
 fn list_params() -> Vec<Value> {
     let mut v = vec![
-        query_param("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+        query_param(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
         query_param("cursor", json!({"type": "string"})),
         query_param("search", json!({"type": "string"})),
         query_param("includeArchived", json!({"type": "boolean"})),
@@ -151,7 +204,8 @@ fn list_params() -> Vec<Value> {
 fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Value {
     let mut o = json!({"summary": summary, "parameters": params, "responses": responses(ok)});
     if let Some(b) = body {
-        o["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": b}}});
+        o["requestBody"] =
+            json!({"required": false, "content": {"application/json": {"schema": b}}});
     }
     o
 }
@@ -175,9 +229,15 @@ pub fn document() -> Value {
         let req = reference(&format!("{name}Request"));
         let page = json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": el}, "cursor": {"type": "string"}}});
         let n = t.name();
-        let mut collection = json!({"get": op(format!("List {n} elements"), list_params(), None, page)});
+        let mut collection =
+            json!({"get": op(format!("List {n} elements"), list_params(), None, page)});
         if spec.writers != Writers::Engine {
-            collection["post"] = op(format!("Create a {n}"), vec![], Some(req.clone()), el.clone());
+            collection["post"] = op(
+                format!("Create a {n}"),
+                vec![],
+                Some(req.clone()),
+                el.clone(),
+            );
         }
         paths.insert(format!("/{}", spec.api_path), collection);
         let mut sel_params = vec![path_param("selector")];
@@ -186,13 +246,36 @@ pub fn document() -> Value {
             "get": op(format!("Get a {n} by id, key or uuid"), sel_params.clone(), None, el.clone()),
         });
         if spec.writers != Writers::Engine {
-            one["patch"] = op(format!("Update a {n} partially"), sel_params.clone(), Some(req.clone()), el.clone());
-            one["put"] = op(format!("Replace a {n}'s editable fields"), sel_params.clone(), Some(req.clone()), el.clone());
-            one["delete"] = op(format!("Archive a {n}"), sel_params.clone(), None, el.clone());
+            one["patch"] = op(
+                format!("Update a {n} partially"),
+                sel_params.clone(),
+                Some(req.clone()),
+                el.clone(),
+            );
+            one["put"] = op(
+                format!("Replace a {n}'s editable fields"),
+                sel_params.clone(),
+                Some(req.clone()),
+                el.clone(),
+            );
+            one["delete"] = op(
+                format!("Archive a {n}"),
+                sel_params.clone(),
+                None,
+                el.clone(),
+            );
         }
         paths.insert(format!("/{}/{{selector}}", spec.api_path), one);
-        for (action, what) in [("restore", "Restore an archived"), ("refresh", "Re-validate"), ("setup", "Re-run setup of"), ("reset", "Reset to its parent")] {
-            paths.insert(format!("/{}/{{selector}}/{action}", spec.api_path), json!({"post": op(format!("{what} {n}"), sel_params.clone(), None, el.clone())}));
+        for (action, what) in [
+            ("restore", "Restore an archived"),
+            ("refresh", "Re-validate"),
+            ("setup", "Re-run setup of"),
+            ("reset", "Reset to its parent"),
+        ] {
+            paths.insert(
+                format!("/{}/{{selector}}/{action}", spec.api_path),
+                json!({"post": op(format!("{what} {n}"), sel_params.clone(), None, el.clone())}),
+            );
         }
     }
     for (path, summary, ok) in [
@@ -200,7 +283,10 @@ pub fn document() -> Value {
         ("/self", "The calling customer", reference("Customer")),
         ("/openapi.json", "This document", json!({"type": "object"})),
     ] {
-        paths.insert(path.into(), json!({"get": op(summary.into(), vec![], None, ok)}));
+        paths.insert(
+            path.into(),
+            json!({"get": op(summary.into(), vec![], None, ok)}),
+        );
     }
     json!({
         "openapi": "3.0.3",

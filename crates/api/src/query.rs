@@ -16,13 +16,19 @@ pub struct Query {
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
-        let pairs = raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let pairs = raw
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
         Query { pairs }
     }
 
     /// The last value of `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A non-empty string parameter.
@@ -36,7 +42,10 @@ impl Query {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok(Some(true)),
                 "false" | "0" => Ok(Some(false)),
-                _ => Err(ApiError::invalid_query(name, format!("expected true, false, 1 or 0, got `{v}`"))),
+                _ => Err(ApiError::invalid_query(
+                    name,
+                    format!("expected true, false, 1 or 0, got `{v}`"),
+                )),
             },
         }
     }
@@ -45,7 +54,10 @@ impl Query {
         let layer = match self.get("layer") {
             None | Some("") => None,
             Some(v) => Some(Layer::parse(v).ok_or_else(|| {
-                ApiError::invalid_query("layer", format!("unknown layer `{v}`; expected universal, integration or connection"))
+                ApiError::invalid_query(
+                    "layer",
+                    format!("unknown layer `{v}`; expected universal, integration or connection"),
+                )
             })?),
         };
         Ok(LayerQuery {
@@ -63,7 +75,10 @@ impl Query {
             None => Ok(None),
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
-                _ => Err(ApiError::invalid_query("limit", format!("expected an integer from 1 to 1000, got `{v}`"))),
+                _ => Err(ApiError::invalid_query(
+                    "limit",
+                    format!("expected an integer from 1 to 1000, got `{v}`"),
+                )),
             },
         }
     }
@@ -74,7 +89,10 @@ impl Query {
             None | Some("") => Ok(None),
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if n >= 0 => Ok(Some(n)),
-                _ => Err(ApiError::invalid_query("cursor", format!("`{v}` is not a cursor this server returned"))),
+                _ => Err(ApiError::invalid_query(
+                    "cursor",
+                    format!("`{v}` is not a cursor this server returned"),
+                )),
             },
         }
     }
@@ -87,7 +105,9 @@ impl Query {
                 doc_equals.push((flag.to_string(), serde_json::Value::Bool(b)));
             }
         }
-        let parent = parent_param.and_then(|p| self.string(p)).or_else(|| self.string("parentId"));
+        let parent = parent_param
+            .and_then(|p| self.string(p))
+            .or_else(|| self.string("parentId"));
         Ok(ListQuery {
             layer: self.layer()?,
             search: self.string("search"),

@@ -1,9 +1,12 @@
 //! Who is calling: a workspace admin, or one customer of the workspace.
 //!
 //! Customers are created on first sight of a token that names them (semantics §7.1),
-//! so resolving a caller may write. The id of a customer never changes, so nodes
-//! cache the token-claims → customer mapping; the cached entry remembers the claims it
-//! was made from, and a token carrying a different `name` or `fields` updates the row.
+//! so resolving a caller may write. A single node (SQLite) caches the token-claims →
+//! customer mapping, invalidated by its own writes; the cached entry remembers the
+//! claims it was made from, and a token carrying a different `name` or `fields`
+//! updates the row. Nodes sharing a database (PostgreSQL) read the customer on every
+//! request instead, so archiving a customer on one node is seen by the next request
+//! on any other.
 
 use std::sync::Arc;
 
@@ -27,7 +30,11 @@ pub struct Caller {
 
 impl Caller {
     pub fn admin(workspace: Arc<Workspace>) -> Self {
-        Caller { workspace, customer_id: None, include_secrets: false }
+        Caller {
+            workspace,
+            customer_id: None,
+            include_secrets: false,
+        }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -63,51 +70,98 @@ impl CustomerCache {
     /// Forgets a customer after it changed through the API, so the next token
     /// re-reads it.
     pub(crate) fn forget(&self, workspace_id: &str, internal_id: &str) {
-        self.entries.remove(&(workspace_id.to_string(), internal_id.to_string()));
+        self.entries
+            .remove(&(workspace_id.to_string(), internal_id.to_string()));
     }
 }
 
 impl Engine {
     /// The caller for a verified customer token: finds the customer by `internalId`,
     /// creating it on first sight, and keeps its `name`/`fields` in step with the token.
-    pub async fn customer_caller(&self, workspace: Arc<Workspace>, claims: CustomerClaims) -> Result<Caller, ApiError> {
+    pub async fn customer_caller(
+        &self,
+        workspace: Arc<Workspace>,
+        claims: CustomerClaims,
+    ) -> Result<Caller, ApiError> {
         let cache_key = (workspace.id.clone(), claims.internal_id.clone());
-        if let Some(hit) = self.customers.entries.get(&cache_key) {
+        let cacheable = !self.store.is_shared();
+        if let Some(hit) = self.customers.entries.get(&cache_key).filter(|_| cacheable) {
             if hit.claims == claims {
-                return Ok(Caller { workspace, customer_id: Some(hit.id.clone()), include_secrets: false });
+                return Ok(Caller {
+                    workspace,
+                    customer_id: Some(hit.id.clone()),
+                    include_secrets: false,
+                });
             }
         }
         let admin = Caller::admin(workspace.clone());
-        let customer = match self.find_customer(&workspace.id, &claims.internal_id).await? {
+        let customer = match self
+            .find_customer(&workspace.id, &claims.internal_id)
+            .await?
+        {
             Some(existing) => self.sync_customer_claims(&admin, existing, &claims).await?,
             None => self.create_customer_on_first_sight(&admin, &claims).await?,
         };
         if customer.is_archived() {
-            return Err(ApiError::not_authenticated(format!("Customer `{}` is archived", claims.internal_id)));
+            return Err(ApiError::not_authenticated(format!(
+                "Customer `{}` is archived",
+                claims.internal_id
+            )));
         }
-        self.customers.entries.insert(cache_key, CachedCustomer { id: customer.id.clone(), claims });
-        Ok(Caller { workspace, customer_id: Some(customer.id), include_secrets: false })
+        self.customers.entries.insert(
+            cache_key,
+            CachedCustomer {
+                id: customer.id.clone(),
+                claims,
+            },
+        );
+        Ok(Caller {
+            workspace,
+            customer_id: Some(customer.id),
+            include_secrets: false,
+        })
     }
 
-    async fn find_customer(&self, workspace_id: &str, internal_id: &str) -> Result<Option<Element>, ApiError> {
+    async fn find_customer(
+        &self,
+        workspace_id: &str,
+        internal_id: &str,
+    ) -> Result<Option<Element>, ApiError> {
         let mut q = ElementQuery::new(workspace_id, ElementType::Customer);
         q.key = Some(internal_id.to_string());
         q.include_archived = true;
         q.limit = 2;
-        let mut found = self.store.find_elements(&q).await.map_err(crate::elements::store_error)?;
+        let mut found = self
+            .store
+            .find_elements(&q)
+            .await
+            .map_err(crate::elements::store_error)?;
         // A live customer wins over archived ones with the same internal id.
         found.sort_by_key(|c| c.is_archived());
         Ok(found.into_iter().next())
     }
 
-    async fn create_customer_on_first_sight(&self, admin: &Caller, claims: &CustomerClaims) -> Result<Element, ApiError> {
+    async fn create_customer_on_first_sight(
+        &self,
+        admin: &Caller,
+        claims: &CustomerClaims,
+    ) -> Result<Element, ApiError> {
         let mut body = Map::new();
         body.insert("internalId".into(), json!(claims.internal_id));
-        body.insert("name".into(), json!(claims.name.clone().unwrap_or_else(|| claims.internal_id.clone())));
+        body.insert(
+            "name".into(),
+            json!(claims
+                .name
+                .clone()
+                .unwrap_or_else(|| claims.internal_id.clone())),
+        );
         if let Some(fields) = &claims.fields {
             body.insert("fields".into(), fields.clone());
         }
-        match self.create(admin, ElementType::Customer, NewElement::from_body(body)).await {
+        match self
+            .create(admin, ElementType::Customer, NewElement::from_body(body))
+            .await
+        {
             Ok(c) => Ok(c),
             // Another request (or node) created it first: use theirs.
             Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => self
@@ -118,7 +172,12 @@ impl Engine {
         }
     }
 
-    async fn sync_customer_claims(&self, admin: &Caller, existing: Element, claims: &CustomerClaims) -> Result<Element, ApiError> {
+    async fn sync_customer_claims(
+        &self,
+        admin: &Caller,
+        existing: Element,
+        claims: &CustomerClaims,
+    ) -> Result<Element, ApiError> {
         let mut patch = Map::new();
         if let Some(name) = &claims.name {
             if *name != existing.name {

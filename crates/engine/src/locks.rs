@@ -25,7 +25,11 @@ impl ElementLocks {
     pub(crate) async fn lock(&self, id: &str) -> WriteGuard<'_> {
         let mutex = self.locks.entry(id.to_string()).or_default().clone();
         let guard = mutex.lock_owned().await;
-        WriteGuard { owner: self, id: id.to_string(), guard: Some(guard) }
+        WriteGuard {
+            owner: self,
+            id: id.to_string(),
+            guard: Some(guard),
+        }
     }
 }
 
@@ -34,6 +38,8 @@ impl Drop for WriteGuard<'_> {
         self.guard.take();
         // Two references left (the map's and ours, dropped with `guard`'s mutex):
         // no other writer is waiting, so forget the entry.
-        self.owner.locks.remove_if(&self.id, |_, m| Arc::strong_count(m) == 1);
+        self.owner
+            .locks
+            .remove_if(&self.id, |_, m| Arc::strong_count(m) == 1);
     }
 }

@@ -17,19 +17,28 @@ pub enum Ensured {
 
 impl Engine {
     /// Creates a workspace; key and secret are generated when not given.
-    pub async fn create_workspace(&self, name: &str, key: Option<String>, secret: Option<String>) -> Result<Workspace, ApiError> {
+    pub async fn create_workspace(
+        &self,
+        name: &str,
+        key: Option<String>,
+        secret: Option<String>,
+    ) -> Result<Workspace, ApiError> {
         let workspace = Workspace {
             id: format!("wsp_{}", ids::object_id()),
             key: key.unwrap_or_else(ids::uuid_v4),
-            secret: secret.unwrap_or_else(|| format!("{}{}", ids::revision(), ids::uuid_v4().replace('-', ""))),
+            secret: secret.unwrap_or_else(|| {
+                format!("{}{}", ids::revision(), ids::uuid_v4().replace('-', ""))
+            }),
             name: name.to_string(),
             created_at: now_iso(),
         };
         match self.store.insert_workspace(&workspace).await {
             Ok(()) => Ok(workspace),
-            Err(StoreError::Unique(UniqueField::WorkspaceKey)) | Err(StoreError::Unique(UniqueField::Id)) => {
-                Err(ApiError::already_exists(format!("A workspace with key `{}` already exists", workspace.key)))
-            }
+            Err(StoreError::Unique(UniqueField::WorkspaceKey))
+            | Err(StoreError::Unique(UniqueField::Id)) => Err(ApiError::already_exists(format!(
+                "A workspace with key `{}` already exists",
+                workspace.key
+            ))),
             Err(e) => Err(store_error(e)),
         }
     }
@@ -37,8 +46,17 @@ impl Engine {
     /// Makes sure the workspace `key` exists with `secret`. An existing workspace
     /// with another secret is an error: silently keeping the old secret would make
     /// every token signed with the new one fail.
-    pub async fn ensure_workspace(&self, key: &str, secret: &str) -> Result<(Workspace, Ensured), ApiError> {
-        if let Some(ws) = self.store.workspace_by_key(key).await.map_err(store_error)? {
+    pub async fn ensure_workspace(
+        &self,
+        key: &str,
+        secret: &str,
+    ) -> Result<(Workspace, Ensured), ApiError> {
+        if let Some(ws) = self
+            .store
+            .workspace_by_key(key)
+            .await
+            .map_err(store_error)?
+        {
             if ws.secret != secret {
                 return Err(ApiError::configuration(format!(
                     "Workspace `{key}` already exists with a different secret"
@@ -46,11 +64,19 @@ impl Engine {
             }
             return Ok((ws, Ensured::Existing));
         }
-        match self.create_workspace(key, Some(key.to_string()), Some(secret.to_string())).await {
+        match self
+            .create_workspace(key, Some(key.to_string()), Some(secret.to_string()))
+            .await
+        {
             Ok(ws) => Ok((ws, Ensured::Created)),
             // Another node created it at the same moment.
             Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => {
-                let ws = self.store.workspace_by_key(key).await.map_err(store_error)?.ok_or(e)?;
+                let ws = self
+                    .store
+                    .workspace_by_key(key)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or(e)?;
                 Ok((ws, Ensured::Existing))
             }
             Err(e) => Err(e),

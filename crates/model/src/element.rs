@@ -71,7 +71,10 @@ impl Element {
     }
 
     pub fn doc_bool(&self, field: &str) -> bool {
-        self.doc.get(field).and_then(Value::as_bool).unwrap_or(false)
+        self.doc
+            .get(field)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn is_archived(&self) -> bool {

@@ -120,7 +120,10 @@ impl ElementType {
     ];
 
     pub fn spec(self) -> &'static TypeSpec {
-        SPECS.iter().find(|s| s.element_type == self).expect("every element type has a spec")
+        SPECS
+            .iter()
+            .find(|s| s.element_type == self)
+            .expect("every element type has a spec")
     }
 
     pub fn name(self) -> &'static str {
@@ -128,20 +131,32 @@ impl ElementType {
     }
 
     pub fn from_name(name: &str) -> Option<ElementType> {
-        SPECS.iter().find(|s| s.name == name).map(|s| s.element_type)
+        SPECS
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.element_type)
     }
 
     pub fn from_api_path(path: &str) -> Option<ElementType> {
-        SPECS.iter().find(|s| s.api_path == path).map(|s| s.element_type)
+        SPECS
+            .iter()
+            .find(|s| s.api_path == path)
+            .map(|s| s.element_type)
     }
 
     pub fn from_singular_path(path: &str) -> Option<ElementType> {
-        SPECS.iter().find(|s| s.singular_path == Some(path)).map(|s| s.element_type)
+        SPECS
+            .iter()
+            .find(|s| s.singular_path == Some(path))
+            .map(|s| s.element_type)
     }
 
     /// The instance type of a layered element type, if it has one.
     pub fn instance_type(self) -> Option<ElementType> {
-        SPECS.iter().find(|s| s.layering == Layering::Instance(self)).map(|s| s.element_type)
+        SPECS
+            .iter()
+            .find(|s| s.layering == Layering::Instance(self))
+            .map(|s| s.element_type)
     }
 
     /// Types that may be put into a package (`canBeAddedToPackage`).
@@ -176,8 +191,14 @@ pub const ACTION_TYPES: &[&str] = &[
     "api-request",
 ];
 
-pub const AUTH_TYPES: &[&str] =
-    &["integration-app-token", "membrane-token", "oauth2", "oauth1", "client-credentials", "proxy"];
+pub const AUTH_TYPES: &[&str] = &[
+    "integration-app-token",
+    "membrane-token",
+    "oauth2",
+    "oauth1",
+    "client-credentials",
+    "proxy",
+];
 
 const INTEGRATION_FIELDS: &[FieldSpec] = &[
     field("logoUri", String),
@@ -289,9 +310,15 @@ const APP_EVENT_TYPE_FIELDS: &[FieldSpec] = &[
     field("tenantIdFormula", Any),
 ];
 
-const PACKAGE_FIELDS: &[FieldSpec] = &[field("scenarioTemplateId", String), field("elements", ObjectArray)];
+const PACKAGE_FIELDS: &[FieldSpec] = &[
+    field("scenarioTemplateId", String),
+    field("elements", ObjectArray),
+];
 
-const SCREEN_FIELDS: &[FieldSpec] = &[field("type", Enum(&["integration"])), field("blocks", ObjectArray)];
+const SCREEN_FIELDS: &[FieldSpec] = &[
+    field("type", Enum(&["integration"])),
+    field("blocks", ObjectArray),
+];
 
 const CUSTOMER_FIELDS: &[FieldSpec] = &[
     field("internalId", String),
@@ -408,7 +435,11 @@ mod tests {
     #[test]
     fn every_type_has_exactly_one_spec_with_unique_paths_and_prefixes() {
         for t in ElementType::ALL {
-            assert_eq!(SPECS.iter().filter(|s| s.element_type == t).count(), 1, "{t:?}");
+            assert_eq!(
+                SPECS.iter().filter(|s| s.element_type == t).count(),
+                1,
+                "{t:?}"
+            );
         }
         let mut paths: Vec<_> = SPECS.iter().map(|s| s.api_path).collect();
         paths.sort();
@@ -422,8 +453,14 @@ mod tests {
 
     #[test]
     fn instance_types_point_at_their_element_type() {
-        assert_eq!(ElementType::Flow.instance_type(), Some(ElementType::FlowInstance));
+        assert_eq!(
+            ElementType::Flow.instance_type(),
+            Some(ElementType::FlowInstance)
+        );
         assert_eq!(ElementType::Integration.instance_type(), None);
-        assert_eq!(ElementType::from_singular_path("flow-instance"), Some(ElementType::FlowInstance));
+        assert_eq!(
+            ElementType::from_singular_path("flow-instance"),
+            Some(ElementType::FlowInstance)
+        );
     }
 }

@@ -58,13 +58,23 @@ pub struct ApiError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<Cow<'static, str>>,
     pub message: String,
+    /// Boxed: errors travel in every `Result`, and most carry no data.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Box<Value>>,
 }
 
 impl ApiError {
-    pub fn new(error_type: ErrorType, key: Option<&'static str>, message: impl Into<String>) -> Self {
-        ApiError { error_type, key: key.map(Cow::Borrowed), message: message.into(), data: None }
+    pub fn new(
+        error_type: ErrorType,
+        key: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            error_type,
+            key: key.map(Cow::Borrowed),
+            message: message.into(),
+            data: None,
+        }
     }
 
     pub fn bad_request(key: &'static str, message: impl Into<String>) -> Self {
@@ -89,13 +99,19 @@ impl ApiError {
 
     /// A field of the request is wrong; `field` is its dotted path.
     pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
-        Self::bad_request(keys::INVALID_FIELD, format!("Invalid field `{field}`: {message}"))
-            .with_data(serde_json::json!({ "field": field }))
+        Self::bad_request(
+            keys::INVALID_FIELD,
+            format!("Invalid field `{field}`: {message}"),
+        )
+        .with_data(serde_json::json!({ "field": field }))
     }
 
     pub fn invalid_query(param: &str, message: impl std::fmt::Display) -> Self {
-        Self::bad_request(keys::INVALID_QUERY, format!("Invalid query parameter `{param}`: {message}"))
-            .with_data(serde_json::json!({ "parameter": param }))
+        Self::bad_request(
+            keys::INVALID_QUERY,
+            format!("Invalid query parameter `{param}`: {message}"),
+        )
+        .with_data(serde_json::json!({ "parameter": param }))
     }
 
     pub fn stale_revision(expected: &str) -> Self {
@@ -115,7 +131,7 @@ impl ApiError {
     }
 
     pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
 

@@ -46,7 +46,11 @@ impl FieldKind {
             FieldKind::UrlOrEmpty => match value.as_str() {
                 Some("") => true,
                 Some(s) => {
-                    return if is_http_url(s) { Ok(()) } else { Err("expected an http(s) URL or an empty string".into()) }
+                    return if is_http_url(s) {
+                        Ok(())
+                    } else {
+                        Err("expected an http(s) URL or an empty string".into())
+                    }
                 }
                 None => false,
             },
@@ -59,11 +63,20 @@ impl FieldKind {
                 None => false,
             },
             FieldKind::Object | FieldKind::Schema => value.is_object(),
-            FieldKind::StringArray => value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-            FieldKind::ObjectArray => value.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
+            FieldKind::StringArray => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)),
+            FieldKind::ObjectArray => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_object)),
             FieldKind::Enum(options) => match value.as_str() {
                 Some(s) if options.contains(&s) => true,
-                Some(s) => return Err(format!("unknown value `{s}`; expected one of: {}", options.join(", "))),
+                Some(s) => {
+                    return Err(format!(
+                        "unknown value `{s}`; expected one of: {}",
+                        options.join(", ")
+                    ))
+                }
                 None => false,
             },
             FieldKind::Any => true,
@@ -71,7 +84,11 @@ impl FieldKind {
         if ok {
             Ok(())
         } else {
-            Err(format!("expected {}, got {}", self.describe(), json_type_name(value)))
+            Err(format!(
+                "expected {}, got {}",
+                self.describe(),
+                json_type_name(value)
+            ))
         }
     }
 
@@ -116,22 +133,36 @@ pub fn json_type_name(value: &Value) -> &'static str {
 }
 
 fn is_http_url(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
 /// Picks the fields of `tables` out of `body`, checking each; fields the tables do
 /// not name are left out. `null` for a non-nullable field means "unset it" and is
 /// kept as `Value::Null` so a PATCH can remove the field.
-pub fn take_fields(body: &Map<String, Value>, tables: &[&[FieldSpec]]) -> Result<Map<String, Value>, ApiError> {
+pub fn take_fields(
+    body: &Map<String, Value>,
+    tables: &[&[FieldSpec]],
+) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for spec in tables.iter().flat_map(|t| t.iter()) {
-        let Some(value) = body.get(spec.name) else { continue };
-        if value.is_null() && !matches!(spec.kind, FieldKind::NullableString | FieldKind::NullableNumber) {
+        let Some(value) = body.get(spec.name) else {
+            continue;
+        };
+        if value.is_null()
+            && !matches!(
+                spec.kind,
+                FieldKind::NullableString | FieldKind::NullableNumber
+            )
+        {
             out.insert(spec.name.to_string(), Value::Null);
             continue;
         }
-        spec.kind.check(value).map_err(|msg| ApiError::invalid_field(spec.name, msg))?;
+        spec.kind
+            .check(value)
+            .map_err(|msg| ApiError::invalid_field(spec.name, msg))?;
         out.insert(spec.name.to_string(), value.clone());
     }
     Ok(out)

@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use osmosis_engine::{Engine, EngineConfig};
 
 #[derive(Parser)]
-#[command(name = "osmosis", version, about = "A self-hosted integration engine serving the Membrane API")]
+#[command(
+    name = "osmosis",
+    version,
+    about = "A self-hosted integration engine serving the Membrane API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,8 +96,11 @@ enum LogFormat {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -105,12 +112,19 @@ impl DatabaseArgs {
         if let Some(url) = &self.database {
             return Ok(url.clone());
         }
-        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
-        let dir = self.data_dir.canonicalize().with_context(|| format!("cannot resolve {}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
+        let dir = self
+            .data_dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", self.data_dir.display()))?;
         Ok(format!("sqlite://{}", dir.join("osmosis.db").display()))
     }
 
-    async fn open(&self, migrate: bool) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
+    async fn open(
+        &self,
+        migrate: bool,
+    ) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
         let url = self.url()?;
         Ok(osmosis_store::open(&url, self.database_pool_size, migrate).await?)
     }
@@ -121,14 +135,23 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Workspace { command: WorkspaceCommand::Create { name, key, secret, database } } => {
-            create_workspace(name, key, secret, database).await
-        }
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Create {
+                    name,
+                    key,
+                    secret,
+                    database,
+                },
+        } => create_workspace(name, key, secret, database).await,
         Command::Migrate(database) => migrate(database).await,
-        Command::Runtime { command: RuntimeCommand::Eval } => {
+        Command::Runtime {
+            command: RuntimeCommand::Eval,
+        } => {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            osmosis_runtime::oracle::run_jsonl(stdin, stdout).context("reading cases or writing results")
+            osmosis_runtime::oracle::run_jsonl(stdin, stdout)
+                .context("reading cases or writing results")
         }
     };
     match result {
@@ -140,26 +163,48 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn create_workspace(name: String, key: Option<String>, secret: Option<String>, database: DatabaseArgs) -> anyhow::Result<()> {
+async fn create_workspace(
+    name: String,
+    key: Option<String>,
+    secret: Option<String>,
+    database: DatabaseArgs,
+) -> anyhow::Result<()> {
     let store = database.open(true).await?;
-    let engine = Engine::new(store, EngineConfig { public_url: String::new() });
+    let engine = Engine::new(
+        store,
+        EngineConfig {
+            public_url: String::new(),
+        },
+    );
     let ws = engine.create_workspace(&name, key, secret).await?;
-    println!("{}", serde_json::json!({ "key": ws.key, "secret": ws.secret }));
+    println!(
+        "{}",
+        serde_json::json!({ "key": ws.key, "secret": ws.secret })
+    );
     Ok(())
 }
 
 async fn migrate(database: DatabaseArgs) -> anyhow::Result<()> {
     let store = database.open(true).await?;
-    println!("{}", serde_json::json!({ "schemaVersion": store.schema_version().await? }));
+    println!(
+        "{}",
+        serde_json::json!({ "schemaVersion": store.schema_version().await? })
+    );
     Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
     let store = args.database.open(true).await?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let engine = Engine::new(store, EngineConfig { public_url });
-    if let (Ok(key), Ok(secret)) = (std::env::var("OSMOSIS_WORKSPACE_KEY"), std::env::var("OSMOSIS_WORKSPACE_SECRET")) {
+    if let (Ok(key), Ok(secret)) = (
+        std::env::var("OSMOSIS_WORKSPACE_KEY"),
+        std::env::var("OSMOSIS_WORKSPACE_SECRET"),
+    ) {
         let (_, ensured) = engine.ensure_workspace(&key, &secret).await?;
         if ensured == osmosis_engine::workspaces::Ensured::Created {
             // The dev path: say which workspace was made (never the secret).
@@ -167,11 +212,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(workspace = %key, "created the workspace from OSMOSIS_WORKSPACE_KEY");
         }
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "osmosis is listening");
     let app = osmosis_api::router(osmosis_api::AppState::new(engine));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("drained; bye");
     Ok(())
 }

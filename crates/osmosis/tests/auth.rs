@@ -14,17 +14,63 @@ fn b64(v: &serde_json::Value) -> String {
 async fn every_bad_token_is_not_authenticated() {
     let s = Server::start().await;
     let claims = json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600});
-    let unsigned = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims));
+    let unsigned = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims)
+    );
     let cases = vec![
         ("no header", None),
         ("not a jwt", Some("hello".to_string())),
         ("alg none", Some(unsigned)),
-        ("HS384", Some(token(claims.clone(), WS_SECRET, jsonwebtoken::Algorithm::HS384))),
-        ("wrong secret", Some(token(claims.clone(), "other-secret", jsonwebtoken::Algorithm::HS256))),
-        ("expired", Some(token(json!({"iss": WS_KEY, "isAdmin": true, "exp": now() - 600}), WS_SECRET, jsonwebtoken::Algorithm::HS256))),
-        ("unknown workspace", Some(token(json!({"iss": "nope", "isAdmin": true}), WS_SECRET, jsonwebtoken::Algorithm::HS256))),
-        ("no issuer", Some(token(json!({"isAdmin": true}), WS_SECRET, jsonwebtoken::Algorithm::HS256))),
-        ("neither customer nor admin", Some(token(json!({"iss": WS_KEY}), WS_SECRET, jsonwebtoken::Algorithm::HS256))),
+        (
+            "HS384",
+            Some(token(
+                claims.clone(),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS384,
+            )),
+        ),
+        (
+            "wrong secret",
+            Some(token(
+                claims.clone(),
+                "other-secret",
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "expired",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "exp": now() - 600}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "unknown workspace",
+            Some(token(
+                json!({"iss": "nope", "isAdmin": true}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "no issuer",
+            Some(token(
+                json!({"isAdmin": true}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "neither customer nor admin",
+            Some(token(
+                json!({"iss": WS_KEY}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
     ];
     for (what, tok) in cases {
         let r = s.call("GET", "/integrations", tok.as_deref(), None).await;
@@ -34,15 +80,29 @@ async fn every_bad_token_is_not_authenticated() {
     // A tampered payload keeps the old signature: refused too.
     let good = s.admin();
     let parts: Vec<&str> = good.split('.').collect();
-    let forged = format!("{}.{}.{}", parts[0], b64(&json!({"iss": WS_KEY, "id": "someone"})), parts[2]);
-    assert_error(&s.call("GET", "/self", Some(&forged), None).await, 401, "bad_request", "not_authenticated");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&json!({"iss": WS_KEY, "id": "someone"})),
+        parts[2]
+    );
+    assert_error(
+        &s.call("GET", "/self", Some(&forged), None).await,
+        401,
+        "bad_request",
+        "not_authenticated",
+    );
     s.finish().await;
 }
 
 #[tokio::test]
 async fn hs512_and_new_style_claims_and_query_tokens_are_accepted() {
     let s = Server::start().await;
-    let t = token(json!({"workspaceKey": WS_KEY, "tenantKey": "c-512", "name": "Five Twelve"}), WS_SECRET, jsonwebtoken::Algorithm::HS512);
+    let t = token(
+        json!({"workspaceKey": WS_KEY, "tenantKey": "c-512", "name": "Five Twelve"}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS512,
+    );
     let (status, me) = s.get("/self", &t).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["internalId"], "c-512");
@@ -57,17 +117,24 @@ async fn hs512_and_new_style_claims_and_query_tokens_are_accepted() {
 #[tokio::test]
 async fn customers_are_created_on_first_sight_once_and_follow_their_claims() {
     let s = Server::start().await;
-    let t1 = token(json!({"iss": WS_KEY, "id": "acme", "name": "Acme", "fields": {"plan": "pro"}}), WS_SECRET, jsonwebtoken::Algorithm::HS256);
+    let t1 = token(
+        json!({"iss": WS_KEY, "id": "acme", "name": "Acme", "fields": {"plan": "pro"}}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
     // Many first requests at once still make one customer.
     let mut calls = Vec::new();
     for _ in 0..20 {
         calls.push(s.get("/self", &t1));
     }
-    let ids: std::collections::BTreeSet<String> =
-        futures::future::join_all(calls).await.into_iter().map(|(st, v)| {
+    let ids: std::collections::BTreeSet<String> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|(st, v)| {
             assert_eq!(st, 200, "{v}");
             v["id"].as_str().unwrap().to_string()
-        }).collect();
+        })
+        .collect();
     assert_eq!(ids.len(), 1);
     let (_, list) = s.get("/customers", &s.admin()).await;
     let items = list["items"].as_array().unwrap();
@@ -75,7 +142,11 @@ async fn customers_are_created_on_first_sight_once_and_follow_their_claims() {
     assert_eq!(items[0]["internalId"], "acme");
     assert_eq!(items[0]["fields"], json!({"plan": "pro"}));
     // A new name in the token updates the customer.
-    let t2 = token(json!({"iss": WS_KEY, "id": "acme", "name": "Acme Inc"}), WS_SECRET, jsonwebtoken::Algorithm::HS256);
+    let t2 = token(
+        json!({"iss": WS_KEY, "id": "acme", "name": "Acme Inc"}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
     let (_, me) = s.get("/self", &t2).await;
     assert_eq!(me["name"], "Acme Inc");
     s.finish().await;
@@ -85,13 +156,45 @@ async fn customers_are_created_on_first_sight_once_and_follow_their_claims() {
 async fn customer_tokens_read_definitions_but_cannot_change_them() {
     let s = Server::start().await;
     let c = s.customer("cust-a");
-    let created = s.create("integrations", json!({"key": "hub", "name": "Hub"})).await;
+    let created = s
+        .create("integrations", json!({"key": "hub", "name": "Hub"}))
+        .await;
     assert_eq!(s.get("/integrations/hub", &c).await.0, 200);
-    assert_error(&s.post("/integrations", &c, json!({"name": "x"})).await, 403, "bad_request", "access_denied");
-    assert_error(&s.patch("/integrations/hub", &c, json!({"name": "y"})).await, 403, "bad_request", "access_denied");
-    assert_error(&s.call("DELETE", "/integrations/hub", Some(&c), None).await, 403, "bad_request", "access_denied");
-    for plural in ["flows", "actions", "packages", "connectors", "data-sources", "field-mappings", "app-event-types", "customers"] {
-        assert_error(&s.post(&format!("/{plural}"), &c, json!({"name": "x"})).await, 403, "bad_request", "access_denied");
+    assert_error(
+        &s.post("/integrations", &c, json!({"name": "x"})).await,
+        403,
+        "bad_request",
+        "access_denied",
+    );
+    assert_error(
+        &s.patch("/integrations/hub", &c, json!({"name": "y"})).await,
+        403,
+        "bad_request",
+        "access_denied",
+    );
+    assert_error(
+        &s.call("DELETE", "/integrations/hub", Some(&c), None).await,
+        403,
+        "bad_request",
+        "access_denied",
+    );
+    for plural in [
+        "flows",
+        "actions",
+        "packages",
+        "connectors",
+        "data-sources",
+        "field-mappings",
+        "app-event-types",
+        "customers",
+    ] {
+        assert_error(
+            &s.post(&format!("/{plural}"), &c, json!({"name": "x"}))
+                .await,
+            403,
+            "bad_request",
+            "access_denied",
+        );
     }
     // Nothing was written by the refused calls.
     let (_, after) = s.get("/integrations/hub", &s.admin()).await;
@@ -107,7 +210,12 @@ async fn customers_see_only_themselves() {
     let (_, me_a) = s.get("/self", &a).await;
     let (_, me_b) = s.get("/self", &b).await;
     let (_, list) = s.get("/customers", &a).await;
-    let ids: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![me_a["id"].as_str().unwrap()]);
     let other = format!("/customers/{}", me_b["id"].as_str().unwrap());
     assert_error(&s.get(&other, &a).await, 404, "bad_request", "not_found");
@@ -122,12 +230,29 @@ async fn customers_see_only_themselves() {
 async fn self_patch_changes_only_the_customers_own_fields() {
     let s = Server::start().await;
     let c = s.customer("self-patch");
-    let (status, me) = s.patch("/self", &c, json!({"credentials": {"apiKey": "k"}, "name": "Me"})).await;
+    let (status, me) = s
+        .patch(
+            "/self",
+            &c,
+            json!({"credentials": {"apiKey": "k"}, "name": "Me"}),
+        )
+        .await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["credentials"], json!({"apiKey": "k"}));
     assert_eq!(me["name"], "Me");
-    assert_error(&s.patch("/self", &c, json!({"internalId": "someone-else"})).await, 400, "bad_request", "invalid_field");
-    assert_error(&s.get("/self", &s.admin()).await, 400, "bad_request", "invalid_query");
+    assert_error(
+        &s.patch("/self", &c, json!({"internalId": "someone-else"}))
+            .await,
+        400,
+        "bad_request",
+        "invalid_field",
+    );
+    assert_error(
+        &s.get("/self", &s.admin()).await,
+        400,
+        "bad_request",
+        "invalid_query",
+    );
     s.finish().await;
 }
 
@@ -138,6 +263,11 @@ async fn an_archived_customer_can_no_longer_call() {
     let (_, me) = s.get("/self", &c).await;
     let path = format!("/customers/{}", me["id"].as_str().unwrap());
     assert_eq!(s.call("DELETE", &path, Some(&s.admin()), None).await.0, 200);
-    assert_error(&s.get("/self", &c).await, 401, "bad_request", "not_authenticated");
+    assert_error(
+        &s.get("/self", &c).await,
+        401,
+        "bad_request",
+        "not_authenticated",
+    );
     s.finish().await;
 }

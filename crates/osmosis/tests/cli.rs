@@ -13,7 +13,11 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_osmosis");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Running {
@@ -24,14 +28,25 @@ struct Running {
 impl Running {
     fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database_url, "--log-format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            database_url,
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("osmosis starts");
-        Running { child, url: format!("http://127.0.0.1:{port}") }
+        Running {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     async fn wait_ready(&mut self) {
@@ -56,14 +71,28 @@ impl Running {
         let mut out = String::new();
         let mut err = String::new();
         use std::io::Read;
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         (status, out, err)
     }
 }
 
 fn unsafe_kill(pid: u32, signal: &str) {
-    let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "kill -{signal} {pid}");
 }
 
@@ -71,12 +100,34 @@ fn unsafe_kill(pid: u32, signal: &str) {
 async fn workspace_create_prints_key_and_secret_once() {
     let dir = tempfile::tempdir().unwrap();
     let (db, pg) = fresh_database(dir.path()).await;
-    let out = Command::new(BIN).args(["workspace", "create", "--name", "Acme", "--database", &db]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["workspace", "create", "--name", "Acme", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = v["key"].as_str().unwrap();
-    assert!(!key.is_empty() && v["secret"].as_str().unwrap().len() >= 32, "{v}");
-    let again = Command::new(BIN).args(["workspace", "create", "--name", "Acme", "--key", key, "--database", &db]).output().unwrap();
+    assert!(
+        !key.is_empty() && v["secret"].as_str().unwrap().len() >= 32,
+        "{v}"
+    );
+    let again = Command::new(BIN)
+        .args([
+            "workspace",
+            "create",
+            "--name",
+            "Acme",
+            "--key",
+            key,
+            "--database",
+            &db,
+        ])
+        .output()
+        .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     drop_pg(pg).await;
@@ -84,7 +135,10 @@ async fn workspace_create_prints_key_and_secret_once() {
 
 async fn drop_pg(pg: Option<String>) {
     if let Some(name) = pg {
-        sqlx_pg_pool(&pg_admin_url()).await.execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        sqlx_pg_pool(&pg_admin_url())
+            .await
+            .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     }
 }
 
@@ -93,14 +147,27 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (db, pg) = fresh_database(dir.path()).await;
     let port = free_port();
-    let env = [("OSMOSIS_WORKSPACE_KEY", WS_KEY), ("OSMOSIS_WORKSPACE_SECRET", WS_SECRET)];
+    let env = [
+        ("OSMOSIS_WORKSPACE_KEY", WS_KEY),
+        ("OSMOSIS_WORKSPACE_SECRET", WS_SECRET),
+    ];
     let mut first = Running::start(&db, port, &env);
     first.wait_ready().await;
     // Requests in flight when SIGTERM arrives still complete.
     let client = reqwest::Client::new();
-    let admin = token(serde_json::json!({"iss": WS_KEY, "isAdmin": true}), WS_SECRET, jsonwebtoken::Algorithm::HS256);
+    let admin = token(
+        serde_json::json!({"iss": WS_KEY, "isAdmin": true}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
     let burst: Vec<_> = (0..40)
-        .map(|i| client.post(format!("{}/integrations", first.url)).bearer_auth(&admin).json(&serde_json::json!({"key": format!("k{i}")})).send())
+        .map(|i| {
+            client
+                .post(format!("{}/integrations", first.url))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({"key": format!("k{i}")}))
+                .send()
+        })
         .collect();
     let pid = first.child.id();
     let sent = tokio::spawn(futures::future::join_all(burst));
@@ -118,18 +185,41 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
         .collect();
     // JSON logs on stderr.
     let first_line = err.lines().next().expect("a log line");
-    assert!(serde_json::from_str::<Value>(first_line).is_ok(), "{first_line}");
+    assert!(
+        serde_json::from_str::<Value>(first_line).is_ok(),
+        "{first_line}"
+    );
     // Second start: the workspace exists and is not announced again; acknowledged writes are there.
     let mut second = Running::start(&db, port, &env);
     second.wait_ready().await;
-    let (_, list) = (200, client.get(format!("{}/integrations?limit=1000", second.url)).bearer_auth(&admin).send().await.unwrap().json::<Value>().await.unwrap());
-    assert!(list["items"].as_array().unwrap().len() >= acknowledged.len(), "{list}");
+    let (_, list) = (
+        200,
+        client
+            .get(format!("{}/integrations?limit=1000", second.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        list["items"].as_array().unwrap().len() >= acknowledged.len(),
+        "{list}"
+    );
     let (status, out, _) = second.terminate();
     assert!(status.success());
     assert!(!out.contains("createdWorkspace"), "{out}");
     // A different secret for an existing workspace is refused at start.
     let bad = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--database", &db])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--database",
+            &db,
+        ])
         .env("OSMOSIS_WORKSPACE_KEY", WS_KEY)
         .env("OSMOSIS_WORKSPACE_SECRET", "another")
         .output()
@@ -145,8 +235,18 @@ impl Running {
         let mut out = String::new();
         let mut err = String::new();
         use std::io::Read;
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         (status, out, err)
     }
 }
@@ -155,20 +255,45 @@ impl Running {
 async fn migrate_reports_the_schema_and_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (db, pg) = fresh_database(dir.path()).await;
-    let out = Command::new(BIN).args(["migrate", "--database", &db]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["migrate", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["schemaVersion"].as_i64().unwrap() >= 1);
     // Pretend a newer Osmosis migrated this database.
     let future = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99999, 'from the future', true, '\\x00', 0)";
     if db.starts_with("postgres") {
-        sqlx_pg_pool(&db).await.execute_sql(&future.replace("'\\x00'", "'\\x00'::bytea")).await;
+        sqlx_pg_pool(&db)
+            .await
+            .execute_sql(&future.replace("'\\x00'", "'\\x00'::bytea"))
+            .await;
     } else {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect(&db).await.unwrap();
-        sqlx::query(&future.replace("'\\x00'", "x'00'")).execute(&pool).await.unwrap();
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .connect(&db)
+            .await
+            .unwrap();
+        sqlx::query(&future.replace("'\\x00'", "x'00'"))
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
     }
-    let refused = Command::new(BIN).args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--database", &db]).output().unwrap();
+    let refused = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--database",
+            &db,
+        ])
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(msg.contains("newer than this binary"), "{msg}");

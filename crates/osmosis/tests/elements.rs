@@ -9,7 +9,12 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn created_elements_carry_the_whole_envelope() {
     let s = Server::start().await;
-    let v = s.create("integrations", json!({"name": "HubSpot CRM", "description": "d", "meta": {"a": 1}})).await;
+    let v = s
+        .create(
+            "integrations",
+            json!({"name": "HubSpot CRM", "description": "d", "meta": {"a": 1}}),
+        )
+        .await;
     assert!(v["id"].as_str().unwrap().starts_with("int_"), "{v}");
     assert_eq!(v["key"], "hubspot-crm");
     assert_eq!(v["name"], "HubSpot CRM");
@@ -32,16 +37,29 @@ async fn created_elements_carry_the_whole_envelope() {
 #[tokio::test]
 async fn keys_and_uuids_are_unique_in_their_scope() {
     let s = Server::start().await;
-    let a = s.create("actions", json!({"key": "a1", "uuid": "11111111-1111-4111-8111-111111111111"})).await;
+    let a = s
+        .create(
+            "actions",
+            json!({"key": "a1", "uuid": "11111111-1111-4111-8111-111111111111"}),
+        )
+        .await;
     let dup_key = s.post("/actions", &s.admin(), json!({"key": "a1"})).await;
     assert_error(&dup_key, 409, "bad_request", "already_exists");
     assert_eq!(dup_key.1["data"]["field"], "key");
-    let dup_uuid = s.post("/actions", &s.admin(), json!({"key": "a2", "uuid": "11111111-1111-4111-8111-111111111111"})).await;
+    let dup_uuid = s
+        .post(
+            "/actions",
+            &s.admin(),
+            json!({"key": "a2", "uuid": "11111111-1111-4111-8111-111111111111"}),
+        )
+        .await;
     assert_error(&dup_uuid, 409, "bad_request", "already_exists");
     assert_eq!(dup_uuid.1["data"]["field"], "uuid");
     // The same key in another integration is another scope.
     s.create("integrations", json!({"key": "hub"})).await;
-    let scoped = s.create("actions", json!({"key": "a1", "integrationKey": "hub"})).await;
+    let scoped = s
+        .create("actions", json!({"key": "a1", "integrationKey": "hub"}))
+        .await;
     assert_ne!(scoped["id"], a["id"]);
     // Derived keys step aside instead of failing.
     let n1 = s.create("flows", json!({"name": "Sync Contacts"})).await;
@@ -57,15 +75,34 @@ async fn keys_and_uuids_are_unique_in_their_scope() {
 #[tokio::test]
 async fn selectors_find_by_id_key_and_uuid() {
     let s = Server::start().await;
-    let v = s.create("packages", json!({"key": "pk", "uuid": "22222222-2222-4222-8222-222222222222"})).await;
+    let v = s
+        .create(
+            "packages",
+            json!({"key": "pk", "uuid": "22222222-2222-4222-8222-222222222222"}),
+        )
+        .await;
     let admin = s.admin();
-    for sel in [v["id"].as_str().unwrap(), "pk", "22222222-2222-4222-8222-222222222222"] {
+    for sel in [
+        v["id"].as_str().unwrap(),
+        "pk",
+        "22222222-2222-4222-8222-222222222222",
+    ] {
         let (status, got) = s.get(&format!("/packages/{sel}"), &admin).await;
         assert_eq!(status, 200, "{sel}: {got}");
         assert_eq!(got["id"], v["id"]);
     }
-    assert_error(&s.get("/packages/nope", &admin).await, 404, "bad_request", "not_found");
-    assert_error(&s.get("/package?key=nope", &admin).await, 404, "bad_request", "not_found");
+    assert_error(
+        &s.get("/packages/nope", &admin).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    assert_error(
+        &s.get("/package?key=nope", &admin).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
     let (status, got) = s.get("/package?key=pk", &admin).await;
     assert_eq!((status, &got["id"]), (200, &v["id"]));
     s.finish().await;
@@ -77,18 +114,37 @@ async fn revisions_guard_concurrent_writes() {
     let admin = s.admin();
     let v = s.create("integrations", json!({"key": "rev"})).await;
     let r1 = v["revision"].as_str().unwrap().to_string();
-    let (status, p1) = s.patch("/integrations/rev", &admin, json!({"name": "One", "revision": r1})).await;
+    let (status, p1) = s
+        .patch(
+            "/integrations/rev",
+            &admin,
+            json!({"name": "One", "revision": r1}),
+        )
+        .await;
     assert_eq!(status, 200, "{p1}");
     assert_ne!(p1["revision"], v["revision"]);
     assert!(p1["updatedAt"].as_str() >= v["updatedAt"].as_str());
     // The old revision is now stale: refused, nothing changes.
-    let stale = s.patch("/integrations/rev", &admin, json!({"name": "Two", "revision": r1})).await;
+    let stale = s
+        .patch(
+            "/integrations/rev",
+            &admin,
+            json!({"name": "Two", "revision": r1}),
+        )
+        .await;
     assert_error(&stale, 409, "concurrency", "stale_revision");
     let (_, now) = s.get("/integrations/rev", &admin).await;
     assert_eq!(now["name"], "One");
     assert_eq!(now["revision"], p1["revision"]);
     // PUT is held to the same rule.
-    let put = s.call("PUT", "/integrations/rev", Some(&admin), Some(json!({"name": "Three", "revision": r1}))).await;
+    let put = s
+        .call(
+            "PUT",
+            "/integrations/rev",
+            Some(&admin),
+            Some(json!({"name": "Three", "revision": r1})),
+        )
+        .await;
     assert_error(&put, 409, "concurrency", "stale_revision");
     s.finish().await;
 }
@@ -98,7 +154,9 @@ async fn concurrent_patches_without_revisions_all_land() {
     let s = Server::start().await;
     let admin = s.admin();
     s.create("integrations", json!({"key": "many"})).await;
-    let calls: Vec<_> = (0..16).map(|i| s.patch("/integrations/many", &admin, json!({"meta": {"n": i}}))).collect();
+    let calls: Vec<_> = (0..16)
+        .map(|i| s.patch("/integrations/many", &admin, json!({"meta": {"n": i}})))
+        .collect();
     for (status, v) in futures::future::join_all(calls).await {
         assert_eq!(status, 200, "{v}");
     }
@@ -118,15 +176,49 @@ async fn archive_hides_restore_brings_back_and_archived_elements_are_frozen() {
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
     let (_, list) = s.get("/flows?includeArchived=true", &admin).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_error(&s.patch("/flows/f", &admin, json!({"name": "x"})).await, 400, "bad_request", "not_editable");
+    assert_error(
+        &s.patch("/flows/f", &admin, json!({"name": "x"})).await,
+        400,
+        "bad_request",
+        "not_editable",
+    );
     // Archiving frees the key; restoring over a new holder of it is refused.
     s.create("flows", json!({"key": "f"})).await;
-    let clash = s.call("POST", "/flows/f/restore?includeArchived=true", Some(&admin), None).await;
-    assert_eq!(clash.0, 200, "the live element is selected first: {}", clash.1);
+    let clash = s
+        .call(
+            "POST",
+            "/flows/f/restore?includeArchived=true",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        clash.0, 200,
+        "the live element is selected first: {}",
+        clash.1
+    );
     let archived_id = archived["id"].as_str().unwrap();
-    assert_error(&s.call("POST", &format!("/flows/{archived_id}/restore"), Some(&admin), None).await, 409, "bad_request", "already_exists");
+    assert_error(
+        &s.call(
+            "POST",
+            &format!("/flows/{archived_id}/restore"),
+            Some(&admin),
+            None,
+        )
+        .await,
+        409,
+        "bad_request",
+        "already_exists",
+    );
     s.call("DELETE", "/flows/f", Some(&admin), None).await;
-    let (status, restored) = s.call("POST", &format!("/flows/{archived_id}/restore"), Some(&admin), None).await;
+    let (status, restored) = s
+        .call(
+            "POST",
+            &format!("/flows/{archived_id}/restore"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{restored}");
     assert!(restored.get("archivedAt").is_none());
     s.finish().await;
@@ -136,7 +228,8 @@ async fn archive_hides_restore_brings_back_and_archived_elements_are_frozen() {
 async fn body_less_posts_with_a_form_content_type_work() {
     let s = Server::start().await;
     s.create("packages", json!({"key": "p"})).await;
-    s.call("DELETE", "/packages/p", Some(&s.admin()), None).await;
+    s.call("DELETE", "/packages/p", Some(&s.admin()), None)
+        .await;
     let resp = s
         .http
         .post(format!("{}/packages/p/restore", s.url))
@@ -156,14 +249,26 @@ async fn lists_page_with_cursors_and_validate_their_query() {
     let s = Server::start().await;
     let admin = s.admin();
     for i in 0..25 {
-        s.create("data-link-tables", json!({"name": format!("Table {i:02}")})).await;
+        s.create("data-link-tables", json!({"name": format!("Table {i:02}")}))
+            .await;
     }
     let mut seen = Vec::new();
     let mut cursor = "0".to_string();
     loop {
-        let (status, page) = s.get(&format!("/data-link-tables?limit=10&cursor={cursor}"), &admin).await;
+        let (status, page) = s
+            .get(
+                &format!("/data-link-tables?limit=10&cursor={cursor}"),
+                &admin,
+            )
+            .await;
         assert_eq!(status, 200, "{page}");
-        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["key"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["key"].as_str().unwrap().to_string()),
+        );
         match page.get("cursor").and_then(Value::as_str) {
             Some(c) => cursor = c.to_string(),
             None => break,
@@ -177,8 +282,20 @@ async fn lists_page_with_cursors_and_validate_their_query() {
     assert_eq!(found["items"].as_array().unwrap().len(), 10);
     let (_, by_key) = s.get("/data-link-tables?search=table-17", &admin).await;
     assert_eq!(by_key["items"].as_array().unwrap().len(), 1);
-    for bad in ["limit=0", "limit=1001", "limit=ten", "cursor=-5", "includeArchived=maybe", "layer=galaxy"] {
-        assert_error(&s.get(&format!("/data-link-tables?{bad}"), &admin).await, 400, "bad_request", "invalid_query");
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "cursor=-5",
+        "includeArchived=maybe",
+        "layer=galaxy",
+    ] {
+        assert_error(
+            &s.get(&format!("/data-link-tables?{bad}"), &admin).await,
+            400,
+            "bad_request",
+            "invalid_query",
+        );
     }
     s.finish().await;
 }
@@ -202,21 +319,54 @@ async fn bad_input_is_a_clear_error_and_writes_nothing() {
         assert!(r.0 == 400 || r.0 == 404, "{body}: {}", r.1);
         assert_eq!(r.1["type"], "bad_request", "{body}: {}", r.1);
         assert_eq!(r.1["data"]["field"], field, "{body}: {}", r.1);
-        assert!(r.1["message"].as_str().unwrap().contains(field) || r.0 == 404, "{}", r.1);
+        assert!(
+            r.1["message"].as_str().unwrap().contains(field) || r.0 == 404,
+            "{}",
+            r.1
+        );
     }
-    let enum_err = s.post("/actions", &admin, json!({"type": "teleport"})).await;
+    let enum_err = s
+        .post("/actions", &admin, json!({"type": "teleport"}))
+        .await;
     assert_error(&enum_err, 400, "bad_request", "invalid_field");
     assert!(enum_err.1["message"].as_str().unwrap().contains("teleport"));
-    assert_error(&s.post("/screens", &admin, json!({"name": "no type"})).await, 400, "bad_request", "invalid_field");
-    assert_error(&s.post("/data-sources", &admin, json!({"pullUpdatesIntervalSeconds": 5})).await, 400, "bad_request", "invalid_field");
+    assert_error(
+        &s.post("/screens", &admin, json!({"name": "no type"})).await,
+        400,
+        "bad_request",
+        "invalid_field",
+    );
+    assert_error(
+        &s.post(
+            "/data-sources",
+            &admin,
+            json!({"pullUpdatesIntervalSeconds": 5}),
+        )
+        .await,
+        400,
+        "bad_request",
+        "invalid_field",
+    );
     for raw in ["{bad", "[1,2]", "\"text\""] {
-        let resp = s.http.post(format!("{}/integrations", s.url)).bearer_auth(&admin).header("content-type", "application/json").body(raw).send().await.unwrap();
+        let resp = s
+            .http
+            .post(format!("{}/integrations", s.url))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400, "{raw}");
         let v: Value = resp.json().await.unwrap();
         assert_eq!(v["key"], "invalid_body");
     }
     let (_, list) = s.get("/integrations?includeArchived=1", &admin).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 0, "refused writes left nothing");
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "refused writes left nothing"
+    );
     s.finish().await;
 }
 
@@ -239,14 +389,20 @@ async fn cors_preflight_allows_the_sdk_headers() {
         .request(reqwest::Method::OPTIONS, format!("{}/integrations", s.url))
         .header("origin", "http://app.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type,membrane-api-version")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,membrane-api-version",
+        )
         .send()
         .await
         .unwrap();
     assert!(resp.status().is_success());
     let h = resp.headers();
     assert_eq!(h["access-control-allow-origin"], "http://app.example");
-    let allowed = h["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
     for header in ["authorization", "content-type", "membrane-api-version"] {
         assert!(allowed.contains(header), "{allowed}");
     }
@@ -258,7 +414,13 @@ async fn read_only_elements_refuse_writes() {
     let s = Server::start().await;
     let v = s.create("actions", json!({"key": "locked"})).await;
     // Published package elements are read-only; mark one the way publishing will.
-    let mut el = s.engine.store.element_by_id(&v_ws(&s).await, v["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let mut el = s
+        .engine
+        .store
+        .element_by_id(&v_ws(&s).await, v["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     el.doc.insert("isReadOnly".into(), json!(true));
     let rev = el.revision.clone();
     el.revision = "ro".into();
@@ -266,13 +428,31 @@ async fn read_only_elements_refuse_writes() {
     let admin = s.admin();
     let (_, got) = s.get("/actions/locked", &admin).await;
     assert_eq!(got["isReadOnly"], true);
-    assert_error(&s.patch("/actions/locked", &admin, json!({"name": "x"})).await, 400, "bad_request", "not_editable");
-    assert_error(&s.call("DELETE", "/actions/locked", Some(&admin), None).await, 400, "bad_request", "not_editable");
+    assert_error(
+        &s.patch("/actions/locked", &admin, json!({"name": "x"}))
+            .await,
+        400,
+        "bad_request",
+        "not_editable",
+    );
+    assert_error(
+        &s.call("DELETE", "/actions/locked", Some(&admin), None)
+            .await,
+        400,
+        "bad_request",
+        "not_editable",
+    );
     s.finish().await;
 }
 
 async fn v_ws(s: &Server) -> String {
-    s.engine.store.workspace_by_key(WS_KEY).await.unwrap().unwrap().id
+    s.engine
+        .store
+        .workspace_by_key(WS_KEY)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
 }
 
 #[tokio::test]
@@ -280,39 +460,135 @@ async fn layers_select_universal_integration_and_parent_elements() {
     let s = Server::start().await;
     let admin = s.admin();
     s.create("integrations", json!({"key": "hub"})).await;
-    let uni = s.create("flows", json!({"key": "sync", "name": "Sync", "nodes": {"t": {"type": "api-trigger"}}})).await;
+    let uni = s
+        .create(
+            "flows",
+            json!({"key": "sync", "name": "Sync", "nodes": {"t": {"type": "api-trigger"}}}),
+        )
+        .await;
     assert_eq!(uni["isUniversal"], true);
-    let child = s.create("flows", json!({"key": "sync", "integrationKey": "hub", "parentKey": "sync"})).await;
+    let child = s
+        .create(
+            "flows",
+            json!({"key": "sync", "integrationKey": "hub", "parentKey": "sync"}),
+        )
+        .await;
     assert_eq!(child["universalFlowId"], uni["id"]);
-    assert_eq!(child["nodes"], uni["nodes"], "a child starts as a copy of its parent");
+    assert_eq!(
+        child["nodes"], uni["nodes"],
+        "a child starts as a copy of its parent"
+    );
     assert_eq!(child["isCustomized"], false);
     assert_eq!(child["integration"]["key"], "hub");
     // Without a layer the universal one wins; the query narrows it.
     assert_eq!(s.get("/flows/sync", &admin).await.1["id"], uni["id"]);
-    assert_eq!(s.get("/flows/sync?integrationKey=hub", &admin).await.1["id"], child["id"]);
-    assert_eq!(s.get("/flows/sync?layer=integration&integrationKey=hub", &admin).await.1["id"], child["id"]);
-    assert_eq!(s.get("/flows/sync?layer=universal&integrationKey=hub", &admin).await.1["id"], uni["id"]);
-    assert_eq!(s.get("/flow?key=sync&integrationKey=hub", &admin).await.1["id"], child["id"]);
-    assert_eq!(s.get("/integrations/hub/flows/sync", &admin).await.1["id"], child["id"]);
-    assert_error(&s.get("/flows/sync?layer=integration", &admin).await, 400, "bad_request", "invalid_query");
+    assert_eq!(
+        s.get("/flows/sync?integrationKey=hub", &admin).await.1["id"],
+        child["id"]
+    );
+    assert_eq!(
+        s.get("/flows/sync?layer=integration&integrationKey=hub", &admin)
+            .await
+            .1["id"],
+        child["id"]
+    );
+    assert_eq!(
+        s.get("/flows/sync?layer=universal&integrationKey=hub", &admin)
+            .await
+            .1["id"],
+        uni["id"]
+    );
+    assert_eq!(
+        s.get("/flow?key=sync&integrationKey=hub", &admin).await.1["id"],
+        child["id"]
+    );
+    assert_eq!(
+        s.get("/integrations/hub/flows/sync", &admin).await.1["id"],
+        child["id"]
+    );
+    assert_error(
+        &s.get("/flows/sync?layer=integration", &admin).await,
+        400,
+        "bad_request",
+        "invalid_query",
+    );
     // The universal flow lists where it is applied.
     let (_, full) = s.get("/flows/sync?layer=universal", &admin).await;
-    assert_eq!(full["appliedToIntegrations"][0]["element"]["id"], child["id"]);
-    assert_eq!(full["appliedToIntegrations"][0]["integration"]["key"], "hub");
+    assert_eq!(
+        full["appliedToIntegrations"][0]["element"]["id"],
+        child["id"]
+    );
+    assert_eq!(
+        full["appliedToIntegrations"][0]["integration"]["key"],
+        "hub"
+    );
     // Editing the child customises it; reset takes the parent's values again.
-    let (_, edited) = s.patch("/integrations/hub/flows/sync", &admin, json!({"nodes": {"t": {"type": "schedule-trigger"}}})).await;
+    let (_, edited) = s
+        .patch(
+            "/integrations/hub/flows/sync",
+            &admin,
+            json!({"nodes": {"t": {"type": "schedule-trigger"}}}),
+        )
+        .await;
     assert_eq!(edited["isCustomized"], true);
-    let (status, reset) = s.call("POST", "/integrations/hub/flows/sync/reset", Some(&admin), None).await;
+    let (status, reset) = s
+        .call(
+            "POST",
+            "/integrations/hub/flows/sync/reset",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{reset}");
     assert_eq!(reset["isCustomized"], false);
     assert_eq!(reset["nodes"], uni["nodes"]);
     // Lists by layer.
-    assert_eq!(s.get("/flows?layer=universal", &admin).await.1["items"].as_array().unwrap().len(), 1);
-    assert_eq!(s.get("/flows?integrationKey=hub", &admin).await.1["items"].as_array().unwrap().len(), 1);
-    assert_eq!(s.get("/integrations/hub/flows", &admin).await.1["items"].as_array().unwrap().len(), 1);
-    assert_eq!(s.get("/flows", &admin).await.1["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.get("/flows?layer=universal", &admin).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get("/flows?integrationKey=hub", &admin).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get("/integrations/hub/flows", &admin).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get("/flows", &admin).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // A universal element cannot have a parent; a parent must exist.
-    assert_error(&s.post("/flows", &admin, json!({"key": "x", "parentKey": "sync"})).await, 400, "bad_request", "invalid_field");
-    assert_error(&s.post("/flows", &admin, json!({"key": "y", "integrationKey": "hub", "parentKey": "ghost"})).await, 404, "bad_request", "not_found");
+    assert_error(
+        &s.post("/flows", &admin, json!({"key": "x", "parentKey": "sync"}))
+            .await,
+        400,
+        "bad_request",
+        "invalid_field",
+    );
+    assert_error(
+        &s.post(
+            "/flows",
+            &admin,
+            json!({"key": "y", "integrationKey": "hub", "parentKey": "ghost"}),
+        )
+        .await,
+        404,
+        "bad_request",
+        "not_found",
+    );
     s.finish().await;
 }

@@ -41,13 +41,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces an element's row if its stored revision is still `expected_revision`;
     /// otherwise [`StoreError::RevisionConflict`] and nothing changes.
-    async fn update_element(&self, element: &Element, key_scope: &str, expected_revision: &str)
-        -> Result<(), StoreError>;
+    async fn update_element(
+        &self,
+        element: &Element,
+        key_scope: &str,
+        expected_revision: &str,
+    ) -> Result<(), StoreError>;
 
-    async fn element_by_id(&self, workspace_id: &str, id: &str) -> Result<Option<Element>, StoreError>;
+    async fn element_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Element>, StoreError>;
 
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
+
+    /// Whether other nodes may write the same database (PostgreSQL). Node-local
+    /// caches of mutable rows are only safe when this is false.
+    fn is_shared(&self) -> bool;
 
     /// Closes the connections (at shutdown; tests dropping their database).
     async fn close(&self);
@@ -59,12 +71,22 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a database URL names: `sqlite:` paths (created when missing) or
 /// `postgres://` URLs. Migrations run when `migrate` is set.
-pub async fn open(url: &str, max_connections: u32, migrate: bool) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PostgresStore::connect(url, max_connections, migrate).await?))
+        Ok(std::sync::Arc::new(
+            PostgresStore::connect(url, max_connections, migrate).await?,
+        ))
     } else if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::connect(url, max_connections, migrate).await?))
+        Ok(std::sync::Arc::new(
+            SqliteStore::connect(url, max_connections, migrate).await?,
+        ))
     } else {
-        Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_string()))
+        Err(StoreError::UnsupportedUrl(
+            url.split(':').next().unwrap_or_default().to_string(),
+        ))
     }
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use osmosis_model::Element;
-use sqlx::postgres::{PgPoolOptions};
-use sqlx::{Row, PgPool};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
 
 use crate::error::{classify_unique, StoreError};
 use crate::query::ElementQuery;
@@ -20,7 +20,11 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects a pool of `max_connections` to a `postgres://` URL.
-    pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        migrate: bool,
+    ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -62,10 +66,11 @@ impl Store for PostgresStore {
     }
 
     async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
-        let row = sqlx::query("SELECT id, key, secret, name, created_at FROM workspaces WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, key, secret, name, created_at FROM workspaces WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| Workspace {
             id: r.get("id"),
             key: r.get("key"),
@@ -77,32 +82,56 @@ impl Store for PostgresStore {
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let stmt = sql::insert(Dialect::Postgres, element, key_scope);
-        let row = bind_all::<sqlx::Postgres>(&stmt).fetch_one(&self.pool).await.map_err(classify_unique)?;
+        let row = bind_all::<sqlx::Postgres>(&stmt)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify_unique)?;
         Ok(row.try_get("seq")?)
     }
 
-    async fn update_element(&self, element: &Element, key_scope: &str, expected: &str) -> Result<(), StoreError> {
+    async fn update_element(
+        &self,
+        element: &Element,
+        key_scope: &str,
+        expected: &str,
+    ) -> Result<(), StoreError> {
         let stmt = sql::update(Dialect::Postgres, element, key_scope, expected);
-        let done = bind_all::<sqlx::Postgres>(&stmt).execute(&self.pool).await.map_err(classify_unique)?;
+        let done = bind_all::<sqlx::Postgres>(&stmt)
+            .execute(&self.pool)
+            .await
+            .map_err(classify_unique)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::RevisionConflict);
         }
         Ok(())
     }
 
-    async fn element_by_id(&self, workspace_id: &str, id: &str) -> Result<Option<Element>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {} FROM elements WHERE workspace_id = $1 AND id = $2", sql::COLUMNS))
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn element_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Element>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM elements WHERE workspace_id = $1 AND id = $2",
+            sql::COLUMNS
+        ))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(decode_element).transpose()
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
         let stmt = sql::find(Dialect::Postgres, query);
-        let rows = bind_all::<sqlx::Postgres>(&stmt).fetch_all(&self.pool).await?;
+        let rows = bind_all::<sqlx::Postgres>(&stmt)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(decode_element).collect()
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 
     async fn close(&self) {
@@ -110,14 +139,17 @@ impl Store for PostgresStore {
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await
-            .or_else(|e| match e {
-                // No migrations table yet: a fresh database at version 0.
-                sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P01") => Ok(None),
-                other => Err(other),
-            })?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .or_else(|e| match e {
+                    // No migrations table yet: a fresh database at version 0.
+                    sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P01") => {
+                        Ok(None)
+                    }
+                    other => Err(other),
+                })?;
         Ok(v.unwrap_or(0))
     }
 }

@@ -35,7 +35,11 @@ pub(crate) struct Statement {
 
 impl Statement {
     pub fn new(dialect: Dialect, sql: &str) -> Self {
-        Statement { dialect, sql: sql.to_string(), args: Vec::new() }
+        Statement {
+            dialect,
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
     }
 
     /// Appends a placeholder for `arg`.
@@ -66,16 +70,21 @@ impl Statement {
                 self.push(&format!(" AND {column} <> ''"));
             }
             RefFilter::Is(v) => {
-                self.push(&format!(" AND {column} = ")).bind(Arg::Text(v.clone()));
+                self.push(&format!(" AND {column} = "))
+                    .bind(Arg::Text(v.clone()));
             }
         }
     }
 }
 
 pub(crate) fn find(dialect: Dialect, q: &ElementQuery) -> Statement {
-    let mut s = Statement::new(dialect, &format!("SELECT {COLUMNS} FROM elements WHERE workspace_id = "));
+    let mut s = Statement::new(
+        dialect,
+        &format!("SELECT {COLUMNS} FROM elements WHERE workspace_id = "),
+    );
     s.bind(Arg::Text(q.workspace_id.clone()));
-    s.push(" AND element_type = ").bind(Arg::Text(q.element_type.name().to_string()));
+    s.push(" AND element_type = ")
+        .bind(Arg::Text(q.element_type.name().to_string()));
     if let Some(id) = &q.id {
         s.push(" AND id = ").bind(Arg::Text(id.clone()));
     }
@@ -95,21 +104,32 @@ pub(crate) fn find(dialect: Dialect, q: &ElementQuery) -> Statement {
     }
     if let Some(search) = &q.search {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        s.push(" AND (lower(name) LIKE ").bind(Arg::Text(pattern.clone()));
-        s.push(" ESCAPE '\\' OR lower(coalesce(key, '')) LIKE ").bind(Arg::Text(pattern));
+        s.push(" AND (lower(name) LIKE ")
+            .bind(Arg::Text(pattern.clone()));
+        s.push(" ESCAPE '\\' OR lower(coalesce(key, '')) LIKE ")
+            .bind(Arg::Text(pattern));
         s.push(" ESCAPE '\\')");
     }
     for (field, value) in &q.doc_equals {
         // A missing boolean flag reads as false, as the API renders it.
-        let missing = if value == &serde_json::Value::Bool(false) { "false" } else { "null" };
+        let missing = if value == &serde_json::Value::Bool(false) {
+            "false"
+        } else {
+            "null"
+        };
         match dialect {
             Dialect::Sqlite => {
-                s.push(" AND coalesce(doc -> ").bind(Arg::Text(format!("$.\"{field}\"")));
-                s.push(&format!(", '{missing}') = ")).bind(Arg::Text(value.to_string()));
+                s.push(" AND coalesce(doc -> ")
+                    .bind(Arg::Text(format!("$.\"{field}\"")));
+                s.push(&format!(", '{missing}') = "))
+                    .bind(Arg::Text(value.to_string()));
             }
             Dialect::Postgres => {
-                s.push(" AND coalesce(doc::jsonb -> ").bind(Arg::Text(field.clone()));
-                s.push(&format!(", '{missing}'::jsonb) = ")).bind(Arg::Text(value.to_string())).push("::jsonb");
+                s.push(" AND coalesce(doc::jsonb -> ")
+                    .bind(Arg::Text(field.clone()));
+                s.push(&format!(", '{missing}'::jsonb) = "))
+                    .bind(Arg::Text(value.to_string()))
+                    .push("::jsonb");
             }
         }
     }
@@ -121,7 +141,10 @@ pub(crate) fn find(dialect: Dialect, q: &ElementQuery) -> Statement {
 pub(crate) fn insert(dialect: Dialect, e: &Element, key_scope: &str) -> Statement {
     let columns = row_columns(e, key_scope);
     let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-    let mut s = Statement::new(dialect, &format!("INSERT INTO elements ({}) VALUES (", names.join(", ")));
+    let mut s = Statement::new(
+        dialect,
+        &format!("INSERT INTO elements ({}) VALUES (", names.join(", ")),
+    );
     for (i, (_, arg)) in columns.into_iter().enumerate() {
         if i > 0 {
             s.push(", ");
@@ -135,18 +158,27 @@ pub(crate) fn insert(dialect: Dialect, e: &Element, key_scope: &str) -> Statemen
 /// Columns an update never changes: identity and creation time.
 const IMMUTABLE: [&str; 4] = ["id", "workspace_id", "element_type", "created_at"];
 
-pub(crate) fn update(dialect: Dialect, e: &Element, key_scope: &str, expected_revision: &str) -> Statement {
+pub(crate) fn update(
+    dialect: Dialect,
+    e: &Element,
+    key_scope: &str,
+    expected_revision: &str,
+) -> Statement {
     let mut s = Statement::new(dialect, "UPDATE elements SET ");
-    let columns = row_columns(e, key_scope).into_iter().filter(|(n, _)| !IMMUTABLE.contains(n));
+    let columns = row_columns(e, key_scope)
+        .into_iter()
+        .filter(|(n, _)| !IMMUTABLE.contains(n));
     for (i, (name, arg)) in columns.enumerate() {
         if i > 0 {
             s.push(", ");
         }
         s.push(name).push(" = ").bind(arg);
     }
-    s.push(" WHERE workspace_id = ").bind(Arg::Text(e.workspace_id.clone()));
+    s.push(" WHERE workspace_id = ")
+        .bind(Arg::Text(e.workspace_id.clone()));
     s.push(" AND id = ").bind(Arg::Text(e.id.clone()));
-    s.push(" AND revision = ").bind(Arg::Text(expected_revision.to_string()));
+    s.push(" AND revision = ")
+        .bind(Arg::Text(expected_revision.to_string()));
     s
 }
 
@@ -172,7 +204,10 @@ fn row_columns(e: &Element, key_scope: &str) -> Vec<(&'static str, Arg)> {
         ("archived_at", Arg::NullableText(e.archived_at.clone())),
         ("created_at", text(&e.created_at)),
         ("updated_at", text(&e.updated_at)),
-        ("doc", Arg::Text(serde_json::Value::Object(e.doc.clone()).to_string())),
+        (
+            "doc",
+            Arg::Text(serde_json::Value::Object(e.doc.clone()).to_string()),
+        ),
     ]
 }
 
@@ -204,17 +239,20 @@ where
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let text = |name: &'r str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
+    let text =
+        |name: &'r str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
     let type_name = text("element_type")?;
     let element_type = ElementType::from_name(&type_name)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown element type `{type_name}`")))?;
     let state_name = text("state")?;
     let state = ElementState::parse(&state_name)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown state `{state_name}`")))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text("doc")?).map_err(|e| StoreError::Corrupt(format!("element document: {e}")))?;
+    let doc: serde_json::Value = serde_json::from_str(&text("doc")?)
+        .map_err(|e| StoreError::Corrupt(format!("element document: {e}")))?;
     let serde_json::Value::Object(doc) = doc else {
-        return Err(StoreError::Corrupt("element document is not an object".into()));
+        return Err(StoreError::Corrupt(
+            "element document is not an object".into(),
+        ));
     };
     Ok(Element {
         seq: row.try_get("seq")?,
@@ -239,7 +277,9 @@ where
 }
 
 /// Attaches a statement's arguments to a query of any backend.
-pub(crate) fn bind_all<'q, DB>(s: &'q Statement) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+pub(crate) fn bind_all<'q, DB>(
+    s: &'q Statement,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
     DB: sqlx::Database,
     &'q str: sqlx::Encode<'q, DB> + Type<DB>,

@@ -24,14 +24,21 @@ impl SqliteStore {
     ///
     /// `synchronous=FULL`: a write is acknowledged only once it is on disk, so neither
     /// a killed process nor a lost machine loses acknowledged data.
-    pub async fn connect(url: &str, max_connections: u32, migrate: bool) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        migrate: bool,
+    ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
         let store = SqliteStore { pool };
         // A newer schema than this binary knows is refused before migrating, so an
         // old node never runs against (or half-migrates) a database it cannot read.
@@ -55,23 +62,26 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_workspace(&self, w: &Workspace) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO workspaces (id, key, secret, name, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&w.id)
-            .bind(&w.key)
-            .bind(&w.secret)
-            .bind(&w.name)
-            .bind(&w.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(classify_unique)?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, key, secret, name, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&w.id)
+        .bind(&w.key)
+        .bind(&w.secret)
+        .bind(&w.name)
+        .bind(&w.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(classify_unique)?;
         Ok(())
     }
 
     async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
-        let row = sqlx::query("SELECT id, key, secret, name, created_at FROM workspaces WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, key, secret, name, created_at FROM workspaces WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| Workspace {
             id: r.get("id"),
             key: r.get("key"),
@@ -83,32 +93,56 @@ impl Store for SqliteStore {
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let stmt = sql::insert(Dialect::Sqlite, element, key_scope);
-        let row = bind_all::<sqlx::Sqlite>(&stmt).fetch_one(&self.pool).await.map_err(classify_unique)?;
+        let row = bind_all::<sqlx::Sqlite>(&stmt)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify_unique)?;
         Ok(row.try_get("seq")?)
     }
 
-    async fn update_element(&self, element: &Element, key_scope: &str, expected: &str) -> Result<(), StoreError> {
+    async fn update_element(
+        &self,
+        element: &Element,
+        key_scope: &str,
+        expected: &str,
+    ) -> Result<(), StoreError> {
         let stmt = sql::update(Dialect::Sqlite, element, key_scope, expected);
-        let done = bind_all::<sqlx::Sqlite>(&stmt).execute(&self.pool).await.map_err(classify_unique)?;
+        let done = bind_all::<sqlx::Sqlite>(&stmt)
+            .execute(&self.pool)
+            .await
+            .map_err(classify_unique)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::RevisionConflict);
         }
         Ok(())
     }
 
-    async fn element_by_id(&self, workspace_id: &str, id: &str) -> Result<Option<Element>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {} FROM elements WHERE workspace_id = ? AND id = ?", sql::COLUMNS))
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn element_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Element>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM elements WHERE workspace_id = ? AND id = ?",
+            sql::COLUMNS
+        ))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(decode_element).transpose()
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
         let stmt = sql::find(Dialect::Sqlite, query);
-        let rows = bind_all::<sqlx::Sqlite>(&stmt).fetch_all(&self.pool).await?;
+        let rows = bind_all::<sqlx::Sqlite>(&stmt)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(decode_element).collect()
+    }
+
+    fn is_shared(&self) -> bool {
+        false
     }
 
     async fn close(&self) {
@@ -116,14 +150,17 @@ impl Store for SqliteStore {
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await
-            .or_else(|e| match e {
-                // No migrations table yet: a fresh database at version 0.
-                sqlx::Error::Database(ref d) if d.message().contains("no such table") => Ok(None),
-                other => Err(other),
-            })?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .or_else(|e| match e {
+                    // No migrations table yet: a fresh database at version 0.
+                    sqlx::Error::Database(ref d) if d.message().contains("no such table") => {
+                        Ok(None)
+                    }
+                    other => Err(other),
+                })?;
         Ok(v.unwrap_or(0))
     }
 }

@@ -28,19 +28,43 @@ pub fn router() -> Router<AppState> {
         let spec = t.spec();
         let base = format!("/{}", spec.api_path);
         r = r
-            .route(&base, get(move |s, a, q| list(s, a, t, q)).post(move |s, a, b| create(s, a, t, b)))
+            .route(
+                &base,
+                get(move |s, a, q| list(s, a, t, q)).post(move |s, a, b| create(s, a, t, b)),
+            )
             .route(&format!("{base}/{{selector}}"), by_path(t))
-            .route(&format!("{base}/{{selector}}/restore"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Restore)))
-            .route(&format!("{base}/{{selector}}/refresh"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)))
-            .route(&format!("{base}/{{selector}}/setup"), post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)))
-            .route(&format!("{base}/{{selector}}/reset"), post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)));
+            .route(
+                &format!("{base}/{{selector}}/restore"),
+                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Restore)),
+            )
+            .route(
+                &format!("{base}/{{selector}}/refresh"),
+                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
+            )
+            .route(
+                &format!("{base}/{{selector}}/setup"),
+                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
+            )
+            .route(
+                &format!("{base}/{{selector}}/reset"),
+                post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)),
+            );
         if let Some(singular) = spec.singular_path {
             let one = format!("/{singular}");
             r = r
                 .route(&one, by_query(t))
-                .route(&format!("{one}/restore"), post(move |s, a, q| query_op(s, a, t, q, Op::Restore)))
-                .route(&format!("{one}/setup"), post(move |s, a, q| query_op(s, a, t, q, Op::Refresh)))
-                .route(&format!("{one}/reset"), post(move |s, a, q, b| query_reset(s, a, t, q, b)));
+                .route(
+                    &format!("{one}/restore"),
+                    post(move |s, a, q| query_op(s, a, t, q, Op::Restore)),
+                )
+                .route(
+                    &format!("{one}/setup"),
+                    post(move |s, a, q| query_op(s, a, t, q, Op::Refresh)),
+                )
+                .route(
+                    &format!("{one}/reset"),
+                    post(move |s, a, q, b| query_reset(s, a, t, q, b)),
+                );
         }
     }
     r
@@ -73,19 +97,30 @@ pub(crate) enum Op {
 pub(crate) fn with_secrets(mut caller: Caller, q: &Query) -> Result<Caller, ApiError> {
     if q.bool("includeSecrets")? == Some(true) {
         if !caller.is_admin() {
-            return Err(ApiError::access_denied("includeSecrets needs an admin token"));
+            return Err(ApiError::access_denied(
+                "includeSecrets needs an admin token",
+            ));
         }
         caller.include_secrets = true;
     }
     Ok(caller)
 }
 
-pub(crate) async fn respond(state: &AppState, caller: &Caller, el: &Element) -> ApiResult<Json<Value>> {
+pub(crate) async fn respond(
+    state: &AppState,
+    caller: &Caller,
+    el: &Element,
+) -> ApiResult<Json<Value>> {
     Ok(Json(state.engine.render(caller, el, Depth::Full).await?))
 }
 
 /// Runs a selector-less operation on an already resolved element.
-pub(crate) async fn apply_op(state: &AppState, caller: &Caller, el: Element, op: Op) -> ApiResult<Json<Value>> {
+pub(crate) async fn apply_op(
+    state: &AppState,
+    caller: &Caller,
+    el: Element,
+    op: Op,
+) -> ApiResult<Json<Value>> {
     let el = match op {
         Op::Get => el,
         Op::Archive => state.engine.set_archived(caller, el, true).await?,
@@ -100,13 +135,21 @@ fn parent_param(t: ElementType) -> Option<&'static str> {
     t.spec().parent_field
 }
 
-async fn list(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let mut lq = q.list(parent_param(t))?;
     if let Layering::Instance(parent_type) = t.spec().layering {
         let stem = osmosis_engine::elements::camel_stem_of(parent_type);
-        lq.parent = lq.parent.or(q.string(&format!("{stem}Id"))).or(q.string(&format!("{stem}Key")));
+        lq.parent = lq
+            .parent
+            .or(q.string(&format!("{stem}Id")))
+            .or(q.string(&format!("{stem}Key")));
     }
     let page = state.engine.list(&caller, t, &lq).await?;
     let items = state.engine.render_all(&caller, &page.items).await?;
@@ -118,24 +161,62 @@ async fn list(State(state): State<AppState>, Auth(caller): Auth, t: ElementType,
     Ok(Json(Value::Object(body)))
 }
 
-async fn create(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
-    let el = state.engine.create(&caller, t, NewElement::from_body(body)).await?;
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let el = state
+        .engine
+        .create(&caller, t, NewElement::from_body(body))
+        .await?;
     respond(&state, &caller, &el).await
 }
 
 fn path_selector(value: String, q: &Query) -> Result<PathSelector, ApiError> {
-    Ok(PathSelector { value, layer: q.layer()?, auto_create: q.bool("autoCreate")?.unwrap_or(false) })
+    Ok(PathSelector {
+        value,
+        layer: q.layer()?,
+        auto_create: q.bool("autoCreate")?.unwrap_or(false),
+    })
 }
 
 /// A path selector on an instance type is the instance's id.
-async fn resolve_path(state: &AppState, caller: &Caller, t: ElementType, value: String, q: &Query) -> Result<Element, ApiError> {
+async fn resolve_path(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    value: String,
+    q: &Query,
+) -> Result<Element, ApiError> {
     if matches!(t.spec().layering, Layering::Instance(_)) {
-        return state.engine.resolve_instance(caller, t, &InstanceSelector { id: Some(value), ..Default::default() }).await;
+        return state
+            .engine
+            .resolve_instance(
+                caller,
+                t,
+                &InstanceSelector {
+                    id: Some(value),
+                    ..Default::default()
+                },
+            )
+            .await;
     }
-    state.engine.resolve(caller, t, &path_selector(value, q)?).await
+    state
+        .engine
+        .resolve(caller, t, &path_selector(value, q)?)
+        .await
 }
 
-async fn path_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path(sel): Path<String>, RawQuery(raw): RawQuery, op: Op) -> ApiResult<Json<Value>> {
+async fn path_op(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(sel): Path<String>,
+    RawQuery(raw): RawQuery,
+    op: Op,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let el = resolve_path(&state, &caller, t, sel, &q).await?;
@@ -156,8 +237,18 @@ async fn path_write(
     write(&state, &caller, el, body, put).await
 }
 
-pub(crate) async fn write(state: &AppState, caller: &Caller, el: Element, body: Map<String, Value>, put: bool) -> ApiResult<Json<Value>> {
-    let el = if put { state.engine.put_element(caller, el, body).await? } else { state.engine.patch_element(caller, el, body).await? };
+pub(crate) async fn write(
+    state: &AppState,
+    caller: &Caller,
+    el: Element,
+    body: Map<String, Value>,
+    put: bool,
+) -> ApiResult<Json<Value>> {
+    let el = if put {
+        state.engine.put_element(caller, el, body).await?
+    } else {
+        state.engine.patch_element(caller, el, body).await?
+    };
     respond(state, caller, &el).await
 }
 
@@ -176,7 +267,12 @@ async fn path_reset(
 }
 
 /// Reads an object selector (style B) from the query.
-pub(crate) async fn resolve_query(state: &AppState, caller: &Caller, t: ElementType, q: &Query) -> Result<Element, ApiError> {
+pub(crate) async fn resolve_query(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    q: &Query,
+) -> Result<Element, ApiError> {
     match t.spec().layering {
         Layering::Instance(parent_type) => {
             let stem = osmosis_engine::elements::camel_stem_of(parent_type);
@@ -196,29 +292,50 @@ pub(crate) async fn resolve_query(state: &AppState, caller: &Caller, t: ElementT
             state.engine.resolve_instance(caller, t, &sel).await
         }
         _ => {
-            let value = q
-                .string("id")
-                .or(q.string("key"))
-                .ok_or_else(|| ApiError::invalid_query("id", "give `id` or `key` to select an element"))?;
-            state.engine.resolve(caller, t, &path_selector(value, q)?).await
+            let value = q.string("id").or(q.string("key")).ok_or_else(|| {
+                ApiError::invalid_query("id", "give `id` or `key` to select an element")
+            })?;
+            state
+                .engine
+                .resolve(caller, t, &path_selector(value, q)?)
+                .await
         }
     }
 }
 
-async fn query_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, op: Op) -> ApiResult<Json<Value>> {
+async fn query_op(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+    op: Op,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let el = resolve_query(&state, &caller, t, &q).await?;
     apply_op(&state, &caller, el, op).await
 }
 
-async fn query_write(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(body): JsonObject, put: bool) -> ApiResult<Json<Value>> {
+async fn query_write(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+    put: bool,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let el = resolve_query(&state, &caller, t, &q).await?;
     write(&state, &caller, el, body, put).await
 }
 
-async fn query_reset(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn query_reset(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let el = resolve_query(&state, &caller, t, &q).await?;
     let el = state.engine.reset(&caller, el, &body).await?;
@@ -227,16 +344,33 @@ async fn query_reset(State(state): State<AppState>, Auth(caller): Auth, t: Eleme
 
 /// `POST /{singular}?{selector}` with a body creates: the selector's fields name the
 /// parent, connection and instance key, the body the rest.
-async fn query_create(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, RawQuery(raw): RawQuery, JsonObject(mut body): JsonObject) -> ApiResult<Json<Value>> {
+async fn query_create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+    JsonObject(mut body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let spec = t.spec();
-    let mut mapping: Vec<(String, String)> = ["connectionId", "instanceKey", "integrationId", "integrationKey", "parentId", "parentKey", "key"]
-        .iter()
-        .map(|f| (f.to_string(), f.to_string()))
-        .collect();
+    let mut mapping: Vec<(String, String)> = [
+        "connectionId",
+        "instanceKey",
+        "integrationId",
+        "integrationKey",
+        "parentId",
+        "parentKey",
+        "key",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), f.to_string()))
+    .collect();
     if let Layering::Instance(parent_type) = spec.layering {
         let stem = osmosis_engine::elements::camel_stem_of(parent_type);
-        mapping.push((format!("{stem}Id"), spec.parent_field.unwrap_or("parentId").to_string()));
+        mapping.push((
+            format!("{stem}Id"),
+            spec.parent_field.unwrap_or("parentId").to_string(),
+        ));
         mapping.push((format!("{stem}Key"), "parentKey".to_string()));
     }
     for (from, to) in mapping {
@@ -244,6 +378,9 @@ async fn query_create(State(state): State<AppState>, Auth(caller): Auth, t: Elem
             body.entry(to).or_insert(json!(v));
         }
     }
-    let el = state.engine.create(&caller, t, NewElement::from_body(body)).await?;
+    let el = state
+        .engine
+        .create(&caller, t, NewElement::from_body(body))
+        .await?;
     respond(&state, &caller, &el).await
 }

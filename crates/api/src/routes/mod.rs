@@ -2,6 +2,7 @@
 //! route shares (CORS, body limit, JSON 404/405).
 
 mod elements;
+mod field_mappings;
 mod health;
 mod nested;
 mod openapi_route;
@@ -22,7 +23,14 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
@@ -34,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi_route::router())
         .merge(self_::router())
         .merge(nested::router())
+        .merge(field_mappings::router())
         .merge(elements::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -43,7 +52,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> ErrorResponse {
-    ErrorResponse(ApiError::not_found(format!("No route for `{}`", uri.path())))
+    ErrorResponse(ApiError::not_found(format!(
+        "No route for `{}`",
+        uri.path()
+    )))
 }
 
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {

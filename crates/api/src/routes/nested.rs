@@ -28,15 +28,33 @@ const KINDS: [(&str, ElementType); 4] = [
 
 pub fn router() -> Router<AppState> {
     let mut r = Router::new()
-        .route("/integrations/{integration}/connector-spec", get(connector_spec))
+        .route(
+            "/integrations/{integration}/connector-spec",
+            get(connector_spec),
+        )
         .route("/integrations/{integration}/operations", get(operations))
-        .route("/integrations/{integration}/operations/{key}", get(operation))
+        .route(
+            "/integrations/{integration}/operations/{key}",
+            get(operation),
+        )
         .route("/integrations/{integration}/data", get(data_collections))
-        .route("/integrations/{integration}/data/{key}", get(data_collection))
-        .route("/integrations/{integration}/parameters", get(get_parameters).patch(patch_parameters).put(put_parameters));
+        .route(
+            "/integrations/{integration}/data/{key}",
+            get(data_collection),
+        )
+        .route(
+            "/integrations/{integration}/parameters",
+            get(get_parameters)
+                .patch(patch_parameters)
+                .put(put_parameters),
+        );
     for (kind, t) in KINDS {
         r = r
-            .route(&format!("/integrations/{{integration}}/{kind}"), get(move |s, a, p, q| int_list(s, a, t, p, q)).post(move |s, a, p, b| int_create(s, a, t, p, b)))
+            .route(
+                &format!("/integrations/{{integration}}/{kind}"),
+                get(move |s, a, p, q| int_list(s, a, t, p, q))
+                    .post(move |s, a, p, b| int_create(s, a, t, p, b)),
+            )
             .route(
                 &format!("/integrations/{{integration}}/{kind}/{{selector}}"),
                 get(move |s, a, p, q| int_op(s, a, t, p, q, Op::Get))
@@ -44,11 +62,22 @@ pub fn router() -> Router<AppState> {
                     .patch(move |s, a, p, b| int_write(s, a, t, p, b, false))
                     .put(move |s, a, p, b| int_write(s, a, t, p, b, true)),
             )
-            .route(&format!("/integrations/{{integration}}/{kind}/{{selector}}/reset"), post(move |s, a, p, b| int_reset(s, a, t, p, b)))
-            .route(&format!("/integrations/{{integration}}/{kind}/{{selector}}/restore"), post(move |s, a, p, q| int_op(s, a, t, p, q, Op::Restore)));
-        let it = t.instance_type().expect("connection-level kinds have instance types");
+            .route(
+                &format!("/integrations/{{integration}}/{kind}/{{selector}}/reset"),
+                post(move |s, a, p, b| int_reset(s, a, t, p, b)),
+            )
+            .route(
+                &format!("/integrations/{{integration}}/{kind}/{{selector}}/restore"),
+                post(move |s, a, p, q| int_op(s, a, t, p, q, Op::Restore)),
+            );
+        let it = t
+            .instance_type()
+            .expect("connection-level kinds have instance types");
         r = r
-            .route(&format!("/connections/{{connection}}/{kind}"), get(move |s, a, p, q| conn_list(s, a, it, p, q)))
+            .route(
+                &format!("/connections/{{connection}}/{kind}"),
+                get(move |s, a, p, q| conn_list(s, a, it, p, q)),
+            )
             .route(
                 &format!("/connections/{{connection}}/{kind}/{{selector}}"),
                 get(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Get))
@@ -56,21 +85,40 @@ pub fn router() -> Router<AppState> {
                     .patch(move |s, a, p, q, b| conn_write(s, a, it, p, q, b))
                     .delete(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Archive)),
             )
-            .route(&format!("/connections/{{connection}}/{kind}/{{selector}}/reset"), post(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Reset)))
-            .route(&format!("/connections/{{connection}}/{kind}/{{selector}}/setup"), post(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Setup)));
+            .route(
+                &format!("/connections/{{connection}}/{kind}/{{selector}}/reset"),
+                post(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Reset)),
+            )
+            .route(
+                &format!("/connections/{{connection}}/{kind}/{{selector}}/setup"),
+                post(move |s, a, p, q| conn_op(s, a, it, p, q, ConnOp::Setup)),
+            );
     }
     r
 }
 
 async fn integration(state: &AppState, caller: &Caller, sel: &str) -> Result<Element, ApiError> {
-    state.engine.resolve(caller, ElementType::Integration, &PathSelector::new(sel)).await
+    state
+        .engine
+        .resolve(caller, ElementType::Integration, &PathSelector::new(sel))
+        .await
 }
 
 fn integration_layer(integration: &Element) -> LayerQuery {
-    LayerQuery { layer: Some(Layer::Integration), integration_id: Some(integration.id.clone()), ..Default::default() }
+    LayerQuery {
+        layer: Some(Layer::Integration),
+        integration_id: Some(integration.id.clone()),
+        ..Default::default()
+    }
 }
 
-async fn int_list(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path(i): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn int_list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(i): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let integration = integration(&state, &caller, &i).await?;
     let mut lq = q.list(t.spec().parent_field)?;
@@ -85,29 +133,82 @@ async fn int_list(State(state): State<AppState>, Auth(caller): Auth, t: ElementT
     Ok(Json(Value::Object(body)))
 }
 
-async fn int_create(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path(i): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn int_create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(i): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let integration = integration(&state, &caller, &i).await?;
-    let el = state.engine.create(&caller, t, NewElement { body, integration_id: Some(integration.id) }).await?;
+    let el = state
+        .engine
+        .create(
+            &caller,
+            t,
+            NewElement {
+                body,
+                integration_id: Some(integration.id),
+            },
+        )
+        .await?;
     respond(&state, &caller, &el).await
 }
 
-async fn int_element(state: &AppState, caller: &Caller, t: ElementType, i: &str, sel: String) -> Result<Element, ApiError> {
+async fn int_element(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    i: &str,
+    sel: String,
+) -> Result<Element, ApiError> {
     let integration = integration(state, caller, i).await?;
-    state.engine.resolve(caller, t, &PathSelector { value: sel, layer: integration_layer(&integration), auto_create: false }).await
+    state
+        .engine
+        .resolve(
+            caller,
+            t,
+            &PathSelector {
+                value: sel,
+                layer: integration_layer(&integration),
+                auto_create: false,
+            },
+        )
+        .await
 }
 
-async fn int_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((i, sel)): Path<(String, String)>, RawQuery(raw): RawQuery, op: Op) -> ApiResult<Json<Value>> {
+async fn int_op(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((i, sel)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    op: Op,
+) -> ApiResult<Json<Value>> {
     let caller = with_secrets(caller, &Query::parse(raw.as_deref()))?;
     let el = int_element(&state, &caller, t, &i, sel).await?;
     apply_op(&state, &caller, el, op).await
 }
 
-async fn int_write(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((i, sel)): Path<(String, String)>, JsonObject(body): JsonObject, put: bool) -> ApiResult<Json<Value>> {
+async fn int_write(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((i, sel)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+    put: bool,
+) -> ApiResult<Json<Value>> {
     let el = int_element(&state, &caller, t, &i, sel).await?;
     write(&state, &caller, el, body, put).await
 }
 
-async fn int_reset(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((i, sel)): Path<(String, String)>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn int_reset(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((i, sel)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let el = int_element(&state, &caller, t, &i, sel).await?;
     let el = state.engine.reset(&caller, el, &body).await?;
     respond(&state, &caller, &el).await
@@ -121,7 +222,12 @@ enum ConnOp {
     Setup,
 }
 
-fn conn_selector(connection: String, sel: String, q: &Query, auto_create: bool) -> Result<InstanceSelector, ApiError> {
+fn conn_selector(
+    connection: String,
+    sel: String,
+    q: &Query,
+    auto_create: bool,
+) -> Result<InstanceSelector, ApiError> {
     Ok(InstanceSelector {
         parent: Some(sel),
         connection_id: Some(connection),
@@ -131,7 +237,13 @@ fn conn_selector(connection: String, sel: String, q: &Query, auto_create: bool) 
     })
 }
 
-async fn conn_list(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path(c): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn conn_list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(c): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let mut lq = q.list(t.spec().parent_field)?;
     lq.layer.connection_id = Some(c);
@@ -145,9 +257,19 @@ async fn conn_list(State(state): State<AppState>, Auth(caller): Auth, t: Element
     Ok(Json(Value::Object(body)))
 }
 
-async fn conn_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((c, sel)): Path<(String, String)>, RawQuery(raw): RawQuery, op: ConnOp) -> ApiResult<Json<Value>> {
+async fn conn_op(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((c, sel)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    op: ConnOp,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state.engine.resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?).await?;
+    let el = state
+        .engine
+        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?)
+        .await?;
     match op {
         ConnOp::Get => apply_op(&state, &caller, el, Op::Get).await,
         ConnOp::Archive => apply_op(&state, &caller, el, Op::Archive).await,
@@ -161,34 +283,65 @@ async fn conn_op(State(state): State<AppState>, Auth(caller): Auth, t: ElementTy
 
 /// `PUT` with no body creates the instance if missing (SDK quirk §13.6); with a
 /// body it replaces the instance's fields.
-async fn conn_put(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((c, sel)): Path<(String, String)>, RawQuery(raw): RawQuery, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn conn_put(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((c, sel)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state.engine.resolve_instance(&caller, t, &conn_selector(c, sel, &q, true)?).await?;
+    let el = state
+        .engine
+        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, true)?)
+        .await?;
     if body.is_empty() {
         return respond(&state, &caller, &el).await;
     }
     write(&state, &caller, el, body, true).await
 }
 
-async fn conn_write(State(state): State<AppState>, Auth(caller): Auth, t: ElementType, Path((c, sel)): Path<(String, String)>, RawQuery(raw): RawQuery, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn conn_write(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path((c, sel)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state.engine.resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?).await?;
+    let el = state
+        .engine
+        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?)
+        .await?;
     write(&state, &caller, el, body, false).await
 }
 
 /// The integration's connector, or a clear error when it has none.
-async fn connector_of(state: &AppState, caller: &Caller, i: &str) -> Result<(Element, Element), ApiError> {
+async fn connector_of(
+    state: &AppState,
+    caller: &Caller,
+    i: &str,
+) -> Result<(Element, Element), ApiError> {
     let integration = integration(state, caller, i).await?;
     let cid = integration
         .doc_str("connectorId")
         .ok_or_else(|| ApiError::configuration(format!("Integration `{i}` has no connector")))?
         .to_string();
     let admin = Caller::admin(caller.workspace.clone());
-    let connector = state.engine.resolve(&admin, ElementType::Connector, &PathSelector::new(cid)).await?;
+    let connector = state
+        .engine
+        .resolve(&admin, ElementType::Connector, &PathSelector::new(cid))
+        .await?;
     Ok((integration, connector))
 }
 
-async fn connector_spec(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>) -> ApiResult<Json<Value>> {
+async fn connector_spec(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
     Ok(Json(osmosis_engine::types::connector_spec(&connector)))
 }
@@ -199,8 +352,17 @@ fn operation_items(connector: &Element) -> Vec<Value> {
     let item = |key: &str, op: &Value| {
         let mut m = Map::new();
         m.insert("key".into(), json!(key));
-        m.insert("name".into(), op.get("name").cloned().unwrap_or_else(|| json!(key)));
-        for f in ["description", "tags", "isReadOnly", "inputSchema", "outputSchema"] {
+        m.insert(
+            "name".into(),
+            op.get("name").cloned().unwrap_or_else(|| json!(key)),
+        );
+        for f in [
+            "description",
+            "tags",
+            "isReadOnly",
+            "inputSchema",
+            "outputSchema",
+        ] {
             if let Some(v) = op.get(f) {
                 m.insert(f.into(), v.clone());
             }
@@ -209,12 +371,19 @@ fn operation_items(connector: &Element) -> Vec<Value> {
     };
     match connector.doc.get("operations") {
         Some(Value::Object(ops)) => ops.iter().map(|(k, op)| item(k, op)).collect(),
-        Some(Value::Array(ops)) => ops.iter().filter_map(|op| op.get("key").and_then(Value::as_str).map(|k| item(k, op))).collect(),
+        Some(Value::Array(ops)) => ops
+            .iter()
+            .filter_map(|op| op.get("key").and_then(Value::as_str).map(|k| item(k, op)))
+            .collect(),
         _ => Vec::new(),
     }
 }
 
-async fn operations(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>) -> ApiResult<Json<Value>> {
+async fn operations(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
     let items: Vec<Value> = operation_items(&connector)
         .into_iter()
@@ -229,16 +398,26 @@ async fn operations(State(state): State<AppState>, Auth(caller): Auth, Path(i): 
     Ok(Json(Value::Array(items)))
 }
 
-async fn operation(State(state): State<AppState>, Auth(caller): Auth, Path((i, key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn operation(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((i, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
     operation_items(&connector)
         .into_iter()
         .find(|op| op.get("key").and_then(Value::as_str) == Some(key.as_str()))
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("The connector has no operation `{key}`")).into())
+        .ok_or_else(|| {
+            ApiError::not_found(format!("The connector has no operation `{key}`")).into()
+        })
 }
 
-async fn data_collections(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>) -> ApiResult<Json<Value>> {
+async fn data_collections(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
     let items: Vec<Value> = connector
         .doc
@@ -249,7 +428,10 @@ async fn data_collections(State(state): State<AppState>, Auth(caller): Auth, Pat
                 .map(|(k, spec)| {
                     let mut m = Map::new();
                     m.insert("key".into(), json!(k));
-                    m.insert("name".into(), spec.get("name").cloned().unwrap_or_else(|| json!(k)));
+                    m.insert(
+                        "name".into(),
+                        spec.get("name").cloned().unwrap_or_else(|| json!(k)),
+                    );
                     m.insert("type".into(), json!("collection"));
                     if let Some(h) = spec.get("isHidden") {
                         m.insert("isHidden".into(), h.clone());
@@ -262,14 +444,20 @@ async fn data_collections(State(state): State<AppState>, Auth(caller): Auth, Pat
     Ok(Json(Value::Array(items)))
 }
 
-async fn data_collection(State(state): State<AppState>, Auth(caller): Auth, Path((i, key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn data_collection(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((i, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
     let spec = connector
         .doc
         .get("data")
         .and_then(|d| d.get(&key))
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("The connector has no data collection `{key}`")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("The connector has no data collection `{key}`"))
+        })?;
     let mut spec = spec;
     if let Some(m) = spec.as_object_mut() {
         m.entry("type").or_insert(json!("collection"));
@@ -283,20 +471,47 @@ fn admin_only(caller: &Caller) -> Result<(), ApiError> {
     if caller.is_admin() {
         Ok(())
     } else {
-        Err(ApiError::access_denied("Integration parameters need an admin token"))
+        Err(ApiError::access_denied(
+            "Integration parameters need an admin token",
+        ))
     }
 }
 
-async fn get_parameters(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_parameters(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
     admin_only(&caller)?;
     let integration = integration(&state, &caller, &i).await?;
-    Ok(Json(integration.doc.get("parameters").cloned().unwrap_or_else(|| json!({}))))
+    Ok(Json(
+        integration
+            .doc
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+    ))
 }
 
-async fn set_parameters(state: &AppState, caller: &Caller, i: &str, body: Map<String, Value>, merge: bool) -> ApiResult<Json<Value>> {
+async fn set_parameters(
+    state: &AppState,
+    caller: &Caller,
+    i: &str,
+    body: Map<String, Value>,
+    merge: bool,
+) -> ApiResult<Json<Value>> {
     admin_only(caller)?;
     let integration = integration(state, caller, i).await?;
-    let mut params = if merge { integration.doc.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default() } else { Map::new() };
+    let mut params = if merge {
+        integration
+            .doc
+            .get("parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        Map::new()
+    };
     for (k, v) in body {
         if v.is_null() {
             params.remove(&k);
@@ -306,14 +521,33 @@ async fn set_parameters(state: &AppState, caller: &Caller, i: &str, body: Map<St
     }
     let mut patch = Map::new();
     patch.insert("parameters".into(), Value::Object(params));
-    let updated = state.engine.patch_element(caller, integration, patch).await?;
-    Ok(Json(updated.doc.get("parameters").cloned().unwrap_or_else(|| json!({}))))
+    let updated = state
+        .engine
+        .patch_element(caller, integration, patch)
+        .await?;
+    Ok(Json(
+        updated
+            .doc
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+    ))
 }
 
-async fn patch_parameters(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn patch_parameters(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     set_parameters(&state, &caller, &i, body, true).await
 }
 
-async fn put_parameters(State(state): State<AppState>, Auth(caller): Auth, Path(i): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn put_parameters(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     set_parameters(&state, &caller, &i, body, false).await
 }

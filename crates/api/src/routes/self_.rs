@@ -18,7 +18,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError> {
-    let id = caller.customer_id.as_deref().ok_or_else(|| ApiError::bad_request(osmosis_model::error::keys::INVALID_QUERY, "/self needs a customer token; this is an admin token"))?;
+    let id = caller.customer_id.as_deref().ok_or_else(|| {
+        ApiError::bad_request(
+            osmosis_model::error::keys::INVALID_QUERY,
+            "/self needs a customer token; this is an admin token",
+        )
+    })?;
     state
         .engine
         .store
@@ -46,11 +51,19 @@ async fn get_self(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
 /// A customer may change its own `name`, `fields` and `credentials` (the SDK sends
 /// `{credentials}` at start-up); the admin-only writers rule is applied as the
 /// workspace admin on the customer's behalf, limited to those fields.
-async fn patch_self(State(state): State<AppState>, Auth(caller): Auth, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn patch_self(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     let c = customer(&state, &caller).await?;
     let allowed = ["name", "fields", "credentials", "revision"];
     if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_field(k, "a customer can change only its name, fields and credentials").into());
+        return Err(ApiError::invalid_field(
+            k,
+            "a customer can change only its name, fields and credentials",
+        )
+        .into());
     }
     let admin = Caller::admin(caller.workspace.clone());
     let updated = state.engine.patch_element(&admin, c, body).await?;

@@ -51,14 +51,22 @@ fn string_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>,
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(ApiError::invalid_field(
             name,
-            format!("expected a string, got {}", osmosis_model::fields::json_type_name(other)),
+            format!(
+                "expected a string, got {}",
+                osmosis_model::fields::json_type_name(other)
+            ),
         )),
     }
 }
 
 /// Reads `{prefix}Id`, `{prefix}Uuid`, `{prefix}Key` (and an extra id field name);
 /// at most one way of naming the element is allowed to disagree with none.
-pub(crate) fn read_ref(body: &Map<String, Value>, id_fields: &[&str], uuid_field: &str, key_field: &str) -> Result<Option<Ref>, ApiError> {
+pub(crate) fn read_ref(
+    body: &Map<String, Value>,
+    id_fields: &[&str],
+    uuid_field: &str,
+    key_field: &str,
+) -> Result<Option<Ref>, ApiError> {
     for f in id_fields {
         if let Some(v) = string_field(body, f)? {
             if !v.is_empty() {
@@ -79,15 +87,28 @@ pub(crate) fn read_ref(body: &Map<String, Value>, id_fields: &[&str], uuid_field
     Ok(None)
 }
 
-pub(crate) fn parse_envelope(t: ElementType, body: &Map<String, Value>) -> Result<EnvelopeInput, ApiError> {
+pub(crate) fn parse_envelope(
+    t: ElementType,
+    body: &Map<String, Value>,
+) -> Result<EnvelopeInput, ApiError> {
     let spec = t.spec();
-    let mut input = EnvelopeInput { uuid: string_field(body, "uuid")?, ..Default::default() };
+    let mut input = EnvelopeInput {
+        uuid: string_field(body, "uuid")?,
+        ..Default::default()
+    };
     if let Some(uuid) = &input.uuid {
         if uuid.trim().is_empty() || uuid.len() > MAX_KEY_LEN {
-            return Err(ApiError::invalid_field("uuid", "must be a non-empty string of at most 200 characters"));
+            return Err(ApiError::invalid_field(
+                "uuid",
+                "must be a non-empty string of at most 200 characters",
+            ));
         }
     }
-    let key_field = if t == ElementType::Customer { "internalId" } else { "key" };
+    let key_field = if t == ElementType::Customer {
+        "internalId"
+    } else {
+        "key"
+    };
     if spec.has_key || t == ElementType::Customer {
         input.key = string_field(body, key_field)?;
         if let Some(key) = &input.key {
@@ -105,15 +126,27 @@ pub(crate) fn parse_envelope(t: ElementType, body: &Map<String, Value>) -> Resul
         Some(other) => {
             return Err(ApiError::invalid_field(
                 "meta",
-                format!("expected an object, got {}", osmosis_model::fields::json_type_name(other)),
+                format!(
+                    "expected an object, got {}",
+                    osmosis_model::fields::json_type_name(other)
+                ),
             ))
         }
     }
     if spec.has_integration {
-        input.integration = read_ref(body, &["integrationId"], "integrationUuid", "integrationKey")?;
+        input.integration = read_ref(
+            body,
+            &["integrationId"],
+            "integrationUuid",
+            "integrationKey",
+        )?;
     }
     if let Some(parent_field) = spec.parent_field {
-        let id_fields: &[&str] = if parent_field == "parentId" { &["parentId"] } else { &[parent_field, "parentId"] };
+        let id_fields: &[&str] = if parent_field == "parentId" {
+            &["parentId"]
+        } else {
+            &[parent_field, "parentId"]
+        };
         input.parent = read_ref(body, id_fields, "parentUuid", "parentKey")?;
         if input.parent.is_none() {
             // Instance selectors name the parent by its type: `flowKey`, `dataSourceKey`, …
@@ -123,7 +156,11 @@ pub(crate) fn parse_envelope(t: ElementType, body: &Map<String, Value>) -> Resul
             }
         }
     }
-    if matches!(spec.layering, Layering::Instance(_) | Layering::IntegrationLevel) || t == ElementType::Connection {
+    if matches!(
+        spec.layering,
+        Layering::Instance(_) | Layering::IntegrationLevel
+    ) || t == ElementType::Connection
+    {
         input.connection_id = string_field(body, "connectionId")?.filter(|s| !s.is_empty());
         if body.contains_key("instanceKey") {
             input.instance_key = Some(string_field(body, "instanceKey")?.filter(|s| !s.is_empty()));
@@ -135,7 +172,10 @@ pub(crate) fn parse_envelope(t: ElementType, body: &Map<String, Value>) -> Resul
         Some(other) => {
             return Err(ApiError::invalid_field(
                 "isUniversal",
-                format!("expected a boolean, got {}", osmosis_model::fields::json_type_name(other)),
+                format!(
+                    "expected a boolean, got {}",
+                    osmosis_model::fields::json_type_name(other)
+                ),
             ))
         }
     }
@@ -160,10 +200,16 @@ pub(crate) fn validate_key(field: &str, key: &str) -> Result<(), ApiError> {
         return Err(ApiError::invalid_field(field, "must not be empty"));
     }
     if key.len() > MAX_KEY_LEN {
-        return Err(ApiError::invalid_field(field, format!("must be at most {MAX_KEY_LEN} characters")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("must be at most {MAX_KEY_LEN} characters"),
+        ));
     }
     if key.chars().any(|c| c.is_control() || c == '/') {
-        return Err(ApiError::invalid_field(field, "must not contain `/` or control characters"));
+        return Err(ApiError::invalid_field(
+            field,
+            "must not contain `/` or control characters",
+        ));
     }
     Ok(())
 }
@@ -210,7 +256,10 @@ mod tests {
 
     #[test]
     fn slugs_are_lowercase_dashed_words() {
-        assert_eq!(slugify("  Sync Contacts -> HubSpot!"), "sync-contacts-hubspot");
+        assert_eq!(
+            slugify("  Sync Contacts -> HubSpot!"),
+            "sync-contacts-hubspot"
+        );
         assert_eq!(slugify("***"), "");
     }
 

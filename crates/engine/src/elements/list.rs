@@ -39,12 +39,28 @@ pub struct ListPage {
 pub const DEFAULT_LIMIT: i64 = 100;
 
 impl Engine {
-    pub async fn list(&self, caller: &Caller, t: ElementType, lq: &ListQuery) -> Result<ListPage, ApiError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        lq: &ListQuery,
+    ) -> Result<ListPage, ApiError> {
         let spec = t.spec();
         // `GET /flows?layer=connection&connectionId=…` lists the connection's flow instances.
         if lq.layer.layer == Some(Layer::Connection) {
             if let Some(instance_type) = t.instance_type() {
-                return Box::pin(self.list(caller, instance_type, &ListQuery { layer: LayerQuery { layer: None, ..lq.layer.clone() }, ..lq.clone() })).await;
+                return Box::pin(self.list(
+                    caller,
+                    instance_type,
+                    &ListQuery {
+                        layer: LayerQuery {
+                            layer: None,
+                            ..lq.layer.clone()
+                        },
+                        ..lq.clone()
+                    },
+                ))
+                .await;
             }
         }
         let mut q = ElementQuery::new(caller.workspace_id(), t);
@@ -59,7 +75,11 @@ impl Engine {
         if spec.layering == Layering::IntegrationLevel {
             match (lq.layer.layer, lq.is_universal) {
                 (Some(Layer::Universal), _) | (_, Some(true)) => q.integration = RefFilter::None,
-                (Some(Layer::Integration), _) | (_, Some(false)) if q.integration == RefFilter::Any => q.integration = RefFilter::Some,
+                (Some(Layer::Integration), _) | (_, Some(false))
+                    if q.integration == RefFilter::Any =>
+                {
+                    q.integration = RefFilter::Some
+                }
                 _ => {}
             }
         }
@@ -72,7 +92,11 @@ impl Engine {
                 }
             }
             if let Some(k) = &lq.layer.instance_key {
-                q.instance_key = if k.is_empty() { RefFilter::None } else { RefFilter::Is(k.clone()) };
+                q.instance_key = if k.is_empty() {
+                    RefFilter::None
+                } else {
+                    RefFilter::Is(k.clone())
+                };
             }
         }
         if let Some(parent) = &lq.parent {
@@ -80,13 +104,24 @@ impl Engine {
                 Layering::Instance(pt) => pt,
                 _ => t,
             };
-            let found = match self.resolve_ref(caller, parent_type, &Ref::Id(parent.clone()), "parentId").await {
+            let found = match self
+                .resolve_ref(caller, parent_type, &Ref::Id(parent.clone()), "parentId")
+                .await
+            {
                 Ok(p) => Some(p),
-                Err(_) => self.resolve_ref(caller, parent_type, &Ref::Key(parent.clone()), "parentId").await.ok(),
+                Err(_) => self
+                    .resolve_ref(caller, parent_type, &Ref::Key(parent.clone()), "parentId")
+                    .await
+                    .ok(),
             };
             match found {
                 Some(p) => q.parent = RefFilter::Is(p.id),
-                None => return Ok(ListPage { items: Vec::new(), cursor: None }),
+                None => {
+                    return Ok(ListPage {
+                        items: Vec::new(),
+                        cursor: None,
+                    })
+                }
             }
         }
         match (&caller.customer_id, spec.readers) {

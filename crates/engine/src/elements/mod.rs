@@ -40,7 +40,10 @@ pub struct NewElement {
 
 impl NewElement {
     pub fn from_body(body: Map<String, Value>) -> Self {
-        NewElement { body, integration_id: None }
+        NewElement {
+            body,
+            integration_id: None,
+        }
     }
 }
 
@@ -86,7 +89,10 @@ pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiErr
             "Changing {} elements needs an admin token",
             t.name()
         ))),
-        Writers::Engine => Err(ApiError::access_denied(format!("{} elements are managed by Osmosis itself", t.name()))),
+        Writers::Engine => Err(ApiError::access_denied(format!(
+            "{} elements are managed by Osmosis itself",
+            t.name()
+        ))),
         _ => Ok(()),
     }
 }
@@ -97,7 +103,9 @@ pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
     match (&caller.customer_id, el.element_type.spec().readers) {
         (None, _) => true,
         (Some(_), osmosis_model::element_type::Readers::Workspace) => true,
-        (Some(me), osmosis_model::element_type::Readers::Owner) => el.customer_id.as_deref() == Some(me.as_str()),
+        (Some(me), osmosis_model::element_type::Readers::Owner) => {
+            el.customer_id.as_deref() == Some(me.as_str())
+        }
     }
 }
 
@@ -108,7 +116,12 @@ pub(crate) fn key_scope(el: &Element) -> String {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     match el.element_type.spec().layering {
         Layering::IntegrationLevel => o(&el.integration_id),
-        Layering::Instance(_) => format!("{}|{}|{}", o(&el.parent_id), o(&el.connection_id), o(&el.instance_key)),
+        Layering::Instance(_) => format!(
+            "{}|{}|{}",
+            o(&el.parent_id),
+            o(&el.connection_id),
+            o(&el.instance_key)
+        ),
         Layering::None if el.element_type == ElementType::Connection => {
             format!("{}|{}", o(&el.integration_id), o(&el.customer_id))
         }
@@ -117,7 +130,12 @@ pub(crate) fn key_scope(el: &Element) -> String {
 }
 
 impl Engine {
-    pub async fn create(&self, caller: &Caller, t: ElementType, new: NewElement) -> Result<Element, ApiError> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        new: NewElement,
+    ) -> Result<Element, ApiError> {
         check_writer(caller, t)?;
         let spec = t.spec();
         let env = input::parse_envelope(t, &new.body)?;
@@ -168,27 +186,49 @@ impl Engine {
                     el.seq = seq;
                     return Ok(el);
                 }
-                Err(StoreError::Unique(osmosis_store::UniqueField::Key)) if !key_given && base.is_some() => {
+                Err(StoreError::Unique(osmosis_store::UniqueField::Key))
+                    if !key_given && base.is_some() =>
+                {
                     el.key = base.as_ref().map(|k| format!("{k}-{}", attempt + 1));
                 }
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::already_exists("Could not derive a free key from the name; give a key"))
+        Err(ApiError::already_exists(
+            "Could not derive a free key from the name; give a key",
+        ))
     }
 
-    pub async fn patch_element(&self, caller: &Caller, current: Element, body: Map<String, Value>) -> Result<Element, ApiError> {
-        self.write_existing(caller, current, body, WriteMode::Patch).await
+    pub async fn patch_element(
+        &self,
+        caller: &Caller,
+        current: Element,
+        body: Map<String, Value>,
+    ) -> Result<Element, ApiError> {
+        self.write_existing(caller, current, body, WriteMode::Patch)
+            .await
     }
 
-    pub async fn put_element(&self, caller: &Caller, current: Element, body: Map<String, Value>) -> Result<Element, ApiError> {
-        self.write_existing(caller, current, body, WriteMode::Put).await
+    pub async fn put_element(
+        &self,
+        caller: &Caller,
+        current: Element,
+        body: Map<String, Value>,
+    ) -> Result<Element, ApiError> {
+        self.write_existing(caller, current, body, WriteMode::Put)
+            .await
     }
 
     /// Read-modify-write with the revision as compare-and-swap. A client that named a
     /// revision gets `concurrency` when it is stale; otherwise a lost race is retried
     /// on the fresh row, so concurrent patches of different fields both land.
-    async fn write_existing(&self, caller: &Caller, mut current: Element, body: Map<String, Value>, mode: WriteMode) -> Result<Element, ApiError> {
+    async fn write_existing(
+        &self,
+        caller: &Caller,
+        mut current: Element,
+        body: Map<String, Value>,
+        mode: WriteMode,
+    ) -> Result<Element, ApiError> {
         check_writer(caller, current.element_type)?;
         if !visible_to(caller, &current) {
             return Err(not_found(current.element_type, &current.id));
@@ -216,7 +256,8 @@ impl Engine {
                 el.doc.remove("description");
                 el.doc.remove("meta");
             }
-            let changed_own_fields = !fields.is_empty() || env.name.is_some() || env.description.is_some();
+            let changed_own_fields =
+                !fields.is_empty() || env.name.is_some() || env.description.is_some();
             for (k, v) in fields {
                 if v.is_null() {
                     el.doc.remove(&k);
@@ -226,12 +267,19 @@ impl Engine {
             }
             self.apply_envelope(caller, &mut el, env, false).await?;
             types::prepare(self, caller, &mut el, &body).await?;
-            if changed_own_fields && el.parent_id.is_some() && el.element_type != ElementType::Customer {
+            if changed_own_fields
+                && el.parent_id.is_some()
+                && el.element_type != ElementType::Customer
+            {
                 el.doc.insert("isCustomized".into(), Value::Bool(true));
             }
             el.revision = ids::revision();
             el.updated_at = now_iso();
-            match self.store.update_element(&el, &key_scope(&el), &current.revision).await {
+            match self
+                .store
+                .update_element(&el, &key_scope(&el), &current.revision)
+                .await
+            {
                 Ok(()) => {
                     self.after_write(&current, &el);
                     return Ok(el);
@@ -239,15 +287,26 @@ impl Engine {
                 Err(StoreError::RevisionConflict) if !client_revision => {
                     current = self.reload(&current).await?;
                 }
-                Err(StoreError::RevisionConflict) => return Err(ApiError::stale_revision(&current.revision)),
+                Err(StoreError::RevisionConflict) => {
+                    return Err(ApiError::stale_revision(&current.revision))
+                }
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::new(osmosis_model::ErrorType::Concurrency, Some("lock_timeout"), "The element is being changed by many writers at once; retry"))
+        Err(ApiError::new(
+            osmosis_model::ErrorType::Concurrency,
+            Some("lock_timeout"),
+            "The element is being changed by many writers at once; retry",
+        ))
     }
 
     /// Sets or clears `archivedAt` (DELETE / restore). Archiving twice is a no-op.
-    pub async fn set_archived(&self, caller: &Caller, mut current: Element, archived: bool) -> Result<Element, ApiError> {
+    pub async fn set_archived(
+        &self,
+        caller: &Caller,
+        mut current: Element,
+        archived: bool,
+    ) -> Result<Element, ApiError> {
         check_writer(caller, current.element_type)?;
         if !visible_to(caller, &current) {
             return Err(not_found(current.element_type, &current.id));
@@ -266,7 +325,11 @@ impl Engine {
             el.archived_at = archived.then(|| now.clone());
             el.revision = ids::revision();
             el.updated_at = now;
-            match self.store.update_element(&el, &key_scope(&el), &current.revision).await {
+            match self
+                .store
+                .update_element(&el, &key_scope(&el), &current.revision)
+                .await
+            {
                 Ok(()) => {
                     self.after_write(&current, &el);
                     return Ok(el);
@@ -282,7 +345,11 @@ impl Engine {
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Err(ApiError::new(osmosis_model::ErrorType::Concurrency, Some("lock_timeout"), "The element is being changed by many writers at once; retry"))
+        Err(ApiError::new(
+            osmosis_model::ErrorType::Concurrency,
+            Some("lock_timeout"),
+            "The element is being changed by many writers at once; retry",
+        ))
     }
 
     async fn reload(&self, el: &Element) -> Result<Element, ApiError> {
@@ -306,7 +373,13 @@ impl Engine {
     }
 
     /// Applies identity, scope and references from a body to `el`.
-    async fn apply_envelope(&self, caller: &Caller, el: &mut Element, env: input::EnvelopeInput, creating: bool) -> Result<(), ApiError> {
+    async fn apply_envelope(
+        &self,
+        caller: &Caller,
+        el: &mut Element,
+        env: input::EnvelopeInput,
+        creating: bool,
+    ) -> Result<(), ApiError> {
         let t = el.element_type;
         let spec = t.spec();
         if let Some(uuid) = env.uuid {
@@ -316,7 +389,8 @@ impl Engine {
         }
         if let Some(key) = env.key {
             if t == ElementType::Customer {
-                el.doc.insert("internalId".into(), Value::String(key.clone()));
+                el.doc
+                    .insert("internalId".into(), Value::String(key.clone()));
             }
             el.key = Some(key);
         }
@@ -340,24 +414,40 @@ impl Engine {
         }
         // Scope: integration, connection, parent.
         if let Some(r) = &env.integration {
-            let integration = self.resolve_ref(caller, ElementType::Integration, r, "integration").await?;
+            let integration = self
+                .resolve_ref(caller, ElementType::Integration, r, "integration")
+                .await?;
             el.integration_id = Some(integration.id);
         }
         if let Some(is_universal) = env.is_universal {
             if is_universal && el.integration_id.is_some() {
-                return Err(ApiError::invalid_field("isUniversal", "a universal element cannot belong to an integration"));
+                return Err(ApiError::invalid_field(
+                    "isUniversal",
+                    "a universal element cannot belong to an integration",
+                ));
             }
         }
         if let Some(conn_id) = &env.connection_id {
             if matches!(spec.layering, Layering::Instance(_)) {
-                let conn = self.resolve_ref(caller, ElementType::Connection, &Ref::Id(conn_id.clone()), "connection").await?;
+                let conn = self
+                    .resolve_ref(
+                        caller,
+                        ElementType::Connection,
+                        &Ref::Id(conn_id.clone()),
+                        "connection",
+                    )
+                    .await?;
                 el.connection_id = Some(conn.id.clone());
                 el.customer_id = conn.customer_id.clone();
                 el.integration_id = conn.integration_id.clone();
             } else if creating && spec.layering == Layering::IntegrationLevel {
                 return Err(ApiError::invalid_field(
                     "connectionId",
-                    format!("{} elements at connection level are {} instances", t.name(), t.name()),
+                    format!(
+                        "{} elements at connection level are {} instances",
+                        t.name(),
+                        t.name()
+                    ),
                 ));
             }
         }
@@ -373,22 +463,38 @@ impl Engine {
             if creating && el.parent_id.is_none() {
                 return Err(ApiError::invalid_field(
                     spec.parent_field.unwrap_or("parentId"),
-                    format!("a {} needs the {} it is an instance of", t.name(), parent_type.name()),
+                    format!(
+                        "a {} needs the {} it is an instance of",
+                        t.name(),
+                        parent_type.name()
+                    ),
                 ));
             }
-            if creating && el.connection_id.is_none() && t != ElementType::AppEventSubscription && t != ElementType::AppDataSchemaInstance {
-                return Err(ApiError::invalid_field("connectionId", format!("a {} needs a connection", t.name())));
+            if creating
+                && el.connection_id.is_none()
+                && t != ElementType::AppEventSubscription
+                && t != ElementType::AppDataSchemaInstance
+            {
+                return Err(ApiError::invalid_field(
+                    "connectionId",
+                    format!("a {} needs a connection", t.name()),
+                ));
             }
             if el.customer_id.is_none() {
                 el.customer_id = caller.customer_id.clone();
             }
             if el.customer_id.is_none() {
-                return Err(ApiError::invalid_field("connectionId", "an instance needs a customer: give a connection or use a customer token"));
+                return Err(ApiError::invalid_field(
+                    "connectionId",
+                    "an instance needs a customer: give a connection or use a customer token",
+                ));
             }
         }
         if let Some(me) = &caller.customer_id {
             if spec.writers == Writers::Owner && el.customer_id.as_deref() != Some(me.as_str()) {
-                return Err(ApiError::access_denied("A customer token can only write its own elements"));
+                return Err(ApiError::access_denied(
+                    "A customer token can only write its own elements",
+                ));
             }
         }
         // Name and key: name is always present; a missing key derives from the name.
@@ -396,10 +502,19 @@ impl Engine {
             el.name = el.key.clone().unwrap_or_default();
         }
         if creating && el.key.is_none() && (spec.has_key || t == ElementType::Customer) {
-            let derived = if t == ElementType::Customer { String::new() } else { input::slugify(&el.name) };
-            let key = if derived.is_empty() { el.id.clone() } else { derived };
+            let derived = if t == ElementType::Customer {
+                String::new()
+            } else {
+                input::slugify(&el.name)
+            };
+            let key = if derived.is_empty() {
+                el.id.clone()
+            } else {
+                derived
+            };
             if t == ElementType::Customer {
-                el.doc.insert("internalId".into(), Value::String(key.clone()));
+                el.doc
+                    .insert("internalId".into(), Value::String(key.clone()));
             }
             el.key = Some(key);
         }
@@ -409,12 +524,19 @@ impl Engine {
         Ok(())
     }
 
-    async fn apply_parent(&self, caller: &Caller, el: &mut Element, r: &Ref) -> Result<(), ApiError> {
+    async fn apply_parent(
+        &self,
+        caller: &Caller,
+        el: &mut Element,
+        r: &Ref,
+    ) -> Result<(), ApiError> {
         let spec = el.element_type.spec();
         let field = spec.parent_field.unwrap_or("parentId");
         match spec.layering {
             Layering::IntegrationLevel => {
-                let parent = self.resolve_ref_scoped(caller, el.element_type, r, field, Some(None)).await?;
+                let parent = self
+                    .resolve_ref_scoped(caller, el.element_type, r, field, Some(None))
+                    .await?;
                 if el.integration_id.is_none() {
                     return Err(ApiError::invalid_field(field, "only an integration-level element can have a universal parent; give integrationId or integrationKey"));
                 }
@@ -424,11 +546,23 @@ impl Engine {
                 }
             }
             Layering::Instance(parent_type) => {
-                let parent = self.resolve_instance_parent(caller, parent_type, r, el.integration_id.as_deref(), field).await?;
+                let parent = self
+                    .resolve_instance_parent(
+                        caller,
+                        parent_type,
+                        r,
+                        el.integration_id.as_deref(),
+                        field,
+                    )
+                    .await?;
                 el.parent_id = Some(parent.id.clone());
                 if let Some(universal_field) = spec.universal_parent_field {
-                    let universal = parent.parent_id.clone().unwrap_or_else(|| parent.id.clone());
-                    el.doc.insert(universal_field.into(), Value::String(universal));
+                    let universal = parent
+                        .parent_id
+                        .clone()
+                        .unwrap_or_else(|| parent.id.clone());
+                    el.doc
+                        .insert(universal_field.into(), Value::String(universal));
                 }
                 if el.key.is_none() {
                     el.key = parent.key.clone();
@@ -446,7 +580,13 @@ impl Engine {
     }
 
     /// Finds the element a reference in a body names; `what` names the field for errors.
-    pub(crate) async fn resolve_ref(&self, caller: &Caller, t: ElementType, r: &Ref, what: &str) -> Result<Element, ApiError> {
+    pub(crate) async fn resolve_ref(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        r: &Ref,
+        what: &str,
+    ) -> Result<Element, ApiError> {
         self.resolve_ref_scoped(caller, t, r, what, None).await
     }
 
@@ -483,20 +623,43 @@ impl Engine {
         let found = self.store.find_elements(&q).await.map_err(store_error)?;
         match found.len() {
             1 => Ok(found.into_iter().next().expect("one element")),
-            0 => Err(ApiError::not_found(format!("{what}: no {} with {}", t.name(), r.describe()))
-                .with_data(serde_json::json!({ "field": what }))),
-            _ => Err(ApiError::invalid_field(what, format!("more than one {} has {}; give an id", t.name(), r.describe()))),
+            0 => Err(
+                ApiError::not_found(format!("{what}: no {} with {}", t.name(), r.describe()))
+                    .with_data(serde_json::json!({ "field": what })),
+            ),
+            _ => Err(ApiError::invalid_field(
+                what,
+                format!(
+                    "more than one {} has {}; give an id",
+                    t.name(),
+                    r.describe()
+                ),
+            )),
         }
     }
 
     /// The element an instance is made from: the integration-level one for the
     /// instance's integration when it exists, else the universal one.
-    async fn resolve_instance_parent(&self, caller: &Caller, t: ElementType, r: &Ref, integration_id: Option<&str>, what: &str) -> Result<Element, ApiError> {
-        if let (Ref::Key(_), Some(iid), Layering::IntegrationLevel) = (r, integration_id, t.spec().layering) {
-            if let Ok(el) = self.resolve_ref_scoped(caller, t, r, what, Some(Some(iid))).await {
+    async fn resolve_instance_parent(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        r: &Ref,
+        integration_id: Option<&str>,
+        what: &str,
+    ) -> Result<Element, ApiError> {
+        if let (Ref::Key(_), Some(iid), Layering::IntegrationLevel) =
+            (r, integration_id, t.spec().layering)
+        {
+            if let Ok(el) = self
+                .resolve_ref_scoped(caller, t, r, what, Some(Some(iid)))
+                .await
+            {
                 return Ok(el);
             }
-            return self.resolve_ref_scoped(caller, t, r, what, Some(None)).await;
+            return self
+                .resolve_ref_scoped(caller, t, r, what, Some(None))
+                .await;
         }
         self.resolve_ref(caller, t, r, what).await
     }
@@ -504,7 +667,13 @@ impl Engine {
 
 impl ElementExt for Element {
     fn doc_is_empty_of_type_fields(&self) -> bool {
-        !self.element_type.spec().fields.iter().flat_map(|t| t.iter()).any(|f| self.doc.contains_key(f.name))
+        !self
+            .element_type
+            .spec()
+            .fields
+            .iter()
+            .flat_map(|t| t.iter())
+            .any(|f| self.doc.contains_key(f.name))
     }
 }
 
@@ -528,7 +697,11 @@ pub(crate) fn ensure_editable(el: &Element) -> Result<(), ApiError> {
     if el.is_archived() {
         return Err(ApiError::bad_request(
             keys::NOT_EDITABLE,
-            format!("The {} `{}` is archived; restore it before changing it", el.element_type.name(), el.id),
+            format!(
+                "The {} `{}` is archived; restore it before changing it",
+                el.element_type.name(),
+                el.id
+            ),
         ));
     }
     if el.doc_bool("isReadOnly") {
@@ -538,7 +711,10 @@ pub(crate) fn ensure_editable(el: &Element) -> Result<(), ApiError> {
 }
 
 fn read_only(el: &Element) -> ApiError {
-    ApiError::bad_request(keys::NOT_EDITABLE, format!("The {} `{}` is read-only", el.element_type.name(), el.id))
+    ApiError::bad_request(
+        keys::NOT_EDITABLE,
+        format!("The {} `{}` is read-only", el.element_type.name(), el.id),
+    )
 }
 
 pub(crate) fn not_found(t: ElementType, selector: &str) -> ApiError {
@@ -547,10 +723,17 @@ pub(crate) fn not_found(t: ElementType, selector: &str) -> ApiError {
 
 impl Engine {
     /// Stores what a refresh recomputed (state, errors, dependencies) under a new revision.
-    pub(crate) async fn store_refreshed(&self, current: Element, mut el: Element) -> Result<Element, ApiError> {
+    pub(crate) async fn store_refreshed(
+        &self,
+        current: Element,
+        mut el: Element,
+    ) -> Result<Element, ApiError> {
         el.revision = ids::revision();
         el.updated_at = now_iso();
-        self.store.update_element(&el, &key_scope(&el), &current.revision).await.map_err(store_error)?;
+        self.store
+            .update_element(&el, &key_scope(&el), &current.revision)
+            .await
+            .map_err(store_error)?;
         Ok(el)
     }
 }
@@ -559,19 +742,28 @@ impl Engine {
     /// Throws away customisation: an element made from a parent takes the parent's
     /// type fields again. Flow instances may reset selectively with
     /// `{name?: bool, nodes?: {key: bool}, allNodes?: bool}`; an empty body resets all.
-    pub async fn reset(&self, caller: &Caller, current: Element, options: &Map<String, Value>) -> Result<Element, ApiError> {
+    pub async fn reset(
+        &self,
+        caller: &Caller,
+        current: Element,
+        options: &Map<String, Value>,
+    ) -> Result<Element, ApiError> {
         check_writer(caller, current.element_type)?;
         if !visible_to(caller, &current) {
             return Err(not_found(current.element_type, &current.id));
         }
         ensure_editable(&current)?;
-        let Some(pid) = current.parent_id.clone() else { return Ok(current) };
+        let Some(pid) = current.parent_id.clone() else {
+            return Ok(current);
+        };
         let parent = self
             .store
             .element_by_id(&current.workspace_id, &pid)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::configuration(format!("The parent `{pid}` no longer exists")))?;
+            .ok_or_else(|| {
+                ApiError::configuration(format!("The parent `{pid}` no longer exists"))
+            })?;
         let mut el = current.clone();
         let selective = !options.is_empty();
         let flag = |k: &str| options.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -589,13 +781,32 @@ impl Engine {
             }
             el.doc.insert("isCustomized".into(), Value::Bool(false));
         } else {
-            let parent_nodes = parent.doc.get("nodes").and_then(Value::as_object).cloned().unwrap_or_default();
+            let parent_nodes = parent
+                .doc
+                .get("nodes")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             let chosen: Vec<String> = if flag("allNodes") {
                 parent_nodes.keys().cloned().collect()
             } else {
-                options.get("nodes").and_then(Value::as_object).map(|n| n.iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k.clone()).collect()).unwrap_or_default()
+                options
+                    .get("nodes")
+                    .and_then(Value::as_object)
+                    .map(|n| {
+                        n.iter()
+                            .filter(|(_, v)| v.as_bool() == Some(true))
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
             };
-            let mut nodes = el.doc.get("nodes").and_then(Value::as_object).cloned().unwrap_or_default();
+            let mut nodes = el
+                .doc
+                .get("nodes")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             for k in chosen {
                 match parent_nodes.get(&k) {
                     Some(n) => nodes.insert(k, n.clone()),

@@ -21,7 +21,12 @@ pub enum Depth {
 }
 
 impl Engine {
-    pub async fn render(&self, caller: &Caller, el: &Element, depth: Depth) -> Result<Value, ApiError> {
+    pub async fn render(
+        &self,
+        caller: &Caller,
+        el: &Element,
+        depth: Depth,
+    ) -> Result<Value, ApiError> {
         let mut m = envelope(el);
         types::render_extra(self, caller, el, &mut m, depth).await?;
         if depth == Depth::Full {
@@ -32,7 +37,11 @@ impl Engine {
         Ok(Value::Object(m))
     }
 
-    pub async fn render_all(&self, caller: &Caller, items: &[Element]) -> Result<Vec<Value>, ApiError> {
+    pub async fn render_all(
+        &self,
+        caller: &Caller,
+        items: &[Element],
+    ) -> Result<Vec<Value>, ApiError> {
         let mut out = Vec::with_capacity(items.len());
         for el in items {
             out.push(self.render(caller, el, Depth::Flat).await?);
@@ -40,17 +49,38 @@ impl Engine {
         Ok(out)
     }
 
-    async fn embed_related(&self, caller: &Caller, el: &Element, m: &mut Map<String, Value>) -> Result<(), ApiError> {
+    async fn embed_related(
+        &self,
+        caller: &Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+    ) -> Result<(), ApiError> {
         let t = el.element_type;
         if let (Some(iid), true) = (&el.integration_id, t != ElementType::Integration) {
-            if let Some(integration) = self.store.element_by_id(&el.workspace_id, iid).await.map_err(store_error)? {
-                m.insert("integration".into(), Box::pin(self.render(caller, &integration, Depth::Flat)).await?);
+            if let Some(integration) = self
+                .store
+                .element_by_id(&el.workspace_id, iid)
+                .await
+                .map_err(store_error)?
+            {
+                m.insert(
+                    "integration".into(),
+                    Box::pin(self.render(caller, &integration, Depth::Flat)).await?,
+                );
             }
         }
         if let Some(cid) = &el.customer_id {
             if t != ElementType::Customer {
-                if let Some(customer) = self.store.element_by_id(&el.workspace_id, cid).await.map_err(store_error)? {
-                    m.insert("user".into(), Box::pin(self.render(caller, &customer, Depth::Flat)).await?);
+                if let Some(customer) = self
+                    .store
+                    .element_by_id(&el.workspace_id, cid)
+                    .await
+                    .map_err(store_error)?
+                {
+                    m.insert(
+                        "user".into(),
+                        Box::pin(self.render(caller, &customer, Depth::Flat)).await?,
+                    );
                 }
             }
         }
@@ -61,8 +91,15 @@ impl Engine {
             let children = self.store.find_elements(&q).await.map_err(store_error)?;
             let mut applied = Vec::with_capacity(children.len());
             for child in &children {
-                let Some(iid) = &child.integration_id else { continue };
-                let Some(integration) = self.store.element_by_id(&el.workspace_id, iid).await.map_err(store_error)? else {
+                let Some(iid) = &child.integration_id else {
+                    continue;
+                };
+                let Some(integration) = self
+                    .store
+                    .element_by_id(&el.workspace_id, iid)
+                    .await
+                    .map_err(store_error)?
+                else {
                     continue;
                 };
                 applied.push(json!({
@@ -73,18 +110,34 @@ impl Engine {
             m.insert("appliedToIntegrations".into(), Value::Array(applied));
         }
         if let (Layering::Instance(_), Some(pid)) = (t.spec().layering, &el.parent_id) {
-            if let Some(parent) = self.store.element_by_id(&el.workspace_id, pid).await.map_err(store_error)? {
+            if let Some(parent) = self
+                .store
+                .element_by_id(&el.workspace_id, pid)
+                .await
+                .map_err(store_error)?
+            {
                 let field = match t {
                     ElementType::ActionInstance => "parent".to_string(),
                     other => super::camel_stem(other.spec().layering_parent_type()),
                 };
-                m.insert(field, Box::pin(self.render(caller, &parent, Depth::Flat)).await?);
+                m.insert(
+                    field,
+                    Box::pin(self.render(caller, &parent, Depth::Flat)).await?,
+                );
             }
         }
         if let Some(conn) = &el.connection_id {
-            if let Some(connection) = self.store.element_by_id(&el.workspace_id, conn).await.map_err(store_error)? {
+            if let Some(connection) = self
+                .store
+                .element_by_id(&el.workspace_id, conn)
+                .await
+                .map_err(store_error)?
+            {
                 if super::visible_to(caller, &connection) {
-                    m.insert("connection".into(), Box::pin(self.render(caller, &connection, Depth::Flat)).await?);
+                    m.insert(
+                        "connection".into(),
+                        Box::pin(self.render(caller, &connection, Depth::Flat)).await?,
+                    );
                 }
             }
         }
@@ -121,14 +174,20 @@ fn envelope(el: &Element) -> Map<String, Value> {
         }
     }
     m.insert("state".into(), json!(el.state.as_str()));
-    m.insert("errors".into(), el.doc.get("errors").cloned().unwrap_or_else(|| json!([])));
+    m.insert(
+        "errors".into(),
+        el.doc.get("errors").cloned().unwrap_or_else(|| json!([])),
+    );
     m.insert("revision".into(), json!(el.revision));
     m.insert("createdAt".into(), json!(el.created_at));
     m.insert("updatedAt".into(), json!(el.updated_at));
     if let Some(a) = &el.archived_at {
         m.insert("archivedAt".into(), json!(a));
     }
-    m.insert("isDeactivated".into(), json!(el.is_archived() || el.doc_bool("isDeactivated")));
+    m.insert(
+        "isDeactivated".into(),
+        json!(el.is_archived() || el.doc_bool("isDeactivated")),
+    );
     m.insert("isReadOnly".into(), json!(el.doc_bool("isReadOnly")));
     if let Some(iid) = &el.integration_id {
         m.insert("integrationId".into(), json!(iid));
@@ -165,7 +224,14 @@ fn envelope(el: &Element) -> Map<String, Value> {
             }
         }
     }
-    for f in ["externalAppId", "universalFlowId", "universalFieldMappingId", "universalDataSourceId", "universalParentId", "dependencies"] {
+    for f in [
+        "externalAppId",
+        "universalFlowId",
+        "universalFieldMappingId",
+        "universalDataSourceId",
+        "universalParentId",
+        "dependencies",
+    ] {
         if let Some(v) = el.doc.get(f) {
             m.entry(f.to_string()).or_insert_with(|| v.clone());
         }

@@ -27,7 +27,10 @@ pub struct PathSelector {
 
 impl PathSelector {
     pub fn new(value: impl Into<String>) -> Self {
-        PathSelector { value: value.into(), ..Default::default() }
+        PathSelector {
+            value: value.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -46,17 +49,27 @@ pub struct InstanceSelector {
 
 impl Engine {
     /// Resolves a path selector of type `t`, enforcing visibility.
-    pub async fn resolve(&self, caller: &Caller, t: ElementType, sel: &PathSelector) -> Result<Element, ApiError> {
+    pub async fn resolve(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        sel: &PathSelector,
+    ) -> Result<Element, ApiError> {
         let spec = t.spec();
         let wants_connection = sel.layer.layer == Some(Layer::Connection)
-            || (sel.layer.layer.is_none() && (sel.layer.connection_id.is_some() || sel.layer.connection_key.is_some()));
+            || (sel.layer.layer.is_none()
+                && (sel.layer.connection_id.is_some() || sel.layer.connection_key.is_some()));
         if wants_connection {
             if let Some(instance_type) = t.instance_type() {
                 let is = InstanceSelector {
                     parent: Some(sel.value.clone()),
                     connection_id: sel.layer.connection_id.clone(),
                     connection_key: sel.layer.connection_key.clone(),
-                    integration: sel.layer.integration_id.clone().or(sel.layer.integration_key.clone()),
+                    integration: sel
+                        .layer
+                        .integration_id
+                        .clone()
+                        .or(sel.layer.integration_key.clone()),
                     instance_key: sel.layer.instance_key.clone(),
                     auto_create: sel.auto_create,
                     ..Default::default()
@@ -64,32 +77,66 @@ impl Engine {
                 return Box::pin(self.resolve_instance(caller, instance_type, &is)).await;
             }
             if sel.layer.layer == Some(Layer::Connection) {
-                return Err(ApiError::invalid_query("layer", format!("{} elements have no connection layer", t.name())));
+                return Err(ApiError::invalid_query(
+                    "layer",
+                    format!("{} elements have no connection layer", t.name()),
+                ));
             }
         }
         let integration_id = self.layer_integration(caller, &sel.layer).await?;
         // Candidate scopes, most specific first.
         let scopes: Vec<RefFilter> = match (spec.layering, sel.layer.layer, &integration_id) {
             (Layering::IntegrationLevel, Some(Layer::Universal), _) => vec![RefFilter::None],
-            (Layering::IntegrationLevel, Some(Layer::Integration), Some(iid)) => vec![RefFilter::Is(iid.clone())],
-            (Layering::IntegrationLevel, Some(Layer::Integration), None) => {
-                return Err(ApiError::invalid_query("layer", "layer=integration needs integrationId or integrationKey"))
+            (Layering::IntegrationLevel, Some(Layer::Integration), Some(iid)) => {
+                vec![RefFilter::Is(iid.clone())]
             }
-            (Layering::IntegrationLevel, None, Some(iid)) => vec![RefFilter::Is(iid.clone()), RefFilter::None],
+            (Layering::IntegrationLevel, Some(Layer::Integration), None) => {
+                return Err(ApiError::invalid_query(
+                    "layer",
+                    "layer=integration needs integrationId or integrationKey",
+                ))
+            }
+            (Layering::IntegrationLevel, None, Some(iid)) => {
+                vec![RefFilter::Is(iid.clone()), RefFilter::None]
+            }
             (Layering::IntegrationLevel, None, None) => vec![RefFilter::None, RefFilter::Any],
             _ => vec![RefFilter::Any],
         };
         // An id names exactly one element, whatever the layer.
-        if let Some(el) = self.find_one(caller, t, |q| q.id = Some(sel.value.clone()), RefFilter::Any).await? {
+        if let Some(el) = self
+            .find_one(
+                caller,
+                t,
+                |q| q.id = Some(sel.value.clone()),
+                RefFilter::Any,
+            )
+            .await?
+        {
             return Ok(el);
         }
         for scope in &scopes {
             if spec.has_key || t == ElementType::Customer {
-                if let Some(el) = self.find_one(caller, t, |q| q.key = Some(sel.value.clone()), scope.clone()).await? {
+                if let Some(el) = self
+                    .find_one(
+                        caller,
+                        t,
+                        |q| q.key = Some(sel.value.clone()),
+                        scope.clone(),
+                    )
+                    .await?
+                {
                     return Ok(el);
                 }
             }
-            if let Some(el) = self.find_one(caller, t, |q| q.uuid = Some(sel.value.clone()), scope.clone()).await? {
+            if let Some(el) = self
+                .find_one(
+                    caller,
+                    t,
+                    |q| q.uuid = Some(sel.value.clone()),
+                    scope.clone(),
+                )
+                .await?
+            {
                 return Ok(el);
             }
         }
@@ -97,7 +144,13 @@ impl Engine {
     }
 
     /// One visible, matching element; several matches are ambiguous.
-    async fn find_one(&self, caller: &Caller, t: ElementType, set: impl FnOnce(&mut ElementQuery), integration: RefFilter) -> Result<Option<Element>, ApiError> {
+    async fn find_one(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        set: impl FnOnce(&mut ElementQuery),
+        integration: RefFilter,
+    ) -> Result<Option<Element>, ApiError> {
         let mut q = ElementQuery::new(caller.workspace_id(), t);
         set(&mut q);
         q.integration = integration;
@@ -114,36 +167,86 @@ impl Engine {
             1 => Ok(found.pop()),
             _ => Err(ApiError::bad_request(
                 osmosis_model::error::keys::INVALID_QUERY,
-                format!("Several {} elements match; narrow the selector with integrationKey or layer", t.name()),
+                format!(
+                    "Several {} elements match; narrow the selector with integrationKey or layer",
+                    t.name()
+                ),
             )),
         }
     }
 
     /// The integration a Q-layer query names, if any.
-    pub(crate) async fn layer_integration(&self, caller: &Caller, layer: &LayerQuery) -> Result<Option<String>, ApiError> {
+    pub(crate) async fn layer_integration(
+        &self,
+        caller: &Caller,
+        layer: &LayerQuery,
+    ) -> Result<Option<String>, ApiError> {
         let r = match (&layer.integration_id, &layer.integration_key) {
             (Some(id), _) => Ref::Id(id.clone()),
             (None, Some(key)) => Ref::Key(key.clone()),
             (None, None) => return Ok(None),
         };
-        Ok(Some(self.resolve_ref(caller, ElementType::Integration, &r, "integration").await?.id))
+        Ok(Some(
+            self.resolve_ref(caller, ElementType::Integration, &r, "integration")
+                .await?
+                .id,
+        ))
     }
 
     /// The connection an instance selector names: by id or key, or the caller's
     /// connection to the named integration.
-    async fn selector_connection(&self, caller: &Caller, sel: &InstanceSelector) -> Result<Option<Element>, ApiError> {
+    async fn selector_connection(
+        &self,
+        caller: &Caller,
+        sel: &InstanceSelector,
+    ) -> Result<Option<Element>, ApiError> {
         if let Some(id) = &sel.connection_id {
-            let found = self.find_one(caller, ElementType::Connection, |q| q.id = Some(id.clone()), RefFilter::Any).await?;
-            return found.map(Some).ok_or_else(|| not_found(ElementType::Connection, id));
+            let found = self
+                .find_one(
+                    caller,
+                    ElementType::Connection,
+                    |q| q.id = Some(id.clone()),
+                    RefFilter::Any,
+                )
+                .await?;
+            return found
+                .map(Some)
+                .ok_or_else(|| not_found(ElementType::Connection, id));
         }
         if let Some(key) = &sel.connection_key {
-            let found = self.find_one(caller, ElementType::Connection, |q| q.key = Some(key.clone()), RefFilter::Any).await?;
-            return found.map(Some).ok_or_else(|| not_found(ElementType::Connection, key));
+            let found = self
+                .find_one(
+                    caller,
+                    ElementType::Connection,
+                    |q| q.key = Some(key.clone()),
+                    RefFilter::Any,
+                )
+                .await?;
+            return found
+                .map(Some)
+                .ok_or_else(|| not_found(ElementType::Connection, key));
         }
         if let (Some(integration), Some(me)) = (&sel.integration, &caller.customer_id) {
-            let iid = match self.resolve_ref(caller, ElementType::Integration, &Ref::Id(integration.clone()), "integration").await {
+            let iid = match self
+                .resolve_ref(
+                    caller,
+                    ElementType::Integration,
+                    &Ref::Id(integration.clone()),
+                    "integration",
+                )
+                .await
+            {
                 Ok(i) => i.id,
-                Err(_) => self.resolve_ref(caller, ElementType::Integration, &Ref::Key(integration.clone()), "integration").await?.id,
+                Err(_) => {
+                    self.resolve_ref(
+                        caller,
+                        ElementType::Integration,
+                        &Ref::Key(integration.clone()),
+                        "integration",
+                    )
+                    .await?
+                    .id
+                }
             };
             let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Connection);
             q.integration = RefFilter::Is(iid);
@@ -156,9 +259,17 @@ impl Engine {
     }
 
     /// Resolves an instance selector of instance type `t`.
-    pub async fn resolve_instance(&self, caller: &Caller, t: ElementType, sel: &InstanceSelector) -> Result<Element, ApiError> {
+    pub async fn resolve_instance(
+        &self,
+        caller: &Caller,
+        t: ElementType,
+        sel: &InstanceSelector,
+    ) -> Result<Element, ApiError> {
         let Layering::Instance(parent_type) = t.spec().layering else {
-            return Err(ApiError::internal(format!("{} is not an instance type", t.name())));
+            return Err(ApiError::internal(format!(
+                "{} is not an instance type",
+                t.name()
+            )));
         };
         if let Some(id) = &sel.id {
             return self
@@ -167,19 +278,25 @@ impl Engine {
                 .ok_or_else(|| not_found(t, id));
         }
         let parent_sel = sel.parent.clone().ok_or_else(|| {
-            ApiError::invalid_query(&format!("{}Key", super::camel_stem(parent_type)), "is required to select an instance without its id")
+            ApiError::invalid_query(
+                &format!("{}Key", super::camel_stem(parent_type)),
+                "is required to select an instance without its id",
+            )
         })?;
         let connection = self.selector_connection(caller, sel).await?;
         let parent = Box::pin(self.resolve(
-                caller,
-                parent_type,
-                &PathSelector {
-                    value: parent_sel.clone(),
-                    layer: LayerQuery { integration_id: connection.as_ref().and_then(|c| c.integration_id.clone()), ..Default::default() },
-                    auto_create: false,
+            caller,
+            parent_type,
+            &PathSelector {
+                value: parent_sel.clone(),
+                layer: LayerQuery {
+                    integration_id: connection.as_ref().and_then(|c| c.integration_id.clone()),
+                    ..Default::default()
                 },
-            ))
-            .await?;
+                auto_create: false,
+            },
+        ))
+        .await?;
         let mut q = ElementQuery::new(caller.workspace_id(), t);
         q.parent = RefFilter::Is(parent.id.clone());
         q.connection = match &connection {
@@ -199,17 +316,26 @@ impl Engine {
             return Ok(found.into_iter().next().expect("one"));
         }
         if found.len() > 1 {
-            return Err(ApiError::invalid_query("connectionId", "several instances match; name the connection"));
+            return Err(ApiError::invalid_query(
+                "connectionId",
+                "several instances match; name the connection",
+            ));
         }
         if !sel.auto_create {
             return Err(not_found(t, &parent_sel));
         }
         let Some(connection) = connection else {
-            return Err(ApiError::invalid_query("connectionId", "creating an instance needs a connection"));
+            return Err(ApiError::invalid_query(
+                "connectionId",
+                "creating an instance needs a connection",
+            ));
         };
         let mut body = Map::new();
         body.insert("connectionId".into(), Value::String(connection.id.clone()));
-        body.insert(t.spec().parent_field.unwrap_or("parentId").into(), Value::String(parent.id.clone()));
+        body.insert(
+            t.spec().parent_field.unwrap_or("parentId").into(),
+            Value::String(parent.id.clone()),
+        );
         if let Some(k) = sel.instance_key.clone().filter(|k| !k.is_empty()) {
             body.insert("instanceKey".into(), Value::String(k));
         }

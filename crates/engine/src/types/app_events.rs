@@ -19,16 +19,31 @@ pub(super) fn render(engine: &Engine, el: &Element, m: &mut Map<String, Value>) 
         ElementType::AppEventType => {
             let key = el.doc_str("webhookKey").unwrap_or_default();
             m.insert("webhookKey".into(), json!(key));
-            m.insert("globalWebhookUri".into(), json!(format!("{base}/webhooks/app-events/{key}")));
+            m.insert(
+                "globalWebhookUri".into(),
+                json!(format!("{base}/webhooks/app-events/{key}")),
+            );
         }
         ElementType::AppEventSubscription => {
             if let Some(p) = &el.parent_id {
                 m.insert("appEventTypeId".into(), json!(p));
             }
-            m.insert("userId".into(), json!(el.customer_id.clone().unwrap_or_default()));
+            m.insert(
+                "userId".into(),
+                json!(el.customer_id.clone().unwrap_or_default()),
+            );
             m.insert("isSubscribed".into(), json!(el.doc_bool("isSubscribed")));
-            m.insert("webhookUri".into(), json!(format!("{base}/webhooks/app-event-subscriptions/{}", el.id)));
-            m.insert("subscriptionRequest".into(), el.doc.get("subscriptionRequest").cloned().unwrap_or_else(|| json!({})));
+            m.insert(
+                "webhookUri".into(),
+                json!(format!("{base}/webhooks/app-event-subscriptions/{}", el.id)),
+            );
+            m.insert(
+                "subscriptionRequest".into(),
+                el.doc
+                    .get("subscriptionRequest")
+                    .cloned()
+                    .unwrap_or_else(|| json!({})),
+            );
         }
         _ => {}
     }

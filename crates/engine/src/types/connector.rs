@@ -8,9 +8,20 @@ use serde_json::{json, Map, Value};
 pub(super) fn prepare(el: &mut Element) -> Result<(), ApiError> {
     // The YAML layout nests the auth block; its type is the connector's auth type.
     if el.doc_str("type").is_none() {
-        if let Some(t) = el.doc.get("auth").and_then(|a| a.get("type")).and_then(Value::as_str) {
+        if let Some(t) = el
+            .doc
+            .get("auth")
+            .and_then(|a| a.get("type"))
+            .and_then(Value::as_str)
+        {
             if !AUTH_TYPES.contains(&t) {
-                return Err(ApiError::invalid_field("auth.type", format!("unknown auth type `{t}`; expected one of: {}", AUTH_TYPES.join(", "))));
+                return Err(ApiError::invalid_field(
+                    "auth.type",
+                    format!(
+                        "unknown auth type `{t}`; expected one of: {}",
+                        AUTH_TYPES.join(", ")
+                    ),
+                ));
             }
             el.doc.insert("type".into(), json!(t));
         }
@@ -18,22 +29,36 @@ pub(super) fn prepare(el: &mut Element) -> Result<(), ApiError> {
     if let Some(data) = el.doc.get("data").and_then(Value::as_object) {
         for (key, spec) in data {
             if !spec.is_object() {
-                return Err(ApiError::invalid_field(&format!("data.{key}"), "a data collection must be an object"));
+                return Err(ApiError::invalid_field(
+                    &format!("data.{key}"),
+                    "a data collection must be an object",
+                ));
             }
         }
     }
     match el.doc.get("operations") {
         None | Some(Value::Array(_)) | Some(Value::Object(_)) => {}
-        Some(_) => return Err(ApiError::invalid_field("operations", "expected an array or an object of operations")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "operations",
+                "expected an array or an object of operations",
+            ))
+        }
     }
     if let Some(options) = el.doc.get("options").and_then(Value::as_object) {
         for (key, option) in options {
             let Some(option) = option.as_object() else {
-                return Err(ApiError::invalid_field(&format!("options.{key}"), "an auth option must be an object"));
+                return Err(ApiError::invalid_field(
+                    &format!("options.{key}"),
+                    "an auth option must be an object",
+                ));
             };
             if let Some(t) = option.get("type").and_then(Value::as_str) {
                 if !AUTH_TYPES.contains(&t) {
-                    return Err(ApiError::invalid_field(&format!("options.{key}.type"), format!("unknown auth type `{t}`")));
+                    return Err(ApiError::invalid_field(
+                        &format!("options.{key}.type"),
+                        format!("unknown auth type `{t}`"),
+                    ));
                 }
             }
         }
@@ -81,12 +106,28 @@ pub(crate) fn spec(connector: &Element) -> Value {
         s.insert("key".into(), json!(k));
     }
     s.insert("name".into(), json!(connector.name));
-    for f in ["logoUri", "api", "ui", "inputSchema", "auth", "parametersSchema", "udms", "udm", "operations", "test", "externalAppId", "data"] {
+    for f in [
+        "logoUri",
+        "api",
+        "ui",
+        "inputSchema",
+        "auth",
+        "parametersSchema",
+        "udms",
+        "udm",
+        "operations",
+        "test",
+        "externalAppId",
+        "data",
+    ] {
         if let Some(v) = connector.doc.get(f) {
             s.insert(f.into(), v.clone());
         }
     }
-    s.insert("hasReadme".into(), json!(connector.doc.get("docs").is_some_and(|v| !v.is_null())));
+    s.insert(
+        "hasReadme".into(),
+        json!(connector.doc.get("docs").is_some_and(|v| !v.is_null())),
+    );
     Value::Object(s)
 }
 

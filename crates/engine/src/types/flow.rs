@@ -50,8 +50,12 @@ pub const FLOW_NODE_TYPES: &[&str] = &[
 ];
 
 /// Node types that only make sense inside an integration (the SDK's `Int` flag).
-const NEEDS_INTEGRATION: &[&str] =
-    &["connector-event-trigger", "integration-specific-operation", "api-request-to-external-app", "custom-api-request"];
+const NEEDS_INTEGRATION: &[&str] = &[
+    "connector-event-trigger",
+    "integration-specific-operation",
+    "api-request-to-external-app",
+    "custom-api-request",
+];
 
 fn config_error(message: String, node_key: Option<&str>) -> Value {
     let mut e = json!({ "type": "configuration", "message": message });
@@ -71,25 +75,50 @@ fn check_node_shapes(nodes: &Map<String, Value>) -> Result<(), ApiError> {
         };
         match node.get("type") {
             Some(Value::String(_)) => {}
-            None => return Err(ApiError::invalid_field(&format!("{field}.type"), "is required")),
-            Some(_) => return Err(ApiError::invalid_field(&format!("{field}.type"), "expected a string")),
+            None => {
+                return Err(ApiError::invalid_field(
+                    &format!("{field}.type"),
+                    "is required",
+                ))
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    &format!("{field}.type"),
+                    "expected a string",
+                ))
+            }
         }
         if let Some(links) = node.get("links") {
             let Some(links) = links.as_array() else {
-                return Err(ApiError::invalid_field(&format!("{field}.links"), "expected an array"));
+                return Err(ApiError::invalid_field(
+                    &format!("{field}.links"),
+                    "expected an array",
+                ));
             };
             for (i, link) in links.iter().enumerate() {
-                let ok = link.as_object().is_some_and(|l| l.get("key").is_none_or(|k| k.is_string() || k.is_null()));
+                let ok = link
+                    .as_object()
+                    .is_some_and(|l| l.get("key").is_none_or(|k| k.is_string() || k.is_null()));
                 if !ok {
-                    return Err(ApiError::invalid_field(&format!("{field}.links[{i}]"), "expected an object with a string `key`"));
+                    return Err(ApiError::invalid_field(
+                        &format!("{field}.links[{i}]"),
+                        "expected an object with a string `key`",
+                    ));
                 }
             }
         }
         for (f, kind) in [("name", "a string"), ("onError", "`stop` or `continue`")] {
             if let Some(v) = node.get(f) {
-                let ok = if f == "onError" { matches!(v.as_str(), Some("stop" | "continue")) } else { v.is_string() };
+                let ok = if f == "onError" {
+                    matches!(v.as_str(), Some("stop" | "continue"))
+                } else {
+                    v.is_string()
+                };
                 if !ok {
-                    return Err(ApiError::invalid_field(&format!("{field}.{f}"), format!("expected {kind}")));
+                    return Err(ApiError::invalid_field(
+                        &format!("{field}.{f}"),
+                        format!("expected {kind}"),
+                    ));
                 }
             }
         }
@@ -100,12 +129,20 @@ fn check_node_shapes(nodes: &Map<String, Value>) -> Result<(), ApiError> {
 fn links_of(node: &Value) -> Vec<String> {
     node.get("links")
         .and_then(Value::as_array)
-        .map(|ls| ls.iter().filter_map(|l| l.get("key").and_then(Value::as_str)).map(str::to_string).collect())
+        .map(|ls| {
+            ls.iter()
+                .filter_map(|l| l.get("key").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn sub_flow_root(node: &Value) -> Option<String> {
-    node.get("config").and_then(|c| c.get("rootNodeKey")).and_then(Value::as_str).map(str::to_string)
+    node.get("config")
+        .and_then(|c| c.get("rootNodeKey"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// Graph problems of a node map, as `configuration` errors: unknown node types,
@@ -116,31 +153,47 @@ pub fn flow_graph_errors(nodes: &Map<String, Value>, has_integration: bool) -> V
     for (key, node) in nodes {
         let t = node.get("type").and_then(Value::as_str).unwrap_or_default();
         if !FLOW_NODE_TYPES.contains(&t) {
-            errors.push(config_error(format!("Node `{key}` has an unknown type `{t}`"), Some(key)));
+            errors.push(config_error(
+                format!("Node `{key}` has an unknown type `{t}`"),
+                Some(key),
+            ));
         } else if !has_integration && NEEDS_INTEGRATION.contains(&t) {
             // Universal flows may hold such nodes; they are configured per integration.
         }
         for target in links_of(node) {
             if !nodes.contains_key(&target) {
-                errors.push(config_error(format!("Node `{key}` links to `{target}`, which does not exist"), Some(key)));
+                errors.push(config_error(
+                    format!("Node `{key}` links to `{target}`, which does not exist"),
+                    Some(key),
+                ));
             }
         }
         if let Some(root) = sub_flow_root(node) {
             if !nodes.contains_key(&root) {
-                errors.push(config_error(format!("Node `{key}` starts its loop at `{root}`, which does not exist"), Some(key)));
+                errors.push(config_error(
+                    format!("Node `{key}` starts its loop at `{root}`, which does not exist"),
+                    Some(key),
+                ));
             }
         }
     }
     let children: BTreeMap<&str, Vec<String>> = nodes
         .iter()
         .map(|(k, n)| {
-            let mut c: Vec<String> = links_of(n).into_iter().filter(|t| nodes.contains_key(t)).collect();
+            let mut c: Vec<String> = links_of(n)
+                .into_iter()
+                .filter(|t| nodes.contains_key(t))
+                .collect();
             c.extend(sub_flow_root(n).filter(|r| nodes.contains_key(r)));
             (k.as_str(), c)
         })
         .collect();
     let targets: BTreeSet<&str> = children.values().flatten().map(String::as_str).collect();
-    let roots: Vec<&str> = nodes.keys().map(String::as_str).filter(|k| !targets.contains(k)).collect();
+    let roots: Vec<&str> = nodes
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !targets.contains(k))
+        .collect();
     // Depth-first from the roots: a grey node met again is a cycle.
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -150,7 +203,12 @@ pub fn flow_graph_errors(nodes: &Map<String, Value>, has_integration: bool) -> V
     }
     let mut marks: BTreeMap<&str, Mark> = nodes.keys().map(|k| (k.as_str(), Mark::White)).collect();
     let mut cycle = false;
-    fn visit<'a>(n: &'a str, children: &'a BTreeMap<&str, Vec<String>>, marks: &mut BTreeMap<&'a str, Mark>, cycle: &mut bool) {
+    fn visit<'a>(
+        n: &'a str,
+        children: &'a BTreeMap<&str, Vec<String>>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        cycle: &mut bool,
+    ) {
         marks.insert(n, Mark::Grey);
         for c in &children[n] {
             match marks[c.as_str()] {
@@ -164,10 +222,24 @@ pub fn flow_graph_errors(nodes: &Map<String, Value>, has_integration: bool) -> V
     for r in &roots {
         visit(r, &children, &mut marks, &mut cycle);
     }
-    let unreachable: Vec<&str> = marks.iter().filter(|(_, m)| **m == Mark::White).map(|(k, _)| *k).collect();
+    let unreachable: Vec<&str> = marks
+        .iter()
+        .filter(|(_, m)| **m == Mark::White)
+        .map(|(k, _)| *k)
+        .collect();
     if cycle || !unreachable.is_empty() {
-        let detail = if unreachable.is_empty() { String::new() } else { format!(" (nodes in a cycle or unreachable: {})", unreachable.join(", ")) };
-        errors.push(config_error(format!("The flow graph has a cycle{detail}"), None));
+        let detail = if unreachable.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (nodes in a cycle or unreachable: {})",
+                unreachable.join(", ")
+            )
+        };
+        errors.push(config_error(
+            format!("The flow graph has a cycle{detail}"),
+            None,
+        ));
     }
     errors
 }
@@ -177,8 +249,16 @@ fn node_dependencies(nodes: &Map<String, Value>) -> Vec<(ElementType, String, St
     let mut deps = Vec::new();
     for (node_key, node) in nodes {
         let config = node.get("config");
-        for (field, t) in [("action", ElementType::Action), ("dataSource", ElementType::DataSource), ("fieldMapping", ElementType::FieldMapping)] {
-            if let Some(k) = config.and_then(|c| c.get(field)).and_then(|r| r.get("key")).and_then(Value::as_str) {
+        for (field, t) in [
+            ("action", ElementType::Action),
+            ("dataSource", ElementType::DataSource),
+            ("fieldMapping", ElementType::FieldMapping),
+        ] {
+            if let Some(k) = config
+                .and_then(|c| c.get(field))
+                .and_then(|r| r.get("key"))
+                .and_then(Value::as_str)
+            {
                 deps.push((t, k.to_string(), node_key.clone()));
             }
         }
@@ -186,11 +266,20 @@ fn node_dependencies(nodes: &Map<String, Value>) -> Vec<(ElementType, String, St
     deps
 }
 
-pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) -> Result<(), ApiError> {
+pub(super) async fn prepare(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+) -> Result<(), ApiError> {
     let nodes = match el.doc.get("nodes") {
         None => Map::new(),
         Some(Value::Object(n)) => n.clone(),
-        Some(_) => return Err(ApiError::invalid_field("nodes", "expected an object of nodes keyed by node key")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "nodes",
+                "expected an object of nodes keyed by node key",
+            ))
+        }
     };
     check_node_shapes(&nodes)?;
     let mut errors = flow_graph_errors(&nodes, el.integration_id.is_some());
@@ -214,9 +303,15 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) 
     }
     for (t, key, node_key) in node_dependencies(&nodes) {
         let scope = el.integration_id.as_deref();
-        let found = match engine.resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(scope)).await {
+        let found = match engine
+            .resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(scope))
+            .await
+        {
             Ok(e) => Some(e),
-            Err(_) if scope.is_some() => engine.resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(None)).await.ok(),
+            Err(_) if scope.is_some() => engine
+                .resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(None))
+                .await
+                .ok(),
             Err(_) => None,
         };
         match found {
@@ -224,13 +319,18 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) 
             None => errors.push(json!({"type": "dependency_error", "message": format!("Node `{node_key}` uses {} `{key}`, which does not exist", t.name()), "data": {"nodeKey": node_key, "workspaceElementReference": {"type": t.name(), "key": key}}})),
         }
     }
-    el.state = if errors.is_empty() { ElementState::Ready } else { ElementState::ConfigurationError };
+    el.state = if errors.is_empty() {
+        ElementState::Ready
+    } else {
+        ElementState::ConfigurationError
+    };
     if errors.is_empty() {
         el.doc.remove("errors");
     } else {
         el.doc.insert("errors".into(), Value::Array(errors));
     }
-    el.doc.insert("dependencies".into(), Value::Array(dependencies));
+    el.doc
+        .insert("dependencies".into(), Value::Array(dependencies));
     Ok(())
 }
 
@@ -244,7 +344,9 @@ mod tests {
 
     #[test]
     fn a_linear_flow_is_clean() {
-        let n = nodes(json!({"t": {"type": "api-trigger", "links": [{"key": "a"}]}, "a": {"type": "transform-data"}}));
+        let n = nodes(
+            json!({"t": {"type": "api-trigger", "links": [{"key": "a"}]}, "a": {"type": "transform-data"}}),
+        );
         assert!(flow_graph_errors(&n, false).is_empty());
     }
 
@@ -253,7 +355,9 @@ mod tests {
         let n = nodes(json!({"t": {"type": "nope", "links": [{"key": "zz"}]}}));
         let e = flow_graph_errors(&n, false);
         assert_eq!(e.len(), 2, "{e:?}");
-        let cyc = nodes(json!({"t": {"type": "api-trigger", "links": [{"key": "a"}]}, "a": {"type": "filter", "links": [{"key": "b"}]}, "b": {"type": "filter", "links": [{"key": "a"}]}}));
+        let cyc = nodes(
+            json!({"t": {"type": "api-trigger", "links": [{"key": "a"}]}, "a": {"type": "filter", "links": [{"key": "b"}]}, "b": {"type": "filter", "links": [{"key": "a"}]}}),
+        );
         assert_eq!(flow_graph_errors(&cyc, false).len(), 1);
         // A pure loop has no root at all: every node is unreachable.
         let lonely = nodes(json!({"a": {"type": "filter", "links": [{"key": "a"}]}}));

@@ -9,14 +9,21 @@ use super::connector;
 use crate::elements::{read_ref, store_error, Depth, Ref};
 use crate::{Caller, Engine};
 
-pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, body: &Map<String, Value>) -> Result<(), ApiError> {
+pub(super) async fn prepare(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
     if let Some(r) = read_ref(body, &["connectorId"], "connectorUuid", "connectorKey")? {
         let field = match r {
             Ref::Id(_) => "connectorId",
             Ref::Uuid(_) => "connectorUuid",
             Ref::Key(_) => "connectorKey",
         };
-        let connector = engine.resolve_ref(caller, ElementType::Connector, &r, field).await?;
+        let connector = engine
+            .resolve_ref(caller, ElementType::Connector, &r, field)
+            .await?;
         el.doc.insert("connectorId".into(), json!(connector.id));
     } else if el.doc_str("connectorId").is_none() {
         // Only an external app: use that app's connector, when the workspace has one.
@@ -24,7 +31,14 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, 
             let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Connector);
             q.doc_equals = vec![("externalAppId".into(), json!(app))];
             q.limit = 1;
-            if let Some(c) = engine.store.find_elements(&q).await.map_err(store_error)?.into_iter().next() {
+            if let Some(c) = engine
+                .store
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .next()
+            {
                 el.doc.insert("connectorId".into(), json!(c.id));
             }
         }
@@ -32,8 +46,14 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, 
     if let Some(b64) = el.doc.remove("logoBase64") {
         let b64 = b64.as_str().unwrap_or_default().trim().to_string();
         if !b64.is_empty() {
-            let mime = logo_mime(&b64).ok_or_else(|| ApiError::invalid_field("logoBase64", "expected a base64-encoded PNG, JPEG, GIF, WebP or SVG image"))?;
-            el.doc.insert("logoUri".into(), json!(format!("data:{mime};base64,{b64}")));
+            let mime = logo_mime(&b64).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "logoBase64",
+                    "expected a base64-encoded PNG, JPEG, GIF, WebP or SVG image",
+                )
+            })?;
+            el.doc
+                .insert("logoUri".into(), json!(format!("data:{mime};base64,{b64}")));
         }
     }
     Ok(())
@@ -42,41 +62,96 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, 
 /// The image type of a base64 logo, from its first bytes (the base64 of each
 /// format's magic number).
 fn logo_mime(b64: &str) -> Option<&'static str> {
-    if b64.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))) {
+    if b64
+        .chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+    {
         return None;
     }
-    [("iVBORw0KGgo", "image/png"), ("/9j/", "image/jpeg"), ("R0lGOD", "image/gif"), ("UklGR", "image/webp"), ("PHN2Zy", "image/svg+xml"), ("PD94bW", "image/svg+xml")]
-        .iter()
-        .find(|(magic, _)| b64.starts_with(magic))
-        .map(|(_, mime)| *mime)
+    [
+        ("iVBORw0KGgo", "image/png"),
+        ("/9j/", "image/jpeg"),
+        ("R0lGOD", "image/gif"),
+        ("UklGR", "image/webp"),
+        ("PHN2Zy", "image/svg+xml"),
+        ("PD94bW", "image/svg+xml"),
+    ]
+    .iter()
+    .find(|(magic, _)| b64.starts_with(magic))
+    .map(|(_, mime)| *mime)
 }
 
 /// `dataSourceKey`/`dataSourceUuid` on a field mapping name its data source; keep
 /// the id alongside.
-pub(super) async fn resolve_data_source(engine: &Engine, caller: &Caller, el: &mut Element, body: &Map<String, Value>) -> Result<(), ApiError> {
-    let Some(r) = read_ref(body, &["dataSourceId"], "dataSourceUuid", "dataSourceKey")? else { return Ok(()) };
-    let scope = if matches!(r, Ref::Key(_)) { Some(el.integration_id.as_deref()) } else { None };
-    let ds = match engine.resolve_ref_scoped(caller, ElementType::DataSource, &r, "dataSourceKey", scope).await {
+pub(super) async fn resolve_data_source(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Some(r) = read_ref(body, &["dataSourceId"], "dataSourceUuid", "dataSourceKey")? else {
+        return Ok(());
+    };
+    let scope = if matches!(r, Ref::Key(_)) {
+        Some(el.integration_id.as_deref())
+    } else {
+        None
+    };
+    let ds = match engine
+        .resolve_ref_scoped(caller, ElementType::DataSource, &r, "dataSourceKey", scope)
+        .await
+    {
         Ok(ds) => ds,
-        Err(_) if scope.is_some() => engine.resolve_ref_scoped(caller, ElementType::DataSource, &r, "dataSourceKey", Some(None)).await?,
+        Err(_) if scope.is_some() => {
+            engine
+                .resolve_ref_scoped(
+                    caller,
+                    ElementType::DataSource,
+                    &r,
+                    "dataSourceKey",
+                    Some(None),
+                )
+                .await?
+        }
         Err(e) => return Err(e),
     };
     el.doc.insert("dataSourceId".into(), json!(ds.id));
     Ok(())
 }
 
-pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map<String, Value>, depth: Depth) -> Result<(), ApiError> {
+pub(super) async fn render(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    m: &mut Map<String, Value>,
+    depth: Depth,
+) -> Result<(), ApiError> {
     let connector = match el.doc_str("connectorId") {
-        Some(id) => engine.store.element_by_id(&el.workspace_id, id).await.map_err(store_error)?,
+        Some(id) => engine
+            .store
+            .element_by_id(&el.workspace_id, id)
+            .await
+            .map_err(store_error)?,
         None => None,
     };
-    let logo = el.doc_str("logoUri").map(str::to_string).or_else(|| connector.as_ref().and_then(|c| c.doc_str("logoUri").map(str::to_string)));
+    let logo = el.doc_str("logoUri").map(str::to_string).or_else(|| {
+        connector
+            .as_ref()
+            .and_then(|c| c.doc_str("logoUri").map(str::to_string))
+    });
     m.insert("logoUri".into(), json!(logo.unwrap_or_default()));
     if let Some(id) = el.doc.get("connectorId") {
         m.insert("connectorId".into(), id.clone());
     }
     let base = engine.config.public_url.trim_end_matches('/');
-    m.insert("oAuthCallbackUri".into(), json!(el.doc_str("oAuthCallbackUri").filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| format!("{base}/oauth-callback"))));
+    m.insert(
+        "oAuthCallbackUri".into(),
+        json!(el
+            .doc_str("oAuthCallbackUri")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{base}/oauth-callback"))),
+    );
     m.insert("isTest".into(), json!(false));
     // Parameters hold OAuth client secrets: only admins asking for secrets see them.
     if !caller.include_secrets {
@@ -99,7 +174,10 @@ pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &m
             if let Some(t) = c.doc_str("type") {
                 m.insert("authType".into(), json!(t));
             }
-            m.insert("hasMissingParameters".into(), json!(!missing_parameters(c, parameters).is_empty()));
+            m.insert(
+                "hasMissingParameters".into(),
+                json!(!missing_parameters(c, parameters).is_empty()),
+            );
             m.insert("spec".into(), connector::spec(c));
             if let Some(app_uri) = c.doc_str("appUri") {
                 m.insert("appUri".into(), json!(app_uri));
@@ -111,11 +189,20 @@ pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &m
             }
         }
         None => {
-            for (flag, count) in [("hasOperations", "operationsCount"), ("hasData", "dataCollectionsCount"), ("hasEvents", "eventsCount")] {
+            for (flag, count) in [
+                ("hasOperations", "operationsCount"),
+                ("hasData", "dataCollectionsCount"),
+                ("hasEvents", "eventsCount"),
+            ] {
                 m.insert(flag.into(), json!(false));
                 m.insert(count.into(), json!(0));
             }
-            for flag in ["hasGlobalWebhooks", "hasUdm", "hasDocumentation", "hasMissingParameters"] {
+            for flag in [
+                "hasGlobalWebhooks",
+                "hasUdm",
+                "hasDocumentation",
+                "hasMissingParameters",
+            ] {
                 m.insert(flag.into(), json!(false));
             }
         }
@@ -126,20 +213,34 @@ pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &m
             q.integration = RefFilter::Is(el.id.clone());
             q.customer = RefFilter::Is(me.clone());
             q.limit = 1;
-            engine.store.find_elements(&q).await.map_err(store_error)?.into_iter().next()
+            engine
+                .store
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .next()
         }
         _ => None,
     };
-    let connected = connection.as_ref().is_some_and(|c| c.doc.get("disconnected") != Some(&Value::Bool(true)));
+    let connected = connection
+        .as_ref()
+        .is_some_and(|c| c.doc.get("disconnected") != Some(&Value::Bool(true)));
     m.insert("isConnected".into(), json!(connected));
     if let Some(c) = connection {
-        m.insert("connection".into(), Box::pin(engine.render(caller, &c, Depth::Flat)).await?);
+        m.insert(
+            "connection".into(),
+            Box::pin(engine.render(caller, &c, Depth::Flat)).await?,
+        );
     }
     Ok(())
 }
 
 /// Required connector parameters the integration leaves unset.
-pub(crate) fn missing_parameters(connector: &Element, parameters: Option<&Map<String, Value>>) -> Vec<String> {
+pub(crate) fn missing_parameters(
+    connector: &Element,
+    parameters: Option<&Map<String, Value>>,
+) -> Vec<String> {
     let required = connector
         .doc
         .get("parametersSchema")

@@ -23,7 +23,12 @@ use crate::{Caller, Engine};
 
 /// Validates a type's own fields and derives what it stores from them, before every
 /// write. `body` is the request body, for references only a type knows.
-pub(crate) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, body: &Map<String, Value>) -> Result<(), ApiError> {
+pub(crate) async fn prepare(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
     match el.element_type {
         ElementType::Integration => integration::prepare(engine, caller, el, body).await,
         ElementType::Connector => connector::prepare(el),
@@ -38,7 +43,13 @@ pub(crate) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element, 
 }
 
 /// Adds the fields a type computes when it is read.
-pub(crate) async fn render_extra(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map<String, Value>, depth: Depth) -> Result<(), ApiError> {
+pub(crate) async fn render_extra(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    m: &mut Map<String, Value>,
+    depth: Depth,
+) -> Result<(), ApiError> {
     match el.element_type {
         ElementType::Integration => integration::render(engine, caller, el, m, depth).await,
         ElementType::Connector => {
@@ -68,11 +79,19 @@ impl Engine {
     /// Re-validates an element against its current dependencies and stores the
     /// resulting `state`/`errors` (the seed's `POST /flows/{selector}/refresh`).
     pub async fn refresh(&self, caller: &Caller, current: Element) -> Result<Element, ApiError> {
-        crate::elements::check_writer(caller, current.element_type)
-            .or_else(|e| if current.element_type.spec().writers == osmosis_model::element_type::Writers::Admin { Err(e) } else { Ok(()) })?;
+        crate::elements::check_writer(caller, current.element_type).or_else(|e| {
+            if current.element_type.spec().writers == osmosis_model::element_type::Writers::Admin {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        })?;
         let mut el = current.clone();
         prepare(self, caller, &mut el, &Map::new()).await?;
-        if el.state == current.state && el.doc.get("errors") == current.doc.get("errors") && el.doc.get("dependencies") == current.doc.get("dependencies") {
+        if el.state == current.state
+            && el.doc.get("errors") == current.doc.get("errors")
+            && el.doc.get("dependencies") == current.doc.get("dependencies")
+        {
             return Ok(current);
         }
         self.store_refreshed(current, el).await

@@ -7,15 +7,29 @@ use serde_json::{json, Map, Value};
 use crate::elements::{store_error, Depth, Ref};
 use crate::{Caller, Engine};
 
-pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) -> Result<(), ApiError> {
-    let Some(Value::Array(items)) = el.doc.get("elements").cloned() else { return Ok(()) };
+pub(super) async fn prepare(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+) -> Result<(), ApiError> {
+    let Some(Value::Array(items)) = el.doc.get("elements").cloned() else {
+        return Ok(());
+    };
     let mut resolved = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = format!("elements[{i}]");
-        let type_name = item.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::invalid_field(&format!("{field}.type"), "is required"))?;
+        let type_name = item
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_field(&format!("{field}.type"), "is required"))?;
         let t = ElementType::from_name(type_name)
             .filter(|t| t.can_be_in_package())
-            .ok_or_else(|| ApiError::invalid_field(&format!("{field}.type"), format!("`{type_name}` elements cannot be put in a package")))?;
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    &format!("{field}.type"),
+                    format!("`{type_name}` elements cannot be put in a package"),
+                )
+            })?;
         let r = if let Some(id) = item.get("id").and_then(Value::as_str) {
             Ref::Id(id.to_string())
         } else if let Some(uuid) = item.get("uuid").and_then(Value::as_str) {
@@ -23,7 +37,10 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) 
         } else if let Some(key) = item.get("key").and_then(Value::as_str) {
             Ref::Key(key.to_string())
         } else {
-            return Err(ApiError::invalid_field(&field, "needs `id`, `uuid` or `key`"));
+            return Err(ApiError::invalid_field(
+                &field,
+                "needs `id`, `uuid` or `key`",
+            ));
         };
         let target = engine.resolve_ref(caller, t, &r, &field).await?;
         resolved.push(json!({ "id": target.id, "type": type_name }));
@@ -32,16 +49,29 @@ pub(super) async fn prepare(engine: &Engine, caller: &Caller, el: &mut Element) 
     Ok(())
 }
 
-pub(super) async fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map<String, Value>, depth: Depth) -> Result<(), ApiError> {
+pub(super) async fn render(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    m: &mut Map<String, Value>,
+    depth: Depth,
+) -> Result<(), ApiError> {
     if depth != Depth::Full {
         return Ok(());
     }
-    let Some(Value::Array(items)) = el.doc.get("elements") else { return Ok(()) };
+    let Some(Value::Array(items)) = el.doc.get("elements") else {
+        return Ok(());
+    };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let mut entry = item.clone();
         if let Some(id) = item.get("id").and_then(Value::as_str) {
-            if let Some(target) = engine.store.element_by_id(&el.workspace_id, id).await.map_err(store_error)? {
+            if let Some(target) = engine
+                .store
+                .element_by_id(&el.workspace_id, id)
+                .await
+                .map_err(store_error)?
+            {
                 entry["element"] = Box::pin(engine.render(caller, &target, Depth::Flat)).await?;
             }
         }

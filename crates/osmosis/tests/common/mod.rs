@@ -39,10 +39,16 @@ pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<String>) {
         let admin = pg_admin_url();
         let pool = sqlx_pg_pool(&admin).await;
         pool.execute_sql(&format!("CREATE DATABASE {name}")).await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database URL has a path");
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .expect("database URL has a path");
         (format!("{base}/{name}"), Some(name))
     } else {
-        (format!("sqlite://{}", dir.join("osmosis.db").display()), None)
+        (
+            format!("sqlite://{}", dir.join("osmosis.db").display()),
+            None,
+        )
     }
 }
 
@@ -50,12 +56,21 @@ pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<String>) {
 pub struct PgAdmin(sqlx_pg::PgPool);
 
 pub async fn sqlx_pg_pool(url: &str) -> PgAdmin {
-    PgAdmin(sqlx_pg::PgPoolOptions::new().max_connections(1).connect(url).await.expect("PostgreSQL is reachable"))
+    PgAdmin(
+        sqlx_pg::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .expect("PostgreSQL is reachable"),
+    )
 }
 
 impl PgAdmin {
     pub async fn execute_sql(&self, sql: &str) {
-        sqlx_pg::query(sql).execute(&self.0).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        sqlx_pg::query(sql)
+            .execute(&self.0)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
@@ -68,17 +83,37 @@ impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database(dir.path()).await;
-        let store = osmosis_store::open(&database_url, 8, true).await.expect("store opens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let store = osmosis_store::open(&database_url, 8, true)
+            .await
+            .expect("store opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
-        let engine = Engine::new(store, EngineConfig { public_url: url.clone() });
-        engine.create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into())).await.expect("workspace");
+        let engine = Engine::new(
+            store,
+            EngineConfig {
+                public_url: url.clone(),
+            },
+        );
+        engine
+            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
+            .await
+            .expect("workspace");
         let app = osmosis_api::router(osmosis_api::AppState::new(engine.clone()));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("server runs");
         });
-        Server { url, engine, http: reqwest::Client::new(), database_url, pg_database, _dir: dir, task }
+        Server {
+            url,
+            engine,
+            http: reqwest::Client::new(),
+            database_url,
+            pg_database,
+            _dir: dir,
+            task,
+        }
     }
 
     /// Stops the server and drops a PostgreSQL test database.
@@ -88,20 +123,39 @@ impl Server {
         if let Some(name) = &self.pg_database {
             self.engine.store.close().await;
             let admin = sqlx_pg_pool(&pg_admin_url()).await;
-            admin.execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            admin
+                .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
         }
     }
 
     pub fn admin(&self) -> String {
-        token(json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}), WS_SECRET, jsonwebtoken::Algorithm::HS256)
+        token(
+            json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
+            WS_SECRET,
+            jsonwebtoken::Algorithm::HS256,
+        )
     }
 
     pub fn customer(&self, id: &str) -> String {
-        token(json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}), WS_SECRET, jsonwebtoken::Algorithm::HS256)
+        token(
+            json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
+            WS_SECRET,
+            jsonwebtoken::Algorithm::HS256,
+        )
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().expect("method"), format!("{}{}", self.url, path));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            format!("{}{}", self.url, path),
+        );
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -111,7 +165,11 @@ impl Server {
         let resp = req.send().await.expect("request is answered");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -136,11 +194,19 @@ impl Server {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
 }
 
 pub fn token(claims: Value, secret: &str, alg: jsonwebtoken::Algorithm) -> String {
-    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("token")
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("token")
 }
 
 /// Asserts an `ErrorData` body with this status, type and key.
@@ -149,5 +215,9 @@ pub fn assert_error(resp: &(u16, Value), status: u16, error_type: &str, key: &st
     assert_eq!(resp.0, status, "status of {}", resp.1);
     assert_eq!(resp.1["type"], error_type, "type of {}", resp.1);
     assert_eq!(resp.1["key"], key, "key of {}", resp.1);
-    assert!(resp.1["message"].as_str().is_some_and(|m| !m.is_empty()), "message of {}", resp.1);
+    assert!(
+        resp.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message of {}",
+        resp.1
+    );
 }
