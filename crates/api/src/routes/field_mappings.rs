@@ -1,0 +1,62 @@
+//! `GET /field-mappings/{selector}/app-schema` and `GET /field-mapping/app-schema?…`
+//! (`fieldMapping(sel).getAppSchema()`): the schema of the app's records that a field
+//! mapping maps external records to and from.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use osmosis_engine::PathSelector;
+use osmosis_model::{ApiError, Element, ElementType};
+use serde_json::Value;
+
+use super::elements::resolve_query;
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::query::Query;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/field-mappings/{selector}/app-schema", get(by_path))
+        .route("/field-mapping/app-schema", get(by_query))
+}
+
+/// The stored `appSchema`; a mapping without one has nothing to map to, which is a
+/// configuration problem rather than an empty schema.
+fn app_schema(el: &Element) -> Result<Value, ApiError> {
+    el.doc.get("appSchema").cloned().ok_or_else(|| {
+        ApiError::configuration(format!(
+            "Field mapping `{}` has no appSchema",
+            el.key.as_deref().unwrap_or(&el.id)
+        ))
+    })
+}
+
+async fn by_path(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(selector): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let sel = PathSelector {
+        value: selector,
+        layer: q.layer()?,
+        auto_create: false,
+    };
+    let el = state
+        .engine
+        .resolve(&caller, ElementType::FieldMapping, &sel)
+        .await?;
+    Ok(Json(app_schema(&el)?))
+}
+
+async fn by_query(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let el = resolve_query(&state, &caller, ElementType::FieldMapping, &q).await?;
+    Ok(Json(app_schema(&el)?))
+}
