@@ -175,7 +175,8 @@ pub fn does_match_filter(data: Option<&Value>, filter: Option<&Value>) -> Result
             continue;
         }
         let field = condition.get("field").and_then(js::slot);
-        let values = locator::get_filter_field_values_by_locator(data, field)?;
+        let steps = locator::locator_to_steps(field)?;
+        let values = locator::filter_values_by_steps(data, &steps);
         let operand = condition.get("value").and_then(js::slot);
         let matched = if values.is_empty() {
             apply_filter_operator(&op, None, operand) == Some(true)

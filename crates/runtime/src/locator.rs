@@ -334,33 +334,55 @@ pub fn get_filter_field_values_by_locator(
     locator: Option<&Value>,
 ) -> Result<Vec<Value>> {
     let steps = locator_to_steps(locator)?;
-    let mut out = Vec::new();
-    collect_filter_values(data.and_then(js::slot).map(Cow::Borrowed), &steps, &mut out);
-    Ok(out)
+    Ok(filter_values_by_steps(data, &steps)
+        .into_iter()
+        .map(Cow::into_owned)
+        .collect())
 }
 
-/// The filter reader over parsed steps, for callers that parse once.
-pub fn filter_values_by_steps(data: Option<&Value>, steps: &[Step]) -> Vec<Value> {
+/// The filter reader over parsed steps, for callers that parse once. Values are
+/// borrowed from `data` where possible.
+pub fn filter_values_by_steps<'a>(data: Option<&'a Value>, steps: &[Step]) -> Vec<Cow<'a, Value>> {
     let mut out = Vec::new();
     collect_filter_values(data.and_then(js::slot).map(Cow::Borrowed), steps, &mut out);
     out
 }
 
-fn collect_filter_values(data: Option<Cow<'_, Value>>, steps: &[Step], out: &mut Vec<Value>) {
+/// One step of a reader that borrows through containers; only values derived from
+/// strings (`length`, characters) are owned.
+fn step_into<'a>(current: Cow<'a, Value>, step: &Step) -> Option<Cow<'a, Value>> {
+    fn read<'v>(v: &'v Value, step: &Step) -> Option<Cow<'v, Value>> {
+        match step {
+            Step::Index(i) => js::get_index(v, *i),
+            Step::Property(name) => js::get_property(v, name),
+            Step::Unknown(_) => None,
+        }
+    }
+    match current {
+        Cow::Borrowed(v) => read(v, step),
+        Cow::Owned(v) => read(&v, step).map(|c| Cow::Owned(c.into_owned())),
+    }
+}
+
+fn collect_filter_values<'a>(
+    data: Option<Cow<'a, Value>>,
+    steps: &[Step],
+    out: &mut Vec<Cow<'a, Value>>,
+) {
     let mut current = data;
     for (idx, step) in steps.iter().enumerate() {
-        let Some(value) = current.as_deref().filter(|v| !v.is_null()) else {
+        let Some(value) = current.take().filter(|v| !v.is_null()) else {
             return;
         };
         match step {
-            Step::Index(i) => match value {
-                Value::Array(_) => {
-                    current = js::get_index(value, *i).map(|c| Cow::Owned(c.into_owned()))
+            Step::Index(_) => {
+                if !value.is_array() {
+                    return;
                 }
-                _ => return,
-            },
-            Step::Property(name) => match value {
-                Value::Array(items) => {
+                current = step_into(value, step);
+            }
+            Step::Property(_) => {
+                if let Cow::Borrowed(Value::Array(items)) = value {
                     for item in items {
                         collect_filter_values(
                             js::slot(item).map(Cow::Borrowed),
@@ -370,14 +392,26 @@ fn collect_filter_values(data: Option<Cow<'_, Value>>, steps: &[Step], out: &mut
                     }
                     return;
                 }
-                _ => current = js::get_property(value, name).map(|c| Cow::Owned(c.into_owned())),
-            },
-            Step::Unknown(_) => {}
+                if let Cow::Owned(Value::Array(items)) = &value {
+                    for item in items {
+                        let mut owned = Vec::new();
+                        collect_filter_values(
+                            js::slot(item).map(Cow::Borrowed),
+                            &steps[idx..],
+                            &mut owned,
+                        );
+                        out.extend(owned.into_iter().map(|c| Cow::Owned(c.into_owned())));
+                    }
+                    return;
+                }
+                current = step_into(value, step);
+            }
+            Step::Unknown(_) => current = Some(value),
         }
     }
     if let Some(v) = current {
         if !v.is_null() {
-            out.push(v.into_owned());
+            out.push(v);
         }
     }
 }

@@ -492,10 +492,12 @@ async fn eval_case<'b>(
         let matched = if js::truthy(filter_value) {
             match ctx.mode {
                 Mode::Build => match filter_value {
-                    Some(Value::Array(_)) => {
-                        let data = vars.materialize();
-                        filter::does_match_filter(data.as_ref(), filter_value)?
-                    }
+                    Some(Value::Array(_)) => match vars {
+                        Vars::Value(data) => filter::does_match_filter(*data, filter_value)?,
+                        Vars::Iter { .. } => {
+                            filter::does_match_filter(vars.materialize().as_ref(), filter_value)?
+                        }
+                    },
                     _ => {
                         let built = eval(ctx, filter_value, vars, None).await?;
                         let built = super::process_copy(built)?;

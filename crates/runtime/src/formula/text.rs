@@ -4,20 +4,57 @@
 
 use crate::error::{Result, RuntimeError};
 use regex::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+const REGEX_META: &[char] = &[
+    '\\', '^', '$', '.', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}',
+];
+const CACHE_LIMIT: usize = 256;
+
+thread_local! {
+    /// Compiling a regex costs far more than using it, and mappings reuse few keys.
+    static COMPILED: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
+}
 
 /// `template.replace(new RegExp('\\{' + key + '\\}', 'g'), replacement)`.
 pub(super) fn replace_placeholder(template: &str, key: &str, replacement: &str) -> Result<String> {
+    if !key.contains(REGEX_META) {
+        // A key without metacharacters matches itself literally.
+        let needle = format!("{{{key}}}");
+        let mut out = String::with_capacity(template.len());
+        let mut last = 0;
+        for (start, m) in template.match_indices(&needle) {
+            out.push_str(&template[last..start]);
+            expand(&mut out, replacement, template, start, start + m.len(), &[]);
+            last = start + m.len();
+        }
+        out.push_str(&template[last..]);
+        return Ok(out);
+    }
     let pattern = format!(r"\{{{key}\}}");
-    let re = Regex::new(&pattern).map_err(|e| {
-        RuntimeError::Syntax(format!("Invalid regular expression: /{pattern}/: {e}"))
+    let re = COMPILED.with(|cache| -> Result<Regex> {
+        if let Some(re) = cache.borrow().get(&pattern) {
+            return Ok(re.clone());
+        }
+        let re = Regex::new(&pattern).map_err(|e| {
+            RuntimeError::Syntax(format!("Invalid regular expression: /{pattern}/: {e}"))
+        })?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(pattern.clone(), re.clone());
+        Ok(re)
     })?;
-    let groups = re.captures_len() - 1;
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
     for caps in re.captures_iter(template) {
         let m = caps.get(0).expect("group 0 always matches");
         out.push_str(&template[last..m.start()]);
-        expand(&mut out, replacement, template, &caps, groups);
+        let groups: Vec<Option<&str>> =
+            caps.iter().skip(1).map(|g| g.map(|g| g.as_str())).collect();
+        expand(&mut out, replacement, template, m.start(), m.end(), &groups);
         last = m.end();
     }
     out.push_str(&template[last..]);
@@ -29,10 +66,15 @@ fn expand(
     out: &mut String,
     replacement: &str,
     subject: &str,
-    caps: &regex::Captures<'_>,
-    groups: usize,
+    start: usize,
+    end: usize,
+    groups: &[Option<&str>],
 ) {
-    let m = caps.get(0).expect("group 0 always matches");
+    if !replacement.contains('$') {
+        out.push_str(replacement);
+        return;
+    }
+    let count = groups.len();
     let bytes = replacement.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -44,17 +86,17 @@ fn expand(
                     continue;
                 }
                 b'&' => {
-                    out.push_str(m.as_str());
+                    out.push_str(&subject[start..end]);
                     i += 2;
                     continue;
                 }
                 b'`' => {
-                    out.push_str(&subject[..m.start()]);
+                    out.push_str(&subject[..start]);
                     i += 2;
                     continue;
                 }
                 b'\'' => {
-                    out.push_str(&subject[m.end()..]);
+                    out.push_str(&subject[end..]);
                     i += 2;
                     continue;
                 }
@@ -64,13 +106,13 @@ fn expand(
                         .get(i + 2)
                         .filter(|c| c.is_ascii_digit())
                         .map(|c| one * 10 + usize::from(c - b'0'));
-                    if let Some(n) = two.filter(|n| *n >= 1 && *n <= groups) {
-                        out.push_str(caps.get(n).map(|g| g.as_str()).unwrap_or(""));
+                    if let Some(n) = two.filter(|n| *n >= 1 && *n <= count) {
+                        out.push_str(groups[n - 1].unwrap_or(""));
                         i += 3;
                         continue;
                     }
-                    if one >= 1 && one <= groups {
-                        out.push_str(caps.get(one).map(|g| g.as_str()).unwrap_or(""));
+                    if one >= 1 && one <= count {
+                        out.push_str(groups[one - 1].unwrap_or(""));
                         i += 2;
                         continue;
                     }

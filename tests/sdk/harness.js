@@ -1,0 +1,271 @@
+'use strict';
+// Starts a real `osmosis serve` for one test file and builds SDK clients the way an
+// application does, plus the checks every test shares: responses validated with the
+// SDK's own zod schemas (and their key sets), errors checked by SDK class and key.
+//
+// Environment:
+//   OSMOSIS_BIN                 the osmosis binary; default: $CARGO_TARGET_DIR/debug/osmosis,
+//                               else ~/.cache/osmosis-target-sdk/debug/osmosis, else
+//                               <repo>/target/debug/osmosis (the first that exists)
+//   OSMOSIS_TEST_DATABASE_URL   database for the server; a postgres:// URL gets a fresh
+//                               database created for the run (with psql) and dropped
+//                               after; anything else is passed through as is. Default:
+//                               SQLite in a fresh temporary data dir.
+//   OSMOSIS_TEST_LOG            set to 1 to echo the server's stderr.
+
+const assert = require('node:assert/strict');
+const { spawn, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const sdk = require('@membranehq/sdk');
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+function osmosisBin() {
+  if (process.env.OSMOSIS_BIN) return process.env.OSMOSIS_BIN;
+  const candidates = [
+    process.env.CARGO_TARGET_DIR && path.join(process.env.CARGO_TARGET_DIR, 'debug', 'osmosis'),
+    path.join(os.homedir(), '.cache', 'osmosis-target-sdk', 'debug', 'osmosis'),
+    path.join(REPO, 'target', 'debug', 'osmosis'),
+  ].filter(Boolean);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(`No osmosis binary: build it with \`cargo build -p osmosis\` or set OSMOSIS_BIN (looked at ${candidates.join(', ')})`);
+  }
+  return found;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** An HS256 JWT over `payload`, signed with `secret` (what an app's backend mints). */
+function signJwt(payload, secret, alg = 'HS256') {
+  const hash = { HS256: 'sha256', HS512: 'sha512' }[alg];
+  const input = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${b64url(JSON.stringify(payload))}`;
+  const sig = crypto.createHmac(hash, secret).update(input).digest();
+  return `${input}.${b64url(sig)}`;
+}
+
+/** A fresh PostgreSQL database for this run, made from the admin URL given. */
+function createPostgresDatabase(adminUrl) {
+  const name = `osmosis_sdk_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
+  execFileSync('psql', [adminUrl, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `CREATE DATABASE "${name}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop() {
+      execFileSync('psql', [adminUrl, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    },
+  };
+}
+
+/**
+ * Starts `osmosis serve` on a free port with a fresh data dir and workspace; resolves
+ * once `/health` answers 200. Call `stop()` at the end: it sends SIGTERM and fails
+ * unless the server exits 0.
+ */
+async function startServer() {
+  const bin = osmosisBin();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osmosis-sdk-'));
+  const workspaceKey = `wk-${crypto.randomBytes(6).toString('hex')}`;
+  const workspaceSecret = crypto.randomBytes(24).toString('hex');
+  let database = null;
+  const dbEnv = process.env.OSMOSIS_TEST_DATABASE_URL;
+  const args = [];
+  if (dbEnv && /^postgres(ql)?:\/\//.test(dbEnv)) {
+    database = createPostgresDatabase(dbEnv);
+    args.push('--database', database.url);
+  } else if (dbEnv) {
+    args.push('--database', dbEnv);
+  }
+  let child;
+  let port;
+  let stderr = '';
+  let stdout = '';
+  let exit = null;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    port = await freePort();
+    stderr = '';
+    stdout = '';
+    exit = null;
+    child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {
+      env: { ...process.env, OSMOSIS_WORKSPACE_KEY: workspaceKey, OSMOSIS_WORKSPACE_SECRET: workspaceSecret, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (process.env.OSMOSIS_TEST_LOG) process.stderr.write(d);
+    });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exit = { code, signal }))));
+    child.exited = exited;
+    const deadline = Date.now() + 60_000;
+    let healthy = false;
+    while (Date.now() < deadline && !exit) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/health`);
+        if (r.status === 200) {
+          healthy = true;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    if (healthy) break;
+    if (!exit) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`osmosis did not become healthy within 60 s\n${stderr}`);
+    }
+    if (!/cannot listen/.test(stderr)) {
+      throw new Error(`osmosis exited (${JSON.stringify(exit)}) before becoming healthy\n${stderr}`);
+    }
+    // Lost the port to someone else between probing and binding: try another.
+  }
+  if (exit) throw new Error(`osmosis could not bind a port\n${stderr}`);
+  const apiUri = `http://127.0.0.1:${port}`;
+  const adminToken = signJwt({ iss: workspaceKey, isAdmin: true }, workspaceSecret);
+
+  const server = {
+    apiUri,
+    port,
+    workspaceKey,
+    workspaceSecret,
+    dataDir,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    /** The admin client: an app's backend with a workspace admin token. */
+    admin() {
+      return new sdk.MembraneClient({ token: adminToken, apiUri });
+    },
+    adminToken,
+    /** A customer client exactly as an app builds one: the SDK mints its own tokens. */
+    customer(tenantKey, extra = {}) {
+      return new sdk.MembraneClient({ workspaceKey, workspaceSecret, tenantKey, apiUri, ...extra });
+    },
+    /** A client carrying a token the test signed itself. */
+    withToken(token) {
+      return new sdk.MembraneClient({ token, apiUri });
+    },
+    async stop() {
+      if (!exit) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await child.exited;
+        clearTimeout(timer);
+      }
+      try {
+        if (database) database.drop();
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+      assert.deepEqual(exit, { code: 0, signal: null }, `osmosis should drain and exit 0 on SIGTERM\n${stderr.slice(-4000)}`);
+    },
+  };
+  return server;
+}
+
+/** Keys a response may carry beyond its schema's shape (seed-page extras). */
+const EXTRA_KEYS = {
+  IntegrationApiResponse: ['appUri', 'isConnected'],
+  IntegrationListItem: ['isConnected'],
+};
+
+/**
+ * Asserts `value` passes the SDK's zod schema `schemaName` and carries no key outside
+ * the schema's shape (plus the seed extras). Returns `value`.
+ */
+function check(schemaName, value, where = '') {
+  const schema = sdk[schemaName];
+  assert.ok(schema && typeof schema.safeParse === 'function', `no zod schema ${schemaName} in the SDK`);
+  assert.ok(value && typeof value === 'object' && !Array.isArray(value), `${where} ${schemaName}: expected an object, got ${JSON.stringify(value)}`);
+  const r = schema.safeParse(value);
+  assert.ok(r.success, `${where} ${schemaName} rejects the response: ${JSON.stringify(r.error && r.error.issues, null, 1)}\n${JSON.stringify(value).slice(0, 2000)}`);
+  const allowed = new Set([...Object.keys(schema.shape), ...(EXTRA_KEYS[schemaName] || [])]);
+  const unknown = Object.keys(value).filter((k) => !allowed.has(k));
+  assert.deepEqual(unknown, [], `${where} ${schemaName}: keys outside the schema`);
+  return value;
+}
+
+/** Checks a `{items, cursor?}` page and each of its items. Returns the page. */
+function checkPage(schemaName, page, where = '') {
+  assert.ok(page && Array.isArray(page.items), `${where}: expected {items, cursor}, got ${JSON.stringify(page).slice(0, 500)}`);
+  const unknown = Object.keys(page).filter((k) => k !== 'items' && k !== 'cursor');
+  assert.deepEqual(unknown, [], `${where}: page keys outside {items, cursor}`);
+  if ('cursor' in page) assert.equal(typeof page.cursor, 'string', `${where}: cursor must be a string`);
+  page.items.forEach((item, i) => check(schemaName, item, `${where} items[${i}]`));
+  return page;
+}
+
+/**
+ * Awaits `promise`, which must reject with the SDK error class `className` (e.g.
+ * 'BadRequestError') and, when given, `data.key === key`. Returns the error.
+ */
+async function expectError(promise, className, key) {
+  let err;
+  try {
+    const value = await promise;
+    assert.fail(`expected ${className}${key ? ` (${key})` : ''}, but the call succeeded with ${JSON.stringify(value).slice(0, 500)}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    err = e;
+  }
+  const cls = sdk[className];
+  assert.ok(
+    err instanceof cls,
+    `expected ${className}, got ${err && err.constructor && err.constructor.name}: ${err && err.message} ${JSON.stringify(err && (err.data || (err.response && err.response.data)))}`,
+  );
+  if (key !== undefined) assert.equal(err.data && err.data.key, key, `error key; message: ${err.message}`);
+  assert.equal(typeof err.data.message, 'string');
+  return err;
+}
+
+/** A unique suffix so keys never collide between tests of one file. */
+let counter = 0;
+function unique(prefix) {
+  counter += 1;
+  return `${prefix}-${counter}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/** Runs `fn` over `items` with at most `width` calls in flight. */
+async function inBatches(items, width, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+
+module.exports = { sdk, startServer, signJwt, check, checkPage, expectError, unique, inBatches, sleep };
