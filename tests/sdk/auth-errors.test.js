@@ -2,20 +2,17 @@
 // Authentication failures and write conflicts as the SDK surfaces them: every
 // error body must carry a `type` the SDK maps to its own error class.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sdk, startServer, signJwt, check, expectError, unique } = require('./harness');
+const { sdk, useServer, signJwt, check, expectError, unique } = require('./harness');
 
 describe('authentication and error mapping', () => {
   let server;
   let admin;
 
-  before(async () => {
-    server = await startServer();
-    admin = server.admin();
-  });
-  after(async () => {
-    await server?.stop();
+  useServer((s) => {
+    server = s;
+    admin = s.admin();
   });
 
   const now = () => Math.floor(Date.now() / 1000);

@@ -2,20 +2,17 @@
 // Customers (and their `users` aliases), `/self`, the `credentials` client option, and
 // tenancy: a customer token sees only its own customer.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sdk, startServer, check, checkPage, expectError, unique, sleep } = require('./harness');
+const { sdk, useServer, check, checkPage, expectError, unique, sleep } = require('./harness');
 
 describe('customers, self and tenancy', () => {
   let server;
   let admin;
 
-  before(async () => {
-    server = await startServer();
-    admin = server.admin();
-  });
-  after(async () => {
-    await server?.stop();
+  useServer((s) => {
+    server = s;
+    admin = s.admin();
   });
 
   it('customers.create / customer(sel).get by id, by object selector and find', async () => {

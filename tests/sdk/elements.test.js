@@ -4,9 +4,9 @@
 // archive, restore, plus the errors the lifecycle can raise. Type-specific calls
 // (setup, reset, getAppSchema, package elements, the seed refresh/restore) follow.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sdk, startServer, check, checkPage, expectError, unique } = require('./harness');
+const { sdk, useServer, check, checkPage, expectError, unique } = require('./harness');
 
 const TRIGGER_FLOW_NODES = {
   trigger: { type: 'api-trigger', name: 'Start', links: [{ key: 'shape' }] },
@@ -104,12 +104,9 @@ describe('workspace elements: shared lifecycle', () => {
   let server;
   let admin;
 
-  before(async () => {
-    server = await startServer();
-    admin = server.admin();
-  });
-  after(async () => {
-    await server?.stop();
+  useServer((s) => {
+    server = s;
+    admin = s.admin();
   });
 
   for (const T of TYPES) {

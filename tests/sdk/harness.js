@@ -14,6 +14,7 @@
 //   OSMOSIS_TEST_LOG            set to 1 to echo the server's stderr.
 
 const assert = require('node:assert/strict');
+const { before, after } = require('node:test');
 const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -192,6 +193,21 @@ async function startServer() {
   return server;
 }
 
+/**
+ * Registers hooks that start a server before the enclosing suite and stop it after;
+ * `ready(server)` receives it (register further `before` hooks after this call).
+ */
+function useServer(ready) {
+  let server;
+  before(async () => {
+    server = await startServer();
+    ready(server);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+}
+
 /** Keys a response may carry beyond its schema's shape (seed-page extras). */
 const EXTRA_KEYS = {
   IntegrationApiResponse: ['appUri', 'isConnected'],
@@ -268,4 +284,4 @@ async function inBatches(items, width, fn) {
   return out;
 }
 
-module.exports = { sdk, startServer, signJwt, check, checkPage, expectError, unique, inBatches, sleep };
+module.exports = { sdk, startServer, useServer, signJwt, check, checkPage, expectError, unique, inBatches, sleep };

@@ -4,9 +4,9 @@
 // integration (`client.integration(x).actions…`, style C), derived from a universal
 // parent and reset back to it, and the seed's flat `?layer=…&integrationKey=…` routes.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, check, checkPage, expectError, unique } = require('./harness');
+const { useServer, check, checkPage, expectError, unique } = require('./harness');
 
 const NODES = { trigger: { type: 'api-trigger', links: [{ key: 'out' }] }, out: { type: 'transform-data' } };
 
@@ -68,14 +68,13 @@ describe('integration-level elements', () => {
   let integration;
   let other;
 
+  useServer((s) => {
+    server = s;
+    admin = s.admin();
+  });
   before(async () => {
-    server = await startServer();
-    admin = server.admin();
     integration = await admin.integrations.create({ key: unique('hubspot'), name: 'HubSpot' });
     other = await admin.integrations.create({ key: unique('pipedrive'), name: 'Pipedrive' });
-  });
-  after(async () => {
-    await server?.stop();
   });
 
   for (const K of KINDS) {

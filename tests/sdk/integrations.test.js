@@ -3,9 +3,9 @@
 // the rest of the accessor (put, archive, restore, setup) and the connector views
 // an integration serves (connector spec, operations, data collections).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, check, checkPage, expectError, unique } = require('./harness');
+const { useServer, check, checkPage, expectError, unique } = require('./harness');
 
 const CONNECTOR_BODY = (key) => ({
   key,
@@ -29,13 +29,12 @@ describe('integrations and connectors', () => {
   let admin;
   let connector;
 
-  before(async () => {
-    server = await startServer();
-    admin = server.admin();
-    connector = await admin.post('/connectors', CONNECTOR_BODY(unique('conn')));
+  useServer((s) => {
+    server = s;
+    admin = s.admin();
   });
-  after(async () => {
-    await server?.stop();
+  before(async () => {
+    connector = await admin.post('/connectors', CONNECTOR_BODY(unique('conn')));
   });
 
   it('creates connectors through the raw client and serves them as Connector', async () => {

@@ -2,27 +2,24 @@
 // Pagination as the SDK drives it: `findAll()` starts with `cursor=0&limit=1000` and
 // follows `cursor` until it is missing. 2 500 elements must come back exactly once each.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, checkPage, expectError, inBatches } = require('./harness');
+const { useServer, checkPage, expectError, inBatches } = require('./harness');
 
 const COUNT = 2500;
 
 describe('pagination', () => {
-  let server;
   let admin;
   let ids;
 
+  useServer((s) => {
+    admin = s.admin();
+  });
   before(async () => {
-    server = await startServer();
-    admin = server.admin();
     const keys = Array.from({ length: COUNT }, (_, i) => `page-${String(i).padStart(4, '0')}`);
     const created = await inBatches(keys, 16, (key) => admin.dataLinkTables.create({ key, name: `Table ${key}` }));
     ids = created.map((e) => e.id);
     assert.equal(new Set(ids).size, COUNT, 'every create returned its own id');
-  });
-  after(async () => {
-    await server?.stop();
   });
 
   it(`findAll() returns all ${COUNT} elements, none twice`, async () => {
