@@ -233,7 +233,7 @@ async fn three_nodes_one_database_nothing_lost_nothing_doubled() {
                     // create, sometimes with a key this worker already used
                     0 | 1 => {
                         let uuid = format!("w{w}-{i}-{}", osmosis_model::ids::object_id());
-                        let key = if i % 7 == 0 && !mine.is_empty() {
+                        let key = if i.is_multiple_of(7) && !mine.is_empty() {
                             format!("w{w}-k{}", (i / 7) % mine.len().max(1))
                         } else {
                             format!("w{w}-k{i}")
@@ -406,7 +406,7 @@ async fn three_nodes_one_database_nothing_lost_nothing_doubled() {
         .map(|e| (e["uuid"].as_str().unwrap().to_string(), e))
         .collect();
     assert_eq!(by_uuid.len(), listings[0].len(), "no uuid twice");
-    let l = ledger.lock().unwrap();
+    let l = std::mem::take(&mut *ledger.lock().unwrap());
     for (uuid, known) in &l.created {
         let el = by_uuid
             .get(uuid)
@@ -455,7 +455,6 @@ async fn three_nodes_one_database_nothing_lost_nothing_doubled() {
         l.stale_refused,
         l.unknown_uuids.len()
     );
-    drop(l);
     for n in &nodes {
         n.write().await.kill9();
     }

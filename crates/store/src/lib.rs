@@ -9,6 +9,7 @@ mod error;
 mod postgres;
 mod query;
 mod sql;
+mod sql_store;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use osmosis_model::Element;
 pub use error::{StoreError, UniqueField};
 pub use postgres::PostgresStore;
 pub use query::{ElementQuery, RefFilter};
+pub use sql_store::{Backend, SqlStore};
 pub use sqlite::SqliteStore;
 
 /// A workspace: a tenant of the server with the secret its tokens are signed with.

@@ -9,7 +9,8 @@ use crate::error::StoreError;
 use crate::query::{ElementQuery, RefFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+/// Where the SQL of the two backends differs.
+pub enum Dialect {
     Sqlite,
     Postgres,
 }

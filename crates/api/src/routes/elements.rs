@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use osmosis_engine::elements::{Depth, InstanceSelector, NewElement};
-use osmosis_engine::{Caller, PathSelector};
+use osmosis_engine::{Caller, ListQuery, PathSelector};
 use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
@@ -106,6 +106,23 @@ pub(crate) fn with_secrets(mut caller: Caller, q: &Query) -> Result<Caller, ApiE
     Ok(caller)
 }
 
+/// Lists and renders one page as `{items, cursor}`; no `cursor` on the last page.
+pub(crate) async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    lq: &ListQuery,
+) -> ApiResult<Json<Value>> {
+    let page = state.engine.list(caller, t, lq).await?;
+    let items = state.engine.render_all(caller, &page.items).await?;
+    let mut body = Map::new();
+    body.insert("items".into(), Value::Array(items));
+    if let Some(c) = page.cursor {
+        body.insert("cursor".into(), json!(c));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
 pub(crate) async fn respond(
     state: &AppState,
     caller: &Caller,
@@ -151,14 +168,7 @@ async fn list(
             .or(q.string(&format!("{stem}Id")))
             .or(q.string(&format!("{stem}Key")));
     }
-    let page = state.engine.list(&caller, t, &lq).await?;
-    let items = state.engine.render_all(&caller, &page.items).await?;
-    let mut body = Map::new();
-    body.insert("items".into(), Value::Array(items));
-    if let Some(c) = page.cursor {
-        body.insert("cursor".into(), json!(c));
-    }
-    Ok(Json(Value::Object(body)))
+    list_page(&state, &caller, t, &lq).await
 }
 
 async fn create(

@@ -11,7 +11,7 @@ use osmosis_model::selector::LayerQuery;
 use osmosis_model::{ApiError, Element, ElementType, Layer};
 use serde_json::{json, Map, Value};
 
-use super::elements::{apply_op, respond, with_secrets, write, Op};
+use super::elements::{apply_op, list_page, respond, with_secrets, write, Op};
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
@@ -123,14 +123,7 @@ async fn int_list(
     let integration = integration(&state, &caller, &i).await?;
     let mut lq = q.list(t.spec().parent_field)?;
     lq.layer = integration_layer(&integration);
-    let page = state.engine.list(&caller, t, &lq).await?;
-    let items = state.engine.render_all(&caller, &page.items).await?;
-    let mut body = Map::new();
-    body.insert("items".into(), Value::Array(items));
-    if let Some(c) = page.cursor {
-        body.insert("cursor".into(), json!(c));
-    }
-    Ok(Json(Value::Object(body)))
+    list_page(&state, &caller, t, &lq).await
 }
 
 async fn int_create(
@@ -247,14 +240,7 @@ async fn conn_list(
     let q = Query::parse(raw.as_deref());
     let mut lq = q.list(t.spec().parent_field)?;
     lq.layer.connection_id = Some(c);
-    let page = state.engine.list(&caller, t, &lq).await?;
-    let items = state.engine.render_all(&caller, &page.items).await?;
-    let mut body = Map::new();
-    body.insert("items".into(), Value::Array(items));
-    if let Some(cur) = page.cursor {
-        body.insert("cursor".into(), json!(cur));
-    }
-    Ok(Json(Value::Object(body)))
+    list_page(&state, &caller, t, &lq).await
 }
 
 async fn conn_op(

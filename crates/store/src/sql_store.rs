@@ -1,0 +1,185 @@
+//! One `Store` implementation for every SQL backend: the statements come from
+//! `sql.rs`, and a [`Backend`] supplies only what truly differs (dialect, migrations,
+//! how a missing table is reported, whether other nodes share the database).
+
+use async_trait::async_trait;
+use osmosis_model::Element;
+use sqlx::migrate::Migrator;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use crate::error::{classify_unique, StoreError};
+use crate::query::ElementQuery;
+use crate::sql::{self, bind_all, decode_element, Arg, Dialect, Statement};
+use crate::{Store, Workspace};
+
+pub trait Backend: Database {
+    const DIALECT: Dialect;
+    /// Several nodes may share this database.
+    const SHARED: bool;
+    fn migrator() -> &'static Migrator;
+    /// The error a query on a table that does not exist yet gives.
+    fn is_missing_table(err: &sqlx::Error) -> bool;
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// The element store over a pool of `DB` connections.
+pub struct SqlStore<DB: Database> {
+    pub(crate) pool: Pool<DB>,
+}
+
+impl<DB: Backend> SqlStore<DB>
+where
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    i64: Type<DB> + for<'r> Decode<'r, DB>,
+    Option<i64>: Type<DB> + for<'r> Decode<'r, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Wraps a connected pool: refuses a schema newer than this binary knows, then
+    /// migrates when asked. Checking first means an old node never runs against (or
+    /// half-migrates) a database it cannot read.
+    pub(crate) async fn from_pool(pool: Pool<DB>, migrate: bool) -> Result<Self, StoreError> {
+        let store = SqlStore { pool };
+        let found = store.applied_version().await?;
+        let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        if found > known {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
+        if migrate {
+            DB::migrator().run(&store.pool).await?;
+        }
+        Ok(store)
+    }
+
+    async fn applied_version(&self) -> Result<i64, StoreError> {
+        let q = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+        match sqlx::query(q).fetch_one(&self.pool).await {
+            Ok(row) => Ok(row.try_get::<Option<i64>, _>(0usize)?.unwrap_or(0)),
+            // No migrations table yet: a fresh database at version 0.
+            Err(e) if DB::is_missing_table(&e) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Store for SqlStore<DB>
+where
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB>,
+    i64: Type<DB> + for<'r> Decode<'r, DB>,
+    Option<i64>: Type<DB> + for<'r> Decode<'r, DB>,
+    String: Type<DB> + for<'r> Decode<'r, DB>,
+    Option<String>: Type<DB> + for<'r> Decode<'r, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn insert_workspace(&self, w: &Workspace) -> Result<(), StoreError> {
+        let mut s = Statement::new(
+            DB::DIALECT,
+            "INSERT INTO workspaces (id, key, secret, name, created_at) VALUES (",
+        );
+        for (i, v) in [&w.id, &w.key, &w.secret, &w.name, &w.created_at]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                s.push(", ");
+            }
+            s.bind(Arg::Text(v.clone()));
+        }
+        s.push(")");
+        bind_all::<DB>(&s)
+            .execute(&self.pool)
+            .await
+            .map_err(classify_unique)?;
+        Ok(())
+    }
+
+    async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
+        let mut s = Statement::new(
+            DB::DIALECT,
+            "SELECT id, key, secret, name, created_at FROM workspaces WHERE key = ",
+        );
+        s.bind(Arg::Text(key.to_string()));
+        let row = bind_all::<DB>(&s).fetch_optional(&self.pool).await?;
+        row.map(|r| -> Result<Workspace, StoreError> {
+            Ok(Workspace {
+                id: r.try_get("id")?,
+                key: r.try_get("key")?,
+                secret: r.try_get("secret")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
+        let stmt = sql::insert(DB::DIALECT, element, key_scope);
+        let row = bind_all::<DB>(&stmt)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify_unique)?;
+        Ok(row.try_get("seq")?)
+    }
+
+    async fn update_element(
+        &self,
+        element: &Element,
+        key_scope: &str,
+        expected: &str,
+    ) -> Result<(), StoreError> {
+        let stmt = sql::update(DB::DIALECT, element, key_scope, expected);
+        let done = bind_all::<DB>(&stmt)
+            .execute(&self.pool)
+            .await
+            .map_err(classify_unique)?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::RevisionConflict);
+        }
+        Ok(())
+    }
+
+    async fn element_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Element>, StoreError> {
+        let mut s = Statement::new(
+            DB::DIALECT,
+            &format!(
+                "SELECT {} FROM elements WHERE workspace_id = ",
+                sql::COLUMNS
+            ),
+        );
+        s.bind(Arg::Text(workspace_id.to_string()));
+        s.push(" AND id = ").bind(Arg::Text(id.to_string()));
+        let row = bind_all::<DB>(&s).fetch_optional(&self.pool).await?;
+        row.as_ref().map(decode_element).transpose()
+    }
+
+    async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
+        let stmt = sql::find(DB::DIALECT, query);
+        let rows = bind_all::<DB>(&stmt).fetch_all(&self.pool).await?;
+        rows.iter().map(decode_element).collect()
+    }
+
+    fn is_shared(&self) -> bool {
+        DB::SHARED
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.applied_version().await
+    }
+}
