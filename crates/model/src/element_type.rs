@@ -151,6 +151,11 @@ impl ElementType {
             .map(|s| s.element_type)
     }
 
+    /// Whether `s` has the shape of an id of this type (`{prefix}_…`).
+    pub fn is_id(self, s: &str) -> bool {
+        s.strip_prefix(self.spec().id_prefix).is_some_and(|rest| rest.starts_with('_'))
+    }
+
     /// The instance type of a layered element type, if it has one.
     pub fn instance_type(self) -> Option<ElementType> {
         SPECS

@@ -490,6 +490,11 @@ impl Engine {
                 ));
             }
         }
+        // A customer creating a record it owns (a connection) becomes its owner;
+        // instances got theirs from the connection above.
+        if creating && spec.writers == Writers::Owner && el.customer_id.is_none() {
+            el.customer_id = caller.customer_id.clone();
+        }
         if let Some(me) = &caller.customer_id {
             if spec.writers == Writers::Owner && el.customer_id.as_deref() != Some(me.as_str()) {
                 return Err(ApiError::access_denied(

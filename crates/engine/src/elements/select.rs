@@ -102,17 +102,20 @@ impl Engine {
             (Layering::IntegrationLevel, None, None) => vec![RefFilter::None, RefFilter::Any],
             _ => vec![RefFilter::Any],
         };
-        // An id names exactly one element, whatever the layer.
-        if let Some(el) = self
-            .find_one(
-                caller,
-                t,
-                |q| q.id = Some(sel.value.clone()),
-                RefFilter::Any,
-            )
-            .await?
-        {
-            return Ok(el);
+        // An id names exactly one element, whatever the layer. Ids carry their type's
+        // prefix, so a key or uuid never costs an id lookup.
+        if t.is_id(&sel.value) {
+            if let Some(el) = self
+                .find_one(
+                    caller,
+                    t,
+                    |q| q.id = Some(sel.value.clone()),
+                    RefFilter::Any,
+                )
+                .await?
+            {
+                return Ok(el);
+            }
         }
         for scope in &scopes {
             if spec.has_key || t == ElementType::Customer {
