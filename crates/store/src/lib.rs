@@ -6,6 +6,7 @@
 //! HTTP, tokens or element semantics; the engine decides what to write.
 
 mod error;
+mod jobs;
 mod postgres;
 mod query;
 mod sql;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use osmosis_model::Element;
 
 pub use error::{StoreError, UniqueField};
+pub use jobs::{Job, Lease};
 pub use postgres::PostgresStore;
 pub use query::{ElementQuery, RefFilter};
 pub use sql_store::{Backend, SqlStore};
@@ -58,6 +60,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
+
+    /// Adds a job, or moves the pending job of the same (workspace, kind, key) to
+    /// this payload and time.
+    async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due jobs for `node` under `lease`; each due job goes to
+    /// exactly one claimer, and a job whose lease ran out may be claimed again.
+    async fn claim_jobs(
+        &self,
+        node: &str,
+        lease: Lease,
+        limit: i64,
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Marks a claimed job done (a reschedule made while it ran survives).
+    async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError>;
+
+    /// Returns a claimed job for another attempt at `run_at`, recording why.
+    async fn retry_job(
+        &self,
+        job: &Job,
+        node: &str,
+        run_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
 
     /// Whether other nodes may write the same database (PostgreSQL). Node-local
     /// caches of mutable rows are only safe when this is false.

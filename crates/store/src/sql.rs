@@ -297,3 +297,112 @@ where
     }
     q
 }
+
+pub(crate) const JOB_COLUMNS: &str =
+    "id, workspace_id, kind, dedupe_key, payload, run_at, attempts, last_error";
+
+/// Adds or moves the one pending job of its (kind, key).
+pub(crate) fn schedule_job(dialect: Dialect, job: &crate::jobs::Job, now_ms: i64) -> Statement {
+    let mut s = Statement::new(
+        dialect,
+        "INSERT INTO jobs (id, workspace_id, kind, dedupe_key, payload, run_at, attempts, created_at) VALUES (",
+    );
+    s.bind(Arg::Text(job.id.clone())).push(", ");
+    s.bind(Arg::Text(job.workspace_id.clone())).push(", ");
+    s.bind(Arg::Text(job.kind.clone())).push(", ");
+    s.bind(Arg::Text(job.dedupe_key.clone())).push(", ");
+    s.bind(Arg::Text(job.payload.to_string())).push(", ");
+    s.bind(Arg::Int(job.run_at)).push(", 0, ");
+    s.bind(Arg::Int(now_ms));
+    s.push(
+        ") ON CONFLICT (workspace_id, kind, dedupe_key) DO UPDATE SET payload = excluded.payload, \
+         run_at = excluded.run_at, attempts = 0, last_error = NULL",
+    );
+    s
+}
+
+/// Claims up to `limit` due jobs that no live lease holds.
+pub(crate) fn claim_jobs(
+    dialect: Dialect,
+    node: &str,
+    lease: crate::jobs::Lease,
+    limit: i64,
+) -> Statement {
+    let mut s = Statement::new(dialect, "UPDATE jobs SET locked_by = ");
+    s.bind(Arg::Text(node.to_string()));
+    s.push(", locked_until = ")
+        .bind(Arg::Int(lease.now_ms + lease.duration_ms));
+    s.push(", attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs WHERE run_at <= ");
+    s.bind(Arg::Int(lease.now_ms));
+    s.push(" AND (locked_until IS NULL OR locked_until < ")
+        .bind(Arg::Int(lease.now_ms));
+    s.push(") ORDER BY run_at LIMIT ").bind(Arg::Int(limit));
+    if dialect == Dialect::Postgres {
+        // Concurrent claimers skip each other's rows instead of waiting or doubling up.
+        s.push(" FOR UPDATE SKIP LOCKED");
+    }
+    s.push(&format!(") RETURNING {JOB_COLUMNS}"));
+    s
+}
+
+/// Deletes a finished job — unless it was rescheduled while it ran, in which case
+/// only the claim is released so the new run happens.
+pub(crate) fn finish_job(dialect: Dialect, job: &crate::jobs::Job, node: &str) -> [Statement; 2] {
+    let mut del = Statement::new(dialect, "DELETE FROM jobs WHERE id = ");
+    del.bind(Arg::Text(job.id.clone()));
+    del.push(" AND locked_by = ")
+        .bind(Arg::Text(node.to_string()));
+    del.push(" AND run_at = ").bind(Arg::Int(job.run_at));
+    let mut release = Statement::new(
+        dialect,
+        "UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = ",
+    );
+    release.bind(Arg::Text(job.id.clone()));
+    release
+        .push(" AND locked_by = ")
+        .bind(Arg::Text(node.to_string()));
+    [del, release]
+}
+
+/// Puts a failed job back for a later attempt.
+pub(crate) fn retry_job(
+    dialect: Dialect,
+    job: &crate::jobs::Job,
+    node: &str,
+    run_at: i64,
+    error: &str,
+) -> Statement {
+    let mut s = Statement::new(
+        dialect,
+        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ",
+    );
+    s.bind(Arg::Int(run_at));
+    s.push(", last_error = ").bind(Arg::Text(error.to_string()));
+    s.push(" WHERE id = ").bind(Arg::Text(job.id.clone()));
+    s.push(" AND locked_by = ")
+        .bind(Arg::Text(node.to_string()));
+    s
+}
+
+pub(crate) fn decode_job<'r, R>(row: &'r R) -> Result<crate::jobs::Job, StoreError>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let payload: String = row.try_get("payload")?;
+    Ok(crate::jobs::Job {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        kind: row.try_get("kind")?,
+        dedupe_key: row.try_get("dedupe_key")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        run_at: row.try_get("run_at")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+    })
+}

@@ -9,8 +9,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use crate::error::{classify_unique, StoreError};
 use crate::query::ElementQuery;
-use crate::sql::{self, bind_all, decode_element, Arg, Dialect, Statement};
-use crate::{Store, Workspace};
+use crate::sql::{self, bind_all, decode_element, decode_job, Arg, Dialect, Statement};
+use crate::{Job, Lease, Store, Workspace};
 
 pub trait Backend: Database {
     const DIALECT: Dialect;
@@ -77,6 +77,7 @@ where
     Option<i64>: Type<DB> + for<'r> Decode<'r, DB>,
     String: Type<DB> + for<'r> Decode<'r, DB>,
     Option<String>: Type<DB> + for<'r> Decode<'r, DB>,
+    i32: Type<DB> + for<'r> Decode<'r, DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -169,6 +170,46 @@ where
         let stmt = sql::find(DB::DIALECT, query);
         let rows = bind_all::<DB>(&stmt).fetch_all(&self.pool).await?;
         rows.iter().map(decode_element).collect()
+    }
+
+    async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
+        bind_all::<DB>(&sql::schedule_job(DB::DIALECT, job, now_ms))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_jobs(
+        &self,
+        node: &str,
+        lease: Lease,
+        limit: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        let stmt = sql::claim_jobs(DB::DIALECT, node, lease, limit);
+        let rows = bind_all::<DB>(&stmt).fetch_all(&self.pool).await?;
+        rows.iter().map(decode_job).collect()
+    }
+
+    async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError> {
+        let [delete, release] = sql::finish_job(DB::DIALECT, job, node);
+        let done = bind_all::<DB>(&delete).execute(&self.pool).await?;
+        if DB::rows_affected(&done) == 0 {
+            bind_all::<DB>(&release).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn retry_job(
+        &self,
+        job: &Job,
+        node: &str,
+        run_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        bind_all::<DB>(&sql::retry_job(DB::DIALECT, job, node, run_at, error))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     fn is_shared(&self) -> bool {
