@@ -147,6 +147,41 @@ describe('customers, self and tenancy', () => {
     assert.ok(all.some((c) => c.id === meA.id) && all.some((c) => c.id === meB.id));
   });
 
+  it("connections and flow instances are visible only to their customer (and admins)", async () => {
+    const integration = await admin.integrations.create({ key: unique('hub'), name: 'Hub' });
+    const flow = await admin.flows.create({ key: unique('flow'), name: 'Sync', nodes: { t: { type: 'api-trigger' } } });
+    const a = server.customer(unique('tenant-a'));
+    const b = server.customer(unique('tenant-b'));
+    const meA = await a.self.get();
+
+    const conn = check('ConnectionApiResponse', await a.connections.create({ integrationId: integration.id, name: 'A conn' }), 'connections.create');
+    assert.equal(conn.userId, meA.id, 'the creating customer owns the connection');
+    assert.equal(conn.integrationId, integration.id);
+    const instance = check(
+      'FlowInstanceApiResponse',
+      await a.flowInstance({ flowKey: flow.key, connectionId: conn.id, autoCreate: true }).get(),
+      'flowInstance({flowKey, connectionId, autoCreate}).get',
+    );
+    assert.equal(instance.flowId, flow.id);
+    assert.equal(instance.connectionId, conn.id);
+    assert.equal(instance.userId, meA.id);
+
+    assert.deepEqual((await a.connections.find()).items.map((c) => c.id), [conn.id]);
+    assert.deepEqual((await a.flowInstances.find()).items.map((f) => f.id), [instance.id]);
+    assert.equal(check('FlowInstanceApiResponse', await a.flowInstance(instance.id).get()).id, instance.id);
+
+    assert.deepEqual((await b.connections.find()).items, []);
+    assert.deepEqual((await b.flowInstances.find()).items, []);
+    await expectError(b.connection(conn.id).get(), 'BadRequestError', 'not_found');
+    await expectError(b.flowInstance(instance.id).get(), 'BadRequestError', 'not_found');
+    await expectError(b.flowInstance({ flowKey: flow.key, connectionId: conn.id, autoCreate: true }).get(), 'BadRequestError', 'not_found');
+    await expectError(b.flowInstance(instance.id).patch({ name: 'hijack' }), 'BadRequestError', 'not_found');
+    assert.equal((await a.flowInstance(instance.id).get()).name, instance.name);
+
+    assert.ok((await admin.connections.find()).items.some((c) => c.id === conn.id));
+    assert.ok((await admin.flowInstances.find()).items.some((f) => f.id === instance.id));
+  });
+
   it('an archived customer can no longer authenticate', async () => {
     const tenantKey = unique('tenant');
     const client = server.customer(tenantKey);
