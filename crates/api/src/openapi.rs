@@ -231,7 +231,7 @@ pub fn document() -> Value {
         let n = t.name();
         let mut collection =
             json!({"get": op(format!("List {n} elements"), list_params(), None, page)});
-        if spec.writers != Writers::Engine {
+        if matches!(spec.writers, Writers::Admin | Writers::Owner) {
             collection["post"] = op(
                 format!("Create a {n}"),
                 vec![],
@@ -245,7 +245,7 @@ pub fn document() -> Value {
         let mut one = json!({
             "get": op(format!("Get a {n} by id, key or uuid"), sel_params.clone(), None, el.clone()),
         });
-        if spec.writers != Writers::Engine {
+        if matches!(spec.writers, Writers::Admin | Writers::Owner) {
             one["patch"] = op(
                 format!("Update a {n} partially"),
                 sel_params.clone(),

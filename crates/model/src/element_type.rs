@@ -43,6 +43,8 @@ pub enum Writers {
     Owner,
     /// Created by the engine only (subscriptions it manages).
     Engine,
+    /// Not writable through this build at all; the text says what is missing.
+    Unavailable(&'static str),
 }
 
 /// Who may read elements of a type.
@@ -153,7 +155,8 @@ impl ElementType {
 
     /// Whether `s` has the shape of an id of this type (`{prefix}_…`).
     pub fn is_id(self, s: &str) -> bool {
-        s.strip_prefix(self.spec().id_prefix).is_some_and(|rest| rest.starts_with('_'))
+        s.strip_prefix(self.spec().id_prefix)
+            .is_some_and(|rest| rest.starts_with('_'))
     }
 
     /// The instance type of a layered element type, if it has one.
@@ -344,7 +347,7 @@ const NONE: &[FieldSpec] = &[];
 
 macro_rules! spec {
     ($t:ident, $name:literal, $path:literal, $singular:expr, $prefix:literal, key: $key:literal,
-     writers: $w:ident, readers: $r:ident, layering: $l:expr, parent: $p:expr, universal_parent: $up:expr,
+     writers: $w:expr, readers: $r:ident, layering: $l:expr, parent: $p:expr, universal_parent: $up:expr,
      integration: $i:literal, fields: $f:expr, required: $req:expr) => {
         TypeSpec {
             element_type: ElementType::$t,
@@ -353,7 +356,7 @@ macro_rules! spec {
             singular_path: $singular,
             id_prefix: $prefix,
             has_key: $key,
-            writers: Writers::$w,
+            writers: $w,
             readers: Readers::$r,
             layering: $l,
             parent_field: $p,
@@ -368,67 +371,69 @@ macro_rules! spec {
 use Layering::{Instance, IntegrationLevel};
 
 pub static SPECS: [TypeSpec; 21] = [
-    spec!(Customer, "customer", "customers", Some("customer"), "cus", key: false, writers: Admin, readers: Owner,
+    spec!(Customer, "customer", "customers", Some("customer"), "cus", key: false, writers: Writers::Admin, readers: Owner,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[CUSTOMER_FIELDS], required: &["name"]),
-    spec!(Connector, "connector", "connectors", None, "con", key: true, writers: Admin, readers: Workspace,
+    spec!(Connector, "connector", "connectors", None, "con", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[CONNECTOR_FIELDS, CONNECTOR_FUNCTIONS], required: &[]),
-    spec!(Integration, "integration", "integrations", Some("integration"), "int", key: true, writers: Admin, readers: Workspace,
+    spec!(Integration, "integration", "integrations", Some("integration"), "int", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[INTEGRATION_FIELDS], required: &[]),
-    spec!(Connection, "connection", "connections", None, "cnn", key: true, writers: Owner, readers: Owner,
+    spec!(Connection, "connection", "connections", None, "cnn", key: true,
+        writers: Writers::Unavailable("Connections are made by connecting an account (the connect flow and headless creation \
+            come with the connections capability, not yet in this build)"), readers: Owner,
         layering: Layering::None, parent: None, universal_parent: None, integration: true,
         fields: &[CONNECTION_FIELDS], required: &[]),
-    spec!(Package, "package", "packages", Some("package"), "pkg", key: true, writers: Admin, readers: Workspace,
+    spec!(Package, "package", "packages", Some("package"), "pkg", key: true, writers: Writers::Admin, readers: Workspace,
         layering: IntegrationLevel, parent: Some("parentId"), universal_parent: None, integration: true,
         fields: &[PACKAGE_FIELDS], required: &[]),
-    spec!(Action, "action", "actions", Some("action"), "act", key: true, writers: Admin, readers: Workspace,
+    spec!(Action, "action", "actions", Some("action"), "act", key: true, writers: Writers::Admin, readers: Workspace,
         layering: IntegrationLevel, parent: Some("parentId"), universal_parent: None, integration: true,
         fields: &[ACTION_FIELDS], required: &[]),
-    spec!(ActionInstance, "action-instance", "action-instances", Some("action-instance"), "aci", key: true, writers: Owner, readers: Owner,
+    spec!(ActionInstance, "action-instance", "action-instances", Some("action-instance"), "aci", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::Action), parent: Some("parentId"), universal_parent: Some("universalParentId"), integration: true,
         fields: &[ACTION_FIELDS], required: &[]),
-    spec!(Flow, "flow", "flows", Some("flow"), "flw", key: true, writers: Admin, readers: Workspace,
+    spec!(Flow, "flow", "flows", Some("flow"), "flw", key: true, writers: Writers::Admin, readers: Workspace,
         layering: IntegrationLevel, parent: Some("universalFlowId"), universal_parent: None, integration: true,
         fields: &[FLOW_FIELDS], required: &[]),
-    spec!(FlowInstance, "flow-instance", "flow-instances", Some("flow-instance"), "fli", key: true, writers: Owner, readers: Owner,
+    spec!(FlowInstance, "flow-instance", "flow-instances", Some("flow-instance"), "fli", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::Flow), parent: Some("flowId"), universal_parent: Some("universalFlowId"), integration: true,
         fields: &[FLOW_FIELDS, FLOW_INSTANCE_FIELDS], required: &[]),
-    spec!(FieldMapping, "field-mapping", "field-mappings", Some("field-mapping"), "fmp", key: true, writers: Admin, readers: Workspace,
+    spec!(FieldMapping, "field-mapping", "field-mappings", Some("field-mapping"), "fmp", key: true, writers: Writers::Admin, readers: Workspace,
         layering: IntegrationLevel, parent: Some("universalFieldMappingId"), universal_parent: None, integration: true,
         fields: &[FIELD_MAPPING_FIELDS], required: &[]),
-    spec!(FieldMappingInstance, "field-mapping-instance", "field-mapping-instances", Some("field-mapping-instance"), "fmi", key: true, writers: Owner, readers: Owner,
+    spec!(FieldMappingInstance, "field-mapping-instance", "field-mapping-instances", Some("field-mapping-instance"), "fmi", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::FieldMapping), parent: Some("fieldMappingId"), universal_parent: Some("universalFieldMappingId"), integration: true,
         fields: &[FIELD_MAPPING_FIELDS], required: &[]),
-    spec!(DataSource, "data-source", "data-sources", Some("data-source"), "dsr", key: true, writers: Admin, readers: Workspace,
+    spec!(DataSource, "data-source", "data-sources", Some("data-source"), "dsr", key: true, writers: Writers::Admin, readers: Workspace,
         layering: IntegrationLevel, parent: Some("universalDataSourceId"), universal_parent: None, integration: true,
         fields: &[DATA_SOURCE_FIELDS], required: &[]),
-    spec!(DataSourceInstance, "data-source-instance", "data-source-instances", Some("data-source-instance"), "dsi", key: true, writers: Owner, readers: Owner,
+    spec!(DataSourceInstance, "data-source-instance", "data-source-instances", Some("data-source-instance"), "dsi", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::DataSource), parent: Some("dataSourceId"), universal_parent: Some("universalDataSourceId"), integration: true,
         fields: &[DATA_SOURCE_FIELDS, DATA_SOURCE_INSTANCE_FIELDS], required: &[]),
-    spec!(DataLinkTable, "data-link-table", "data-link-tables", Some("data-link-table"), "dlt", key: true, writers: Admin, readers: Workspace,
+    spec!(DataLinkTable, "data-link-table", "data-link-tables", Some("data-link-table"), "dlt", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[NONE], required: &[]),
-    spec!(DataLinkTableInstance, "data-link-table-instance", "data-link-table-instances", Some("data-link-table-instance"), "dli", key: true, writers: Owner, readers: Owner,
+    spec!(DataLinkTableInstance, "data-link-table-instance", "data-link-table-instances", Some("data-link-table-instance"), "dli", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::DataLinkTable), parent: Some("dataLinkTableId"), universal_parent: None, integration: true,
         fields: &[NONE], required: &[]),
-    spec!(AppEventType, "app-event-type", "app-event-types", Some("app-event-type"), "aet", key: true, writers: Admin, readers: Workspace,
+    spec!(AppEventType, "app-event-type", "app-event-types", Some("app-event-type"), "aet", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[APP_EVENT_TYPE_FIELDS], required: &[]),
-    spec!(AppEventSubscription, "app-event-subscription", "app-event-subscriptions", Some("app-event-subscription"), "aes", key: true, writers: Owner, readers: Owner,
+    spec!(AppEventSubscription, "app-event-subscription", "app-event-subscriptions", Some("app-event-subscription"), "aes", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::AppEventType), parent: Some("appEventTypeId"), universal_parent: None, integration: false,
         fields: &[NONE], required: &[]),
-    spec!(AppDataSchema, "app-data-schema", "app-data-schemas", Some("app-data-schema"), "ads", key: true, writers: Admin, readers: Workspace,
+    spec!(AppDataSchema, "app-data-schema", "app-data-schemas", Some("app-data-schema"), "ads", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[APP_DATA_SCHEMA_FIELDS], required: &[]),
-    spec!(AppDataSchemaInstance, "app-data-schema-instance", "app-data-schema-instances", Some("app-data-schema-instance"), "adi", key: true, writers: Owner, readers: Owner,
+    spec!(AppDataSchemaInstance, "app-data-schema-instance", "app-data-schema-instances", Some("app-data-schema-instance"), "adi", key: true, writers: Writers::Owner, readers: Owner,
         layering: Instance(ElementType::AppDataSchema), parent: Some("appDataSchemaId"), universal_parent: None, integration: false,
         fields: &[APP_DATA_SCHEMA_FIELDS], required: &[]),
-    spec!(ExternalEventSubscription, "external-event-subscription", "external-event-subscriptions", None, "ees", key: false, writers: Engine, readers: Owner,
+    spec!(ExternalEventSubscription, "external-event-subscription", "external-event-subscriptions", None, "ees", key: false, writers: Writers::Engine, readers: Owner,
         layering: Layering::None, parent: None, universal_parent: None, integration: true,
         fields: &[NONE], required: &[]),
-    spec!(Screen, "screen", "screens", Some("screen"), "scr", key: true, writers: Admin, readers: Workspace,
+    spec!(Screen, "screen", "screens", Some("screen"), "scr", key: true, writers: Writers::Admin, readers: Workspace,
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[SCREEN_FIELDS], required: &["type"]),
 ];

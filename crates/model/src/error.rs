@@ -45,6 +45,8 @@ pub mod keys {
     pub const INVALID_QUERY: &str = "invalid_query";
     /// The element is archived or read-only and cannot be changed.
     pub const NOT_EDITABLE: &str = "not_editable";
+    /// The request needs a capability this build does not have.
+    pub const NOT_SUPPORTED: &str = "not_supported";
     /// `concurrency` key for a stale `revision`.
     pub const STALE_REVISION: &str = "stale_revision";
 }

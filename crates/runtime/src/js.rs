@@ -25,8 +25,11 @@ pub fn undefined_marker() -> Value {
 }
 
 /// Whether `value` is the nested-`undefined` stand-in.
+#[inline]
 pub fn is_undefined_marker(value: &Value) -> bool {
-    matches!(value, Value::Object(map) if map.len() == 1 && map.get(UNDEFINED_KEY) == Some(&Value::Bool(true)))
+    // The only key of a one-key map is its first: no need to hash it.
+    matches!(value, Value::Object(map) if map.len() == 1
+        && map.iter().next().is_some_and(|(k, v)| k == UNDEFINED_KEY && *v == Value::Bool(true)))
 }
 
 /// Turns a nested slot back into a `JsValue`, reading the marker as `undefined`.
@@ -149,6 +152,14 @@ pub fn to_js_string(value: Option<&Value>) -> String {
     }
 }
 
+/// `String(value)`, borrowing when the value is already a string.
+pub fn to_js_str(value: Option<&Value>) -> Cow<'_, str> {
+    match value {
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        other => Cow::Owned(to_js_string(other)),
+    }
+}
+
 fn value_to_string(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -242,7 +253,7 @@ pub fn parse_float(value: Option<&Value>) -> f64 {
     if let Some(Value::Number(n)) = value {
         return num(n);
     }
-    let s = to_js_string(value);
+    let s = to_js_str(value);
     let t = s.trim_start_matches(is_js_whitespace);
     match decimal_prefix_len(t) {
         Some(len) => parse_decimal(&t[..len]),

@@ -89,6 +89,7 @@ pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiErr
             "Changing {} elements needs an admin token",
             t.name()
         ))),
+        Writers::Unavailable(why) => Err(ApiError::bad_request(keys::NOT_SUPPORTED, why)),
         Writers::Engine => Err(ApiError::access_denied(format!(
             "{} elements are managed by Osmosis itself",
             t.name()

@@ -3,9 +3,12 @@
 //! differ (case sensitivity of `contains`, what a falsy value gives), so each keeps its
 //! own table, as in the SDK.
 
-use crate::error::{Result, RuntimeError};
+mod compiled;
+
+pub use compiled::CompiledFilter;
+
+use crate::error::Result;
 use crate::js;
-use crate::locator;
 use crate::schema::predicates::{schema_allows_custom_value, schema_is_number, schema_is_scalar};
 use serde_json::{json, Map, Value};
 
@@ -157,93 +160,7 @@ pub fn apply_eval_operator(
 /// `doesMatchFilter(data, filter)`: every condition with a known operator must match
 /// at least one value its field reaches (or `undefined` when it reaches none).
 pub fn does_match_filter(data: Option<&Value>, filter: Option<&Value>) -> Result<bool> {
-    let Some(Value::Array(conditions)) = filter else {
-        return Ok(true);
-    };
-    for condition in conditions {
-        let condition = js::slot(condition);
-        if js::is_nullish(condition) {
-            return Err(RuntimeError::Type(
-                "Cannot read properties of null (reading 'operator')".into(),
-            ));
-        }
-        let Some(Value::Object(condition)) = condition else {
-            continue;
-        };
-        let op = js::to_js_string(condition.get("operator").and_then(js::slot));
-        if apply_filter_operator(&op, None, None).is_none() {
-            continue;
-        }
-        let field = condition.get("field").and_then(js::slot);
-        let steps = locator::locator_to_steps(field)?;
-        let values = locator::filter_values_by_steps(data, &steps);
-        let operand = condition.get("value").and_then(js::slot);
-        let matched = if values.is_empty() {
-            apply_filter_operator(&op, None, operand) == Some(true)
-        } else {
-            values
-                .iter()
-                .any(|v| apply_filter_operator(&op, Some(v), operand) == Some(true))
-        };
-        if !matched {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// A filter compiled once for matching many records: the field locators are parsed
-/// ahead of time. Matching gives the same answers as `does_match_filter`.
-#[derive(Debug, Clone)]
-pub struct CompiledFilter {
-    conditions: Vec<CompiledCondition>,
-}
-
-#[derive(Debug, Clone)]
-struct CompiledCondition {
-    op: String,
-    steps: Vec<locator::Step>,
-    operand: Option<Value>,
-}
-
-impl CompiledFilter {
-    pub fn compile(filter: Option<&Value>) -> Result<Self> {
-        let mut conditions = Vec::new();
-        if let Some(Value::Array(items)) = filter {
-            for condition in items {
-                let condition = js::slot(condition);
-                if js::is_nullish(condition) {
-                    return Err(RuntimeError::Type(
-                        "Cannot read properties of null (reading 'operator')".into(),
-                    ));
-                }
-                let Some(Value::Object(condition)) = condition else {
-                    continue;
-                };
-                let op = js::to_js_string(condition.get("operator").and_then(js::slot));
-                if apply_filter_operator(&op, None, None).is_none() {
-                    continue;
-                }
-                let steps = locator::locator_to_steps(condition.get("field").and_then(js::slot))?;
-                let operand = condition.get("value").and_then(js::slot).cloned();
-                conditions.push(CompiledCondition { op, steps, operand });
-            }
-        }
-        Ok(CompiledFilter { conditions })
-    }
-
-    pub fn matches(&self, data: &Value) -> bool {
-        self.conditions.iter().all(|c| {
-            let values = locator::filter_values_by_steps(Some(data), &c.steps);
-            if values.is_empty() {
-                apply_filter_operator(&c.op, None, c.operand.as_ref()) == Some(true)
-            } else {
-                values.iter().any(|v| {
-                    apply_filter_operator(&c.op, Some(v), c.operand.as_ref()) == Some(true)
-                })
-            }
-        })
-    }
+    CompiledFilter::compile(filter).matches(data)
 }
 
 /// `getOperatorsBySchema(schema)`: the filter operators offered for a field schema.
@@ -346,18 +263,29 @@ mod tests {
     }
 
     #[test]
-    fn compiled_filter_agrees() {
+    fn compiled_filter_fans_out_and_reuses_hints() {
         let filter = json!([{"field": "a.b", "operator": "more_than", "value": "4"}]);
-        let compiled = CompiledFilter::compile(Some(&filter)).unwrap();
-        for data in [
-            json!({"a": {"b": 5}}),
-            json!({"a": [{"b": 1}, {"b": "9"}]}),
-            json!({}),
+        let compiled = CompiledFilter::compile(Some(&filter));
+        for (data, expected) in [
+            (json!({"a": {"b": 5}}), true),
+            (json!({"a": [{"b": 1}, {"b": "9"}]}), true),
+            (json!({"a": [{"x": 0, "b": 1}, {"b": "3"}]}), false),
+            (json!({"x": 1, "a": {"c": 0, "b": 7}}), true),
+            (json!({}), false),
         ] {
-            assert_eq!(
-                compiled.matches(&data),
-                does_match_filter(Some(&data), Some(&filter)).unwrap()
-            );
+            assert_eq!(compiled.matches(Some(&data)).unwrap(), expected, "{data}");
         }
+    }
+
+    #[test]
+    fn errors_surface_only_when_reached() {
+        let filter = json!([{"field": "x", "operator": "is", "value": 1}, null]);
+        let compiled = CompiledFilter::compile(Some(&filter));
+        assert!(!compiled.matches(Some(&json!({"x": 2}))).unwrap());
+        assert!(compiled.matches(Some(&json!({"x": 1}))).is_err());
+        let bad = json!([{"field": "x", "operator": "is", "value": 1}, {"field": "a[", "operator": "is"}]);
+        let compiled = CompiledFilter::compile(Some(&bad));
+        assert!(!compiled.matches(Some(&json!({"x": 2}))).unwrap());
+        assert!(compiled.matches(Some(&json!({"x": 1}))).is_err());
     }
 }
