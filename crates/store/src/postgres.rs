@@ -44,6 +44,6 @@ impl SqlStore<Postgres> {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        SqlStore::from_pool(pool, migrate).await
+        SqlStore::from_pools(pool.clone(), pool, migrate).await
     }
 }

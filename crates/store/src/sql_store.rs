@@ -25,6 +25,11 @@ pub trait Backend: Database {
 /// The element store over a pool of `DB` connections.
 pub struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
+    /// Where writes go. SQLite has one writer at a time: a pool of one connection
+    /// queues writers in order, instead of each spinning in SQLite's sleeping busy
+    /// handler (which turns contention into 100 ms latency spikes). PostgreSQL
+    /// writes through the shared pool.
+    pub(crate) writer: Pool<DB>,
 }
 
 impl<DB: Backend> SqlStore<DB>
@@ -40,15 +45,19 @@ where
     /// Wraps a connected pool: refuses a schema newer than this binary knows, then
     /// migrates when asked. Checking first means an old node never runs against (or
     /// half-migrates) a database it cannot read.
-    pub(crate) async fn from_pool(pool: Pool<DB>, migrate: bool) -> Result<Self, StoreError> {
-        let store = SqlStore { pool };
+    pub(crate) async fn from_pools(
+        pool: Pool<DB>,
+        writer: Pool<DB>,
+        migrate: bool,
+    ) -> Result<Self, StoreError> {
+        let store = SqlStore { pool, writer };
         let found = store.applied_version().await?;
         let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);
         if found > known {
             return Err(StoreError::SchemaTooNew { found, known });
         }
         if migrate {
-            DB::migrator().run(&store.pool).await?;
+            DB::migrator().run(&store.writer).await?;
         }
         Ok(store)
     }
@@ -97,7 +106,7 @@ where
         }
         s.push(")");
         bind_all::<DB>(&s)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(classify_unique)?;
         Ok(())
@@ -125,7 +134,7 @@ where
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let stmt = sql::insert(DB::DIALECT, element, key_scope);
         let row = bind_all::<DB>(&stmt)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(classify_unique)?;
         Ok(row.try_get("seq")?)
@@ -139,7 +148,7 @@ where
     ) -> Result<(), StoreError> {
         let stmt = sql::update(DB::DIALECT, element, key_scope, expected);
         let done = bind_all::<DB>(&stmt)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(classify_unique)?;
         if DB::rows_affected(&done) == 0 {
@@ -174,7 +183,7 @@ where
 
     async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
         bind_all::<DB>(&sql::schedule_job(DB::DIALECT, job, now_ms))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -186,15 +195,15 @@ where
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
         let stmt = sql::claim_jobs(DB::DIALECT, node, lease, limit);
-        let rows = bind_all::<DB>(&stmt).fetch_all(&self.pool).await?;
+        let rows = bind_all::<DB>(&stmt).fetch_all(&self.writer).await?;
         rows.iter().map(decode_job).collect()
     }
 
     async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError> {
         let [delete, release] = sql::finish_job(DB::DIALECT, job, node);
-        let done = bind_all::<DB>(&delete).execute(&self.pool).await?;
+        let done = bind_all::<DB>(&delete).execute(&self.writer).await?;
         if DB::rows_affected(&done) == 0 {
-            bind_all::<DB>(&release).execute(&self.pool).await?;
+            bind_all::<DB>(&release).execute(&self.writer).await?;
         }
         Ok(())
     }
@@ -207,7 +216,7 @@ where
         error: &str,
     ) -> Result<(), StoreError> {
         bind_all::<DB>(&sql::retry_job(DB::DIALECT, job, node, run_at, error))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -218,6 +227,7 @@ where
 
     async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {
