@@ -192,14 +192,8 @@ pub(crate) fn append(a: Value, b: Value) -> Value {
         Value::Array(b) => arr.items.extend(b.items.iter().cloned()),
         v => arr.items.push(v),
     }
-    // `concat` returns a fresh array that keeps no flags except via the
-    // sequence created for a non-array lhs.
-    let seq = arr.sequence;
-    Value::array(Array {
-        items: arr.items,
-        sequence: seq,
-        ..Default::default()
-    })
+    // `concat` returns a fresh plain array: no sequence or other flags.
+    Value::plain_array(arr.items)
 }
 
 /// `fn.lookup`.

@@ -173,12 +173,21 @@ pub(super) fn sqrt(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Res
     }
 }
 
+/// JavaScript `Math.pow`, which differs from IEEE `pow` for a NaN exponent
+/// and for a base of ±1 with an infinite exponent (both NaN in JS).
+fn js_pow(b: f64, e: f64) -> f64 {
+    if e.is_nan() || (b.abs() == 1.0 && e.is_infinite()) {
+        return f64::NAN;
+    }
+    b.powf(e)
+}
+
 pub(super) fn power(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
     let Some(b) = arg(args, 0).as_number() else {
         return Ok(Value::Undefined);
     };
     let e = arg(args, 1).as_number().unwrap_or(f64::NAN);
-    let r = b.powf(e);
+    let r = js_pow(b, e);
     if !r.is_finite() {
         return Err(JsonataError::code("D3061"));
     }
