@@ -309,6 +309,9 @@ module.exports = {
     ['invoice', 'Account.Order.Product.Description.%.%.OrderID'],
     ['invoice', 'Account.Order.Product.{"order": %.OrderID, "name": `Product Name`}'],
     ['records', 'records@$r.tags@$t.{"who": $r.name, "tag": $t}'],
+    ['records', 'records.missing#$i{"k": 1}'],
+    ['records', 'records.name#$i[$i < 2]{$: $i}'],
+    ['invoice', 'Account.Order.Product.%{OrderID: `Product Name`}'],
   ],
   strings: [
     ['vars', '$string(n)'],
@@ -391,6 +394,7 @@ module.exports = {
     ['vars', '$replace("265USD", /([0-9]+)USD/, "$$$1")'],
     ['vars', '$replace(s, "", "x")'],
     ['vars', '$replace(s, /x*/, "-")'],
+    ['vars', '$replace("abc", "zz", $uppercase)'],
     ['vars', '$match(s, /o/)'],
     ['vars', '$match(s, /(l+)(o)/)'],
     ['vars', '$match(s, /o/, 1)'],

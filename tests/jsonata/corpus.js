@@ -3,6 +3,10 @@
 //
 //   node corpus.js build   rewrites corpus.jsonl from cases.js + inputs.json
 //   node corpus.js check   re-runs every stored case and exits 1 on any difference
+//   node corpus.js fuzz SEED N OUT
+//                          writes N random expressions (from a small grammar, see
+//                          fuzz.js) with SDK expectations to OUT, in corpus form;
+//                          check them with JSONATA_CORPUS=OUT cargo test -p osmosis-jsonata --test corpus
 //
 // The expected value of each case is what the SDK's own `$jsonata` formula returns
 // (buildData through /work/shared/tools/sdk-oracle.js, or ORACLE=path). Because the
@@ -108,10 +112,20 @@ function check() {
   process.exit(failed ? 1 : 0);
 }
 
+function fuzz() {
+  const [seed, n, out] = process.argv.slice(3);
+  const cases = require('./fuzz.js').generate(Number(seed), Number(n));
+  const results = runOracle(cases);
+  const lines = cases.map((c) => JSON.stringify(record(c, results.get(c.id))));
+  fs.writeFileSync(out, lines.join('\n') + '\n');
+  console.log(`wrote ${lines.length} random cases to ${out}`);
+}
+
 const mode = process.argv[2];
 if (mode === 'build') build();
 else if (mode === 'check') check();
+else if (mode === 'fuzz') fuzz();
 else {
-  console.error('usage: corpus.js build|check');
+  console.error('usage: corpus.js build|check|fuzz SEED N OUT');
   process.exit(2);
 }

@@ -942,6 +942,13 @@ impl Evaluator {
         let mut groups: Vec<(String, Value, usize)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for item in &items {
+            if reduce && !matches!(item, Value::Object(_)) {
+                // jsonata reads `item['@']` of the undefined it pushed for an
+                // empty tuple stream: a JavaScript TypeError.
+                return Err(type_error(
+                    "Cannot read properties of undefined (reading '@')",
+                ));
+            }
             let ienv = if reduce {
                 self.frame_from_tuple(env, item)
             } else {

@@ -9,12 +9,17 @@
 use osmosis_jsonata::{evaluate, JsonataError};
 use serde_json::Value;
 
+/// The stored corpus, or the file named by `JSONATA_CORPUS` (for example the
+/// output of `node tests/jsonata/corpus.js fuzz SEED N OUT`).
 fn corpus() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/jsonata/corpus.jsonl"
-    );
-    let text = std::fs::read_to_string(path).expect("corpus.jsonl is readable");
+    let path = std::env::var("JSONATA_CORPUS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/jsonata/corpus.jsonl"
+        )
+        .to_string()
+    });
+    let text = std::fs::read_to_string(&path).expect("corpus file is readable");
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("corpus line is JSON"))

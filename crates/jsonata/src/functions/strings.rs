@@ -467,15 +467,9 @@ pub(super) fn replace(ev: &mut Evaluator, args: &[Value], _: &Value, env: &Env) 
     }
     let replacement = arg(args, 2);
     if let Value::String(p) = pattern {
-        // String pattern: the replacement is inserted literally.
-        let rep = match replacement {
-            Value::String(r) => r.to_string(),
-            _ => {
-                return Err(JsonataError::unsupported(
-                    "a function replacement with a string pattern",
-                ))
-            }
-        };
+        // String pattern: the replacement is inserted literally. jsonata
+        // concatenates a function replacement as JavaScript source text, which
+        // cannot be reproduced; that only matters once something matches.
         let mut out = String::new();
         let mut position = 0;
         let mut count = 0f64;
@@ -483,8 +477,13 @@ pub(super) fn replace(ev: &mut Evaluator, args: &[Value], _: &Value, env: &Env) 
             if limit.is_some_and(|l| count >= l) {
                 break;
             }
+            let Value::String(rep) = replacement else {
+                return Err(JsonataError::unsupported(
+                    "a function replacement with a string pattern",
+                ));
+            };
             out.push_str(&s[position..position + i]);
-            out.push_str(&rep);
+            out.push_str(rep);
             position += i + p.len();
             count += 1.0;
         }
