@@ -119,8 +119,13 @@ fn main() {
         Some(&sdk["mappingOut"]),
         "mapping output differs from the SDK"
     );
-    let compiled = CompiledFilter::compile(Some(&filter)).expect("filter compiles");
-    let count_compiled = || records.iter().filter(|r| compiled.matches(r)).count();
+    let compiled = CompiledFilter::compile(Some(&filter));
+    let count_compiled = || {
+        records
+            .iter()
+            .filter(|r| compiled.matches(Some(r)).unwrap_or(false))
+            .count()
+    };
     let count_plain = || {
         records
             .iter()
