@@ -5,6 +5,7 @@
 //! checks enforced by the database so they hold across nodes. It knows nothing of
 //! HTTP, tokens or element semantics; the engine decides what to write.
 
+mod cache;
 mod error;
 mod jobs;
 mod postgres;
@@ -16,6 +17,7 @@ mod sqlite;
 use async_trait::async_trait;
 use osmosis_model::Element;
 
+pub use cache::CachedStore;
 pub use error::{StoreError, UniqueField};
 pub use jobs::{Job, Lease};
 pub use postgres::PostgresStore;
@@ -110,9 +112,10 @@ pub async fn open(
             PostgresStore::connect(url, max_connections, migrate).await?,
         ))
     } else if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(
-            SqliteStore::connect(url, max_connections, migrate).await?,
-        ))
+        // One node owns a SQLite file, so its reads can be served from memory.
+        let store: std::sync::Arc<dyn Store> =
+            std::sync::Arc::new(SqliteStore::connect(url, max_connections, migrate).await?);
+        Ok(std::sync::Arc::new(CachedStore::new(store)))
     } else {
         Err(StoreError::UnsupportedUrl(
             url.split(':').next().unwrap_or_default().to_string(),
