@@ -18,11 +18,14 @@ use crate::{ElementQuery, Job, Lease, Store, StoreError, Workspace};
 /// Entries kept before the cache starts over; bounds memory on huge workspaces.
 const MAX_ENTRIES: usize = 100_000;
 
+/// A cached value with the generation it was read under.
+type Tagged<T> = (u64, T);
+
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     generations: DashMap<(String, ElementType), u64>,
-    queries: DashMap<String, (u64, Arc<Vec<Element>>)>,
-    by_id: DashMap<(String, String), (u64, Option<Arc<Element>>)>,
+    queries: DashMap<String, Tagged<Arc<Vec<Element>>>>,
+    by_id: DashMap<(String, String), Tagged<Option<Arc<Element>>>>,
 }
 
 impl CachedStore {
