@@ -16,7 +16,9 @@ pub enum JsonataError {
         position: usize,
         message: String,
     },
-    /// Evaluation failed the way jsonata 1.8.9 fails (a `T` or `D` error code).
+    /// Evaluation failed the way jsonata 1.8.9 fails: a `T` or `D` error code,
+    /// or the name of the plain JavaScript exception jsonata lets escape
+    /// (`TypeError`, `RangeError` for a stack overflow, `SyntaxError`).
     #[error("JSONata evaluation error {code}: {message}")]
     Evaluate { code: &'static str, message: String },
     /// The expression uses syntax or a function this implementation lacks;
