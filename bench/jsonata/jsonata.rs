@@ -28,7 +28,11 @@ fn node(args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("node runs");
-    assert!(out.status.success(), "node failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -54,7 +58,10 @@ fn main() {
     let data: serde_json::Value =
         serde_json::from_str(&node(&["data.js", "1000"])).expect("benchmark data is JSON");
     let expr = osmosis_jsonata::compile(EXPR).expect("benchmark expression compiles");
-    let ours = expr.evaluate(&data).expect("evaluates").expect("has a value");
+    let ours = expr
+        .evaluate(&data)
+        .expect("evaluates")
+        .expect("has a value");
 
     let node_out: serde_json::Value =
         serde_json::from_str(&node(&["node-bench.js", EXPR, &ITERATIONS.to_string()]))
