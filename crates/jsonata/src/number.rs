@@ -71,6 +71,21 @@ pub(crate) fn js_to_string(n: f64) -> String {
     layout(n < 0.0, &digits, exp)
 }
 
+/// Adds one to a decimal digit string in place; true when it carried into a
+/// new leading digit.
+fn increment(digits: &mut Vec<u8>) -> bool {
+    for d in digits.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return false;
+        }
+    }
+    digits.insert(0, b'1');
+    true
+}
+
 /// `Number(n.toPrecision(15))`: JSONata's `$string` rounds numbers to 15
 /// significant digits to hide binary floating-point noise (0.1 + 0.2 → "0.3").
 pub(crate) fn to_precision_15(n: f64) -> f64 {
@@ -87,23 +102,9 @@ pub(crate) fn to_precision_15(n: f64) -> f64 {
     let rest = &digits[15..];
     let round_up = rest[0] >= b'5';
     let mut exp = exp;
-    if round_up {
-        let mut i = head.len();
-        loop {
-            if i == 0 {
-                head.insert(0, b'1');
-                head.pop();
-                exp += 1;
-                break;
-            }
-            i -= 1;
-            if head[i] == b'9' {
-                head[i] = b'0';
-            } else {
-                head[i] += 1;
-                break;
-            }
-        }
+    if round_up && increment(&mut head) {
+        head.pop();
+        exp += 1;
     }
     let s = format!(
         "{}{}.{}e{}",
@@ -128,20 +129,7 @@ pub(crate) fn to_fixed(n: f64, dp: usize) -> String {
     let rest = &frac[dp..];
     let mut digits: Vec<u8> = int_part.bytes().chain(kept.bytes()).collect();
     if rest.as_bytes()[0] >= b'5' {
-        let mut i = digits.len();
-        loop {
-            if i == 0 {
-                digits.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if digits[i] == b'9' {
-                digits[i] = b'0';
-            } else {
-                digits[i] += 1;
-                break;
-            }
-        }
+        increment(&mut digits);
     }
     let int_len = digits.len() - dp;
     let mut out = String::new();

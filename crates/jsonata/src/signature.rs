@@ -22,6 +22,19 @@ struct Param {
     subtype: Option<String>,
 }
 
+impl Param {
+    /// How many of the leading argument symbols this parameter may consume,
+    /// as its regex fragment (`[sm]`, `[sm]?`, `[sm]+`) would.
+    fn span(&self, syms: &[char]) -> (usize, usize) {
+        let max = if self.repeat {
+            syms.iter().take_while(|s| self.accepts.contains(s)).count()
+        } else {
+            usize::from(syms.first().is_some_and(|s| self.accepts.contains(s)))
+        };
+        (usize::from(!self.optional), max)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Signature {
     params: Vec<Param>,
@@ -153,14 +166,7 @@ impl Signature {
             let Some(p) = params.first() else {
                 return syms.is_empty();
             };
-            let max = if p.repeat {
-                syms.iter().take_while(|s| p.accepts.contains(s)).count()
-            } else if syms.first().is_some_and(|s| p.accepts.contains(s)) {
-                1
-            } else {
-                0
-            };
-            let min = if p.optional { 0 } else { 1 };
+            let (min, max) = p.span(syms);
             let mut n = max;
             loop {
                 if n < min {
@@ -191,14 +197,7 @@ impl Signature {
             let Some(p) = params.first() else {
                 return Some(used);
             };
-            let max = if p.repeat {
-                syms.iter().take_while(|s| p.accepts.contains(s)).count()
-            } else if syms.first().is_some_and(|s| p.accepts.contains(s)) {
-                1
-            } else {
-                0
-            };
-            let min = if p.optional { 0 } else { 1 };
+            let (min, max) = p.span(syms);
             let mut n = max;
             loop {
                 if n < min {

@@ -139,6 +139,17 @@ pub(crate) fn hof_args(f: &Value, a1: Value, a2: Value, a3: Value) -> Vec<Value>
     v
 }
 
+/// Capture groups as a JSONata array; a group that did not take part is
+/// `undefined`, as in JavaScript.
+pub(crate) fn groups_value(groups: &[Option<String>]) -> Value {
+    Value::plain_array(
+        groups
+            .iter()
+            .map(|g| g.as_deref().map(Value::str).unwrap_or(Value::Undefined))
+            .collect(),
+    )
+}
+
 fn match_object(re: &Arc<RegexDef>, text: &Rc<str>, found: crate::regex::Found) -> Value {
     let mut o = Object::new();
     o.insert("match".into(), Value::str(&found.text));
@@ -150,19 +161,7 @@ fn match_object(re: &Arc<RegexDef>, text: &Rc<str>, found: crate::regex::Found) 
         "end".into(),
         Value::Number(utf16_index(text, found.end) as f64),
     );
-    o.insert(
-        "groups".into(),
-        Value::plain_array(
-            found
-                .groups
-                .iter()
-                .map(|g| match g {
-                    Some(s) => Value::str(s),
-                    None => Value::Undefined,
-                })
-                .collect(),
-        ),
-    );
+    o.insert("groups".into(), groups_value(&found.groups));
     o.insert(
         "next".into(),
         Value::Function(Rc::new(Function::RegexNext {

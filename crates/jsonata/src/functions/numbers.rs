@@ -49,42 +49,35 @@ fn js_max(ns: &[f64], is_max: bool) -> f64 {
     r
 }
 
-pub(super) fn max(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
+/// The numbers of an aggregation's argument; `None` (undefined result) when
+/// it is undefined or empty.
+fn non_empty_numbers(args: &[Value]) -> Result<Option<Vec<f64>>> {
     let a = arg(args, 0);
-    let ns = if a.is_undefined() {
-        Vec::new()
-    } else {
-        numbers(a)?
-    };
-    if ns.is_empty() {
-        return Ok(Value::Undefined);
+    if a.is_undefined() {
+        return Ok(None);
     }
+    let ns = numbers(a)?;
+    Ok(if ns.is_empty() { None } else { Some(ns) })
+}
+
+pub(super) fn max(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
+    let Some(ns) = non_empty_numbers(args)? else {
+        return Ok(Value::Undefined);
+    };
     Ok(Value::Number(js_max(&ns, true)))
 }
 
 pub(super) fn min(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
-    let a = arg(args, 0);
-    let ns = if a.is_undefined() {
-        Vec::new()
-    } else {
-        numbers(a)?
-    };
-    if ns.is_empty() {
+    let Some(ns) = non_empty_numbers(args)? else {
         return Ok(Value::Undefined);
-    }
+    };
     Ok(Value::Number(js_max(&ns, false)))
 }
 
 pub(super) fn average(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) -> Result<Value> {
-    let a = arg(args, 0);
-    let ns = if a.is_undefined() {
-        Vec::new()
-    } else {
-        numbers(a)?
-    };
-    if ns.is_empty() {
+    let Some(ns) = non_empty_numbers(args)? else {
         return Ok(Value::Undefined);
-    }
+    };
     let total = ns.iter().fold(0.0, |t, n| t + n);
     Ok(Value::Number(total / ns.len() as f64))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{call, number_string, Function};
+use super::{call, groups_value, number_string, Function};
 use crate::error::JsonataError;
 use crate::eval::{is_numeric, Env, Evaluator, Result};
 use crate::regex::{utf16_index, RegexDef};
@@ -373,15 +373,7 @@ pub(super) fn fn_match(_: &mut Evaluator, args: &[Value], _: &Value, _: &Env) ->
             "index".into(),
             Value::Number(utf16_index(s, f.start) as f64),
         );
-        o.insert(
-            "groups".into(),
-            Value::plain_array(
-                f.groups
-                    .iter()
-                    .map(|g| g.as_deref().map(Value::str).unwrap_or(Value::Undefined))
-                    .collect(),
-            ),
-        );
+        o.insert("groups".into(), groups_value(&f.groups));
         out.push(Value::object(o));
     }
     Ok(Value::seq(out))
@@ -509,15 +501,7 @@ pub(super) fn replace(ev: &mut Evaluator, args: &[Value], _: &Value, env: &Env) 
                     Value::Number(utf16_index(s, f.start) as f64),
                 );
                 o.insert("end".into(), Value::Number(utf16_index(s, f.end) as f64));
-                o.insert(
-                    "groups".into(),
-                    Value::plain_array(
-                        f.groups
-                            .iter()
-                            .map(|g| g.as_deref().map(Value::str).unwrap_or(Value::Undefined))
-                            .collect(),
-                    ),
-                );
+                o.insert("groups".into(), groups_value(&f.groups));
                 match call(ev, func, vec![Value::object(o)], env)? {
                     Value::String(r) => r.to_string(),
                     _ => return Err(JsonataError::code("D3012")),
