@@ -1,0 +1,17 @@
+//! The REST API client built from a connector's `makeApiClient` result, and the
+//! refresh-and-retry wrapper for expired tokens.
+
+mod client;
+mod config;
+mod error;
+mod refresh;
+mod retry;
+
+pub use client::{ApiClient, ApiRequest, ApiResponse};
+pub use config::{ApiClientConfig, BasicAuth, ResponseHandler};
+pub use error::{keys, ApiClientError, ResponseSummary};
+pub use refresh::{
+    call_with_refresh, CredentialsRefresher, RefreshError, Refreshed, TokenExpiry, WithRefreshError,
+};
+pub use reqwest::Method;
+pub use retry::{parse_retry_after, RetryPolicy};
