@@ -181,7 +181,17 @@ pub fn call(name: &str, args: &[Value]) -> Result<JsValue> {
         "getOperatorsBySchema" => Some(Value::Array(filter::get_operators_by_schema(a(0)))),
         // Formulas
         "buildValue" => formula::build_value(a(0), a(1))?,
-        "buildData" => formula::build_data(a(0), a(1))?,
+        "buildData" => {
+            // The compiled plan and the evaluator must agree; a disagreement shows up
+            // as a mismatch against the SDK.
+            let planned = formula::BuildPlan::compile(a(0)).build(a(1));
+            if planned != formula::build_data(a(0), a(1)) {
+                return Err(RuntimeError::Generic(
+                    "BuildPlan and build_data disagree".into(),
+                ));
+            }
+            planned?
+        }
         "resolveFormulas" => {
             let params = a(1);
             let variables = params.and_then(|p| js::get_property(p, "variables"));

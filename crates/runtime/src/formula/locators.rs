@@ -16,6 +16,19 @@ pub fn get_formula_locators(kind: &str, data: Option<&Value>) -> Vec<String> {
     out
 }
 
+/// Whether `get_formula_locators("copy", data)` finds anything, without building the
+/// locators (most built data has no `$copy`).
+fn contains_copy(data: Option<&Value>) -> bool {
+    match data.and_then(js::slot) {
+        Some(Value::Object(map)) => {
+            (map.len() == 1 && map.contains_key("$copy"))
+                || map.values().any(|v| contains_copy(Some(v)))
+        }
+        Some(Value::Array(items)) => items.iter().any(|v| contains_copy(Some(v))),
+        _ => false,
+    }
+}
+
 fn collect_formula_locators(key: &str, data: Option<&Value>, at: String, out: &mut Vec<String>) {
     match data.and_then(js::slot) {
         Some(Value::Object(map)) => {
@@ -91,6 +104,9 @@ fn prefixed(locators: Vec<String>, prefix: &str) -> Vec<String> {
 /// value at that locator in the same output. Copying a value that itself contains a
 /// `$copy` is a configuration error.
 pub fn process_copy(data: JsValue) -> Result<JsValue> {
+    if !contains_copy(data.as_ref()) {
+        return Ok(data);
+    }
     let locators = get_formula_locators("copy", data.as_ref());
     let mut data = data;
     for loc in locators {

@@ -8,6 +8,7 @@
 
 mod eval;
 pub mod locators;
+mod plan;
 pub mod schema_of;
 mod text;
 mod vars;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use locators::{get_formula_locators, get_variable_locators, process_copy};
+pub use plan::BuildPlan;
 pub use schema_of::get_schema_from_value;
 pub use vars::Vars;
 
