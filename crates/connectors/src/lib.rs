@@ -20,9 +20,9 @@
 //! * [`sealing::CredentialsCipher`] — AES-256-GCM credentials encryption.
 
 pub mod api_client;
-// pub mod auth;
-// pub mod collections;
+pub mod auth;
+pub mod collections;
 pub mod definition;
 pub mod function;
 pub mod redact;
-// pub mod sealing;
+pub mod sealing;

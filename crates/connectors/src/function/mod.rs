@@ -163,7 +163,27 @@ impl FunctionRunner {
                     "credentials": self.credentials,
                     "connectorParameters": self.connector_parameters,
                 });
-                let output = self.run_with(def, input, None, 0).await?.output;
+                let output = match &def.implementation {
+                    // Response handlers are formulas over each response: they must
+                    // reach the client unevaluated, not be built now against the
+                    // makeApiClient input.
+                    Implementation::Mapping(Value::Object(mapping))
+                        if mapping.contains_key("responseHandlers") =>
+                    {
+                        let mut rest = mapping.clone();
+                        let handlers = rest.remove("responseHandlers");
+                        let vars = self.variables(&input);
+                        let mut built = self
+                            .build(Some(&Value::Object(rest)), &vars, &def.origin)?
+                            .map(strip_undefined)
+                            .unwrap_or(Value::Null);
+                        if let (Value::Object(built), Some(handlers)) = (&mut built, handlers) {
+                            built.insert("responseHandlers".into(), handlers);
+                        }
+                        built
+                    }
+                    _ => self.run_with(def, input, None, 0).await?.output,
+                };
                 let config =
                     ApiClientConfig::from_value(&output).map_err(|source| FunctionError::Api {
                         origin: def.origin.clone(),
