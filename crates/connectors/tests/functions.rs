@@ -110,11 +110,7 @@ async fn rest_api_mapping_and_test_through_make_api_client() {
         .run_operation("get-contact", json!({"contactId": 77}))
         .await
         .unwrap_err();
-    let FunctionError::Api {
-        source: ApiClientError::HttpStatus { status: 404, .. },
-        ..
-    } = &error
-    else {
+    let Some(ApiClientError::HttpStatus { status: 404, .. }) = error.api_error() else {
         panic!("expected a 404, got {error:?}");
     };
     assert_eq!(

@@ -36,8 +36,15 @@ pub enum AuthError {
     OAuth1(String),
     #[error("signing the token failed: {0}")]
     TokenSigning(String),
+    /// Boxed: a function failure is large and rare next to the other variants.
     #[error(transparent)]
-    Function(#[from] FunctionError),
+    Function(Box<FunctionError>),
+}
+
+impl From<FunctionError> for AuthError {
+    fn from(error: FunctionError) -> Self {
+        AuthError::Function(Box::new(error))
+    }
 }
 
 impl AuthError {

@@ -98,8 +98,9 @@ pub struct FunctionDef {
 pub enum Implementation {
     /// A formula tree; its value is the function's output.
     Mapping(Value),
-    RestApi(RestApiMapping),
-    Graphql(GraphqlApiMapping),
+    /// Boxed, as is `Graphql`: mappings are much larger than the other variants.
+    RestApi(Box<RestApiMapping>),
+    Graphql(Box<GraphqlApiMapping>),
     Operation(OperationMapping),
     /// An ES module whose default export is the function.
     Javascript(String),
@@ -250,14 +251,14 @@ fn parse_implementation(
     };
     Ok(match kind {
         ImplementationType::Mapping => Implementation::Mapping(mapping()?.clone()),
-        ImplementationType::RestApiMapping => Implementation::RestApi(parse_rest(
+        ImplementationType::RestApiMapping => Implementation::RestApi(Box::new(parse_rest(
             as_object(mapping()?, origin, "mapping")?,
             origin,
-        )?),
-        ImplementationType::GraphqlApiMapping => Implementation::Graphql(parse_graphql(
+        )?)),
+        ImplementationType::GraphqlApiMapping => Implementation::Graphql(Box::new(parse_graphql(
             as_object(mapping()?, origin, "mapping")?,
             origin,
-        )?),
+        )?)),
         ImplementationType::OperationMapping => {
             // The SDK nests the fields under `mapping`; the docs put them beside `type`.
             let fields = match object.get("mapping") {

@@ -21,8 +21,9 @@ pub enum FunctionError {
     #[error("{origin}: {source}")]
     Api {
         origin: String,
+        /// Boxed: API errors carry the failing response and are rare.
         #[source]
-        source: ApiClientError,
+        source: Box<ApiClientError>,
     },
     /// The JavaScript function failed (message and logs masked).
     #[error("{origin}: {message}")]
@@ -56,7 +57,7 @@ impl TokenExpiry for FunctionError {
 impl FunctionError {
     pub fn api_error(&self) -> Option<&ApiClientError> {
         match self {
-            FunctionError::Api { source, .. } => Some(source),
+            FunctionError::Api { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -50,7 +50,7 @@ pub(super) async fn run(
         .await
         .map_err(|source| FunctionError::Api {
             origin: origin.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     let data = response.data.get("data").cloned().unwrap_or(Value::Null);
     let errors = response.data.get("errors").cloned();

@@ -53,7 +53,7 @@ pub(super) async fn run(
             if let Some(api_error) = recorded.filter(|e| e.key().is_some()) {
                 return Err(FunctionError::Api {
                     origin: origin.to_owned(),
-                    source: api_error,
+                    source: Box::new(api_error),
                 });
             }
             Err(FunctionError::Javascript {

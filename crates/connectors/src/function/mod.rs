@@ -187,7 +187,7 @@ impl FunctionRunner {
                 let config =
                     ApiClientConfig::from_value(&output).map_err(|source| FunctionError::Api {
                         origin: def.origin.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 Ok(ApiClient::new(
                     self.http.clone(),

@@ -40,7 +40,7 @@ pub(super) async fn run(
     let data = build(&mapping.data)?;
     let method = ApiRequest::method_from_str(&mapping.method).map_err(|e| FunctionError::Api {
         origin: origin.to_owned(),
-        source: e,
+        source: Box::new(e),
     })?;
     let mut request = ApiRequest::new(method, path)
         .with_json_parts(query.as_ref(), headers.as_ref())
@@ -54,7 +54,7 @@ pub(super) async fn run(
         .await
         .map_err(|source| FunctionError::Api {
             origin: origin.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     match &mapping.response_mapping {
         None => Ok(response.data),

@@ -63,7 +63,7 @@ pub fn app() -> Router {
                 if !verify(&method, &uri, &host, &headers, "") {
                     return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
                 }
-                if oauth_params(&headers).get("oauth_callback").is_none() {
+                if !oauth_params(&headers).contains_key("oauth_callback") {
                     return (StatusCode::BAD_REQUEST, "no callback").into_response();
                 }
                 "oauth_token=req-token&oauth_token_secret=req-secret&oauth_callback_confirmed=true"

@@ -105,7 +105,10 @@ async fn get_contact(headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(r) = unauthorized(&headers) {
         return r;
     }
-    match contacts().into_iter().find(|c| c["id"].to_string() == id) {
+    match contacts()
+        .into_iter()
+        .find(|c| c["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id.as_str()))
+    {
         Some(c) => Json(c).into_response(),
         None => (
             StatusCode::NOT_FOUND,
