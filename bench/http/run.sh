@@ -144,7 +144,7 @@ section = f"""## HTTP API
 `osmosis serve` at `{source_rev}` (release, fresh SQLite data dir) against a baseline in the same run: the same `osmosis_api::router` (CORS, body limit, multi-threaded tokio runtime) with one more route answering the real server's captured JSON from memory, without auth or storage (`bench/http/src/baseline.rs`).
 Load: a separate single-threaded process (`osmosis-bench-http load`), N closed-loop keep-alive HTTP/1.1 clients over loopback, {warmup} s warm-up then {duration} s measured per point; latency from send to last byte.
 Every real request carries a freshly verified HS256 JWT: a customer token for GET (customer resolved per request), an admin token for POST (each POST creates a new integration bound to a connector).
-Reads run first (2 integrations in the workspace), then writes, then reads again on the grown table. Ratios are real / baseline. Peak RSS is the server's VmHWM during the point (reset before each point).
+Reads run first (2 integrations in the workspace), then writes, then reads again on the grown table. Ratios are real / baseline. Peak RSS is the server's VmHWM during the point (reset to the current RSS before each point, so it includes memory the allocator still holds from earlier points).
 
 {chr(10).join(lines)}
 
