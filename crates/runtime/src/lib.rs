@@ -19,6 +19,7 @@ pub mod js;
 pub mod locator;
 pub mod names;
 pub mod oracle;
+pub mod property_key;
 pub mod schema;
 
 pub use error::{Result, RuntimeError};

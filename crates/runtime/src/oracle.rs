@@ -176,7 +176,13 @@ pub fn call(name: &str, args: &[Value]) -> Result<JsValue> {
             )))
         }
         // Filters
-        "doesMatchFilter" => boolean(filter::does_match_filter(a(0), a(1))?),
+        "doesMatchFilter" => {
+            // As `does_match_filter`, after a first run that leaves the key hints
+            // pointing elsewhere.
+            let compiled = filter::CompiledFilter::compile(a(1));
+            let _ = compiled.matches(a(0).cloned().map(reverse_keys).as_ref());
+            boolean(compiled.matches(a(0))?)
+        }
         "backwardCompatibleFilterMatch" => formula::backward_compatible_filter_match(a(0), a(1))?,
         "getOperatorsBySchema" => Some(Value::Array(filter::get_operators_by_schema(a(0)))),
         // Formulas
@@ -184,7 +190,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<JsValue> {
         "buildData" => {
             // The compiled plan and the evaluator must agree; a disagreement shows up
             // as a mismatch against the SDK.
-            let planned = formula::BuildPlan::compile(a(0)).build(a(1));
+            // The plan first runs on the variables with every object's keys reversed, so
+            // the run that counts starts from key hints that point elsewhere.
+            let plan = formula::BuildPlan::compile(a(0));
+            let _ = plan.build(a(1).cloned().map(reverse_keys).as_ref());
+            let planned = plan.build(a(1));
             if planned != formula::build_data(a(0), a(1)) {
                 return Err(RuntimeError::Generic(
                     "BuildPlan and build_data disagree".into(),
@@ -291,4 +301,22 @@ pub fn call(name: &str, args: &[Value]) -> Result<JsValue> {
             ))
         }
     })
+}
+
+/// The value with the keys of every object in reverse order.
+fn reverse_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.reverse();
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, reverse_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(reverse_keys).collect()),
+        other => other,
+    }
 }

@@ -2,18 +2,16 @@
 //! enum, locators parsed, operands converted (`parseFloat`, `String()`) ahead of time,
 //! and field values visited in place instead of collected. `does_match_filter` is this
 //! plan compiled for one call, so the differential tests against the SDK exercise it.
-//!
-//! Property steps remember where they last found their key: records in one batch
-//! usually share a shape, and checking that one entry avoids both hashing the key and
-//! scanning the entries before it (each a cache miss on records that are not hot).
+//! Property steps look their key up through [`PropertyKey`], which remembers where the
+//! previous record had it.
 
 use super::{includes, is_empty, is_not_empty};
 use crate::error::{Result, RuntimeError};
 use crate::js;
 use crate::locator::{self, Step};
-use serde_json::{Map, Value};
+use crate::property_key::PropertyKey;
+use serde_json::Value;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The snake_case filter operators, resolved once per condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,64 +56,6 @@ impl Operator {
             "is_empty" => IsEmpty,
             _ => return None,
         })
-    }
-}
-
-/// An object key looked up first at the position it had in the previous object.
-#[derive(Debug)]
-pub(crate) struct PropertyKey {
-    name: String,
-    hint: AtomicUsize,
-}
-
-impl Clone for PropertyKey {
-    fn clone(&self) -> Self {
-        PropertyKey {
-            name: self.name.clone(),
-            hint: AtomicUsize::new(self.hint.load(Ordering::Relaxed)),
-        }
-    }
-}
-
-/// Above this many keys a hash lookup touches less memory than a scan.
-const SCAN_LIMIT: usize = 16;
-
-impl PropertyKey {
-    pub(crate) fn new(name: String) -> Self {
-        PropertyKey {
-            name,
-            hint: AtomicUsize::new(0),
-        }
-    }
-
-    /// The own property `name` of `map`, as `Map::get` finds it.
-    #[inline]
-    pub(crate) fn find<'a>(&self, map: &'a Map<String, Value>) -> Option<&'a Value> {
-        let hint = self.hint.load(Ordering::Relaxed);
-        if let Some((k, v)) = map.iter().nth(hint) {
-            if *k == self.name {
-                return Some(v);
-            }
-        }
-        if map.len() > SCAN_LIMIT {
-            return map.get(&self.name);
-        }
-        let (i, v) = map
-            .iter()
-            .enumerate()
-            .find(|(_, (k, _))| **k == self.name)
-            .map(|(i, (_, v))| (i, v))?;
-        self.hint.store(i, Ordering::Relaxed);
-        Some(v)
-    }
-
-    /// `value[name]`, as `js::get_property` reads it.
-    #[inline]
-    pub(crate) fn get<'a>(&self, value: &'a Value) -> Option<Cow<'a, Value>> {
-        match value {
-            Value::Object(map) => self.find(map).and_then(js::slot).map(Cow::Borrowed),
-            other => js::get_property(other, &self.name),
-        }
     }
 }
 

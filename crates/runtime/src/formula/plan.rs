@@ -9,13 +9,14 @@
 //! because they see the same variables and no build state crosses formula boundaries.
 
 use super::eval::run_sync;
-use super::text::replace_placeholder;
+use super::text::{literal_needle, replace_literal, replace_placeholder};
 use super::{get_formula, process_copy, Vars};
 use crate::dates;
 use crate::error::{Result, RuntimeError};
 use crate::filter::{apply_eval_operator, CompiledFilter};
 use crate::js::{self, JsValue};
 use crate::locator::{self, Step};
+use crate::property_key::PropertyKey;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -47,14 +48,14 @@ enum Node<'t> {
     Array(Vec<Node<'t>>),
     Object(Vec<(&'t String, Node<'t>)>),
     /// `$var` with a valid locator.
-    Var(Vec<Step>),
+    Var(Vec<VarStep>),
     Concat {
         values: Box<Node<'t>>,
         delimiter: Box<Node<'t>>,
     },
     Tpl {
         template: &'t String,
-        values: Vec<(String, Node<'t>)>,
+        values: Vec<TplValue<'t>>,
     },
     Case {
         arms: Vec<CaseArm<'t>>,
@@ -74,6 +75,46 @@ enum Node<'t> {
     },
     /// Any other formula, run by the evaluator.
     Evaluator(&'t Value),
+}
+
+#[derive(Debug, Clone)]
+enum VarStep {
+    Property(PropertyKey),
+    Index(f64),
+    Unknown,
+}
+
+/// `getValueByLocator(variables, steps)` (`locator::get_value_by_steps`), with keys
+/// looked up through their hints.
+fn lookup_var(vars: Option<&Value>, steps: &[VarStep]) -> JsValue {
+    let mut current = js::slot(vars?)?;
+    for (idx, step) in steps.iter().enumerate() {
+        current = match (step, current) {
+            (VarStep::Property(key), Value::Object(map)) => key.find(map).and_then(js::slot)?,
+            (VarStep::Property(key), Value::Array(_)) => {
+                match js::get_property(current, key.name())? {
+                    Cow::Borrowed(v) => v,
+                    // `length`: a number, which no further step reads into.
+                    Cow::Owned(v) => return (idx + 1 == steps.len()).then_some(v),
+                }
+            }
+            (VarStep::Index(i), Value::Array(_)) => match js::get_index(current, *i)? {
+                Cow::Borrowed(v) if js::truthy(Some(v)) => v,
+                _ => return None,
+            },
+            _ => return None,
+        };
+    }
+    Some(current.clone())
+}
+
+/// One `$tpl` placeholder: its key, the literal text it matches when it needs no regex,
+/// and its value.
+#[derive(Debug, Clone)]
+struct TplValue<'t> {
+    key: String,
+    needle: Option<String>,
+    node: Node<'t>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +207,17 @@ impl<'t> Node<'t> {
                 if !locator::is_valid_locator(args) {
                     return Some(Node::Fixed(Some(Value::Null)));
                 }
-                Node::Var(locator::locator_to_steps(args).ok()?)
+                let steps = locator::locator_to_steps(args).ok()?;
+                Node::Var(
+                    steps
+                        .into_iter()
+                        .map(|step| match step {
+                            Step::Property(name) => VarStep::Property(PropertyKey::new(name)),
+                            Step::Index(i) => VarStep::Index(i),
+                            Step::Unknown(_) => VarStep::Unknown,
+                        })
+                        .collect(),
+                )
             }
             "plain" => Node::Fixed(args.cloned()),
             "record" => Node::Fixed(field(args, "id").ok()?.cloned()),
@@ -198,15 +249,19 @@ impl<'t> Node<'t> {
                     return Some(Node::Fixed(template.cloned()));
                 };
                 let values = field(args, "values").ok()?;
+                let value = |key: String, v: &'t Value| TplValue {
+                    needle: literal_needle(&key),
+                    key,
+                    node: Node::compile(js::slot(v)),
+                };
                 let values = match values {
-                    Some(Value::Object(map)) if js::is_object(values) => map
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Node::compile(js::slot(v))))
-                        .collect(),
+                    Some(Value::Object(map)) if js::is_object(values) => {
+                        map.iter().map(|(k, v)| value(k.clone(), v)).collect()
+                    }
                     Some(Value::Array(items)) => items
                         .iter()
                         .enumerate()
-                        .map(|(i, v)| (i.to_string(), Node::compile(js::slot(v))))
+                        .map(|(i, v)| value(i.to_string(), v))
                         .collect(),
                     Some(Value::String(_)) => return None,
                     _ => Vec::new(),
@@ -320,7 +375,7 @@ impl<'t> Node<'t> {
                 }
                 (!out.is_empty()).then_some(Value::Object(out))
             }
-            Node::Var(steps) => locator::get_value_by_steps(vars, steps).map(Cow::into_owned),
+            Node::Var(steps) => lookup_var(vars, steps),
             Node::Concat { values, delimiter } => {
                 let Some(Value::Array(items)) = values.build(vars)? else {
                     return Ok(None);
@@ -349,14 +404,17 @@ impl<'t> Node<'t> {
             }
             Node::Tpl { template, values } => {
                 let mut result = (*template).clone();
-                for (key, node) in values {
+                for TplValue { key, needle, node } in values {
                     let built = node.build(vars)?;
                     let replacement = if js::is_nullish(built.as_ref()) {
                         Cow::Borrowed("")
                     } else {
                         js::to_js_str(built.as_ref())
                     };
-                    result = replace_placeholder(&result, key, &replacement)?;
+                    result = match needle {
+                        Some(needle) => replace_literal(&result, needle, &replacement),
+                        None => replace_placeholder(&result, key, &replacement)?,
+                    };
                 }
                 Some(Value::String(result))
             }

@@ -17,20 +17,29 @@ thread_local! {
     static COMPILED: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
 }
 
+/// The text `{key}` matches when the key has no regex metacharacters (it then matches
+/// itself literally and needs no regex).
+pub(super) fn literal_needle(key: &str) -> Option<String> {
+    (!key.contains(REGEX_META)).then(|| format!("{{{key}}}"))
+}
+
+/// `replace_placeholder` for a key [`literal_needle`] accepted.
+pub(super) fn replace_literal(template: &str, needle: &str, replacement: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut last = 0;
+    for (start, m) in template.match_indices(needle) {
+        out.push_str(&template[last..start]);
+        expand(&mut out, replacement, template, start, start + m.len(), &[]);
+        last = start + m.len();
+    }
+    out.push_str(&template[last..]);
+    out
+}
+
 /// `template.replace(new RegExp('\\{' + key + '\\}', 'g'), replacement)`.
 pub(super) fn replace_placeholder(template: &str, key: &str, replacement: &str) -> Result<String> {
-    if !key.contains(REGEX_META) {
-        // A key without metacharacters matches itself literally.
-        let needle = format!("{{{key}}}");
-        let mut out = String::with_capacity(template.len());
-        let mut last = 0;
-        for (start, m) in template.match_indices(&needle) {
-            out.push_str(&template[last..start]);
-            expand(&mut out, replacement, template, start, start + m.len(), &[]);
-            last = start + m.len();
-        }
-        out.push_str(&template[last..]);
-        return Ok(out);
+    if let Some(needle) = literal_needle(key) {
+        return Ok(replace_literal(template, &needle, replacement));
     }
     let pattern = format!(r"\{{{key}\}}");
     let re = COMPILED.with(|cache| -> Result<Regex> {
