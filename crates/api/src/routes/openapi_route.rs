@@ -1,10 +1,22 @@
+use axum::http::header;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+use bytes::Bytes;
 
 use crate::AppState;
 
-/// `GET /openapi.json`, public like `/health`.
+/// `GET /openapi.json`, public like `/health`. The document is serialised once:
+/// axum clones route handlers per connection, so the handler holds only a cheap
+/// `Bytes` handle rather than the multi-megabyte JSON tree.
 pub fn router() -> Router<AppState> {
-    let doc = crate::openapi::document();
-    Router::new().route("/openapi.json", get(move || async move { Json(doc) }))
+    let doc = Bytes::from(
+        serde_json::to_vec(&crate::openapi::document()).expect("the document serialises"),
+    );
+    Router::new().route(
+        "/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], doc) }
+        }),
+    )
 }
