@@ -453,7 +453,17 @@ pub fn set_value_at_steps(obj: JsValue, steps: &[Step], value: JsValue) -> Resul
         Step::Property(name) => match obj {
             Some(Value::Array(mut items)) => {
                 if let Some(i) = js::array_index(name) {
-                    set_array_item(&mut items, i as f64, rest, value)?;
+                    // A property step writes `items[i] = v` but deletes with
+                    // `delete items[i]`, which leaves a hole where an index step splices.
+                    let child = items.get(i).and_then(js::slot).cloned();
+                    match set_value_at_steps(child, rest, value)? {
+                        Some(v) => set_array_item(&mut items, i as f64, &[], Some(v))?,
+                        None => {
+                            if let Some(slot) = items.get_mut(i) {
+                                *slot = js::undefined_marker();
+                            }
+                        }
+                    }
                 } else if name == "length" {
                     set_array_length(&mut items, rest, value)?;
                 }
@@ -591,5 +601,8 @@ mod tests {
         assert_eq!(out, Some(json!({"a": [{"$undefined": true}, {"b": 5}]})));
         let out = set_value_at_locator(out, Some(&json!("a[0]")), None).unwrap();
         assert_eq!(out, Some(json!({"a": [{"b": 5}]})));
+        // `delete` through a property step leaves a hole instead.
+        let out = set_value_at_locator(Some(json!([1, 2])), Some(&json!("0")), None).unwrap();
+        assert_eq!(out, Some(json!([{"$undefined": true}, 2])));
     }
 }
