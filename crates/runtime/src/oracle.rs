@@ -188,16 +188,17 @@ pub fn call(name: &str, args: &[Value]) -> Result<JsValue> {
         // Formulas
         "buildValue" => formula::build_value(a(0), a(1))?,
         "buildData" => {
-            // The compiled plan and the evaluator must agree; a disagreement shows up
-            // as a mismatch against the SDK.
+            // The compiled plan (what `build_data` runs) and the general evaluator must
+            // agree; a disagreement shows up as a mismatch against the SDK.
             // The plan first runs on the variables with every object's keys reversed, so
             // the run that counts starts from key hints that point elsewhere.
             let plan = formula::BuildPlan::compile(a(0));
             let _ = plan.build(a(1).cloned().map(reverse_keys).as_ref());
             let planned = plan.build(a(1));
-            if planned != formula::build_data(a(0), a(1)) {
+            let evaluated = formula::build_value(a(0), a(1)).and_then(formula::process_copy);
+            if planned != evaluated {
                 return Err(RuntimeError::Generic(
-                    "BuildPlan and build_data disagree".into(),
+                    "BuildPlan and the evaluator disagree".into(),
                 ));
             }
             planned?

@@ -515,7 +515,7 @@ fn unary(kind: Unary, built: JsValue) -> JsValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formula::build_data;
+    use crate::formula::{build_value, process_copy};
     use serde_json::json;
 
     #[test]
@@ -539,7 +539,7 @@ mod tests {
             let planned = plan.build(Some(&vars)).unwrap();
             assert_eq!(
                 planned,
-                build_data(Some(&template), Some(&vars)).unwrap(),
+                process_copy(build_value(Some(&template), Some(&vars)).unwrap()).unwrap(),
                 "{vars}"
             );
         }
