@@ -4,6 +4,7 @@
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
+const http = require('node:http');
 const { sdk, useServer, check, checkPage, expectError, unique, sleep } = require('./harness');
 
 describe('customers, self and tenancy', () => {
@@ -147,17 +148,80 @@ describe('customers, self and tenancy', () => {
     assert.ok(all.some((c) => c.id === meA.id) && all.some((c) => c.id === meB.id));
   });
 
-  // Connections come from connecting an account, which belongs to the connections
-  // capability; until then the SDK's connections.create is refused, clearly, and
-  // creates nothing. (Instance visibility per customer is covered by the Rust
-  // tests in crates/osmosis/tests/instances.rs, which insert connections directly.)
-  it('connections.create is refused as not supported yet and creates nothing', async () => {
-    const integration = await admin.integrations.create({ key: unique('hub'), name: 'Hub' });
+  // Headless connections (client-credentials connectors) run the connector's test
+  // against the external API; here a small HTTP server started by the test is that API.
+  it('connections.create connects headless through the connector test; proxy passes through', async () => {
+    const apiKey = `key-${unique('k')}`;
+    const api = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        const ok = req.headers['x-api-key'] === apiKey;
+        const url = new URL(req.url, 'http://x');
+        const [status, payload] = !ok
+          ? [403, { message: 'bad key' }]
+          : url.pathname === '/me'
+            ? [200, { id: 'u-1' }]
+            : [201, { method: req.method, path: url.pathname, q: url.searchParams.get('q'), body: body ? JSON.parse(body) : null }];
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      });
+    });
+    await new Promise((r) => api.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${api.address().port}`;
+    try {
+      const connector = await admin.post('/connectors', {
+        key: unique('mock'),
+        name: 'Mock API',
+        type: 'client-credentials',
+        makeApiClient: { type: 'mapping', mapping: { baseUri: base, headers: { 'x-api-key': { $var: '$.credentials.apiKey' } } } },
+        test: { type: 'rest-api-mapping', mapping: { path: '/me', method: 'GET' } },
+      });
+      const integration = await admin.integrations.create({ key: unique('mock'), name: 'Mock', connectorId: connector.id });
+      const a = server.customer(unique('tenant-a'));
+      const b = server.customer(unique('tenant-b'));
+
+      // A wrong key fails the connector's test: a connection error, nothing stored.
+      await expectError(a.connections.create({ integrationId: integration.id, input: { apiKey: 'wrong' } }), 'ConnectionError');
+      assert.deepEqual((await a.connections.find()).items, []);
+
+      const conn = check('ConnectionApiResponse', await a.connections.create({ integrationId: integration.id, name: 'A conn', input: { apiKey } }), 'connections.create');
+      assert.equal(conn.connected, true);
+      assert.equal(conn.state, 'READY');
+      assert.equal(JSON.stringify(conn).includes(apiKey), false);
+      const i = await a.integration(integration.key).get();
+      assert.equal(i.isConnected, true);
+      assert.equal(i.connection.id, conn.id);
+
+      // Secrets: admins only.
+      await expectError(a.connection(conn.id).get({ includeSecrets: true }), 'BadRequestError', 'access_denied');
+      const secret = await admin.connection(conn.id).get({ includeSecrets: true });
+      assert.equal(secret.credentials.apiKey, apiKey);
+
+      // The proxy goes through the connection's API client.
+      const got = await a.connection(conn.id).proxy.get('/things/1?q=x');
+      assert.deepEqual(got, { method: 'GET', path: '/things/1', q: 'x', body: null });
+      const posted = await a.connection(conn.id).proxy.post('/things', { n: 1 });
+      assert.deepEqual(posted.body, { n: 1 });
+
+      // Another customer sees nothing of it.
+      await expectError(b.connection(conn.id).get(), 'BadRequestError', 'not_found');
+      await expectError(b.connection(conn.id).proxy.get('/things/1'), 'BadRequestError', 'not_found');
+      assert.equal((await b.integration(integration.key).get()).isConnected, false);
+
+      await a.connection(conn.id).archive();
+      assert.equal((await a.integration(integration.key).get()).isConnected, false);
+    } finally {
+      await new Promise((r) => api.close(r));
+    }
+  });
+
+  it('connections.create is refused for connectors that need the interactive connect flow', async () => {
+    const connector = await admin.post('/connectors', { key: unique('oauth'), name: 'OAuthy', type: 'oauth2' });
+    const integration = await admin.integrations.create({ key: unique('hub'), name: 'Hub', connectorId: connector.id });
     const a = server.customer(unique('tenant-a'));
     await expectError(a.connections.create({ integrationId: integration.id, name: 'A conn' }), 'BadRequestError', 'not_supported');
-    await expectError(admin.connections.create({ integrationId: integration.id, name: 'A conn' }), 'BadRequestError', 'not_supported');
     assert.deepEqual((await a.connections.find()).items, []);
-    assert.deepEqual((await admin.connections.find()).items, []);
     const i = await a.integration(integration.key).get();
     assert.equal(i.isConnected, false);
     assert.equal(i.connection, undefined);

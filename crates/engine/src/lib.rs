@@ -8,6 +8,7 @@
 
 pub mod caller;
 pub mod clock;
+pub mod connections;
 pub mod elements;
 mod locks;
 pub mod types;
@@ -15,6 +16,7 @@ pub mod workspaces;
 
 use std::sync::Arc;
 
+use osmosis_connectors::sealing::CredentialsCipher;
 use osmosis_store::Store;
 
 pub use caller::Caller;
@@ -34,6 +36,10 @@ pub struct Engine {
     pub config: Arc<EngineConfig>,
     pub(crate) customers: Arc<caller::CustomerCache>,
     pub(crate) locks: Arc<locks::ElementLocks>,
+    /// Seals connection credentials; without one, connections cannot be made.
+    pub(crate) cipher: Option<Arc<CredentialsCipher>>,
+    /// Shared by every connector call (one connection pool).
+    pub(crate) http: reqwest::Client,
 }
 
 impl Engine {
@@ -43,6 +49,16 @@ impl Engine {
             config: Arc::new(config),
             customers: Arc::new(caller::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
+            cipher: None,
+            http: reqwest::Client::new(),
         }
+    }
+
+    /// The key connection credentials are sealed with. Set it before serving: an
+    /// engine without one refuses to make connections rather than store secrets in
+    /// the clear.
+    pub fn with_credentials_cipher(mut self, cipher: CredentialsCipher) -> Self {
+        self.cipher = Some(Arc::new(cipher));
+        self
     }
 }

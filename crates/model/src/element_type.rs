@@ -381,8 +381,7 @@ pub static SPECS: [TypeSpec; 21] = [
         layering: Layering::None, parent: None, universal_parent: None, integration: false,
         fields: &[INTEGRATION_FIELDS], required: &[]),
     spec!(Connection, "connection", "connections", None, "cnn", key: true,
-        writers: Writers::Unavailable("Connections are made by connecting an account (the connect flow and headless creation \
-            come with the connections capability, not yet in this build)"), readers: Owner,
+        writers: Writers::Owner, readers: Owner,
         layering: Layering::None, parent: None, universal_parent: None, integration: true,
         fields: &[CONNECTION_FIELDS], required: &[]),
     spec!(Package, "package", "packages", Some("package"), "pkg", key: true, writers: Writers::Admin, readers: Workspace,

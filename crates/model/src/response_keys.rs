@@ -141,6 +141,8 @@ pub fn response_keys(t: ElementType) -> &'static [&'static str] {
             "integration",
             "connectorParameters",
             "input",
+            // Only with `includeSecrets` on an admin token.
+            "credentials",
         ],
         ElementType::Package => &[
             "id",

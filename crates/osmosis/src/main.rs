@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use osmosis_connectors::sealing::{CredentialsCipher, EncryptionKey};
 use osmosis_engine::{Engine, EngineConfig};
 
 #[derive(Parser)]
@@ -23,6 +24,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API.
+    ///
+    /// Connection credentials are sealed with `OSMOSIS_ENCRYPTION_KEY` (32 bytes,
+    /// base64) or, when it is unset, a key generated once into
+    /// `<data-dir>/credentials.key` (mode 0600). Nodes sharing a database must share
+    /// the key: set the variable.
     Serve(ServeArgs),
     /// Manage workspaces.
     Workspace {
@@ -200,7 +206,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let engine = Engine::new(store, EngineConfig { public_url });
+    let key = EncryptionKey::from_env_or_dir(
+        std::env::var("OSMOSIS_ENCRYPTION_KEY").ok().as_deref(),
+        &args.database.data_dir,
+    )
+    .context("loading the credentials encryption key (OSMOSIS_ENCRYPTION_KEY or <data dir>/credentials.key)")?;
+    let engine = Engine::new(store, EngineConfig { public_url })
+        .with_credentials_cipher(CredentialsCipher::new(key));
     if let (Ok(key), Ok(secret)) = (
         std::env::var("OSMOSIS_WORKSPACE_KEY"),
         std::env::var("OSMOSIS_WORKSPACE_SECRET"),

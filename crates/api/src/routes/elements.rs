@@ -193,7 +193,7 @@ fn path_selector(value: String, q: &Query) -> Result<PathSelector, ApiError> {
 }
 
 /// A path selector on an instance type is the instance's id.
-async fn resolve_path(
+pub(crate) async fn resolve_path(
     state: &AppState,
     caller: &Caller,
     t: ElementType,

@@ -173,7 +173,11 @@ impl Engine {
         if el.element_type == ElementType::Customer {
             el.customer_id = Some(el.id.clone());
         }
-        types::prepare(self, caller, &mut el, &new.body).await?;
+        if t == ElementType::Connection {
+            crate::connections::connect(self, caller, &mut el, &new.body).await?;
+        } else {
+            types::prepare(self, caller, &mut el, &new.body).await?;
+        }
         self.insert_with_key(el, key_given).await
     }
 
@@ -314,6 +318,9 @@ impl Engine {
         }
         let _lock = self.locks.lock(&current.id).await;
         current = self.reload(&current).await?;
+        if archived && !current.is_archived() {
+            crate::connections::disconnect(self, &current).await;
+        }
         for _ in 0..5 {
             if current.is_archived() == archived {
                 return Ok(current);

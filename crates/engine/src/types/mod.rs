@@ -35,6 +35,7 @@ pub(crate) async fn prepare(
         ElementType::Flow | ElementType::FlowInstance => flow::prepare(engine, caller, el).await,
         ElementType::Package => package::prepare(engine, caller, el).await,
         ElementType::AppEventType => app_events::prepare_type(el),
+        ElementType::Connection => crate::connections::check_update(body),
         ElementType::FieldMapping | ElementType::FieldMappingInstance => {
             integration::resolve_data_source(engine, caller, el, body).await
         }
@@ -66,9 +67,7 @@ pub(crate) async fn render_extra(
             Ok(())
         }
         ElementType::Connection => {
-            // Credentials are never part of a connection's rendering here; the
-            // connections capability adds them for `includeSecrets` admin reads.
-            m.remove("credentials");
+            crate::connections::render(engine, caller, el, m);
             Ok(())
         }
         _ => Ok(()),

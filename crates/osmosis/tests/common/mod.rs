@@ -96,7 +96,10 @@ impl Server {
             EngineConfig {
                 public_url: url.clone(),
             },
-        );
+        )
+        .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
+            osmosis_connectors::sealing::EncryptionKey::generate(),
+        ));
         engine
             .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
             .await

@@ -1,0 +1,78 @@
+//! Routes that act through a connection rather than on it: the API proxy
+//! (`ANY /connections/{c}/proxy/{path…}`).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use osmosis_engine::connections::ProxyRequest;
+use osmosis_model::ElementType;
+
+use super::elements::resolve_path;
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::query::Query;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/connections/{connection}/proxy",
+            any(|s, a, m, Path(c): Path<String>, q, h, b| {
+                proxy(s, a, m, c, String::new(), q, h, b)
+            }),
+        )
+        .route(
+            "/connections/{connection}/proxy/{*path}",
+            any(|s, a, m, Path((c, p)): Path<(String, String)>, q, h, b| {
+                proxy(s, a, m, c, p, q, h, b)
+            }),
+        )
+}
+
+/// The query string as pairs, kept in order and repeated names kept.
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn proxy(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    method: Method,
+    connection: String,
+    path: String,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let conn = resolve_path(
+        &state,
+        &caller,
+        ElementType::Connection,
+        connection,
+        &Query::parse(None),
+    )
+    .await?;
+    let request = ProxyRequest {
+        method: method.to_string(),
+        path: format!("/{path}"),
+        query: query_pairs(raw.as_deref()),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.to_vec(),
+    };
+    let answer = state.engine.proxy(&caller, &conn, request).await?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, answer.content_type)],
+        Body::from(answer.body),
+    )
+        .into_response())
+}

@@ -1,0 +1,266 @@
+//! Connections as live links to an external app: connecting headless (credentials
+//! derived and tested through the connector), credentials sealed at rest,
+//! disconnecting on archive, and the API proxy through a connection's client.
+//!
+//! The generic element core stores the connection row; this module owns what it
+//! holds beyond the envelope:
+//! * `sealedCredentials` — base64 AES-256-GCM of `{credentials, input}`, bound to the
+//!   connection's workspace and id ([`secrets`]). The connection input is sealed too:
+//!   for API-key connectors it *is* the secret.
+//! * `connected` — the connector's `test` passed when the connection was made.
+//! * `connectorId` — the connector it was made with.
+//!
+//! Only `client-credentials` connectors connect headless in this build; OAuth and
+//! token connectors need the interactive connect flow, which is absent and says so.
+
+mod error;
+mod proxy;
+mod secrets;
+
+use std::sync::Arc;
+
+use osmosis_connectors::auth::ConnectionCredentials;
+use osmosis_connectors::definition::{AuthFunction, AuthType, Connector};
+use osmosis_connectors::function::FunctionRunner;
+use osmosis_model::{ApiError, Element, ElementType};
+use serde_json::{json, Map, Value};
+
+pub use error::ConnectionError;
+pub use proxy::{ProxyRequest, ProxyResponse};
+
+use crate::elements::{store_error, Ref};
+use crate::{Caller, Engine};
+
+/// Fields of a create request that are never stored as given.
+const SECRET_FIELDS: [&str; 2] = ["credentials", "input"];
+
+/// A connection's connector, integration parameters and unsealed secrets: what a
+/// runner needs.
+struct Bound {
+    connector: Element,
+    definition: Connector,
+    connector_parameters: Value,
+}
+
+impl Engine {
+    /// The connector and the effective connector parameters (the integration's,
+    /// overridden by the connection's own) of a connection-to-be or a connection.
+    async fn bind(&self, el: &Element) -> Result<Bound, ApiError> {
+        let integration_id = el
+            .integration_id
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid_field("integrationId", "is required"))?;
+        let integration = self
+            .store
+            .element_by_id(&el.workspace_id, integration_id)
+            .await
+            .map_err(store_error)?
+            .ok_or(ConnectionError::ConnectorMissing)?;
+        let connector_id = integration
+            .doc_str("connectorId")
+            .ok_or(ConnectionError::NoConnector)?
+            .to_owned();
+        let connector = self
+            .store
+            .element_by_id(&el.workspace_id, &connector_id)
+            .await
+            .map_err(store_error)?
+            .filter(|c| c.element_type == ElementType::Connector)
+            .ok_or(ConnectionError::ConnectorMissing)?;
+        let definition = Connector::from_value(&Value::Object(connector.doc.clone()))
+            .map_err(ConnectionError::from)?;
+        let mut parameters: Map<String, Value> = integration
+            .doc
+            .get("parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(Value::Object(own)) = el.doc.get("connectorParameters") {
+            for (k, v) in own {
+                parameters.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(Bound {
+            connector,
+            definition,
+            connector_parameters: Value::Object(parameters),
+        })
+    }
+
+    /// A runner for a stored connection, with its credentials unsealed.
+    pub(crate) async fn connection_runner(
+        &self,
+        conn: &Element,
+    ) -> Result<FunctionRunner, ApiError> {
+        let bound = self.bind(conn).await?;
+        let sealed = secrets::open(self, conn)?;
+        let runner = FunctionRunner::new(Arc::new(bound.definition), self.http.clone())
+            .with_auth_option(conn.doc_str("authOptionKey").unwrap_or(""))
+            .map_err(|_| {
+                ConnectionError::UnknownAuthOption(
+                    conn.doc_str("authOptionKey").unwrap_or("").to_owned(),
+                )
+            })?
+            .with_connector_parameters(bound.connector_parameters)
+            .with_credentials(sealed.credentials);
+        Ok(runner)
+    }
+
+    /// The customer an admin names in a create request (`userId` or `tenantId`, the
+    /// customer's id or key).
+    async fn named_customer(
+        &self,
+        caller: &Caller,
+        body: &Map<String, Value>,
+    ) -> Result<String, ApiError> {
+        let named = ["userId", "tenantId"]
+            .iter()
+            .find_map(|f| body.get(*f).and_then(Value::as_str))
+            .ok_or(ConnectionError::NoCustomer)?;
+        let by_id = self
+            .resolve_ref(
+                caller,
+                ElementType::Customer,
+                &Ref::Id(named.to_owned()),
+                "userId",
+            )
+            .await;
+        let customer = match by_id {
+            Ok(c) => c,
+            Err(_) => {
+                self.resolve_ref(
+                    caller,
+                    ElementType::Customer,
+                    &Ref::Key(named.to_owned()),
+                    "userId",
+                )
+                .await?
+            }
+        };
+        Ok(customer.id)
+    }
+}
+
+/// Connects headless (`POST /connections`): derives the credentials the connector's
+/// way, runs its `test` against the API, and on success leaves `el` ready to insert
+/// with the credentials sealed. Nothing is stored when any step fails.
+pub(crate) async fn connect(
+    engine: &Engine,
+    caller: &Caller,
+    el: &mut Element,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    if engine.cipher.is_none() {
+        return Err(ConnectionError::NoCipher.into());
+    }
+    if el.customer_id.is_none() {
+        el.customer_id = Some(engine.named_customer(caller, body).await?);
+    }
+    let bound = engine.bind(el).await?;
+    let option = el.doc_str("authOptionKey").unwrap_or("").to_owned();
+    let runner = FunctionRunner::new(Arc::new(bound.definition), engine.http.clone())
+        .with_auth_option(&option)
+        .map_err(|_| ConnectionError::UnknownAuthOption(option.clone()))?
+        .with_connector_parameters(bound.connector_parameters);
+    match runner.auth().auth_type {
+        Some(AuthType::ClientCredentials) => {}
+        other => {
+            return Err(ConnectionError::InteractiveOnly {
+                auth_type: other.map(AuthType::as_str).unwrap_or("(none)").to_owned(),
+            }
+            .into())
+        }
+    }
+    let input = body.get("input").cloned().unwrap_or_else(|| json!({}));
+    let credentials = match body.get("credentials") {
+        Some(Value::Object(given)) => Value::Object(given.clone()),
+        Some(Value::Null) | None => ConnectionCredentials::new(&runner, input.clone())
+            .from_connection_parameters()
+            .await
+            .map_err(ConnectionError::Credentials)?,
+        Some(_) => return Err(ConnectionError::CredentialsNotObject.into()),
+    };
+    let runner = runner.with_credentials(credentials.clone());
+    // A connector without a `test` cannot be checked; the connection is taken as
+    // working, as the connect flow does.
+    if runner.auth().function(AuthFunction::Test).is_some() {
+        match runner.test().await {
+            Ok(true) => {}
+            Ok(false) => return Err(ConnectionError::TestRejected.into()),
+            Err(e) => return Err(ConnectionError::TestFailed(e).into()),
+        }
+    }
+    for f in SECRET_FIELDS {
+        el.doc.remove(f);
+    }
+    el.doc.insert(
+        "sealedCredentials".into(),
+        Value::String(secrets::seal(engine, el, &credentials, &input)?),
+    );
+    el.doc.insert("connected".into(), Value::Bool(true));
+    el.doc
+        .insert("connectorId".into(), json!(bound.connector.id));
+    el.state = osmosis_model::element::ElementState::Ready;
+    Ok(())
+}
+
+/// A change to a connection: its credentials and input change only by connecting
+/// again, which keeps them tested and sealed.
+pub(crate) fn check_update(body: &Map<String, Value>) -> Result<(), ApiError> {
+    match SECRET_FIELDS.iter().find(|f| body.contains_key(**f)) {
+        Some(field) => Err(ApiError::bad_request(
+            osmosis_model::error::keys::NOT_SUPPORTED,
+            format!(
+                "Changing a connection's `{field}` means connecting again (reconnect), which is not in this build"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs the connector's `disconnect` (revoke) before a connection is archived. A
+/// failing revoke is logged, not fatal: the customer must always be able to remove
+/// a connection, and the credentials stay sealed in the archived row.
+pub(crate) async fn disconnect(engine: &Engine, conn: &Element) {
+    if conn.element_type != ElementType::Connection || !conn.doc.contains_key("sealedCredentials") {
+        return;
+    }
+    let runner = match engine.connection_runner(conn).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(connection = %conn.id, error = %e, "cannot run disconnect");
+            return;
+        }
+    };
+    if let Err(e) = runner
+        .run_auth_function(AuthFunction::Disconnect, json!({}))
+        .await
+    {
+        tracing::warn!(connection = %conn.id, error = %e, "the connector's disconnect failed");
+    }
+}
+
+/// What a connection shows: never its sealed secrets; to an admin who asked for
+/// secrets, the credentials and input unsealed.
+pub(crate) fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map<String, Value>) {
+    m.remove("sealedCredentials");
+    m.remove("credentials");
+    m.remove("input");
+    if let Some(id) = el.doc.get("connectorId") {
+        m.insert("connectorId".into(), id.clone());
+    }
+    let connected = el.doc_bool("connected") && !el.doc_bool("disconnected") && !el.is_archived();
+    m.insert("connected".into(), json!(connected));
+    m.insert("disconnected".into(), json!(!connected));
+    if caller.is_admin() && caller.include_secrets && el.doc.contains_key("sealedCredentials") {
+        match secrets::open(engine, el) {
+            Ok(opened) => {
+                m.insert("credentials".into(), opened.credentials);
+                m.insert("input".into(), opened.input);
+            }
+            Err(e) => {
+                tracing::error!(connection = %el.id, error = %e.message, "cannot open credentials")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! A connection's secrets at rest: `{credentials, input}` sealed into the
+//! `sealedCredentials` doc field, bound to the workspace and connection id so a
+//! sealed value copied onto another row does not open.
+
+use osmosis_model::{ApiError, Element};
+use serde_json::{json, Value};
+
+use super::ConnectionError;
+use crate::Engine;
+
+/// What a connection keeps secret.
+pub(crate) struct Secrets {
+    pub credentials: Value,
+    pub input: Value,
+}
+
+fn context(el: &Element) -> Vec<u8> {
+    format!("connection:{}:{}", el.workspace_id, el.id).into_bytes()
+}
+
+pub(crate) fn seal(
+    engine: &Engine,
+    el: &Element,
+    credentials: &Value,
+    input: &Value,
+) -> Result<String, ApiError> {
+    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+    Ok(cipher.seal_json(
+        &json!({"credentials": credentials, "input": input}),
+        &context(el),
+    ))
+}
+
+pub(crate) fn open(engine: &Engine, el: &Element) -> Result<Secrets, ApiError> {
+    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+    let Some(text) = el.doc_str("sealedCredentials") else {
+        return Ok(Secrets {
+            credentials: json!({}),
+            input: json!({}),
+        });
+    };
+    let mut opened = cipher
+        .open_json(text, &context(el))
+        .map_err(ConnectionError::from)?;
+    Ok(Secrets {
+        credentials: opened
+            .get_mut("credentials")
+            .map(Value::take)
+            .unwrap_or_else(|| json!({})),
+        input: opened
+            .get_mut("input")
+            .map(Value::take)
+            .unwrap_or_else(|| json!({})),
+    })
+}
