@@ -26,6 +26,8 @@ pub enum BenchError {
     BadMethod(String),
     #[error("`{0}` is not a duration in seconds")]
     BadDuration(f64),
+    #[error("--url is required at least once")]
+    NoUrl,
     #[error("--clients must be at least 1")]
     NoClients,
     #[error("cannot connect to {addr}: {source}")]

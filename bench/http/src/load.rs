@@ -1,5 +1,7 @@
 //! The load generator: N closed-loop clients, each on its own keep-alive HTTP/1.1
 //! connection, send one request, wait for the whole answer, and send the next.
+//! With several URLs (several nodes of one cluster) client i talks to URL i mod n,
+//! so the load is spread evenly and each node sees the same number of connections.
 //! Latency is send-to-last-byte per request, kept in an HDR histogram (µs, three
 //! significant digits). Requests finishing during the warm-up are not counted.
 
@@ -17,31 +19,14 @@ use serde_json::json;
 
 use crate::error::BenchError;
 
-/// What to send, how hard and for how long.
-pub struct Plan {
+/// One server the clients talk to: its `host:port` and the request path.
+struct Target {
     authority: String,
     path: String,
-    method: Method,
-    authorization: Option<HeaderValue>,
-    body: Option<String>,
-    clients: usize,
-    warmup: Duration,
-    duration: Duration,
-    max_requests: u64,
 }
 
-impl Plan {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        url: &str,
-        method: &str,
-        token: Option<String>,
-        body: Option<String>,
-        clients: usize,
-        warmup: Duration,
-        duration: Duration,
-        max_requests: u64,
-    ) -> Result<Self, BenchError> {
+impl Target {
+    fn parse(url: &str) -> Result<Self, BenchError> {
         let bad_url = || BenchError::BadUrl(url.to_string());
         let rest = url.strip_prefix("http://").ok_or_else(bad_url)?;
         let (authority, path) = rest
@@ -55,6 +40,44 @@ impl Plan {
         // Loopback only: the benchmark must never load another machine.
         if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
             return Err(bad_url());
+        }
+        Ok(Target {
+            authority: authority.to_string(),
+            path,
+        })
+    }
+}
+
+/// What to send, how hard and for how long.
+pub struct Plan {
+    targets: Vec<Target>,
+    method: Method,
+    authorization: Option<HeaderValue>,
+    body: Option<String>,
+    clients: usize,
+    warmup: Duration,
+    duration: Duration,
+    max_requests: u64,
+}
+
+impl Plan {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        urls: &[String],
+        method: &str,
+        token: Option<String>,
+        body: Option<String>,
+        clients: usize,
+        warmup: Duration,
+        duration: Duration,
+        max_requests: u64,
+    ) -> Result<Self, BenchError> {
+        let targets = urls
+            .iter()
+            .map(|u| Target::parse(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        if targets.is_empty() {
+            return Err(BenchError::NoUrl);
         }
         let method = match method.to_ascii_uppercase().as_str() {
             "GET" => Method::GET,
@@ -71,8 +94,7 @@ impl Plan {
             })
             .transpose()?;
         Ok(Plan {
-            authority: authority.to_string(),
-            path,
+            targets,
             method,
             authorization,
             body,
@@ -83,11 +105,11 @@ impl Plan {
         })
     }
 
-    fn request(&self, uniq: &str) -> Result<Request<Full<Bytes>>, BenchError> {
+    fn request(&self, target: &Target, uniq: &str) -> Result<Request<Full<Bytes>>, BenchError> {
         let mut b = Request::builder()
             .method(self.method.clone())
-            .uri(&self.path)
-            .header(header::HOST, &self.authority);
+            .uri(&target.path)
+            .header(header::HOST, &target.authority);
         if let Some(auth) = &self.authorization {
             b = b.header(header::AUTHORIZATION, auth.clone());
         }
@@ -105,7 +127,11 @@ impl Plan {
 /// One run's figures.
 pub struct Report {
     clients: usize,
+    /// How many URLs (nodes) the clients were spread over.
+    urls: usize,
     requests: u64,
+    /// Every request sent, warm-up included: what the server did work for.
+    sent: u64,
     pub failures: u64,
     pub failure_sample: Option<String>,
     elapsed: Duration,
@@ -118,7 +144,9 @@ impl Report {
         let secs = self.elapsed.as_secs_f64();
         json!({
             "clients": self.clients,
+            "urls": self.urls,
             "requests": self.requests,
+            "sent": self.sent,
             "failures": self.failures,
             "seconds": secs,
             "rps": if secs > 0.0 { self.requests as f64 / secs } else { 0.0 },
@@ -146,6 +174,7 @@ struct Shared {
 pub async fn run(plan: Plan) -> Result<Report, BenchError> {
     let start = Instant::now();
     let (clients, warmup, duration) = (plan.clients, plan.warmup, plan.duration);
+    let urls = plan.targets.len();
     let shared = Rc::new(Shared {
         plan,
         measure_from: start + warmup,
@@ -159,7 +188,7 @@ pub async fn run(plan: Plan) -> Result<Report, BenchError> {
     let histograms = local
         .run_until(async {
             let tasks: Vec<_> = (0..clients)
-                .map(|_| tokio::task::spawn_local(client(shared.clone())))
+                .map(|i| tokio::task::spawn_local(client(shared.clone(), i)))
                 .collect();
             let mut out = Vec::with_capacity(clients);
             for t in tasks {
@@ -176,7 +205,9 @@ pub async fn run(plan: Plan) -> Result<Report, BenchError> {
     let failure_sample = shared.failure_sample.take();
     Ok(Report {
         clients,
+        urls,
         requests: shared.measured.get(),
+        sent: shared.sequence.get(),
         failures: shared.failures.get(),
         failure_sample,
         elapsed: measured_until.saturating_duration_since(shared.measure_from),
@@ -189,20 +220,19 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
-async fn client(shared: Rc<Shared>) -> Result<Histogram<u64>, BenchError> {
+/// Client `index` of the plan: a closed loop on its own connection to target
+/// `index mod targets`.
+async fn client(shared: Rc<Shared>, index: usize) -> Result<Histogram<u64>, BenchError> {
     let plan = &shared.plan;
-    let stream = tokio::net::TcpStream::connect(&plan.authority)
+    let target = &plan.targets[index % plan.targets.len()];
+    let connect_error = |source| BenchError::Connect {
+        addr: target.authority.clone(),
+        source,
+    };
+    let stream = tokio::net::TcpStream::connect(&target.authority)
         .await
-        .map_err(|source| BenchError::Connect {
-            addr: plan.authority.clone(),
-            source,
-        })?;
-    stream
-        .set_nodelay(true)
-        .map_err(|source| BenchError::Connect {
-            addr: plan.authority.clone(),
-            source,
-        })?;
+        .map_err(connect_error)?;
+    stream.set_nodelay(true).map_err(connect_error)?;
     let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
     let conn = tokio::task::spawn_local(conn);
     let mut hist = new_histogram();
@@ -214,7 +244,7 @@ async fn client(shared: Rc<Shared>) -> Result<Histogram<u64>, BenchError> {
         }
         let n = shared.sequence.get();
         shared.sequence.set(n + 1);
-        let request = plan.request(&format!("{pid}-{n}"))?;
+        let request = plan.request(target, &format!("{pid}-{n}"))?;
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();

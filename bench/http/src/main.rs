@@ -47,9 +47,10 @@ enum Command {
     /// Drive one endpoint with N keep-alive clients for a fixed time and print one
     /// JSON line of throughput and latency percentiles.
     Load {
-        /// `http://127.0.0.1:PORT/path` (loopback HTTP/1.1 only).
-        #[arg(long)]
-        url: String,
+        /// `http://127.0.0.1:PORT/path` (loopback HTTP/1.1 only). Repeat it for
+        /// several nodes: the clients are dealt round-robin over the URLs.
+        #[arg(long = "url", required = true)]
+        urls: Vec<String>,
         #[arg(long, default_value = "GET")]
         method: String,
         /// Sent as `Authorization: Bearer <token>` on every request.
@@ -115,7 +116,7 @@ fn run(command: Command) -> Result<(), BenchError> {
                 .block_on(baseline::serve(listen, &data_dir, responses))
         }
         Command::Load {
-            url,
+            urls,
             method,
             token,
             body,
@@ -125,7 +126,7 @@ fn run(command: Command) -> Result<(), BenchError> {
             max_requests,
         } => {
             let plan = load::Plan::new(
-                &url,
+                &urls,
                 &method,
                 token,
                 body,
