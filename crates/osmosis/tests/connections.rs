@@ -10,14 +10,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use common::*;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-live-0d9f8a7b6c5e4d3c2b1a";
 
 /// The external API: `/me` answers only with the right key; `/echo/...` reflects
-/// the request; `/status/{code}` answers that status.
-async fn mock_api() -> String {
+/// the request; `/status/{code}` answers that status; `/revoke` counts revocations
+/// made with the right key.
+async fn mock_api() -> (String, Arc<AtomicUsize>) {
     fn authorised(headers: &HeaderMap) -> bool {
         headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(API_KEY)
     }
@@ -50,18 +54,27 @@ async fn mock_api() -> String {
             Json(json!({"message": "as asked", "code": code})),
         )
     }
+    let revoked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&revoked);
+    let revoke = move |headers: HeaderMap| async move {
+        if authorised(&headers) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        StatusCode::NO_CONTENT
+    };
     let app = Router::new()
         .route("/me", get(me))
+        .route("/revoke", axum::routing::post(revoke))
         .route("/echo/{*rest}", any(echo))
         .route("/status/{code}", any(status));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    (url, revoked)
 }
 
 /// A client-credentials connector whose API client sends the key from the
-/// credentials, and whose test GETs `/me`.
+/// credentials, whose test GETs `/me`, and whose disconnect POSTs `/revoke`.
 fn connector(base: &str, key: &str) -> Value {
     json!({
         "key": key,
@@ -77,6 +90,10 @@ fn connector(base: &str, key: &str) -> Value {
         "test": {
             "type": "rest-api-mapping",
             "mapping": {"path": "/me", "method": "GET"}
+        },
+        "disconnect": {
+            "type": "javascript",
+            "code": "export default async ({apiClient}) => { await apiClient.post('/revoke', {}); }"
         }
     })
 }
@@ -84,11 +101,12 @@ fn connector(base: &str, key: &str) -> Value {
 struct Fixture {
     s: Server,
     integration: Value,
+    revoked: Arc<AtomicUsize>,
 }
 
 async fn fixture() -> Fixture {
     let s = Server::start().await;
-    let base = mock_api().await;
+    let (base, revoked) = mock_api().await;
     let c = s.create("connectors", connector(&base, "mock")).await;
     let integration = s
         .create(
@@ -96,7 +114,11 @@ async fn fixture() -> Fixture {
             json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
         )
         .await;
-    Fixture { s, integration }
+    Fixture {
+        s,
+        integration,
+        revoked,
+    }
 }
 
 async fn connect(f: &Fixture, token: &str, key: &str) -> (u16, Value) {
@@ -210,12 +232,17 @@ async fn secrets_show_to_admins_only_and_other_customers_see_nothing() {
     let (_, list) = s.get("/connections", &bob).await;
     assert_eq!(list["items"], json!([]));
 
-    // Alice deletes it: archived, and the integration is no longer connected.
+    assert_eq!(f.revoked.load(Ordering::SeqCst), 0);
+
+    // Alice deletes it: the connector's disconnect revokes it upstream, the
+    // connection is archived, and the integration is no longer connected.
     let (status, archived) = s
         .call("DELETE", &format!("/connections/{id}"), Some(&alice), None)
         .await;
     assert_eq!(status, 200, "{archived}");
     assert!(archived["archivedAt"].is_string(), "{archived}");
+    assert_eq!(archived["connected"], false, "{archived}");
+    assert_eq!(f.revoked.load(Ordering::SeqCst), 1);
     let (_, i) = s.get("/integrations/mock", &alice).await;
     assert_eq!(i["isConnected"], false, "{i}");
     f.s.finish().await;
