@@ -42,6 +42,9 @@ impl SqlStore<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
+            // A failed connection surfaces as a query error and is replaced; pinging
+            // before every acquire would add a round trip to each statement.
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         SqlStore::from_pools(pool.clone(), pool, migrate).await

@@ -134,8 +134,14 @@ pub(crate) fn find(dialect: Dialect, q: &ElementQuery) -> Statement {
             }
         }
     }
-    s.push(" AND seq > ").bind(Arg::Int(q.after_seq));
-    s.push(" ORDER BY seq LIMIT ").bind(Arg::Int(q.limit));
+    if q.id.is_some() || q.key.is_some() || q.uuid.is_some() {
+        // A lookup by identity matches a handful of rows at most: let the planner use
+        // the identity indexes instead of walking `seq` order to find them.
+        s.push(" LIMIT ").bind(Arg::Int(q.limit));
+    } else {
+        s.push(" AND seq > ").bind(Arg::Int(q.after_seq));
+        s.push(" ORDER BY seq LIMIT ").bind(Arg::Int(q.limit));
+    }
     s
 }
 
