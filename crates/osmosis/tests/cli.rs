@@ -150,9 +150,17 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
     let env = [
         ("OSMOSIS_WORKSPACE_KEY", WS_KEY),
         ("OSMOSIS_WORKSPACE_SECRET", WS_SECRET),
+        // Local state (the credentials key) goes to the temp dir, not the cwd.
+        ("OSMOSIS_DATA_DIR", dir.path().to_str().unwrap()),
     ];
     let mut first = Running::start(&db, port, &env);
     first.wait_ready().await;
+    // Without OSMOSIS_ENCRYPTION_KEY the credentials key is generated, owner-only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = std::fs::metadata(dir.path().join("credentials.key")).expect("key file");
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
     // Requests in flight when SIGTERM arrives still complete.
     let client = reqwest::Client::new();
     let admin = token(
@@ -222,6 +230,7 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
         ])
         .env("OSMOSIS_WORKSPACE_KEY", WS_KEY)
         .env("OSMOSIS_WORKSPACE_SECRET", "another")
+        .env("OSMOSIS_DATA_DIR", dir.path())
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -292,10 +301,35 @@ async fn migrate_reports_the_schema_and_a_newer_schema_is_refused() {
             "--database",
             &db,
         ])
+        .env("OSMOSIS_DATA_DIR", dir.path())
         .output()
         .unwrap();
     assert!(!refused.status.success());
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(msg.contains("newer than this binary"), "{msg}");
+    drop_pg(pg).await;
+}
+
+#[tokio::test]
+async fn serve_refuses_a_malformed_encryption_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pg) = fresh_database(dir.path()).await;
+    let refused = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--database",
+            &db,
+        ])
+        .env("OSMOSIS_DATA_DIR", dir.path())
+        .env("OSMOSIS_ENCRYPTION_KEY", "c2hvcnQ=")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(msg.contains("OSMOSIS_ENCRYPTION_KEY"), "{msg}");
+    assert!(msg.contains("32 bytes"), "{msg}");
+    assert!(!dir.path().join("credentials.key").exists());
     drop_pg(pg).await;
 }

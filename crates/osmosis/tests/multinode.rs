@@ -16,6 +16,8 @@ use common::*;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_osmosis");
+/// 32 bytes, base64: a fixed test key every node is given.
+const NODES_ENCRYPTION_KEY: &str = "b3Ntb3Npcy1tdWx0aW5vZGUtdGVzdC1rZXktMzJieXQ=";
 const WORKERS: usize = 12;
 const OPS: usize = 5000;
 
@@ -39,6 +41,8 @@ impl Node {
             ])
             .env("OSMOSIS_WORKSPACE_KEY", WS_KEY)
             .env("OSMOSIS_WORKSPACE_SECRET", WS_SECRET)
+            // Nodes sharing a database share the credentials key.
+            .env("OSMOSIS_ENCRYPTION_KEY", NODES_ENCRYPTION_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
