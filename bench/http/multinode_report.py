@@ -211,7 +211,7 @@ Per request sent (warm-up included), from before/after snapshots of each point (
 {chr(10).join(work)}
 
 Statements per request (probe): GET {probe['get']['statements'] / probe['get']['requests']:.2f} — {probe_lines(probe['get'])}. POST {probe['post']['statements'] / probe['post']['requests']:.2f} — {probe_lines(probe['post'])}.
-Per statement sqlx 0.8 makes three exchanges with the backend: a ping when it takes a connection from the pool (`test_before_acquire`, on by default), the statement, and a ping when it gives the connection back (always, in `return_to_pool`); hence about 12 backend waits per GET (4 statements) and 11 per POST (3 statements and the WAL flush). System calls of the backends per request meanwhile (`strace -c` on the backends open after 20 warm-up calls; each `sendto` answers one message exchange, `lseek` is mostly the planner sizing `elements` and its indexes, `fdatasync` the commit's WAL flush): GET {probe_syscalls(probe['get'])}; POST {probe_syscalls(probe['post'])}.
+Per statement sqlx 0.8 makes two exchanges with the backend: the statement, and a ping when it gives the connection back (always, in `return_to_pool`); Osmosis turns off the third, the ping before each acquire (`test_before_acquire(false)`, since `ec9d044`); hence about 8 backend waits per GET (4 statements) and 8 per POST (3 statements and the WAL flush). System calls of the backends per request meanwhile (`strace -c` on the backends open after 20 warm-up calls; each `sendto` answers one message exchange, `lseek` is mostly the planner sizing `elements` and its indexes, `fdatasync` the commit's WAL flush): GET {probe_syscalls(probe['get'])}; POST {probe_syscalls(probe['post'])}.
 {unanalyzed_text}
 
 ### How far one PostgreSQL primary carries the nodes
