@@ -65,29 +65,13 @@ impl Running {
         }
     }
 
-    fn terminate(mut self) -> (std::process::ExitStatus, String, String) {
-        unsafe_kill(self.child.id(), "TERM");
-        let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read;
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, out, err)
+    fn terminate(self) -> (std::process::ExitStatus, String, String) {
+        send_signal(self.child.id(), "TERM");
+        self.wait_output()
     }
 }
 
-fn unsafe_kill(pid: u32, signal: &str) {
+fn send_signal(pid: u32, signal: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
@@ -130,16 +114,7 @@ async fn workspace_create_prints_key_and_secret_once() {
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
-    drop_pg(pg).await;
-}
-
-async fn drop_pg(pg: Option<String>) {
-    if let Some(name) = pg {
-        sqlx_pg_pool(&pg_admin_url())
-            .await
-            .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
+    drop_database(pg).await;
 }
 
 #[tokio::test]
@@ -180,9 +155,9 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
     let pid = first.child.id();
     let sent = tokio::spawn(futures::future::join_all(burst));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    unsafe_kill(pid, "TERM");
+    send_signal(pid, "TERM");
     let results = sent.await.unwrap();
-    let (status, out, err) = first.terminate_waited();
+    let (status, out, err) = first.wait_output();
     assert!(status.success(), "exit {status}; stderr: {err}");
     assert!(out.contains("createdWorkspace"), "{out}");
     let acknowledged: Vec<String> = results
@@ -235,11 +210,11 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("different secret"));
-    drop_pg(pg).await;
+    drop_database(pg).await;
 }
 
 impl Running {
-    fn terminate_waited(mut self) -> (std::process::ExitStatus, String, String) {
+    fn wait_output(mut self) -> (std::process::ExitStatus, String, String) {
         let status = self.child.wait().unwrap();
         let mut out = String::new();
         let mut err = String::new();
@@ -307,7 +282,7 @@ async fn migrate_reports_the_schema_and_a_newer_schema_is_refused() {
     assert!(!refused.status.success());
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(msg.contains("newer than this binary"), "{msg}");
-    drop_pg(pg).await;
+    drop_database(pg).await;
 }
 
 #[tokio::test]
@@ -331,5 +306,5 @@ async fn serve_refuses_a_malformed_encryption_key() {
     assert!(msg.contains("OSMOSIS_ENCRYPTION_KEY"), "{msg}");
     assert!(msg.contains("32 bytes"), "{msg}");
     assert!(!dir.path().join("credentials.key").exists());
-    drop_pg(pg).await;
+    drop_database(pg).await;
 }

@@ -37,15 +37,6 @@ async fn two_nodes() -> (
     (a, b, dir, pg)
 }
 
-async fn drop_pg(pg: Option<String>) {
-    if let Some(name) = pg {
-        sqlx_pg_pool(&pg_admin_url())
-            .await
-            .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
-}
-
 #[tokio::test]
 async fn every_due_job_is_claimed_exactly_once_across_nodes() {
     let (a, b, _dir, pg) = two_nodes().await;
@@ -110,7 +101,7 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
         .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].dedupe_key, "later");
-    drop_pg(pg).await;
+    drop_database(pg).await;
 }
 
 #[tokio::test]
@@ -216,5 +207,5 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .await
         .unwrap()
         .is_empty());
-    drop_pg(pg).await;
+    drop_database(pg).await;
 }

@@ -462,10 +462,5 @@ async fn three_nodes_one_database_nothing_lost_nothing_doubled() {
     for n in &nodes {
         n.write().await.kill9();
     }
-    if let Some(name) = pg {
-        sqlx_pg_pool(&pg_admin_url())
-            .await
-            .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
+    drop_database(pg).await;
 }

@@ -52,6 +52,16 @@ pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<String>) {
     }
 }
 
+/// Drops a PostgreSQL test database made by [`fresh_database`] (`None`: SQLite, nothing to do).
+pub async fn drop_database(pg_database: Option<String>) {
+    if let Some(name) = pg_database {
+        sqlx_pg_pool(&pg_admin_url())
+            .await
+            .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
 /// A tiny admin connection for CREATE/DROP DATABASE, via the store crate's driver.
 pub struct PgAdmin(sqlx_pg::PgPool);
 
@@ -123,13 +133,10 @@ impl Server {
     pub async fn finish(self) {
         self.task.abort();
         let _ = self.task.await;
-        if let Some(name) = &self.pg_database {
+        if self.pg_database.is_some() {
             self.engine.store.close().await;
-            let admin = sqlx_pg_pool(&pg_admin_url()).await;
-            admin
-                .execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
         }
+        drop_database(self.pg_database).await;
     }
 
     pub fn admin(&self) -> String {
