@@ -252,10 +252,7 @@ async fn conn_op(
     op: ConnOp,
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state
-        .engine
-        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?)
-        .await?;
+    let el = conn_instance(&state, &caller, t, c, sel, &q, false).await?;
     match op {
         ConnOp::Get => apply_op(&state, &caller, el, Op::Get).await,
         ConnOp::Archive => apply_op(&state, &caller, el, Op::Archive).await,
@@ -265,6 +262,22 @@ async fn conn_op(
             respond(&state, &caller, &el).await
         }
     }
+}
+
+/// The instance of element `sel` on connection `c` (created when asked to).
+async fn conn_instance(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    c: String,
+    sel: String,
+    q: &Query,
+    auto_create: bool,
+) -> Result<Element, ApiError> {
+    state
+        .engine
+        .resolve_instance(caller, t, &conn_selector(c, sel, q, auto_create)?)
+        .await
 }
 
 /// `PUT` with no body creates the instance if missing (SDK quirk §13.6); with a
@@ -278,10 +291,7 @@ async fn conn_put(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state
-        .engine
-        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, true)?)
-        .await?;
+    let el = conn_instance(&state, &caller, t, c, sel, &q, true).await?;
     if body.is_empty() {
         return respond(&state, &caller, &el).await;
     }
@@ -297,10 +307,7 @@ async fn conn_write(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = state
-        .engine
-        .resolve_instance(&caller, t, &conn_selector(c, sel, &q, false)?)
-        .await?;
+    let el = conn_instance(&state, &caller, t, c, sel, &q, false).await?;
     write(&state, &caller, el, body, false).await
 }
 
