@@ -12,6 +12,7 @@ pub mod connections;
 pub mod elements;
 mod locks;
 pub mod types;
+mod worker;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct Engine {
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
     /// Shared by every connector call (one connection pool).
     pub(crate) http: reqwest::Client,
+    /// Wakes the background worker when a job is queued that is due at once.
+    pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -51,6 +54,7 @@ impl Engine {
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
             http: reqwest::Client::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

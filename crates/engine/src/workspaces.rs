@@ -43,6 +43,18 @@ impl Engine {
         }
     }
 
+    /// The workspace with this id.
+    pub async fn workspace_by_id(&self, id: &str) -> Result<std::sync::Arc<Workspace>, ApiError> {
+        self.store
+            .list_workspaces()
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .find(|w| w.id == id)
+            .map(std::sync::Arc::new)
+            .ok_or_else(|| ApiError::not_found(format!("No workspace `{id}`")))
+    }
+
     /// Makes sure the workspace `key` exists with `secret`. An existing workspace
     /// with another secret is an error: silently keeping the old secret would make
     /// every token signed with the new one fail.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use osmosis_model::{Element, ElementType};
 
-use crate::{ElementQuery, Job, Lease, Store, StoreError, Workspace};
+use crate::{ConnectRecord, ElementQuery, Job, Lease, Store, StoreError, Workspace};
 
 /// Entries kept before the cache starts over; bounds memory on huge workspaces.
 const MAX_ENTRIES: usize = 100_000;
@@ -73,6 +73,10 @@ impl Store for CachedStore {
 
     async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
         self.inner.workspace_by_key(key).await
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        self.inner.list_workspaces().await
     }
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
@@ -157,6 +161,55 @@ impl Store for CachedStore {
         error: &str,
     ) -> Result<(), StoreError> {
         self.inner.retry_job(job, node, run_at, error).await
+    }
+
+    async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
+        self.inner.put_connect_record(record).await
+    }
+
+    async fn connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError> {
+        self.inner
+            .connect_record(workspace_id, kind, id, now_ms)
+            .await
+    }
+
+    async fn take_connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError> {
+        self.inner
+            .take_connect_record(workspace_id, kind, id, now_ms)
+            .await
+    }
+
+    async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.inner.purge_connect_records(before_ms).await
+    }
+
+    async fn workspace_settings(
+        &self,
+        workspace_id: &str,
+    ) -> Result<serde_json::Value, StoreError> {
+        self.inner.workspace_settings(workspace_id).await
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        workspace_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_workspace_settings(workspace_id, settings)
+            .await
     }
 
     fn is_shared(&self) -> bool {

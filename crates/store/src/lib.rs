@@ -6,6 +6,7 @@
 //! HTTP, tokens or element semantics; the engine decides what to write.
 
 mod cache;
+mod connect_records;
 mod error;
 mod jobs;
 mod postgres;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use osmosis_model::Element;
 
 pub use cache::CachedStore;
+pub use connect_records::ConnectRecord;
 pub use error::{StoreError, UniqueField};
 pub use jobs::{Job, Lease};
 pub use postgres::PostgresStore;
@@ -40,6 +42,9 @@ pub struct Workspace {
 pub trait Store: Send + Sync + 'static {
     async fn insert_workspace(&self, workspace: &Workspace) -> Result<(), StoreError>;
     async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError>;
+    /// Every workspace, oldest first (start-up work such as installing the shipped
+    /// connectors; background jobs that know only a workspace id).
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
 
     /// Inserts a new element and returns its `seq`. Fails with
     /// [`StoreError::Unique`] when its id, uuid or (scope, key) is taken.
@@ -86,6 +91,40 @@ pub trait Store: Send + Sync + 'static {
         node: &str,
         run_at: i64,
         error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Adds a connect-flow record, or replaces the one at its address.
+    async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError>;
+
+    /// The unexpired record at an address, taken or not.
+    async fn connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError>;
+
+    /// Takes an unexpired, untaken record: exactly one caller ever gets it.
+    async fn take_connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError>;
+
+    /// Forgets records that expired before `before_ms`.
+    async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    /// A workspace's settings document (`{}` when none were set).
+    async fn workspace_settings(&self, workspace_id: &str)
+        -> Result<serde_json::Value, StoreError>;
+
+    async fn set_workspace_settings(
+        &self,
+        workspace_id: &str,
+        settings: &serde_json::Value,
     ) -> Result<(), StoreError>;
 
     /// Whether other nodes may write the same database (PostgreSQL). Node-local

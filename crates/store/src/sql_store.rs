@@ -7,10 +7,11 @@ use osmosis_model::Element;
 use sqlx::migrate::Migrator;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use crate::connect_records;
 use crate::error::{classify_unique, StoreError};
 use crate::query::ElementQuery;
 use crate::sql::{self, bind_all, decode_element, decode_job, Arg, Dialect, Statement};
-use crate::{Job, Lease, Store, Workspace};
+use crate::{ConnectRecord, Job, Lease, Store, Workspace};
 
 pub trait Backend: Database {
     const DIALECT: Dialect;
@@ -119,16 +120,16 @@ where
         );
         s.bind(Arg::Text(key.to_string()));
         let row = bind_all::<DB>(&s).fetch_optional(&self.pool).await?;
-        row.map(|r| -> Result<Workspace, StoreError> {
-            Ok(Workspace {
-                id: r.try_get("id")?,
-                key: r.try_get("key")?,
-                secret: r.try_get("secret")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(decode_workspace).transpose()
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        let s = Statement::new(
+            DB::DIALECT,
+            "SELECT id, key, secret, name, created_at FROM workspaces ORDER BY created_at, id",
+        );
+        let rows = bind_all::<DB>(&s).fetch_all(&self.pool).await?;
+        rows.iter().map(decode_workspace).collect()
     }
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
@@ -221,6 +222,75 @@ where
         Ok(())
     }
 
+    async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
+        bind_all::<DB>(&connect_records::put(DB::DIALECT, record))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError> {
+        let stmt = connect_records::get(DB::DIALECT, workspace_id, kind, id, now_ms);
+        let row = bind_all::<DB>(&stmt).fetch_optional(&self.pool).await?;
+        row.as_ref().map(connect_records::decode).transpose()
+    }
+
+    async fn take_connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError> {
+        let stmt = connect_records::take(DB::DIALECT, workspace_id, kind, id, now_ms);
+        let row = bind_all::<DB>(&stmt).fetch_optional(&self.writer).await?;
+        row.as_ref().map(connect_records::decode).transpose()
+    }
+
+    async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = bind_all::<DB>(&connect_records::purge(DB::DIALECT, before_ms))
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&done))
+    }
+
+    async fn workspace_settings(
+        &self,
+        workspace_id: &str,
+    ) -> Result<serde_json::Value, StoreError> {
+        let stmt = connect_records::settings(DB::DIALECT, workspace_id);
+        let row = bind_all::<DB>(&stmt).fetch_optional(&self.pool).await?;
+        match row {
+            None => Ok(serde_json::json!({})),
+            Some(r) => {
+                let text: String = r.try_get("settings")?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("workspace settings: {e}")))
+            }
+        }
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        workspace_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        bind_all::<DB>(&connect_records::set_settings(
+            DB::DIALECT,
+            workspace_id,
+            settings,
+        ))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
     fn is_shared(&self) -> bool {
         DB::SHARED
     }
@@ -233,4 +303,19 @@ where
     async fn schema_version(&self) -> Result<i64, StoreError> {
         self.applied_version().await
     }
+}
+
+fn decode_workspace<'r, R>(r: &'r R) -> Result<Workspace, StoreError>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Workspace {
+        id: r.try_get("id")?,
+        key: r.try_get("key")?,
+        secret: r.try_get("secret")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

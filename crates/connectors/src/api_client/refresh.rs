@@ -19,10 +19,14 @@ pub enum RefreshError {
     /// The connector has no way to refresh (no `refreshCredentials`, no refresh token).
     #[error("the connector cannot refresh credentials: {0}")]
     NotSupported(String),
-    /// The refresh was attempted and refused or failed; the connection needs the
-    /// customer to reconnect.
+    /// The refresh was attempted and refused; the connection needs the customer to
+    /// reconnect.
     #[error("refreshing credentials failed: {0}")]
     Failed(String),
+    /// The provider could not be asked (network failure, 5xx, 429): nothing is known
+    /// to be wrong with the credentials, so a later attempt may succeed.
+    #[error("the provider is unavailable for a refresh: {0}")]
+    Unavailable(String),
 }
 
 /// Errors that can report the `access_token_expired` condition.

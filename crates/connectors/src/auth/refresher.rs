@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::credentials::ConnectionCredentials;
+use super::error::AuthError;
 use super::oauth2;
 use crate::api_client::{CredentialsRefresher, RefreshError};
 use crate::definition::{AuthFunction, AuthType};
@@ -27,6 +28,17 @@ impl<'a> ConnectorRefresher<'a> {
 
 fn failed(error: impl std::fmt::Display) -> RefreshError {
     RefreshError::Failed(error.to_string())
+}
+
+/// A refused grant is final; an unreachable or failing token endpoint is not.
+fn from_auth(error: AuthError) -> RefreshError {
+    match &error {
+        AuthError::Transport(_) => RefreshError::Unavailable(error.to_string()),
+        AuthError::TokenEndpoint { status, .. } if *status >= 500 || *status == 429 => {
+            RefreshError::Unavailable(error.to_string())
+        }
+        _ => RefreshError::Failed(error.to_string()),
+    }
 }
 
 #[async_trait]
@@ -65,7 +77,7 @@ impl CredentialsRefresher for ConnectorRefresher<'_> {
                 let config = steps.oauth2_config("", "").await.map_err(failed)?;
                 let response = oauth2::refresh_token(self.runner.http(), &config, refresh_token)
                     .await
-                    .map_err(failed)?;
+                    .map_err(from_auth)?;
                 steps
                     .after_refresh(credentials, &response)
                     .await

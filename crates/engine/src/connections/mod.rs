@@ -10,12 +10,18 @@
 //! * `connected` — the connector's `test` passed when the connection was made.
 //! * `connectorId` — the connector it was made with.
 //!
-//! Only `client-credentials` connectors connect headless in this build; OAuth and
-//! token connectors need the interactive connect flow, which is absent and says so.
+//! * health — `isDefunct`, `clientAction`, `retryAttempts`, `nextRetryTimestamp`,
+//!   `nextCredentialsRefreshAt` ([`health`]).
+//!
+//! `client-credentials` and token connectors connect headless; OAuth connectors go
+//! through the browser flow ([`flow`]) unless the caller hands over credentials.
 
 mod error;
+pub mod flow;
+pub(crate) mod health;
 mod proxy;
 mod secrets;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -28,7 +34,7 @@ use serde_json::{json, Map, Value};
 pub use error::ConnectionError;
 pub use proxy::{ProxyRequest, ProxyResponse};
 
-use crate::elements::{store_error, Ref};
+use crate::elements::{not_found, store_error, visible_to, Ref};
 use crate::{Caller, Engine};
 
 /// Fields of a create request that are never stored as given.
@@ -141,9 +147,12 @@ impl Engine {
     }
 }
 
-/// Connects headless (`POST /connections`): derives the credentials the connector's
-/// way, runs its `test` against the API, and on success leaves `el` ready to insert
-/// with the credentials sealed. Nothing is stored when any step fails.
+/// Connects headless (`POST /connections`), and is where the interactive flow's
+/// results become connections too: takes the given `credentials` (any auth type), or
+/// derives them the connector's way (client-credentials: from the input; token
+/// connectors: a minted token), runs the connector's `test` against the API, and on
+/// success leaves `el` ready to insert with the credentials sealed. Nothing is
+/// stored when any step fails.
 pub(crate) async fn connect(
     engine: &Engine,
     caller: &Caller,
@@ -158,26 +167,71 @@ pub(crate) async fn connect(
     }
     let bound = engine.bind(el).await?;
     let option = el.doc_str("authOptionKey").unwrap_or("").to_owned();
-    let runner = FunctionRunner::new(Arc::new(bound.definition), engine.http.clone())
-        .with_auth_option(&option)
-        .map_err(|_| ConnectionError::UnknownAuthOption(option.clone()))?
-        .with_connector_parameters(bound.connector_parameters);
-    match runner.auth().auth_type {
-        Some(AuthType::ClientCredentials) => {}
-        other => {
-            return Err(ConnectionError::InteractiveOnly {
-                auth_type: other.map(AuthType::as_str).unwrap_or("(none)").to_owned(),
-            }
-            .into())
-        }
+    let established = establish(engine, caller, el, bound, &option, body).await?;
+    for f in SECRET_FIELDS {
+        el.doc.remove(f);
     }
+    established.apply(engine, el)
+}
+
+/// What a successful authentication leaves on a connection.
+pub(crate) struct Established {
+    connector_id: String,
+    credentials: Value,
+    input: Value,
+}
+
+impl Established {
+    /// Seals the secrets into `el` and marks it connected and healthy, with the
+    /// time its credentials should be refreshed.
+    pub(crate) fn apply(&self, engine: &Engine, el: &mut Element) -> Result<(), ApiError> {
+        el.doc.insert(
+            "sealedCredentials".into(),
+            Value::String(secrets::seal(engine, el, &self.credentials, &self.input)?),
+        );
+        el.doc.insert("connected".into(), Value::Bool(true));
+        el.doc
+            .insert("connectorId".into(), json!(self.connector_id));
+        health::mark_healthy(el, &self.credentials);
+        el.state = osmosis_model::element::ElementState::Ready;
+        Ok(())
+    }
+}
+
+/// Derives or takes the credentials of a connection-to-be and tests them.
+async fn establish(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    bound: Bound,
+    option: &str,
+    body: &Map<String, Value>,
+) -> Result<Established, ApiError> {
+    let runner = FunctionRunner::new(Arc::new(bound.definition), engine.http.clone())
+        .with_auth_option(option)
+        .map_err(|_| ConnectionError::UnknownAuthOption(option.to_owned()))?
+        .with_connector_parameters(bound.connector_parameters);
     let input = body.get("input").cloned().unwrap_or_else(|| json!({}));
+    let auth_type = runner.auth().auth_type;
     let credentials = match body.get("credentials") {
         Some(Value::Object(given)) => Value::Object(given.clone()),
-        Some(Value::Null) | None => ConnectionCredentials::new(&runner, input.clone())
-            .from_connection_parameters()
-            .await
-            .map_err(ConnectionError::Credentials)?,
+        Some(Value::Null) | None => match auth_type {
+            Some(AuthType::ClientCredentials) | None => {
+                ConnectionCredentials::new(&runner, input.clone())
+                    .from_connection_parameters()
+                    .await
+                    .map_err(ConnectionError::Credentials)?
+            }
+            Some(AuthType::MembraneToken | AuthType::IntegrationAppToken) => {
+                health::minted_credentials(caller, el)?
+            }
+            Some(other) => {
+                return Err(ConnectionError::InteractiveOnly {
+                    auth_type: other.as_str().to_owned(),
+                }
+                .into())
+            }
+        },
         Some(_) => return Err(ConnectionError::CredentialsNotObject.into()),
     };
     let runner = runner.with_credentials(credentials.clone());
@@ -190,18 +244,68 @@ pub(crate) async fn connect(
             Err(e) => return Err(ConnectionError::TestFailed(e).into()),
         }
     }
-    for f in SECRET_FIELDS {
-        el.doc.remove(f);
+    Ok(Established {
+        connector_id: bound.connector.id,
+        credentials,
+        input,
+    })
+}
+
+impl Engine {
+    /// Re-authenticates an existing connection in place (`connectionId` in the
+    /// connect flow, or the customer's one connection for the integration): new
+    /// credentials tested and sealed, health cleared; id and instances kept.
+    pub(crate) async fn reconnect(
+        &self,
+        caller: &Caller,
+        conn: Element,
+        body: &Map<String, Value>,
+    ) -> Result<Element, ApiError> {
+        if !visible_to(caller, &conn) || conn.is_archived() {
+            return Err(not_found(ElementType::Connection, &conn.id));
+        }
+        let mut probe = conn.clone();
+        if let Some(Value::Object(p)) = body.get("connectorParameters") {
+            probe
+                .doc
+                .insert("connectorParameters".into(), Value::Object(p.clone()));
+        }
+        if let Some(i) = body.get("integrationId").and_then(Value::as_str) {
+            if conn.integration_id.as_deref() != Some(i) {
+                return Err(ApiError::invalid_field(
+                    "connectionId",
+                    "belongs to another integration",
+                ));
+            }
+        }
+        let option = body
+            .get("authOptionKey")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| conn.doc_str("authOptionKey").unwrap_or(""))
+            .to_owned();
+        let bound = self.bind(&probe).await?;
+        let established = establish(self, caller, &conn, bound, &option, body).await?;
+        let updated = self
+            .update_with(&conn, |el| {
+                established.apply(self, el)?;
+                if let Some(p) = probe.doc.get("connectorParameters") {
+                    el.doc.insert("connectorParameters".into(), p.clone());
+                }
+                if option.is_empty() {
+                    el.doc.remove("authOptionKey");
+                } else {
+                    el.doc.insert("authOptionKey".into(), json!(option));
+                }
+                if let Some(n) = body.get("name").and_then(Value::as_str) {
+                    el.name = n.to_owned();
+                }
+                Ok(true)
+            })
+            .await?;
+        self.after_credentials_stored(&updated).await;
+        self.notify_connection(&updated, webhooks::RECONNECTED).await;
+        Ok(updated)
     }
-    el.doc.insert(
-        "sealedCredentials".into(),
-        Value::String(secrets::seal(engine, el, &credentials, &input)?),
-    );
-    el.doc.insert("connected".into(), Value::Bool(true));
-    el.doc
-        .insert("connectorId".into(), json!(bound.connector.id));
-    el.state = osmosis_model::element::ElementState::Ready;
-    Ok(())
 }
 
 /// A change to a connection: its credentials and input change only by connecting
@@ -211,7 +315,7 @@ pub(crate) fn check_update(body: &Map<String, Value>) -> Result<(), ApiError> {
         Some(field) => Err(ApiError::bad_request(
             osmosis_model::error::keys::NOT_SUPPORTED,
             format!(
-                "Changing a connection's `{field}` means connecting again (reconnect), which is not in this build"
+                "Changing a connection's `{field}` means connecting again: use the connect flow with `connectionId`"
             ),
         )),
         None => Ok(()),

@@ -1,7 +1,7 @@
 //! The API proxy: a request passed through a connection's API client (its base URL
 //! and auth from `makeApiClient`), answered with the external API's status and body.
 
-use osmosis_connectors::api_client::{ApiClientError, ApiRequest, RetryPolicy};
+use osmosis_connectors::api_client::{ApiClientError, ApiRequest, RetryPolicy, TokenExpiry};
 use osmosis_connectors::function::FunctionError;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
@@ -64,14 +64,6 @@ impl Engine {
         if conn.element_type != ElementType::Connection || !visible_to(caller, conn) {
             return Err(not_found(ElementType::Connection, &conn.id));
         }
-        let runner = self
-            .connection_runner(conn)
-            .await?
-            .with_retry_policy(RetryPolicy::none());
-        let client = runner
-            .api_client()
-            .await
-            .map_err(ConnectionError::Function)?;
         let method = ApiRequest::method_from_str(&request.method).map_err(|e| {
             ApiError::from(ConnectionError::Function(FunctionError::InvalidRequest {
                 origin: "proxy".into(),
@@ -101,7 +93,25 @@ impl Engine {
             };
             api_request.data = Some(data);
         }
-        match client.request(api_request).await {
+        let answer = self
+            .call_with_fresh_credentials(conn, |runner| {
+                let api_request = api_request.clone();
+                async move {
+                    let runner = runner.with_retry_policy(RetryPolicy::none());
+                    let client = runner.api_client().await.map_err(ProxyCallError::Function)?;
+                    client
+                        .request(api_request)
+                        .await
+                        .map_err(ProxyCallError::Api)
+                }
+            })
+            .await?;
+        let answer = match answer {
+            Ok(r) => Ok(r),
+            Err(ProxyCallError::Function(e)) => return Err(ConnectionError::Function(e).into()),
+            Err(ProxyCallError::Api(e)) => Err(e),
+        };
+        match answer {
             Ok(response) => {
                 let ct = response.headers.get("content-type").and_then(Value::as_str);
                 Ok(ProxyResponse::from_data(
@@ -119,6 +129,19 @@ impl Engine {
                 .into()),
             },
         }
+    }
+}
+
+/// Why a proxied call failed: building the client, or the call itself.
+#[derive(Debug)]
+enum ProxyCallError {
+    Function(FunctionError),
+    Api(ApiClientError),
+}
+
+impl TokenExpiry for ProxyCallError {
+    fn is_access_token_expired(&self) -> bool {
+        matches!(self, ProxyCallError::Api(e) if e.is_access_token_expired())
     }
 }
 

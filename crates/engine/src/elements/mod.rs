@@ -178,7 +178,13 @@ impl Engine {
         } else {
             types::prepare(self, caller, &mut el, &new.body).await?;
         }
-        self.insert_with_key(el, key_given).await
+        let el = self.insert_with_key(el, key_given).await?;
+        if t == ElementType::Connection {
+            self.after_credentials_stored(&el).await;
+            self.notify_connection(&el, crate::connections::webhooks::CREATED)
+                .await;
+        }
+        Ok(el)
     }
 
     /// Inserts, and when the key was derived from the name and is taken, tries
@@ -321,18 +327,42 @@ impl Engine {
         if archived && !current.is_archived() {
             crate::connections::disconnect(self, &current).await;
         }
+        let was_archived = current.is_archived();
+        let stored = self
+            .update_locked(current, |el| {
+            if el.is_archived() == archived {
+                return Ok(false);
+            }
+            if el.doc_bool("isReadOnly") {
+                return Err(read_only(el));
+            }
+            el.archived_at = archived.then(now_iso);
+            Ok(true)
+        })
+        .await?;
+        if stored.element_type == ElementType::Connection && archived && !was_archived {
+            self.notify_connection(&stored, crate::connections::webhooks::DELETED)
+                .await;
+        }
+        Ok(stored)
+    }
+
+    /// Applies `change` to the stored element and writes it with the revision as
+    /// compare-and-swap; a lost race re-reads the row and applies `change` again.
+    /// `change` answers whether there is anything to write. The caller holds this
+    /// node's write lock on the element (see [`Engine::update_with`]).
+    pub(crate) async fn update_locked(
+        &self,
+        mut current: Element,
+        mut change: impl FnMut(&mut Element) -> Result<bool, ApiError>,
+    ) -> Result<Element, ApiError> {
         for _ in 0..5 {
-            if current.is_archived() == archived {
+            let mut el = current.clone();
+            if !change(&mut el)? {
                 return Ok(current);
             }
-            if current.doc_bool("isReadOnly") {
-                return Err(read_only(&current));
-            }
-            let mut el = current.clone();
-            let now = now_iso();
-            el.archived_at = archived.then(|| now.clone());
             el.revision = ids::revision();
-            el.updated_at = now;
+            el.updated_at = now_iso();
             match self
                 .store
                 .update_element(&el, &key_scope(&el), &current.revision)
@@ -358,6 +388,18 @@ impl Engine {
             Some("lock_timeout"),
             "The element is being changed by many writers at once; retry",
         ))
+    }
+
+    /// [`Engine::update_locked`] under this node's write lock on the element, for
+    /// changes the engine makes itself (credentials refreshed, health recorded).
+    pub(crate) async fn update_with(
+        &self,
+        current: &Element,
+        change: impl FnMut(&mut Element) -> Result<bool, ApiError>,
+    ) -> Result<Element, ApiError> {
+        let _lock = self.locks.lock(&current.id).await;
+        let fresh = self.reload(current).await?;
+        self.update_locked(fresh, change).await
     }
 
     async fn reload(&self, el: &Element) -> Result<Element, ApiError> {

@@ -78,6 +78,11 @@ impl Engine {
     /// Re-validates an element against its current dependencies and stores the
     /// resulting `state`/`errors` (the seed's `POST /flows/{selector}/refresh`).
     pub async fn refresh(&self, caller: &Caller, current: Element) -> Result<Element, ApiError> {
+        // A connection's refresh is a credentials refresh (`/refresh` is the
+        // documented alias of `/refresh-credentials`).
+        if current.element_type == ElementType::Connection {
+            return self.refresh_credentials(caller, &current).await;
+        }
         crate::elements::check_writer(caller, current.element_type).or_else(|e| {
             if current.element_type.spec().writers == osmosis_model::element_type::Writers::Admin {
                 Err(e)

@@ -1,0 +1,335 @@
+//! Keeping a connection's credentials valid: refreshing them when the API says they
+//! expired (once, however many requests noticed at the same time), ahead of expiry
+//! through the jobs table, and recording what a failure means.
+//!
+//! * A refresh the provider *refuses* (revoked grant, `invalid_grant`, no refresh
+//!   token) makes the connection defunct: `connected: false`, `isDefunct: true`,
+//!   state `CLIENT_ACTION_REQUIRED` with a `clientAction` telling the customer to
+//!   reconnect, and a `connection.disconnected` notification. Its credentials stay
+//!   sealed: nothing is lost, reconnecting in place restores it.
+//! * A provider that cannot be reached (network, 5xx, 429) changes nothing about
+//!   the credentials: the attempt is counted (`retryAttempts`,
+//!   `nextRetryTimestamp`), the request fails with a `connection` error, and the next
+//!   request or the scheduled job tries again — the connection recovers by itself.
+//! * Single flight: refreshes of one connection queue on this node's write lock for
+//!   it, and a refresher that finds the sealed credentials changed since it read them
+//!   takes the new ones instead of refreshing again. Across nodes the row's revision
+//!   check keeps the data right; two nodes may each ask the provider once.
+
+use std::time::Duration;
+
+use osmosis_connectors::api_client::{CredentialsRefresher, RefreshError, TokenExpiry};
+use osmosis_connectors::function::FunctionRunner;
+use osmosis_connectors::auth::token::mint_token;
+use osmosis_connectors::auth::ConnectorRefresher;
+use osmosis_model::element::ElementState;
+use osmosis_model::{ApiError, Element, ErrorType};
+use osmosis_store::Job;
+use serde_json::{json, Value};
+
+use super::{secrets, webhooks};
+use crate::elements::store_error;
+use crate::{Caller, Engine};
+
+/// Job kind of a proactive refresh.
+pub(crate) const REFRESH_JOB: &str = "refresh-credentials";
+
+/// How long before expiry credentials are refreshed ahead of use: a fifth of
+/// their lifetime, at most five minutes.
+fn refresh_margin_ms(lifetime_ms: i64) -> i64 {
+    (lifetime_ms / 5).min(5 * 60 * 1000)
+}
+
+/// When credentials expire, from the token response's `expires_in` (seconds, number
+/// or numeric string) counted from now.
+fn lifetime_ms(credentials: &Value) -> Option<i64> {
+    let v = credentials.get("expires_in")?;
+    let secs = v
+        .as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+    (secs > 0.0).then(|| (secs * 1000.0) as i64)
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn parse_iso_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Clears the health record of a connection whose credentials were just proven,
+/// and notes when they should next be refreshed.
+pub(crate) fn mark_healthy(el: &mut Element, credentials: &Value) {
+    for f in [
+        "isDefunct",
+        "clientAction",
+        "error",
+        "errors",
+        "requestError",
+        "retryAttempts",
+        "nextRetryTimestamp",
+        "disconnected",
+    ] {
+        el.doc.remove(f);
+    }
+    match lifetime_ms(credentials) {
+        Some(life) => {
+            let at = super::flow::now_ms() + life - refresh_margin_ms(life);
+            el.doc
+                .insert("nextCredentialsRefreshAt".into(), json!(iso(at)));
+        }
+        None => {
+            el.doc.remove("nextCredentialsRefreshAt");
+        }
+    }
+}
+
+/// Credentials of a `membrane-token` connection: a token for the customer, signed
+/// with the workspace secret, valid for an hour and refreshed before it ends.
+pub(crate) fn minted_credentials(caller: &Caller, el: &Element) -> Result<Value, ApiError> {
+    let customer = el.customer_id.clone().unwrap_or_default();
+    let ttl = Duration::from_secs(3600);
+    let token = mint_token(
+        &caller.workspace.key,
+        &caller.workspace.secret,
+        &customer,
+        None,
+        ttl,
+    )
+    .map_err(|e| e.to_error_data())?;
+    Ok(json!({"token": token, "expires_in": ttl.as_secs()}))
+}
+
+impl Engine {
+    /// After credentials were stored: schedules the proactive refresh when they
+    /// expire.
+    pub(crate) async fn after_credentials_stored(&self, conn: &Element) {
+        let Some(at) = conn
+            .doc_str("nextCredentialsRefreshAt")
+            .and_then(parse_iso_ms)
+        else {
+            return;
+        };
+        let job = Job {
+            id: osmosis_model::ids::object_id(),
+            workspace_id: conn.workspace_id.clone(),
+            kind: REFRESH_JOB.into(),
+            dedupe_key: conn.id.clone(),
+            payload: json!({"connectionId": conn.id}),
+            run_at: at,
+            attempts: 0,
+            last_error: None,
+        };
+        if let Err(e) = self
+            .store
+            .schedule_job(&job, super::flow::now_ms())
+            .await
+        {
+            tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");
+        }
+    }
+
+    /// Refreshes a connection's credentials, unless someone already did since
+    /// `seen_sealed` was read (then their result is used). Returns the connection as
+    /// stored afterwards with its credentials; a refusal or an unreachable provider
+    /// is recorded on the connection and returned as a `connection` error.
+    pub(crate) async fn refresh_connection(
+        &self,
+        conn: &Element,
+        seen_sealed: Option<&str>,
+    ) -> Result<(Element, Value), ApiError> {
+        let _lock = self.locks.lock(&conn.id).await;
+        let current = self
+            .store
+            .element_by_id(&conn.workspace_id, &conn.id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| crate::elements::not_found(conn.element_type, &conn.id))?;
+        let opened = secrets::open(self, &current)?;
+        if seen_sealed.is_some() && current.doc_str("sealedCredentials") != seen_sealed {
+            return Ok((current, opened.credentials));
+        }
+        if current.doc_bool("isDefunct") {
+            return Err(defunct_error(&current));
+        }
+        let runner = self.connection_runner(&current).await?;
+        let auth_type = runner.auth().auth_type;
+        let refreshed = match auth_type {
+            Some(
+                osmosis_connectors::definition::AuthType::MembraneToken
+                | osmosis_connectors::definition::AuthType::IntegrationAppToken,
+            ) => minted_credentials(&Caller::admin(self.workspace_of(&current).await?), &current)
+                .map_err(|e| RefreshError::Failed(e.message)),
+            _ => {
+                ConnectorRefresher::new(&runner, opened.input.clone())
+                    .refresh(&opened.credentials)
+                    .await
+            }
+        };
+        match refreshed {
+            Ok(credentials) => {
+                let input = opened.input.clone();
+                let stored = self
+                    .update_locked(current, |el| {
+                        el.doc.insert(
+                            "sealedCredentials".into(),
+                            Value::String(secrets::seal(self, el, &credentials, &input)?),
+                        );
+                        el.doc.insert("connected".into(), Value::Bool(true));
+                        mark_healthy(el, &credentials);
+                        el.state = ElementState::Ready;
+                        Ok(true)
+                    })
+                    .await?;
+                self.after_credentials_stored(&stored).await;
+                Ok((stored, credentials))
+            }
+            Err(RefreshError::Unavailable(reason)) => {
+                let attempts = current
+                    .doc
+                    .get("retryAttempts")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    + 1;
+                let retry_at = super::flow::now_ms() + backoff_ms(attempts);
+                self.update_locked(current, |el| {
+                    el.doc.insert("retryAttempts".into(), json!(attempts));
+                    el.doc
+                        .insert("nextRetryTimestamp".into(), json!(iso(retry_at)));
+                    Ok(true)
+                })
+                .await?;
+                Err(ApiError::new(
+                    ErrorType::Connection,
+                    Some("refresh_unavailable"),
+                    format!("The credentials need refreshing and the app could not be reached; try again later ({reason})"),
+                ))
+            }
+            Err(RefreshError::Failed(reason) | RefreshError::NotSupported(reason)) => {
+                let ui_url = format!(
+                    "{}/screens/connection?connectionId={}",
+                    self.config.public_url.trim_end_matches('/'),
+                    current.id
+                );
+                let error = json!({
+                    "type": "connection",
+                    "key": "connection_is_defunct",
+                    "message": format!("The app refused to refresh the credentials: {reason}"),
+                });
+                let stored = self
+                    .update_locked(current, |el| {
+                        el.doc.insert("connected".into(), Value::Bool(false));
+                        el.doc.insert("isDefunct".into(), Value::Bool(true));
+                        el.doc.insert("error".into(), error.clone());
+                        el.doc.insert("errors".into(), json!([error.clone()]));
+                        el.doc.insert(
+                            "clientAction".into(),
+                            json!({
+                                "type": "connect",
+                                "description": "The connection's access was revoked or expired; reconnect to restore it.",
+                                "uiUrl": ui_url,
+                            }),
+                        );
+                        el.doc.remove("nextCredentialsRefreshAt");
+                        el.state = ElementState::ClientActionRequired;
+                        Ok(true)
+                    })
+                    .await?;
+                self.notify_connection(&stored, webhooks::DISCONNECTED).await;
+                Err(defunct_error(&stored))
+            }
+        }
+    }
+
+    /// `POST /connections/{c}/refresh-credentials`.
+    pub async fn refresh_credentials(&self, caller: &Caller, conn: &Element) -> Result<Element, ApiError> {
+        if !crate::elements::visible_to(caller, conn) {
+            return Err(crate::elements::not_found(conn.element_type, &conn.id));
+        }
+        Ok(self.refresh_connection(conn, None).await?.0)
+    }
+
+    async fn workspace_of(&self, el: &Element) -> Result<std::sync::Arc<osmosis_store::Workspace>, ApiError> {
+        self.workspace_by_id(&el.workspace_id).await
+    }
+
+    /// The proactive refresh job: refreshes unless the connection is gone, defunct,
+    /// or was refreshed later than this job was planned.
+    pub(crate) async fn run_refresh_job(&self, job: &Job) -> Result<(), String> {
+        let Some(id) = job.payload.get("connectionId").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        let Ok(Some(conn)) = self.store.element_by_id(&job.workspace_id, id).await else {
+            return Ok(());
+        };
+        if conn.is_archived() || conn.doc_bool("isDefunct") {
+            return Ok(());
+        }
+        let due = conn
+            .doc_str("nextCredentialsRefreshAt")
+            .and_then(parse_iso_ms)
+            .unwrap_or(i64::MAX);
+        if due > super::flow::now_ms() + 1000 {
+            return Ok(());
+        }
+        match self
+            .refresh_connection(&conn, conn.doc_str("sealedCredentials"))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.key.as_deref() == Some("refresh_unavailable") => Err(e.message),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Engine {
+    /// Runs `call` with a runner holding the connection's credentials; when the API
+    /// answers that the token expired, refreshes once (single flight, see the module
+    /// docs) and calls again with the new credentials. The outer error is a failed
+    /// refresh; the inner result is the call's own.
+    pub(crate) async fn call_with_fresh_credentials<T, E, F, Fut>(
+        &self,
+        conn: &Element,
+        mut call: F,
+    ) -> Result<Result<T, E>, ApiError>
+    where
+        E: TokenExpiry,
+        F: FnMut(FunctionRunner) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let runner = self.connection_runner(conn).await?;
+        match call(runner).await {
+            Err(e) if e.is_access_token_expired() => {
+                let (fresh, _) = self
+                    .refresh_connection(conn, conn.doc_str("sealedCredentials"))
+                    .await?;
+                let runner = self.connection_runner(&fresh).await?;
+                Ok(call(runner).await)
+            }
+            other => Ok(other),
+        }
+    }
+}
+
+/// Exponential backoff for refresh retries: 30 s doubling, at most an hour.
+pub(crate) fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 8) - 1;
+    (30_000i64 << exp).min(3_600_000)
+}
+
+fn defunct_error(conn: &Element) -> ApiError {
+    let mut e = ApiError::new(
+        ErrorType::Connection,
+        Some("connection_is_defunct"),
+        "The connection's credentials were refused; the customer must reconnect",
+    );
+    e.data = Some(Box::new(json!({"connectionId": conn.id})));
+    e
+}

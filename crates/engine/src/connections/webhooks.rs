@@ -1,0 +1,192 @@
+//! Workspace webhook notifications (semantics §5.8): the workspace's `webhookUri`
+//! hears `connection.created/disconnected/reconnected/deleted`.
+//!
+//! Each notification is a job in the jobs table, so it survives a restart, is sent
+//! by exactly one node, and a non-2xx answer or an unreachable endpoint is retried
+//! with exponential backoff ([`backoff_ms`]) up to [`MAX_ATTEMPTS`] times.
+//! Decisions where the docs are silent: without `enabledWebhookEvents` every event
+//! is sent; the body is `{event, data: {id, integrationId, integrationKey, name,
+//! disconnected, customerId}}`; each request has a 10 s timeout.
+
+use osmosis_model::{ApiError, Element};
+use osmosis_store::Job;
+use serde_json::{json, Map, Value};
+
+use crate::elements::store_error;
+use crate::{Caller, Engine};
+
+pub const CREATED: &str = "connection.created";
+pub const DISCONNECTED: &str = "connection.disconnected";
+pub const RECONNECTED: &str = "connection.reconnected";
+pub const DELETED: &str = "connection.deleted";
+
+/// Every event a workspace may enable.
+pub const EVENTS: [&str; 10] = [
+    CREATED,
+    DELETED,
+    DISCONNECTED,
+    RECONNECTED,
+    "flowRun.queued",
+    "flowRun.started",
+    "flowRun.completed",
+    "flowRun.failed",
+    "flowRun.stopped",
+    "alert.created",
+];
+
+pub(crate) const WEBHOOK_JOB: &str = "webhook";
+pub(crate) const MAX_ATTEMPTS: i32 = 8;
+
+/// Backoff between delivery attempts: 1 s doubling, at most 10 minutes.
+pub(crate) fn backoff_ms(attempts: i32) -> i64 {
+    (1000i64 << (attempts.clamp(1, 20) - 1).min(10)).min(600_000)
+}
+
+impl Engine {
+    /// Queues the notification of `event` about a connection, when the workspace
+    /// wants it. Failing to queue is logged: the change it reports already happened.
+    pub(crate) async fn notify_connection(&self, conn: &Element, event: &str) {
+        if let Err(e) = self.queue_notification(conn, event).await {
+            tracing::warn!(connection = %conn.id, event, error = %e.message, "could not queue a webhook notification");
+        }
+    }
+
+    async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
+        let settings = self
+            .store
+            .workspace_settings(&conn.workspace_id)
+            .await
+            .map_err(store_error)?;
+        let Some(uri) = settings.get("webhookUri").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        if let Some(Value::Array(enabled)) = settings.get("enabledWebhookEvents") {
+            if !enabled.iter().any(|e| e.as_str() == Some(event)) {
+                return Ok(());
+            }
+        }
+        let integration_key = match &conn.integration_id {
+            Some(id) => self
+                .store
+                .element_by_id(&conn.workspace_id, id)
+                .await
+                .map_err(store_error)?
+                .and_then(|i| i.key),
+            None => None,
+        };
+        let body = json!({
+            "event": event,
+            "data": {
+                "id": conn.id,
+                "integrationId": conn.integration_id,
+                "integrationKey": integration_key,
+                "name": conn.name,
+                "disconnected": !conn.doc_bool("connected") || conn.is_archived(),
+                "customerId": conn.customer_id,
+            }
+        });
+        let now = super::flow::now_ms();
+        let id = osmosis_model::ids::object_id();
+        let job = Job {
+            id: id.clone(),
+            workspace_id: conn.workspace_id.clone(),
+            kind: WEBHOOK_JOB.into(),
+            dedupe_key: id,
+            payload: json!({"uri": uri, "body": body}),
+            run_at: now,
+            attempts: 0,
+            last_error: None,
+        };
+        self.store
+            .schedule_job(&job, now)
+            .await
+            .map_err(store_error)?;
+        self.wake_worker();
+        Ok(())
+    }
+
+    /// Sends one queued notification; an error is the reason to retry.
+    pub(crate) async fn deliver_webhook(&self, job: &Job) -> Result<(), String> {
+        let uri = job.payload["uri"].as_str().unwrap_or_default();
+        let response = self
+            .http
+            .post(uri)
+            .timeout(std::time::Duration::from_secs(10))
+            .json(&job.payload["body"])
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the webhook: {}", e.without_url()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("the webhook answered {}", response.status()))
+        }
+    }
+
+    /// The workspace's settings (`webhookUri`, `enabledWebhookEvents`), admin only.
+    pub async fn settings(&self, caller: &Caller) -> Result<Value, ApiError> {
+        if !caller.is_admin() {
+            return Err(ApiError::access_denied("workspace settings need an admin token"));
+        }
+        self.store
+            .workspace_settings(&caller.workspace.id)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Changes the workspace's settings; `null` removes a setting. Checked whole
+    /// before anything is written.
+    pub async fn patch_settings(
+        &self,
+        caller: &Caller,
+        body: &Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let mut settings = self.settings(caller).await?;
+        for (field, value) in body {
+            match (field.as_str(), value) {
+                (_, Value::Null) => {}
+                ("webhookUri", Value::String(uri)) => {
+                    let ok = url::Url::parse(uri)
+                        .map(|u| matches!(u.scheme(), "http" | "https"))
+                        .unwrap_or(false);
+                    if !ok {
+                        return Err(ApiError::invalid_field("webhookUri", "must be an http(s) URL"));
+                    }
+                }
+                ("enabledWebhookEvents", Value::Array(events)) => {
+                    if let Some(bad) = events
+                        .iter()
+                        .find(|e| !e.as_str().is_some_and(|e| EVENTS.contains(&e)))
+                    {
+                        return Err(ApiError::invalid_field(
+                            "enabledWebhookEvents",
+                            format!("`{bad}` is not an event; known: {}", EVENTS.join(", ")),
+                        ));
+                    }
+                }
+                ("webhookUri" | "enabledWebhookEvents", _) => {
+                    return Err(ApiError::invalid_field(field, "has the wrong type"))
+                }
+                _ => {
+                    return Err(ApiError::invalid_field(
+                        field,
+                        "is not a setting (known: webhookUri, enabledWebhookEvents)",
+                    ))
+                }
+            }
+        }
+        let map = settings.as_object_mut().expect("settings are an object");
+        for (field, value) in body {
+            if value.is_null() {
+                map.remove(field);
+            } else {
+                map.insert(field.clone(), value.clone());
+            }
+        }
+        self.store
+            .set_workspace_settings(&caller.workspace.id, &settings)
+            .await
+            .map_err(store_error)?;
+        Ok(settings)
+    }
+}

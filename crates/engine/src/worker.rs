@@ -1,0 +1,96 @@
+//! The background worker every node runs: claims due jobs from the jobs table
+//! (exactly one node gets each) and runs them — proactive credential refreshes and
+//! webhook deliveries — retrying failures with backoff. It also forgets expired
+//! connect-flow records.
+
+use std::future::Future;
+use std::time::Duration;
+
+use osmosis_store::{Job, Lease};
+
+use crate::connections::{health, webhooks};
+use crate::Engine;
+
+/// How long a claimed job is this node's before another may take it over.
+const LEASE_MS: i64 = 60_000;
+/// How often the worker looks for due jobs when nobody wakes it.
+const POLL: Duration = Duration::from_secs(1);
+const BATCH: i64 = 32;
+
+impl Engine {
+    /// Wakes this node's worker now (a job was queued that is due at once).
+    pub fn wake_worker(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the worker until `shutdown` completes.
+    pub async fn run_worker(&self, node: String, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut last_purge = 0i64;
+        loop {
+            self.run_due_jobs(&node).await;
+            let now = crate::connections::flow::now_ms();
+            if now - last_purge > 60_000 {
+                last_purge = now;
+                if let Err(e) = self.store.purge_connect_records(now - 3_600_000).await {
+                    tracing::warn!(error = %e, "could not purge expired connect records");
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Claims and runs the jobs due now; returns how many ran.
+    pub async fn run_due_jobs(&self, node: &str) -> usize {
+        let lease = Lease {
+            now_ms: crate::connections::flow::now_ms(),
+            duration_ms: LEASE_MS,
+        };
+        let jobs = match self.store.claim_jobs(node, lease, BATCH).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim jobs");
+                return 0;
+            }
+        };
+        let count = jobs.len();
+        let runs = jobs.into_iter().map(|job| async move {
+            let outcome = self.run_job(&job).await;
+            self.settle(node, &job, outcome).await;
+        });
+        futures::future::join_all(runs).await;
+        count
+    }
+
+    async fn run_job(&self, job: &Job) -> Result<(), String> {
+        match job.kind.as_str() {
+            health::REFRESH_JOB => self.run_refresh_job(job).await,
+            webhooks::WEBHOOK_JOB => self.deliver_webhook(job).await,
+            other => {
+                tracing::warn!(kind = other, "unknown job kind; dropped");
+                Ok(())
+            }
+        }
+    }
+
+    async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
+        let result = match outcome {
+            Ok(()) => self.store.finish_job(job, node).await,
+            Err(reason) if job.attempts >= webhooks::MAX_ATTEMPTS => {
+                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
+                self.store.finish_job(job, node).await
+            }
+            Err(reason) => {
+                let at = crate::connections::flow::now_ms() + webhooks::backoff_ms(job.attempts);
+                self.store.retry_job(job, node, at, &reason).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record a job's outcome");
+        }
+    }
+}
