@@ -20,7 +20,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { listen, send } = require('./mocks');
 
-const BUNDLE = path.join(path.dirname(require.resolve('@membranehq/sdk/package.json')), 'dist', 'bundle.js');
+// The package's `exports` hide package.json and dist/bundle.js; find it beside this file.
+const BUNDLE = path.join(__dirname, 'node_modules', '@membranehq', 'sdk', 'dist', 'bundle.js');
 
 const PAGE = `<!doctype html>
 <html>
@@ -63,6 +64,7 @@ const PAGE = `<!doctype html>
 
 /** Serves the app page at `/` and the SDK bundle at `/sdk/bundle.js` on localhost. */
 async function startAppServer() {
+  if (!fs.existsSync(BUNDLE)) throw new Error(`No SDK bundle at ${BUNDLE}: run \`npm ci\` in tests/browser`);
   const bundle = fs.readFileSync(BUNDLE);
   const app = await listen((req, res) => {
     const url = new URL(req.url, 'http://app');

@@ -195,6 +195,7 @@ function fail(message) {
 async function waitInConnectFrame(page, selector, expected, { timeout = TIMEOUT, visible = true } = {}) {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
+    await failIfSettled(page, expected);
     const frame = await connectFrame(page);
     if (frame) {
       try {
@@ -209,10 +210,19 @@ async function waitInConnectFrame(page, selector, expected, { timeout = TIMEOUT,
   throw fail(`Expected the connect iframe to show ${expected}: no ${visible ? 'visible ' : ''}\`${selector}\` within ${timeout / 1000} s.\n${await describePage(page)}`);
 }
 
+/** Fails at once when the connect promise has settled while the page should still be showing `expected`. */
+async function failIfSettled(page, expected) {
+  const state = await page.evaluate(() => window.connectState).catch(() => null);
+  if (state && (state.state === 'rejected' || state.state === 'resolved')) {
+    throw fail(`Expected the connect iframe to show ${expected}, but the connect promise already ${state.state}: ${JSON.stringify(state.error || state.value)}\n${await describePage(page)}`);
+  }
+}
+
 /** Waits until the connect iframe's URL satisfies `test`; returns the frame. */
 async function waitForConnectFrameUrl(page, test, expected, { timeout = TIMEOUT } = {}) {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
+    await failIfSettled(page, expected);
     const frame = await connectFrame(page);
     if (frame && test(frame.url())) {
       try {
