@@ -20,7 +20,7 @@
 //   - the OAuth state is single-use: a replayed callback is an error page.
 
 const assert = require('node:assert/strict');
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const { startOAuthProvider, startKeyApi } = require('./mocks');
 const h = require('./harness');
 
@@ -28,7 +28,6 @@ const API_KEY = 'sk-test-5c0ffee';
 const CLIENT_ID = 'osmosis-client';
 const CLIENT_SECRET = 'osmosis-client-secret';
 
-const world = h.useWorld({ osmosis: true });
 let server;
 let keyApi;
 let provider;
@@ -83,7 +82,9 @@ function multiConnector(keyBase, oauthBase) {
   };
 }
 
-before(async () => {
+const world = h.useWorld({ osmosis: true, setup, teardown });
+
+async function setup() {
   server = world.server;
   admin = server.adminToken;
   keyApi = await startKeyApi({ apiKey: API_KEY });
@@ -109,11 +110,12 @@ before(async () => {
       ...(withParameters ? { parameters } : {}),
     });
   }
-});
-after(async () => {
+}
+
+async function teardown() {
   await keyApi?.close();
   await provider?.close();
-});
+}
 
 /** A new customer with the app page open, ready to connect. */
 async function customerPage() {
@@ -338,20 +340,38 @@ test('several auth options: one button per option, choosing one shows its form a
   }
 });
 
+const LEGACY_PATH =
+  "  The legacy path: the SDK GETs /integrations/{key}, POSTs /connection-options {integrationId} (an option without a key, i.e. the connector's own, of type \"client-credentials\" makes it use a hidden iframe, anything else a popup), then form-POSTs payload=<JSON {token, input, integrationId, requestId, ...}> to {apiUri}/connect and waits for {source: 'integration.app', type: 'newConnectionCreated' | 'newConnectionFailure', requestId, connection | error} by postMessage from that window or as an event on GET /sse/connection-events/{requestId}?token=...";
+
+async function settleLegacy(page, expected) {
+  try {
+    return await h.waitForSettled(page, expected, { timeout: 20_000 });
+  } catch (e) {
+    throw h.fail(`${e.message}\n${LEGACY_PATH}`);
+  }
+}
+
 test('legacy integration(key).connect({input}) resolves with the connection (client credentials, hidden iframe)', async () => {
   const { token, page } = await customerPage();
   try {
     await h.startLegacyConnect(page, server, token, 'keyapp', { input: { apiKey: API_KEY } });
-    let settled;
-    try {
-      settled = await h.waitForSettled(page, 'integration.connect to resolve', { timeout: 20_000 });
-    } catch (e) {
-      throw h.fail(
-        `${e.message}\n  The SDK first POSTs /connection-options {integrationId}: an option with no key (the connector's own) and type "client-credentials" makes it use a hidden iframe, anything else a popup. It then form-POSTs payload=<JSON {token, input, integrationId, requestId, …}> to {apiUri}/connect, and waits for a postMessage {source: 'integration.app', type: 'newConnectionCreated', requestId, connection} from that window or the same event on GET /sse/connection-events/{requestId}?token=….`,
-      );
-    }
+    const settled = await settleLegacy(page, 'integration.connect to resolve with the connection');
+    if (settled.state === 'rejected') throw h.fail(`integration.connect should resolve with a connection, it rejected: ${JSON.stringify(settled.error)}\n${LEGACY_PATH}\n${h.describeTrace(page)}`);
     const connection = h.expectConnection(settled, integrations.keyapp, 'integration.connect');
     await expectListed(token, connection, 'after integration.connect');
+  } finally {
+    await page.closeAll();
+  }
+});
+
+test('legacy integration(key).connect with a wrong key rejects with the error and creates nothing', async () => {
+  const { token, page } = await customerPage();
+  try {
+    await h.startLegacyConnect(page, server, token, 'keyapp', { input: { apiKey: 'sk-wrong' } });
+    const settled = await settleLegacy(page, 'integration.connect to reject (newConnectionFailure)');
+    if (settled.state !== 'rejected') throw h.fail(`integration.connect with a wrong key should reject, it resolved with ${JSON.stringify(settled.value)}\n${LEGACY_PATH}`);
+    assert.ok(settled.error && typeof settled.error.message === 'string' && settled.error.message.length > 0, `the rejection should carry a message: ${JSON.stringify(settled.error)}`);
+    await expectNoConnections(token, 'after a failed integration.connect');
   } finally {
     await page.closeAll();
   }

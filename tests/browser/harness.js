@@ -51,11 +51,14 @@ async function launchBrowser() {
 }
 
 /**
- * Registers before/after hooks that launch Chromium and the app server (always) and,
- * with `{osmosis: true}`, a fresh Osmosis server too. `ready(world)` receives
- * `{browser, app, server?, sdk}`; later `before` hooks see it filled in.
+ * Registers one before and one after hook that launch Chromium and the app server
+ * (always) and, with `{osmosis: true}`, a fresh Osmosis server too; returns the
+ * `world` they fill: `{browser, app, server?, sdk?}`. `setup(world)` runs at the end
+ * of the before hook and `teardown(world)` at the start of the after hook: Node 20
+ * runs several top-level `before` hooks concurrently, so a file must not register a
+ * second one that needs the world.
  */
-function useWorld({ osmosis = false } = {}) {
+function useWorld({ osmosis = false, setup, teardown } = {}) {
   const world = {};
   before(async () => {
     world.app = await startAppServer();
@@ -65,11 +68,16 @@ function useWorld({ osmosis = false } = {}) {
       world.sdk = sdkHarness();
       world.server = await world.sdk.startServer();
     }
+    if (setup) await setup(world);
   });
   after(async () => {
-    await world.browser?.close().catch(() => {});
-    await world.app?.close();
-    await world.server?.stop();
+    try {
+      if (teardown) await teardown(world);
+    } finally {
+      await world.browser?.close().catch(() => {});
+      await world.app?.close();
+      await world.server?.stop();
+    }
   });
   return world;
 }

@@ -21,11 +21,10 @@
 //     syn/ack handshake re-binds the methods, so a callback page can call onSuccess.
 
 const assert = require('node:assert/strict');
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const { listen, send, readParams, startOAuthProvider, escapeHtml, b64url } = require('./mocks');
 const h = require('./harness');
 
-const world = h.useWorld();
 let fake;
 let provider;
 const posts = [];
@@ -69,7 +68,9 @@ function screen(body, script) {
   return `<!doctype html><html><head><meta charset="utf-8"><title>fake screen</title><script>${PENPAL_CHILD}</script></head><body>${body}<script>${script}</script></body></html>`;
 }
 
-before(async () => {
+const world = h.useWorld({ setup, teardown });
+
+async function setup() {
   provider = await startOAuthProvider({ clientId: 'fake-client', clientSecret: 'fake-secret' });
   fake = await listen(async (req, res) => {
     const url = new URL(req.url, 'http://fake');
@@ -104,11 +105,12 @@ before(async () => {
     }
     send(res, 404, { error: 'not_found' });
   });
-});
-after(async () => {
+}
+
+async function teardown() {
   await fake?.close();
   await provider?.close();
-});
+}
 
 const fakeServer = () => ({ apiUri: fake.url });
 // The SDK decodes the token as a JWT before using it; the fake API never checks it.
