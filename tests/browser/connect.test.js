@@ -371,6 +371,8 @@ test('legacy integration(key).connect with a wrong key rejects with the error an
     const settled = await settleLegacy(page, 'integration.connect to reject (newConnectionFailure)');
     if (settled.state !== 'rejected') throw h.fail(`integration.connect with a wrong key should reject, it resolved with ${JSON.stringify(settled.value)}\n${LEGACY_PATH}`);
     assert.ok(settled.error && typeof settled.error.message === 'string' && settled.error.message.length > 0, `the rejection should carry a message: ${JSON.stringify(settled.error)}`);
+    const submitted = page.trace.some((line) => line.includes(`document: POST ${server.apiUri}/connect -> `));
+    if (!submitted) throw h.fail(`integration.connect should reject from the connect page's newConnectionFailure, after POST ${server.apiUri}/connect; it rejected before: ${JSON.stringify(settled.error)}\n${LEGACY_PATH}\n${h.describeTrace(page)}`);
     await expectNoConnections(token, 'after a failed integration.connect');
   } finally {
     await page.closeAll();

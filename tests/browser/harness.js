@@ -140,16 +140,28 @@ async function openApp(world) {
   const page = await context.newPage();
   const trace = [];
   page.trace = trace;
-  page.on('console', (m) => {
-    trace.push(`console.${m.type()}: ${m.text()}`);
-    if (process.env.OSMOSIS_TEST_LOG) process.stderr.write(`[browser] ${m.text()}\n`);
-  });
-  page.on('pageerror', (e) => trace.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => trace.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
-  page.on('response', (r) => {
-    const type = r.request().resourceType();
-    if (type === 'document' || type === 'xhr' || type === 'fetch' || type === 'eventsource') {
-      trace.push(`${type}: ${r.request().method()} ${r.url()} -> ${r.status()}`);
+  const watch = (p, tag) => {
+    p.on('console', (m) => {
+      trace.push(`${tag}console.${m.type()}: ${m.text()}`);
+      if (process.env.OSMOSIS_TEST_LOG) process.stderr.write(`[browser] ${m.text()}\n`);
+    });
+    p.on('pageerror', (e) => trace.push(`${tag}page error: ${e.message}`));
+    p.on('requestfailed', (r) => trace.push(`${tag}request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+    p.on('response', (r) => {
+      const type = r.request().resourceType();
+      if (type === 'document' || type === 'xhr' || type === 'fetch' || type === 'eventsource') {
+        trace.push(`${tag}${type}: ${r.request().method()} ${r.url()} -> ${r.status()}`);
+      }
+    });
+  };
+  watch(page, '');
+  // Popups (the legacy connect falls back to one) land in the same trace.
+  context.on('targetcreated', async (target) => {
+    if (target.type() !== 'page') return;
+    const popup = await target.page().catch(() => null);
+    if (popup && popup !== page) {
+      trace.push(`popup opened: ${target.url()}`);
+      watch(popup, '[popup] ');
     }
   });
   page.closeAll = () => context.close().catch(() => {});
