@@ -293,14 +293,21 @@ async function connectState(page) {
 async function waitForSettled(page, expected, { timeout = TIMEOUT } = {}) {
   const deadline = Date.now() + timeout;
   let resultId;
+  const readResultId = async () => {
+    const frame = await connectFrame(page);
+    if (!frame) return;
+    const id = await frame.$eval('#connect-result', (e) => e.getAttribute('data-connection-id')).catch(() => undefined);
+    if (id !== undefined) resultId = id;
+  };
   while (Date.now() < deadline) {
     const state = await connectState(page);
-    if (state && state.state !== 'pending' && state.state !== 'idle') return { ...state, resultId };
-    const frame = await connectFrame(page);
-    if (frame) {
-      const id = await frame.$eval('#connect-result', (e) => e.getAttribute('data-connection-id')).catch(() => undefined);
-      if (id !== undefined) resultId = id;
+    if (state && state.state !== 'pending' && state.state !== 'idle') {
+      // onSuccess leaves the iframe in place (only close() removes it): read the
+      // result page once more, as it may have called onSuccess before a poll saw it.
+      await readResultId();
+      return { ...state, resultId };
     }
+    await readResultId();
     await sleep(100);
   }
   throw fail(`Expected ${expected} within ${timeout / 1000} s, but the promise is still pending.\n${await describePage(page)}`);
