@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Osmosis: lint, Rust tests on SQLite and on PostgreSQL, the SDK
-# compatibility suite, the runtime and JSONata differential tests against the SDK,
-# and schemathesis against /openapi.json. Needs what .ci/run installs.
+# compatibility suite, the connect flow in headless Chromium, the runtime and JSONata
+# differential tests against the SDK, and schemathesis against /openapi.json. Needs
+# what .ci/run installs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -32,6 +33,9 @@ step "SDK compatibility suite (SQLite)"
 
 step "SDK compatibility suite (PostgreSQL)"
 (cd tests/sdk && OSMOSIS_BIN="$bin" OSMOSIS_TEST_DATABASE_URL="$OSMOSIS_TEST_PG_URL" npm test)
+
+step "connect flow in headless Chromium (SDK browser bundle, mock OAuth provider)"
+(cd tests/browser && OSMOSIS_BIN="$bin" npm test)
 
 step "runtime differential test against the SDK"
 OSMOSIS_RUNTIME_EVAL="$bin runtime eval" bash tests/runtime/differential.sh
