@@ -1,0 +1,480 @@
+//! The shipped connectors: every one loads and validates, and each is run against a
+//! recording mock of its API: `test` with good and wrong credentials, and `list` on
+//! two collections (request path and query checked, records mapped).
+
+mod mock;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use osmosis_connectors::api_client::RetryPolicy;
+use osmosis_connectors::catalog;
+use osmosis_connectors::collections::run_method;
+use osmosis_connectors::definition::{AuthFunction, CollectionMethod, Connector};
+use osmosis_connectors::function::FunctionRunner;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "good-token-1234";
+const WRONG: &str = "wrong-token-9876";
+
+// ---------------------------------------------------------------------------
+// A recording mock API answering from fixtures.
+
+/// One canned answer: for `method path` (and, when set, a body containing `body_has`).
+#[derive(Clone)]
+struct Fixture {
+    method: &'static str,
+    path: &'static str,
+    body_has: Option<&'static str>,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Value,
+}
+
+fn get(path: &'static str, body: Value) -> Fixture {
+    Fixture {
+        method: "GET",
+        path,
+        body_has: None,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn post(path: &'static str, body: Value) -> Fixture {
+    Fixture {
+        method: "POST",
+        ..get(path, body)
+    }
+}
+
+impl Fixture {
+    fn body_has(mut self, text: &'static str) -> Self {
+        self.body_has = Some(text);
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+}
+
+#[derive(Clone)]
+struct MockApi {
+    /// The header that must carry the credential, and its expected value.
+    auth: (&'static str, String),
+    /// What a request with a wrong credential gets.
+    rejection: (u16, Value),
+    fixtures: Arc<Vec<Fixture>>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+async fn answer(
+    State(api): State<MockApi>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    api.requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        headers: headers.clone(),
+        body: body.clone(),
+    });
+    let (name, expected) = &api.auth;
+    if headers.get(*name).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        let (status, body) = &api.rejection;
+        return (StatusCode::from_u16(*status).unwrap(), Json(body.clone())).into_response();
+    }
+    let fixture = api.fixtures.iter().find(|f| {
+        f.method == method.as_str()
+            && f.path == uri.path()
+            && f.body_has.is_none_or(|text| body.contains(text))
+    });
+    match fixture {
+        Some(f) => {
+            let mut response = Json(f.body.clone()).into_response();
+            for (name, value) in &f.headers {
+                response.headers_mut().insert(*name, value.parse().unwrap());
+            }
+            response
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": format!("no fixture for {method} {}", uri.path())})),
+        )
+            .into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The table: one case a connector.
+
+/// `list` on one collection: the request, the fixture answering it, and what to expect.
+struct ListCase {
+    collection: &'static str,
+    parameters: Value,
+    request: Value,
+    fixture: Fixture,
+    /// Query pairs the request must carry.
+    query: Vec<(&'static str, &'static str)>,
+    /// `(id, name)` of the records, in order.
+    records: Vec<(&'static str, &'static str)>,
+    cursor: Option<&'static str>,
+}
+
+struct Case {
+    key: &'static str,
+    /// Credentials with `{token}` standing for the token; `{base}` anywhere below stands
+    /// for the mock's URL.
+    credentials: Value,
+    /// Connector parameters besides `apiBaseUri`/`authBaseUri` (which point at the mock).
+    parameters: Value,
+    /// The header carrying the credential, with `{token}`.
+    auth: (&'static str, &'static str),
+    rejection: (u16, Value),
+    test: Fixture,
+    lists: [ListCase; 2],
+}
+
+fn fill(value: &Value, base: &str, token: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace("{base}", base).replace("{token}", token)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, base, token)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill(v, base, token)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        overall_timeout: Duration::from_secs(5),
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        max_attempts: 2,
+    }
+}
+
+fn connector(key: &str) -> Arc<Connector> {
+    let value = catalog::shipped()
+        .unwrap()
+        .into_iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no shipped connector `{key}`"));
+    Arc::new(Connector::from_value(&value).unwrap())
+}
+
+async fn run_case(case: Case) {
+    let key = case.key;
+    let mut fixtures = vec![case.test.clone()];
+    fixtures.extend(case.lists.iter().map(|l| l.fixture.clone()));
+    let api = MockApi {
+        auth: (case.auth.0, case.auth.1.replace("{token}", TOKEN)),
+        rejection: case.rejection.clone(),
+        fixtures: Arc::new(fixtures),
+        requests: Arc::default(),
+    };
+    let requests = api.requests.clone();
+    let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
+    let mut parameters = fill(&case.parameters, &base, TOKEN);
+    parameters["apiBaseUri"] = json!(base);
+    parameters["authBaseUri"] = json!(base);
+    let runner = |token: &str| {
+        FunctionRunner::new(connector(key), reqwest::Client::new())
+            .with_credentials(fill(&case.credentials, &base, token))
+            .with_connector_parameters(parameters.clone())
+            .with_retry_policy(fast_retries())
+    };
+
+    let good = runner(TOKEN);
+    assert!(
+        good.test().await.unwrap(),
+        "{key}: test with good credentials"
+    );
+    let last = requests.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.method, case.test.method, "{key}: test method");
+    assert_eq!(last.path, case.test.path, "{key}: test path");
+
+    let wrong = runner(WRONG);
+    match wrong.test().await {
+        Ok(passed) => assert!(!passed, "{key}: test with wrong credentials passed"),
+        Err(error) => assert!(
+            !error.to_string().contains(WRONG),
+            "{key}: the error shows the credential: {error}"
+        ),
+    }
+    let last = requests.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.headers.get(case.auth.0).and_then(|v| v.to_str().ok()),
+        Some(case.auth.1.replace("{token}", WRONG).as_str()),
+        "{key}: the wrong credential is sent where the right one goes"
+    );
+
+    for list in &case.lists {
+        let collection = list.collection;
+        let page = run_method(
+            &good,
+            collection,
+            CollectionMethod::List,
+            fill(&list.request, &base, TOKEN),
+            fill(&list.parameters, &base, TOKEN),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{key}/{collection}: list: {e}"));
+        let sent = requests.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            (list.fixture.method, list.fixture.path),
+            "{key}/{collection}: request"
+        );
+        for (name, value) in &list.query {
+            assert!(
+                sent.query.iter().any(|(n, v)| n == name && v == value),
+                "{key}/{collection}: query {name}={value} missing from {:?}",
+                sent.query
+            );
+        }
+        if let Some(text) = list.fixture.body_has {
+            assert!(sent.body.contains(text), "{key}/{collection}: body");
+        }
+        let got: Vec<(String, String)> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or_default().to_owned(),
+                    r["name"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = list
+            .records
+            .iter()
+            .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
+            .collect();
+        assert_eq!(got, want, "{key}/{collection}: records");
+        assert_eq!(
+            page.get("cursor").and_then(Value::as_str),
+            list.cursor,
+            "{key}/{collection}: cursor"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+#[test]
+fn all_twelve_load_and_validate() {
+    let shipped = catalog::shipped().unwrap();
+    let keys: Vec<&str> = shipped.iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "airtable",
+            "github",
+            "google-sheets",
+            "hubspot",
+            "intercom",
+            "jira",
+            "linear",
+            "notion",
+            "salesforce",
+            "slack",
+            "stripe",
+            "zendesk"
+        ]
+    );
+    assert_eq!(keys, catalog::keys());
+    for value in &shipped {
+        let key = value["key"].as_str().unwrap();
+        assert!(value["name"].is_string(), "{key}: name");
+        assert!(value["logoUri"].is_string(), "{key}: logoUri");
+        let connector = Connector::from_value(value).unwrap();
+        assert!(connector.auth.auth_type.is_some(), "{key}: auth type");
+        for function in [AuthFunction::MakeApiClient, AuthFunction::Test] {
+            assert!(
+                connector.auth.function(function).is_some(),
+                "{key}: {}",
+                function.name()
+            );
+        }
+        assert!(
+            connector.data_collections.len() >= 2,
+            "{key}: fewer than two collections"
+        );
+        for (collection_key, collection) in &connector.data_collections {
+            for method in [CollectionMethod::List, CollectionMethod::FindById] {
+                assert!(
+                    collection.method(method).is_some(),
+                    "{key}/{collection_key}: no {}",
+                    method.name()
+                );
+            }
+        }
+        // Every function file is named in the stored shape.
+        assert!(
+            value.to_string().contains("\"filePath\""),
+            "{key}: filePath"
+        );
+    }
+}
+
+#[test]
+fn embedded_files_assemble_like_the_folder_on_disk() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shipped");
+    let shipped = catalog::shipped().unwrap();
+    for value in shipped {
+        let key = value["key"].as_str().unwrap();
+        let from_disk = osmosis_connectors::definition::assemble_dir(&root.join(key)).unwrap();
+        assert_eq!(value, from_disk, "{key}");
+    }
+    // Every file on disk is embedded.
+    let embedded: BTreeSet<&str> = catalog::files().0.iter().map(|(p, _)| *p).collect();
+    for key in catalog::keys() {
+        let mut stack = vec![root.join(key)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let relative = path.strip_prefix(&root).unwrap().to_string_lossy();
+                    assert!(embedded.contains(relative.as_ref()), "{relative}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
+    for value in catalog::shipped().unwrap() {
+        let key = value["key"].as_str().unwrap().to_owned();
+        let connector = Arc::new(Connector::from_value(&value).unwrap());
+        if connector
+            .auth
+            .function(AuthFunction::GetOAuthConfig)
+            .is_none()
+        {
+            continue;
+        }
+        let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://engine/cb", "state": "s"});
+        let config = |parameters: Value| {
+            let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+                .with_connector_parameters(parameters);
+            let input = input.clone();
+            async move {
+                runner
+                    .run_auth_function(AuthFunction::GetOAuthConfig, input)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .output
+            }
+        };
+        let real = config(json!({"clientId": "cid", "clientSecret": "csecret"})).await;
+        assert_eq!(real["clientId"], "cid", "{key}");
+        assert_eq!(real["clientSecret"], "csecret", "{key}");
+        for field in ["authorizeUri", "tokenUri"] {
+            let uri = real[field].as_str().unwrap_or_default();
+            assert!(uri.starts_with("https://"), "{key}: {field} = {uri}");
+        }
+        let mocked = config(
+            json!({"clientId": "cid", "clientSecret": "csecret", "authBaseUri": "http://127.0.0.1:9"}),
+        )
+        .await;
+        for field in ["authorizeUri", "tokenUri"] {
+            let uri = mocked[field].as_str().unwrap_or_default();
+            assert!(
+                uri.starts_with("http://127.0.0.1:9/"),
+                "{key}: {field} = {uri}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Each connector against its mock.
+
+fn unauthorized() -> (u16, Value) {
+    (401, json!({"message": "Bad credentials"}))
+}
+
+fn bearer_token() -> Value {
+    json!({"access_token": "{token}", "token_type": "bearer"})
+}
+
+#[tokio::test]
+async fn github() {
+    run_case(Case {
+        key: "github",
+        credentials: bearer_token(),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: unauthorized(),
+        test: get("/user", json!({"login": "octocat", "id": 1})),
+        lists: [
+            ListCase {
+                collection: "repositories",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/user/repos",
+                    json!([
+                        {"id": 1296269, "name": "Hello-World", "full_name": "octocat/Hello-World"},
+                        {"id": 1300192, "name": "Spoon-Knife", "full_name": "octocat/Spoon-Knife"}
+                    ]),
+                )
+                .header(
+                    "link",
+                    "<https://api.github.com/user/repos?per_page=100&page=2>; rel=\"next\", <https://api.github.com/user/repos?per_page=100&page=4>; rel=\"last\"",
+                ),
+                query: vec![("per_page", "100")],
+                records: vec![
+                    ("1296269", "octocat/Hello-World"),
+                    ("1300192", "octocat/Spoon-Knife"),
+                ],
+                cursor: Some("2"),
+            },
+            ListCase {
+                collection: "issues",
+                parameters: json!({"owner": "octocat", "repo": "Hello-World"}),
+                request: json!({"cursor": "3"}),
+                fixture: get(
+                    "/repos/octocat/Hello-World/issues",
+                    json!([{"id": 1, "number": 1347, "title": "Found a bug", "labels": [{"name": "bug"}]}]),
+                ),
+                query: vec![("page", "3"), ("state", "all")],
+                records: vec![("1347", "Found a bug")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
