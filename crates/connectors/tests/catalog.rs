@@ -478,3 +478,185 @@ async fn github() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn slack() {
+    run_case(Case {
+        key: "slack",
+        credentials: json!({"ok": true, "access_token": "{token}", "token_type": "bot"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        // Slack answers 200 with `ok: false`; the response handlers classify it.
+        rejection: (200, json!({"ok": false, "error": "invalid_auth"})),
+        test: get("/api/auth.test", json!({"ok": true, "user_id": "U123", "team_id": "T1"})),
+        lists: [
+            ListCase {
+                collection: "channels",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/api/conversations.list",
+                    json!({"ok": true, "channels": [
+                        {"id": "C012AB3CD", "name": "general", "is_private": false},
+                        {"id": "C061EG9T2", "name": "random", "is_private": false}
+                    ], "response_metadata": {"next_cursor": "dGVhbTpDMDYxRkE1UEI="}}),
+                ),
+                query: vec![("limit", "200"), ("types", "public_channel,private_channel")],
+                records: vec![("C012AB3CD", "general"), ("C061EG9T2", "random")],
+                cursor: Some("dGVhbTpDMDYxRkE1UEI="),
+            },
+            ListCase {
+                collection: "users",
+                parameters: json!({}),
+                request: json!({"cursor": "dXNlcjpVMEc5V0ZYTlo="}),
+                fixture: get(
+                    "/api/users.list",
+                    json!({"ok": true, "members": [
+                        {"id": "W012A3CDE", "name": "spengler", "real_name": "Egon Spengler"},
+                        {"id": "W07QCRPA4", "name": "glinda"}
+                    ], "response_metadata": {"next_cursor": ""}}),
+                ),
+                query: vec![("cursor", "dXNlcjpVMEc5V0ZYTlo=")],
+                records: vec![("W012A3CDE", "Egon Spengler"), ("W07QCRPA4", "glinda")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hubspot() {
+    run_case(Case {
+        key: "hubspot",
+        credentials: bearer_token(),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"status": "error", "category": "INVALID_AUTHENTICATION"})),
+        test: get("/account-info/v3/details", json!({"portalId": 62515})),
+        lists: [
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/crm/v3/objects/contacts",
+                    json!({"results": [
+                        {"id": "51", "properties": {"firstname": "Brian", "lastname": "Halligan", "email": "bh@hubspot.com"}},
+                        {"id": "52", "properties": {"email": "only@mail.com"}}
+                    ], "paging": {"next": {"after": "53", "link": "?after=53"}}}),
+                ),
+                query: vec![("limit", "100")],
+                records: vec![("51", "Brian Halligan"), ("52", "only@mail.com")],
+                cursor: Some("53"),
+            },
+            ListCase {
+                collection: "companies",
+                parameters: json!({}),
+                request: json!({"cursor": "53"}),
+                fixture: get(
+                    "/crm/v3/objects/companies",
+                    json!({"results": [{"id": "9", "properties": {"name": "HubSpot", "domain": "hubspot.com"}}]}),
+                ),
+                query: vec![("after", "53")],
+                records: vec![("9", "HubSpot")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stripe() {
+    run_case(Case {
+        key: "stripe",
+        credentials: json!({"apiKey": "{token}"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            401,
+            json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
+        ),
+        test: get("/v1/balance", json!({"object": "balance", "available": []})),
+        lists: [
+            ListCase {
+                collection: "customers",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/v1/customers",
+                    json!({"object": "list", "has_more": true, "data": [
+                        {"id": "cus_1", "object": "customer", "name": "Jenny Rosen"},
+                        {"id": "cus_2", "object": "customer", "email": "j@example.com"}
+                    ]}),
+                ),
+                query: vec![("limit", "100")],
+                records: vec![("cus_1", "Jenny Rosen"), ("cus_2", "j@example.com")],
+                cursor: Some("cus_2"),
+            },
+            ListCase {
+                collection: "invoices",
+                parameters: json!({}),
+                request: json!({"cursor": "in_0"}),
+                fixture: get(
+                    "/v1/invoices",
+                    json!({"object": "list", "has_more": false, "data": [
+                        {"id": "in_1", "object": "invoice", "number": "ABC-0001"}
+                    ]}),
+                ),
+                query: vec![("starting_after", "in_0")],
+                records: vec![("in_1", "ABC-0001")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notion() {
+    let page = json!({"object": "page", "id": "p-1", "properties": {
+        "Name": {"id": "title", "type": "title", "title": [{"plain_text": "Tuscan "}, {"plain_text": "kale"}]},
+        "Done": {"id": "x", "type": "checkbox", "checkbox": false}
+    }});
+    run_case(Case {
+        key: "notion",
+        credentials: json!({"access_token": "{token}", "bot_id": "b1", "workspace_id": "w1"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"object": "error", "status": 401, "code": "unauthorized"})),
+        test: get("/v1/users/me", json!({"object": "user", "id": "bot-1", "type": "bot"})),
+        lists: [
+            ListCase {
+                collection: "pages",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/v1/search",
+                    json!({"object": "list", "results": [page], "has_more": true, "next_cursor": "c-2"}),
+                )
+                .body_has("\"value\":\"page\""),
+                query: vec![],
+                records: vec![("p-1", "Tuscan kale")],
+                cursor: Some("c-2"),
+            },
+            ListCase {
+                collection: "databases",
+                parameters: json!({}),
+                request: json!({"cursor": "c-9"}),
+                fixture: post(
+                    "/v1/search",
+                    json!({"object": "list", "results": [
+                        {"object": "database", "id": "d-1", "title": [{"plain_text": "Grocery list"}]}
+                    ], "has_more": false, "next_cursor": null}),
+                )
+                .body_has("\"start_cursor\":\"c-9\""),
+                query: vec![],
+                records: vec![("d-1", "Grocery list")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
