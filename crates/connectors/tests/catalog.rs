@@ -488,7 +488,10 @@ async fn slack() {
         auth: ("authorization", "Bearer {token}"),
         // Slack answers 200 with `ok: false`; the response handlers classify it.
         rejection: (200, json!({"ok": false, "error": "invalid_auth"})),
-        test: get("/api/auth.test", json!({"ok": true, "user_id": "U123", "team_id": "T1"})),
+        test: get(
+            "/api/auth.test",
+            json!({"ok": true, "user_id": "U123", "team_id": "T1"}),
+        ),
         lists: [
             ListCase {
                 collection: "channels",
@@ -501,7 +504,10 @@ async fn slack() {
                         {"id": "C061EG9T2", "name": "random", "is_private": false}
                     ], "response_metadata": {"next_cursor": "dGVhbTpDMDYxRkE1UEI="}}),
                 ),
-                query: vec![("limit", "200"), ("types", "public_channel,private_channel")],
+                query: vec![
+                    ("limit", "200"),
+                    ("types", "public_channel,private_channel"),
+                ],
                 records: vec![("C012AB3CD", "general"), ("C061EG9T2", "random")],
                 cursor: Some("dGVhbTpDMDYxRkE1UEI="),
             },
@@ -654,6 +660,393 @@ async fn notion() {
                 .body_has("\"start_cursor\":\"c-9\""),
                 query: vec![],
                 records: vec![("d-1", "Grocery list")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn salesforce() {
+    run_case(Case {
+        key: "salesforce",
+        // The instance URL comes from the token response; apiBaseUri replaces it here.
+        credentials: json!({"access_token": "{token}", "instance_url": "https://na1.salesforce.com"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])),
+        test: get("/services/data/v60.0/limits", json!({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})),
+        lists: [
+            ListCase {
+                collection: "accounts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/services/data/v60.0/query",
+                    json!({"totalSize": 3, "done": false,
+                        "nextRecordsUrl": "/services/data/v60.0/query/01gD0000002HU6KIAW-2000",
+                        "records": [
+                            {"attributes": {"type": "Account"}, "Id": "001D000000IqhSLIAZ", "Name": "Edge Communications"},
+                            {"attributes": {"type": "Account"}, "Id": "001D000000IqhSMIAZ", "Name": "Burlington Textiles"}
+                        ]}),
+                ),
+                query: vec![("q", "SELECT Id, Name, Website, Industry, Phone, CreatedDate, LastModifiedDate FROM Account ORDER BY CreatedDate DESC")],
+                records: vec![
+                    ("001D000000IqhSLIAZ", "Edge Communications"),
+                    ("001D000000IqhSMIAZ", "Burlington Textiles"),
+                ],
+                cursor: Some("01gD0000002HU6KIAW-2000"),
+            },
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({"cursor": "01gD0000002HU6KIAW-2000"}),
+                fixture: get(
+                    "/services/data/v60.0/query/01gD0000002HU6KIAW-2000",
+                    json!({"totalSize": 3, "done": true, "records": [
+                        {"attributes": {"type": "Contact"}, "Id": "003D000000QV9n2IAD", "Name": "Rose Gonzalez"}
+                    ]}),
+                ),
+                query: vec![],
+                records: vec![("003D000000QV9n2IAD", "Rose Gonzalez")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn google_sheets() {
+    run_case(Case {
+        key: "google-sheets",
+        credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3599}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            401,
+            json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}}),
+        ),
+        test: get(
+            "/drive/v3/about",
+            json!({"user": {"emailAddress": "ada@example.com"}}),
+        ),
+        lists: [
+            ListCase {
+                collection: "spreadsheets",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/drive/v3/files",
+                    json!({"nextPageToken": "tok-2", "files": [
+                        {"id": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", "name": "Class Data"}
+                    ]}),
+                ),
+                query: vec![(
+                    "q",
+                    "mimeType='application/vnd.google-apps.spreadsheet' and trashed=false",
+                )],
+                records: vec![("1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", "Class Data")],
+                cursor: Some("tok-2"),
+            },
+            ListCase {
+                collection: "sheets",
+                parameters: json!({"spreadsheetId": "sheet-1"}),
+                request: json!({}),
+                fixture: get(
+                    "/v4/spreadsheets/sheet-1",
+                    json!({"sheets": [
+                        {"properties": {"sheetId": 0, "title": "Sheet1", "index": 0}},
+                        {"properties": {"sheetId": 1875, "title": "Totals", "index": 1}}
+                    ]}),
+                ),
+                query: vec![("fields", "sheets.properties")],
+                records: vec![("0", "Sheet1"), ("1875", "Totals")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn linear() {
+    run_case(Case {
+        key: "linear",
+        credentials: bearer_token(),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            400,
+            json!({"errors": [{"message": "Authentication required, not authenticated", "extensions": {"code": "AUTHENTICATION_ERROR"}}]}),
+        ),
+        test: post("/graphql", json!({"data": {"viewer": {"id": "u-1", "name": "Ada"}}})).body_has("viewer"),
+        lists: [
+            ListCase {
+                collection: "issues",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/graphql",
+                    json!({"data": {"issues": {
+                        "nodes": [{"id": "i-1", "identifier": "ENG-1", "title": "Fix login"}],
+                        "pageInfo": {"hasNextPage": true, "endCursor": "e-1"}
+                    }}}),
+                )
+                .body_has("issues(first: 50"),
+                query: vec![],
+                records: vec![("i-1", "Fix login")],
+                cursor: Some("e-1"),
+            },
+            ListCase {
+                collection: "teams",
+                parameters: json!({}),
+                request: json!({"cursor": "t-0"}),
+                fixture: post(
+                    "/graphql",
+                    json!({"data": {"teams": {
+                        "nodes": [{"id": "t-1", "name": "Engineering", "key": "ENG"}],
+                        "pageInfo": {"hasNextPage": false, "endCursor": "t-1"}
+                    }}}),
+                )
+                .body_has("\"after\":\"t-0\""),
+                query: vec![],
+                records: vec![("t-1", "Engineering")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jira() {
+    run_case(Case {
+        key: "jira",
+        credentials: json!({"access_token": "{token}", "cloudId": "cloud-1"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"code": 401, "message": "Unauthorized"})),
+        test: get(
+            "/ex/jira/cloud-1/rest/api/3/myself",
+            json!({"accountId": "5b10ac8d82e05b22cc7d4ef5"}),
+        ),
+        lists: [
+            ListCase {
+                collection: "issues",
+                parameters: json!({"jql": "project = ENG"}),
+                request: json!({}),
+                fixture: get(
+                    "/ex/jira/cloud-1/rest/api/3/search/jql",
+                    json!({"issues": [
+                        {"id": "10002", "key": "ENG-3", "fields": {"summary": "Crash on start"}}
+                    ], "nextPageToken": "npt-2", "isLast": false}),
+                ),
+                query: vec![("jql", "project = ENG"), ("maxResults", "100")],
+                records: vec![("10002", "ENG-3 Crash on start")],
+                cursor: Some("npt-2"),
+            },
+            ListCase {
+                collection: "projects",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/ex/jira/cloud-1/rest/api/3/project/search",
+                    json!({"startAt": 0, "maxResults": 50, "total": 51, "isLast": false, "values": [
+                        {"id": "10000", "key": "ENG", "name": "Engineering"}
+                    ]}),
+                ),
+                query: vec![("startAt", "0"), ("maxResults", "50")],
+                records: vec![("10000", "Engineering")],
+                cursor: Some("50"),
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jira_keeps_the_cloud_id_of_the_first_accessible_site() {
+    let api = MockApi {
+        auth: ("authorization", format!("Bearer {TOKEN}")),
+        rejection: unauthorized(),
+        fixtures: Arc::new(vec![get(
+            "/oauth/token/accessible-resources",
+            json!([{"id": "cloud-7", "url": "https://acme.atlassian.net", "name": "acme", "scopes": []}]),
+        )]),
+        requests: Arc::default(),
+    };
+    let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
+    let runner = FunctionRunner::new(connector("jira"), reqwest::Client::new())
+        .with_connector_parameters(json!({"apiBaseUri": base}));
+    let response = json!({"access_token": TOKEN, "refresh_token": "r", "expires_in": 3600});
+    let mut input = response.clone();
+    input["tokenResponse"] = response;
+    input["connectorParameters"] = json!({"apiBaseUri": base});
+    let credentials = runner
+        .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    assert_eq!(credentials["cloudId"], "cloud-7");
+    assert_eq!(credentials["siteUrl"], "https://acme.atlassian.net");
+    assert_eq!(credentials["access_token"], TOKEN);
+    assert_eq!(credentials["refresh_token"], "r");
+}
+
+#[tokio::test]
+async fn zendesk() {
+    run_case(Case {
+        key: "zendesk",
+        credentials: json!({"access_token": "{token}", "subdomain": "acme"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid"})),
+        test: get("/api/v2/users/me", json!({"user": {"id": 35436, "name": "Agent"}})),
+        lists: [
+            ListCase {
+                collection: "tickets",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/api/v2/tickets",
+                    json!({"tickets": [{"id": 35436, "subject": "Help, my printer is on fire!"}],
+                        "meta": {"has_more": true, "after_cursor": "xxx", "before_cursor": "yyy"}}),
+                ),
+                query: vec![("page[size]", "100")],
+                records: vec![("35436", "Help, my printer is on fire!")],
+                cursor: Some("xxx"),
+            },
+            ListCase {
+                collection: "users",
+                parameters: json!({}),
+                request: json!({"cursor": "xxx"}),
+                fixture: get(
+                    "/api/v2/users",
+                    json!({"users": [{"id": 223443, "name": "Johnny Agent"}],
+                        "meta": {"has_more": false, "after_cursor": "zzz"}}),
+                ),
+                query: vec![("page[after]", "xxx")],
+                records: vec![("223443", "Johnny Agent")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn zendesk_credentials_keep_the_subdomain() {
+    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new());
+    let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
+    let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
+    let credentials = runner
+        .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    assert_eq!(
+        credentials,
+        json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write", "subdomain": "acme"})
+    );
+    // Without an apiBaseUri the client goes to the customer's own subdomain.
+    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new())
+        .with_credentials(credentials);
+    assert_eq!(
+        runner
+            .api_client()
+            .await
+            .unwrap()
+            .url_for("/tickets")
+            .unwrap()
+            .as_str(),
+        "https://acme.zendesk.com/api/v2/tickets"
+    );
+}
+
+#[tokio::test]
+async fn intercom() {
+    run_case(Case {
+        key: "intercom",
+        credentials: json!({"access_token": "{token}", "token_type": "Bearer"}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"type": "error.list", "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]})),
+        test: get("/me", json!({"type": "admin", "id": "991267460", "email": "admin@example.com"})),
+        lists: [
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/contacts",
+                    json!({"type": "list", "data": [
+                        {"type": "contact", "id": "6657add46abd0167d9419cd2", "name": "Joe Example", "email": "joe@example.com"}
+                    ], "pages": {"type": "pages", "next": {"per_page": 150, "starting_after": "WzE3MTk0OTM3NTcuMCw"}}}),
+                ),
+                query: vec![("per_page", "150")],
+                records: vec![("6657add46abd0167d9419cd2", "Joe Example")],
+                cursor: Some("WzE3MTk0OTM3NTcuMCw"),
+            },
+            ListCase {
+                collection: "companies",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/companies/list",
+                    json!({"type": "list", "data": [
+                        {"type": "company", "id": "6657add66abd0167d9419cd5", "name": "Acme", "company_id": "acme-1"}
+                    ], "pages": {"type": "pages", "page": 1, "per_page": 60, "total_pages": 3}}),
+                ),
+                query: vec![("per_page", "60")],
+                records: vec![("6657add66abd0167d9419cd5", "Acme")],
+                cursor: Some("2"),
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn airtable() {
+    run_case(Case {
+        key: "airtable",
+        credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3600}),
+        parameters: json!({}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})),
+        test: get("/v0/meta/whoami", json!({"id": "usrL2PNC5o3H4lBEi", "scopes": []})),
+        lists: [
+            ListCase {
+                collection: "records",
+                parameters: json!({"baseId": "appLkNDICXNqxSDhG", "tableIdOrName": "Tasks"}),
+                request: json!({}),
+                fixture: get(
+                    "/v0/appLkNDICXNqxSDhG/Tasks",
+                    json!({"records": [
+                        {"id": "rec560UJdUtocSouk", "createdTime": "2022-09-12T21:03:48.000Z", "fields": {"Name": "Write docs"}}
+                    ], "offset": "itrHv4Vj8CSz1Ux5m/rec560UJdUtocSouk"}),
+                ),
+                query: vec![("pageSize", "100")],
+                records: vec![("rec560UJdUtocSouk", "Write docs")],
+                cursor: Some("itrHv4Vj8CSz1Ux5m/rec560UJdUtocSouk"),
+            },
+            ListCase {
+                collection: "tables",
+                parameters: json!({"baseId": "appLkNDICXNqxSDhG"}),
+                request: json!({}),
+                fixture: get(
+                    "/v0/meta/bases/appLkNDICXNqxSDhG/tables",
+                    json!({"tables": [
+                        {"id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1"},
+                        {"id": "tblK6MZHez0ZvBChZ", "name": "Districts", "primaryFieldId": "fld2"}
+                    ]}),
+                ),
+                query: vec![],
+                records: vec![("tbltp8DGLhqbUmjK1", "Apartments"), ("tblK6MZHez0ZvBChZ", "Districts")],
                 cursor: None,
             },
         ],
