@@ -148,8 +148,6 @@ struct Case {
     /// Credentials with `{token}` standing for the token; `{base}` anywhere below stands
     /// for the mock's URL.
     credentials: Value,
-    /// Connector parameters besides `apiBaseUri`/`authBaseUri` (which point at the mock).
-    parameters: Value,
     /// The header carrying the credential, with `{token}`.
     auth: (&'static str, &'static str),
     rejection: (u16, Value),
@@ -200,9 +198,8 @@ async fn run_case(case: Case) {
     };
     let requests = api.requests.clone();
     let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
-    let mut parameters = fill(&case.parameters, &base, TOKEN);
-    parameters["apiBaseUri"] = json!(base);
-    parameters["authBaseUri"] = json!(base);
+    // The API and OAuth origins point at the mock.
+    let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
     let runner = |token: &str| {
         FunctionRunner::new(connector(key), reqwest::Client::new())
             .with_credentials(fill(&case.credentials, &base, token))
@@ -435,7 +432,6 @@ async fn github() {
     run_case(Case {
         key: "github",
         credentials: bearer_token(),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: unauthorized(),
         test: get("/user", json!({"login": "octocat", "id": 1})),
@@ -484,7 +480,6 @@ async fn slack() {
     run_case(Case {
         key: "slack",
         credentials: json!({"ok": true, "access_token": "{token}", "token_type": "bot"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         // Slack answers 200 with `ok: false`; the response handlers classify it.
         rejection: (200, json!({"ok": false, "error": "invalid_auth"})),
@@ -536,7 +531,6 @@ async fn hubspot() {
     run_case(Case {
         key: "hubspot",
         credentials: bearer_token(),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"status": "error", "category": "INVALID_AUTHENTICATION"})),
         test: get("/account-info/v3/details", json!({"portalId": 62515})),
@@ -578,7 +572,6 @@ async fn stripe() {
     run_case(Case {
         key: "stripe",
         credentials: json!({"apiKey": "{token}"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (
             401,
@@ -629,7 +622,6 @@ async fn notion() {
     run_case(Case {
         key: "notion",
         credentials: json!({"access_token": "{token}", "bot_id": "b1", "workspace_id": "w1"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"object": "error", "status": 401, "code": "unauthorized"})),
         test: get("/v1/users/me", json!({"object": "user", "id": "bot-1", "type": "bot"})),
@@ -673,7 +665,6 @@ async fn salesforce() {
         key: "salesforce",
         // The instance URL comes from the token response; apiBaseUri replaces it here.
         credentials: json!({"access_token": "{token}", "instance_url": "https://na1.salesforce.com"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])),
         test: get("/services/data/v60.0/limits", json!({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})),
@@ -722,7 +713,6 @@ async fn google_sheets() {
     run_case(Case {
         key: "google-sheets",
         credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3599}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (
             401,
@@ -775,7 +765,6 @@ async fn linear() {
     run_case(Case {
         key: "linear",
         credentials: bearer_token(),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (
             400,
@@ -825,7 +814,6 @@ async fn jira() {
     run_case(Case {
         key: "jira",
         credentials: json!({"access_token": "{token}", "cloudId": "cloud-1"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"code": 401, "message": "Unauthorized"})),
         test: get(
@@ -901,7 +889,6 @@ async fn zendesk() {
     run_case(Case {
         key: "zendesk",
         credentials: json!({"access_token": "{token}", "subdomain": "acme"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid"})),
         test: get("/api/v2/users/me", json!({"user": {"id": 35436, "name": "Agent"}})),
@@ -972,7 +959,6 @@ async fn intercom() {
     run_case(Case {
         key: "intercom",
         credentials: json!({"access_token": "{token}", "token_type": "Bearer"}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"type": "error.list", "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]})),
         test: get("/me", json!({"type": "admin", "id": "991267460", "email": "admin@example.com"})),
@@ -1015,7 +1001,6 @@ async fn airtable() {
     run_case(Case {
         key: "airtable",
         credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3600}),
-        parameters: json!({}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!({"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})),
         test: get("/v0/meta/whoami", json!({"id": "usrL2PNC5o3H4lBEi", "scopes": []})),
