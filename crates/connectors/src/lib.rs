@@ -18,9 +18,11 @@
 //! * [`auth`] — OAuth 2, OAuth 1.0a, token minting, default credential derivation.
 //! * [`collections`] — data collection methods.
 //! * [`sealing::CredentialsCipher`] — AES-256-GCM credentials encryption.
+//! * [`catalog::shipped`] — the connectors embedded in the binary.
 
 pub mod api_client;
 pub mod auth;
+pub mod catalog;
 pub mod collections;
 pub mod definition;
 pub mod function;

@@ -12,8 +12,13 @@
 //! The folder is assembled into the stored JSON shape, each function carrying its
 //! `filePath`, and then parsed by [`Connector::from_value`], so both inputs are
 //! validated by one parser and errors name the file.
+//!
+//! The files are read through a [`FolderSource`]: the disk ([`Disk`]) or a list of
+//! `(path, contents)` pairs ([`FileList`], e.g. files embedded in the binary), so one
+//! assembly serves both.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
@@ -29,12 +34,105 @@ impl Connector {
     pub fn load_dir(dir: &Path) -> Result<Self, DefinitionError> {
         Self::from_value(&assemble_dir(dir)?)
     }
+
+    /// Loads and validates the connector in folder `dir` of `files`.
+    pub fn load_from(files: &dyn FolderSource, dir: &Path) -> Result<Self, DefinitionError> {
+        Self::from_value(&assemble_from(files, dir)?)
+    }
+}
+
+/// Where a connector folder's files are read from.
+pub trait FolderSource {
+    fn is_file(&self, path: &Path) -> bool;
+    fn is_dir(&self, path: &Path) -> bool;
+    /// The entries directly in folder `dir` (full paths), in any order.
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    fn read(&self, path: &Path) -> io::Result<String>;
+}
+
+/// The file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl FolderSource for Disk {
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        fs::read_dir(dir)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect()
+    }
+
+    fn read(&self, path: &Path) -> io::Result<String> {
+        fs::read_to_string(path)
+    }
+}
+
+/// Files given as `(path, contents)` pairs, paths `/`-separated and relative (e.g.
+/// `github/github.yaml`); folders are the paths' prefixes.
+#[derive(Debug, Clone, Copy)]
+pub struct FileList<'a>(pub &'a [(&'a str, &'a str)]);
+
+fn slash_path(path: &Path) -> String {
+    path.to_string_lossy()
+        .replace('\\', "/")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl FolderSource for FileList<'_> {
+    fn is_file(&self, path: &Path) -> bool {
+        let path = slash_path(path);
+        self.0.iter().any(|(p, _)| *p == path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        let prefix = format!("{}/", slash_path(path));
+        self.0.iter().any(|(p, _)| p.starts_with(&prefix))
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let prefix = format!("{}/", slash_path(dir));
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for (path, _) in self.0 {
+            if let Some(rest) = path.strip_prefix(&prefix) {
+                let child = dir.join(rest.split('/').next().unwrap_or(rest));
+                if !entries.contains(&child) {
+                    entries.push(child);
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such folder"));
+        }
+        Ok(entries)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<String> {
+        let wanted = slash_path(path);
+        self.0
+            .iter()
+            .find(|(p, _)| *p == wanted)
+            .map(|(_, contents)| (*contents).to_owned())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
 }
 
 /// The stored JSON shape of the connector in `dir`.
 pub fn assemble_dir(dir: &Path) -> Result<Value, DefinitionError> {
-    let connector_file = find_connector_file(dir)?;
-    let mut root = match read_yaml(&connector_file)? {
+    assemble_from(&Disk, dir)
+}
+
+/// The stored JSON shape of the connector in folder `dir` of `source`.
+pub fn assemble_from(files: &dyn FolderSource, dir: &Path) -> Result<Value, DefinitionError> {
+    let connector_file = find_connector_file(files, dir)?;
+    let mut root = match read_yaml(files, &connector_file)? {
         Value::Object(map) => map,
         Value::Null => Map::new(),
         _ => {
@@ -44,16 +142,16 @@ pub fn assemble_dir(dir: &Path) -> Result<Value, DefinitionError> {
         }
     };
     let mut content_roots = vec![dir.to_path_buf()];
-    if dir.join("src").is_dir() {
+    if files.is_dir(&dir.join("src")) {
         content_roots.push(dir.join("src"));
     }
     for content in &content_roots {
         for function_dir in [content.clone(), content.join("auth")] {
-            for (path, stem, kind) in function_files(&function_dir)? {
+            for (path, stem, kind) in function_files(files, &function_dir)? {
                 let Some(function) = AuthFunction::from_file_stem(&stem) else {
                     continue;
                 };
-                let def = function_value(dir, &path, kind)?;
+                let def = function_value(files, dir, &path, kind)?;
                 let name = function.name();
                 let inline =
                     root.contains_key(name) || root.get("auth").and_then(|a| a.get(name)).is_some();
@@ -67,27 +165,27 @@ pub fn assemble_dir(dir: &Path) -> Result<Value, DefinitionError> {
                 root.insert(name.into(), def);
             }
         }
-        load_collections(dir, &content.join("data"), &mut root)?;
-        load_operations(dir, &content.join("operations"), &mut root)?;
+        load_collections(files, dir, &content.join("data"), &mut root)?;
+        load_operations(files, dir, &content.join("operations"), &mut root)?;
     }
     Ok(Value::Object(root))
 }
 
-fn find_connector_file(dir: &Path) -> Result<PathBuf, DefinitionError> {
+fn find_connector_file(files: &dyn FolderSource, dir: &Path) -> Result<PathBuf, DefinitionError> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     for candidate in [format!("{name}.yaml"), format!("{name}.yml")] {
         let path = dir.join(&candidate);
-        if path.is_file() {
+        if files.is_file(&path) {
             return Ok(path);
         }
     }
     // A folder not named after its key: accept its single `.yaml` file.
-    let yamls: Vec<PathBuf> = read_dir(dir)?
+    let yamls: Vec<PathBuf> = read_dir(files, dir)?
         .into_iter()
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| files.is_file(p) && p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     match yamls.as_slice() {
         [only] => Ok(only.clone()),
@@ -98,31 +196,34 @@ fn find_connector_file(dir: &Path) -> Result<PathBuf, DefinitionError> {
     }
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, DefinitionError> {
-    let entries = fs::read_dir(dir).map_err(|source| DefinitionError::Io {
+/// The entries of `dir`, sorted.
+fn read_dir(files: &dyn FolderSource, dir: &Path) -> Result<Vec<PathBuf>, DefinitionError> {
+    let mut paths = files.list(dir).map_err(|source| DefinitionError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| DefinitionError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        paths.push(entry.path());
-    }
     paths.sort();
     Ok(paths)
 }
 
+fn read_text(files: &dyn FolderSource, path: &Path) -> Result<String, DefinitionError> {
+    files.read(path).map_err(|source| DefinitionError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Function-like files directly in `dir`: (path, stem, kind). Absent dir → none.
-fn function_files(dir: &Path) -> Result<Vec<(PathBuf, String, FileKind)>, DefinitionError> {
-    if !dir.is_dir() {
+fn function_files(
+    files: &dyn FolderSource,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, String, FileKind)>, DefinitionError> {
+    if !files.is_dir(dir) {
         return Ok(Vec::new());
     }
-    let mut files = Vec::new();
-    for path in read_dir(dir)? {
-        if !path.is_file() {
+    let mut found = Vec::new();
+    for path in read_dir(files, dir)? {
+        if !files.is_file(&path) {
             continue;
         }
         let file_name = path
@@ -131,17 +232,14 @@ fn function_files(dir: &Path) -> Result<Vec<(PathBuf, String, FileKind)>, Defini
             .to_string_lossy()
             .into_owned();
         if let Some((stem, kind)) = ImplementationType::from_file_name(&file_name) {
-            files.push((path.clone(), stem.to_owned(), kind));
+            found.push((path.clone(), stem.to_owned(), kind));
         }
     }
-    Ok(files)
+    Ok(found)
 }
 
-fn read_yaml(path: &Path) -> Result<Value, DefinitionError> {
-    let text = fs::read_to_string(path).map_err(|source| DefinitionError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+fn read_yaml(files: &dyn FolderSource, path: &Path) -> Result<Value, DefinitionError> {
+    let text = read_text(files, path)?;
     let yaml: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|source| DefinitionError::Yaml {
             path: path.to_path_buf(),
@@ -161,21 +259,23 @@ fn relative(dir: &Path, path: &Path) -> String {
 }
 
 /// The stored form of one function file: `{type, mapping | code, filePath}`.
-fn function_value(dir: &Path, path: &Path, kind: FileKind) -> Result<Value, DefinitionError> {
+fn function_value(
+    files: &dyn FolderSource,
+    dir: &Path,
+    path: &Path,
+    kind: FileKind,
+) -> Result<Value, DefinitionError> {
     let file_path = relative(dir, path);
     match kind {
         FileKind::TypeScript => Err(DefinitionError::TypeScriptUnsupported {
             location: file_path,
         }),
         FileKind::Javascript => {
-            let code = fs::read_to_string(path).map_err(|source| DefinitionError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let code = read_text(files, path)?;
             Ok(json!({"type": "javascript", "code": code, "filePath": file_path}))
         }
         FileKind::Yaml(implementation) => {
-            let content = read_yaml(path)?;
+            let content = read_yaml(files, path)?;
             let plain_yaml = !file_path.ends_with(".map.yml")
                 && (file_path.ends_with(".yml") || file_path.ends_with(".yaml"))
                 && ImplementationType::from_file_name(
@@ -202,15 +302,16 @@ fn function_value(dir: &Path, path: &Path, kind: FileKind) -> Result<Value, Defi
 }
 
 fn load_collections(
+    files: &dyn FolderSource,
     dir: &Path,
     data_dir: &Path,
     root: &mut Map<String, Value>,
 ) -> Result<(), DefinitionError> {
-    if !data_dir.is_dir() {
+    if !files.is_dir(data_dir) {
         return Ok(());
     }
-    for entry in read_dir(data_dir)? {
-        let (key, spec_path, method_dir) = if entry.is_dir() {
+    for entry in read_dir(files, data_dir)? {
+        let (key, spec_path, method_dir) = if files.is_dir(&entry) {
             let key = entry
                 .file_name()
                 .unwrap_or_default()
@@ -219,7 +320,7 @@ fn load_collections(
             let spec = ["spec.yml", "spec.yaml"]
                 .iter()
                 .map(|n| entry.join(n))
-                .find(|p| p.is_file());
+                .find(|p| files.is_file(p));
             (key, spec, Some(entry.clone()))
         } else if let Some(key) = entry
             .file_name()
@@ -232,7 +333,7 @@ fn load_collections(
             continue;
         };
         let mut collection = match &spec_path {
-            Some(p) => match read_yaml(p)? {
+            Some(p) => match read_yaml(files, p)? {
                 Value::Object(m) => m,
                 Value::Null => Map::new(),
                 _ => {
@@ -245,14 +346,20 @@ fn load_collections(
         };
         let mut methods = Map::new();
         if let Some(method_dir) = method_dir {
-            for (path, stem, kind) in function_files(&method_dir)? {
+            for (path, stem, kind) in function_files(files, &method_dir)? {
                 if stem == "spec" {
                     continue;
                 }
                 if let Some(method) = CollectionMethod::parse(&stem) {
-                    methods.insert(method.name().into(), function_value(dir, &path, kind)?);
+                    methods.insert(
+                        method.name().into(),
+                        function_value(files, dir, &path, kind)?,
+                    );
                 } else if let Some(helper) = CollectionHelper::parse(&stem) {
-                    collection.insert(helper.name().into(), function_value(dir, &path, kind)?);
+                    collection.insert(
+                        helper.name().into(),
+                        function_value(files, dir, &path, kind)?,
+                    );
                 }
                 // Other files (event handlers, docs) belong to other capabilities.
             }
@@ -278,16 +385,17 @@ fn load_collections(
 }
 
 fn load_operations(
+    files: &dyn FolderSource,
     dir: &Path,
     operations_dir: &Path,
     root: &mut Map<String, Value>,
 ) -> Result<(), DefinitionError> {
-    if !operations_dir.is_dir() {
+    if !files.is_dir(operations_dir) {
         return Ok(());
     }
     let mut loaded = Map::new();
-    for entry in read_dir(operations_dir)? {
-        if !entry.is_dir() {
+    for entry in read_dir(files, operations_dir)? {
+        if !files.is_dir(&entry) {
             continue;
         }
         let key = entry
@@ -298,9 +406,9 @@ fn load_operations(
         let mut operation = match ["spec.yml", "spec.yaml"]
             .iter()
             .map(|n| entry.join(n))
-            .find(|p| p.is_file())
+            .find(|p| files.is_file(p))
         {
-            Some(p) => match read_yaml(&p)? {
+            Some(p) => match read_yaml(files, &p)? {
                 Value::Object(m) => m,
                 Value::Null => Map::new(),
                 _ => {
@@ -314,9 +422,9 @@ fn load_operations(
         operation
             .entry("key")
             .or_insert_with(|| Value::String(key.clone()));
-        for (path, stem, kind) in function_files(&entry)? {
+        for (path, stem, kind) in function_files(files, &entry)? {
             if stem == "run" {
-                operation.insert("run".into(), function_value(dir, &path, kind)?);
+                operation.insert("run".into(), function_value(files, dir, &path, kind)?);
             }
         }
         loaded.insert(key, Value::Object(operation));

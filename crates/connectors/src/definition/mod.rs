@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 pub use auth_function::AuthFunction;
 pub use collection::{CollectionHelper, CollectionMethod, DataCollection};
 pub use error::DefinitionError;
+pub use folder::{assemble_dir, assemble_from, Disk, FileList, FolderSource};
 pub use function_def::{
     FileKind, FunctionDef, GraphqlApiMapping, GraphqlField, GraphqlRequest, Implementation,
     ImplementationType, OperationMapping, RestApiMapping,

@@ -1,0 +1,1040 @@
+//! The shipped connectors: every one loads and validates, and each is run against a
+//! recording mock of its API: `test` with good and wrong credentials, and `list` on
+//! two collections (request path and query checked, records mapped).
+
+mod mock;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use osmosis_connectors::api_client::RetryPolicy;
+use osmosis_connectors::catalog;
+use osmosis_connectors::collections::run_method;
+use osmosis_connectors::definition::{AuthFunction, CollectionMethod, Connector};
+use osmosis_connectors::function::FunctionRunner;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "good-token-1234";
+const WRONG: &str = "wrong-token-9876";
+
+// ---------------------------------------------------------------------------
+// A recording mock API answering from fixtures.
+
+/// One canned answer: for `method path` (and, when set, a body containing `body_has`).
+#[derive(Clone)]
+struct Fixture {
+    method: &'static str,
+    path: &'static str,
+    body_has: Option<&'static str>,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Value,
+}
+
+fn get(path: &'static str, body: Value) -> Fixture {
+    Fixture {
+        method: "GET",
+        path,
+        body_has: None,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn post(path: &'static str, body: Value) -> Fixture {
+    Fixture {
+        method: "POST",
+        ..get(path, body)
+    }
+}
+
+impl Fixture {
+    fn body_has(mut self, text: &'static str) -> Self {
+        self.body_has = Some(text);
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+}
+
+#[derive(Clone)]
+struct MockApi {
+    /// The header that must carry the credential, and its expected value.
+    auth: (&'static str, String),
+    /// What a request with a wrong credential gets.
+    rejection: (u16, Value),
+    fixtures: Arc<Vec<Fixture>>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+async fn answer(
+    State(api): State<MockApi>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    api.requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        headers: headers.clone(),
+        body: body.clone(),
+    });
+    let (name, expected) = &api.auth;
+    if headers.get(*name).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        let (status, body) = &api.rejection;
+        return (StatusCode::from_u16(*status).unwrap(), Json(body.clone())).into_response();
+    }
+    let fixture = api.fixtures.iter().find(|f| {
+        f.method == method.as_str()
+            && f.path == uri.path()
+            && f.body_has.is_none_or(|text| body.contains(text))
+    });
+    match fixture {
+        Some(f) => {
+            let mut response = Json(f.body.clone()).into_response();
+            for (name, value) in &f.headers {
+                response.headers_mut().insert(*name, value.parse().unwrap());
+            }
+            response
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": format!("no fixture for {method} {}", uri.path())})),
+        )
+            .into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The table: one case a connector.
+
+/// `list` on one collection: the request, the fixture answering it, and what to expect.
+struct ListCase {
+    collection: &'static str,
+    parameters: Value,
+    request: Value,
+    fixture: Fixture,
+    /// Query pairs the request must carry.
+    query: Vec<(&'static str, &'static str)>,
+    /// `(id, name)` of the records, in order.
+    records: Vec<(&'static str, &'static str)>,
+    cursor: Option<&'static str>,
+}
+
+struct Case {
+    key: &'static str,
+    /// Credentials with `{token}` standing for the token; `{base}` anywhere below stands
+    /// for the mock's URL.
+    credentials: Value,
+    /// The header carrying the credential, with `{token}`.
+    auth: (&'static str, &'static str),
+    rejection: (u16, Value),
+    test: Fixture,
+    lists: [ListCase; 2],
+}
+
+fn fill(value: &Value, base: &str, token: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace("{base}", base).replace("{token}", token)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, base, token)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill(v, base, token)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        overall_timeout: Duration::from_secs(5),
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        max_attempts: 2,
+    }
+}
+
+fn connector(key: &str) -> Arc<Connector> {
+    let value = catalog::shipped()
+        .unwrap()
+        .into_iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no shipped connector `{key}`"));
+    Arc::new(Connector::from_value(&value).unwrap())
+}
+
+async fn run_case(case: Case) {
+    let key = case.key;
+    let mut fixtures = vec![case.test.clone()];
+    fixtures.extend(case.lists.iter().map(|l| l.fixture.clone()));
+    let api = MockApi {
+        auth: (case.auth.0, case.auth.1.replace("{token}", TOKEN)),
+        rejection: case.rejection.clone(),
+        fixtures: Arc::new(fixtures),
+        requests: Arc::default(),
+    };
+    let requests = api.requests.clone();
+    let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
+    // The API and OAuth origins point at the mock.
+    let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
+    let runner = |token: &str| {
+        FunctionRunner::new(connector(key), reqwest::Client::new())
+            .with_credentials(fill(&case.credentials, &base, token))
+            .with_connector_parameters(parameters.clone())
+            .with_retry_policy(fast_retries())
+    };
+
+    let good = runner(TOKEN);
+    assert!(
+        good.test().await.unwrap(),
+        "{key}: test with good credentials"
+    );
+    let last = requests.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.method, case.test.method, "{key}: test method");
+    assert_eq!(last.path, case.test.path, "{key}: test path");
+
+    let wrong = runner(WRONG);
+    match wrong.test().await {
+        Ok(passed) => assert!(!passed, "{key}: test with wrong credentials passed"),
+        Err(error) => assert!(
+            !error.to_string().contains(WRONG),
+            "{key}: the error shows the credential: {error}"
+        ),
+    }
+    let last = requests.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.headers.get(case.auth.0).and_then(|v| v.to_str().ok()),
+        Some(case.auth.1.replace("{token}", WRONG).as_str()),
+        "{key}: the wrong credential is sent where the right one goes"
+    );
+
+    for list in &case.lists {
+        let collection = list.collection;
+        let page = run_method(
+            &good,
+            collection,
+            CollectionMethod::List,
+            fill(&list.request, &base, TOKEN),
+            fill(&list.parameters, &base, TOKEN),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{key}/{collection}: list: {e}"));
+        let sent = requests.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            (list.fixture.method, list.fixture.path),
+            "{key}/{collection}: request"
+        );
+        for (name, value) in &list.query {
+            assert!(
+                sent.query.iter().any(|(n, v)| n == name && v == value),
+                "{key}/{collection}: query {name}={value} missing from {:?}",
+                sent.query
+            );
+        }
+        if let Some(text) = list.fixture.body_has {
+            assert!(sent.body.contains(text), "{key}/{collection}: body");
+        }
+        let got: Vec<(String, String)> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or_default().to_owned(),
+                    r["name"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = list
+            .records
+            .iter()
+            .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
+            .collect();
+        assert_eq!(got, want, "{key}/{collection}: records");
+        assert_eq!(
+            page.get("cursor").and_then(Value::as_str),
+            list.cursor,
+            "{key}/{collection}: cursor"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+#[test]
+fn all_twelve_load_and_validate() {
+    let shipped = catalog::shipped().unwrap();
+    let keys: Vec<&str> = shipped.iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "airtable",
+            "github",
+            "google-sheets",
+            "hubspot",
+            "intercom",
+            "jira",
+            "linear",
+            "notion",
+            "salesforce",
+            "slack",
+            "stripe",
+            "zendesk"
+        ]
+    );
+    assert_eq!(keys, catalog::keys());
+    for value in &shipped {
+        let key = value["key"].as_str().unwrap();
+        assert!(value["name"].is_string(), "{key}: name");
+        assert!(value["logoUri"].is_string(), "{key}: logoUri");
+        let connector = Connector::from_value(value).unwrap();
+        assert!(connector.auth.auth_type.is_some(), "{key}: auth type");
+        for function in [AuthFunction::MakeApiClient, AuthFunction::Test] {
+            assert!(
+                connector.auth.function(function).is_some(),
+                "{key}: {}",
+                function.name()
+            );
+        }
+        assert!(
+            connector.data_collections.len() >= 2,
+            "{key}: fewer than two collections"
+        );
+        for (collection_key, collection) in &connector.data_collections {
+            for method in [CollectionMethod::List, CollectionMethod::FindById] {
+                assert!(
+                    collection.method(method).is_some(),
+                    "{key}/{collection_key}: no {}",
+                    method.name()
+                );
+            }
+        }
+        // Every function file is named in the stored shape.
+        assert!(
+            value.to_string().contains("\"filePath\""),
+            "{key}: filePath"
+        );
+    }
+}
+
+#[test]
+fn embedded_files_assemble_like_the_folder_on_disk() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shipped");
+    let shipped = catalog::shipped().unwrap();
+    for value in shipped {
+        let key = value["key"].as_str().unwrap();
+        let from_disk = osmosis_connectors::definition::assemble_dir(&root.join(key)).unwrap();
+        assert_eq!(value, from_disk, "{key}");
+    }
+    // Every file on disk is embedded.
+    let embedded: BTreeSet<&str> = catalog::files().0.iter().map(|(p, _)| *p).collect();
+    for key in catalog::keys() {
+        let mut stack = vec![root.join(key)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let relative = path.strip_prefix(&root).unwrap().to_string_lossy();
+                    assert!(embedded.contains(relative.as_ref()), "{relative}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
+    for value in catalog::shipped().unwrap() {
+        let key = value["key"].as_str().unwrap().to_owned();
+        let connector = Arc::new(Connector::from_value(&value).unwrap());
+        if connector
+            .auth
+            .function(AuthFunction::GetOAuthConfig)
+            .is_none()
+        {
+            continue;
+        }
+        let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://engine/cb", "state": "s"});
+        let config = |parameters: Value| {
+            let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+                .with_connector_parameters(parameters);
+            let input = input.clone();
+            async move {
+                runner
+                    .run_auth_function(AuthFunction::GetOAuthConfig, input)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .output
+            }
+        };
+        let real = config(json!({"clientId": "cid", "clientSecret": "csecret"})).await;
+        assert_eq!(real["clientId"], "cid", "{key}");
+        assert_eq!(real["clientSecret"], "csecret", "{key}");
+        for field in ["authorizeUri", "tokenUri"] {
+            let uri = real[field].as_str().unwrap_or_default();
+            assert!(uri.starts_with("https://"), "{key}: {field} = {uri}");
+        }
+        let mocked = config(
+            json!({"clientId": "cid", "clientSecret": "csecret", "authBaseUri": "http://127.0.0.1:9"}),
+        )
+        .await;
+        for field in ["authorizeUri", "tokenUri"] {
+            let uri = mocked[field].as_str().unwrap_or_default();
+            assert!(
+                uri.starts_with("http://127.0.0.1:9/"),
+                "{key}: {field} = {uri}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Each connector against its mock.
+
+fn unauthorized() -> (u16, Value) {
+    (401, json!({"message": "Bad credentials"}))
+}
+
+fn bearer_token() -> Value {
+    json!({"access_token": "{token}", "token_type": "bearer"})
+}
+
+#[tokio::test]
+async fn github() {
+    run_case(Case {
+        key: "github",
+        credentials: bearer_token(),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: unauthorized(),
+        test: get("/user", json!({"login": "octocat", "id": 1})),
+        lists: [
+            ListCase {
+                collection: "repositories",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/user/repos",
+                    json!([
+                        {"id": 1296269, "name": "Hello-World", "full_name": "octocat/Hello-World"},
+                        {"id": 1300192, "name": "Spoon-Knife", "full_name": "octocat/Spoon-Knife"}
+                    ]),
+                )
+                .header(
+                    "link",
+                    "<https://api.github.com/user/repos?per_page=100&page=2>; rel=\"next\", <https://api.github.com/user/repos?per_page=100&page=4>; rel=\"last\"",
+                ),
+                query: vec![("per_page", "100")],
+                records: vec![
+                    ("1296269", "octocat/Hello-World"),
+                    ("1300192", "octocat/Spoon-Knife"),
+                ],
+                cursor: Some("2"),
+            },
+            ListCase {
+                collection: "issues",
+                parameters: json!({"owner": "octocat", "repo": "Hello-World"}),
+                request: json!({"cursor": "3"}),
+                fixture: get(
+                    "/repos/octocat/Hello-World/issues",
+                    json!([{"id": 1, "number": 1347, "title": "Found a bug", "labels": [{"name": "bug"}]}]),
+                ),
+                query: vec![("page", "3"), ("state", "all")],
+                records: vec![("1347", "Found a bug")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn slack() {
+    run_case(Case {
+        key: "slack",
+        credentials: json!({"ok": true, "access_token": "{token}", "token_type": "bot"}),
+        auth: ("authorization", "Bearer {token}"),
+        // Slack answers 200 with `ok: false`; the response handlers classify it.
+        rejection: (200, json!({"ok": false, "error": "invalid_auth"})),
+        test: get(
+            "/api/auth.test",
+            json!({"ok": true, "user_id": "U123", "team_id": "T1"}),
+        ),
+        lists: [
+            ListCase {
+                collection: "channels",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/api/conversations.list",
+                    json!({"ok": true, "channels": [
+                        {"id": "C012AB3CD", "name": "general", "is_private": false},
+                        {"id": "C061EG9T2", "name": "random", "is_private": false}
+                    ], "response_metadata": {"next_cursor": "dGVhbTpDMDYxRkE1UEI="}}),
+                ),
+                query: vec![
+                    ("limit", "200"),
+                    ("types", "public_channel,private_channel"),
+                ],
+                records: vec![("C012AB3CD", "general"), ("C061EG9T2", "random")],
+                cursor: Some("dGVhbTpDMDYxRkE1UEI="),
+            },
+            ListCase {
+                collection: "users",
+                parameters: json!({}),
+                request: json!({"cursor": "dXNlcjpVMEc5V0ZYTlo="}),
+                fixture: get(
+                    "/api/users.list",
+                    json!({"ok": true, "members": [
+                        {"id": "W012A3CDE", "name": "spengler", "real_name": "Egon Spengler"},
+                        {"id": "W07QCRPA4", "name": "glinda"}
+                    ], "response_metadata": {"next_cursor": ""}}),
+                ),
+                query: vec![("cursor", "dXNlcjpVMEc5V0ZYTlo=")],
+                records: vec![("W012A3CDE", "Egon Spengler"), ("W07QCRPA4", "glinda")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hubspot() {
+    run_case(Case {
+        key: "hubspot",
+        credentials: bearer_token(),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"status": "error", "category": "INVALID_AUTHENTICATION"})),
+        test: get("/account-info/v3/details", json!({"portalId": 62515})),
+        lists: [
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/crm/v3/objects/contacts",
+                    json!({"results": [
+                        {"id": "51", "properties": {"firstname": "Brian", "lastname": "Halligan", "email": "bh@hubspot.com"}},
+                        {"id": "52", "properties": {"email": "only@mail.com"}}
+                    ], "paging": {"next": {"after": "53", "link": "?after=53"}}}),
+                ),
+                query: vec![("limit", "100")],
+                records: vec![("51", "Brian Halligan"), ("52", "only@mail.com")],
+                cursor: Some("53"),
+            },
+            ListCase {
+                collection: "companies",
+                parameters: json!({}),
+                request: json!({"cursor": "53"}),
+                fixture: get(
+                    "/crm/v3/objects/companies",
+                    json!({"results": [{"id": "9", "properties": {"name": "HubSpot", "domain": "hubspot.com"}}]}),
+                ),
+                query: vec![("after", "53")],
+                records: vec![("9", "HubSpot")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stripe() {
+    run_case(Case {
+        key: "stripe",
+        credentials: json!({"apiKey": "{token}"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            401,
+            json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
+        ),
+        test: get("/v1/balance", json!({"object": "balance", "available": []})),
+        lists: [
+            ListCase {
+                collection: "customers",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/v1/customers",
+                    json!({"object": "list", "has_more": true, "data": [
+                        {"id": "cus_1", "object": "customer", "name": "Jenny Rosen"},
+                        {"id": "cus_2", "object": "customer", "email": "j@example.com"}
+                    ]}),
+                ),
+                query: vec![("limit", "100")],
+                records: vec![("cus_1", "Jenny Rosen"), ("cus_2", "j@example.com")],
+                cursor: Some("cus_2"),
+            },
+            ListCase {
+                collection: "invoices",
+                parameters: json!({}),
+                request: json!({"cursor": "in_0"}),
+                fixture: get(
+                    "/v1/invoices",
+                    json!({"object": "list", "has_more": false, "data": [
+                        {"id": "in_1", "object": "invoice", "number": "ABC-0001"}
+                    ]}),
+                ),
+                query: vec![("starting_after", "in_0")],
+                records: vec![("in_1", "ABC-0001")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notion() {
+    let page = json!({"object": "page", "id": "p-1", "properties": {
+        "Name": {"id": "title", "type": "title", "title": [{"plain_text": "Tuscan "}, {"plain_text": "kale"}]},
+        "Done": {"id": "x", "type": "checkbox", "checkbox": false}
+    }});
+    run_case(Case {
+        key: "notion",
+        credentials: json!({"access_token": "{token}", "bot_id": "b1", "workspace_id": "w1"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"object": "error", "status": 401, "code": "unauthorized"})),
+        test: get("/v1/users/me", json!({"object": "user", "id": "bot-1", "type": "bot"})),
+        lists: [
+            ListCase {
+                collection: "pages",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/v1/search",
+                    json!({"object": "list", "results": [page], "has_more": true, "next_cursor": "c-2"}),
+                )
+                .body_has("\"value\":\"page\""),
+                query: vec![],
+                records: vec![("p-1", "Tuscan kale")],
+                cursor: Some("c-2"),
+            },
+            ListCase {
+                collection: "databases",
+                parameters: json!({}),
+                request: json!({"cursor": "c-9"}),
+                fixture: post(
+                    "/v1/search",
+                    json!({"object": "list", "results": [
+                        {"object": "database", "id": "d-1", "title": [{"plain_text": "Grocery list"}]}
+                    ], "has_more": false, "next_cursor": null}),
+                )
+                .body_has("\"start_cursor\":\"c-9\""),
+                query: vec![],
+                records: vec![("d-1", "Grocery list")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn salesforce() {
+    run_case(Case {
+        key: "salesforce",
+        // The instance URL comes from the token response; apiBaseUri replaces it here.
+        credentials: json!({"access_token": "{token}", "instance_url": "https://na1.salesforce.com"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])),
+        test: get("/services/data/v60.0/limits", json!({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})),
+        lists: [
+            ListCase {
+                collection: "accounts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/services/data/v60.0/query",
+                    json!({"totalSize": 3, "done": false,
+                        "nextRecordsUrl": "/services/data/v60.0/query/01gD0000002HU6KIAW-2000",
+                        "records": [
+                            {"attributes": {"type": "Account"}, "Id": "001D000000IqhSLIAZ", "Name": "Edge Communications"},
+                            {"attributes": {"type": "Account"}, "Id": "001D000000IqhSMIAZ", "Name": "Burlington Textiles"}
+                        ]}),
+                ),
+                query: vec![("q", "SELECT Id, Name, Website, Industry, Phone, CreatedDate, LastModifiedDate FROM Account ORDER BY CreatedDate DESC")],
+                records: vec![
+                    ("001D000000IqhSLIAZ", "Edge Communications"),
+                    ("001D000000IqhSMIAZ", "Burlington Textiles"),
+                ],
+                cursor: Some("01gD0000002HU6KIAW-2000"),
+            },
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({"cursor": "01gD0000002HU6KIAW-2000"}),
+                fixture: get(
+                    "/services/data/v60.0/query/01gD0000002HU6KIAW-2000",
+                    json!({"totalSize": 3, "done": true, "records": [
+                        {"attributes": {"type": "Contact"}, "Id": "003D000000QV9n2IAD", "Name": "Rose Gonzalez"}
+                    ]}),
+                ),
+                query: vec![],
+                records: vec![("003D000000QV9n2IAD", "Rose Gonzalez")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn google_sheets() {
+    run_case(Case {
+        key: "google-sheets",
+        credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3599}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            401,
+            json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}}),
+        ),
+        test: get(
+            "/drive/v3/about",
+            json!({"user": {"emailAddress": "ada@example.com"}}),
+        ),
+        lists: [
+            ListCase {
+                collection: "spreadsheets",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/drive/v3/files",
+                    json!({"nextPageToken": "tok-2", "files": [
+                        {"id": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", "name": "Class Data"}
+                    ]}),
+                ),
+                query: vec![(
+                    "q",
+                    "mimeType='application/vnd.google-apps.spreadsheet' and trashed=false",
+                )],
+                records: vec![("1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", "Class Data")],
+                cursor: Some("tok-2"),
+            },
+            ListCase {
+                collection: "sheets",
+                parameters: json!({"spreadsheetId": "sheet-1"}),
+                request: json!({}),
+                fixture: get(
+                    "/v4/spreadsheets/sheet-1",
+                    json!({"sheets": [
+                        {"properties": {"sheetId": 0, "title": "Sheet1", "index": 0}},
+                        {"properties": {"sheetId": 1875, "title": "Totals", "index": 1}}
+                    ]}),
+                ),
+                query: vec![("fields", "sheets.properties")],
+                records: vec![("0", "Sheet1"), ("1875", "Totals")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn linear() {
+    run_case(Case {
+        key: "linear",
+        credentials: bearer_token(),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (
+            400,
+            json!({"errors": [{"message": "Authentication required, not authenticated", "extensions": {"code": "AUTHENTICATION_ERROR"}}]}),
+        ),
+        test: post("/graphql", json!({"data": {"viewer": {"id": "u-1", "name": "Ada"}}})).body_has("viewer"),
+        lists: [
+            ListCase {
+                collection: "issues",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/graphql",
+                    json!({"data": {"issues": {
+                        "nodes": [{"id": "i-1", "identifier": "ENG-1", "title": "Fix login"}],
+                        "pageInfo": {"hasNextPage": true, "endCursor": "e-1"}
+                    }}}),
+                )
+                .body_has("issues(first: 50"),
+                query: vec![],
+                records: vec![("i-1", "Fix login")],
+                cursor: Some("e-1"),
+            },
+            ListCase {
+                collection: "teams",
+                parameters: json!({}),
+                request: json!({"cursor": "t-0"}),
+                fixture: post(
+                    "/graphql",
+                    json!({"data": {"teams": {
+                        "nodes": [{"id": "t-1", "name": "Engineering", "key": "ENG"}],
+                        "pageInfo": {"hasNextPage": false, "endCursor": "t-1"}
+                    }}}),
+                )
+                .body_has("\"after\":\"t-0\""),
+                query: vec![],
+                records: vec![("t-1", "Engineering")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jira() {
+    run_case(Case {
+        key: "jira",
+        credentials: json!({"access_token": "{token}", "cloudId": "cloud-1"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"code": 401, "message": "Unauthorized"})),
+        test: get(
+            "/ex/jira/cloud-1/rest/api/3/myself",
+            json!({"accountId": "5b10ac8d82e05b22cc7d4ef5"}),
+        ),
+        lists: [
+            ListCase {
+                collection: "issues",
+                parameters: json!({"jql": "project = ENG"}),
+                request: json!({}),
+                fixture: get(
+                    "/ex/jira/cloud-1/rest/api/3/search/jql",
+                    json!({"issues": [
+                        {"id": "10002", "key": "ENG-3", "fields": {"summary": "Crash on start"}}
+                    ], "nextPageToken": "npt-2", "isLast": false}),
+                ),
+                query: vec![("jql", "project = ENG"), ("maxResults", "100")],
+                records: vec![("10002", "ENG-3 Crash on start")],
+                cursor: Some("npt-2"),
+            },
+            ListCase {
+                collection: "projects",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/ex/jira/cloud-1/rest/api/3/project/search",
+                    json!({"startAt": 0, "maxResults": 50, "total": 51, "isLast": false, "values": [
+                        {"id": "10000", "key": "ENG", "name": "Engineering"}
+                    ]}),
+                ),
+                query: vec![("startAt", "0"), ("maxResults", "50")],
+                records: vec![("10000", "Engineering")],
+                cursor: Some("50"),
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jira_keeps_the_cloud_id_of_the_first_accessible_site() {
+    let api = MockApi {
+        auth: ("authorization", format!("Bearer {TOKEN}")),
+        rejection: unauthorized(),
+        fixtures: Arc::new(vec![get(
+            "/oauth/token/accessible-resources",
+            json!([{"id": "cloud-7", "url": "https://acme.atlassian.net", "name": "acme", "scopes": []}]),
+        )]),
+        requests: Arc::default(),
+    };
+    let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
+    let runner = FunctionRunner::new(connector("jira"), reqwest::Client::new())
+        .with_connector_parameters(json!({"apiBaseUri": base}));
+    let response = json!({"access_token": TOKEN, "refresh_token": "r", "expires_in": 3600});
+    let mut input = response.clone();
+    input["tokenResponse"] = response;
+    input["connectorParameters"] = json!({"apiBaseUri": base});
+    let credentials = runner
+        .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    assert_eq!(credentials["cloudId"], "cloud-7");
+    assert_eq!(credentials["siteUrl"], "https://acme.atlassian.net");
+    assert_eq!(credentials["access_token"], TOKEN);
+    assert_eq!(credentials["refresh_token"], "r");
+}
+
+#[tokio::test]
+async fn zendesk() {
+    run_case(Case {
+        key: "zendesk",
+        credentials: json!({"access_token": "{token}", "subdomain": "acme"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid"})),
+        test: get("/api/v2/users/me", json!({"user": {"id": 35436, "name": "Agent"}})),
+        lists: [
+            ListCase {
+                collection: "tickets",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/api/v2/tickets",
+                    json!({"tickets": [{"id": 35436, "subject": "Help, my printer is on fire!"}],
+                        "meta": {"has_more": true, "after_cursor": "xxx", "before_cursor": "yyy"}}),
+                ),
+                query: vec![("page[size]", "100")],
+                records: vec![("35436", "Help, my printer is on fire!")],
+                cursor: Some("xxx"),
+            },
+            ListCase {
+                collection: "users",
+                parameters: json!({}),
+                request: json!({"cursor": "xxx"}),
+                fixture: get(
+                    "/api/v2/users",
+                    json!({"users": [{"id": 223443, "name": "Johnny Agent"}],
+                        "meta": {"has_more": false, "after_cursor": "zzz"}}),
+                ),
+                query: vec![("page[after]", "xxx")],
+                records: vec![("223443", "Johnny Agent")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn zendesk_credentials_keep_the_subdomain() {
+    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new());
+    let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
+    let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
+    let credentials = runner
+        .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    assert_eq!(
+        credentials,
+        json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write", "subdomain": "acme"})
+    );
+    // Without an apiBaseUri the client goes to the customer's own subdomain.
+    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new())
+        .with_credentials(credentials);
+    assert_eq!(
+        runner
+            .api_client()
+            .await
+            .unwrap()
+            .url_for("/tickets")
+            .unwrap()
+            .as_str(),
+        "https://acme.zendesk.com/api/v2/tickets"
+    );
+}
+
+#[tokio::test]
+async fn intercom() {
+    run_case(Case {
+        key: "intercom",
+        credentials: json!({"access_token": "{token}", "token_type": "Bearer"}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"type": "error.list", "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]})),
+        test: get("/me", json!({"type": "admin", "id": "991267460", "email": "admin@example.com"})),
+        lists: [
+            ListCase {
+                collection: "contacts",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: get(
+                    "/contacts",
+                    json!({"type": "list", "data": [
+                        {"type": "contact", "id": "6657add46abd0167d9419cd2", "name": "Joe Example", "email": "joe@example.com"}
+                    ], "pages": {"type": "pages", "next": {"per_page": 150, "starting_after": "WzE3MTk0OTM3NTcuMCw"}}}),
+                ),
+                query: vec![("per_page", "150")],
+                records: vec![("6657add46abd0167d9419cd2", "Joe Example")],
+                cursor: Some("WzE3MTk0OTM3NTcuMCw"),
+            },
+            ListCase {
+                collection: "companies",
+                parameters: json!({}),
+                request: json!({}),
+                fixture: post(
+                    "/companies/list",
+                    json!({"type": "list", "data": [
+                        {"type": "company", "id": "6657add66abd0167d9419cd5", "name": "Acme", "company_id": "acme-1"}
+                    ], "pages": {"type": "pages", "page": 1, "per_page": 60, "total_pages": 3}}),
+                ),
+                query: vec![("per_page", "60")],
+                records: vec![("6657add66abd0167d9419cd5", "Acme")],
+                cursor: Some("2"),
+            },
+        ],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn airtable() {
+    run_case(Case {
+        key: "airtable",
+        credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3600}),
+        auth: ("authorization", "Bearer {token}"),
+        rejection: (401, json!({"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})),
+        test: get("/v0/meta/whoami", json!({"id": "usrL2PNC5o3H4lBEi", "scopes": []})),
+        lists: [
+            ListCase {
+                collection: "records",
+                parameters: json!({"baseId": "appLkNDICXNqxSDhG", "tableIdOrName": "Tasks"}),
+                request: json!({}),
+                fixture: get(
+                    "/v0/appLkNDICXNqxSDhG/Tasks",
+                    json!({"records": [
+                        {"id": "rec560UJdUtocSouk", "createdTime": "2022-09-12T21:03:48.000Z", "fields": {"Name": "Write docs"}}
+                    ], "offset": "itrHv4Vj8CSz1Ux5m/rec560UJdUtocSouk"}),
+                ),
+                query: vec![("pageSize", "100")],
+                records: vec![("rec560UJdUtocSouk", "Write docs")],
+                cursor: Some("itrHv4Vj8CSz1Ux5m/rec560UJdUtocSouk"),
+            },
+            ListCase {
+                collection: "tables",
+                parameters: json!({"baseId": "appLkNDICXNqxSDhG"}),
+                request: json!({}),
+                fixture: get(
+                    "/v0/meta/bases/appLkNDICXNqxSDhG/tables",
+                    json!({"tables": [
+                        {"id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1"},
+                        {"id": "tblK6MZHez0ZvBChZ", "name": "Districts", "primaryFieldId": "fld2"}
+                    ]}),
+                ),
+                query: vec![],
+                records: vec![("tbltp8DGLhqbUmjK1", "Apartments"), ("tblK6MZHez0ZvBChZ", "Districts")],
+                cursor: None,
+            },
+        ],
+    })
+    .await;
+}
