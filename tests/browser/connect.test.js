@@ -163,13 +163,13 @@ async function submitApiKey(page, key) {
   const { element } = await h.waitInConnectFrame(page, 'form#connect-form [name="input.apiKey"]', 'the API-key form: <form id="connect-form"> with <input name="input.apiKey">');
   await h.typeInto(element, key);
   const { frame } = await h.waitInConnectFrame(page, 'form#connect-form #connect-submit', 'the submit button <button type="submit" id="connect-submit"> in #connect-form');
-  await frame.click('#connect-submit');
+  await frame.$eval('#connect-submit', (e) => e.click());
 }
 
 /** Submits the OAuth option's form and lands on the provider's consent page. */
 async function toConsentPage(page) {
   const { frame } = await h.waitInConnectFrame(page, 'form#connect-form #connect-submit', 'the OAuth connect form: <form id="connect-form"> with <button id="connect-submit">');
-  await frame.click('#connect-submit');
+  await frame.$eval('#connect-submit', (e) => e.click());
   await h.waitForConnectFrameUrl(page, (u) => u.startsWith(provider.authorizeUri), `the provider's authorize URL (${provider.authorizeUri}?client_id=…) after submitting the OAuth form`);
   const authorize = provider.entries('authorize').at(-1);
   assert.ok(authorize && authorize.ok, `the provider should accept the authorize request: ${JSON.stringify(authorize)}`);
@@ -178,7 +178,7 @@ async function toConsentPage(page) {
 
 async function clickInFrame(page, selector, expected) {
   const { frame } = await h.waitInConnectFrame(page, selector, expected);
-  await frame.click(selector);
+  await frame.$eval(selector, (e) => e.click());
 }
 
 test('API key: ui.connect shows the form, the key connects, the promise resolves with the connection', async () => {
@@ -327,7 +327,7 @@ test('several auth options: one button per option, choosing one shows its form a
     const options = await frame.$$eval('[data-auth-option]', (els) => els.map((e) => e.getAttribute('data-auth-option')).sort());
     assert.deepEqual(options, ['apikey', 'oauth'], 'exactly one button per auth option');
     assert.equal(await frame.$('form#connect-form'), null, 'no form before an option is chosen');
-    await frame.click('button[data-auth-option="apikey"]');
+    await frame.$eval('button[data-auth-option="apikey"]', (e) => e.click());
     await submitApiKey(page, API_KEY);
     const settled = await h.waitForSettled(page, 'ui.connect to resolve after connecting with the chosen "apikey" option');
     const connection = h.expectConnection(settled, integrations.multiapp, 'ui.connect (auth option apikey)');

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+mod html;
 pub mod openapi;
 pub mod query;
 pub mod routes;

@@ -43,6 +43,8 @@ pub struct Engine {
     pub(crate) http: reqwest::Client,
     /// Wakes the background worker when a job is queued that is due at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// Connectors installed into every workspace (see `install_catalog`).
+    pub(crate) catalog: Arc<Vec<serde_json::Value>>,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             cipher: None,
             http: reqwest::Client::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            catalog: Arc::new(Vec::new()),
         }
     }
 

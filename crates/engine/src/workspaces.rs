@@ -33,7 +33,10 @@ impl Engine {
             created_at: now_iso(),
         };
         match self.store.insert_workspace(&workspace).await {
-            Ok(()) => Ok(workspace),
+            Ok(()) => {
+                self.install_catalog_into(workspace.clone()).await?;
+                Ok(workspace)
+            }
             Err(StoreError::Unique(UniqueField::WorkspaceKey))
             | Err(StoreError::Unique(UniqueField::Id)) => Err(ApiError::already_exists(format!(
                 "A workspace with key `{}` already exists",
@@ -93,5 +96,69 @@ impl Engine {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Engine {
+    /// Connectors every workspace gets: the ones shipped in the binary and any
+    /// loaded from `--connectors-dir`, as stored connector documents.
+    pub fn with_catalog(mut self, connectors: Vec<serde_json::Value>) -> Self {
+        self.catalog = std::sync::Arc::new(connectors);
+        self
+    }
+
+    /// Installs the catalog's connectors into every workspace that lacks them (by
+    /// key, archived ones included: a connector the workspace archived or changed
+    /// is its own and is left alone). Runs at start and for each new workspace.
+    pub async fn install_catalog(&self) -> Result<usize, ApiError> {
+        let mut installed = 0;
+        for ws in self.store.list_workspaces().await.map_err(store_error)? {
+            installed += self.install_catalog_into(ws).await?;
+        }
+        Ok(installed)
+    }
+
+    async fn install_catalog_into(&self, ws: Workspace) -> Result<usize, ApiError> {
+        let caller = crate::Caller::admin(std::sync::Arc::new(ws));
+        let mut installed = 0;
+        for doc in self.catalog.iter() {
+            let Some(key) = doc.get("key").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let mut q = osmosis_store::ElementQuery::new(
+                caller.workspace_id(),
+                osmosis_model::ElementType::Connector,
+            );
+            q.key = Some(key.to_owned());
+            q.include_archived = true;
+            q.limit = 1;
+            if !self
+                .store
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?
+                .is_empty()
+            {
+                continue;
+            }
+            let Some(body) = doc.as_object().cloned() else {
+                continue;
+            };
+            match self
+                .create(
+                    &caller,
+                    osmosis_model::ElementType::Connector,
+                    crate::elements::NewElement::from_body(body),
+                )
+                .await
+            {
+                Ok(_) => installed += 1,
+                Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => {}
+                Err(e) => {
+                    tracing::warn!(connector = key, error = %e.message, "could not install a catalog connector")
+                }
+            }
+        }
+        Ok(installed)
     }
 }

@@ -91,6 +91,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "OSMOSIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// A folder of connectors in the Membrane layout (one sub-folder each), installed
+    /// into every workspace beside the shipped ones.
+    #[arg(long, env = "OSMOSIS_CONNECTORS_DIR")]
+    connectors_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -211,8 +215,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &args.database.data_dir,
     )
     .context("loading the credentials encryption key (OSMOSIS_ENCRYPTION_KEY or <data dir>/credentials.key)")?;
+    let mut catalog =
+        osmosis_connectors::catalog::shipped().context("the shipped connectors do not load")?;
+    if let Some(dir) = &args.connectors_dir {
+        catalog.extend(load_connectors_dir(dir)?);
+    }
     let engine = Engine::new(store, EngineConfig { public_url })
-        .with_credentials_cipher(CredentialsCipher::new(key));
+        .with_credentials_cipher(CredentialsCipher::new(key))
+        .with_catalog(catalog);
     if let (Ok(key), Ok(secret)) = (
         std::env::var("OSMOSIS_WORKSPACE_KEY"),
         std::env::var("OSMOSIS_WORKSPACE_SECRET"),
@@ -224,6 +234,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(workspace = %key, "created the workspace from OSMOSIS_WORKSPACE_KEY");
         }
     }
+    let installed = engine.install_catalog().await?;
+    if installed > 0 {
+        tracing::info!(installed, "installed catalog connectors");
+    }
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = {
+        let engine = engine.clone();
+        let node = format!("node-{}", osmosis_model::ids::object_id());
+        tokio::spawn(async move {
+            engine
+                .run_worker(node, async {
+                    let _ = worker_stopped.await;
+                })
+                .await
+        })
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -233,8 +259,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_worker.send(());
+    let _ = worker.await;
     tracing::info!("drained; bye");
     Ok(())
+}
+
+/// Every connector folder under `dir`, as stored connector documents.
+fn load_connectors_dir(dir: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut found = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the connectors folder {}", dir.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if entry.file_type()?.is_dir() {
+            let doc = osmosis_connectors::definition::assemble_dir(&entry.path())
+                .with_context(|| format!("connector {}", entry.path().display()))?;
+            osmosis_connectors::definition::Connector::from_value(&doc)
+                .with_context(|| format!("connector {}", entry.path().display()))?;
+            found.push(doc);
+        }
+    }
+    Ok(found)
 }
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before exit.

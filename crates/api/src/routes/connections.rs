@@ -5,10 +5,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get, post};
+use axum::Json;
 use axum::Router;
 use osmosis_engine::connections::ProxyRequest;
+use osmosis_engine::elements::Depth;
 use osmosis_model::ElementType;
+use serde_json::Value;
 
 use super::elements::resolve_path;
 use crate::auth::Auth;
@@ -18,6 +21,12 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/connections/{connection}/refresh-credentials",
+            post(refresh_credentials),
+        )
+        .route("/connections/{connection}/test", post(test))
+        .route("/settings", get(settings).patch(patch_settings))
         .route(
             "/connections/{connection}/proxy",
             any(|s, a, m, Path(c): Path<String>, q, h, b| {
@@ -75,4 +84,57 @@ async fn proxy(
         Body::from(answer.body),
     )
         .into_response())
+}
+
+async fn connection(
+    state: &AppState,
+    caller: &osmosis_engine::Caller,
+    sel: String,
+) -> ApiResult<osmosis_model::Element> {
+    Ok(resolve_path(
+        state,
+        caller,
+        ElementType::Connection,
+        sel,
+        &Query::parse(None),
+    )
+    .await?)
+}
+
+/// `POST /connections/{c}/refresh-credentials`: refreshes now; answers the
+/// connection.
+async fn refresh_credentials(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = connection(&state, &caller, c).await?;
+    let conn = state.engine.refresh_credentials(&caller, &conn).await?;
+    Ok(Json(
+        state.engine.render(&caller, &conn, Depth::Full).await?,
+    ))
+}
+
+/// `POST /connections/{c}/test`: `{success, error?}`.
+async fn test(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = connection(&state, &caller, c).await?;
+    Ok(Json(state.engine.test_connection(&caller, &conn).await?))
+}
+
+/// `GET /settings`: the workspace's settings (admin).
+async fn settings(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(state.engine.settings(&caller).await?))
+}
+
+/// `PATCH /settings`: `webhookUri`, `enabledWebhookEvents` (admin).
+async fn patch_settings(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    crate::body::JsonObject(body): crate::body::JsonObject,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(state.engine.patch_settings(&caller, &body).await?))
 }

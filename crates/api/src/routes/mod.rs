@@ -1,6 +1,7 @@
 //! Routes, one module per resource; `router()` merges them and adds what every
 //! route shares (CORS, body limit, JSON 404/405).
 
+mod connect;
 mod connections;
 mod elements;
 mod field_mappings;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi_route::router())
         .merge(self_::router())
         .merge(nested::router())
+        .merge(connect::router())
         .merge(connections::router())
         .merge(field_mappings::router())
         .merge(elements::router())

@@ -154,7 +154,10 @@ fn option_json(key: Option<&str>, auth: &AuthConfig, callback: &str) -> Value {
     }
     m.insert(
         "type".into(),
-        json!(auth.auth_type.map(AuthType::as_str).unwrap_or("client-credentials")),
+        json!(auth
+            .auth_type
+            .map(AuthType::as_str)
+            .unwrap_or("client-credentials")),
     );
     if let Some(t) = &auth.title {
         m.insert("title".into(), json!(t));
@@ -196,6 +199,14 @@ impl Target {
         self.auth.auth_type
     }
 
+    /// The customer authorises on the provider's pages (OAuth 1 or 2).
+    pub fn is_oauth(&self) -> bool {
+        matches!(
+            self.auth.auth_type,
+            Some(AuthType::OAuth2 | AuthType::OAuth1)
+        )
+    }
+
     /// The option's input schema, if it asks the customer for anything.
     pub fn input_schema(&self) -> Option<&Value> {
         self.auth.input_schema.as_ref()
@@ -211,25 +222,45 @@ impl Engine {
     ) -> Result<Element, ApiError> {
         if let Some(id) = &request.integration_id {
             return self
-                .resolve_ref(caller, ElementType::Integration, &Ref::Id(id.clone()), "integrationId")
+                .resolve_ref(
+                    caller,
+                    ElementType::Integration,
+                    &Ref::Id(id.clone()),
+                    "integrationId",
+                )
                 .await;
         }
         if let Some(key) = &request.integration_key {
             return self
-                .resolve_ref(caller, ElementType::Integration, &Ref::Key(key.clone()), "integrationKey")
+                .resolve_ref(
+                    caller,
+                    ElementType::Integration,
+                    &Ref::Key(key.clone()),
+                    "integrationKey",
+                )
                 .await;
         }
         if let Some(connection_id) = &request.connection_id {
             let conn = self.connection_of(caller, connection_id).await?;
             if let Some(i) = conn.integration_id {
                 return self
-                    .resolve_ref(caller, ElementType::Integration, &Ref::Id(i), "connectionId")
+                    .resolve_ref(
+                        caller,
+                        ElementType::Integration,
+                        &Ref::Id(i),
+                        "connectionId",
+                    )
                     .await;
             }
         }
         if let Some(connector_id) = &request.connector_id {
-            let query = osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Integration);
-            let found = self.store.find_elements(&query).await.map_err(store_error)?;
+            let query =
+                osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Integration);
+            let found = self
+                .store
+                .find_elements(&query)
+                .await
+                .map_err(store_error)?;
             if let Some(i) = found
                 .into_iter()
                 .find(|i| i.doc_str("connectorId") == Some(connector_id.as_str()))
@@ -249,8 +280,13 @@ impl Engine {
 
     /// A connection the caller may reconnect.
     async fn connection_of(&self, caller: &Caller, id: &str) -> Result<Element, ApiError> {
-        self.resolve_ref(caller, ElementType::Connection, &Ref::Id(id.to_owned()), "connectionId")
-            .await
+        self.resolve_ref(
+            caller,
+            ElementType::Connection,
+            &Ref::Id(id.to_owned()),
+            "connectionId",
+        )
+        .await
     }
 
     /// Resolves the integration, connector and auth option of a request. Without an
@@ -374,7 +410,9 @@ impl Engine {
             Some(AuthType::OAuth1) => {
                 let mut oauth1_callback = url::Url::parse(&callback)
                     .map_err(|_| ApiError::configuration("oAuthCallbackUri is not a URL"))?;
-                oauth1_callback.query_pairs_mut().append_pair("state", &state);
+                oauth1_callback
+                    .query_pairs_mut()
+                    .append_pair("state", &state);
                 let config = steps
                     .oauth1_config(oauth1_callback.as_str(), &state)
                     .await
@@ -427,7 +465,10 @@ impl Engine {
 
     fn seal_flow(&self, workspace_id: &str, state: &str, flow: &Value) -> Result<String, ApiError> {
         let cipher = self.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
-        Ok(cipher.seal_json(flow, format!("oauth-state:{workspace_id}:{state}").as_bytes()))
+        Ok(cipher.seal_json(
+            flow,
+            format!("oauth-state:{workspace_id}:{state}").as_bytes(),
+        ))
     }
 
     /// Finishes an OAuth flow at the callback. `params` is the callback's query.
@@ -469,7 +510,10 @@ impl Engine {
             .and_then(Value::as_str)
             .zip(self.cipher.as_ref())
             .map(|(text, cipher)| {
-                cipher.open_json(text, format!("oauth-state:{}:{state}", workspace.id).as_bytes())
+                cipher.open_json(
+                    text,
+                    format!("oauth-state:{}:{state}", workspace.id).as_bytes(),
+                )
             }) {
             Some(Ok(flow)) => flow,
             _ => return refused(),
@@ -483,7 +527,9 @@ impl Engine {
             serde_json::from_value(flow["request"].clone()).unwrap_or_default();
         let delivery: Delivery =
             serde_json::from_value(flow["delivery"].clone()).unwrap_or(Delivery::Message);
-        let result = self.finish_oauth_flow(&caller, &request, &flow, params).await;
+        let result = self
+            .finish_oauth_flow(&caller, &request, &flow, params)
+            .await;
         CallbackOutcome {
             caller: Some(caller),
             delivery,
@@ -527,19 +573,25 @@ impl Engine {
         let state = params.get("state").and_then(Value::as_str).unwrap_or("");
         let credentials = match target.auth_type() {
             Some(AuthType::OAuth2) => {
-                let code = params
-                    .get("code")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| ApiError::invalid_query("code", "the callback carries no code"))?;
+                let code = params.get("code").and_then(Value::as_str).ok_or_else(|| {
+                    ApiError::invalid_query("code", "the callback carries no code")
+                })?;
                 let config = steps
                     .oauth2_config(redirect_uri, state)
                     .await
                     .map_err(ConnectionError::Credentials)?;
-                let verifier = flow["codeVerifier"].as_str().map(|v| Secret::new(v.to_owned()));
-                let response =
-                    oauth2::exchange_code(&self.http, &config, code, redirect_uri, verifier.as_ref())
-                        .await
-                        .map_err(ConnectionError::Credentials)?;
+                let verifier = flow["codeVerifier"]
+                    .as_str()
+                    .map(|v| Secret::new(v.to_owned()));
+                let response = oauth2::exchange_code(
+                    &self.http,
+                    &config,
+                    code,
+                    redirect_uri,
+                    verifier.as_ref(),
+                )
+                .await
+                .map_err(ConnectionError::Credentials)?;
                 steps
                     .after_access_token(&response)
                     .await
@@ -550,12 +602,18 @@ impl Engine {
                     .get("oauth_verifier")
                     .and_then(Value::as_str)
                     .ok_or_else(|| {
-                        ApiError::invalid_query("oauth_verifier", "the callback carries no verifier")
+                        ApiError::invalid_query(
+                            "oauth_verifier",
+                            "the callback carries no verifier",
+                        )
                     })?;
                 let token = oauth1::OAuth1Token {
                     token: flow["requestToken"].as_str().unwrap_or_default().to_owned(),
                     secret: Secret::new(
-                        flow["requestTokenSecret"].as_str().unwrap_or_default().to_owned(),
+                        flow["requestTokenSecret"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                     ),
                 };
                 if params.get("oauth_token").and_then(Value::as_str) != Some(token.token.as_str()) {
@@ -604,7 +662,8 @@ impl Engine {
         let existing = match &request.connection_id {
             Some(id) => Some(self.connection_of(caller, id).await?),
             None if !request.allow_multiple_connections => {
-                self.customer_connection(caller, &target.integration.id).await?
+                self.customer_connection(caller, &target.integration.id)
+                    .await?
             }
             None => None,
         };
@@ -644,7 +703,8 @@ impl Engine {
         caller: &Caller,
         integration_id: &str,
     ) -> Result<Option<Element>, ApiError> {
-        let mut query = osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Connection);
+        let mut query =
+            osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Connection);
         query.integration = osmosis_store::RefFilter::Is(integration_id.to_owned());
         query.customer = caller
             .customer_id
@@ -652,7 +712,11 @@ impl Engine {
             .map(osmosis_store::RefFilter::Is)
             .unwrap_or_default();
         query.limit = 1;
-        let found = self.store.find_elements(&query).await.map_err(store_error)?;
+        let found = self
+            .store
+            .find_elements(&query)
+            .await
+            .map_err(store_error)?;
         Ok(found.into_iter().next())
     }
 

@@ -19,9 +19,9 @@
 use std::time::Duration;
 
 use osmosis_connectors::api_client::{CredentialsRefresher, RefreshError, TokenExpiry};
-use osmosis_connectors::function::FunctionRunner;
 use osmosis_connectors::auth::token::mint_token;
 use osmosis_connectors::auth::ConnectorRefresher;
+use osmosis_connectors::function::FunctionRunner;
 use osmosis_model::element::ElementState;
 use osmosis_model::{ApiError, Element, ErrorType};
 use osmosis_store::Job;
@@ -126,11 +126,7 @@ impl Engine {
             attempts: 0,
             last_error: None,
         };
-        if let Err(e) = self
-            .store
-            .schedule_job(&job, super::flow::now_ms())
-            .await
-        {
+        if let Err(e) = self.store.schedule_job(&job, super::flow::now_ms()).await {
             tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");
         }
     }
@@ -241,21 +237,57 @@ impl Engine {
                         Ok(true)
                     })
                     .await?;
-                self.notify_connection(&stored, webhooks::DISCONNECTED).await;
+                self.notify_connection(&stored, webhooks::DISCONNECTED)
+                    .await;
                 Err(defunct_error(&stored))
             }
         }
     }
 
     /// `POST /connections/{c}/refresh-credentials`.
-    pub async fn refresh_credentials(&self, caller: &Caller, conn: &Element) -> Result<Element, ApiError> {
+    pub async fn refresh_credentials(
+        &self,
+        caller: &Caller,
+        conn: &Element,
+    ) -> Result<Element, ApiError> {
         if !crate::elements::visible_to(caller, conn) {
             return Err(crate::elements::not_found(conn.element_type, &conn.id));
         }
         Ok(self.refresh_connection(conn, None).await?.0)
     }
 
-    async fn workspace_of(&self, el: &Element) -> Result<std::sync::Arc<osmosis_store::Workspace>, ApiError> {
+    /// `POST /connections/{c}/test`: runs the connector's `test` through the
+    /// connection's client (refreshing an expired token once) and answers
+    /// `{success}`, with the error when it failed. A connection whose connector
+    /// has no `test` answers `{success: true}` when it is connected.
+    pub async fn test_connection(
+        &self,
+        caller: &Caller,
+        conn: &Element,
+    ) -> Result<Value, ApiError> {
+        if !crate::elements::visible_to(caller, conn) {
+            return Err(crate::elements::not_found(conn.element_type, &conn.id));
+        }
+        if conn.doc_bool("isDefunct") {
+            return Ok(json!({"success": false, "error": defunct_error(conn)}));
+        }
+        let outcome = self
+            .call_with_fresh_credentials(conn, |runner| async move { runner.test().await })
+            .await;
+        Ok(match outcome {
+            Ok(Ok(true)) => json!({"success": true}),
+            Ok(Ok(false)) => {
+                json!({"success": false, "error": ApiError::new(ErrorType::Connection, None, "the connector's test returned a falsy result")})
+            }
+            Ok(Err(e)) => json!({"success": false, "error": e.to_error_data()}),
+            Err(e) => json!({"success": false, "error": e}),
+        })
+    }
+
+    async fn workspace_of(
+        &self,
+        el: &Element,
+    ) -> Result<std::sync::Arc<osmosis_store::Workspace>, ApiError> {
         self.workspace_by_id(&el.workspace_id).await
     }
 

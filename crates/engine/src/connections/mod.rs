@@ -303,7 +303,8 @@ impl Engine {
             })
             .await?;
         self.after_credentials_stored(&updated).await;
-        self.notify_connection(&updated, webhooks::RECONNECTED).await;
+        self.notify_connection(&updated, webhooks::RECONNECTED)
+            .await;
         Ok(updated)
     }
 }

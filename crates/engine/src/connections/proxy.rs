@@ -98,7 +98,10 @@ impl Engine {
                 let api_request = api_request.clone();
                 async move {
                     let runner = runner.with_retry_policy(RetryPolicy::none());
-                    let client = runner.api_client().await.map_err(ProxyCallError::Function)?;
+                    let client = runner
+                        .api_client()
+                        .await
+                        .map_err(ProxyCallError::Function)?;
                     client
                         .request(api_request)
                         .await

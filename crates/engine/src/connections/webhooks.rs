@@ -126,7 +126,9 @@ impl Engine {
     /// The workspace's settings (`webhookUri`, `enabledWebhookEvents`), admin only.
     pub async fn settings(&self, caller: &Caller) -> Result<Value, ApiError> {
         if !caller.is_admin() {
-            return Err(ApiError::access_denied("workspace settings need an admin token"));
+            return Err(ApiError::access_denied(
+                "workspace settings need an admin token",
+            ));
         }
         self.store
             .workspace_settings(&caller.workspace.id)
@@ -150,7 +152,10 @@ impl Engine {
                         .map(|u| matches!(u.scheme(), "http" | "https"))
                         .unwrap_or(false);
                     if !ok {
-                        return Err(ApiError::invalid_field("webhookUri", "must be an http(s) URL"));
+                        return Err(ApiError::invalid_field(
+                            "webhookUri",
+                            "must be an http(s) URL",
+                        ));
                     }
                 }
                 ("enabledWebhookEvents", Value::Array(events)) => {

@@ -330,16 +330,16 @@ impl Engine {
         let was_archived = current.is_archived();
         let stored = self
             .update_locked(current, |el| {
-            if el.is_archived() == archived {
-                return Ok(false);
-            }
-            if el.doc_bool("isReadOnly") {
-                return Err(read_only(el));
-            }
-            el.archived_at = archived.then(now_iso);
-            Ok(true)
-        })
-        .await?;
+                if el.is_archived() == archived {
+                    return Ok(false);
+                }
+                if el.doc_bool("isReadOnly") {
+                    return Err(read_only(el));
+                }
+                el.archived_at = archived.then(now_iso);
+                Ok(true)
+            })
+            .await?;
         if stored.element_type == ElementType::Connection && archived && !was_archived {
             self.notify_connection(&stored, crate::connections::webhooks::DELETED)
                 .await;
