@@ -351,8 +351,18 @@ pub(crate) fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map
     m.remove("sealedCredentials");
     m.remove("credentials");
     m.remove("input");
-    if let Some(id) = el.doc.get("connectorId") {
-        m.insert("connectorId".into(), id.clone());
+    for field in [
+        "connectorId",
+        "isDefunct",
+        "clientAction",
+        "retryAttempts",
+        "nextRetryTimestamp",
+        "nextCredentialsRefreshAt",
+        "error",
+    ] {
+        if let Some(v) = el.doc.get(field) {
+            m.insert(field.into(), v.clone());
+        }
     }
     let connected = el.doc_bool("connected") && !el.doc_bool("disconnected") && !el.is_archived();
     m.insert("connected".into(), json!(connected));
