@@ -40,17 +40,20 @@ pub struct Engine {
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
     /// Shared by every connector call (one connection pool).
     pub(crate) http: reqwest::Client,
+    /// The external API log queue and its writer.
+    pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         Engine {
-            store,
             config: Arc::new(config),
             customers: Arc::new(caller::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
             http: reqwest::Client::new(),
+            api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
+            store,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Routes, one module per resource; `router()` merges them and adds what every
 //! route shares (CORS, body limit, JSON 404/405).
 
+mod calls;
 mod connections;
 mod elements;
 mod field_mappings;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(self_::router())
         .merge(nested::router())
         .merge(connections::router())
+        .merge(calls::router())
         .merge(field_mappings::router())
         .merge(elements::router())
         .fallback(not_found)

@@ -319,7 +319,7 @@ impl Engine {
         let _lock = self.locks.lock(&current.id).await;
         current = self.reload(&current).await?;
         if archived && !current.is_archived() {
-            crate::connections::disconnect(self, &current).await;
+            crate::connections::disconnect(self, caller, &current).await;
         }
         for _ in 0..5 {
             if current.is_archived() == archived {
