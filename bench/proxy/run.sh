@@ -70,8 +70,9 @@ call POST /connectors "$admin" "{\"key\":\"bench-api\",\"name\":\"Bench API\",\"
   \"makeApiClient\":{\"type\":\"mapping\",\"mapping\":{\"baseUri\":\"$upstream\",
     \"headers\":{\"Authorization\":{\"\$tpl\":{\"template\":\"Bearer {k}\",\"values\":{\"k\":{\"\$var\":\"\$.credentials.apiKey\"}}}}}}},
   \"test\":{\"type\":\"rest-api-mapping\",\"mapping\":{\"path\":\"/item\",\"method\":\"GET\"}}}" >/dev/null
-call POST /integrations "$admin" '{"key":"bench","name":"Bench","connectorKey":"bench-api"}' >/dev/null
-conn="$(call POST /connections "$customer" "{\"integrationKey\":\"bench\",\"integrationId\":\"bench\",\"name\":\"Bench\",\"input\":{\"apiKey\":\"$api_key\"}}" \
+integration="$(call POST /integrations "$admin" '{"key":"bench","name":"Bench","connectorKey":"bench-api"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+conn="$(call POST /connections "$customer" "{\"integrationId\":\"$integration\",\"name\":\"Bench\",\"input\":{\"apiKey\":\"$api_key\"}}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 # The proxied answer must be the API's own.
 cmp <(curl -fsS "$upstream/item" -H "Authorization: Bearer $api_key") <(call GET "/connections/$conn/proxy/item" "$customer")

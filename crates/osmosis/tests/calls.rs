@@ -394,6 +394,8 @@ async fn every_data_collection_method_over_http() {
     assert_eq!(status, 200, "{spec}");
     assert_eq!(spec["type"], "collection");
     assert_eq!(spec["name"], "Contacts");
+    assert!(spec.get("recordFromApi").is_none(), "{spec}");
+    assert!(spec["list"].get("mapping").is_none(), "{spec}");
     let (_, all) = s.get(&format!("/connections/{c}/data"), a).await;
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 

@@ -433,12 +433,56 @@ pub(super) fn collection_spec(connector: &Element, key: &str) -> Result<Value, A
             ApiError::not_found(format!("The connector has no data collection `{key}`"))
         })?;
     if let Some(m) = spec.as_object_mut() {
-        m.entry("type").or_insert(json!("collection"));
+        // The spec, not the implementation: helper functions go, and each method
+        // keeps its settings (`filterFields`, `fields`, …) without its code.
+        m.retain(|k, _| SPEC_FIELDS.contains(&k.as_str()));
+        for method in METHOD_FIELDS {
+            if let Some(Value::Object(settings)) = m.get_mut(method) {
+                settings.retain(|k, _| !IMPLEMENTATION_FIELDS.contains(&k.as_str()));
+            }
+        }
+        m.insert("type".into(), json!("collection"));
         m.entry("key").or_insert(json!(key));
         m.entry("name").or_insert(json!(key));
     }
     Ok(spec)
 }
+
+/// The fields of the SDK's `DataCollectionSpec`.
+const SPEC_FIELDS: [&str; 16] = [
+    "type",
+    "key",
+    "name",
+    "parametersSchema",
+    "fieldsSchema",
+    "list",
+    "search",
+    "match",
+    "findById",
+    "create",
+    "update",
+    "delete",
+    "events",
+    "customFields",
+    "udm",
+    "find",
+];
+
+const METHOD_FIELDS: [&str; 8] = [
+    "list", "search", "match", "findById", "create", "update", "delete", "find",
+];
+
+/// How a method is implemented, which its spec does not show.
+const IMPLEMENTATION_FIELDS: [&str; 8] = [
+    "type",
+    "mapping",
+    "code",
+    "implementation",
+    "requestMapping",
+    "responseMapping",
+    "inputMapping",
+    "outputMapping",
+];
 
 async fn operations(
     State(state): State<AppState>,
