@@ -45,12 +45,13 @@ pub struct Engine {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Connectors installed into every workspace (see `install_catalog`).
     pub(crate) catalog: Arc<Vec<serde_json::Value>>,
+    /// The external API log queue and its writer.
+    pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         Engine {
-            store,
             config: Arc::new(config),
             customers: Arc::new(caller::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
@@ -58,6 +59,8 @@ impl Engine {
             http: reqwest::Client::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
+            api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
+            store,
         }
     }
 

@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use osmosis_model::{Element, ElementType};
 
-use crate::{ConnectRecord, ElementQuery, Job, Lease, Store, StoreError, Workspace};
+use crate::{
+    ConnectRecord, ElementQuery, ExternalApiLog, ExternalApiLogQuery, Job, Lease, Store,
+    StoreError, Workspace,
+};
 
 /// Entries kept before the cache starts over; bounds memory on huge workspaces.
 const MAX_ENTRIES: usize = 100_000;
@@ -210,6 +213,25 @@ impl Store for CachedStore {
         self.inner
             .set_workspace_settings(workspace_id, settings)
             .await
+    }
+
+    async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
+        self.inner.insert_api_logs(logs).await
+    }
+
+    async fn find_api_logs(
+        &self,
+        query: &ExternalApiLogQuery,
+    ) -> Result<Vec<ExternalApiLog>, StoreError> {
+        self.inner.find_api_logs(query).await
+    }
+
+    async fn api_log_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<ExternalApiLog>, StoreError> {
+        self.inner.api_log_by_id(workspace_id, id).await
     }
 
     fn is_shared(&self) -> bool {

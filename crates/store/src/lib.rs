@@ -5,6 +5,7 @@
 //! checks enforced by the database so they hold across nodes. It knows nothing of
 //! HTTP, tokens or element semantics; the engine decides what to write.
 
+mod api_logs;
 mod cache;
 mod connect_records;
 mod error;
@@ -18,6 +19,7 @@ mod sqlite;
 use async_trait::async_trait;
 use osmosis_model::Element;
 
+pub use api_logs::{ExternalApiLog, ExternalApiLogQuery};
 pub use cache::CachedStore;
 pub use connect_records::ConnectRecord;
 pub use error::{StoreError, UniqueField};
@@ -126,6 +128,22 @@ pub trait Store: Send + Sync + 'static {
         workspace_id: &str,
         settings: &serde_json::Value,
     ) -> Result<(), StoreError>;
+
+    /// Appends external API logs (one statement for the batch).
+    async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError>;
+
+    /// External API logs matching `query`, without their details.
+    async fn find_api_logs(
+        &self,
+        query: &ExternalApiLogQuery,
+    ) -> Result<Vec<ExternalApiLog>, StoreError>;
+
+    /// One external API log with its details.
+    async fn api_log_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<ExternalApiLog>, StoreError>;
 
     /// Whether other nodes may write the same database (PostgreSQL). Node-local
     /// caches of mutable rows are only safe when this is false.

@@ -7,11 +7,12 @@ use osmosis_model::Element;
 use sqlx::migrate::Migrator;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use crate::api_logs;
 use crate::connect_records;
 use crate::error::{classify_unique, StoreError};
 use crate::query::ElementQuery;
 use crate::sql::{self, bind_all, decode_element, decode_job, Arg, Dialect, Statement};
-use crate::{ConnectRecord, Job, Lease, Store, Workspace};
+use crate::{ConnectRecord, ExternalApiLog, ExternalApiLogQuery, Job, Lease, Store, Workspace};
 
 pub trait Backend: Database {
     const DIALECT: Dialect;
@@ -289,6 +290,37 @@ where
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        bind_all::<DB>(&api_logs::insert(DB::DIALECT, logs))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_api_logs(
+        &self,
+        query: &ExternalApiLogQuery,
+    ) -> Result<Vec<ExternalApiLog>, StoreError> {
+        let rows = bind_all::<DB>(&api_logs::find(DB::DIALECT, query))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| api_logs::decode(r, false)).collect()
+    }
+
+    async fn api_log_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<ExternalApiLog>, StoreError> {
+        let row = bind_all::<DB>(&api_logs::by_id(DB::DIALECT, workspace_id, id))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| api_logs::decode(r, true)).transpose()
     }
 
     fn is_shared(&self) -> bool {

@@ -1,14 +1,14 @@
 //! Routes that act through a connection rather than on it: the API proxy
-//! (`ANY /connections/{c}/proxy/{path…}`).
+//! (`ANY /connections/{c}/proxy/{path…}`), its answer streamed back as it arrives.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Json;
 use axum::Router;
-use osmosis_engine::connections::ProxyRequest;
+use osmosis_engine::connections::{ProxyBody, ProxyRequest};
 use osmosis_engine::elements::Depth;
 use osmosis_model::ElementType;
 use serde_json::Value;
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The query string as pairs, kept in order and repeated names kept.
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
 }
@@ -70,20 +70,29 @@ async fn proxy(
         method: method.to_string(),
         path: format!("/{path}"),
         query: query_pairs(raw.as_deref()),
-        content_type: headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: body.to_vec(),
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
     };
     let answer = state.engine.proxy(&caller, &conn, request).await?;
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, answer.content_type)],
-        Body::from(answer.body),
-    )
-        .into_response())
+    let mut response = match answer.body {
+        ProxyBody::Full(bytes) => Body::from(bytes),
+        ProxyBody::Stream(upstream) => Body::from_stream(upstream.bytes_stream()),
+    }
+    .into_response();
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let out = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            out.append(n, v);
+        }
+    }
+    Ok(response)
 }
 
 async fn connection(

@@ -1,6 +1,7 @@
 //! Routes, one module per resource; `router()` merges them and adds what every
 //! route shares (CORS, body limit, JSON 404/405).
 
+mod calls;
 mod connect;
 mod connections;
 mod elements;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(nested::router())
         .merge(connect::router())
         .merge(connections::router())
+        .merge(calls::router())
         .merge(field_mappings::router())
         .merge(elements::router())
         .fallback(not_found)

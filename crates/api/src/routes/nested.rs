@@ -372,13 +372,9 @@ fn operation_items(connector: &Element) -> Vec<Value> {
     }
 }
 
-async fn operations(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(i): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let (_, connector) = connector_of(&state, &caller, &i).await?;
-    let items: Vec<Value> = operation_items(&connector)
+/// The connector's operations, without their schemas.
+pub(super) fn operation_list(connector: &Element) -> Value {
+    let items: Vec<Value> = operation_items(connector)
         .into_iter()
         .map(|mut v| {
             if let Some(m) = v.as_object_mut() {
@@ -388,30 +384,19 @@ async fn operations(
             v
         })
         .collect();
-    Ok(Json(Value::Array(items)))
+    Value::Array(items)
 }
 
-async fn operation(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path((i, key)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let (_, connector) = connector_of(&state, &caller, &i).await?;
-    operation_items(&connector)
+/// One operation's spec, or `not_found` naming it.
+pub(super) fn operation_spec(connector: &Element, key: &str) -> Result<Value, ApiError> {
+    operation_items(connector)
         .into_iter()
-        .find(|op| op.get("key").and_then(Value::as_str) == Some(key.as_str()))
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("The connector has no operation `{key}`")).into()
-        })
+        .find(|op| op.get("key").and_then(Value::as_str) == Some(key))
+        .ok_or_else(|| ApiError::not_found(format!("The connector has no operation `{key}`")))
 }
 
-async fn data_collections(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(i): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let (_, connector) = connector_of(&state, &caller, &i).await?;
+/// The connector's data collections as `{key, name, type, isHidden?}` items.
+pub(super) fn collection_list(connector: &Element) -> Value {
     let items: Vec<Value> = connector
         .doc
         .get("data")
@@ -434,7 +419,96 @@ async fn data_collections(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(Value::Array(items)))
+    Value::Array(items)
+}
+
+/// One data collection's spec (`DataCollectionSpec`), or `not_found` naming it.
+pub(super) fn collection_spec(connector: &Element, key: &str) -> Result<Value, ApiError> {
+    let mut spec = connector
+        .doc
+        .get("data")
+        .and_then(|d| d.get(key))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!("The connector has no data collection `{key}`"))
+        })?;
+    if let Some(m) = spec.as_object_mut() {
+        // The spec, not the implementation: helper functions go, and each method
+        // keeps its settings (`filterFields`, `fields`, …) without its code.
+        m.retain(|k, _| SPEC_FIELDS.contains(&k.as_str()));
+        for method in METHOD_FIELDS {
+            if let Some(Value::Object(settings)) = m.get_mut(method) {
+                settings.retain(|k, _| !IMPLEMENTATION_FIELDS.contains(&k.as_str()));
+            }
+        }
+        m.insert("type".into(), json!("collection"));
+        m.entry("key").or_insert(json!(key));
+        m.entry("name").or_insert(json!(key));
+    }
+    Ok(spec)
+}
+
+/// The fields of the SDK's `DataCollectionSpec`.
+const SPEC_FIELDS: [&str; 16] = [
+    "type",
+    "key",
+    "name",
+    "parametersSchema",
+    "fieldsSchema",
+    "list",
+    "search",
+    "match",
+    "findById",
+    "create",
+    "update",
+    "delete",
+    "events",
+    "customFields",
+    "udm",
+    "find",
+];
+
+const METHOD_FIELDS: [&str; 8] = [
+    "list", "search", "match", "findById", "create", "update", "delete", "find",
+];
+
+/// How a method is implemented, which its spec does not show.
+const IMPLEMENTATION_FIELDS: [&str; 8] = [
+    "type",
+    "mapping",
+    "code",
+    "implementation",
+    "requestMapping",
+    "responseMapping",
+    "inputMapping",
+    "outputMapping",
+];
+
+async fn operations(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (_, connector) = connector_of(&state, &caller, &i).await?;
+    Ok(Json(operation_list(&connector)))
+}
+
+async fn operation(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((i, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (_, connector) = connector_of(&state, &caller, &i).await?;
+    Ok(Json(operation_spec(&connector, &key)?))
+}
+
+async fn data_collections(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(i): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (_, connector) = connector_of(&state, &caller, &i).await?;
+    Ok(Json(collection_list(&connector)))
 }
 
 async fn data_collection(
@@ -443,21 +517,7 @@ async fn data_collection(
     Path((i, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (_, connector) = connector_of(&state, &caller, &i).await?;
-    let spec = connector
-        .doc
-        .get("data")
-        .and_then(|d| d.get(&key))
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(format!("The connector has no data collection `{key}`"))
-        })?;
-    let mut spec = spec;
-    if let Some(m) = spec.as_object_mut() {
-        m.entry("type").or_insert(json!("collection"));
-        m.entry("key").or_insert(json!(key));
-        m.entry("name").or_insert(json!(key));
-    }
-    Ok(Json(spec))
+    Ok(Json(collection_spec(&connector, &key)?))
 }
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {

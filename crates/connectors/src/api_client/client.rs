@@ -2,6 +2,7 @@
 //! query, basic auth, response classification (handlers, then status), retries.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use osmosis_runtime::formula::build_data;
@@ -12,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::{string_pairs, ApiClientConfig};
 use super::error::{keys, ApiClientError, ResponseSummary};
+use super::observe::{mask_header, mask_header_map, mask_url, CallObserver, CallRecord};
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::redact::Redactor;
 
@@ -98,6 +100,7 @@ pub struct ApiClient {
     config: ApiClientConfig,
     policy: RetryPolicy,
     redactor: Redactor,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -128,7 +131,14 @@ impl ApiClient {
             config,
             policy,
             redactor,
+            observer: None,
         }
+    }
+
+    /// Hands every attempt this client makes to `observer`, masked.
+    pub fn with_observer(mut self, observer: Option<Arc<dyn CallObserver>>) -> Self {
+        self.observer = observer;
+        self
     }
 
     pub fn config(&self) -> &ApiClientConfig {
@@ -203,10 +213,11 @@ impl ApiClient {
         })
     }
 
-    async fn attempt(&self, request: &ApiRequest, remaining: Duration) -> Attempt {
-        let mut url = self.url_for(&request.path)?;
-        if !self.config.query.is_empty() || !request.query.is_empty() {
-            // Request query wins over the client's for the same name.
+    /// The request URL: base URI joined, the client's query merged under the
+    /// request's (the request wins for the same name).
+    fn full_url(&self, path: &str, query: &[(String, String)]) -> Result<url::Url, ApiClientError> {
+        let mut url = self.url_for(path)?;
+        if !self.config.query.is_empty() || !query.is_empty() {
             let existing: Vec<(String, String)> = url.query_pairs().into_owned().collect();
             let mut pairs = url.query_pairs_mut();
             pairs.clear();
@@ -214,39 +225,109 @@ impl ApiClient {
                 self.config
                     .query
                     .iter()
-                    .filter(|(k, _)| !request.query.iter().any(|(rk, _)| rk == k)),
+                    .filter(|(k, _)| !query.iter().any(|(rk, _)| rk == k)),
             ) {
                 pairs.append_pair(k, v);
             }
-            for (k, v) in &request.query {
+            for (k, v) in query {
                 pairs.append_pair(k, v);
             }
         }
+        Ok(url)
+    }
+
+    /// A request builder with the client's auth and headers (those the request does
+    /// not set itself) and the request's own headers; also the content type in effect.
+    fn builder(
+        &self,
+        method: Method,
+        url: url::Url,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> (reqwest::RequestBuilder, Option<String>) {
         let mut builder = self
             .http
-            .request(request.method.clone(), url)
-            .timeout(remaining.max(Duration::from_millis(1)));
+            .request(method, url)
+            .timeout(timeout.max(Duration::from_millis(1)));
         if let Some(auth) = &self.config.auth {
             builder = builder.basic_auth(&auth.username, Some(auth.password.expose()));
         }
         let mut content_type: Option<String> = None;
-        for (name, value) in self.config.headers.iter().filter(|(n, _)| {
-            !request
-                .headers
-                .iter()
-                .any(|(rn, _)| rn.eq_ignore_ascii_case(n))
-        }) {
-            builder = builder.header(name.as_str(), value.as_str());
+        for (name, value) in self.effective_headers(headers) {
+            builder = builder.header(name, value);
             if name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.clone());
+                content_type = Some(value.to_owned());
             }
         }
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-            if name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.clone());
-            }
+        (builder, content_type)
+    }
+
+    /// The client's headers the request does not override, then the request's.
+    fn effective_headers<'a>(
+        &'a self,
+        headers: &'a [(String, String)],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.config
+            .headers
+            .iter()
+            .filter(|(n, _)| !headers.iter().any(|(rn, _)| rn.eq_ignore_ascii_case(n)))
+            .chain(headers.iter())
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The headers sent, masked, for a call record.
+    fn logged_headers(&self, headers: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .effective_headers(headers)
+            .map(|(n, v)| (n.to_owned(), mask_header(&self.redactor, n, v)))
+            .collect();
+        if self.config.auth.is_some() {
+            out.push(("authorization".into(), crate::redact::MASK.into()));
         }
+        out
+    }
+
+    /// Hands one attempt to the observer, when there is one.
+    #[allow(clippy::too_many_arguments)]
+    fn observe(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        headers: &[(String, String)],
+        request_body: Option<Value>,
+        started: (SystemTime, Instant),
+        response: Option<(u16, &Map<String, Value>, Option<&Value>)>,
+        error: Option<&ApiClientError>,
+    ) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        observer.record(CallRecord {
+            started_at: started.0,
+            duration: started.1.elapsed(),
+            method: method.as_str().to_owned(),
+            url: mask_url(&self.redactor, url),
+            request_headers: self.logged_headers(headers),
+            request_body: request_body.map(|b| self.redactor.value(&b)),
+            status: response.map(|r| r.0),
+            response_headers: response
+                .map(|r| mask_header_map(&self.redactor, r.1))
+                .unwrap_or_default(),
+            response_body: response.and_then(|r| r.2).map(|b| self.redactor.value(b)),
+            is_success: error.is_none(),
+            error: error.map(|e| e.to_string()),
+        });
+    }
+
+    async fn attempt(&self, request: &ApiRequest, remaining: Duration) -> Attempt {
+        let url = self.full_url(&request.path, &request.query)?;
+        let started = (SystemTime::now(), Instant::now());
+        let (mut builder, content_type) = self.builder(
+            request.method.clone(),
+            url.clone(),
+            &request.headers,
+            remaining,
+        );
         if let Some(data) = &request.data {
             let data = strip_undefined(data.clone());
             let form = content_type
@@ -260,29 +341,193 @@ impl ApiClient {
                 _ => builder.json(&data),
             };
         }
-        let response = builder.send().await.map_err(|e| self.transport(e))?;
+        let observed_body = || self.observer.as_ref().and(request.data.clone());
+        let received = async {
+            let response = builder.send().await.map_err(|e| self.transport(e))?;
+            let status = response.status().as_u16();
+            let headers = header_map(response.headers());
+            let retry_after = retry_after(response.headers());
+            let is_json = is_json(response.headers());
+            let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+            Ok((status, headers, parse_body(&bytes, is_json), retry_after))
+        };
+        let (status, headers, data, retry_after) = match received.await {
+            Ok(parts) => parts,
+            Err(error) => {
+                let body = observed_body();
+                self.observe(
+                    &request.method,
+                    &url,
+                    &request.headers,
+                    body,
+                    started,
+                    None,
+                    Some(&error),
+                );
+                return Err(error);
+            }
+        };
+        let response = ApiResponse {
+            status,
+            headers,
+            data,
+        };
+        if self.observer.is_none() {
+            return self.classify(response, retry_after);
+        }
+        let (status, headers, data) = (
+            response.status,
+            response.headers.clone(),
+            response.data.clone(),
+        );
+        let outcome = self.classify(response, retry_after);
+        self.observe(
+            &request.method,
+            &url,
+            &request.headers,
+            observed_body(),
+            started,
+            Some((status, &headers, Some(&data))),
+            outcome.as_ref().err(),
+        );
+        outcome
+    }
+
+    /// Sends a raw request (the API proxy) and returns the response before reading
+    /// its body, so the caller can stream it. Not retried.
+    ///
+    /// The status is classified before anything is streamed: a 401 — or, when the
+    /// client has response handlers, any response they classify as an error — is
+    /// read (it is small) and returned as the error the handlers or status give,
+    /// so a credentials refresh can react before the caller has sent a byte.
+    /// Handlers need the body: with handlers, bodies up to [`CLASSIFY_LIMIT`] bytes
+    /// (by `Content-Length`) are read and classified; larger or unsized bodies are
+    /// streamed on their status alone.
+    pub async fn send_raw(&self, request: RawRequest) -> Result<RawResponse, ApiClientError> {
+        let url = self.full_url(&request.path, &request.query)?;
+        let started = (SystemTime::now(), Instant::now());
+        let (builder, _) = self.builder(
+            request.method.clone(),
+            url.clone(),
+            &request.headers,
+            self.policy.overall_timeout,
+        );
+        let logged_body = || {
+            self.observer.as_ref()?;
+            (!request.body.is_empty()).then(|| {
+                if request.body.len() > LOGGED_BODY_LIMIT {
+                    Value::String(format!("({} bytes, not recorded)", request.body.len()))
+                } else {
+                    parse_body(&request.body, false)
+                }
+            })
+        };
+        let builder = if request.body.is_empty() {
+            builder
+        } else {
+            builder.body(request.body.clone())
+        };
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let error = self.transport(e);
+                self.observe(
+                    &request.method,
+                    &url,
+                    &request.headers,
+                    logged_body(),
+                    started,
+                    None,
+                    Some(&error),
+                );
+                return Err(error);
+            }
+        };
         let status = response.status().as_u16();
         let headers = header_map(response.headers());
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|c| c.contains("json"));
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+        let small = response
+            .content_length()
+            .is_some_and(|n| n as usize <= CLASSIFY_LIMIT);
+        let classify = status == 401 || (!self.config.response_handlers.is_empty() && small);
+        if !classify {
+            let error = (!(200..300).contains(&status)).then(|| ApiClientError::HttpStatus {
+                status,
+                message: format!("HTTP {status}"),
+                attempts: 1,
+                retry_after: None,
+                response: ResponseSummary {
+                    status,
+                    data: Value::Null,
+                },
+            });
+            self.observe(
+                &request.method,
+                &url,
+                &request.headers,
+                logged_body(),
+                started,
+                Some((status, &headers, None)),
+                error.as_ref(),
+            );
+            return Ok(RawResponse::Streaming(response));
+        }
+        let retry_after = retry_after(response.headers());
+        let is_json = is_json(response.headers());
+        let raw_headers = response.headers().clone();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let error = self.transport(e);
+                self.observe(
+                    &request.method,
+                    &url,
+                    &request.headers,
+                    logged_body(),
+                    started,
+                    Some((status, &headers, None)),
+                    Some(&error),
+                );
+                return Err(error);
+            }
+        };
         let data = parse_body(&bytes, is_json);
-        self.classify(
+        let outcome = self.classify(
             ApiResponse {
                 status,
-                headers,
-                data,
+                headers: headers.clone(),
+                data: data.clone(),
             },
             retry_after,
-        )
+        );
+        self.observe(
+            &request.method,
+            &url,
+            &request.headers,
+            logged_body(),
+            started,
+            Some((status, &headers, Some(&data))),
+            outcome.as_ref().err(),
+        );
+        match outcome {
+            // A handler calling an error status a success, or vice versa, decides
+            // the classification only; the proxy answers with the API's own bytes.
+            Ok(_) => Ok(RawResponse::Buffered {
+                status,
+                headers: raw_headers,
+                body: bytes,
+            }),
+            Err(e)
+                if e.is_access_token_expired()
+                    || matches!(e, ApiClientError::ConnectionIsDefunct { .. }) =>
+            {
+                Err(e)
+            }
+            Err(_) => Ok(RawResponse::Buffered {
+                status,
+                headers: raw_headers,
+                body: bytes,
+            }),
+        }
     }
 
     fn transport(&self, error: reqwest::Error) -> ApiClientError {
@@ -454,6 +699,50 @@ fn header_map(headers: &HeaderMap) -> Map<String, Value> {
         }
     }
     map
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"))
+}
+
+/// Largest response body [`ApiClient::send_raw`] reads to run response handlers on.
+pub const CLASSIFY_LIMIT: usize = 1024 * 1024;
+
+/// Largest raw request body a call record keeps.
+const LOGGED_BODY_LIMIT: usize = 64 * 1024;
+
+/// A request passed through as bytes (the API proxy): path relative to the base URI,
+/// headers already filtered by the caller.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
+/// The external API's answer to a [`RawRequest`].
+#[derive(Debug)]
+pub enum RawResponse {
+    /// Status and headers arrived; the body is still to be read (streamed).
+    Streaming(reqwest::Response),
+    /// The body was read to classify the response.
+    Buffered {
+        status: u16,
+        headers: HeaderMap,
+        body: bytes::Bytes,
+    },
 }
 
 fn parse_body(bytes: &[u8], is_json: bool) -> Value {

@@ -4,12 +4,14 @@
 mod client;
 mod config;
 mod error;
+mod observe;
 mod refresh;
 mod retry;
 
-pub use client::{ApiClient, ApiRequest, ApiResponse};
+pub use client::{ApiClient, ApiRequest, ApiResponse, RawRequest, RawResponse, CLASSIFY_LIMIT};
 pub use config::{ApiClientConfig, BasicAuth, ResponseHandler};
 pub use error::{keys, ApiClientError, ResponseSummary};
+pub use observe::{mask_header, CallObserver, CallRecord};
 pub use refresh::{
     call_with_refresh, CredentialsRefresher, RefreshError, Refreshed, TokenExpiry, WithRefreshError,
 };

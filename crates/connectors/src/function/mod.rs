@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 
 pub use error::FunctionError;
 
-use crate::api_client::{ApiClient, ApiClientConfig, RetryPolicy};
+use crate::api_client::{ApiClient, ApiClientConfig, CallObserver, RetryPolicy};
 use crate::definition::{AuthConfig, AuthFunction, Connector, FunctionDef, Implementation};
 use crate::redact::Redactor;
 
@@ -47,6 +47,7 @@ pub struct FunctionRunner {
     sandbox: Sandbox,
     policy: RetryPolicy,
     redactor: Redactor,
+    observer: Option<Arc<dyn CallObserver>>,
     client: OnceCell<ApiClient>,
 }
 
@@ -73,8 +74,17 @@ impl FunctionRunner {
             sandbox: Sandbox::default(),
             policy: RetryPolicy::default(),
             redactor: Redactor::new(),
+            observer: None,
             client: OnceCell::new(),
         }
+    }
+
+    /// Hands every call the API client makes to `observer` (the engine's external
+    /// API logs).
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self.client = OnceCell::new();
+        self
     }
 
     /// Selects an auth option (`""` is the connector itself).
@@ -194,7 +204,8 @@ impl FunctionRunner {
                     config,
                     self.policy.clone(),
                     self.redactor.clone(),
-                ))
+                )
+                .with_observer(self.observer.clone()))
             })
             .await
     }

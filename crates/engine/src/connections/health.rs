@@ -18,10 +18,9 @@
 
 use std::time::Duration;
 
-use osmosis_connectors::api_client::{CredentialsRefresher, RefreshError, TokenExpiry};
+use osmosis_connectors::api_client::{CredentialsRefresher, RefreshError};
 use osmosis_connectors::auth::token::mint_token;
 use osmosis_connectors::auth::ConnectorRefresher;
-use osmosis_connectors::function::FunctionRunner;
 use osmosis_model::element::ElementState;
 use osmosis_model::{ApiError, Element, ErrorType};
 use osmosis_store::Job;
@@ -30,6 +29,9 @@ use serde_json::{json, Value};
 use super::{secrets, webhooks};
 use crate::elements::store_error;
 use crate::{Caller, Engine};
+
+/// Error key of a refresh the connector has no way to do.
+pub(crate) const REFRESH_NOT_SUPPORTED: &str = "refresh_not_supported";
 
 /// Job kind of a proactive refresh.
 pub(crate) const REFRESH_JOB: &str = "refresh-credentials";
@@ -207,7 +209,14 @@ impl Engine {
                     format!("The credentials need refreshing and the app could not be reached; try again later ({reason})"),
                 ))
             }
-            Err(RefreshError::Failed(reason) | RefreshError::NotSupported(reason)) => {
+            // Nothing to refresh with: the caller keeps the API's own answer, and
+            // one refused request does not condemn the connection.
+            Err(RefreshError::NotSupported(reason)) => Err(ApiError::new(
+                ErrorType::Connection,
+                Some(REFRESH_NOT_SUPPORTED),
+                format!("The credentials cannot be refreshed: {reason}"),
+            )),
+            Err(RefreshError::Failed(reason)) => {
                 let ui_url = format!(
                     "{}/screens/connection?connectionId={}",
                     self.config.public_url.trim_end_matches('/'),
@@ -272,15 +281,19 @@ impl Engine {
             return Ok(json!({"success": false, "error": defunct_error(conn)}));
         }
         let outcome = self
-            .call_with_fresh_credentials(conn, |runner| async move { runner.test().await })
+            .call_connection(caller, conn, |runner| async move { runner.test().await })
             .await;
         Ok(match outcome {
-            Ok(Ok(true)) => json!({"success": true}),
-            Ok(Ok(false)) => {
-                json!({"success": false, "error": ApiError::new(ErrorType::Connection, None, "the connector's test returned a falsy result")})
+            Ok(true) => json!({"success": true}),
+            Ok(false) => json!({"success": false, "error": ApiError::new(
+                ErrorType::Connection,
+                None,
+                "the connector's test returned a falsy result",
+            )}),
+            Err(super::calls::CallError::Call(e)) => {
+                json!({"success": false, "error": e.to_error_data()})
             }
-            Ok(Err(e)) => json!({"success": false, "error": e.to_error_data()}),
-            Err(e) => json!({"success": false, "error": e}),
+            Err(super::calls::CallError::Setup(e)) => json!({"success": false, "error": e}),
         })
     }
 
@@ -317,35 +330,6 @@ impl Engine {
             Ok(_) => Ok(()),
             Err(e) if e.key.as_deref() == Some("refresh_unavailable") => Err(e.message),
             Err(_) => Ok(()),
-        }
-    }
-}
-
-impl Engine {
-    /// Runs `call` with a runner holding the connection's credentials; when the API
-    /// answers that the token expired, refreshes once (single flight, see the module
-    /// docs) and calls again with the new credentials. The outer error is a failed
-    /// refresh; the inner result is the call's own.
-    pub(crate) async fn call_with_fresh_credentials<T, E, F, Fut>(
-        &self,
-        conn: &Element,
-        mut call: F,
-    ) -> Result<Result<T, E>, ApiError>
-    where
-        E: TokenExpiry,
-        F: FnMut(FunctionRunner) -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        let runner = self.connection_runner(conn).await?;
-        match call(runner).await {
-            Err(e) if e.is_access_token_expired() => {
-                let (fresh, _) = self
-                    .refresh_connection(conn, conn.doc_str("sealedCredentials"))
-                    .await?;
-                let runner = self.connection_runner(&fresh).await?;
-                Ok(call(runner).await)
-            }
-            other => Ok(other),
         }
     }
 }

@@ -16,6 +16,8 @@
 //! `client-credentials` and token connectors connect headless; OAuth connectors go
 //! through the browser flow ([`flow`]) unless the caller hands over credentials.
 
+pub(crate) mod api_logs;
+pub(crate) mod calls;
 mod error;
 pub mod flow;
 pub(crate) mod health;
@@ -31,8 +33,13 @@ use osmosis_connectors::function::FunctionRunner;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
+pub use api_logs::ApiLogFilter;
+pub use calls::{collection_method, ActRequest, CallError, CallFailure};
 pub use error::ConnectionError;
-pub use proxy::{ProxyRequest, ProxyResponse};
+pub use osmosis_connectors::definition::CollectionMethod;
+pub use proxy::{
+    forwarded_request_header, returned_response_header, ProxyBody, ProxyRequest, ProxyResponse,
+};
 
 use crate::elements::{not_found, store_error, visible_to, Ref};
 use crate::{Caller, Engine};
@@ -326,22 +333,25 @@ pub(crate) fn check_update(body: &Map<String, Value>) -> Result<(), ApiError> {
 /// Runs the connector's `disconnect` (revoke) before a connection is archived. A
 /// failing revoke is logged, not fatal: the customer must always be able to remove
 /// a connection, and the credentials stay sealed in the archived row.
-pub(crate) async fn disconnect(engine: &Engine, conn: &Element) {
+pub(crate) async fn disconnect(engine: &Engine, caller: &Caller, conn: &Element) {
     if conn.element_type != ElementType::Connection || !conn.doc.contains_key("sealedCredentials") {
         return;
     }
-    let runner = match engine.connection_runner(conn).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(connection = %conn.id, error = %e, "cannot run disconnect");
-            return;
+    let ran = engine
+        .call_connection(caller, conn, |runner| async move {
+            runner
+                .run_auth_function(AuthFunction::Disconnect, json!({}))
+                .await
+        })
+        .await;
+    match ran {
+        Ok(_) => {}
+        Err(CallError::Setup(e)) => {
+            tracing::warn!(connection = %conn.id, error = %e, "cannot run disconnect")
         }
-    };
-    if let Err(e) = runner
-        .run_auth_function(AuthFunction::Disconnect, json!({}))
-        .await
-    {
-        tracing::warn!(connection = %conn.id, error = %e, "the connector's disconnect failed");
+        Err(CallError::Call(e)) => {
+            tracing::warn!(connection = %conn.id, error = %e, "the connector's disconnect failed")
+        }
     }
 }
 

@@ -325,7 +325,7 @@ impl Engine {
         let _lock = self.locks.lock(&current.id).await;
         current = self.reload(&current).await?;
         if archived && !current.is_archived() {
-            crate::connections::disconnect(self, &current).await;
+            crate::connections::disconnect(self, caller, &current).await;
         }
         let was_archived = current.is_archived();
         let stored = self

@@ -1,0 +1,182 @@
+//! Calls through a connection besides the proxy: the connector's operations and
+//! data collections as the connection sees them (`/connections/{c}/operations…`,
+//! `/connections/{c}/data…`), `POST /act` with an inline `api` request, and the
+//! external API logs those calls leave (`/external-api-logs`).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use osmosis_engine::connections::{collection_method, ActRequest, ApiLogFilter};
+use osmosis_engine::{Caller, PathSelector};
+use osmosis_model::{ApiError, Element, ElementType};
+use serde_json::{Map, Value};
+
+use super::connections::query_pairs;
+use super::elements::resolve_path;
+use super::nested::{collection_list, collection_spec, operation_list, operation_spec};
+use crate::auth::Auth;
+use crate::body::JsonObject;
+use crate::error::ApiResult;
+use crate::query::Query;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/connections/{connection}/operations", get(operations))
+        .route("/connections/{connection}/operations/{key}", get(operation))
+        .route(
+            "/connections/{connection}/operations/{key}/run",
+            post(run_operation),
+        )
+        .route("/connections/{connection}/data", get(collections))
+        .route("/connections/{connection}/data/{key}", get(collection))
+        .route(
+            "/connections/{connection}/data/{key}/{method}",
+            post(collection_method_run),
+        )
+        .route("/act", post(act))
+        .route("/external-api-logs", get(list_logs))
+        .route("/external-api-logs/{id}", get(get_log))
+}
+
+async fn connection(state: &AppState, caller: &Caller, sel: String) -> Result<Element, ApiError> {
+    resolve_path(
+        state,
+        caller,
+        ElementType::Connection,
+        sel,
+        &Query::parse(None),
+    )
+    .await
+}
+
+/// The connector a connection was made with.
+async fn connector(state: &AppState, caller: &Caller, sel: String) -> Result<Element, ApiError> {
+    let conn = connection(state, caller, sel).await?;
+    let id = conn
+        .doc_str("connectorId")
+        .ok_or_else(|| ApiError::configuration("The connection has no connector"))?
+        .to_owned();
+    let admin = Caller::admin(caller.workspace.clone());
+    state
+        .engine
+        .resolve(&admin, ElementType::Connector, &PathSelector::new(id))
+        .await
+}
+
+async fn operations(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(operation_list(&connector(&state, &caller, c).await?)))
+}
+
+async fn operation(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((c, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let connector = connector(&state, &caller, c).await?;
+    Ok(Json(operation_spec(&connector, &key)?))
+}
+
+async fn run_operation(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((c, key)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let conn = connection(&state, &caller, c).await?;
+    let input = body.get("input").cloned().unwrap_or(Value::Null);
+    Ok(Json(
+        state
+            .engine
+            .run_operation(&caller, &conn, &key, input)
+            .await?,
+    ))
+}
+
+async fn collections(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(collection_list(&connector(&state, &caller, c).await?)))
+}
+
+async fn collection(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((c, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let connector = connector(&state, &caller, c).await?;
+    Ok(Json(collection_spec(&connector, &key)?))
+}
+
+/// Collection parameters from the query string: plain key/value pairs.
+fn parameters(raw: Option<&str>) -> Map<String, Value> {
+    query_pairs(raw)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+async fn collection_method_run(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((c, key, method)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let method = collection_method(&method)?;
+    let conn = connection(&state, &caller, c).await?;
+    let answer = state
+        .engine
+        .run_collection_method(
+            &caller,
+            &conn,
+            &key,
+            method,
+            Value::Object(body),
+            parameters(raw.as_deref()),
+        )
+        .await?;
+    // `delete` answers nothing (the SDK's `DataCollectionDeleteResponse` is undefined).
+    if method == osmosis_engine::connections::CollectionMethod::Delete {
+        return Ok(StatusCode::OK.into_response());
+    }
+    Ok(Json(answer).into_response())
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        state
+            .engine
+            .act(&caller, &ActRequest::from_body(&body))
+            .await?,
+    ))
+}
+
+async fn list_logs(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let filter = ApiLogFilter::from_pairs(&query_pairs(raw.as_deref()));
+    Ok(Json(state.engine.list_api_logs(&caller, &filter).await?))
+}
+
+async fn get_log(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(state.engine.api_log(&caller, &id).await?))
+}

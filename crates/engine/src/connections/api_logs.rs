@@ -1,0 +1,412 @@
+//! External API logs: every request made to an external API through a connection,
+//! recorded by the connection's API client ([`CallObserver`]) and listed at
+//! `GET /external-api-logs`.
+//!
+//! Storage: a table of its own (`external_api_logs`, migration 0005) rather than
+//! elements — logs are append-only, written at the rate of outbound calls and never
+//! revised, layered or looked up by key. The list reads the summary columns; the
+//! masked request and response are a JSON `details` column read by `GET /{id}`.
+//!
+//! Capture is off the request path: the observer only builds the row and `try_send`s
+//! it to a bounded queue ([`QUEUE_CAPACITY`]); one background task per engine drains
+//! it in batches of up to [`BATCH`] rows, one INSERT per batch. **When the queue is
+//! full the log is dropped** (counted, with a warning at each power of two): an
+//! external call is never slowed down or failed for its log. Logs still queued when
+//! the process exits are lost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::UNIX_EPOCH;
+
+use osmosis_connectors::api_client::{CallObserver, CallRecord};
+use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_store::{ExternalApiLog, ExternalApiLogQuery, Store};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use crate::elements::{store_error, Ref};
+use crate::{Caller, Engine};
+
+/// Logs waiting to be written before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 10_000;
+/// Rows per INSERT.
+pub const BATCH: usize = 256;
+/// Largest request or response body kept in a log's details (serialized JSON); a
+/// larger one is cut and marked.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The queue and its writer task (started on first use, inside the runtime).
+pub(crate) struct ApiLogWriter {
+    store: Arc<dyn Store>,
+    tx: OnceLock<Option<mpsc::Sender<ExternalApiLog>>>,
+    dropped: AtomicU64,
+}
+
+impl ApiLogWriter {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            tx: OnceLock::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn sender(&self) -> Option<&mpsc::Sender<ExternalApiLog>> {
+        self.tx
+            .get_or_init(|| {
+                let runtime = tokio::runtime::Handle::try_current().ok()?;
+                let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+                runtime.spawn(write_loop(Arc::clone(&self.store), rx));
+                Some(tx)
+            })
+            .as_ref()
+    }
+
+    /// Queues a log; never waits (see the module doc for what happens when full).
+    pub(crate) fn send(&self, log: ExternalApiLog) {
+        let Some(tx) = self.sender() else {
+            return;
+        };
+        if tx.try_send(log).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    dropped = n,
+                    "external API log queue full: logs are being dropped"
+                );
+            }
+        }
+    }
+
+    /// Logs dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<ExternalApiLog>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        if let Err(e) = store.insert_api_logs(&batch).await {
+            tracing::warn!(error = %e, count = batch.len(), "cannot write external API logs");
+        }
+        batch.clear();
+    }
+}
+
+/// The observer one connection's API client reports to.
+pub(crate) struct ConnectionObserver {
+    writer: Arc<ApiLogWriter>,
+    workspace_id: String,
+    customer_id: String,
+    integration_id: String,
+    connection_id: String,
+}
+
+impl ConnectionObserver {
+    pub(crate) fn new(engine: &Engine, conn: &Element) -> Self {
+        Self {
+            writer: Arc::clone(&engine.api_logs),
+            workspace_id: conn.workspace_id.clone(),
+            customer_id: conn.customer_id.clone().unwrap_or_default(),
+            integration_id: conn.integration_id.clone().unwrap_or_default(),
+            connection_id: conn.id.clone(),
+        }
+    }
+}
+
+/// A body as kept in the details: as is, or cut to [`BODY_LIMIT`] and marked.
+fn kept_body(body: Option<Value>) -> Value {
+    let Some(body) = body else {
+        return Value::Null;
+    };
+    let text = body.to_string();
+    if text.len() <= BODY_LIMIT {
+        return body;
+    }
+    let mut cut = BODY_LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    json!({"truncated": true, "size": text.len(), "start": &text[..cut]})
+}
+
+impl CallObserver for ConnectionObserver {
+    fn record(&self, r: CallRecord) {
+        let created_ms = r
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        let created_at = chrono::DateTime::<chrono::Utc>::from(r.started_at)
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let headers: Map<String, Value> = r
+            .request_headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
+            .collect();
+        let streamed = r.status.is_some() && r.response_body.is_none();
+        let mut response = json!({
+            "status": r.status,
+            "headers": r.response_headers,
+            "body": kept_body(r.response_body),
+        });
+        if streamed {
+            response["streamed"] = json!(true);
+        }
+        let details = json!({
+            "request": {
+                "method": r.method,
+                "url": r.url,
+                "headers": headers,
+                "body": kept_body(r.request_body),
+            },
+            "response": response,
+            "error": r.error,
+        });
+        self.writer.send(ExternalApiLog {
+            seq: 0,
+            id: osmosis_model::ids::object_id(),
+            workspace_id: self.workspace_id.clone(),
+            customer_id: self.customer_id.clone(),
+            integration_id: self.integration_id.clone(),
+            connection_id: self.connection_id.clone(),
+            status_code: r.status.map(i64::from).unwrap_or(0),
+            is_success: r.is_success,
+            request_url: r.url,
+            duration_ms: r.duration.as_millis() as i64,
+            created_ms,
+            created_at,
+            details,
+        });
+    }
+}
+
+/// `ListExternalApiLogsQuery` as given (strings), validated by [`Engine::list_api_logs`].
+#[derive(Debug, Clone, Default)]
+pub struct ApiLogFilter {
+    pub tenant_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub is_success: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sort_order: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl ApiLogFilter {
+    /// From query-string pairs; unknown names are ignored, as list queries do.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut f = ApiLogFilter::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "tenantId" | "userId" | "customerId" => &mut f.tenant_id,
+                "integrationId" => &mut f.integration_id,
+                "connectionId" => &mut f.connection_id,
+                "isSuccess" => &mut f.is_success,
+                "from" => &mut f.from,
+                "to" => &mut f.to,
+                "sortOrder" => &mut f.sort_order,
+                "limit" => &mut f.limit,
+                "cursor" => &mut f.cursor,
+                _ => continue,
+            };
+            *slot = Some(v.clone());
+        }
+        f
+    }
+}
+
+fn datetime_ms(param: &str, value: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|d| d.timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| {
+                d.and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc()
+                    .timestamp_millis()
+            })
+        })
+        .map_err(|_| ApiError::invalid_query(param, "must be an ISO 8601 date-time"))
+}
+
+impl Engine {
+    /// `GET /external-api-logs`: an admin sees every log of the workspace, a
+    /// customer only its own connections' logs.
+    pub async fn list_api_logs(
+        &self,
+        caller: &Caller,
+        filter: &ApiLogFilter,
+    ) -> Result<Value, ApiError> {
+        let mut q = ExternalApiLogQuery {
+            workspace_id: caller.workspace_id().to_owned(),
+            integration_id: filter.integration_id.clone(),
+            connection_id: filter.connection_id.clone(),
+            limit: 100,
+            ..Default::default()
+        };
+        let named_customer = match &filter.tenant_id {
+            None => None,
+            Some(t) => Some(self.customer_id_of(caller, t).await?),
+        };
+        q.customer_id = match (&caller.customer_id, named_customer) {
+            (Some(me), Some(named)) if *me != named => {
+                return Ok(json!({"items": []}));
+            }
+            (Some(me), _) => Some(me.clone()),
+            (None, named) => named,
+        };
+        if let Some(i) = &filter.integration_id {
+            // An integration key works as well as its id.
+            let integration = self
+                .resolve_ref(
+                    caller,
+                    ElementType::Integration,
+                    &Ref::Id(i.clone()),
+                    "integrationId",
+                )
+                .await;
+            let integration = match integration {
+                Ok(found) => Ok(found),
+                Err(_) => {
+                    self.resolve_ref(
+                        caller,
+                        ElementType::Integration,
+                        &Ref::Key(i.clone()),
+                        "integrationId",
+                    )
+                    .await
+                }
+            };
+            q.integration_id = Some(integration.map(|i| i.id).unwrap_or_else(|_| i.clone()));
+        }
+        q.is_success = match filter.is_success.as_deref() {
+            None | Some("") => None,
+            Some("true") | Some("1") => Some(true),
+            Some("false") | Some("0") => Some(false),
+            Some(_) => {
+                return Err(ApiError::invalid_query(
+                    "isSuccess",
+                    "must be true or false",
+                ))
+            }
+        };
+        q.from_ms = filter
+            .from
+            .as_deref()
+            .map(|v| datetime_ms("from", v))
+            .transpose()?;
+        q.to_ms = filter
+            .to
+            .as_deref()
+            .map(|v| datetime_ms("to", v))
+            .transpose()?;
+        q.descending = match filter.sort_order.as_deref() {
+            None | Some("") | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => return Err(ApiError::invalid_query("sortOrder", "must be asc or desc")),
+        };
+        if let Some(limit) = &filter.limit {
+            q.limit = limit
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid_query("limit", "must be an integer from 1 to 1000")
+                })?;
+        }
+        q.cursor = match filter.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                ApiError::invalid_query("cursor", "is not a cursor this server gave")
+            })?),
+        };
+        let logs = self.store.find_api_logs(&q).await.map_err(store_error)?;
+        let cursor = (logs.len() as i64 == q.limit)
+            .then(|| logs.last().map(|l| l.seq.to_string()))
+            .flatten();
+        let items: Vec<Value> = logs.iter().map(|l| self.render_api_log(l)).collect();
+        let mut page = json!({ "items": items });
+        if let Some(c) = cursor {
+            page["cursor"] = json!(c);
+        }
+        Ok(page)
+    }
+
+    /// `GET /external-api-logs/{id}`: the log with its masked request and response.
+    pub async fn api_log(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
+        let log = self
+            .store
+            .api_log_by_id(caller.workspace_id(), id)
+            .await
+            .map_err(store_error)?
+            .filter(|l| {
+                caller
+                    .customer_id
+                    .as_ref()
+                    .is_none_or(|me| *me == l.customer_id)
+            })
+            .ok_or_else(|| ApiError::not_found(format!("No external API log matches `{id}`")))?;
+        let mut v = self.render_api_log(&log);
+        if let (Value::Object(m), Value::Object(details)) = (&mut v, &log.details) {
+            for (k, d) in details {
+                m.insert(k.clone(), d.clone());
+            }
+        }
+        Ok(v)
+    }
+
+    /// Logs dropped because the write queue was full (for metrics and tests).
+    pub fn dropped_api_logs(&self) -> u64 {
+        self.api_logs.dropped()
+    }
+
+    fn render_api_log(&self, l: &ExternalApiLog) -> Value {
+        json!({
+            "id": l.id,
+            "workspaceId": l.workspace_id,
+            "customerId": l.customer_id,
+            "integrationId": l.integration_id,
+            "connectionId": l.connection_id,
+            "statusCode": l.status_code,
+            "isSuccess": l.is_success,
+            "s3Uri": format!("{}/external-api-logs/{}", self.config.public_url.trim_end_matches('/'), l.id),
+            "createdAt": l.created_at,
+            "requestUrl": l.request_url,
+            "duration": l.duration_ms,
+        })
+    }
+
+    /// A customer's id from its id or key, as an admin names it in `tenantId`.
+    async fn customer_id_of(&self, caller: &Caller, named: &str) -> Result<String, ApiError> {
+        if caller.customer_id.as_deref() == Some(named) {
+            return Ok(named.to_owned());
+        }
+        let admin = Caller::admin(caller.workspace.clone());
+        match self
+            .resolve_ref(
+                &admin,
+                ElementType::Customer,
+                &Ref::Id(named.to_owned()),
+                "tenantId",
+            )
+            .await
+        {
+            Ok(c) => Ok(c.id),
+            Err(_) => Ok(self
+                .resolve_ref(
+                    &admin,
+                    ElementType::Customer,
+                    &Ref::Key(named.to_owned()),
+                    "tenantId",
+                )
+                .await
+                .map(|c| c.id)
+                .unwrap_or_else(|_| named.to_owned())),
+        }
+    }
+}
