@@ -162,7 +162,7 @@ async fn run_connect(
     match state.engine.start_connect(caller, request, delivery).await {
         Ok(ConnectStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(ConnectStep::Connected(conn)) => {
-            finish(state, Some(caller), request, Ok(conn), theme).await
+            finish(state, Some(caller), request, Ok(*conn), theme).await
         }
         Err(e) => finish(state, Some(caller), request, Err(e), theme).await,
     }
@@ -449,7 +449,7 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
     {
         Ok(ConnectStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(ConnectStep::Connected(conn)) => {
-            finish(&state, Some(&caller), &request, Ok(conn), theme).await
+            finish(&state, Some(&caller), &request, Ok(*conn), theme).await
         }
         Err(e) => form_page(&state, &target, &carry, &input, Some(&e.message), theme),
     }

@@ -183,7 +183,7 @@ pub enum ConnectStep {
     /// Send the browser to the provider's authorize page.
     Redirect(String),
     /// The connection is made (or renewed).
-    Connected(Element),
+    Connected(Box<Element>),
 }
 
 /// Where a flow stands, resolved: integration, connector, the chosen option.
@@ -428,7 +428,7 @@ impl Engine {
                 let conn = self
                     .complete_connect(caller, request, &target, None)
                     .await?;
-                return Ok(ConnectStep::Connected(conn));
+                return Ok(ConnectStep::Connected(Box::new(conn)));
             }
         };
         let sealed = self.seal_flow(&caller.workspace.id, &state, &flow)?;

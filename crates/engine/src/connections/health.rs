@@ -49,7 +49,7 @@ fn lifetime_ms(credentials: &Value) -> Option<i64> {
     let secs = v
         .as_f64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
-    (secs > 0.0).then(|| (secs * 1000.0) as i64)
+    (secs > 0.0).then_some((secs * 1000.0) as i64)
 }
 
 fn iso(ms: i64) -> String {
