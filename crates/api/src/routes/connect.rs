@@ -39,6 +39,9 @@ pub fn router() -> Router<AppState> {
             post(connection_screen_post).get(connection_screen_get),
         )
         .route("/static/penpal.min.js", get(penpal))
+        .route("/connection-requests", post(create_request))
+        .route("/connection-requests/{request_id}", get(get_request))
+        .route("/screens/connections", get(request_screen))
 }
 
 async fn penpal() -> Response {
@@ -177,6 +180,15 @@ async fn finish(
     result: Result<Element, ApiError>,
     theme: Option<&str>,
 ) -> Response {
+    if let (Some(c), Some(id)) = (caller, &request.connection_request_id) {
+        let outcome = match &result {
+            Ok(conn) => Ok(conn),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = state.engine.settle_connection_request(c, id, outcome).await {
+            tracing::warn!(error = %e.message, "could not record a connection request's outcome");
+        }
+    }
     let mut event = json!({"source": "integration.app"});
     if let Some(rid) = &request.request_id {
         event["requestId"] = json!(rid);
@@ -314,6 +326,7 @@ fn carry_fields(
         ("name", &request.name),
         ("requestId", &request.request_id),
         ("redirectUri", &request.redirect_uri),
+        ("connectionRequestId", &request.connection_request_id),
     ];
     for (k, v) in optional {
         if let Some(v) = v {
@@ -451,7 +464,18 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
         Ok(ConnectStep::Connected(conn)) => {
             finish(&state, Some(&caller), &request, Ok(*conn), theme).await
         }
-        Err(e) => form_page(&state, &target, &carry, &input, Some(&e.message), theme),
+        Err(e) => {
+            if let Some(id) = &request.connection_request_id {
+                if let Err(e) = state
+                    .engine
+                    .settle_connection_request(&caller, id, Err(&e))
+                    .await
+                {
+                    tracing::warn!(error = %e.message, "could not record a connection request's outcome");
+                }
+            }
+            form_page(&state, &target, &carry, &input, Some(&e.message), theme)
+        }
     }
 }
 
@@ -593,4 +617,76 @@ async fn connection_screen_post(State(state): State<AppState>, body: Bytes) -> R
 
 async fn connection_screen_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     connection_screen(state, form_fields(raw.unwrap_or_default().as_bytes())).await
+}
+
+/// `POST /connection-requests`: starts an asynchronous connect; answers the
+/// `ConnectionRequest` with the `url` a human opens to finish it.
+async fn create_request(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    crate::body::JsonObject(body): crate::body::JsonObject,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        state
+            .engine
+            .create_connection_request(&caller, &body)
+            .await?,
+    ))
+}
+
+/// `GET /connection-requests/{id}`: its status and result.
+async fn get_request(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(request_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        state
+            .engine
+            .connection_request(&caller, &request_id)
+            .await?,
+    ))
+}
+
+/// `GET /screens/connections?connectionRequestId=`: the connect screen for a
+/// connection request, acting for its customer.
+async fn request_screen(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let query = form_fields(raw.unwrap_or_default().as_bytes());
+    let theme = field(&query, "theme").map(str::to_owned);
+    let Some(id) = field(&query, "connectionRequestId") else {
+        return error_page(
+            &ApiError::invalid_query("connectionRequestId", "is required"),
+            theme.as_deref(),
+        );
+    };
+    let (request, token) = match state.engine.open_connection_request(id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&e, theme.as_deref()),
+    };
+    let mut fields = vec![
+        ("token".to_owned(), token),
+        ("connectionRequestId".to_owned(), id.to_owned()),
+    ];
+    for name in [
+        "integrationId",
+        "connectionId",
+        "connectionKey",
+        "name",
+        "authOptionKey",
+        "redirectUri",
+    ] {
+        if let Some(v) = request[name].as_str() {
+            fields.push((name.to_owned(), v.to_owned()));
+        }
+    }
+    if request["allowMultipleConnections"] == true {
+        fields.push(("allowMultipleConnections".into(), "1".into()));
+    }
+    if let Some(p) = request.get("connectorParameters").filter(|p| p.is_object()) {
+        fields.push(("connectorParameters".into(), p.to_string()));
+    }
+    if let Some(t) = theme {
+        fields.push(("theme".into(), t));
+    }
+    screen(state, fields).await
 }

@@ -101,6 +101,16 @@ pub struct ApiClient {
     policy: RetryPolicy,
     redactor: Redactor,
     observer: Option<Arc<dyn CallObserver>>,
+    oauth1: Option<OAuth1Signer>,
+}
+
+/// What signs each request of an OAuth 1.0a connection (RFC 5849 §3, HMAC-SHA1):
+/// the app's consumer key and secret and the connection's token credentials.
+#[derive(Clone)]
+pub struct OAuth1Signer {
+    pub consumer_key: String,
+    pub consumer_secret: crate::redact::Secret,
+    pub token: crate::auth::oauth1::OAuth1Token,
 }
 
 impl fmt::Debug for ApiClient {
@@ -132,7 +142,19 @@ impl ApiClient {
             policy,
             redactor,
             observer: None,
+            oauth1: None,
         }
+    }
+
+    /// Signs every request with OAuth 1.0a (the connection's token credentials).
+    pub fn with_oauth1(mut self, signer: OAuth1Signer) -> Self {
+        self.redactor = self
+            .redactor
+            .clone()
+            .with_secret(signer.consumer_secret.expose().to_owned())
+            .with_secret(signer.token.secret.expose().to_owned());
+        self.oauth1 = Some(signer);
+        self
     }
 
     /// Hands every attempt this client makes to `observer`, masked.
@@ -244,13 +266,31 @@ impl ApiClient {
         url: url::Url,
         headers: &[(String, String)],
         timeout: Duration,
+        form: &[(String, String)],
     ) -> (reqwest::RequestBuilder, Option<String>) {
         let mut builder = self
             .http
-            .request(method, url)
+            .request(method.clone(), url.clone())
             .timeout(timeout.max(Duration::from_millis(1)));
         if let Some(auth) = &self.config.auth {
             builder = builder.basic_auth(&auth.username, Some(auth.password.expose()));
+        }
+        if let Some(signer) = &self.oauth1 {
+            let signed = crate::auth::oauth1::SignedRequest {
+                method: method.as_str(),
+                url: &url,
+                form,
+                consumer_key: &signer.consumer_key,
+                consumer_secret: signer.consumer_secret.expose(),
+                token: Some(&signer.token),
+                protocol_extra: &[],
+                nonce: crate::auth::oauth2::random_token(16),
+                timestamp: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            };
+            builder = builder.header("authorization", signed.authorization_header());
         }
         let mut content_type: Option<String> = None;
         for (name, value) in self.effective_headers(headers) {
@@ -260,6 +300,23 @@ impl ApiClient {
             }
         }
         (builder, content_type)
+    }
+
+    /// A form-encoded body's parameters, which an OAuth 1 signature covers.
+    fn signed_form_params(&self, request: &ApiRequest) -> Vec<(String, String)> {
+        if self.oauth1.is_none() {
+            return Vec::new();
+        }
+        let is_form = self.effective_headers(&request.headers).any(|(n, v)| {
+            n.eq_ignore_ascii_case("content-type")
+                && v.starts_with("application/x-www-form-urlencoded")
+        });
+        match (&request.data, is_form) {
+            (Some(data @ Value::Object(_)), true) => {
+                string_pairs(Some(&strip_undefined(data.clone())), "data").unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The client's headers the request does not override, then the request's.
@@ -281,7 +338,7 @@ impl ApiClient {
             .effective_headers(headers)
             .map(|(n, v)| (n.to_owned(), mask_header(&self.redactor, n, v)))
             .collect();
-        if self.config.auth.is_some() {
+        if self.config.auth.is_some() || self.oauth1.is_some() {
             out.push(("authorization".into(), crate::redact::MASK.into()));
         }
         out
@@ -322,11 +379,13 @@ impl ApiClient {
     async fn attempt(&self, request: &ApiRequest, remaining: Duration) -> Attempt {
         let url = self.full_url(&request.path, &request.query)?;
         let started = (SystemTime::now(), Instant::now());
+        let form_params = self.signed_form_params(request);
         let (mut builder, content_type) = self.builder(
             request.method.clone(),
             url.clone(),
             &request.headers,
             remaining,
+            &form_params,
         );
         if let Some(data) = &request.data {
             let data = strip_undefined(data.clone());
@@ -411,6 +470,7 @@ impl ApiClient {
             url.clone(),
             &request.headers,
             self.policy.overall_timeout,
+            &[],
         );
         let logged_body = || {
             self.observer.as_ref()?;

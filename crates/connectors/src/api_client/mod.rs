@@ -8,7 +8,9 @@ mod observe;
 mod refresh;
 mod retry;
 
-pub use client::{ApiClient, ApiRequest, ApiResponse, RawRequest, RawResponse, CLASSIFY_LIMIT};
+pub use client::{
+    ApiClient, ApiRequest, ApiResponse, OAuth1Signer, RawRequest, RawResponse, CLASSIFY_LIMIT,
+};
 pub use config::{ApiClientConfig, BasicAuth, ResponseHandler};
 pub use error::{keys, ApiClientError, ResponseSummary};
 pub use observe::{mask_header, CallObserver, CallRecord};

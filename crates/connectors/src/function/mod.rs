@@ -199,15 +199,65 @@ impl FunctionRunner {
                         origin: def.origin.clone(),
                         source: Box::new(source),
                     })?;
-                Ok(ApiClient::new(
+                let client = ApiClient::new(
                     self.http.clone(),
                     config,
                     self.policy.clone(),
                     self.redactor.clone(),
                 )
-                .with_observer(self.observer.clone()))
+                .with_observer(self.observer.clone());
+                let signer = self.oauth1_signer()?;
+                Ok(match signer {
+                    Some(signer) => client.with_oauth1(signer),
+                    None => client,
+                })
             })
             .await
+    }
+
+    /// For an OAuth 1 connection holding token credentials: what signs its
+    /// requests — the consumer from `getOAuthConfig`, the token from the
+    /// credentials. The config is built here from its mapping (OAuth 1 connectors
+    /// declare it as one); a `getOAuthConfig` written in JavaScript could need this
+    /// very client, so such connectors sign in their own `makeApiClient`.
+    fn oauth1_signer(&self) -> Result<Option<crate::api_client::OAuth1Signer>, FunctionError> {
+        if self.auth.auth_type != Some(crate::definition::AuthType::OAuth1) {
+            return Ok(None);
+        }
+        let field = |n: &str| self.credentials.get(n).and_then(Value::as_str);
+        let (Some(token), Some(secret)) = (field("oauth_token"), field("oauth_token_secret"))
+        else {
+            return Ok(None);
+        };
+        let Some(def) = self.auth.function(AuthFunction::GetOAuthConfig) else {
+            return Ok(None);
+        };
+        let Implementation::Mapping(mapping) = &def.implementation else {
+            return Ok(None);
+        };
+        let input = json!({
+            "connectorParameters": self.connector_parameters,
+            "connectionInput": {},
+            "redirectUri": "",
+            "state": "",
+        });
+        let built = self
+            .build(Some(mapping), &self.variables(&input), &def.origin)?
+            .unwrap_or(Value::Null);
+        let config = crate::auth::oauth1::OAuth1Config::from_value(&built).map_err(|e| {
+            FunctionError::InvalidRequest {
+                origin: def.origin.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Some(crate::api_client::OAuth1Signer {
+            consumer_key: config.consumer_key,
+            consumer_secret: config.consumer_secret,
+            token: crate::auth::oauth1::OAuth1Token {
+                token: token.to_owned(),
+                secret: crate::redact::Secret::new(secret.to_owned()),
+            },
+        }))
     }
 
     /// Runs a function with `input`.

@@ -22,6 +22,7 @@ mod error;
 pub mod flow;
 pub(crate) mod health;
 mod proxy;
+pub mod requests;
 mod secrets;
 pub(crate) mod webhooks;
 
