@@ -1287,6 +1287,16 @@ async fn google_sheets() {
             {"properties": {"sheetId": 1875, "title": "Totals", "index": 1}}
         ]}),
     );
+    let tab = |id, name| {
+        find_by_id(
+            "sheets",
+            json!({"spreadsheetId": "sheet-1"}),
+            id,
+            sheet_tabs.clone(),
+            name,
+        )
+        .query(vec![("fields", "sheets.properties")])
+    };
     run_case(Case {
         key: "google-sheets",
         credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3599}),
@@ -1354,42 +1364,12 @@ async fn google_sheets() {
             ),
             // A sheet is found among the spreadsheet's tabs by a JSONata filter on
             // its numeric sheetId…
-            find_by_id(
-                "sheets",
-                json!({"spreadsheetId": "sheet-1"}),
-                "1875",
-                sheet_tabs.clone(),
-                "Totals",
-            )
-            .query(vec![("fields", "sheets.properties")]),
-            find_by_id(
-                "sheets",
-                json!({"spreadsheetId": "sheet-1"}),
-                "0",
-                sheet_tabs.clone(),
-                "Sheet1",
-            )
-            .query(vec![("fields", "sheets.properties")]),
+            tab("1875", "Totals"),
+            tab("0", "Sheet1"),
             // (an id given as a number works too)
-            find_by_id(
-                "sheets",
-                json!({"spreadsheetId": "sheet-1"}),
-                "1875",
-                sheet_tabs.clone(),
-                "Totals",
-            )
-            .request(json!({"id": 1875}))
-            .query(vec![("fields", "sheets.properties")]),
+            tab("1875", "Totals").request(json!({"id": 1875})),
             // …and is not found when no tab has that id.
-            find_by_id(
-                "sheets",
-                json!({"spreadsheetId": "sheet-1"}),
-                "42",
-                sheet_tabs,
-                "",
-            )
-            .query(vec![("fields", "sheets.properties")])
-            .expect(Expect::NotFound),
+            tab("42", "").expect(Expect::NotFound),
             create(
                 "sheets",
                 json!({"spreadsheetId": "sheet-1"}),
