@@ -1,6 +1,11 @@
 //! The shipped connectors: every one loads and validates, and each is run against a
-//! recording mock of its API: `test` with good and wrong credentials, and `list` on
-//! two collections (request path and query checked, records mapped).
+//! recording mock of its API through `collections::run_method` (the engine's path):
+//! `test` with good and wrong credentials, `list` on both collections (request path
+//! and query checked, records mapped), and every other method each collection defines
+//! (`find-by-id`, `create`, and `update`/`delete`/`search`/`match` where present) with
+//! the request's method, path, query and body checked and the result's shape
+//! (`{record}`, `{id}`) checked. A connector whose table misses a defined method fails.
+//! Without `apiBaseUri`, each connector still calls its real API origin.
 
 mod mock;
 
@@ -15,8 +20,11 @@ use axum::{Json, Router};
 use osmosis_connectors::api_client::RetryPolicy;
 use osmosis_connectors::catalog;
 use osmosis_connectors::collections::run_method;
-use osmosis_connectors::definition::{AuthFunction, CollectionMethod, Connector};
+use osmosis_connectors::definition::{
+    AuthFunction, CollectionMethod, Connector, FunctionDef, Implementation,
+};
 use osmosis_connectors::function::FunctionRunner;
+use osmosis_runtime::formula::build_data;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "good-token-1234";
@@ -79,8 +87,15 @@ struct MockApi {
     auth: (&'static str, String),
     /// What a request with a wrong credential gets.
     rejection: (u16, Value),
-    fixtures: Arc<Vec<Fixture>>,
+    /// What answers now: set before each call, so a call is answered by its own case.
+    fixtures: Arc<Mutex<Vec<Fixture>>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl MockApi {
+    fn answer_with(&self, fixtures: Vec<Fixture>) {
+        *self.fixtures.lock().unwrap() = fixtures;
+    }
 }
 
 async fn answer(
@@ -106,16 +121,22 @@ async fn answer(
         let (status, body) = &api.rejection;
         return (StatusCode::from_u16(*status).unwrap(), Json(body.clone())).into_response();
     }
-    let fixture = api.fixtures.iter().find(|f| {
-        f.method == method.as_str()
-            && f.path == uri.path()
-            && f.body_has.is_none_or(|text| body.contains(text))
-    });
+    let fixture = api
+        .fixtures
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f.method == method.as_str()
+                && f.path == uri.path()
+                && f.body_has.is_none_or(|text| body.contains(text))
+        })
+        .cloned();
     match fixture {
         Some(f) => {
-            let mut response = Json(f.body.clone()).into_response();
-            for (name, value) in &f.headers {
-                response.headers_mut().insert(*name, value.parse().unwrap());
+            let mut response = Json(f.body).into_response();
+            for (name, value) in f.headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
             }
             response
         }
@@ -153,6 +174,106 @@ struct Case {
     rejection: (u16, Value),
     test: Fixture,
     lists: [ListCase; 2],
+    /// Every other method of every collection.
+    methods: Vec<MethodCase>,
+}
+
+/// What the mock must have received as the request body.
+enum Sent {
+    /// No body (a GET).
+    Nothing,
+    /// A JSON body, exactly.
+    Json(Value),
+    /// A form-encoded body, exactly these pairs in this order.
+    Form(Vec<(&'static str, &'static str)>),
+    /// A GraphQL request: the query contains the text, the variables are exactly these.
+    Graphql(&'static str, Value),
+}
+
+/// What the method must return.
+enum Expect {
+    /// `{record}` with this id and name.
+    Record(&'static str, &'static str),
+    /// `{id}`, exactly.
+    Id(&'static str),
+    /// The method fails: the API had no such record.
+    NotFound,
+}
+
+/// One method (other than `list`) on one collection.
+struct MethodCase {
+    collection: &'static str,
+    method: CollectionMethod,
+    parameters: Value,
+    request: Value,
+    fixture: Fixture,
+    /// The query pairs the request must carry, exactly (in any order).
+    query: Vec<(&'static str, &'static str)>,
+    sent: Sent,
+    expect: Expect,
+}
+
+/// `find-by-id` of `id`, answered by `fixture` with a GET without a body.
+fn find_by_id(
+    collection: &'static str,
+    parameters: Value,
+    id: &'static str,
+    fixture: Fixture,
+    name: &'static str,
+) -> MethodCase {
+    MethodCase {
+        collection,
+        method: CollectionMethod::FindById,
+        parameters,
+        request: json!({ "id": id }),
+        fixture,
+        query: vec![],
+        sent: Sent::Nothing,
+        expect: Expect::Record(id, name),
+    }
+}
+
+/// `create` with `fields`, expecting `sent` and `{id}`.
+fn create(
+    collection: &'static str,
+    parameters: Value,
+    fields: Value,
+    fixture: Fixture,
+    sent: Sent,
+    id: &'static str,
+) -> MethodCase {
+    MethodCase {
+        collection,
+        method: CollectionMethod::Create,
+        parameters,
+        request: json!({ "fields": fields }),
+        fixture,
+        query: vec![],
+        sent,
+        expect: Expect::Id(id),
+    }
+}
+
+impl MethodCase {
+    fn request(mut self, request: Value) -> Self {
+        self.request = request;
+        self
+    }
+
+    fn query(mut self, pairs: Vec<(&'static str, &'static str)>) -> Self {
+        self.query = pairs;
+        self
+    }
+
+    fn sent(mut self, sent: Sent) -> Self {
+        self.sent = sent;
+        self
+    }
+
+    fn expect(mut self, expect: Expect) -> Self {
+        self.expect = expect;
+        self
+    }
 }
 
 fn fill(value: &Value, base: &str, token: &str) -> Value {
@@ -188,16 +309,14 @@ fn connector(key: &str) -> Arc<Connector> {
 
 async fn run_case(case: Case) {
     let key = case.key;
-    let mut fixtures = vec![case.test.clone()];
-    fixtures.extend(case.lists.iter().map(|l| l.fixture.clone()));
     let api = MockApi {
         auth: (case.auth.0, case.auth.1.replace("{token}", TOKEN)),
         rejection: case.rejection.clone(),
-        fixtures: Arc::new(fixtures),
+        fixtures: Arc::new(Mutex::new(vec![case.test.clone()])),
         requests: Arc::default(),
     };
     let requests = api.requests.clone();
-    let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
+    let base = mock::serve(Router::new().fallback(answer).with_state(api.clone())).await;
     // The API and OAuth origins point at the mock.
     let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
     let runner = |token: &str| {
@@ -233,6 +352,7 @@ async fn run_case(case: Case) {
 
     for list in &case.lists {
         let collection = list.collection;
+        api.answer_with(vec![list.fixture.clone()]);
         let page = run_method(
             &good,
             collection,
@@ -281,6 +401,121 @@ async fn run_case(case: Case) {
             "{key}/{collection}: cursor"
         );
     }
+
+    for case in &case.methods {
+        let (collection, method) = (case.collection, case.method.file_stem());
+        let what = format!("{key}/{collection}: {method}");
+        api.answer_with(vec![case.fixture.clone()]);
+        let before = requests.lock().unwrap().len();
+        let result = run_method(
+            &good,
+            collection,
+            case.method,
+            fill(&case.request, &base, TOKEN),
+            fill(&case.parameters, &base, TOKEN),
+        )
+        .await;
+        let sent = requests.lock().unwrap()[before..].to_vec();
+        assert_eq!(sent.len(), 1, "{what}: one request, got {sent:#?}");
+        let sent = &sent[0];
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            (case.fixture.method, case.fixture.path),
+            "{what}: request"
+        );
+        let mut query = sent.query.clone();
+        query.sort();
+        let mut want: Vec<(String, String)> = case
+            .query
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        want.sort();
+        assert_eq!(query, want, "{what}: query");
+        let content_type = sent
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match &case.sent {
+            Sent::Nothing => assert_eq!(sent.body, "", "{what}: body"),
+            Sent::Json(body) => {
+                assert!(
+                    content_type.starts_with("application/json"),
+                    "{what}: content type {content_type}"
+                );
+                let got: Value = serde_json::from_str(&sent.body)
+                    .unwrap_or_else(|e| panic!("{what}: body {}: {e}", sent.body));
+                assert_eq!(got, fill(body, &base, TOKEN), "{what}: body");
+            }
+            Sent::Form(pairs) => {
+                assert!(
+                    content_type.starts_with("application/x-www-form-urlencoded"),
+                    "{what}: content type {content_type}"
+                );
+                let got: Vec<(String, String)> = url::form_urlencoded::parse(sent.body.as_bytes())
+                    .into_owned()
+                    .collect();
+                let want: Vec<(String, String)> = pairs
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect();
+                assert_eq!(got, want, "{what}: form body {}", sent.body);
+            }
+            Sent::Graphql(text, variables) => {
+                assert!(
+                    content_type.starts_with("application/json"),
+                    "{what}: content type {content_type}"
+                );
+                let got: Value = serde_json::from_str(&sent.body).unwrap();
+                let query = got["query"].as_str().unwrap_or_default();
+                assert!(query.contains(text), "{what}: query {query}");
+                assert_eq!(&got["variables"], variables, "{what}: variables");
+            }
+        }
+        match case.expect {
+            Expect::Record(id, name) => {
+                let result = result.unwrap_or_else(|e| panic!("{what}: {e}"));
+                let record = &result["record"];
+                assert_eq!(record["id"], id, "{what}: record id in {result}");
+                assert_eq!(record["name"], name, "{what}: record name in {result}");
+                assert!(
+                    record["rawFields"].is_object(),
+                    "{what}: rawFields in {result}"
+                );
+            }
+            Expect::Id(id) => {
+                let result = result.unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(result, json!({ "id": id }), "{what}");
+            }
+            Expect::NotFound => {
+                let error = result.expect_err(&what).to_string();
+                assert!(error.contains("no record found"), "{what}: {error}");
+            }
+        }
+    }
+
+    // The table covers every method every collection defines.
+    let connector = connector(key);
+    let mut defined = BTreeSet::new();
+    for (collection, definition) in &connector.data_collections {
+        for method in CollectionMethod::ALL {
+            if definition.method(method).is_some() {
+                defined.insert((collection.clone(), method.file_stem()));
+            }
+        }
+    }
+    let tested: BTreeSet<(String, &str)> = case
+        .lists
+        .iter()
+        .map(|l| (l.collection.to_owned(), CollectionMethod::List.file_stem()))
+        .chain(
+            case.methods
+                .iter()
+                .map(|m| (m.collection.to_owned(), m.method.file_stem())),
+        )
+        .collect();
+    assert_eq!(tested, defined, "{key}: methods tested");
 }
 
 // ---------------------------------------------------------------------------
@@ -416,6 +651,96 @@ async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
     }
 }
 
+/// Without `apiBaseUri`, every function that calls the API (the `test` and every
+/// collection method) goes to the app's real origin: the client's base URI, or, for
+/// Google's Drive calls, the absolute URL the function builds.
+#[tokio::test]
+async fn real_base_urls_apply_without_an_api_base_uri() {
+    let cases: [(&str, Value, &[&str]); 12] = [
+        ("airtable", json!({}), &["https://api.airtable.com/v0/"]),
+        ("github", json!({}), &["https://api.github.com/"]),
+        (
+            "google-sheets",
+            json!({}),
+            &[
+                "https://sheets.googleapis.com/v4/",
+                "https://www.googleapis.com/drive/v3/",
+            ],
+        ),
+        ("hubspot", json!({}), &["https://api.hubapi.com/"]),
+        ("intercom", json!({}), &["https://api.intercom.io/"]),
+        (
+            "jira",
+            json!({"cloudId": "cloud-1"}),
+            &["https://api.atlassian.com/ex/jira/cloud-1/rest/api/3/"],
+        ),
+        ("linear", json!({}), &["https://api.linear.app/graphql"]),
+        ("notion", json!({}), &["https://api.notion.com/v1/"]),
+        (
+            "salesforce",
+            json!({"instance_url": "https://na1.my.salesforce.com"}),
+            &["https://na1.my.salesforce.com/services/data/v60.0/"],
+        ),
+        ("slack", json!({}), &["https://slack.com/api/"]),
+        (
+            "stripe",
+            json!({"apiKey": TOKEN}),
+            &["https://api.stripe.com/v1/"],
+        ),
+        (
+            "zendesk",
+            json!({"subdomain": "acme"}),
+            &["https://acme.zendesk.com/api/v2/"],
+        ),
+    ];
+    assert_eq!(
+        cases.iter().map(|c| c.0).collect::<Vec<_>>(),
+        catalog::keys()
+    );
+    for (key, extra, origins) in cases {
+        let connector = connector(key);
+        let mut credentials = json!({"access_token": TOKEN});
+        credentials
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+            .with_credentials(credentials)
+            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let client = runner.api_client().await.unwrap();
+        let mut functions: Vec<&FunctionDef> = vec![connector
+            .auth
+            .function(AuthFunction::Test)
+            .expect("a test function")];
+        for collection in connector.data_collections.values() {
+            functions.extend(
+                CollectionMethod::ALL
+                    .into_iter()
+                    .filter_map(|m| collection.method(m)),
+            );
+        }
+        let vars = runner.variables(&json!({"parameters": {}, "id": "x"}));
+        for function in functions {
+            let path = match &function.implementation {
+                Implementation::RestApi(mapping) => {
+                    match build_data(Some(&mapping.path), Some(&vars)).unwrap() {
+                        Some(Value::String(path)) => path,
+                        other => panic!("{}: path {other:?}", function.origin),
+                    }
+                }
+                Implementation::Graphql(mapping) => mapping.path.clone(),
+                _ => continue,
+            };
+            let url = client.url_for(&path).unwrap().to_string();
+            assert!(
+                origins.iter().any(|o| url.starts_with(o)),
+                "{key}: {} calls {url}",
+                function.origin
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Each connector against its mock.
 
@@ -471,6 +796,51 @@ async fn github() {
                 cursor: None,
             },
         ],
+        methods: vec![
+            find_by_id(
+                "repositories",
+                json!({}),
+                "1296269",
+                get(
+                    "/repositories/1296269",
+                    json!({"id": 1296269, "name": "Hello-World", "full_name": "octocat/Hello-World",
+                        "html_url": "https://github.com/octocat/Hello-World", "private": false}),
+                ),
+                "octocat/Hello-World",
+            ),
+            create(
+                "repositories",
+                json!({}),
+                json!({"name": "Hello-World", "description": "My first repository"}),
+                post(
+                    "/user/repos",
+                    json!({"id": 1296269, "name": "Hello-World", "full_name": "octocat/Hello-World"}),
+                ),
+                Sent::Json(json!({"name": "Hello-World", "description": "My first repository"})),
+                "1296269",
+            ),
+            find_by_id(
+                "issues",
+                json!({"owner": "octocat", "repo": "Hello-World"}),
+                "1347",
+                get(
+                    "/repos/octocat/Hello-World/issues/1347",
+                    json!({"id": 1, "number": 1347, "title": "Found a bug", "state": "open", "labels": []}),
+                ),
+                "Found a bug",
+            ),
+            create(
+                "issues",
+                json!({"owner": "octocat", "repo": "Hello-World"}),
+                json!({"title": "Found a bug", "body": "It crashes.", "labels": ["bug"]}),
+                post(
+                    "/repos/octocat/Hello-World/issues",
+                    json!({"id": 1, "number": 1347, "title": "Found a bug"}),
+                ),
+                Sent::Json(json!({"title": "Found a bug", "body": "It crashes.", "labels": ["bug"]})),
+                "1347",
+            ),
+        ],
     })
     .await;
 }
@@ -522,6 +892,41 @@ async fn slack() {
                 cursor: None,
             },
         ],
+        methods: vec![
+            find_by_id(
+                "channels",
+                json!({}),
+                "C012AB3CD",
+                get(
+                    "/api/conversations.info",
+                    json!({"ok": true, "channel": {"id": "C012AB3CD", "name": "general", "is_private": false}}),
+                ),
+                "general",
+            )
+            .query(vec![("channel", "C012AB3CD")]),
+            create(
+                "channels",
+                json!({}),
+                json!({"name": "endeavor", "isPrivate": true}),
+                post(
+                    "/api/conversations.create",
+                    json!({"ok": true, "channel": {"id": "C0EAQDV4Z", "name": "endeavor"}}),
+                ),
+                Sent::Json(json!({"name": "endeavor", "is_private": true})),
+                "C0EAQDV4Z",
+            ),
+            find_by_id(
+                "users",
+                json!({}),
+                "W012A3CDE",
+                get(
+                    "/api/users.info",
+                    json!({"ok": true, "user": {"id": "W012A3CDE", "name": "spengler", "real_name": "Egon Spengler"}}),
+                ),
+                "Egon Spengler",
+            )
+            .query(vec![("user", "W012A3CDE")]),
+        ],
     })
     .await;
 }
@@ -562,6 +967,46 @@ async fn hubspot() {
                 records: vec![("9", "HubSpot")],
                 cursor: None,
             },
+        ],
+        methods: vec![
+            find_by_id(
+                "contacts",
+                json!({}),
+                "51",
+                get(
+                    "/crm/v3/objects/contacts/51",
+                    json!({"id": "51", "properties": {"firstname": "Brian", "lastname": "Halligan", "email": "bh@hubspot.com"}}),
+                ),
+                "Brian Halligan",
+            )
+            .query(vec![("properties", "email,firstname,lastname,phone,company")]),
+            create(
+                "contacts",
+                json!({}),
+                json!({"email": "bh@hubspot.com", "firstname": "Brian"}),
+                post("/crm/v3/objects/contacts", json!({"id": "51", "properties": {}})),
+                Sent::Json(json!({"properties": {"email": "bh@hubspot.com", "firstname": "Brian"}})),
+                "51",
+            ),
+            find_by_id(
+                "companies",
+                json!({}),
+                "9",
+                get(
+                    "/crm/v3/objects/companies/9",
+                    json!({"id": "9", "properties": {"domain": "hubspot.com"}}),
+                ),
+                "hubspot.com",
+            )
+            .query(vec![("properties", "name,domain,industry,phone,city")]),
+            create(
+                "companies",
+                json!({}),
+                json!({"name": "HubSpot", "domain": "hubspot.com"}),
+                post("/crm/v3/objects/companies", json!({"id": "9", "properties": {}})),
+                Sent::Json(json!({"properties": {"name": "HubSpot", "domain": "hubspot.com"}})),
+                "9",
+            ),
         ],
     })
     .await;
@@ -609,6 +1054,49 @@ async fn stripe() {
                 cursor: None,
             },
         ],
+        methods: vec![
+            find_by_id(
+                "customers",
+                json!({}),
+                "cus_1",
+                get(
+                    "/v1/customers/cus_1",
+                    json!({"id": "cus_1", "object": "customer", "name": "Jenny Rosen"}),
+                ),
+                "Jenny Rosen",
+            ),
+            // Stripe takes form-encoded bodies; fields left out are not sent.
+            create(
+                "customers",
+                json!({}),
+                json!({"name": "Jenny Rosen", "email": "jenny.rosen@example.com"}),
+                post("/v1/customers", json!({"id": "cus_NffrFeUfNV2Hib", "object": "customer"})),
+                Sent::Form(vec![("name", "Jenny Rosen"), ("email", "jenny.rosen@example.com")]),
+                "cus_NffrFeUfNV2Hib",
+            ),
+            find_by_id(
+                "invoices",
+                json!({}),
+                "in_1",
+                get(
+                    "/v1/invoices/in_1",
+                    json!({"id": "in_1", "object": "invoice", "number": "ABC-0001"}),
+                ),
+                "ABC-0001",
+            ),
+            create(
+                "invoices",
+                json!({}),
+                json!({"customer": "cus_1", "collectionMethod": "send_invoice", "daysUntilDue": 30}),
+                post("/v1/invoices", json!({"id": "in_2", "object": "invoice", "status": "draft"})),
+                Sent::Form(vec![
+                    ("customer", "cus_1"),
+                    ("collection_method", "send_invoice"),
+                    ("days_until_due", "30"),
+                ]),
+                "in_2",
+            ),
+        ],
     })
     .await;
 }
@@ -654,6 +1142,43 @@ async fn notion() {
                 records: vec![("d-1", "Grocery list")],
                 cursor: None,
             },
+        ],
+        methods: vec![
+            find_by_id("pages", json!({}), "p-1", get("/v1/pages/p-1", page.clone()), "Tuscan kale"),
+            // The parent comes from the collection parameter…
+            create(
+                "pages",
+                json!({"parentPageId": "pp-1"}),
+                json!({"title": "Tuscan kale"}),
+                post("/v1/pages", json!({"object": "page", "id": "p-2"})),
+                Sent::Json(json!({
+                    "parent": {"page_id": "pp-1"},
+                    "properties": {"title": {"title": [{"text": {"content": "Tuscan kale"}}]}}
+                })),
+                "p-2",
+            ),
+            // …or from the record's own `parentId`, which wins.
+            create(
+                "pages",
+                json!({"parentPageId": "pp-1"}),
+                json!({"title": "Kale", "parentId": "pp-2"}),
+                post("/v1/pages", json!({"object": "page", "id": "p-3"})),
+                Sent::Json(json!({
+                    "parent": {"page_id": "pp-2"},
+                    "properties": {"title": {"title": [{"text": {"content": "Kale"}}]}}
+                })),
+                "p-3",
+            ),
+            find_by_id(
+                "databases",
+                json!({}),
+                "d-1",
+                get(
+                    "/v1/databases/d-1",
+                    json!({"object": "database", "id": "d-1", "title": [{"plain_text": "Grocery "}, {"plain_text": "list"}]}),
+                ),
+                "Grocery list",
+            ),
         ],
     })
     .await;
@@ -704,12 +1229,74 @@ async fn salesforce() {
                 cursor: None,
             },
         ],
+        methods: vec![
+            find_by_id(
+                "accounts",
+                json!({}),
+                "001D000000IqhSLIAZ",
+                get(
+                    "/services/data/v60.0/sobjects/Account/001D000000IqhSLIAZ",
+                    json!({"attributes": {"type": "Account"}, "Id": "001D000000IqhSLIAZ", "Name": "Edge Communications"}),
+                ),
+                "Edge Communications",
+            ),
+            create(
+                "accounts",
+                json!({}),
+                json!({"Name": "Edge Communications", "Industry": "Electronics"}),
+                post(
+                    "/services/data/v60.0/sobjects/Account",
+                    json!({"id": "001D000000IqhSLIAZ", "success": true, "errors": []}),
+                ),
+                Sent::Json(json!({"Name": "Edge Communications", "Industry": "Electronics"})),
+                "001D000000IqhSLIAZ",
+            ),
+            find_by_id(
+                "contacts",
+                json!({}),
+                "003D000000QV9n2IAD",
+                get(
+                    "/services/data/v60.0/sobjects/Contact/003D000000QV9n2IAD",
+                    json!({"attributes": {"type": "Contact"}, "Id": "003D000000QV9n2IAD", "Name": "Rose Gonzalez",
+                        "FirstName": "Rose", "LastName": "Gonzalez"}),
+                ),
+                "Rose Gonzalez",
+            ),
+            create(
+                "contacts",
+                json!({}),
+                json!({"FirstName": "Rose", "LastName": "Gonzalez"}),
+                post(
+                    "/services/data/v60.0/sobjects/Contact",
+                    json!({"id": "003D000000QV9n2IAD", "success": true, "errors": []}),
+                ),
+                Sent::Json(json!({"FirstName": "Rose", "LastName": "Gonzalez"})),
+                "003D000000QV9n2IAD",
+            ),
+        ],
     })
     .await;
 }
 
 #[tokio::test]
 async fn google_sheets() {
+    let sheet_tabs = get(
+        "/v4/spreadsheets/sheet-1",
+        json!({"sheets": [
+            {"properties": {"sheetId": 0, "title": "Sheet1", "index": 0}},
+            {"properties": {"sheetId": 1875, "title": "Totals", "index": 1}}
+        ]}),
+    );
+    let tab = |id, name| {
+        find_by_id(
+            "sheets",
+            json!({"spreadsheetId": "sheet-1"}),
+            id,
+            sheet_tabs.clone(),
+            name,
+        )
+        .query(vec![("fields", "sheets.properties")])
+    };
     run_case(Case {
         key: "google-sheets",
         credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3599}),
@@ -744,17 +1331,58 @@ async fn google_sheets() {
                 collection: "sheets",
                 parameters: json!({"spreadsheetId": "sheet-1"}),
                 request: json!({}),
-                fixture: get(
-                    "/v4/spreadsheets/sheet-1",
-                    json!({"sheets": [
-                        {"properties": {"sheetId": 0, "title": "Sheet1", "index": 0}},
-                        {"properties": {"sheetId": 1875, "title": "Totals", "index": 1}}
-                    ]}),
-                ),
+                fixture: sheet_tabs.clone(),
                 query: vec![("fields", "sheets.properties")],
                 records: vec![("0", "Sheet1"), ("1875", "Totals")],
                 cursor: None,
             },
+        ],
+        methods: vec![
+            find_by_id(
+                "spreadsheets",
+                json!({}),
+                "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+                get(
+                    "/v4/spreadsheets/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+                    json!({"spreadsheetId": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+                        "properties": {"title": "Class Data"},
+                        "sheets": [{"properties": {"sheetId": 0, "title": "Sheet1"}}]}),
+                ),
+                "Class Data",
+            )
+            .query(vec![("includeGridData", "false")]),
+            create(
+                "spreadsheets",
+                json!({}),
+                json!({"title": "Budget"}),
+                post(
+                    "/v4/spreadsheets",
+                    json!({"spreadsheetId": "new-1", "properties": {"title": "Budget"}}),
+                ),
+                Sent::Json(json!({"properties": {"title": "Budget"}})),
+                "new-1",
+            ),
+            // A sheet is found among the spreadsheet's tabs by a JSONata filter on
+            // its numeric sheetId…
+            tab("1875", "Totals"),
+            tab("0", "Sheet1"),
+            // (an id given as a number works too)
+            tab("1875", "Totals").request(json!({"id": 1875})),
+            // …and is not found when no tab has that id.
+            tab("42", "").expect(Expect::NotFound),
+            create(
+                "sheets",
+                json!({"spreadsheetId": "sheet-1"}),
+                json!({"title": "Q3"}),
+                post(
+                    "/v4/spreadsheets/sheet-1:batchUpdate",
+                    json!({"spreadsheetId": "sheet-1", "replies": [
+                        {"addSheet": {"properties": {"sheetId": 2024, "title": "Q3", "index": 2}}}
+                    ]}),
+                ),
+                Sent::Json(json!({"requests": [{"addSheet": {"properties": {"title": "Q3"}}}]})),
+                "2024",
+            ),
         ],
     })
     .await;
@@ -805,6 +1433,44 @@ async fn linear() {
                 cursor: None,
             },
         ],
+        methods: vec![
+            find_by_id(
+                "issues",
+                json!({}),
+                "i-1",
+                post(
+                    "/graphql",
+                    json!({"data": {"issue": {"id": "i-1", "identifier": "ENG-1", "title": "Fix login", "team": {"id": "t-1"}}}}),
+                ),
+                "Fix login",
+            )
+            .sent(Sent::Graphql("issue(id: $id)", json!({"id": "i-1"}))),
+            create(
+                "issues",
+                json!({}),
+                json!({"title": "Fix login", "teamId": "t-1", "priority": 2}),
+                post(
+                    "/graphql",
+                    json!({"data": {"issueCreate": {"success": true, "issue": {"id": "i-2"}}}}),
+                ),
+                Sent::Graphql(
+                    "mutation IssueCreate($input: IssueCreateInput!)",
+                    json!({"input": {"title": "Fix login", "teamId": "t-1", "priority": 2}}),
+                ),
+                "i-2",
+            ),
+            find_by_id(
+                "teams",
+                json!({}),
+                "t-1",
+                post(
+                    "/graphql",
+                    json!({"data": {"team": {"id": "t-1", "name": "Engineering", "key": "ENG"}}}),
+                ),
+                "Engineering",
+            )
+            .sent(Sent::Graphql("team(id: $id)", json!({"id": "t-1"}))),
+        ],
     })
     .await;
 }
@@ -850,6 +1516,60 @@ async fn jira() {
                 cursor: Some("50"),
             },
         ],
+        methods: vec![
+            find_by_id(
+                "issues",
+                json!({}),
+                "10002",
+                get(
+                    "/ex/jira/cloud-1/rest/api/3/issue/10002",
+                    json!({"id": "10002", "key": "ENG-3", "fields": {"summary": "Crash on start"}}),
+                ),
+                "ENG-3 Crash on start",
+            )
+            .query(vec![("fields", "summary,status,issuetype,project,created,updated")]),
+            create(
+                "issues",
+                json!({}),
+                json!({"summary": "Crash on start", "projectKey": "ENG", "description": "It crashes."}),
+                post(
+                    "/ex/jira/cloud-1/rest/api/3/issue",
+                    json!({"id": "10002", "key": "ENG-3", "self": "https://api.atlassian.com/ex/jira/cloud-1/rest/api/3/issue/10002"}),
+                ),
+                Sent::Json(json!({"fields": {
+                    "project": {"key": "ENG"},
+                    "summary": "Crash on start",
+                    "issuetype": {"name": "Task"},
+                    "description": {"type": "doc", "version": 1, "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "It crashes."}]}
+                    ]}
+                }})),
+                "10002",
+            ),
+            // Without a description none is sent (a create screen may lack the field).
+            create(
+                "issues",
+                json!({}),
+                json!({"summary": "Crash on exit", "projectKey": "ENG", "issueType": "Bug"}),
+                post("/ex/jira/cloud-1/rest/api/3/issue", json!({"id": "10003", "key": "ENG-4"})),
+                Sent::Json(json!({"fields": {
+                    "project": {"key": "ENG"},
+                    "summary": "Crash on exit",
+                    "issuetype": {"name": "Bug"}
+                }})),
+                "10003",
+            ),
+            find_by_id(
+                "projects",
+                json!({}),
+                "10000",
+                get(
+                    "/ex/jira/cloud-1/rest/api/3/project/10000",
+                    json!({"id": "10000", "key": "ENG", "name": "Engineering"}),
+                ),
+                "Engineering",
+            ),
+        ],
     })
     .await;
 }
@@ -859,10 +1579,10 @@ async fn jira_keeps_the_cloud_id_of_the_first_accessible_site() {
     let api = MockApi {
         auth: ("authorization", format!("Bearer {TOKEN}")),
         rejection: unauthorized(),
-        fixtures: Arc::new(vec![get(
+        fixtures: Arc::new(Mutex::new(vec![get(
             "/oauth/token/accessible-resources",
             json!([{"id": "cloud-7", "url": "https://acme.atlassian.net", "name": "acme", "scopes": []}]),
-        )]),
+        )])),
         requests: Arc::default(),
     };
     let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
@@ -919,6 +1639,46 @@ async fn zendesk() {
                 records: vec![("223443", "Johnny Agent")],
                 cursor: None,
             },
+        ],
+        methods: vec![
+            find_by_id(
+                "tickets",
+                json!({}),
+                "35436",
+                get(
+                    "/api/v2/tickets/35436",
+                    json!({"ticket": {"id": 35436, "subject": "Help, my printer is on fire!"}}),
+                ),
+                "Help, my printer is on fire!",
+            ),
+            create(
+                "tickets",
+                json!({}),
+                json!({"subject": "Printer", "description": "It is on fire.", "priority": "urgent"}),
+                post("/api/v2/tickets", json!({"ticket": {"id": 35437, "subject": "Printer"}})),
+                Sent::Json(json!({"ticket": {
+                    "subject": "Printer", "comment": {"body": "It is on fire."}, "priority": "urgent"
+                }})),
+                "35437",
+            ),
+            find_by_id(
+                "users",
+                json!({}),
+                "223443",
+                get(
+                    "/api/v2/users/223443",
+                    json!({"user": {"id": 223443, "name": "Johnny Agent"}}),
+                ),
+                "Johnny Agent",
+            ),
+            create(
+                "users",
+                json!({}),
+                json!({"name": "Roger Wilco", "email": "roge@example.org"}),
+                post("/api/v2/users", json!({"user": {"id": 9873843, "name": "Roger Wilco"}})),
+                Sent::Json(json!({"user": {"name": "Roger Wilco", "email": "roge@example.org"}})),
+                "9873843",
+            ),
         ],
     })
     .await;
@@ -992,12 +1752,57 @@ async fn intercom() {
                 cursor: Some("2"),
             },
         ],
+        methods: vec![
+            find_by_id(
+                "contacts",
+                json!({}),
+                "6657add46abd0167d9419cd2",
+                get(
+                    "/contacts/6657add46abd0167d9419cd2",
+                    json!({"type": "contact", "id": "6657add46abd0167d9419cd2", "email": "joe@example.com"}),
+                ),
+                "joe@example.com",
+            ),
+            create(
+                "contacts",
+                json!({}),
+                json!({"email": "joe@example.com", "name": "Joe Example"}),
+                post("/contacts", json!({"type": "contact", "id": "6657add46abd0167d9419cd2"})),
+                Sent::Json(json!({"role": "user", "email": "joe@example.com", "name": "Joe Example"})),
+                "6657add46abd0167d9419cd2",
+            ),
+            find_by_id(
+                "companies",
+                json!({}),
+                "6657add66abd0167d9419cd5",
+                get(
+                    "/companies/6657add66abd0167d9419cd5",
+                    json!({"type": "company", "id": "6657add66abd0167d9419cd5", "name": "Acme", "company_id": "acme-1"}),
+                ),
+                "Acme",
+            ),
+            create(
+                "companies",
+                json!({}),
+                json!({"name": "Acme", "companyId": "acme-1", "size": 50}),
+                post("/companies", json!({"type": "company", "id": "6657add66abd0167d9419cd5"})),
+                Sent::Json(json!({"name": "Acme", "company_id": "acme-1", "size": 50})),
+                "6657add66abd0167d9419cd5",
+            ),
+        ],
     })
     .await;
 }
 
 #[tokio::test]
 async fn airtable() {
+    let base_tables = get(
+        "/v0/meta/bases/appLkNDICXNqxSDhG/tables",
+        json!({"tables": [
+            {"id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1"},
+            {"id": "tblK6MZHez0ZvBChZ", "name": "Districts", "primaryFieldId": "fld2"}
+        ]}),
+    );
     run_case(Case {
         key: "airtable",
         credentials: json!({"access_token": "{token}", "refresh_token": "r", "expires_in": 3600}),
@@ -1023,17 +1828,56 @@ async fn airtable() {
                 collection: "tables",
                 parameters: json!({"baseId": "appLkNDICXNqxSDhG"}),
                 request: json!({}),
-                fixture: get(
-                    "/v0/meta/bases/appLkNDICXNqxSDhG/tables",
-                    json!({"tables": [
-                        {"id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1"},
-                        {"id": "tblK6MZHez0ZvBChZ", "name": "Districts", "primaryFieldId": "fld2"}
-                    ]}),
-                ),
+                fixture: base_tables.clone(),
                 query: vec![],
                 records: vec![("tbltp8DGLhqbUmjK1", "Apartments"), ("tblK6MZHez0ZvBChZ", "Districts")],
                 cursor: None,
             },
+        ],
+        methods: vec![
+            // The record's name is the field `nameField` names.
+            find_by_id(
+                "records",
+                json!({"baseId": "appLkNDICXNqxSDhG", "tableIdOrName": "Tasks", "nameField": "Title"}),
+                "rec560UJdUtocSouk",
+                get(
+                    "/v0/appLkNDICXNqxSDhG/Tasks/rec560UJdUtocSouk",
+                    json!({"id": "rec560UJdUtocSouk", "createdTime": "2022-09-12T21:03:48.000Z",
+                        "fields": {"Title": "Write docs", "Name": "not this"}}),
+                ),
+                "Write docs",
+            ),
+            create(
+                "records",
+                json!({"baseId": "appLkNDICXNqxSDhG", "tableIdOrName": "Tasks"}),
+                json!({"Name": "Write docs", "Status": "Todo"}),
+                post(
+                    "/v0/appLkNDICXNqxSDhG/Tasks",
+                    json!({"id": "recNew1", "createdTime": "2022-09-12T21:03:48.000Z", "fields": {"Name": "Write docs"}}),
+                ),
+                Sent::Json(json!({"fields": {"Name": "Write docs", "Status": "Todo"}, "typecast": true})),
+                "recNew1",
+            ),
+            // A table is found in the base schema by a JSONata filter on its id…
+            find_by_id("tables", json!({"baseId": "appLkNDICXNqxSDhG"}), "tblK6MZHez0ZvBChZ", base_tables.clone(), "Districts"),
+            // …and is not found when the base has no such table.
+            find_by_id("tables", json!({"baseId": "appLkNDICXNqxSDhG"}), "tblNope", base_tables, "")
+                .expect(Expect::NotFound),
+            create(
+                "tables",
+                json!({"baseId": "appLkNDICXNqxSDhG"}),
+                json!({"name": "Apartments", "description": "Units to rent"}),
+                post(
+                    "/v0/meta/bases/appLkNDICXNqxSDhG/tables",
+                    json!({"id": "tblNew1", "name": "Apartments", "primaryFieldId": "fld1"}),
+                ),
+                Sent::Json(json!({
+                    "name": "Apartments",
+                    "description": "Units to rent",
+                    "fields": [{"name": "Name", "type": "singleLineText"}]
+                })),
+                "tblNew1",
+            ),
         ],
     })
     .await;
