@@ -499,3 +499,42 @@ async fn connection_requests_are_finished_at_their_url() {
     assert_eq!(resp.status(), 400);
     f.s.finish().await;
 }
+
+#[tokio::test]
+async fn patching_secrets_reconnects_and_a_failing_test_changes_nothing() {
+    let f = fixture().await;
+    let alice = f.s.customer("alice");
+    let (status, conn) =
+        f.s.post(
+            "/connections",
+            &alice,
+            json!({"integrationKey": "keyapp", "name": "Mine", "input": {"apiKey": API_KEY}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{conn}");
+    let id = conn["id"].as_str().unwrap();
+    let (status, e) =
+        f.s.patch(
+            &format!("/connections/{id}"),
+            &alice,
+            json!({"input": {"apiKey": "wrong"}, "name": "Renamed"}),
+        )
+        .await;
+    assert!(status >= 400, "{e}");
+    let (_, same) = f.s.get(&format!("/connections/{id}"), &alice).await;
+    assert_eq!(same["name"], "Mine");
+    assert_eq!(same["revision"], conn["revision"], "nothing changed");
+    let (status, changed) =
+        f.s.patch(
+            &format!("/connections/{id}"),
+            &alice,
+            json!({"input": {"apiKey": API_KEY}, "name": "Renamed", "meta": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["name"], "Renamed");
+    assert_eq!(changed["meta"], json!({"a": 1}));
+    assert_eq!(changed["connected"], true);
+    assert!(!changed.to_string().contains(API_KEY));
+    f.s.finish().await;
+}

@@ -194,11 +194,27 @@ impl FunctionRunner {
                     }
                     _ => self.run_with(def, input, None, 0).await?.output,
                 };
-                let config =
+                let mut config =
                     ApiClientConfig::from_value(&output).map_err(|source| FunctionError::Api {
                         origin: def.origin.clone(),
                         source: Box::new(source),
                     })?;
+                // Token connectors: the engine's minted token goes in the headers
+                // the customer's API expects, unless makeApiClient set them.
+                if let (Some(auth_type), Some(token)) = (
+                    self.auth.auth_type,
+                    self.credentials.get("token").and_then(Value::as_str),
+                ) {
+                    for (name, value) in crate::auth::token::token_headers(auth_type, token) {
+                        if !config
+                            .headers
+                            .iter()
+                            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+                        {
+                            config.headers.push((name, value));
+                        }
+                    }
+                }
                 let client = ApiClient::new(
                     self.http.clone(),
                     config,

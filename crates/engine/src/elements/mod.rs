@@ -216,8 +216,14 @@ impl Engine {
         current: Element,
         body: Map<String, Value>,
     ) -> Result<Element, ApiError> {
-        self.write_existing(caller, current, body, WriteMode::Patch)
-            .await
+        let (current, body) = self.reconnect_first(caller, current, body).await?;
+        match current {
+            Ok(done) => Ok(done),
+            Err(current) => {
+                self.write_existing(caller, current, body, WriteMode::Patch)
+                    .await
+            }
+        }
     }
 
     pub async fn put_element(
@@ -226,8 +232,54 @@ impl Engine {
         current: Element,
         body: Map<String, Value>,
     ) -> Result<Element, ApiError> {
-        self.write_existing(caller, current, body, WriteMode::Put)
-            .await
+        let (current, body) = self.reconnect_first(caller, current, body).await?;
+        match current {
+            Ok(done) => Ok(done),
+            Err(current) => {
+                self.write_existing(caller, current, body, WriteMode::Put)
+                    .await
+            }
+        }
+    }
+
+    /// A change of a connection's `credentials` or `input` is a reconnect: the new
+    /// secrets are tested and sealed first (nothing changes when that fails), then
+    /// the rest of the body is written as usual. Answers `Ok(element)` when nothing
+    /// is left to write, else `Err(element)` with the rest of the body.
+    #[allow(clippy::type_complexity)]
+    async fn reconnect_first(
+        &self,
+        caller: &Caller,
+        current: Element,
+        mut body: Map<String, Value>,
+    ) -> Result<(Result<Element, Element>, Map<String, Value>), ApiError> {
+        let secret_change = current.element_type == ElementType::Connection
+            && (body.contains_key("credentials") || body.contains_key("input"));
+        if !secret_change {
+            return Ok((Err(current), body));
+        }
+        check_writer(caller, current.element_type)?;
+        if let Some(Value::String(revision)) = body.get("revision") {
+            if *revision != current.revision {
+                return Err(ApiError::stale_revision(revision));
+            }
+        }
+        let conn = self.reconnect(caller, current, &body).await?;
+        for f in [
+            "credentials",
+            "input",
+            "connectorParameters",
+            "authOptionKey",
+            "revision",
+            "name",
+        ] {
+            body.remove(f);
+        }
+        if body.is_empty() {
+            Ok((Ok(conn), body))
+        } else {
+            Ok((Err(conn), body))
+        }
     }
 
     /// Read-modify-write with the revision as compare-and-swap. A client that named a
