@@ -45,6 +45,8 @@ pub struct Engine {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Connectors installed into every workspace (see `install_catalog`).
     pub(crate) catalog: Arc<Vec<serde_json::Value>>,
+    /// Built runners of stored connections (see `connections::runners`).
+    pub(crate) runners: Arc<connections::runners::RunnerCache>,
     /// The external API log queue and its writer.
     pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
 }
@@ -59,6 +61,7 @@ impl Engine {
             http: reqwest::Client::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
+            runners: Arc::new(Default::default()),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
             store,
         }

@@ -68,7 +68,7 @@ fn signed(
     else {
         return false;
     };
-    let mut rest: Vec<(String, String)> = params
+    let rest: Vec<(String, String)> = params
         .into_iter()
         .filter(|(k, _)| k != "oauth_signature")
         .collect();

@@ -14,7 +14,6 @@ use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
-use super::api_logs::ConnectionObserver;
 use super::ConnectionError;
 use crate::elements::{not_found, store_error, visible_to, Ref};
 use crate::{Caller, Engine, PathSelector};
@@ -141,13 +140,8 @@ impl Engine {
                 &conn.id,
             )));
         }
-        let observer = Arc::new(ConnectionObserver::new(self, conn));
-        let runner = self
-            .connection_runner(conn)
-            .await
-            .map_err(CallError::Setup)?
-            .with_observer(observer.clone());
-        match op(Arc::new(runner)).await {
+        let runner = self.live_runner(conn).await.map_err(CallError::Setup)?;
+        match op(runner).await {
             // The token expired: refresh once (single flight, see `health`), then
             // call again with the new credentials.
             Err(e) if e.is_access_token_expired() => {
@@ -161,12 +155,8 @@ impl Engine {
                     }
                     Err(r) => return Err(CallError::Setup(r)),
                 };
-                let runner = self
-                    .connection_runner(&fresh)
-                    .await
-                    .map_err(CallError::Setup)?
-                    .with_observer(observer);
-                op(Arc::new(runner)).await.map_err(CallError::Call)
+                let runner = self.live_runner(&fresh).await.map_err(CallError::Setup)?;
+                op(runner).await.map_err(CallError::Call)
             }
             other => other.map_err(CallError::Call),
         }

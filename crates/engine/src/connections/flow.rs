@@ -22,7 +22,6 @@ use std::sync::Arc;
 use osmosis_connectors::auth::oauth2::{self, random_token};
 use osmosis_connectors::auth::{oauth1, ConnectionCredentials};
 use osmosis_connectors::definition::{AuthConfig, AuthType, Connector};
-use osmosis_connectors::function::FunctionRunner;
 use osmosis_connectors::redact::Secret;
 use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
@@ -379,10 +378,8 @@ impl Engine {
         }
         let target = self.connect_target(caller, request).await?;
         let parameters = self.effective_parameters(&target.integration, request);
-        let runner = FunctionRunner::new(target.connector.clone(), self.http.clone())
-            .with_auth_option(&target.option_key)
-            .map_err(|_| ConnectionError::UnknownAuthOption(target.option_key.clone()))?
-            .with_connector_parameters(parameters);
+        let runner =
+            self.option_runner(target.connector.clone(), &target.option_key, parameters)?;
         let input = request.input.clone().unwrap_or_else(|| json!({}));
         let steps = ConnectionCredentials::new(&runner, input.clone());
         let state = format!("{}.{}", caller.workspace.key, random_token(32));
@@ -451,16 +448,7 @@ impl Engine {
 
     /// The integration's parameters overridden by the request's.
     fn effective_parameters(&self, integration: &Element, request: &ConnectRequest) -> Value {
-        let mut parameters: Map<String, Value> = integration
-            .doc
-            .get("parameters")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(Value::Object(own)) = &request.connector_parameters {
-            parameters.extend(own.clone());
-        }
-        Value::Object(parameters)
+        super::merged_parameters(integration, request.connector_parameters.as_ref())
     }
 
     fn seal_flow(&self, workspace_id: &str, state: &str, flow: &Value) -> Result<String, ApiError> {
@@ -563,10 +551,11 @@ impl Engine {
             ..request.clone()
         };
         let target = self.connect_target(caller, &request).await?;
-        let runner = FunctionRunner::new(target.connector.clone(), self.http.clone())
-            .with_auth_option(&target.option_key)
-            .map_err(|_| ConnectionError::UnknownAuthOption(target.option_key.clone()))?
-            .with_connector_parameters(self.effective_parameters(&target.integration, &request));
+        let runner = self.option_runner(
+            target.connector.clone(),
+            &target.option_key,
+            self.effective_parameters(&target.integration, &request),
+        )?;
         let input = request.input.clone().unwrap_or_else(|| json!({}));
         let steps = ConnectionCredentials::new(&runner, input);
         let redirect_uri = flow["redirectUri"].as_str().unwrap_or_default();

@@ -23,6 +23,7 @@ pub mod flow;
 pub(crate) mod health;
 mod proxy;
 pub mod requests;
+pub(crate) mod runners;
 mod secrets;
 pub(crate) mod webhooks;
 
@@ -83,21 +84,13 @@ impl Engine {
             .ok_or(ConnectionError::ConnectorMissing)?;
         let definition = Connector::from_value(&Value::Object(connector.doc.clone()))
             .map_err(ConnectionError::from)?;
-        let mut parameters: Map<String, Value> = integration
-            .doc
-            .get("parameters")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(Value::Object(own)) = el.doc.get("connectorParameters") {
-            for (k, v) in own {
-                parameters.insert(k.clone(), v.clone());
-            }
-        }
         Ok(Bound {
             connector,
             definition,
-            connector_parameters: Value::Object(parameters),
+            connector_parameters: merged_parameters(
+                &integration,
+                el.doc.get("connectorParameters"),
+            ),
         })
     }
 
@@ -108,16 +101,27 @@ impl Engine {
     ) -> Result<FunctionRunner, ApiError> {
         let bound = self.bind(conn).await?;
         let sealed = secrets::open(self, conn)?;
-        let runner = FunctionRunner::new(Arc::new(bound.definition), self.http.clone())
-            .with_auth_option(conn.doc_str("authOptionKey").unwrap_or(""))
-            .map_err(|_| {
-                ConnectionError::UnknownAuthOption(
-                    conn.doc_str("authOptionKey").unwrap_or("").to_owned(),
-                )
-            })?
-            .with_connector_parameters(bound.connector_parameters)
-            .with_credentials(sealed.credentials);
-        Ok(runner)
+        Ok(self
+            .option_runner(
+                Arc::new(bound.definition),
+                conn.doc_str("authOptionKey").unwrap_or(""),
+                bound.connector_parameters,
+            )?
+            .with_credentials(sealed.credentials))
+    }
+
+    /// A runner for one auth option of a connector with the effective connector
+    /// parameters: where every connect step and every stored connection starts.
+    pub(crate) fn option_runner(
+        &self,
+        connector: Arc<Connector>,
+        option: &str,
+        parameters: Value,
+    ) -> Result<FunctionRunner, ApiError> {
+        Ok(FunctionRunner::new(connector, self.http.clone())
+            .with_auth_option(option)
+            .map_err(|_| ConnectionError::UnknownAuthOption(option.to_owned()))?
+            .with_connector_parameters(parameters))
     }
 
     /// The customer an admin names in a create request (`userId` or `tenantId`, the
@@ -153,6 +157,21 @@ impl Engine {
         };
         Ok(customer.id)
     }
+}
+
+/// The connector parameters in effect: the integration's, overridden field by
+/// field by a connection's (or a connect request's) own.
+pub(crate) fn merged_parameters(integration: &Element, own: Option<&Value>) -> Value {
+    let mut parameters: Map<String, Value> = integration
+        .doc
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(Value::Object(own)) = own {
+        parameters.extend(own.clone());
+    }
+    Value::Object(parameters)
 }
 
 /// Connects headless (`POST /connections`), and is where the interactive flow's
@@ -215,10 +234,11 @@ async fn establish(
     option: &str,
     body: &Map<String, Value>,
 ) -> Result<Established, ApiError> {
-    let runner = FunctionRunner::new(Arc::new(bound.definition), engine.http.clone())
-        .with_auth_option(option)
-        .map_err(|_| ConnectionError::UnknownAuthOption(option.to_owned()))?
-        .with_connector_parameters(bound.connector_parameters);
+    let runner = engine.option_runner(
+        Arc::new(bound.definition),
+        option,
+        bound.connector_parameters,
+    )?;
     let input = body.get("input").cloned().unwrap_or_else(|| json!({}));
     let auth_type = runner.auth().auth_type;
     let credentials = match body.get("credentials") {

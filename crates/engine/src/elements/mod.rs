@@ -464,6 +464,12 @@ impl Engine {
 
     /// Node-local caches that a write invalidates.
     fn after_write(&self, before: &Element, after: &Element) {
+        if matches!(
+            before.element_type,
+            ElementType::Integration | ElementType::Connector
+        ) {
+            self.runners.invalidate();
+        }
         if before.element_type == ElementType::Customer {
             if let Some(k) = &before.key {
                 self.customers.forget(&before.workspace_id, k);
