@@ -233,7 +233,12 @@ fn calls_paths(paths: &mut Map<String, Value>) {
         ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], false),
     ];
     for (path, method, summary, params, body) in entries {
-        let operation = op(summary.into(), params, body.then(|| object.clone()), object.clone());
+        let operation = op(
+            summary.into(),
+            params,
+            body.then(|| object.clone()),
+            object.clone(),
+        );
         let mut item = Map::new();
         item.insert(method.into(), operation);
         paths.insert(path.into(), Value::Object(item));

@@ -488,7 +488,10 @@ impl ApiClient {
             },
             retry_after,
         );
-        note(Some((status, &headers, Some(&data))), outcome.as_ref().err());
+        note(
+            Some((status, &headers, Some(&data))),
+            outcome.as_ref().err(),
+        );
         match outcome {
             Err(e)
                 if e.is_access_token_expired()
