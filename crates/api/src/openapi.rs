@@ -210,6 +210,41 @@ fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Va
     o
 }
 
+/// Calls through a connection (routes/calls.rs): operations, data collections,
+/// `/act`, external API logs. The proxy passes any method through and is not listed.
+fn calls_paths(paths: &mut Map<String, Value>) {
+    let object = json!({"type": "object"});
+    let sel = |extra: &[&str]| {
+        let mut v = vec![path_param("selector")];
+        v.extend(extra.iter().map(|p| path_param(p)));
+        v
+    };
+    let entries: [(&str, &str, &str, Vec<Value>, bool); 9] = [
+        ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), false),
+        ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), false),
+        ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), true),
+        ("/connections/{selector}/data", "get", "The connection's data collections", sel(&[]), false),
+        ("/connections/{selector}/data/{key}", "get", "A data collection's spec", sel(&["key"]), false),
+        ("/connections/{selector}/data/{key}/{method}", "post",
+         "Run a data collection method (list, find-by-id, search, match, create, update, delete, find); collection parameters in the query string",
+         sel(&["key", "method"]), true),
+        ("/act", "post", "Send an inline `api` request through a connection", vec![], true),
+        ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], false),
+        ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], false),
+    ];
+    for (path, method, summary, params, body) in entries {
+        let operation = op(
+            summary.into(),
+            params,
+            body.then(|| object.clone()),
+            object.clone(),
+        );
+        let mut item = Map::new();
+        item.insert(method.into(), operation);
+        paths.insert(path.into(), Value::Object(item));
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -288,6 +323,7 @@ pub fn document() -> Value {
             json!({"get": op(summary.into(), vec![], None, ok)}),
         );
     }
+    calls_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Osmosis — Membrane API", "version": env!("CARGO_PKG_VERSION")},

@@ -455,10 +455,11 @@ impl ApiClient {
     /// Sends a raw request (the API proxy) and returns the response before reading
     /// its body, so the caller can stream it. Not retried.
     ///
-    /// The status is classified before anything is streamed: a 401 — or, when the
-    /// client has response handlers, any response they classify as an error — is
-    /// read (it is small) and returned as the error the handlers or status give,
-    /// so a credentials refresh can react before the caller has sent a byte.
+    /// The status is classified before anything is streamed: a 401, or a response
+    /// the client's handlers call `access_token_expired` or `connection_is_defunct`,
+    /// is read (it is small) and returned as that error, so a credentials refresh
+    /// can react before the caller has sent a byte. Any other answer, success or
+    /// not, is passed on as the API gave it.
     /// Handlers need the body: with handlers, bodies up to [`CLASSIFY_LIMIT`] bytes
     /// (by `Content-Length`) are read and classified; larger or unsized bodies are
     /// streamed on their status alone.
@@ -472,15 +473,27 @@ impl ApiClient {
             self.policy.overall_timeout,
             &[],
         );
-        let logged_body = || {
-            self.observer.as_ref()?;
-            (!request.body.is_empty()).then(|| {
+        let note = |response: Option<(u16, &Map<String, Value>, Option<&Value>)>,
+                    error: Option<&ApiClientError>| {
+            if self.observer.is_none() {
+                return;
+            }
+            let body = (!request.body.is_empty()).then(|| {
                 if request.body.len() > LOGGED_BODY_LIMIT {
                     Value::String(format!("({} bytes, not recorded)", request.body.len()))
                 } else {
                     parse_body(&request.body, false)
                 }
-            })
+            });
+            self.observe(
+                &request.method,
+                &url,
+                &request.headers,
+                body,
+                started,
+                response,
+                error,
+            );
         };
         let builder = if request.body.is_empty() {
             builder
@@ -491,15 +504,7 @@ impl ApiClient {
             Ok(r) => r,
             Err(e) => {
                 let error = self.transport(e);
-                self.observe(
-                    &request.method,
-                    &url,
-                    &request.headers,
-                    logged_body(),
-                    started,
-                    None,
-                    Some(&error),
-                );
+                note(None, Some(&error));
                 return Err(error);
             }
         };
@@ -520,15 +525,7 @@ impl ApiClient {
                     data: Value::Null,
                 },
             });
-            self.observe(
-                &request.method,
-                &url,
-                &request.headers,
-                logged_body(),
-                started,
-                Some((status, &headers, None)),
-                error.as_ref(),
-            );
+            note(Some((status, &headers, None)), error.as_ref());
             return Ok(RawResponse::Streaming(response));
         }
         let retry_after = retry_after(response.headers());
@@ -538,15 +535,7 @@ impl ApiClient {
             Ok(b) => b,
             Err(e) => {
                 let error = self.transport(e);
-                self.observe(
-                    &request.method,
-                    &url,
-                    &request.headers,
-                    logged_body(),
-                    started,
-                    Some((status, &headers, None)),
-                    Some(&error),
-                );
+                note(Some((status, &headers, None)), Some(&error));
                 return Err(error);
             }
         };
@@ -559,30 +548,20 @@ impl ApiClient {
             },
             retry_after,
         );
-        self.observe(
-            &request.method,
-            &url,
-            &request.headers,
-            logged_body(),
-            started,
+        note(
             Some((status, &headers, Some(&data))),
             outcome.as_ref().err(),
         );
         match outcome {
-            // A handler calling an error status a success, or vice versa, decides
-            // the classification only; the proxy answers with the API's own bytes.
-            Ok(_) => Ok(RawResponse::Buffered {
-                status,
-                headers: raw_headers,
-                body: bytes,
-            }),
             Err(e)
                 if e.is_access_token_expired()
                     || matches!(e, ApiClientError::ConnectionIsDefunct { .. }) =>
             {
                 Err(e)
             }
-            Err(_) => Ok(RawResponse::Buffered {
+            // Otherwise a handler decides the classification only; the proxy answers
+            // with the API's own bytes.
+            _ => Ok(RawResponse::Buffered {
                 status,
                 headers: raw_headers,
                 body: bytes,

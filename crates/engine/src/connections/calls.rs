@@ -67,6 +67,16 @@ impl<E: Into<ApiError>> From<CallError<E>> for ApiError {
     }
 }
 
+/// Turns an API client error into the failure of the call named `origin`.
+pub(crate) fn api_failure(origin: &'static str) -> impl Fn(ApiClientError) -> CallFailure {
+    move |e| {
+        CallFailure::Function(FunctionError::Api {
+            origin: origin.into(),
+            source: Box::new(e),
+        })
+    }
+}
+
 /// The request of `POST /act` with `api`.
 #[derive(Debug, Clone, Default)]
 pub struct ActRequest {
@@ -274,12 +284,7 @@ impl Engine {
                 let request = request.clone();
                 async move {
                     let client = runner.api_client().await?;
-                    client.request(request).await.map_err(|e| {
-                        CallFailure::Function(FunctionError::Api {
-                            origin: "act".into(),
-                            source: Box::new(e),
-                        })
-                    })
+                    client.request(request).await.map_err(api_failure("act"))
                 }
             })
             .await?

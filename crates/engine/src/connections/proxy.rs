@@ -6,7 +6,7 @@ use osmosis_connectors::api_client::{ApiClientError, RawRequest, RawResponse};
 use osmosis_connectors::function::FunctionError;
 use osmosis_model::{ApiError, Element};
 
-use super::calls::{CallError, CallFailure};
+use super::calls::{api_failure, CallError, CallFailure};
 use super::ConnectionError;
 use crate::{Caller, Engine};
 
@@ -125,12 +125,7 @@ impl Engine {
                 let raw = raw.clone();
                 async move {
                     let client = runner.api_client().await?;
-                    client.send_raw(raw).await.map_err(|e| {
-                        CallFailure::Function(FunctionError::Api {
-                            origin: "proxy".into(),
-                            source: Box::new(e),
-                        })
-                    })
+                    client.send_raw(raw).await.map_err(api_failure("proxy"))
                 }
             })
             .await;
