@@ -884,6 +884,32 @@ async fn another_customer_reaches_none_of_it() {
             Some(json!({})),
         ),
         ("GET", format!("/external-api-logs/{log_id}"), None),
+        // The connection itself and its lifecycle.
+        ("GET", format!("/connections/{c}"), None),
+        (
+            "PATCH",
+            format!("/connections/{c}"),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "PUT",
+            format!("/connections/{c}"),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "PATCH",
+            format!("/connections/{c}"),
+            Some(json!({"input": {"apiKey": "x"}})),
+        ),
+        ("DELETE", format!("/connections/{c}"), None),
+        ("POST", format!("/connections/{c}/restore"), Some(json!({}))),
+        ("POST", format!("/connections/{c}/refresh"), Some(json!({}))),
+        (
+            "POST",
+            format!("/connections/{c}/refresh-credentials"),
+            Some(json!({})),
+        ),
+        ("POST", format!("/connections/{c}/test"), Some(json!({}))),
     ] {
         let r = s.call(method, &path, Some(b), body).await;
         assert_error(&r, 404, "bad_request", "not_found");
@@ -897,6 +923,16 @@ async fn another_customer_reaches_none_of_it() {
         .await;
     assert_error(&r, 404, "bad_request", "not_found");
     assert!(f.mock.contacts.lock().unwrap().contains_key("1"));
+    // Nor reconnect it through the connect flow, nor see it in lists.
+    let r = s
+        .post("/connection-options", b, json!({"connectionId": c}))
+        .await;
+    assert_error(&r, 404, "bad_request", "not_found");
+    let (_, listed) = s.get("/connections", b).await;
+    assert_eq!(listed["items"], json!([]));
+    let (_, still) = s.get(&format!("/connections/{c}"), a).await;
+    assert_eq!(still["connected"], true, "{still}");
+    assert!(still.get("archivedAt").is_none(), "{still}");
     let (_, theirs) = s.get("/external-api-logs", b).await;
     assert_eq!(theirs["items"], json!([]));
     let (_, theirs) = s
