@@ -210,16 +210,19 @@ fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Va
     o
 }
 
-/// Calls through a connection (routes/calls.rs): operations, data collections,
-/// `/act`, external API logs. The proxy passes any method through and is not listed.
-fn calls_paths(paths: &mut Map<String, Value>) {
+/// Routes beside the element registry: calls through a connection (routes/calls.rs:
+/// operations, data collections, `/act`, external API logs), the JSON half of the
+/// connect flow and connection health (routes/connect.rs, routes/connections.rs),
+/// and workspace settings. The proxy passes any method through, and the HTML pages,
+/// form posts and SSE of the connect flow are for browsers; they are not listed.
+fn connection_paths(paths: &mut Map<String, Value>) {
     let object = json!({"type": "object"});
     let sel = |extra: &[&str]| {
         let mut v = vec![path_param("selector")];
         v.extend(extra.iter().map(|p| path_param(p)));
         v
     };
-    let entries: [(&str, &str, &str, Vec<Value>, bool); 9] = [
+    let entries: [(&str, &str, &str, Vec<Value>, bool); 16] = [
         ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), false),
         ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), false),
         ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), true),
@@ -231,6 +234,13 @@ fn calls_paths(paths: &mut Map<String, Value>) {
         ("/act", "post", "Send an inline `api` request through a connection", vec![], true),
         ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], false),
         ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], false),
+        ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], true),
+        ("/connection-requests", "post", "Start an asynchronous connect finished at the answer's `url`", vec![], true),
+        ("/connection-requests/{selector}", "get", "A connection request's status and result", vec![path_param("selector")], false),
+        ("/connections/{selector}/refresh-credentials", "post", "Refresh the connection's credentials now", sel(&[]), false),
+        ("/connections/{selector}/test", "post", "Run the connector's test through the connection: `{success, error?}`", sel(&[]), false),
+        ("/settings", "get", "The workspace's settings (webhookUri, enabledWebhookEvents); admin", vec![], false),
+        ("/settings", "patch", "Change the workspace's settings; admin", vec![], true),
     ];
     for (path, method, summary, params, body) in entries {
         let operation = op(
@@ -323,7 +333,7 @@ pub fn document() -> Value {
             json!({"get": op(summary.into(), vec![], None, ok)}),
         );
     }
-    calls_paths(&mut paths);
+    connection_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Osmosis — Membrane API", "version": env!("CARGO_PKG_VERSION")},
