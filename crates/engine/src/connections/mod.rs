@@ -22,6 +22,7 @@ mod error;
 pub mod flow;
 pub(crate) mod health;
 mod proxy;
+mod rotation;
 mod secrets;
 pub(crate) mod webhooks;
 
@@ -40,6 +41,7 @@ pub use osmosis_connectors::definition::CollectionMethod;
 pub use proxy::{
     forwarded_request_header, returned_response_header, ProxyBody, ProxyRequest, ProxyResponse,
 };
+pub use rotation::{KeyRotation, Unopenable};
 
 use crate::elements::{not_found, store_error, visible_to, Ref};
 use crate::{Caller, Engine};
