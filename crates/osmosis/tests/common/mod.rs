@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod mock_api;
+pub mod process;
+
 use jsonwebtoken::{EncodingKey, Header};
 use osmosis_engine::{Engine, EngineConfig};
 use serde_json::{json, Value};

@@ -1,0 +1,268 @@
+//! Rotating the credentials key with the real binary: connections made under key A
+//! (one archived) are resealed with key B by `osmosis rotate-credentials-key` with A
+//! given as previous; afterwards a node with only B uses them and shows their
+//! original credentials; a value no key opens is reported and left as it is; the
+//! secret never appears in plaintext, in the database or the command's output.
+
+mod common;
+
+use common::mock_api::{connector, mock_api, API_KEY};
+use common::process::*;
+use common::*;
+use osmosis_connectors::sealing::EncryptionKey;
+use serde_json::{json, Value};
+
+struct Node {
+    running: Running,
+    http: reqwest::Client,
+}
+
+impl Node {
+    async fn start(db: &str, dir: &std::path::Path, keys: &[(&str, &str)]) -> Node {
+        let mut env = vec![
+            ("OSMOSIS_WORKSPACE_KEY", WS_KEY),
+            ("OSMOSIS_WORKSPACE_SECRET", WS_SECRET),
+            ("OSMOSIS_DATA_DIR", dir.to_str().unwrap()),
+        ];
+        env.extend_from_slice(keys);
+        let mut running = Running::start(db, free_port(), &env);
+        running.wait_ready().await;
+        Node {
+            running,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.running.url),
+            )
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn stop(self) {
+        let (status, _, err) = self.running.terminate();
+        assert!(status.success(), "{err}");
+    }
+}
+
+fn admin() -> String {
+    token(
+        json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
+}
+
+fn customer(id: &str) -> String {
+    token(
+        json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
+}
+
+/// `osmosis rotate-credentials-key`: exit success, stdout as JSON, stderr.
+fn rotate(db: &str, dir: &std::path::Path, keys: &[(&str, &str)]) -> (bool, Value, String) {
+    let out = command(
+        &[
+            "rotate-credentials-key",
+            "--database",
+            db,
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+        keys,
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stdout.contains(API_KEY) && !stderr.contains(API_KEY));
+    let report = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("stdout {stdout:?}; stderr {stderr}"));
+    (out.status.success(), report, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (db, pg) = fresh_database(dir.path()).await;
+    let key_a = EncryptionKey::generate().to_base64();
+    let key_b = EncryptionKey::generate().to_base64();
+    let only_a = [("OSMOSIS_ENCRYPTION_KEY", key_a.as_str())];
+    let b_after_a = [
+        ("OSMOSIS_ENCRYPTION_KEY", key_b.as_str()),
+        ("OSMOSIS_ENCRYPTION_KEY_PREVIOUS", key_a.as_str()),
+    ];
+    let only_b = [("OSMOSIS_ENCRYPTION_KEY", key_b.as_str())];
+    let (base, revoked) = mock_api().await;
+
+    // Under key A: alice's connection, and bob's, archived.
+    let node = Node::start(&db, &data, &only_a).await;
+    let (status, c) = node
+        .call(
+            "POST",
+            "/connectors",
+            &admin(),
+            Some(connector(&base, "mock")),
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    let (status, i) = node
+        .call(
+            "POST",
+            "/integrations",
+            &admin(),
+            Some(json!({"key": "mock", "name": "Mock", "connectorId": c["id"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{i}");
+    let mut ids = Vec::new();
+    for who in ["alice", "bob"] {
+        let (status, conn) = node
+            .call(
+                "POST",
+                "/connections",
+                &customer(who),
+                Some(json!({"integrationId": i["id"], "input": {"apiKey": API_KEY}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{conn}");
+        ids.push(conn["id"].as_str().unwrap().to_owned());
+    }
+    let (status, gone) = node
+        .call(
+            "DELETE",
+            &format!("/connections/{}", ids[1]),
+            &admin(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(revoked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    node.stop();
+
+    // With only B, nothing opens: both are reported by id, left as they are.
+    let (ok, report, stderr) = rotate(&db, &data, &only_b);
+    assert!(!ok, "{report}");
+    assert_eq!(report["resealed"], 0, "{report}");
+    assert_eq!(report["alreadyCurrent"], 0, "{report}");
+    assert_eq!(report["unopenable"], 2, "{report}");
+    let mut reported: Vec<&str> = report["unopenableConnections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["connectionId"].as_str().unwrap())
+        .collect();
+    reported.sort();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(reported, expected, "{report}");
+    assert!(
+        stderr.contains("OSMOSIS_ENCRYPTION_KEY_PREVIOUS"),
+        "{stderr}"
+    );
+
+    // B current, A previous: both resealed, archived one included; again: none.
+    let (ok, report, stderr) = rotate(&db, &data, &b_after_a);
+    assert!(ok, "{report} {stderr}");
+    assert_eq!(report, json!({"resealed": 2, "alreadyCurrent": 0}));
+    let (ok, report, _) = rotate(&db, &data, &b_after_a);
+    assert!(ok, "{report}");
+    assert_eq!(report, json!({"resealed": 0, "alreadyCurrent": 2}));
+    // A key list with garbage is refused before anything is touched.
+    let bad = command(
+        &["rotate-credentials-key", "--database", &db],
+        &[
+            ("OSMOSIS_ENCRYPTION_KEY", key_b.as_str()),
+            (
+                "OSMOSIS_ENCRYPTION_KEY_PREVIOUS",
+                &format!("{key_a},c2hvcnQ="),
+            ),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        msg.contains("key 2 of the list") && msg.contains("32 bytes"),
+        "{msg}"
+    );
+    assert!(!msg.contains(&key_a), "{msg}");
+
+    // Only B now: the connection works and shows its original credentials.
+    let node = Node::start(&db, &data, &only_b).await;
+    let alice = customer("alice");
+    let (status, me) = node
+        .call(
+            "GET",
+            &format!("/connections/{}/proxy/me", ids[0]),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "Ada");
+    let (_, test) = node
+        .call(
+            "POST",
+            &format!("/connections/{}/test", ids[0]),
+            &alice,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(test, json!({"success": true}));
+    let (status, conn) = node
+        .call(
+            "GET",
+            &format!("/connections/{}?includeSecrets=true", ids[0]),
+            &admin(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{conn}");
+    assert_eq!(conn["credentials"]["apiKey"], API_KEY, "{conn}");
+    assert_eq!(conn["input"]["apiKey"], API_KEY, "{conn}");
+    node.stop();
+
+    // The key is nowhere in plaintext in the SQLite files.
+    if backend() == "sqlite" {
+        let path = db.trim_start_matches("sqlite://");
+        let mut bytes = std::fs::read(path).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            if let Ok(more) = std::fs::read(format!("{path}{suffix}")) {
+                bytes.extend(more);
+            }
+        }
+        assert!(bytes.len() > 4096);
+        assert!(
+            !bytes
+                .windows(API_KEY.len())
+                .any(|w| w == API_KEY.as_bytes()),
+            "plaintext key in the database files"
+        );
+    }
+    drop_database(pg).await;
+}
