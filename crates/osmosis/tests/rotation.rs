@@ -12,75 +12,6 @@ use common::*;
 use osmosis_connectors::sealing::EncryptionKey;
 use serde_json::{json, Value};
 
-struct Node {
-    running: Running,
-    http: reqwest::Client,
-}
-
-impl Node {
-    async fn start(db: &str, dir: &std::path::Path, keys: &[(&str, &str)]) -> Node {
-        let mut env = vec![
-            ("OSMOSIS_WORKSPACE_KEY", WS_KEY),
-            ("OSMOSIS_WORKSPACE_SECRET", WS_SECRET),
-            ("OSMOSIS_DATA_DIR", dir.to_str().unwrap()),
-        ];
-        env.extend_from_slice(keys);
-        let mut running = Running::start(db, free_port(), &env);
-        running.wait_ready().await;
-        Node {
-            running,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(
-                method.parse().unwrap(),
-                format!("{}{path}", self.running.url),
-            )
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("answered");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn stop(self) {
-        let (status, _, err) = self.running.terminate();
-        assert!(status.success(), "{err}");
-    }
-}
-
-fn admin() -> String {
-    token(
-        json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
-        WS_SECRET,
-        jsonwebtoken::Algorithm::HS256,
-    )
-}
-
-fn customer(id: &str) -> String {
-    token(
-        json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
-        WS_SECRET,
-        jsonwebtoken::Algorithm::HS256,
-    )
-}
-
 /// `osmosis rotate-credentials-key`: exit success, stdout as JSON, stderr.
 fn rotate(db: &str, dir: &std::path::Path, keys: &[(&str, &str)]) -> (bool, Value, String) {
     let out = command(
@@ -119,12 +50,12 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
     let (base, revoked) = mock_api().await;
 
     // Under key A: alice's connection, and bob's, archived.
-    let node = Node::start(&db, &data, &only_a).await;
+    let node = Running::serve_workspace(&db, free_port(), &data, &only_a).await;
     let (status, c) = node
         .call(
             "POST",
             "/connectors",
-            &admin(),
+            &admin_token(),
             Some(connector(&base, "mock")),
         )
         .await;
@@ -133,7 +64,7 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
         .call(
             "POST",
             "/integrations",
-            &admin(),
+            &admin_token(),
             Some(json!({"key": "mock", "name": "Mock", "connectorId": c["id"]})),
         )
         .await;
@@ -144,7 +75,7 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
             .call(
                 "POST",
                 "/connections",
-                &customer(who),
+                &customer_token(who),
                 Some(json!({"integrationId": i["id"], "input": {"apiKey": API_KEY}})),
             )
             .await;
@@ -155,7 +86,7 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
         .call(
             "DELETE",
             &format!("/connections/{}", ids[1]),
-            &admin(),
+            &admin_token(),
             None,
         )
         .await;
@@ -213,8 +144,8 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
     assert!(!msg.contains(&key_a), "{msg}");
 
     // Only B now: the connection works and shows its original credentials.
-    let node = Node::start(&db, &data, &only_b).await;
-    let alice = customer("alice");
+    let node = Running::serve_workspace(&db, free_port(), &data, &only_b).await;
+    let alice = customer_token("alice");
     let (status, me) = node
         .call(
             "GET",
@@ -238,7 +169,7 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
         .call(
             "GET",
             &format!("/connections/{}?includeSecrets=true", ids[0]),
-            &admin(),
+            &admin_token(),
             None,
         )
         .await;

@@ -143,19 +143,11 @@ impl Server {
     }
 
     pub fn admin(&self) -> String {
-        token(
-            json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
-            WS_SECRET,
-            jsonwebtoken::Algorithm::HS256,
-        )
+        admin_token()
     }
 
     pub fn customer(&self, id: &str) -> String {
-        token(
-            json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
-            WS_SECRET,
-            jsonwebtoken::Algorithm::HS256,
-        )
+        customer_token(id)
     }
 
     pub async fn call(
@@ -211,6 +203,24 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64
+}
+
+/// An admin token of the test workspace, valid for an hour.
+pub fn admin_token() -> String {
+    token(
+        json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
+}
+
+/// A customer token of the test workspace, valid for an hour.
+pub fn customer_token(id: &str) -> String {
+    token(
+        json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
 }
 
 pub fn token(claims: Value, secret: &str, alg: jsonwebtoken::Algorithm) -> String {

@@ -83,6 +83,54 @@ impl Running {
         }
     }
 
+    /// Starts `serve` with the test workspace, `dir` as its data dir, and
+    /// `more_env`; waits until it is ready.
+    pub async fn serve_workspace(
+        database_url: &str,
+        port: u16,
+        dir: &std::path::Path,
+        more_env: &[(&str, &str)],
+    ) -> Running {
+        let mut env = vec![
+            ("OSMOSIS_WORKSPACE_KEY", super::WS_KEY),
+            ("OSMOSIS_WORKSPACE_SECRET", super::WS_SECRET),
+            ("OSMOSIS_DATA_DIR", dir.to_str().expect("a UTF-8 path")),
+        ];
+        env.extend_from_slice(more_env);
+        let mut running = Running::start(database_url, port, &env);
+        running.wait_ready().await;
+        running
+    }
+
+    /// A JSON request with a bearer token: the status and the body (JSON, else text).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// SIGTERM and a clean exit.
+    pub fn stop(self) {
+        let (status, _, err) = self.terminate();
+        assert!(status.success(), "exit {status}; stderr: {err}");
+    }
+
     /// SIGTERM: drains, then exits.
     pub fn terminate(self) -> (std::process::ExitStatus, String, String) {
         send_signal(self.child.id(), "TERM");
