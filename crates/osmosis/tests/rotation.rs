@@ -3,6 +3,7 @@
 //! given as previous; afterwards a node with only B uses them and shows their
 //! original credentials; a value no key opens is reported and left as it is; the
 //! secret never appears in plaintext, in the database or the command's output.
+//! In process: rotation pages through more connections than one page holds.
 
 mod common;
 
@@ -196,4 +197,56 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
         );
     }
     drop_database(pg).await;
+}
+
+#[tokio::test]
+async fn rotation_pages_through_every_connection() {
+    let s = Server::start().await;
+    let c = s
+        .create(
+            "connectors",
+            json!({"key": "plain", "name": "Plain", "type": "client-credentials",
+                   "makeApiClient": {"type": "mapping", "mapping": {"baseUri": "http://127.0.0.1:9"}}}),
+        )
+        .await;
+    s.create(
+        "integrations",
+        json!({"key": "plain", "name": "Plain", "connectorId": c["id"]}),
+    )
+    .await;
+    // More than one page (200), given credentials: nothing to call.
+    let total = 205;
+    s.get("/self", &s.customer("alice")).await;
+    for n in 0..total {
+        let (status, conn) = s
+            .post(
+                "/connections",
+                &s.admin(),
+                json!({"integrationKey": "plain", "userId": "alice", "credentials": {"token": format!("t-{n}")}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{conn}");
+    }
+    // The server's key is current: every connection is visited once.
+    let report = s.engine.rotate_credentials_key().await.unwrap();
+    assert_eq!((report.resealed, report.already_current), (0, total));
+    // An engine whose only key is another one opens none, and says which.
+    let other = osmosis_engine::Engine::new(
+        s.engine.store.clone(),
+        osmosis_engine::EngineConfig {
+            public_url: s.url.clone(),
+        },
+    )
+    .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
+        EncryptionKey::generate(),
+    ));
+    let report = other.rotate_credentials_key().await.unwrap();
+    assert_eq!((report.resealed, report.already_current), (0, 0));
+    assert_eq!(report.unopenable.len(), total);
+    let mut ids: Vec<_> = report.unopenable.iter().map(|u| &u.connection_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+    assert!(report.unopenable.iter().all(|u| u.workspace_key == WS_KEY));
+    s.finish().await;
 }
