@@ -126,39 +126,14 @@ impl Setup {
 
     /// The OAuth 2 connector and its integration.
     async fn install(&self, node: &Running) {
-        let base = &self.base;
-        let (status, c) = node
-            .call(
-                "POST",
-                "/connectors",
-                &admin_token(),
-                Some(json!({
-                    "key": "oauthapi",
-                    "name": "OAuth API",
-                    "type": "oauth2",
-                    "getOAuthConfig": {"type": "mapping", "mapping": {
-                        "clientId": "cid", "clientSecret": "csecret",
-                        "authorizeUri": format!("{base}/authorize"),
-                        "tokenUri": format!("{base}/token"),
-                    }},
-                    "makeApiClient": {"type": "mapping", "mapping": {
-                        "baseUri": format!("{base}/api"),
-                        "headers": {"Authorization": {"$tpl": {"template": "Bearer {t}", "values": {"t": {"$var": "$.credentials.access_token"}}}}}
-                    }},
-                    "test": {"type": "rest-api-mapping", "mapping": {"path": "/me", "method": "GET"}}
-                })),
-            )
+        let c = node
+            .create("connectors", oauth2_connector(&self.base))
             .await;
-        assert_eq!(status, 200, "{c}");
-        let (status, i) = node
-            .call(
-                "POST",
-                "/integrations",
-                &admin_token(),
-                Some(json!({"key": "oauthapi", "name": "OAuth API", "connectorId": c["id"]})),
-            )
-            .await;
-        assert_eq!(status, 200, "{i}");
+        node.create(
+            "integrations",
+            json!({"key": "oauthapi", "name": "OAuth API", "connectorId": c["id"]}),
+        )
+        .await;
     }
 
     async fn finish(self) {

@@ -52,24 +52,13 @@ async fn rotate_credentials_key_reseals_every_connection_with_the_new_key() {
 
     // Under key A: alice's connection, and bob's, archived.
     let node = Running::serve_workspace(&db, free_port(), &data, &only_a).await;
-    let (status, c) = node
-        .call(
-            "POST",
-            "/connectors",
-            &admin_token(),
-            Some(connector(&base, "mock")),
+    let c = node.create("connectors", connector(&base, "mock")).await;
+    let i = node
+        .create(
+            "integrations",
+            json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
         )
         .await;
-    assert_eq!(status, 200, "{c}");
-    let (status, i) = node
-        .call(
-            "POST",
-            "/integrations",
-            &admin_token(),
-            Some(json!({"key": "mock", "name": "Mock", "connectorId": c["id"]})),
-        )
-        .await;
-    assert_eq!(status, 200, "{i}");
     let mut ids = Vec::new();
     for who in ["alice", "bob"] {
         let (status, conn) = node

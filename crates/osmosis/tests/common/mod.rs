@@ -205,6 +205,27 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// An OAuth 2 connector (key `oauthapi`) against a provider at `base`: `/authorize`,
+/// `/token`, and its API under `/api` with the access token as bearer; its test
+/// GETs `/api/me`.
+pub fn oauth2_connector(base: &str) -> Value {
+    json!({
+        "key": "oauthapi",
+        "name": "OAuth API",
+        "type": "oauth2",
+        "getOAuthConfig": {"type": "mapping", "mapping": {
+            "clientId": "cid", "clientSecret": "csecret",
+            "authorizeUri": format!("{base}/authorize"),
+            "tokenUri": format!("{base}/token"),
+        }},
+        "makeApiClient": {"type": "mapping", "mapping": {
+            "baseUri": format!("{base}/api"),
+            "headers": {"Authorization": {"$tpl": {"template": "Bearer {t}", "values": {"t": {"$var": "$.credentials.access_token"}}}}}
+        }},
+        "test": {"type": "rest-api-mapping", "mapping": {"path": "/me", "method": "GET"}}
+    })
+}
+
 /// An admin token of the test workspace, valid for an hour.
 pub fn admin_token() -> String {
     token(

@@ -125,6 +125,20 @@ impl Running {
         )
     }
 
+    /// Creates as admin and returns the element, failing the test on an error.
+    pub async fn create(&self, plural: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, v) = self
+            .call(
+                "POST",
+                &format!("/{plural}"),
+                &super::admin_token(),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "create {plural}: {v}");
+        v
+    }
+
     /// SIGTERM and a clean exit.
     pub fn stop(self) {
         let (status, _, err) = self.terminate();
