@@ -232,6 +232,22 @@ impl CredentialsCipher {
         STANDARD.encode(self.seal(value.to_string().as_bytes(), context))
     }
 
+    /// [`Self::needs_rotation`] of text from [`Self::seal_json`] (text that is not
+    /// base64 needs it too, and will not open).
+    pub fn text_needs_rotation(&self, text: &str) -> bool {
+        STANDARD
+            .decode(text)
+            .map_or(true, |sealed| self.needs_rotation(&sealed))
+    }
+
+    /// [`Self::reseal`] of text from [`Self::seal_json`].
+    pub fn reseal_text(&self, text: &str, context: &[u8]) -> Result<String, SealingError> {
+        let sealed = STANDARD
+            .decode(text)
+            .map_err(|_| SealingError::TextEncoding)?;
+        Ok(STANDARD.encode(self.reseal(&sealed, context)?))
+    }
+
     pub fn open_json(&self, text: &str, context: &[u8]) -> Result<serde_json::Value, SealingError> {
         let sealed = STANDARD
             .decode(text)
@@ -305,6 +321,20 @@ mod tests {
             json!({"token": "t-1"})
         );
         assert!(new_only.open(&resealed, b"c").is_ok());
+
+        // The same on text.
+        assert!(rotating.text_needs_rotation(&text));
+        let resealed_text = rotating.reseal_text(&text, b"c").unwrap();
+        assert!(!rotating.text_needs_rotation(&resealed_text));
+        assert_eq!(
+            new_only.open_json(&resealed_text, b"c").unwrap(),
+            json!({"token": "t-1"})
+        );
+        assert!(matches!(
+            new_only.reseal_text(&text, b"c"),
+            Err(SealingError::UnknownKey(_))
+        ));
+        assert!(rotating.text_needs_rotation("not base64!"));
     }
 
     #[test]

@@ -28,7 +28,8 @@ enum Command {
     /// Connection credentials are sealed with `OSMOSIS_ENCRYPTION_KEY` (32 bytes,
     /// base64) or, when it is unset, a key generated once into
     /// `<data-dir>/credentials.key` (mode 0600). Nodes sharing a database must share
-    /// the key: set the variable.
+    /// the key: set the variable. `OSMOSIS_ENCRYPTION_KEY_PREVIOUS` (comma-separated
+    /// base64 keys) still opens what older keys sealed, during a rotation.
     Serve(ServeArgs),
     /// Manage workspaces.
     Workspace {
@@ -37,6 +38,13 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Seal every stored connection's credentials (archived ones too) with the
+    /// current key, opening them with `OSMOSIS_ENCRYPTION_KEY_PREVIOUS`.
+    ///
+    /// Prints `{"resealed": n, "alreadyCurrent": m}`; values no configured key
+    /// opens are listed by connection id, left as they are, and make the exit code
+    /// non-zero. Safe to run again and while nodes serve.
+    RotateCredentialsKey(DatabaseArgs),
     /// The formula runtime, for differential tests against the SDK.
     Runtime {
         #[command(subcommand)]
@@ -155,6 +163,7 @@ async fn main() -> ExitCode {
                 },
         } => create_workspace(name, key, secret, database).await,
         Command::Migrate(database) => migrate(database).await,
+        Command::RotateCredentialsKey(database) => rotate_credentials_key(database).await,
         Command::Runtime {
             command: RuntimeCommand::Eval,
         } => {
@@ -203,6 +212,78 @@ async fn migrate(database: DatabaseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+const KEY_VAR: &str = "OSMOSIS_ENCRYPTION_KEY";
+const PREVIOUS_KEYS_VAR: &str = "OSMOSIS_ENCRYPTION_KEY_PREVIOUS";
+
+/// The credentials cipher: the current key from `OSMOSIS_ENCRYPTION_KEY` or the key
+/// file in the data dir (generated there when `create` and missing), and the keys in
+/// `OSMOSIS_ENCRYPTION_KEY_PREVIOUS` for opening what they sealed.
+fn credentials_cipher(
+    data_dir: &std::path::Path,
+    create: bool,
+) -> anyhow::Result<CredentialsCipher> {
+    let env_key = std::env::var(KEY_VAR).ok().filter(|v| !v.trim().is_empty());
+    if env_key.is_none()
+        && !create
+        && !data_dir
+            .join(osmosis_connectors::sealing::KEY_FILE_NAME)
+            .exists()
+    {
+        anyhow::bail!(
+            "no credentials key: set {KEY_VAR} (or run where <data dir>/credentials.key is)"
+        );
+    }
+    let key = EncryptionKey::from_env_or_dir(env_key.as_deref(), data_dir).with_context(|| {
+        format!("loading the credentials encryption key ({KEY_VAR} or <data dir>/credentials.key)")
+    })?;
+    let mut cipher = CredentialsCipher::new(key.clone());
+    let previous = std::env::var(PREVIOUS_KEYS_VAR).unwrap_or_default();
+    for (n, text) in previous
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .enumerate()
+    {
+        let old = EncryptionKey::from_base64(text)
+            .with_context(|| format!("{PREVIOUS_KEYS_VAR}: key {} of the list", n + 1))?;
+        if old.id_hex() != key.id_hex() {
+            tracing::info!(key = %old.id_hex(), "a previous credentials key opens what it sealed");
+            cipher = cipher.with_previous(old);
+        }
+    }
+    Ok(cipher)
+}
+
+async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
+    let cipher = credentials_cipher(&database.data_dir, false)?;
+    let store = database.open(true).await?;
+    let engine = Engine::new(
+        store,
+        EngineConfig {
+            public_url: String::new(),
+        },
+    )
+    .with_credentials_cipher(cipher);
+    let report = engine.rotate_credentials_key().await?;
+    let mut out = serde_json::json!({
+        "resealed": report.resealed,
+        "alreadyCurrent": report.already_current,
+    });
+    if !report.unopenable.is_empty() {
+        out["unopenable"] = serde_json::json!(report.unopenable.len());
+        out["unopenableConnections"] = serde_json::json!(report.unopenable);
+    }
+    println!("{out}");
+    if !report.unopenable.is_empty() {
+        anyhow::bail!(
+            "{} connection(s) hold credentials no configured key opens (left as they are); \
+             give the key that sealed them in {PREVIOUS_KEYS_VAR}",
+            report.unopenable.len()
+        );
+    }
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
     let store = args.database.open(true).await?;
@@ -210,18 +291,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let key = EncryptionKey::from_env_or_dir(
-        std::env::var("OSMOSIS_ENCRYPTION_KEY").ok().as_deref(),
-        &args.database.data_dir,
-    )
-    .context("loading the credentials encryption key (OSMOSIS_ENCRYPTION_KEY or <data dir>/credentials.key)")?;
+    let cipher = credentials_cipher(&args.database.data_dir, true)?;
     let mut catalog =
         osmosis_connectors::catalog::shipped().context("the shipped connectors do not load")?;
     if let Some(dir) = &args.connectors_dir {
         catalog.extend(load_connectors_dir(dir)?);
     }
     let engine = Engine::new(store, EngineConfig { public_url })
-        .with_credentials_cipher(CredentialsCipher::new(key))
+        .with_credentials_cipher(cipher)
         .with_catalog(catalog);
     if let (Ok(key), Ok(secret)) = (
         std::env::var("OSMOSIS_WORKSPACE_KEY"),

@@ -4,81 +4,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::process::*;
 use common::*;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_osmosis");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Running {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Running {
-    fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            database_url,
-            "--log-format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("osmosis starts");
-        Running {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/health", self.url)).await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("osmosis exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "osmosis never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn terminate(self) -> (std::process::ExitStatus, String, String) {
-        send_signal(self.child.id(), "TERM");
-        self.wait_output()
-    }
-}
-
-fn send_signal(pid: u32, signal: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{signal} {pid}");
-}
 
 #[tokio::test]
 async fn workspace_create_prints_key_and_secret_once() {
@@ -211,28 +142,6 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("different secret"));
     drop_database(pg).await;
-}
-
-impl Running {
-    fn wait_output(mut self) -> (std::process::ExitStatus, String, String) {
-        let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read;
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, out, err)
-    }
 }
 
 #[tokio::test]

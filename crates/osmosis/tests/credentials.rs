@@ -117,26 +117,7 @@ async fn fixture() -> Fixture {
     let p = Arc::new(Provider::default());
     *p.current.lock().unwrap() = "at-0".into();
     let base = mock(p.clone()).await;
-    let connector = s
-        .create(
-            "connectors",
-            json!({
-                "key": "oauthapi",
-                "name": "OAuth API",
-                "type": "oauth2",
-                "getOAuthConfig": {"type": "mapping", "mapping": {
-                    "clientId": "cid", "clientSecret": "csecret",
-                    "authorizeUri": format!("{base}/authorize"),
-                    "tokenUri": format!("{base}/token"),
-                }},
-                "makeApiClient": {"type": "mapping", "mapping": {
-                    "baseUri": format!("{base}/api"),
-                    "headers": {"Authorization": {"$tpl": {"template": "Bearer {t}", "values": {"t": {"$var": "$.credentials.access_token"}}}}}
-                }},
-                "test": {"type": "rest-api-mapping", "mapping": {"path": "/me", "method": "GET"}}
-            }),
-        )
-        .await;
+    let connector = s.create("connectors", oauth2_connector(&base)).await;
     s.create(
         "integrations",
         json!({"key": "oauthapi", "name": "OAuth API", "connectorId": connector["id"]}),

@@ -23,6 +23,7 @@ pub mod flow;
 pub(crate) mod health;
 mod proxy;
 pub mod requests;
+mod rotation;
 pub(crate) mod runners;
 mod secrets;
 pub(crate) mod webhooks;
@@ -42,6 +43,7 @@ pub use osmosis_connectors::definition::CollectionMethod;
 pub use proxy::{
     forwarded_request_header, returned_response_header, ProxyBody, ProxyRequest, ProxyResponse,
 };
+pub use rotation::{KeyRotation, Unopenable};
 
 use crate::elements::{not_found, store_error, visible_to, Ref};
 use crate::{Caller, Engine};

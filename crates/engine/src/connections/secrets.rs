@@ -53,3 +53,26 @@ pub(crate) fn open(engine: &Engine, el: &Element) -> Result<Secrets, ApiError> {
             .unwrap_or_else(|| json!({})),
     })
 }
+
+/// Whether a connection's sealed secrets use a key other than the current one
+/// (`None`: it holds none).
+pub(crate) fn needs_rotation(engine: &Engine, el: &Element) -> Result<Option<bool>, ApiError> {
+    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+    Ok(el
+        .doc_str("sealedCredentials")
+        .map(|text| cipher.text_needs_rotation(text)))
+}
+
+/// A connection's sealed secrets opened with whichever configured key sealed them
+/// and sealed again with the current key, byte for byte the same plaintext
+/// (`None`: it holds none).
+pub(crate) fn reseal(engine: &Engine, el: &Element) -> Result<Option<String>, ApiError> {
+    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+    el.doc_str("sealedCredentials")
+        .map(|text| {
+            cipher
+                .reseal_text(text, &context(el))
+                .map_err(|e| ConnectionError::from(e).into())
+        })
+        .transpose()
+}

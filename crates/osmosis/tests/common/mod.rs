@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod mock_api;
+pub mod process;
+
 use jsonwebtoken::{EncodingKey, Header};
 use osmosis_engine::{Engine, EngineConfig};
 use serde_json::{json, Value};
@@ -140,19 +143,11 @@ impl Server {
     }
 
     pub fn admin(&self) -> String {
-        token(
-            json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
-            WS_SECRET,
-            jsonwebtoken::Algorithm::HS256,
-        )
+        admin_token()
     }
 
     pub fn customer(&self, id: &str) -> String {
-        token(
-            json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
-            WS_SECRET,
-            jsonwebtoken::Algorithm::HS256,
-        )
+        customer_token(id)
     }
 
     pub async fn call(
@@ -208,6 +203,45 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64
+}
+
+/// An OAuth 2 connector (key `oauthapi`) against a provider at `base`: `/authorize`,
+/// `/token`, and its API under `/api` with the access token as bearer; its test
+/// GETs `/api/me`.
+pub fn oauth2_connector(base: &str) -> Value {
+    json!({
+        "key": "oauthapi",
+        "name": "OAuth API",
+        "type": "oauth2",
+        "getOAuthConfig": {"type": "mapping", "mapping": {
+            "clientId": "cid", "clientSecret": "csecret",
+            "authorizeUri": format!("{base}/authorize"),
+            "tokenUri": format!("{base}/token"),
+        }},
+        "makeApiClient": {"type": "mapping", "mapping": {
+            "baseUri": format!("{base}/api"),
+            "headers": {"Authorization": {"$tpl": {"template": "Bearer {t}", "values": {"t": {"$var": "$.credentials.access_token"}}}}}
+        }},
+        "test": {"type": "rest-api-mapping", "mapping": {"path": "/me", "method": "GET"}}
+    })
+}
+
+/// An admin token of the test workspace, valid for an hour.
+pub fn admin_token() -> String {
+    token(
+        json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
+}
+
+/// A customer token of the test workspace, valid for an hour.
+pub fn customer_token(id: &str) -> String {
+    token(
+        json!({"iss": WS_KEY, "id": id, "exp": now() + 3600}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    )
 }
 
 pub fn token(claims: Value, secret: &str, alg: jsonwebtoken::Algorithm) -> String {

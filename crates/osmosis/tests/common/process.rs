@@ -1,0 +1,188 @@
+//! The real `osmosis` binary as a child process: `serve` on a free port, waiting
+//! for readiness, stopping it with a signal.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_osmosis");
+
+/// Variables a child must not inherit from the test's environment: each test
+/// says its own.
+const OWN_VARS: [&str; 5] = [
+    "OSMOSIS_ENCRYPTION_KEY",
+    "OSMOSIS_ENCRYPTION_KEY_PREVIOUS",
+    "OSMOSIS_DATA_DIR",
+    "OSMOSIS_DATABASE_URL",
+    "OSMOSIS_PUBLIC_URL",
+];
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `osmosis <args>` with only the given `OSMOSIS_*` settings.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for k in OWN_VARS {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub struct Running {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Running {
+    pub fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
+        let listen = format!("127.0.0.1:{port}");
+        let child = command(
+            &[
+                "serve",
+                "--listen",
+                &listen,
+                "--database",
+                database_url,
+                "--log-format",
+                "json",
+            ],
+            extra_env,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("osmosis starts");
+        Running {
+            child,
+            url: format!("http://{listen}"),
+        }
+    }
+
+    pub async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/health", self.url)).await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("osmosis exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "osmosis never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts `serve` with the test workspace, `dir` as its data dir, and
+    /// `more_env`; waits until it is ready.
+    pub async fn serve_workspace(
+        database_url: &str,
+        port: u16,
+        dir: &std::path::Path,
+        more_env: &[(&str, &str)],
+    ) -> Running {
+        let mut env = vec![
+            ("OSMOSIS_WORKSPACE_KEY", super::WS_KEY),
+            ("OSMOSIS_WORKSPACE_SECRET", super::WS_SECRET),
+            ("OSMOSIS_DATA_DIR", dir.to_str().expect("a UTF-8 path")),
+        ];
+        env.extend_from_slice(more_env);
+        let mut running = Running::start(database_url, port, &env);
+        running.wait_ready().await;
+        running
+    }
+
+    /// A JSON request with a bearer token: the status and the body (JSON, else text).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// Creates as admin and returns the element, failing the test on an error.
+    pub async fn create(&self, plural: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, v) = self
+            .call(
+                "POST",
+                &format!("/{plural}"),
+                &super::admin_token(),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "create {plural}: {v}");
+        v
+    }
+
+    /// SIGTERM and a clean exit.
+    pub fn stop(self) {
+        let (status, _, err) = self.terminate();
+        assert!(status.success(), "exit {status}; stderr: {err}");
+    }
+
+    /// SIGTERM: drains, then exits.
+    pub fn terminate(self) -> (std::process::ExitStatus, String, String) {
+        send_signal(self.child.id(), "TERM");
+        self.wait_output()
+    }
+
+    /// SIGKILL: gone at once, whatever it was doing.
+    pub fn kill(self) -> std::process::ExitStatus {
+        send_signal(self.child.id(), "KILL");
+        self.wait_output().0
+    }
+
+    pub fn wait_output(mut self) -> (std::process::ExitStatus, String, String) {
+        let status = self.child.wait().unwrap();
+        let mut out = String::new();
+        let mut err = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, out, err)
+    }
+}
+
+pub fn send_signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} {pid}");
+}
