@@ -209,3 +209,38 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .is_empty());
     drop_database(pg).await;
 }
+
+/// The lease a connection's refresh takes on a shared database: one holder at a
+/// time across nodes, taken over once it expired.
+#[tokio::test]
+async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
+    let (a, b, _dir, pg) = two_nodes().await;
+    a.insert_workspace(&osmosis_store::Workspace {
+        id: "wsp_1".into(),
+        key: "ws".into(),
+        secret: "s".into(),
+        name: "ws".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+    })
+    .await
+    .unwrap();
+    let lease = |expires_at: i64| osmosis_store::ConnectRecord {
+        workspace_id: "wsp_1".into(),
+        kind: "refresh-lease".into(),
+        id: "cnn_1".into(),
+        customer_id: String::new(),
+        doc: json!({}),
+        expires_at,
+        used_at: None,
+        created_at: 0,
+    };
+    assert!(a.take_lease(&lease(1_030), 1_000).await.unwrap());
+    assert!(!b.take_lease(&lease(1_040), 1_010).await.unwrap(), "held by a");
+    assert!(!a.take_lease(&lease(1_040), 1_010).await.unwrap(), "not reentrant");
+    assert!(b.take_lease(&lease(1_070), 1_031).await.unwrap(), "expired: b takes over");
+    assert!(!a.take_lease(&lease(1_080), 1_050).await.unwrap());
+    // Released (expired at once): the next taker gets it.
+    a.put_connect_record(&lease(1_051)).await.unwrap();
+    assert!(a.take_lease(&lease(1_090), 1_060).await.unwrap());
+    drop_database(pg).await;
+}

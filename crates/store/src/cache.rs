@@ -194,6 +194,10 @@ impl Store for CachedStore {
             .await
     }
 
+    async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
+        self.inner.take_lease(record, now_ms).await
+    }
+
     async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
         self.inner.purge_connect_records(before_ms).await
     }

@@ -87,6 +87,15 @@ pub(crate) fn take(
     s
 }
 
+/// Takes a lease (a record that is only ever live for one holder): inserts it, or
+/// takes over one that expired; a live lease of someone else leaves it unchanged.
+pub(crate) fn lease(dialect: Dialect, r: &ConnectRecord, now_ms: i64) -> Statement {
+    let mut s = put(dialect, r);
+    s.push(" WHERE connect_records.expires_at <= ")
+        .bind(Arg::Int(now_ms));
+    s
+}
+
 /// Forgets records that expired before `before_ms`.
 pub(crate) fn purge(dialect: Dialect, before_ms: i64) -> Statement {
     let mut s = Statement::new(dialect, "DELETE FROM connect_records WHERE expires_at < ");

@@ -116,6 +116,10 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Option<ConnectRecord>, StoreError>;
 
+    /// Takes `record` as a lease: true when this caller holds it now (no live
+    /// record was at its address), false while someone else's is live.
+    async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError>;
+
     /// Forgets records that expired before `before_ms`.
     async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError>;
 

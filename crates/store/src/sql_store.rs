@@ -254,6 +254,13 @@ where
         row.as_ref().map(connect_records::decode).transpose()
     }
 
+    async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
+        let done = bind_all::<DB>(&connect_records::lease(DB::DIALECT, record, now_ms))
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
     async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
         let done = bind_all::<DB>(&connect_records::purge(DB::DIALECT, before_ms))
             .execute(&self.writer)

@@ -33,6 +33,23 @@ use crate::{Caller, Engine};
 /// Error key of a refresh the connector has no way to do.
 pub(crate) const REFRESH_NOT_SUPPORTED: &str = "refresh_not_supported";
 
+/// How long a node may hold a connection's refresh before others stop waiting.
+pub(crate) const REFRESH_LEASE_MS: i64 = 30_000;
+
+/// The database lease of a connection's refresh, expiring at `expires_at`.
+fn refresh_lease(conn: &Element, expires_at: i64, now: i64) -> osmosis_store::ConnectRecord {
+    osmosis_store::ConnectRecord {
+        workspace_id: conn.workspace_id.clone(),
+        kind: "refresh-lease".into(),
+        id: conn.id.clone(),
+        customer_id: String::new(),
+        doc: json!({}),
+        expires_at,
+        used_at: None,
+        created_at: now,
+    }
+}
+
 /// Job kind of a proactive refresh.
 pub(crate) const REFRESH_JOB: &str = "refresh-credentials";
 
@@ -156,6 +173,75 @@ impl Engine {
         if current.doc_bool("isDefunct") {
             return Err(defunct_error(&current));
         }
+        if self.store.is_shared() {
+            if let Some(done) = self.await_refresh_lease(&current).await? {
+                return Ok(done);
+            }
+        }
+        let outcome = self.refresh_now(current, opened).await;
+        if self.store.is_shared() {
+            self.release_refresh_lease(conn).await;
+        }
+        outcome
+    }
+
+    /// On a shared database one node at a time refreshes a connection: it first
+    /// takes a lease in the database ([`REFRESH_LEASE_MS`]). A node that finds the
+    /// lease held waits for the holder's result — the sealed credentials change —
+    /// and uses it instead of asking the provider too (providers that rotate
+    /// refresh tokens would refuse the second ask). A holder that died lets its
+    /// lease expire, and then this node refreshes.
+    async fn await_refresh_lease(
+        &self,
+        current: &Element,
+    ) -> Result<Option<(Element, Value)>, ApiError> {
+        let started = super::flow::now_ms();
+        loop {
+            let now = super::flow::now_ms();
+            let lease = refresh_lease(current, now + REFRESH_LEASE_MS, now);
+            if self
+                .store
+                .take_lease(&lease, now)
+                .await
+                .map_err(store_error)?
+                || now - started > REFRESH_LEASE_MS
+            {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let fresh = self
+                .store
+                .element_by_id(&current.workspace_id, &current.id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| crate::elements::not_found(current.element_type, &current.id))?;
+            if fresh.doc_bool("isDefunct") {
+                return Err(defunct_error(&fresh));
+            }
+            if fresh.doc_str("sealedCredentials") != current.doc_str("sealedCredentials") {
+                let opened = secrets::open(self, &fresh)?;
+                return Ok(Some((fresh, opened.credentials)));
+            }
+        }
+    }
+
+    async fn release_refresh_lease(&self, conn: &Element) {
+        let now = super::flow::now_ms();
+        if let Err(e) = self
+            .store
+            .put_connect_record(&refresh_lease(conn, now, now))
+            .await
+        {
+            tracing::warn!(connection = %conn.id, error = %e, "could not release a refresh lease; it expires by itself");
+        }
+    }
+
+    /// Asks the provider for new credentials and records the outcome.
+    async fn refresh_now(
+        &self,
+        current: Element,
+        opened: secrets::Secrets,
+    ) -> Result<(Element, Value), ApiError> {
         let runner = self.connection_runner(&current).await?;
         let auth_type = runner.auth().auth_type;
         let refreshed = match auth_type {
