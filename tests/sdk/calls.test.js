@@ -113,6 +113,27 @@ describe('calls through a connection', () => {
     await expectError(b.connection(conn.id).proxy.get('/echo/1'), 'BadRequestError', 'not_found');
   });
 
+  it('connection(c).request (legacy /api pass-through), patch, put, refreshCredentials, archive and restore', async () => {
+    const echoed = await a.connection(conn.id).request('/echo/legacy', { n: 7 });
+    assert.equal(echoed.method, 'POST');
+    assert.deepEqual(echoed.body, { n: 7 });
+    const patched = check('ConnectionApiResponse', await a.connection(conn.id).patch({ name: 'Renamed CRM' }), 'connection.patch');
+    assert.equal(patched.name, 'Renamed CRM');
+    const put = check('ConnectionApiResponse', await a.connection(conn.id).put({ name: 'Put CRM' }), 'connection.put');
+    assert.equal(put.name, 'Put CRM');
+    // An API-key connector re-derives its credentials from the input: still connected.
+    await a.connection(conn.id).refreshCredentials();
+    assert.equal((await a.connection(conn.id).get()).connected, true);
+    await expectError(b.connection(conn.id).refreshCredentials(), 'BadRequestError', 'not_found');
+    const connected = await a.connections.find({ connected: true });
+    assert.deepEqual(connected.items.map((c) => c.id), [conn.id]);
+    await a.connection(conn.id).archive();
+    assert.deepEqual((await a.connections.find()).items, []);
+    const restored = await a.post(`/connections/${conn.id}/restore`);
+    assert.equal(restored.id, conn.id);
+    assert.equal((await a.connections.find()).items.length, 1);
+  });
+
   it('connection(c).operation(k).get() and .run()', async () => {
     const op = await a.connection(conn.id).operation('whoami').get();
     assert.equal(op.key, 'whoami');

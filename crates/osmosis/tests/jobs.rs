@@ -235,9 +235,18 @@ async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
         created_at: 0,
     };
     assert!(a.take_lease(&lease(1_030), 1_000).await.unwrap());
-    assert!(!b.take_lease(&lease(1_040), 1_010).await.unwrap(), "held by a");
-    assert!(!a.take_lease(&lease(1_040), 1_010).await.unwrap(), "not reentrant");
-    assert!(b.take_lease(&lease(1_070), 1_031).await.unwrap(), "expired: b takes over");
+    assert!(
+        !b.take_lease(&lease(1_040), 1_010).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        !a.take_lease(&lease(1_040), 1_010).await.unwrap(),
+        "not reentrant"
+    );
+    assert!(
+        b.take_lease(&lease(1_070), 1_031).await.unwrap(),
+        "expired: b takes over"
+    );
     assert!(!a.take_lease(&lease(1_080), 1_050).await.unwrap());
     // Released (expired at once): the next taker gets it.
     a.put_connect_record(&lease(1_051)).await.unwrap();

@@ -39,6 +39,14 @@ pub fn router() -> Router<AppState> {
                 proxy(s, a, m, c, p, q, h, b)
             }),
         )
+        // The legacy pass-through of `connection(c).request(path, data)`: a POST of
+        // the data to the path, answered like the proxy.
+        .route(
+            "/connections/{connection}/api/{*path}",
+            post(|s, a, m, Path((c, p)): Path<(String, String)>, q, h, b| {
+                proxy(s, a, m, c, p, q, h, b)
+            }),
+        )
 }
 
 /// The query string as pairs, kept in order and repeated names kept.

@@ -339,7 +339,8 @@ impl Engine {
         }
     }
 
-    /// `POST /connections/{c}/refresh-credentials`.
+    /// `POST /connections/{c}/refresh-credentials`: refreshes now and answers the
+    /// connection.
     pub async fn refresh_credentials(
         &self,
         caller: &Caller,
@@ -348,7 +349,14 @@ impl Engine {
         if !crate::elements::visible_to(caller, conn) {
             return Err(crate::elements::not_found(conn.element_type, &conn.id));
         }
-        Ok(self.refresh_connection(conn, None).await?.0)
+        match self.refresh_connection(conn, None).await {
+            Ok((conn, _)) => Ok(conn),
+            // Credentials with nothing to refresh (an API key without
+            // `getCredentialsFromConnectionParameters`) stay as they are: asking for
+            // a refresh is not an error, there is just nothing to do.
+            Err(e) if e.key.as_deref() == Some(REFRESH_NOT_SUPPORTED) => Ok(conn.clone()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /connections/{c}/test`: runs the connector's `test` through the
