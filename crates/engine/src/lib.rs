@@ -47,6 +47,8 @@ pub struct Engine {
     pub(crate) catalog: Arc<Vec<serde_json::Value>>,
     /// Built runners of stored connections (see `connections::runners`).
     pub(crate) runners: Arc<connections::runners::RunnerCache>,
+    /// How long external API logs are kept before the worker deletes them.
+    pub(crate) api_log_retention: std::time::Duration,
     /// The external API log queue and its writer.
     pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
 }
@@ -62,6 +64,7 @@ impl Engine {
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
+            api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
             store,
         }
@@ -70,6 +73,12 @@ impl Engine {
     /// The key connection credentials are sealed with. Set it before serving: an
     /// engine without one refuses to make connections rather than store secrets in
     /// the clear.
+    /// Keeps external API logs for `retention` (default 30 days).
+    pub fn with_api_log_retention(mut self, retention: std::time::Duration) -> Self {
+        self.api_log_retention = retention;
+        self
+    }
+
     pub fn with_credentials_cipher(mut self, cipher: CredentialsCipher) -> Self {
         self.cipher = Some(Arc::new(cipher));
         self

@@ -1,7 +1,8 @@
 //! The background worker every node runs: claims due jobs from the jobs table
 //! (exactly one node gets each) and runs them — proactive credential refreshes and
 //! webhook deliveries — retrying failures with backoff. It also forgets expired
-//! connect-flow records.
+//! connect-flow records (every minute) and external API logs past their retention
+//! (every hour; on several nodes each deletes, which is idempotent).
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +28,7 @@ impl Engine {
     pub async fn run_worker(&self, node: String, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_purge = 0i64;
+        let mut last_log_purge = 0i64;
         loop {
             self.run_due_jobs(&node).await;
             let now = crate::connections::flow::now_ms();
@@ -34,6 +36,18 @@ impl Engine {
                 last_purge = now;
                 if let Err(e) = self.store.purge_connect_records(now - 3_600_000).await {
                     tracing::warn!(error = %e, "could not purge expired connect records");
+                }
+            }
+            if now - last_log_purge > 3_600_000 {
+                last_log_purge = now;
+                let before = now - self.api_log_retention.as_millis() as i64;
+                match self.store.purge_api_logs(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        deleted = n,
+                        "deleted external API logs past their retention"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "could not delete old external API logs"),
                 }
             }
             tokio::select! {

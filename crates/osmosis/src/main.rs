@@ -103,6 +103,9 @@ struct ServeArgs {
     /// into every workspace beside the shipped ones.
     #[arg(long, env = "OSMOSIS_CONNECTORS_DIR")]
     connectors_dir: Option<std::path::PathBuf>,
+    /// Days external API logs are kept before they are deleted.
+    #[arg(long, env = "OSMOSIS_API_LOG_RETENTION_DAYS", default_value_t = 30)]
+    api_log_retention_days: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -299,7 +302,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let engine = Engine::new(store, EngineConfig { public_url })
         .with_credentials_cipher(cipher)
-        .with_catalog(catalog);
+        .with_catalog(catalog)
+        .with_api_log_retention(std::time::Duration::from_secs(
+            args.api_log_retention_days * 24 * 3600,
+        ));
     if let (Ok(key), Ok(secret)) = (
         std::env::var("OSMOSIS_WORKSPACE_KEY"),
         std::env::var("OSMOSIS_WORKSPACE_SECRET"),

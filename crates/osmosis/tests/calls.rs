@@ -948,3 +948,32 @@ async fn another_customer_reaches_none_of_it() {
     assert_eq!(by_bob["items"], json!([]));
     f.s.finish().await;
 }
+
+/// Logs past their retention are deleted (the worker does this hourly); newer ones
+/// stay.
+#[tokio::test]
+async fn logs_past_their_retention_are_deleted() {
+    let f = fixture().await;
+    let (s, a, c) = (&f.s, &f.alice, &f.conn);
+    s.post(
+        &format!("/connections/{c}/operations/whoami/run"),
+        a,
+        json!({}),
+    )
+    .await;
+    let before = logs_at_least(s, a, "", 1).await;
+    let cutoff = now() * 1000 - 3_600_000;
+    assert_eq!(s.engine.store.purge_api_logs(cutoff).await.unwrap(), 0);
+    assert_eq!(
+        logs_at_least(s, a, "", before.len()).await.len(),
+        before.len()
+    );
+    let later = now() * 1000 + 2_000;
+    assert_eq!(
+        s.engine.store.purge_api_logs(later).await.unwrap() as usize,
+        before.len()
+    );
+    let (_, left) = s.get("/external-api-logs", a).await;
+    assert_eq!(left["items"], json!([]));
+    f.s.finish().await;
+}

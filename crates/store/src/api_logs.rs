@@ -169,3 +169,10 @@ where
         details,
     })
 }
+
+/// Deletes logs created before `before_ms` (retention).
+pub(crate) fn purge(dialect: Dialect, before_ms: i64) -> Statement {
+    let mut s = Statement::new(dialect, "DELETE FROM external_api_logs WHERE created_ms < ");
+    s.bind(Arg::Int(before_ms));
+    s
+}

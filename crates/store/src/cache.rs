@@ -219,6 +219,10 @@ impl Store for CachedStore {
             .await
     }
 
+    async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.inner.purge_api_logs(before_ms).await
+    }
+
     async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
         self.inner.insert_api_logs(logs).await
     }

@@ -142,6 +142,9 @@ pub trait Store: Send + Sync + 'static {
         query: &ExternalApiLogQuery,
     ) -> Result<Vec<ExternalApiLog>, StoreError>;
 
+    /// Deletes external API logs created before `before_ms`; answers how many.
+    async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError>;
+
     /// One external API log with its details.
     async fn api_log_by_id(
         &self,

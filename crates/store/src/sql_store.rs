@@ -299,6 +299,13 @@ where
         Ok(())
     }
 
+    async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = bind_all::<DB>(&api_logs::purge(DB::DIALECT, before_ms))
+            .execute(&self.writer)
+            .await?;
+        Ok(DB::rows_affected(&done))
+    }
+
     async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
         if logs.is_empty() {
             return Ok(());
