@@ -25,9 +25,10 @@ use serde_json::Value;
 use crate::error::ErrorResponse;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Claims {
+    exp: Option<f64>,
     iss: Option<String>,
     workspace_key: Option<String>,
     id: Option<Value>,
@@ -44,6 +45,22 @@ struct Claims {
 #[derive(Default)]
 pub struct WorkspaceCache {
     by_key: DashMap<String, Arc<Workspace>>,
+    /// Tokens whose signature was verified, with their workspace and claims. HMAC
+    /// verification is deterministic and a workspace's secret never changes, so a
+    /// token once verified stays valid until its `exp`; the customer behind it is
+    /// still resolved on every request (an archived customer is refused at once).
+    verified: DashMap<String, (Arc<Workspace>, Arc<Claims>)>,
+}
+
+/// More verified tokens than this and the cache starts over (a bound on memory).
+const MAX_VERIFIED_TOKENS: usize = 100_000;
+
+fn unexpired(claims: &Claims) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    claims.exp.is_none_or(|exp| exp + 5.0 > now)
 }
 
 fn unauthenticated(msg: &str) -> ErrorResponse {
@@ -82,6 +99,42 @@ impl AppState {
 
     /// Verifies `token` and resolves the caller it speaks for.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, ErrorResponse> {
+        let hit = self
+            .workspaces
+            .verified
+            .get(token)
+            .map(|entry| (Arc::clone(&entry.0), Arc::clone(&entry.1)));
+        let (workspace, claims) = match hit {
+            Some((workspace, claims)) if unexpired(&claims) => (workspace, claims),
+            _ => {
+                let (workspace, claims) = self.verify(token).await?;
+                let claims = Arc::new(claims);
+                let cache = &self.workspaces.verified;
+                if cache.len() >= MAX_VERIFIED_TOKENS {
+                    cache.clear();
+                }
+                cache.insert(
+                    token.to_owned(),
+                    (Arc::clone(&workspace), Arc::clone(&claims)),
+                );
+                (workspace, claims)
+            }
+        };
+        let customer = claim_string(&claims.id)
+            .or(claim_string(&claims.tenant_key))
+            .or(claim_string(&claims.sub));
+        match customer {
+            Some(internal_id) => Ok(self
+                .engine
+                .customer_caller(workspace, CustomerClaims { internal_id, name: claims.name.clone(), fields: claims.fields.clone() })
+                .await?),
+            None if claims.is_admin => Ok(Caller::admin(workspace)),
+            None => Err(unauthenticated("The access token names no customer (id, tenantKey or sub) and is not an admin token")),
+        }
+    }
+
+    /// Checks a token's algorithm, workspace, signature and expiry.
+    async fn verify(&self, token: &str) -> Result<(Arc<Workspace>, Claims), ErrorResponse> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthenticated("The access token is not a valid JWT"))?;
         if !matches!(header.alg, Algorithm::HS256 | Algorithm::HS512) {
@@ -122,17 +175,7 @@ impl AppState {
             _ => unauthenticated("The access token's signature is invalid"),
         })?
         .claims;
-        let customer = claim_string(&claims.id)
-            .or(claim_string(&claims.tenant_key))
-            .or(claim_string(&claims.sub));
-        match customer {
-            Some(internal_id) => Ok(self
-                .engine
-                .customer_caller(workspace, CustomerClaims { internal_id, name: claims.name, fields: claims.fields })
-                .await?),
-            None if claims.is_admin => Ok(Caller::admin(workspace)),
-            None => Err(unauthenticated("The access token names no customer (id, tenantKey or sub) and is not an admin token")),
-        }
+        Ok((workspace, claims))
     }
 }
 

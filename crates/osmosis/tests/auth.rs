@@ -271,3 +271,21 @@ async fn an_archived_customer_can_no_longer_call() {
     );
     s.finish().await;
 }
+
+/// A token verified once is remembered, but only until it expires: the same token
+/// is refused after its `exp` (plus the 5 s leeway).
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let s = Server::start().await;
+    let t = token(
+        json!({"iss": WS_KEY, "id": "short-lived", "exp": now() + 1}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let (status, _) = s.get("/self", &t).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let r = s.get("/self", &t).await;
+    assert_error(&r, 401, "bad_request", "not_authenticated");
+    s.finish().await;
+}

@@ -29,8 +29,10 @@ use crate::{Caller, Engine};
 
 /// Logs waiting to be written before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 10_000;
-/// Rows per INSERT.
-pub const BATCH: usize = 256;
+/// Rows per INSERT (13 parameters each: within SQLite's and PostgreSQL's limits).
+pub const BATCH: usize = 1_000;
+/// How long the writer waits for more logs before writing a partial batch.
+pub const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 /// Largest request or response body kept in a log's details (serialized JSON); a
 /// larger one is cut and marked.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -87,6 +89,17 @@ impl ApiLogWriter {
 async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<ExternalApiLog>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Group commit: a moment for more logs to arrive, so a busy proxy writes
+        // hundreds per transaction (one fsync) instead of a few.
+        if batch.len() < BATCH {
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(log) => batch.push(log),
+                    Err(_) => break,
+                }
+            }
+        }
         if let Err(e) = store.insert_api_logs(&batch).await {
             tracing::warn!(error = %e, count = batch.len(), "cannot write external API logs");
         }
