@@ -538,3 +538,44 @@ async fn patching_secrets_reconnects_and_a_failing_test_changes_nothing() {
     assert!(!changed.to_string().contains(API_KEY));
     f.s.finish().await;
 }
+
+/// The old `/connection-popup` takes the payload's fields in the query string.
+#[tokio::test]
+async fn connection_popup_is_connect_with_a_query_string() {
+    let f = fixture().await;
+    let token = f.s.customer("alice");
+    let mut url = url::Url::parse(&format!("{}/connection-popup", f.s.url)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("token", &token)
+        .append_pair("integrationKey", "keyapp")
+        .append_pair("input", &json!({"apiKey": API_KEY}).to_string())
+        .append_pair("redirectUri", "https://app.example/back");
+    let resp = f.http.get(url.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let conns = f.connections("alice").await;
+    assert_eq!(conns.len(), 1);
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example/back?connectionId={}",
+            conns[0]["id"].as_str().unwrap()
+        )
+    );
+    // Without the input it shows the form, like /connect.
+    let mut url = url::Url::parse(&format!("{}/connection-popup", f.s.url)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("token", &token)
+        .append_pair("integrationKey", "keyapp");
+    let page = f
+        .http
+        .get(url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"input.apiKey\""), "{page}");
+    f.s.finish().await;
+}

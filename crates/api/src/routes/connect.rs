@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/connection-options", post(options))
         .route("/connect", post(connect))
+        .route("/connection-popup", get(connection_popup))
         .route("/oauth-callback", get(callback))
         .route("/sse/connection-events/{request_id}", get(events))
         .route("/screens/connect", post(screen_post).get(screen_get))
@@ -87,13 +88,27 @@ async fn connect(State(state): State<AppState>, body: Bytes) -> Response {
     let payload = field(&fields, "payload")
         .map(serde_json::from_str::<Value>)
         .unwrap_or(Ok(Value::Null));
-    let payload = match payload {
-        Ok(Value::Object(p)) => p,
+    match payload {
+        Ok(Value::Object(p)) => connect_payload(state, p).await,
         _ => {
             let e = ApiError::invalid_field("payload", "must be a JSON object");
-            return finish(&state, None, &ConnectRequest::default(), Err(e), None).await;
+            finish(&state, None, &ConnectRequest::default(), Err(e), None).await
         }
-    };
+    }
+}
+
+/// `GET /connection-popup?…`: the old name of `/connect`, with the payload's fields
+/// in the query string (objects such as `input` as JSON).
+async fn connection_popup(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let payload = form_fields(raw.unwrap_or_default().as_bytes())
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    connect_payload(state, payload).await
+}
+
+/// The connect of a `/connect` payload.
+async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Response {
     let request =
         ConnectRequest::from_payload(&Value::Object(payload.clone())).unwrap_or_else(|_| {
             ConnectRequest {
