@@ -136,9 +136,9 @@ pub struct ConnectScreen<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn connect_screen(s: &ConnectScreen) -> String {
-    let hidden: String = s
-        .carry
+/// Hidden inputs carrying `(name, value)` pairs to a form's next step.
+pub fn hidden_fields(carry: &[(String, String)]) -> String {
+    carry
         .iter()
         .map(|(k, v)| {
             format!(
@@ -147,7 +147,11 @@ pub fn connect_screen(s: &ConnectScreen) -> String {
                 escape(v)
             )
         })
-        .collect();
+        .collect()
+}
+
+pub fn connect_screen(s: &ConnectScreen) -> String {
+    let hidden = hidden_fields(s.carry);
     let error = s
         .error
         .map(|e| format!("<p id=\"connect-error\" role=\"alert\">{}</p>", escape(e)))

@@ -31,7 +31,7 @@ impl Engine {
         let mut last_log_purge = 0i64;
         loop {
             self.run_due_jobs(&node).await;
-            let now = crate::connections::flow::now_ms();
+            let now = crate::clock::now_ms();
             if now - last_purge > 60_000 {
                 last_purge = now;
                 if let Err(e) = self.store.purge_connect_records(now - 3_600_000).await {
@@ -61,7 +61,7 @@ impl Engine {
     /// Claims and runs the jobs due now; returns how many ran.
     pub async fn run_due_jobs(&self, node: &str) -> usize {
         let lease = Lease {
-            now_ms: crate::connections::flow::now_ms(),
+            now_ms: crate::clock::now_ms(),
             duration_ms: LEASE_MS,
         };
         let jobs = match self.store.claim_jobs(node, lease, BATCH).await {
@@ -99,7 +99,7 @@ impl Engine {
                 self.store.finish_job(job, node).await
             }
             Err(reason) => {
-                let at = crate::connections::flow::now_ms() + webhooks::backoff_ms(job.attempts);
+                let at = crate::clock::now_ms() + webhooks::backoff_ms(job.attempts);
                 self.store.retry_job(job, node, at, &reason).await
             }
         };

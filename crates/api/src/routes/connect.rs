@@ -195,14 +195,8 @@ async fn finish(
     result: Result<Element, ApiError>,
     theme: Option<&str>,
 ) -> Response {
-    if let (Some(c), Some(id)) = (caller, &request.connection_request_id) {
-        let outcome = match &result {
-            Ok(conn) => Ok(conn),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = state.engine.settle_connection_request(c, id, outcome).await {
-            tracing::warn!(error = %e.message, "could not record a connection request's outcome");
-        }
+    if let Some(c) = caller {
+        settle_request(state, c, request, result.as_ref()).await;
     }
     let mut event = json!({"source": "integration.app"});
     if let Some(rid) = &request.request_id {
@@ -255,6 +249,25 @@ async fn finish(
         StatusCode::BAD_REQUEST
     };
     (status, Html(html::connect_result(&event, theme))).into_response()
+}
+
+/// Records how a connect made for a connection request ended, when it was one. The
+/// connect itself already happened or failed; a failure to record is logged.
+async fn settle_request(
+    state: &AppState,
+    caller: &Caller,
+    request: &ConnectRequest,
+    result: Result<&Element, &ApiError>,
+) {
+    if let Some(id) = &request.connection_request_id {
+        if let Err(e) = state
+            .engine
+            .settle_connection_request(caller, id, result)
+            .await
+        {
+            tracing::warn!(error = %e.message, "could not record a connection request's outcome");
+        }
+    }
 }
 
 /// `GET /oauth-callback`: the provider sends the browser back here.
@@ -397,20 +410,7 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
     let token = field(&fields, "token").unwrap_or("").to_owned();
     let caller = match state.authenticate(&token).await {
         Ok(c) => c,
-        Err(e) => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Html(html::message_page(
-                    "Cannot connect",
-                    theme,
-                    &format!(
-                        "<p id=\"connect-error\" role=\"alert\">{}</p>",
-                        html::escape(&e.0.message)
-                    ),
-                )),
-            )
-                .into_response()
-        }
+        Err(e) => return error_page(&e.0, theme),
     };
     let delivery = match field(&fields, "delivery") {
         Some("message") => Delivery::Message,
@@ -480,15 +480,7 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
             finish(&state, Some(&caller), &request, Ok(*conn), theme).await
         }
         Err(e) => {
-            if let Some(id) = &request.connection_request_id {
-                if let Err(e) = state
-                    .engine
-                    .settle_connection_request(&caller, id, Err(&e))
-                    .await
-                {
-                    tracing::warn!(error = %e.message, "could not record a connection request's outcome");
-                }
-            }
+            settle_request(&state, &caller, &request, Err(&e)).await;
             form_page(&state, &target, &carry, &input, Some(&e.message), theme)
         }
     }
@@ -606,16 +598,7 @@ async fn connection_screen(state: AppState, fields: Vec<(String, String)>) -> Re
     if let Some(t) = theme {
         carry.push(("theme".into(), t.to_owned()));
     }
-    let hidden: String = carry
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                html::escape(k),
-                html::escape(v)
-            )
-        })
-        .collect();
+    let hidden = html::hidden_fields(&carry);
     let body = format!(
         "<h1>{}</h1><p id=\"connection-status\" data-connected=\"{connected}\">{status}</p>\
          <form method=\"post\" action=\"/screens/connect\">{hidden}\

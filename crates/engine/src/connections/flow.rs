@@ -429,7 +429,7 @@ impl Engine {
             }
         };
         let sealed = self.seal_flow(&caller.workspace.id, &state, &flow)?;
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         self.store
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
@@ -486,7 +486,7 @@ impl Engine {
         };
         let record = match self
             .store
-            .take_connect_record(&workspace.id, OAUTH_STATE, &state, now_ms())
+            .take_connect_record(&workspace.id, OAUTH_STATE, &state, crate::clock::now_ms())
             .await
         {
             Ok(Some(r)) => r,
@@ -716,7 +716,7 @@ impl Engine {
         request_id: &str,
         event: &Value,
     ) -> Result<(), ApiError> {
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         self.store
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
@@ -740,7 +740,12 @@ impl Engine {
     ) -> Result<Option<Value>, ApiError> {
         let record = self
             .store
-            .connect_record(&caller.workspace.id, CONNECT_RESULT, request_id, now_ms())
+            .connect_record(
+                &caller.workspace.id,
+                CONNECT_RESULT,
+                request_id,
+                crate::clock::now_ms(),
+            )
             .await
             .map_err(store_error)?;
         Ok(record
@@ -756,8 +761,4 @@ pub struct CallbackOutcome {
     pub delivery: Delivery,
     pub request: ConnectRequest,
     pub result: Result<Element, ApiError>,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

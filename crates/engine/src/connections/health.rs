@@ -99,7 +99,7 @@ pub(crate) fn mark_healthy(el: &mut Element, credentials: &Value) {
     }
     match lifetime_ms(credentials) {
         Some(life) => {
-            let at = super::flow::now_ms() + life - refresh_margin_ms(life);
+            let at = crate::clock::now_ms() + life - refresh_margin_ms(life);
             el.doc
                 .insert("nextCredentialsRefreshAt".into(), json!(iso(at)));
         }
@@ -145,7 +145,7 @@ impl Engine {
             attempts: 0,
             last_error: None,
         };
-        if let Err(e) = self.store.schedule_job(&job, super::flow::now_ms()).await {
+        if let Err(e) = self.store.schedule_job(&job, crate::clock::now_ms()).await {
             tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");
         }
     }
@@ -195,9 +195,9 @@ impl Engine {
         &self,
         current: &Element,
     ) -> Result<Option<(Element, Value)>, ApiError> {
-        let started = super::flow::now_ms();
+        let started = crate::clock::now_ms();
         loop {
-            let now = super::flow::now_ms();
+            let now = crate::clock::now_ms();
             let lease = refresh_lease(current, now + REFRESH_LEASE_MS, now);
             if self
                 .store
@@ -226,7 +226,7 @@ impl Engine {
     }
 
     async fn release_refresh_lease(&self, conn: &Element) {
-        let now = super::flow::now_ms();
+        let now = crate::clock::now_ms();
         if let Err(e) = self
             .store
             .put_connect_record(&refresh_lease(conn, now, now))
@@ -281,7 +281,8 @@ impl Engine {
                     .and_then(Value::as_i64)
                     .unwrap_or(0)
                     + 1;
-                let retry_at = super::flow::now_ms() + backoff_ms(attempts);
+                let retry_at =
+                    crate::clock::now_ms() + crate::clock::backoff_ms(30_000, 3_600_000, attempts);
                 self.update_locked(current, |el| {
                     el.doc.insert("retryAttempts".into(), json!(attempts));
                     el.doc
@@ -414,7 +415,7 @@ impl Engine {
             .doc_str("nextCredentialsRefreshAt")
             .and_then(parse_iso_ms)
             .unwrap_or(i64::MAX);
-        if due > super::flow::now_ms() + 1000 {
+        if due > crate::clock::now_ms() + 1000 {
             return Ok(());
         }
         match self
@@ -426,12 +427,6 @@ impl Engine {
             Err(_) => Ok(()),
         }
     }
-}
-
-/// Exponential backoff for refresh retries: 30 s doubling, at most an hour.
-pub(crate) fn backoff_ms(attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 8) - 1;
-    (30_000i64 << exp).min(3_600_000)
 }
 
 fn defunct_error(conn: &Element) -> ApiError {

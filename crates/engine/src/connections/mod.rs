@@ -339,20 +339,6 @@ impl Engine {
     }
 }
 
-/// A change to a connection: its credentials and input change only by connecting
-/// again, which keeps them tested and sealed.
-pub(crate) fn check_update(body: &Map<String, Value>) -> Result<(), ApiError> {
-    match SECRET_FIELDS.iter().find(|f| body.contains_key(**f)) {
-        Some(field) => Err(ApiError::bad_request(
-            osmosis_model::error::keys::NOT_SUPPORTED,
-            format!(
-                "Changing a connection's `{field}` means connecting again: use the connect flow with `connectionId`"
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Runs the connector's `disconnect` (revoke) before a connection is archived. A
 /// failing revoke is logged, not fatal: the customer must always be able to remove
 /// a connection, and the credentials stay sealed in the archived row.

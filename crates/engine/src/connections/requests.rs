@@ -17,8 +17,9 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
-use super::flow::{now_ms, ConnectRequest};
+use super::flow::ConnectRequest;
 use crate::clock::now_iso;
+use crate::clock::now_ms;
 use crate::elements::store_error;
 use crate::{Caller, Engine};
 

@@ -39,7 +39,7 @@ pub(crate) const MAX_ATTEMPTS: i32 = 8;
 
 /// Backoff between delivery attempts: 1 s doubling, at most 10 minutes.
 pub(crate) fn backoff_ms(attempts: i32) -> i64 {
-    (1000i64 << (attempts.clamp(1, 20) - 1).min(10)).min(600_000)
+    crate::clock::backoff_ms(1_000, 600_000, i64::from(attempts))
 }
 
 impl Engine {
@@ -85,7 +85,7 @@ impl Engine {
                 "customerId": conn.customer_id,
             }
         });
-        let now = super::flow::now_ms();
+        let now = crate::clock::now_ms();
         let id = osmosis_model::ids::object_id();
         let job = Job {
             id: id.clone(),

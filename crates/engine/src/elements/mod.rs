@@ -216,14 +216,8 @@ impl Engine {
         current: Element,
         body: Map<String, Value>,
     ) -> Result<Element, ApiError> {
-        let (current, body) = self.reconnect_first(caller, current, body).await?;
-        match current {
-            Ok(done) => Ok(done),
-            Err(current) => {
-                self.write_existing(caller, current, body, WriteMode::Patch)
-                    .await
-            }
-        }
+        self.write_or_reconnect(caller, current, body, WriteMode::Patch)
+            .await
     }
 
     pub async fn put_element(
@@ -232,31 +226,24 @@ impl Engine {
         current: Element,
         body: Map<String, Value>,
     ) -> Result<Element, ApiError> {
-        let (current, body) = self.reconnect_first(caller, current, body).await?;
-        match current {
-            Ok(done) => Ok(done),
-            Err(current) => {
-                self.write_existing(caller, current, body, WriteMode::Put)
-                    .await
-            }
-        }
+        self.write_or_reconnect(caller, current, body, WriteMode::Put)
+            .await
     }
 
     /// A change of a connection's `credentials` or `input` is a reconnect: the new
     /// secrets are tested and sealed first (nothing changes when that fails), then
-    /// the rest of the body is written as usual. Answers `Ok(element)` when nothing
-    /// is left to write, else `Err(element)` with the rest of the body.
-    #[allow(clippy::type_complexity)]
-    async fn reconnect_first(
+    /// the rest of the body is written as usual.
+    async fn write_or_reconnect(
         &self,
         caller: &Caller,
         current: Element,
         mut body: Map<String, Value>,
-    ) -> Result<(Result<Element, Element>, Map<String, Value>), ApiError> {
+        mode: WriteMode,
+    ) -> Result<Element, ApiError> {
         let secret_change = current.element_type == ElementType::Connection
             && (body.contains_key("credentials") || body.contains_key("input"));
         if !secret_change {
-            return Ok((Err(current), body));
+            return self.write_existing(caller, current, body, mode).await;
         }
         check_writer(caller, current.element_type)?;
         if let Some(Value::String(revision)) = body.get("revision") {
@@ -276,10 +263,9 @@ impl Engine {
             body.remove(f);
         }
         if body.is_empty() {
-            Ok((Ok(conn), body))
-        } else {
-            Ok((Err(conn), body))
+            return Ok(conn);
         }
+        self.write_existing(caller, conn, body, mode).await
     }
 
     /// Read-modify-write with the revision as compare-and-swap. A client that named a

@@ -35,7 +35,6 @@ pub(crate) async fn prepare(
         ElementType::Flow | ElementType::FlowInstance => flow::prepare(engine, caller, el).await,
         ElementType::Package => package::prepare(engine, caller, el).await,
         ElementType::AppEventType => app_events::prepare_type(el),
-        ElementType::Connection => crate::connections::check_update(body),
         ElementType::FieldMapping | ElementType::FieldMappingInstance => {
             integration::resolve_data_source(engine, caller, el, body).await
         }
