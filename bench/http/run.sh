@@ -32,16 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { # url pid; also fails when the process died (e.g. the port was taken by another server)
-  for _ in $(seq 1 300); do
-    kill -0 "$2" 2>/dev/null || { echo "server for $1 exited during start" >&2; return 1; }
-    curl -fsS "$1/health" >/dev/null 2>&1 && sleep 1 && kill -0 "$2" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server at $1 not ready after 30 s" >&2
-  return 1
-}
+. "$repo/bench/lib.sh"
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # Resets the peak RSS (VmHWM) to the current RSS, so each point reports its own peak.
 reset_peak() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || echo "cannot reset VmHWM of $1; peaks are since start" >&2; }

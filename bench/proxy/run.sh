@@ -32,16 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { # url pid
-  for _ in $(seq 1 300); do
-    kill -0 "$2" 2>/dev/null || { echo "server for $1 exited during start" >&2; return 1; }
-    curl -fsS "$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server at $1 not ready after 30 s" >&2
-  return 1
-}
+. "$repo/bench/lib.sh"
 
 api_key="bench-api-key-$RANDOM$RANDOM"
 up_port="$(free_port)"
