@@ -159,7 +159,7 @@ test('ui.connect form-POSTs token and options to {apiUri}/screens/connect in an 
     assert.equal(frame.url(), `${fake.url}/screens/connect`);
     assert.equal(await page.$eval(h.POPUP_SELECTOR, (e) => e.name.startsWith('__integration-app-popup-')), true);
     await h.typeInto(element, 'typed');
-    await frame.click('#connect-submit');
+    await frame.$eval('#connect-submit', (e) => e.click());
     const settled = await h.waitForSettled(page, 'ui.connect to resolve');
     assert.deepEqual(settled.value, { ...CONNECTION, name: 'typed' });
   } finally {
@@ -172,7 +172,7 @@ test('penpal close removes the iframe and resolves ui.connect with null', async 
   try {
     await h.startUiConnect(page, fakeServer(), TOKEN, { integrationKey: 'keyapp' });
     const { frame } = await h.waitInConnectFrame(page, '#connect-cancel', 'the cancel button');
-    await frame.click('#connect-cancel');
+    await frame.$eval('#connect-cancel', (e) => e.click());
     const settled = await h.waitForSettled(page, 'ui.connect to resolve with null');
     assert.deepEqual(settled, { state: 'resolved', value: null, resultId: undefined });
     assert.equal(await page.$(h.POPUP_SELECTOR), null, 'the iframe is gone');
@@ -186,10 +186,10 @@ test('after a round trip through the provider the callback page re-handshakes an
   try {
     await h.startUiConnect(page, fakeServer(), TOKEN, { integrationKey: 'oauthapp' });
     const { frame } = await h.waitInConnectFrame(page, '#connect-submit', 'the connect form');
-    await frame.click('#connect-submit');
+    await frame.$eval('#connect-submit', (e) => e.click());
     await h.waitForConnectFrameUrl(page, (u) => u.startsWith(provider.authorizeUri), 'the provider consent page');
     const { frame: consent } = await h.waitInConnectFrame(page, '#approve', 'the consent page');
-    await consent.click('#approve');
+    await consent.$eval('#approve', (e) => e.click());
     const settled = await h.waitForSettled(page, 'ui.connect to resolve after the callback');
     assert.equal(settled.state, 'resolved');
     assert.equal(settled.value.id, 'conn-fake-oauth');
