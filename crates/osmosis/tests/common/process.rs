@@ -67,6 +67,35 @@ impl Running {
         }
     }
 
+    /// `serve` with the test workspace on the embedded database of `data_dir`,
+    /// as the README's command runs it (no `--database`).
+    pub fn start_in(data_dir: &std::path::Path, port: u16) -> Running {
+        let listen = format!("127.0.0.1:{port}");
+        let child = command(
+            &[
+                "serve",
+                "--listen",
+                &listen,
+                "--data-dir",
+                data_dir.to_str().expect("a UTF-8 path"),
+                "--log-format",
+                "json",
+            ],
+            &[
+                ("OSMOSIS_WORKSPACE_KEY", super::WS_KEY),
+                ("OSMOSIS_WORKSPACE_SECRET", super::WS_SECRET),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("osmosis starts");
+        Running {
+            child,
+            url: format!("http://{listen}"),
+        }
+    }
+
     pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
