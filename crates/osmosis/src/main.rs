@@ -106,6 +106,10 @@ struct ServeArgs {
     /// Days external API logs are kept before they are deleted.
     #[arg(long, env = "OSMOSIS_API_LOG_RETENTION_DAYS", default_value_t = 30)]
     api_log_retention_days: u64,
+    /// Memory budget of the read cache in MiB (SQLite only; 0 turns it off): the
+    /// cache evicts to stay under it and keeps no answer over an eighth of it.
+    #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
+    cache_mb: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -289,7 +293,12 @@ async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
-    let store = args.database.open(true).await?;
+    let options = osmosis_store::OpenOptions {
+        max_connections: args.database.database_pool_size,
+        migrate: true,
+        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
+    };
+    let store = osmosis_store::open_with(&args.database.url()?, options).await?;
     let public_url = args
         .public_url
         .clone()
