@@ -119,6 +119,10 @@ struct ServeArgs {
     /// 16,384, or less when the open-file limit is lower.
     #[arg(long, env = "OSMOSIS_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Memory budget of the read cache in MiB (SQLite only; 0 turns it off): the
+    /// cache evicts to stay under it and keeps no answer over an eighth of it.
+    #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
+    cache_mb: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -309,7 +313,12 @@ async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
-    let store = args.database.open(true).await?;
+    let options = osmosis_store::OpenOptions {
+        max_connections: args.database.database_pool_size,
+        migrate: true,
+        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
+    };
+    let store = osmosis_store::open_with(&args.database.url()?, options).await?;
     let public_url = args
         .public_url
         .clone()

@@ -15,12 +15,13 @@ mod query;
 mod sql;
 mod sql_store;
 mod sqlite;
+mod weight;
 
 use async_trait::async_trait;
 use osmosis_model::Element;
 
 pub use api_logs::{ExternalApiLog, ExternalApiLogQuery};
-pub use cache::CachedStore;
+pub use cache::{CachedStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::ConnectRecord;
 pub use error::{StoreError, UniqueField};
 pub use jobs::{Job, Lease};
@@ -164,13 +165,47 @@ pub trait Store: Send + Sync + 'static {
     async fn schema_version(&self) -> Result<i64, StoreError>;
 }
 
+/// How [`open_with`] sets a store up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Size of the database connection pool.
+    pub max_connections: u32,
+    /// Apply pending migrations first.
+    pub migrate: bool,
+    /// Byte budget of the read cache in front of SQLite (estimated heap bytes of
+    /// cached results); unused for PostgreSQL, which is never cached.
+    pub cache_bytes: u64,
+}
+
 /// Opens the store a database URL names: `sqlite:` paths (created when missing) or
-/// `postgres://` URLs. Migrations run when `migrate` is set.
+/// `postgres://` URLs. Migrations run when `migrate` is set. The read cache gets
+/// [`DEFAULT_CACHE_BYTES`]; [`open_with`] chooses.
 pub async fn open(
     url: &str,
     max_connections: u32,
     migrate: bool,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(
+        url,
+        OpenOptions {
+            max_connections,
+            migrate,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        },
+    )
+    .await
+}
+
+/// [`open`] with every option given.
+pub async fn open_with(
+    url: &str,
+    options: OpenOptions,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let OpenOptions {
+        max_connections,
+        migrate,
+        cache_bytes,
+    } = options;
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
             PostgresStore::connect(url, max_connections, migrate).await?,
@@ -179,7 +214,7 @@ pub async fn open(
         // One node owns a SQLite file, so its reads can be served from memory.
         let store: std::sync::Arc<dyn Store> =
             std::sync::Arc::new(SqliteStore::connect(url, max_connections, migrate).await?);
-        Ok(std::sync::Arc::new(CachedStore::new(store)))
+        Ok(std::sync::Arc::new(CachedStore::new(store, cache_bytes)))
     } else {
         Err(StoreError::UnsupportedUrl(
             url.split(':').next().unwrap_or_default().to_string(),

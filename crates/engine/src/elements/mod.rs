@@ -5,6 +5,7 @@
 //! `crate::types`; nothing here is written for one type.
 
 mod input;
+mod limits;
 mod list;
 mod render;
 mod select;
@@ -18,6 +19,7 @@ use osmosis_store::StoreError;
 use serde_json::{Map, Value};
 
 pub(crate) use input::{camel_stem, read_ref, Ref};
+pub(crate) use limits::key_problem;
 
 /// `flow-instance` → `flowInstance`: the stem of a type's `…Id`/`…Key` selector fields.
 pub fn camel_stem_of(t: ElementType) -> String {
@@ -190,6 +192,7 @@ impl Engine {
     /// Inserts, and when the key was derived from the name and is taken, tries
     /// `-2`, `-3`, … so creating two elements with the same name just works.
     async fn insert_with_key(&self, mut el: Element, key_given: bool) -> Result<Element, ApiError> {
+        limits::check_write(&el, None)?;
         let base = el.key.clone();
         for attempt in 1..=20 {
             match self.store.insert_element(&el, &key_scope(&el)).await {
@@ -246,6 +249,10 @@ impl Engine {
             return self.write_existing(caller, current, body, mode).await;
         }
         check_writer(caller, current.element_type)?;
+        // The envelope (name, keys, description, …) is checked before the new
+        // secrets are tried: a reconnect writes the name itself, and a body that
+        // would be refused must not reach the connector first.
+        input::parse_envelope(current.element_type, &body)?;
         if let Some(Value::String(revision)) = body.get("revision") {
             if *revision != current.revision {
                 return Err(ApiError::stale_revision(revision));
@@ -324,6 +331,7 @@ impl Engine {
             }
             el.revision = ids::revision();
             el.updated_at = now_iso();
+            limits::check_write(&el, Some(&current))?;
             match self
                 .store
                 .update_element(&el, &key_scope(&el), &current.revision)
@@ -401,6 +409,7 @@ impl Engine {
             }
             el.revision = ids::revision();
             el.updated_at = now_iso();
+            limits::check_write(&el, Some(&current))?;
             match self
                 .store
                 .update_element(&el, &key_scope(&el), &current.revision)
@@ -829,6 +838,7 @@ impl Engine {
     ) -> Result<Element, ApiError> {
         el.revision = ids::revision();
         el.updated_at = now_iso();
+        limits::check_write(&el, Some(&current))?;
         self.store
             .update_element(&el, &key_scope(&el), &current.revision)
             .await
