@@ -200,3 +200,44 @@ async fn a_connection_with_a_huge_name_is_refused() {
     assert_eq!(now["revision"], conn["revision"]);
     s.finish().await;
 }
+
+/// A NUL anywhere in a document is refused with its path, on both backends: on
+/// PostgreSQL one stored NUL would break every list filtering on document fields
+/// (`?enabled=`), which casts each row of the workspace to `jsonb`.
+#[tokio::test]
+async fn a_nul_inside_a_document_is_refused_and_lists_keep_working() {
+    let s = Server::start().await;
+    let admin = s.admin();
+    let refused = s
+        .post(
+            "/flows",
+            &admin,
+            json!({"key": "f", "name": "F", "meta": {"note": ["ok", "bad\u{0}"]}}),
+        )
+        .await;
+    assert_invalid_field(&refused, "meta.note[1]", "NUL");
+    s.create(
+        "flows",
+        json!({"key": "f", "name": "F", "meta": {"note": "\\u0000 as text is fine"}}),
+    )
+    .await;
+    let refused = s
+        .patch(
+            "/flows/f",
+            &admin,
+            json!({"nodes": {"n1": {"type": "api-request", "config": {"x\u{0}": 1}}}}),
+        )
+        .await;
+    assert_error(&refused, 400, "bad_request", "invalid_field");
+    assert!(
+        refused.1["message"].as_str().unwrap().contains("NUL"),
+        "{}",
+        refused.1
+    );
+    let (status, list) = s.get("/flows?isTest=false", &admin).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, flow) = s.get("/flows/f", &admin).await;
+    assert_eq!(flow["meta"]["note"], "\\u0000 as text is fine");
+    s.finish().await;
+}

@@ -129,6 +129,12 @@ pub(crate) fn check_write(el: &Element, before: Option<&Element>) -> Result<(), 
     if before.is_none_or(|b| b.name != el.name) {
         check_name("name", &el.name)?;
     }
+    if let Some(path) = nul_at(&el.doc) {
+        return Err(ApiError::invalid_field(
+            &path,
+            "must not contain a NUL character (\\u0000)",
+        ));
+    }
     let size = stored_bytes(el);
     if size > MAX_ELEMENT_BYTES && before.is_none_or(|b| size > stored_bytes(b)) {
         return Err(ApiError::bad_request(
@@ -143,6 +149,45 @@ pub(crate) fn check_write(el: &Element, before: Option<&Element>) -> Result<(), 
         .with_data(serde_json::json!({ "size": size, "limit": MAX_ELEMENT_BYTES })));
     }
     Ok(())
+}
+
+/// Where a document holds a NUL (in a string or a member name), as a dotted
+/// path. PostgreSQL's `jsonb` cannot hold one, and lists that filter on document
+/// fields cast every row of the workspace to `jsonb`: a single stored NUL would
+/// make those lists fail for everyone, so none is stored on either backend.
+fn nul_at(doc: &Map<String, Value>) -> Option<String> {
+    fn walk(v: &Value, path: &mut String) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(members) => in_members(members, path),
+            _ => false,
+        }
+    }
+    fn in_members(members: &Map<String, Value>, path: &mut String) -> bool {
+        members.iter().any(|(k, v)| {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&k.replace('\0', "\\u0000"));
+            let found = k.contains('\0') || walk(v, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        })
+    }
+    let mut path = String::new();
+    in_members(doc, &mut path).then_some(path)
 }
 
 /// The bytes an element takes as stored: its envelope strings and its document as
@@ -185,6 +230,25 @@ fn json_bytes(doc: &Map<String, Value>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_anywhere_in_a_document_is_found_with_its_path() {
+        let doc = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            nul_at(&doc(serde_json::json!({"a": {"b": ["x", "y\u{0}"]}}))).as_deref(),
+            Some("a.b[1]")
+        );
+        assert_eq!(
+            nul_at(&doc(serde_json::json!({"meta": {"k\u{0}": 1}}))).as_deref(),
+            Some("meta.k\\u0000")
+        );
+        assert_eq!(
+            nul_at(&doc(
+                serde_json::json!({"a": "\\u0000 is text", "b": [1, {"c": "d"}]})
+            )),
+            None
+        );
+    }
 
     #[test]
     fn identifiers_may_hold_slashes_but_not_control_characters() {
