@@ -86,6 +86,18 @@ struct DatabaseArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "OSMOSIS_DATABASE_POOL_SIZE", default_value_t = 16)]
     database_pool_size: u32,
+    /// PostgreSQL: milliseconds a request may take to get a working connection when
+    /// the pool has room (check an idle one or open a new one). Past it the
+    /// database counts as unreachable and requests answer 503 at once until it is
+    /// back; waiting for a busy pool does not count. Raise it for a database whose
+    /// connects are slow (far away, TLS); it bounds how long requests take to fail
+    /// during an outage.
+    #[arg(
+        long,
+        env = "OSMOSIS_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = osmosis_store::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
+    )]
+    database_acquire_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -147,7 +159,11 @@ impl DatabaseArgs {
         migrate: bool,
     ) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
         let url = self.url()?;
-        Ok(osmosis_store::open(&url, self.database_pool_size, migrate).await?)
+        let options = osmosis_store::OpenOptions {
+            acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms),
+            ..osmosis_store::OpenOptions::new(self.database_pool_size, migrate)
+        };
+        Ok(osmosis_store::open_with(&url, &options).await?)
     }
 }
 
