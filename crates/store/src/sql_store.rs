@@ -1,6 +1,12 @@
 //! One `Store` implementation for every SQL backend: the statements come from
 //! `sql.rs`, and a [`Backend`] supplies only what truly differs (dialect, migrations,
 //! how a missing table is reported, whether other nodes share the database).
+//!
+//! Writes that return rows (`INSERT … RETURNING`, `UPDATE … RETURNING`) are read
+//! with `fetch_all`, never `fetch_one`/`fetch_optional`: SQLite commits such a
+//! statement only when it is stepped to its end, and sqlx stops a limited fetch
+//! after the first row and resets the statement, dropping the commit's error. On a
+//! full disk that acknowledged writes that were then rolled back.
 
 use async_trait::async_trait;
 use osmosis_model::Element;
@@ -157,10 +163,11 @@ where
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let stmt = sql::insert(DB::DIALECT, element, key_scope);
-        let row = bind_all::<DB>(&stmt)
-            .fetch_one(&mut *self.conn(&self.writer).await?)
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.writer).await?)
             .await
             .map_err(classify_unique)?;
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
         Ok(row.try_get("seq")?)
     }
 
@@ -281,10 +288,10 @@ where
         now_ms: i64,
     ) -> Result<Option<ConnectRecord>, StoreError> {
         let stmt = connect_records::take(DB::DIALECT, workspace_id, kind, id, now_ms);
-        let row = bind_all::<DB>(&stmt)
-            .fetch_optional(&mut *self.conn(&self.writer).await?)
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.writer).await?)
             .await?;
-        row.as_ref().map(connect_records::decode).transpose()
+        rows.first().map(connect_records::decode).transpose()
     }
 
     async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
