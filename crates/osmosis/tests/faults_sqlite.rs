@@ -132,6 +132,8 @@ async fn sqlite_full_disk() {
     };
 
     let mut broken: Vec<String> = Vec::new();
+    // Every integrity_check's answer: while full, after the rounds, after stopping.
+    let mut checks: Vec<String> = Vec::new();
     // Acknowledged flows: key → id. The first ones are never read before the disk
     // is full, so reading them then goes to the file, not the cache.
     let mut acked: Vec<(String, String)> = Vec::new();
@@ -256,6 +258,7 @@ async fn sqlite_full_disk() {
         }
         read_cursor += 5;
         let check = integrity(&db).await;
+        checks.push(check.clone());
         if check != "ok" {
             broken.push(format!(
                 "round {round}: integrity_check on a full disk: {check}"
@@ -321,12 +324,14 @@ async fn sqlite_full_disk() {
         }
     }
     let running = integrity(&db).await;
+    checks.push(running.clone());
     if running != "ok" {
         broken.push(format!("integrity_check after the rounds: {running}"));
     }
     let log = node.log_tail();
     let clean = node.stop();
     let stopped = integrity(&db).await;
+    checks.push(stopped.clone());
     if stopped != "ok" {
         broken.push(format!("integrity_check after osmosis stopped: {stopped}"));
     }
@@ -342,13 +347,14 @@ async fn sqlite_full_disk() {
         "firstWriteAfterFreeingMs": recovered_after.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
         "acknowledgedWrites": acked.len(),
         "acknowledgedButNotStored": lost,
+        "integrityChecks": checks,
     });
     eprintln!("faults figures sqlite_full_disk: {figures}");
+    let total = broken.len();
     broken.truncate(30);
     assert!(
         broken.is_empty(),
-        "{} broken:\n{}\nosmosis log:\n{log}",
-        broken.len(),
+        "{total} broken (the first 30 shown):\n{}\nosmosis log:\n{log}",
         broken.join("\n")
     );
     assert!(clean, "osmosis drains and exits cleanly");
