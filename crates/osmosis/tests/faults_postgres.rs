@@ -353,6 +353,86 @@ async fn postgres_outage() {
     drop(pg);
 }
 
+/// PostgreSQL restarted while nobody asked anything: the pool's connections all died
+/// idle, and the first requests afterwards must not be the ones to find out — each
+/// idle connection is checked before use and replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_while_idle() {
+    let pg = PrivatePostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(&pg.url(), dir.path(), &dir.path().join("osmosis.log")).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let admin = common::admin_token();
+    let customer = common::customer_token("faults-customer");
+    let burst = |round: usize| {
+        let requests = (0..8).map(|i| {
+            let url = node.url.clone();
+            let (http, admin, customer) = (http.clone(), admin.clone(), customer.clone());
+            async move {
+                match i % 3 {
+                    0 => {
+                        timed(
+                            &http,
+                            "admin write",
+                            "POST",
+                            format!("{url}/flows"),
+                            &admin,
+                            Some(json!({"key": format!("r{round}-{i}")})),
+                        )
+                        .await
+                    }
+                    1 => {
+                        timed(
+                            &http,
+                            "admin read",
+                            "GET",
+                            format!("{url}/flows"),
+                            &admin,
+                            None,
+                        )
+                        .await
+                    }
+                    _ => {
+                        timed(
+                            &http,
+                            "customer read",
+                            "GET",
+                            format!("{url}/flows"),
+                            &customer,
+                            None,
+                        )
+                        .await
+                    }
+                }
+            }
+        });
+        futures::future::join_all(requests)
+    };
+    // Several requests at once, so the pool holds several connections.
+    for s in burst(0).await {
+        assert_eq!(s.status, 200, "{}: {}", s.what, s.body);
+    }
+    tokio::task::block_in_place(|| {
+        pg.stop_server();
+        std::thread::sleep(Duration::from_millis(1500));
+        pg.start_server();
+    });
+    for s in burst(1).await {
+        assert_eq!(
+            s.status,
+            200,
+            "{} right after the restart: {}\n{}",
+            s.what,
+            s.body,
+            node.log_tail()
+        );
+    }
+    node.assert_alive();
+}
+
 /// The SQLSTATEs of an outage and of a full disk become the two store errors the
 /// API answers 503 and 507 for (raised on a live server, which is the only way to
 /// get the driver's own error values).

@@ -170,7 +170,7 @@ fn server_binaries() -> PathBuf {
         !path.is_empty(),
         "the PostgreSQL outage test starts its own server and needs PostgreSQL's server \
          binaries (initdb, pg_ctl): install the Debian package `postgresql` \
-         (scripts/ensure-postgres.sh does)"
+         (.ci/run does)"
     );
     Path::new(&path).parent().expect("a folder").to_path_buf()
 }
