@@ -16,7 +16,9 @@
 //!   instead of each spending that timeout (which, behind the slots, would add up
 //!   under load). Every [`PROBE_INTERVAL`] one request is let through to try; its
 //!   success closes the breaker. The probe is an ordinary request, so no background
-//!   task or second connection exists, and recovery needs no restart.
+//!   task or second connection exists, and recovery needs no restart; the price is
+//!   that requests arriving while the probe runs are still refused, so service
+//!   resumes up to one interval and one probe after the database does.
 //!
 //! Only acquiring trips the breaker: a statement failing on a connection that broke
 //! under it answers the same 503 (see `StoreError::Unavailable`), and the pool drops
