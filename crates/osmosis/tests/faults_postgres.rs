@@ -353,9 +353,11 @@ async fn postgres_outage() {
     drop(pg);
 }
 
-/// PostgreSQL restarted while nobody asked anything: the pool's connections all died
+/// PostgreSQL restarted while no request was made: the pool's connections all died
 /// idle, and the first requests afterwards must not be the ones to find out — each
-/// idle connection is checked before use and replaced.
+/// idle connection is checked before use and replaced. (The background worker may
+/// still have met the outage and opened the store's breaker; the test waits out
+/// one probe interval so that it asks a closed or probing breaker.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_while_idle() {
     let pg = PrivatePostgres::start();
@@ -419,7 +421,24 @@ async fn postgres_restart_while_idle() {
         pg.stop_server();
         std::thread::sleep(Duration::from_millis(1500));
         pg.start_server();
+        std::thread::sleep(2 * osmosis_store::PROBE_INTERVAL);
     });
+    let first = timed(
+        &http,
+        "first read",
+        "GET",
+        format!("{}/flows", node.url),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        first.status,
+        200,
+        "the first request after the restart: {}\n{}",
+        first.body,
+        node.log_tail()
+    );
     for s in burst(1).await {
         assert_eq!(
             s.status,
