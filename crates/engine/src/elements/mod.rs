@@ -59,8 +59,9 @@ pub enum WriteMode {
 }
 
 /// Turns a store failure into the API's error; unexpected ones are logged and
-/// reported without internals.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
+/// reported without internals. Every place a store error meets the API goes
+/// through here, so an outage or a full disk answers the same everywhere.
+pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Unique(field) => {
             let what = match field {
@@ -77,6 +78,16 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             Some(keys::STALE_REVISION),
             "The element was changed concurrently; retry with its current revision",
         ),
+        // The store's gate logs when the database goes and comes back; one line
+        // per refused request would flood the log during an outage.
+        StoreError::Unavailable(e) => {
+            tracing::debug!(error = %e, "database unavailable");
+            ApiError::database_unavailable()
+        }
+        StoreError::DiskFull(e) => {
+            tracing::warn!(error = %e, "a write failed: the database's disk is full");
+            ApiError::storage_full()
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             ApiError::internal("The database could not complete the request")
