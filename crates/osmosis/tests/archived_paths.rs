@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::mock_api::{connector, start_mock, MockApi, API_KEY};
+use common::mock_api::{connector, install, start_mock, MockApi, API_KEY};
 use common::*;
 use serde_json::{json, Value};
 
@@ -31,13 +31,7 @@ async fn fixture() -> Fixture {
     definition["data"] = json!({"things": {"name": "Things",
         "list": {"type": "rest-api-mapping", "mapping": {"path": "/echo/things", "method": "GET",
             "responseMapping": {"records": []}}}}});
-    let c = s.create("connectors", definition).await;
-    let i = s
-        .create(
-            "integrations",
-            json!({"key": "crm", "name": "CRM", "connectorId": c["id"]}),
-        )
-        .await;
+    let (c, i) = install(&s, definition).await;
     let alice = s.customer("alice");
     let (status, conn) = s
         .post(

@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::mock_api::{connector, mock_api, start_mock, API_KEY};
+use common::mock_api::{connector, install, mock_api, start_mock, API_KEY};
 use common::*;
 use serde_json::{json, Value};
 
@@ -21,13 +21,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let s = Server::start().await;
     let (base, revoked) = mock_api().await;
-    let c = s.create("connectors", connector(&base, "mock")).await;
-    let integration = s
-        .create(
-            "integrations",
-            json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
-        )
-        .await;
+    let (_, integration) = install(&s, connector(&base, "mock")).await;
     Fixture {
         s,
         integration,
@@ -292,13 +286,7 @@ async fn admins_name_the_customer_and_interactive_connectors_are_refused() {
 async fn access_tokens_are_never_forwarded() {
     let s = Server::start().await;
     let mock = start_mock().await;
-    let c = s.create("connectors", connector(&mock.url, "mock")).await;
-    let integration = s
-        .create(
-            "integrations",
-            json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
-        )
-        .await;
+    let (_, integration) = install(&s, connector(&mock.url, "mock")).await;
     let alice = s.customer("alice");
     let (status, conn) = s
         .post(

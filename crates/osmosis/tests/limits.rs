@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::mock_api::{connector, mock_api, API_KEY};
+use common::mock_api::{connector, install, mock_api, API_KEY};
 use common::*;
 use serde_json::{json, Value};
 
@@ -169,13 +169,7 @@ async fn customer_tokens_with_unusable_ids_are_refused() {
 async fn a_connection_with_a_huge_name_is_refused() {
     let s = Server::start().await;
     let (base, _) = mock_api().await;
-    let c = s.create("connectors", connector(&base, "mock")).await;
-    let integration = s
-        .create(
-            "integrations",
-            json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
-        )
-        .await;
+    let (_, integration) = install(&s, connector(&base, "mock")).await;
     let alice = s.customer("alice");
     let body = |name: &str| json!({"integrationId": integration["id"], "name": name, "input": {"apiKey": API_KEY}});
     let huge = "n".repeat(5 * MIB);

@@ -151,3 +151,16 @@ pub fn connector(base: &str, key: &str) -> Value {
         }
     })
 }
+
+/// Creates `definition` as a connector and an integration of the same key and
+/// name on it, as admin: the usual start of a test that connects.
+pub async fn install(s: &super::Server, definition: Value) -> (Value, Value) {
+    let connector = s.create("connectors", definition).await;
+    let integration = s
+        .create(
+            "integrations",
+            json!({"key": connector["key"], "name": connector["name"], "connectorId": connector["id"]}),
+        )
+        .await;
+    (connector, integration)
+}
