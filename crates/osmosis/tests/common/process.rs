@@ -40,12 +40,26 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
 pub struct Running {
     pub child: std::process::Child,
     pub url: String,
+    /// Threads reading the child's stdout and stderr as it writes them: a server that
+    /// logs more than a pipe holds (64 KB) before the test reads would otherwise block
+    /// on its next log line.
+    output: Option<(Drain, Drain)>,
+}
+
+type Drain = std::thread::JoinHandle<String>;
+
+fn drain(mut from: impl std::io::Read + Send + 'static) -> Drain {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 impl Running {
     pub fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
         let listen = format!("127.0.0.1:{port}");
-        let child = command(
+        let mut child = command(
             &[
                 "serve",
                 "--listen",
@@ -61,9 +75,14 @@ impl Running {
         .stderr(Stdio::piped())
         .spawn()
         .expect("osmosis starts");
+        let output = Some((
+            drain(child.stdout.take().expect("piped stdout")),
+            drain(child.stderr.take().expect("piped stderr")),
+        ));
         Running {
             child,
             url: format!("http://{listen}"),
+            output,
         }
     }
 
@@ -159,22 +178,23 @@ impl Running {
 
     pub fn wait_output(mut self) -> (std::process::ExitStatus, String, String) {
         let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read;
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, out, err)
+        let (out, err) = self.output.take().expect("output read once");
+        (
+            status,
+            out.join().expect("stdout reader"),
+            err.join().expect("stderr reader"),
+        )
+    }
+}
+
+/// A server not stopped by the test (it failed midway) is killed rather than left
+/// running, holding its port and, in the fault tests, thousands of sockets.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.output.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
