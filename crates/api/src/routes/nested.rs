@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::elements::{InstanceSelector, NewElement};
 use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::selector::LayerQuery;
@@ -12,6 +12,7 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use serde_json::{json, Map, Value};
 
 use super::elements::{apply_op, list_page, respond, with_secrets, write, Op};
+use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
@@ -26,8 +27,8 @@ const KINDS: [(&str, ElementType); 4] = [
     ("field-mappings", ElementType::FieldMapping),
 ];
 
-pub fn router() -> Router<AppState> {
-    let mut r = Router::new()
+pub fn router() -> Routes {
+    let mut r = Routes::new()
         .route(
             "/integrations/{integration}/connector-spec",
             get(connector_spec),
