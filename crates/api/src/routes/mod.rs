@@ -7,7 +7,7 @@ mod connections;
 mod elements;
 mod field_mappings;
 mod health;
-mod nested;
+pub(crate) mod nested;
 mod openapi_route;
 mod self_;
 

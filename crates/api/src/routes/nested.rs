@@ -19,8 +19,9 @@ use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-/// The element kinds that live under integrations and connections.
-const KINDS: [(&str, ElementType); 4] = [
+/// The element kinds that live under integrations and connections (the OpenAPI
+/// document lists their routes from here too).
+pub(crate) const KINDS: [(&str, ElementType); 4] = [
     ("actions", ElementType::Action),
     ("flows", ElementType::Flow),
     ("data-sources", ElementType::DataSource),
