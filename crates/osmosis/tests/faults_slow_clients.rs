@@ -1,0 +1,229 @@
+//! Fault suite, idle and slow clients: 10,000 idle connections and 1,000 slowloris
+//! clients against one real `osmosis serve`. While they hold their sockets `/health`
+//! keeps answering fast on new connections (p99 under 50 ms, the bound), the
+//! server's header timeout closes every one of them, its memory stays under a stated
+//! bound and comes back down afterwards. Beyond `--max-connections` a new connection
+//! is answered `503` at once and closed.
+//!
+//! The attack and the measurement are bench/faults/src/slow_clients.rs, compiled in
+//! here, the same code that writes the "Faults: idle and slow clients" figures of
+//! BENCHMARKS.md. `OSMOSIS_FAULTS_LONG=1` runs the long variant: 10 minutes of waves
+//! of 15,000 idle and 2,000 slowloris clients at the default 30 s header timeout.
+//!
+//! The server keeps its state in a SQLite data dir whatever `OSMOSIS_TEST_DATABASE`
+//! says: connections never reach the database, so the PostgreSQL pass skips these.
+
+mod common;
+#[path = "../../../bench/faults/src/slow_clients.rs"]
+mod slow_clients;
+
+use std::time::{Duration, Instant};
+
+use common::process::*;
+use common::*;
+use slow_clients::{Plan, Report};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The header timeout of the CI run: short, so the whole test takes about half a minute.
+const HEADER_TIMEOUT_SECS: u64 = 5;
+/// The default of `--header-timeout-secs`, which the long variant leaves as it is.
+const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
+/// How much later than the header timeout a socket may be closed: the timer runs on
+/// a loaded runtime, and our clock starts at our connect, before the server's accept.
+const SLACK: Duration = Duration::from_secs(3);
+/// The bound on `/health` during the attack.
+const HEALTH_P99: Duration = Duration::from_millis(50);
+/// The server's peak RSS with the CI attack's 11,000 sockets open at once.
+const PEAK_RSS_BOUND_KB: u64 = 200 * 1024;
+/// At least this many probes during the attack, so the p99 is not the worst of a few.
+const MIN_ATTACK_PROBES: usize = 500;
+
+fn long() -> bool {
+    std::env::var("OSMOSIS_FAULTS_LONG").is_ok_and(|v| v == "1")
+}
+
+/// `osmosis serve` on a fresh SQLite data dir with these settings.
+async fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Running {
+    let db = format!("sqlite://{}", dir.join("osmosis.db").display());
+    Running::serve_workspace(&db, free_port(), dir, env).await
+}
+
+fn addr(node: &Running) -> std::net::SocketAddr {
+    node.url
+        .strip_prefix("http://")
+        .expect("an http URL")
+        .parse()
+        .expect("a socket address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slowloris_clients_are_closed_and_health_stays_fast() {
+    if backend() == "postgres" {
+        eprintln!("slow clients never reach the database: run in the SQLite pass");
+        return;
+    }
+    let (idle, slowloris, timeout, attack_for) = if long() {
+        (15_000, 2_000, DEFAULT_HEADER_TIMEOUT_SECS, 600)
+    } else {
+        (10_000, 1_000, HEADER_TIMEOUT_SECS, 15)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let timeout_text = timeout.to_string();
+    let mut env = vec![
+        // Above the attack, so none of it is refused: the cap has its own test.
+        ("OSMOSIS_MAX_CONNECTIONS", "19000"),
+        ("RUST_LOG", "warn"),
+    ];
+    if !long() {
+        env.push(("OSMOSIS_HEADER_TIMEOUT_SECS", &timeout_text));
+    }
+    let node = serve(dir.path(), &env).await;
+    let plan = Plan {
+        addr: addr(&node),
+        pid: Some(node.child.id()),
+        idle,
+        slowloris,
+        header_timeout: Duration::from_secs(timeout),
+        slack: SLACK,
+        attack_for: Duration::from_secs(attack_for),
+        probe_every: Duration::from_millis(20),
+        quiet: Duration::from_secs(2),
+        settle: Duration::from_secs(5),
+        rss_ceiling_kb: None,
+    };
+    let report = slow_clients::run(&plan).await;
+    eprintln!("{:#}", report.to_json(&plan));
+    check(&plan, &report);
+
+    // The server serves normally afterwards.
+    let (status, _) = node
+        .call("GET", "/integrations", &admin_token(), None)
+        .await;
+    assert_eq!(status, 200);
+    node.stop();
+}
+
+fn check(plan: &Plan, r: &Report) {
+    let figures = r.to_json(plan);
+    for (kind, tally, per_wave) in [
+        ("idle", &r.idle, plan.idle),
+        ("slowloris", &r.slowloris, plan.slowloris),
+    ] {
+        assert_eq!(
+            tally.connect_failed, 0,
+            "{kind} connects failed: {figures:#}"
+        );
+        assert_eq!(tally.opened, per_wave * r.waves, "{kind}: {figures:#}");
+        assert_eq!(
+            tally.still_open, 0,
+            "{kind} sockets the server left open past its header timeout + {SLACK:?}: {figures:#}"
+        );
+        assert_eq!(tally.closed, tally.opened, "{kind}: {figures:#}");
+    }
+    assert!(
+        r.peak_open >= (plan.idle + plan.slowloris) * 9 / 10,
+        "the attack held its sockets at once: {figures:#}"
+    );
+    let p = &r.attack_probes;
+    assert!(
+        p.count >= MIN_ATTACK_PROBES,
+        "enough probes under attack: {figures:#}"
+    );
+    assert_eq!(p.failed, 0, "/health failed under attack: {figures:#}");
+    assert!(
+        p.p99 < HEALTH_P99,
+        "/health p99 under attack {:?}, bound {HEALTH_P99:?}: {figures:#}",
+        p.p99
+    );
+    let (start, peak, end) = (
+        r.rss_start_kb.expect("RSS at start"),
+        r.rss_peak_kb.expect("peak RSS"),
+        r.rss_end_kb.expect("RSS at end"),
+    );
+    assert!(
+        peak < PEAK_RSS_BOUND_KB,
+        "peak RSS {peak} kB, bound {PEAK_RSS_BOUND_KB} kB: {figures:#}"
+    );
+    assert!(
+        end < (2 * start).max(start + 30 * 1024),
+        "RSS {end} kB after the attack, {start} kB before: {figures:#}"
+    );
+}
+
+/// Reads what the server answers on `stream` until it closes: its status, if any.
+async fn answer_of(stream: &mut TcpStream) -> Option<String> {
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut bytes)).await;
+    let text = String::from_utf8_lossy(&bytes);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .map(str::to_string)
+}
+
+/// `GET /health` on a new connection: the status answered.
+async fn health(node: &Running) -> Option<String> {
+    let mut stream = TcpStream::connect(addr(node)).await.ok()?;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    answer_of(&mut stream).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_connections_new_connections_get_503_until_the_idle_ones_time_out() {
+    if backend() == "postgres" {
+        eprintln!("connection limits never reach the database: run in the SQLite pass");
+        return;
+    }
+    const CAP: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let cap = CAP.to_string();
+    let timeout = HEADER_TIMEOUT_SECS.to_string();
+    let node = serve(
+        dir.path(),
+        &[
+            ("OSMOSIS_MAX_CONNECTIONS", &cap),
+            ("OSMOSIS_HEADER_TIMEOUT_SECS", &timeout),
+        ],
+    )
+    .await;
+    assert_eq!(health(&node).await.as_deref(), Some("200"));
+    let mut held = Vec::new();
+    for _ in 0..CAP {
+        held.push(TcpStream::connect(addr(&node)).await.unwrap());
+    }
+    // The server accepts the held sockets on its own schedule; once it has, a new
+    // connection is refused with a 503 (and closed: `answer_of` reads to the end).
+    let deadline = Instant::now() + Duration::from_secs(HEADER_TIMEOUT_SECS);
+    loop {
+        match health(&node).await.as_deref() {
+            Some("503") => break,
+            Some("200") => {}
+            other => panic!("over the cap: {other:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still answered 200 with {CAP} connections held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The header timeout closes the held ones, and the server takes connections again.
+    let deadline = Instant::now() + Duration::from_secs(HEADER_TIMEOUT_SECS) + SLACK;
+    for stream in &mut held {
+        let mut byte = [0u8; 1];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let read = tokio::time::timeout(left, stream.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a held socket was not closed by the header timeout: {read:?}"
+        );
+    }
+    let deadline = Instant::now() + SLACK;
+    while health(&node).await.as_deref() != Some("200") {
+        assert!(Instant::now() < deadline, "never took connections again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node.stop();
+}
