@@ -4,10 +4,22 @@
 //! workspace key in `iss` (or `workspaceKey`), the customer's id in `id` (or
 //! `tenantKey`/`sub`), optional `name` and `fields`; `isAdmin: true` with no customer
 //! claim is an admin token. `exp` is checked when present; a token without `exp`
-//! is accepted, as the hosted service's jsonwebtoken-based check does. Any other
-//! algorithm (including `none`), a bad signature, an expired token or an unknown
-//! workspace is `not_authenticated`. Browser-facing endpoints may carry the token in
-//! `?token=` instead of the header.
+//! is accepted, as the hosted service's jsonwebtoken-based check does. `exp` and
+//! `nbf` must be non-negative numbers (seconds since the epoch): a string, a
+//! negative or a past `exp`, or an `nbf` still ahead, is refused — by our own check
+//! ([`check_times`]), run on every request, because the JWT library silently skips
+//! an `exp` it cannot read as an unsigned integer. Any other algorithm (including
+//! `none`), a bad signature, an expired token or an unknown workspace is
+//! `not_authenticated`.
+//!
+//! The token travels in the `Authorization` header. Only endpoints a browser
+//! opens itself without being able to set a header (the SSE stream of connect
+//! results) take it from `?token=` ([`QueryTokenAuth`]); anywhere else a query
+//! token would end up in logs and, through the proxy, at the external app. The
+//! hosted screens read theirs from their form fields. Whatever Osmosis forwards
+//! (proxied query strings and headers, collection parameters) is first cleared of
+//! anything that is an access token of the caller's workspace
+//! ([`without_access_tokens`]).
 
 use std::sync::Arc;
 
@@ -28,7 +40,9 @@ use crate::AppState;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Claims {
-    exp: Option<f64>,
+    /// Read as any JSON value so a malformed one is refused rather than ignored.
+    exp: Option<Value>,
+    nbf: Option<Value>,
     iss: Option<String>,
     workspace_key: Option<String>,
     id: Option<Value>,
@@ -55,12 +69,45 @@ pub struct WorkspaceCache {
 /// More verified tokens than this and the cache starts over (a bound on memory).
 const MAX_VERIFIED_TOKENS: usize = 100_000;
 
-fn unexpired(claims: &Claims) -> bool {
+/// Clock skew tolerated between the token's minter and this server, in seconds.
+const LEEWAY_SECS: f64 = 5.0;
+
+/// A time claim (`exp`, `nbf`): absent, or seconds since the epoch that are a
+/// non-negative number.
+fn time_claim(claims_value: &Option<Value>, name: &str) -> Result<Option<f64>, ErrorResponse> {
+    match claims_value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(t) if t.is_finite() && t >= 0.0 => Ok(Some(t)),
+            _ => Err(unauthenticated(&format!(
+                "The access token's `{name}` must be a non-negative number of seconds"
+            ))),
+        },
+        Some(_) => Err(unauthenticated(&format!(
+            "The access token's `{name}` must be a number of seconds since the epoch"
+        ))),
+    }
+}
+
+/// Refuses a token whose `exp` has passed or whose `nbf` is still ahead.
+fn check_times(claims: &Claims) -> Result<(), ErrorResponse> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    claims.exp.is_none_or(|exp| exp + 5.0 > now)
+    if let Some(exp) = time_claim(&claims.exp, "exp")? {
+        if exp + LEEWAY_SECS <= now {
+            return Err(unauthenticated("The access token has expired"));
+        }
+    }
+    if let Some(nbf) = time_claim(&claims.nbf, "nbf")? {
+        if nbf - LEEWAY_SECS > now {
+            return Err(unauthenticated(
+                "The access token is not valid yet (`nbf` is in the future)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn unauthenticated(msg: &str) -> ErrorResponse {
@@ -105,8 +152,11 @@ impl AppState {
             .get(token)
             .map(|entry| (Arc::clone(&entry.0), Arc::clone(&entry.1)));
         let (workspace, claims) = match hit {
-            Some((workspace, claims)) if unexpired(&claims) => (workspace, claims),
-            _ => {
+            Some((workspace, claims)) => {
+                check_times(&claims)?;
+                (workspace, claims)
+            }
+            None => {
                 let (workspace, claims) = self.verify(token).await?;
                 let claims = Arc::new(claims);
                 let cache = &self.workspaces.verified;
@@ -143,10 +193,8 @@ impl AppState {
             ));
         }
         // Read the issuer first (unverified) to know whose secret checks the signature.
-        let mut peek = Validation::new(header.alg);
+        let mut peek = signature_only(header.alg);
         peek.insecure_disable_signature_validation();
-        peek.validate_exp = false;
-        peek.required_spec_claims.clear();
         let unverified =
             jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&[]), &peek)
                 .map_err(|_| unauthenticated("The access token's claims are malformed"))?;
@@ -159,27 +207,44 @@ impl AppState {
                 unauthenticated("The access token names no workspace (iss or workspaceKey)")
             })?;
         let workspace = self.workspace(&ws_key).await?;
-        let mut validation = Validation::new(header.alg);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = true;
-        validation.leeway = 5;
         let claims = jsonwebtoken::decode::<Claims>(
             token,
             &DecodingKey::from_secret(workspace.secret.as_bytes()),
-            &validation,
+            &signature_only(header.alg),
         )
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                unauthenticated("The access token has expired")
-            }
-            _ => unauthenticated("The access token's signature is invalid"),
-        })?
+        .map_err(|_| unauthenticated("The access token's signature is invalid"))?
         .claims;
+        check_times(&claims)?;
         Ok((workspace, claims))
     }
 }
 
-/// The authenticated caller of a request.
+/// The library's validation reduced to the signature: time claims are ours
+/// ([`check_times`]), the same on the first and every later request.
+fn signature_only(alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation
+}
+
+/// The bearer token of the `Authorization` header, when there is one.
+fn header_token(parts: &Parts) -> Result<Option<String>, ErrorResponse> {
+    let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    h.to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(|t| Some(t.trim().to_string()))
+        .ok_or_else(|| unauthenticated("The Authorization header must be `Bearer <token>`"))
+}
+
+/// The authenticated caller of a request, from the `Authorization` header only.
 pub struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
@@ -189,25 +254,75 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match header {
-            Some(h) => h
-                .strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-                .map(str::trim)
-                .ok_or_else(|| {
-                    unauthenticated("The Authorization header must be `Bearer <token>`")
-                })?
-                .to_string(),
+        let token = header_token(parts)?.ok_or_else(|| {
+            unauthenticated(
+                "No access token: send `Authorization: Bearer <token>` \
+                 (a `token` query parameter is taken only by the SSE endpoint)",
+            )
+        })?;
+        Ok(Auth(state.authenticate(&token).await?))
+    }
+}
+
+/// The caller of an endpoint a browser opens itself (an `EventSource`, which
+/// cannot send headers): the `Authorization` header, else `?token=`.
+pub struct QueryTokenAuth(pub Caller);
+
+impl FromRequestParts<AppState> for QueryTokenAuth {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = match header_token(parts)? {
+            Some(t) => t,
             None => crate::query::Query::parse(parts.uri.query())
                 .string("token")
                 .ok_or_else(|| {
-                    unauthenticated("No access token: send `Authorization: Bearer <token>`")
+                    unauthenticated(
+                        "No access token: send `Authorization: Bearer <token>` or `?token=`",
+                    )
                 })?,
         };
-        Ok(Auth(state.authenticate(&token).await?))
+        Ok(QueryTokenAuth(state.authenticate(&token).await?))
     }
+}
+
+/// Whether `value` is an access token of the caller's workspace (a JWT its
+/// secret signed, whatever its claims or expiry): such a value is a credential for
+/// Osmosis and must never be passed on to an external app.
+pub fn is_access_token(caller: &Caller, value: &str) -> bool {
+    let value = value.trim();
+    let value = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    if value.split('.').count() != 3 {
+        return false;
+    }
+    let Ok(header) = jsonwebtoken::decode_header(value) else {
+        return false;
+    };
+    if !matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return false;
+    }
+    jsonwebtoken::decode::<Value>(
+        value,
+        &DecodingKey::from_secret(caller.workspace.secret.as_bytes()),
+        &signature_only(header.alg),
+    )
+    .is_ok()
+}
+
+/// `pairs` (query parameters or headers about to be forwarded) without those
+/// whose value is an access token of the caller's workspace.
+pub fn without_access_tokens(
+    caller: &Caller,
+    pairs: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .filter(|(_, v)| !is_access_token(caller, v))
+        .collect()
 }

@@ -11,6 +11,7 @@ mod html;
 pub mod openapi;
 pub mod query;
 pub mod routes;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -22,14 +23,28 @@ use osmosis_engine::Engine;
 pub struct AppState {
     pub engine: Engine,
     pub(crate) workspaces: Arc<auth::WorkspaceCache>,
+    /// Time a client has to send a whole request body once its headers are in
+    /// ([`body::RawBody`]). The header deadline of [`server`] does not cover the
+    /// body, and a client trickling a 10 MiB body a byte at a time would otherwise
+    /// hold its connection for weeks.
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
+    /// Default [`AppState::body_timeout`]: a full 10 MiB body needs ~170 KiB/s.
+    pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
     pub fn new(engine: Engine) -> Self {
         AppState {
             engine,
             workspaces: Arc::new(auth::WorkspaceCache::default()),
+            body_timeout: Self::BODY_TIMEOUT,
         }
+    }
+
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
     }
 }
 

@@ -49,6 +49,13 @@ pub mod keys {
     pub const NOT_SUPPORTED: &str = "not_supported";
     /// `concurrency` key for a stale `revision`.
     pub const STALE_REVISION: &str = "stale_revision";
+    /// The request body is larger than the server accepts (HTTP 413).
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The request body did not arrive in time (HTTP 408).
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// `connection` key: the credentials need refreshing and the app could not be
+    /// reached to refresh them (HTTP 503: retrying later may work).
+    pub const REFRESH_UNAVAILABLE: &str = "refresh_unavailable";
 }
 
 /// The API's error body, `ErrorData {type, key, message, data}`.
@@ -138,8 +145,20 @@ impl ApiError {
     }
 
     /// The HTTP status other clients see (the SDK ignores it).
+    ///
+    /// `connection` errors are the external app's answer to what the customer
+    /// gave (wrong credentials, a refused test, a revoked grant): 400, not a
+    /// server error. Only the app itself failing is a gateway error — 502 when it
+    /// answered with a 5xx (`data.response.status`), 503 when a refresh could not
+    /// reach it — and an exhausted rate limit is 429.
     pub fn http_status(&self) -> u16 {
         match (self.error_type, self.key.as_deref()) {
+            (ErrorType::BadRequest, Some(keys::PAYLOAD_TOO_LARGE)) => 413,
+            (ErrorType::BadRequest, Some(keys::REQUEST_TIMEOUT)) => 408,
+            (ErrorType::Connection, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
+            (ErrorType::Connection, Some(keys::REFRESH_UNAVAILABLE)) => 503,
+            (ErrorType::Connection, _) if self.upstream_status().is_some_and(|s| s >= 500) => 502,
+            (ErrorType::Connection, _) => 400,
             (ErrorType::BadRequest, Some(keys::NOT_FOUND)) => 404,
             (ErrorType::BadRequest, Some(keys::NOT_AUTHENTICATED)) => 401,
             (ErrorType::BadRequest, Some(keys::ACCESS_DENIED)) => 403,
@@ -151,5 +170,10 @@ impl ApiError {
             (ErrorType::InsufficientCredit, _) => 402,
             _ => 500,
         }
+    }
+
+    /// The status of the external API response behind a `connection` error.
+    fn upstream_status(&self) -> Option<u64> {
+        self.data.as_ref()?.get("response")?.get("status")?.as_u64()
     }
 }

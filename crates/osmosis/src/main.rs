@@ -1,6 +1,8 @@
 //! The `osmosis` command: `serve` the API, manage `workspace`s, `migrate` the
 //! database, and `runtime eval` for differential tests of the formula runtime.
 
+mod data_dir;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,6 +108,17 @@ struct ServeArgs {
     /// Days external API logs are kept before they are deleted.
     #[arg(long, env = "OSMOSIS_API_LOG_RETENTION_DAYS", default_value_t = 30)]
     api_log_retention_days: u64,
+    /// Seconds a client has to send a request's headers, from connecting or from
+    /// its previous response; idle keep-alive connections close after it too.
+    #[arg(long, env = "OSMOSIS_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body once its headers are in.
+    #[arg(long, env = "OSMOSIS_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    body_timeout_secs: u64,
+    /// Connections served at once; more are answered 503 and closed. Default:
+    /// 16,384, or less when the open-file limit is lower.
+    #[arg(long, env = "OSMOSIS_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -129,17 +142,20 @@ fn init_tracing(format: LogFormat) {
 }
 
 impl DatabaseArgs {
+    /// The database URL; for SQLite, the data dir and the database file made
+    /// private first ([`data_dir`]).
     fn url(&self) -> anyhow::Result<String> {
         if let Some(url) = &self.database {
+            if let Some(file) = data_dir::sqlite_path(url) {
+                data_dir::create_private_file(&file)?;
+            }
             return Ok(url.clone());
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
-        let dir = self
-            .data_dir
-            .canonicalize()
-            .with_context(|| format!("cannot resolve {}", self.data_dir.display()))?;
-        Ok(format!("sqlite://{}", dir.join("osmosis.db").display()))
+        let dir = data_dir::prepare(&self.data_dir)?;
+        let file = dir.join("osmosis.db");
+        data_dir::create_private_file(&file)?;
+        data_dir::warn_if_open(&dir);
+        Ok(format!("sqlite://{}", file.display()))
     }
 
     async fn open(
@@ -154,6 +170,10 @@ impl DatabaseArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Runtime { .. }) {
+        // Warnings (a data dir others can read) reach the operator of every command.
+        init_tracing(LogFormat::Pretty);
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Workspace {
@@ -337,15 +357,46 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "osmosis is listening");
-    let app = osmosis_api::router(osmosis_api::AppState::new(engine));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = osmosis_api::server::Limits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
+        max_connections: connection_limit(args.max_connections),
+        ..Default::default()
+    };
+    tracing::info!(%addr, max_connections = limits.max_connections, "osmosis is listening");
+    let app = osmosis_api::router(osmosis_api::AppState::new(engine).with_body_timeout(
+        std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
+    ));
+    osmosis_api::server::serve(listener, app, limits, shutdown_signal()).await?;
     let _ = stop_worker.send(());
     let _ = worker.await;
     tracing::info!("drained; bye");
     Ok(())
+}
+
+/// Open files kept free for the database, the key file and outbound calls.
+const RESERVED_FILES: u64 = 512;
+
+/// The connection cap: the one asked for, else 16,384; either way within the
+/// open-file limit, which is raised to its hard maximum first (each connection
+/// is a file descriptor, and the soft default of 1,024 is far too few).
+fn connection_limit(asked: Option<usize>) -> usize {
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            1024
+        }
+    };
+    let fits = files.saturating_sub(RESERVED_FILES).max(64) as usize;
+    let wanted = asked.unwrap_or(16_384);
+    if wanted > fits {
+        tracing::warn!(
+            wanted,
+            open_file_limit = files,
+            "the connection limit is lowered to fit the open-file limit"
+        );
+    }
+    wanted.min(fits).max(1)
 }
 
 /// Every connector folder under `dir`, as stored connector documents.

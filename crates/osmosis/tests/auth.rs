@@ -48,6 +48,54 @@ async fn every_bad_token_is_not_authenticated() {
             )),
         ),
         (
+            "negative exp",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "exp": -1}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "fractional negative exp",
+            Some(token(
+                json!({"iss": WS_KEY, "id": "c", "exp": -0.5}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "exp as a string",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "exp": (now() + 3600).to_string()}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "exp as an object",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "exp": {"at": now() + 3600}}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "nbf ahead",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 3600, "nbf": now() + 600}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
+            "nbf as a string",
+            Some(token(
+                json!({"iss": WS_KEY, "isAdmin": true, "nbf": "0"}),
+                WS_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        ),
+        (
             "unknown workspace",
             Some(token(
                 json!({"iss": "nope", "isAdmin": true}),
@@ -73,10 +121,20 @@ async fn every_bad_token_is_not_authenticated() {
         ),
     ];
     for (what, tok) in cases {
-        let r = s.call("GET", "/integrations", tok.as_deref(), None).await;
-        assert_eq!(r.0, 401, "{what}: {}", r.1);
-        assert_error(&r, 401, "bad_request", "not_authenticated");
+        // Twice: the second request may be answered from the verified-token memory.
+        for _ in 0..2 {
+            let r = s.call("GET", "/integrations", tok.as_deref(), None).await;
+            assert_eq!(r.0, 401, "{what}: {}", r.1);
+            assert_error(&r, 401, "bad_request", "not_authenticated");
+        }
     }
+    // A past `nbf` is fine.
+    let t = token(
+        json!({"iss": WS_KEY, "isAdmin": true, "exp": now() + 60, "nbf": now() - 60}),
+        WS_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    assert_eq!(s.get("/integrations", &t).await.0, 200);
     // A tampered payload keeps the old signature: refused too.
     let good = s.admin();
     let parts: Vec<&str> = good.split('.').collect();
@@ -95,8 +153,10 @@ async fn every_bad_token_is_not_authenticated() {
     s.finish().await;
 }
 
+/// HS512 and `workspaceKey`/`tenantKey` claims are accepted. A token in the query
+/// string is not, except by the SSE endpoint a browser's `EventSource` opens.
 #[tokio::test]
-async fn hs512_and_new_style_claims_and_query_tokens_are_accepted() {
+async fn hs512_and_new_style_claims_are_accepted_and_query_tokens_only_on_sse() {
     let s = Server::start().await;
     let t = token(
         json!({"workspaceKey": WS_KEY, "tenantKey": "c-512", "name": "Five Twelve"}),
@@ -108,9 +168,42 @@ async fn hs512_and_new_style_claims_and_query_tokens_are_accepted() {
     assert_eq!(me["internalId"], "c-512");
     assert_eq!(me["name"], "Five Twelve");
     assert_eq!(me["workspaceKey"], WS_KEY);
-    let (status, me2) = s.call("GET", &format!("/self?token={t}"), None, None).await;
-    assert_eq!(status, 200);
-    assert_eq!(me2["id"], me["id"]);
+    for path in [
+        format!("/self?token={t}"),
+        format!("/integrations?token={t}"),
+        format!("/connections/x/proxy/me?token={t}"),
+        format!("/connection-requests/x?token={t}"),
+    ] {
+        let r = s.call("GET", &path, None, None).await;
+        assert_error(&r, 401, "bad_request", "not_authenticated");
+        assert!(
+            r.1["message"].as_str().unwrap().contains("Authorization"),
+            "{}",
+            r.1
+        );
+    }
+    let sse = s
+        .http
+        .get(format!("{}/sse/connection-events/req-1?token={t}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    assert!(sse.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    drop(sse);
+    let refused = s
+        .http
+        .get(format!(
+            "{}/sse/connection-events/req-1?token=forged",
+            s.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     s.finish().await;
 }
 

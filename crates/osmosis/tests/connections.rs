@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::mock_api::{connector, mock_api, API_KEY};
+use common::mock_api::{connector, mock_api, start_mock, API_KEY};
 use common::*;
 use serde_json::{json, Value};
 
@@ -207,10 +207,10 @@ async fn a_failing_test_refuses_the_connection_and_stores_nothing() {
     let s = &f.s;
     let alice = s.customer("alice");
     let refused = connect(&f, &alice, "wrong-key").await;
-    // `connection` errors answer 500, as api-surface §1.5 maps every type but
-    // `bad_request`, `concurrency` and `insufficient_credit`.
+    // A refused test is the customer's input, not a server error: 400 with the
+    // `connection` type the SDK reads (the app answered 403).
     assert_eq!(refused.1["type"], "connection", "{}", refused.1);
-    assert_eq!(refused.0, 500, "{}", refused.1);
+    assert_eq!(refused.0, 400, "{}", refused.1);
     assert_eq!(
         refused.1["data"]["response"]["status"], 403,
         "{}",
@@ -282,4 +282,91 @@ async fn admins_name_the_customer_and_interactive_connectors_are_refused() {
         .unwrap()
         .contains("connect flow"));
     f.s.finish().await;
+}
+
+/// Nothing that authenticates a caller to Osmosis reaches the external app: an
+/// access token in the proxied query string or headers, or in `/act`'s inline
+/// request, is dropped (other values named `token` pass, they may be the app's
+/// own); and the query-string token does not authenticate the proxy at all.
+#[tokio::test]
+async fn access_tokens_are_never_forwarded() {
+    let s = Server::start().await;
+    let mock = start_mock().await;
+    let c = s.create("connectors", connector(&mock.url, "mock")).await;
+    let integration = s
+        .create(
+            "integrations",
+            json!({"key": "mock", "name": "Mock", "connectorId": c["id"]}),
+        )
+        .await;
+    let alice = s.customer("alice");
+    let (status, conn) = s
+        .post(
+            "/connections",
+            &alice,
+            json!({"integrationId": integration["id"], "input": {"apiKey": API_KEY}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{conn}");
+    let id = conn["id"].as_str().unwrap();
+    let bob = s.customer("bob");
+    for (caller, smuggled) in [(&alice, &alice), (&alice, &bob), (&s.admin(), &s.admin())] {
+        let (status, got) = s
+            .call(
+                "GET",
+                &format!("/connections/{id}/proxy/echo/me?token={smuggled}&q=1&token=xoxb-app-own"),
+                Some(caller),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{got}");
+        assert_eq!(got["query"], json!([["q", "1"], ["token", "xoxb-app-own"]]));
+        let seen = mock.last();
+        assert!(!seen.uri.contains(smuggled.as_str()), "{seen:?}");
+    }
+    // Headers carrying a token are not forwarded; others are.
+    let sent = s
+        .http
+        .get(format!("{}/connections/{id}/proxy/echo/h", s.url))
+        .bearer_auth(&alice)
+        .header("x-membrane-token", &alice)
+        .header("x-forward-me", format!("Bearer {bob}"))
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let seen = mock.last();
+    let names: Vec<&str> = seen.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"x-custom"), "{names:?}");
+    assert!(!names.contains(&"x-membrane-token"), "{names:?}");
+    assert!(!names.contains(&"x-forward-me"), "{names:?}");
+    assert!(!format!("{seen:?}").contains(&alice) && !format!("{seen:?}").contains(&bob));
+    // `/act`'s inline request.
+    let (status, out) = s
+        .post(
+            "/act",
+            &alice,
+            json!({"connectionId": id, "api": {"path": "/echo/act",
+                "query": {"token": alice, "q": "2"}, "headers": {"x-token": alice, "x-ok": "yes"}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["output"]["query"], json!([["q", "2"]]));
+    let seen = mock.last();
+    assert!(!format!("{seen:?}").contains(&alice), "{seen:?}");
+    assert!(seen.headers.iter().any(|(n, v)| n == "x-ok" && v == "yes"));
+    // A token in the query string alone does not authenticate the proxy.
+    let before = mock.request_count();
+    let r = s
+        .call(
+            "GET",
+            &format!("/connections/{id}/proxy/echo/me?token={alice}"),
+            None,
+            None,
+        )
+        .await;
+    assert_error(&r, 401, "bad_request", "not_authenticated");
+    assert_eq!(mock.request_count(), before);
+    s.finish().await;
 }

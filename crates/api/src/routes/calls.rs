@@ -17,7 +17,7 @@ use super::connections::query_pairs;
 use super::elements::resolve_path;
 use super::nested::{collection_list, collection_spec, operation_list, operation_spec};
 use super::Routes;
-use crate::auth::Auth;
+use crate::auth::{is_access_token, without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::query::Query;
@@ -117,9 +117,10 @@ async fn collection(
     Ok(Json(collection_spec(&connector, &key)?))
 }
 
-/// Collection parameters from the query string: plain key/value pairs.
-fn parameters(raw: Option<&str>) -> Map<String, Value> {
-    query_pairs(raw)
+/// Collection parameters from the query string: plain key/value pairs, never an
+/// access token (parameters reach the external app).
+fn parameters(caller: &Caller, raw: Option<&str>) -> Map<String, Value> {
+    without_access_tokens(caller, query_pairs(raw))
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect()
@@ -142,7 +143,7 @@ async fn collection_method_run(
             &key,
             method,
             Value::Object(body),
-            parameters(raw.as_deref()),
+            parameters(&caller, raw.as_deref()),
         )
         .await?;
     // `delete` answers nothing (the SDK's `DataCollectionDeleteResponse` is undefined).
@@ -155,8 +156,16 @@ async fn collection_method_run(
 async fn act(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    JsonObject(body): JsonObject,
+    JsonObject(mut body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    // The inline request's query and headers go to the external app.
+    if let Some(Value::Object(api)) = body.get_mut("api") {
+        for part in ["query", "headers"] {
+            if let Some(Value::Object(pairs)) = api.get_mut(part) {
+                pairs.retain(|_, v| !v.as_str().is_some_and(|v| is_access_token(&caller, v)));
+            }
+        }
+    }
     Ok(Json(
         state
             .engine

@@ -18,7 +18,7 @@ use osmosis_model::{ApiError, Element};
 use serde_json::{json, Map, Value};
 
 use super::Routes;
-use crate::auth::Auth;
+use crate::auth::{Auth, QueryTokenAuth};
 use crate::body::JsonBody;
 use crate::error::ApiResult;
 use crate::html;
@@ -290,10 +290,11 @@ async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
 
 /// `GET /sse/connection-events/{requestId}?token=`: one `data:` event with the
 /// result once it exists. Results are in the database, so the flow may finish on
-/// any node; this checks for it every quarter second for up to ten minutes.
+/// any node; this checks for it every quarter second for up to ten minutes. An
+/// `EventSource` cannot send headers, so this one route takes `?token=`.
 async fn events(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    QueryTokenAuth(caller): QueryTokenAuth,
     Path(request_id): Path<String>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
     let stream = futures_util::stream::unfold(Some(0u32), move |round| {

@@ -1,7 +1,7 @@
 //! Routes that act through a connection rather than on it: the API proxy
 //! (`ANY /connections/{c}/proxy/{path…}`), its answer streamed back as it arrives.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::elements::resolve_path;
 use super::Routes;
-use crate::auth::Auth;
+use crate::auth::{without_access_tokens, Auth};
+use crate::body::RawBody;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
@@ -64,7 +65,7 @@ async fn proxy(
     path: String,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let conn = resolve_path(
         &state,
@@ -77,11 +78,14 @@ async fn proxy(
     let request = ProxyRequest {
         method: method.to_string(),
         path: format!("/{path}"),
-        query: query_pairs(raw.as_deref()),
-        headers: headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        query: without_access_tokens(&caller, query_pairs(raw.as_deref())),
+        headers: without_access_tokens(
+            &caller,
+            headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+        ),
         body,
     };
     let answer = state.engine.proxy(&caller, &conn, request).await?;

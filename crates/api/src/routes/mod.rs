@@ -91,9 +91,32 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |router, part| router.merge(part.router))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
         .with_state(state)
+}
+
+/// Refuses a NUL anywhere in the path or query string, percent-encoded or not.
+/// Nothing Osmosis names or looks up can contain one, and PostgreSQL refuses it
+/// in text: better one clear `invalid_query` for every route than a database
+/// error from whichever lookup meets it first.
+async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    let encoded = uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
+    let has_nul = encoded.contains('\0')
+        || encoded
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if has_nul {
+        return ErrorResponse(ApiError::bad_request(
+            osmosis_model::error::keys::INVALID_QUERY,
+            "The URL contains a NUL character (%00), which no path or query parameter may hold",
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> ErrorResponse {

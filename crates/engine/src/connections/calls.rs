@@ -15,7 +15,7 @@ use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
 use super::ConnectionError;
-use crate::elements::{not_found, store_error, visible_to, Ref};
+use crate::elements::{store_error, Ref};
 use crate::{Caller, Engine, PathSelector};
 
 /// Why a call through a connection failed.
@@ -126,7 +126,8 @@ pub fn collection_method(segment: &str) -> Result<CollectionMethod, ApiError> {
 impl Engine {
     /// Runs `op` with the connection's function runner: **the one path every call to
     /// an external API through a stored connection takes.** It checks the caller
-    /// may use the connection (`not_found` otherwise), builds the runner (connector,
+    /// may use the connection and that nothing on its path is archived
+    /// ([`Engine::ensure_callable`], `not_found` otherwise), builds the runner (connector,
     /// parameters, unsealed credentials) with the connection's external API log
     /// observer attached, so every request its API client sends is logged.
     ///
@@ -144,12 +145,9 @@ impl Engine {
         F: Fn(Arc<FunctionRunner>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if conn.element_type != ElementType::Connection || !visible_to(caller, conn) {
-            return Err(CallError::Setup(not_found(
-                ElementType::Connection,
-                &conn.id,
-            )));
-        }
+        self.ensure_callable(caller, conn)
+            .await
+            .map_err(CallError::Setup)?;
         let runner = self.live_runner(conn).await.map_err(CallError::Setup)?;
         match op(runner).await {
             // The token expired: refresh once (single flight, see `health`), then

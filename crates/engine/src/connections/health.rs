@@ -166,6 +166,7 @@ impl Engine {
             .await
             .map_err(store_error)?
             .ok_or_else(|| crate::elements::not_found(conn.element_type, &conn.id))?;
+        self.ensure_live(&current).await?;
         let opened = secrets::open(self, &current)?;
         if seen_sealed.is_some() && current.doc_str("sealedCredentials") != seen_sealed {
             return Ok((current, opened.credentials));
@@ -292,7 +293,7 @@ impl Engine {
                 .await?;
                 Err(ApiError::new(
                     ErrorType::Connection,
-                    Some("refresh_unavailable"),
+                    Some(osmosis_model::error::keys::REFRESH_UNAVAILABLE),
                     format!("The credentials need refreshing and the app could not be reached; try again later ({reason})"),
                 ))
             }
@@ -347,9 +348,7 @@ impl Engine {
         caller: &Caller,
         conn: &Element,
     ) -> Result<Element, ApiError> {
-        if !crate::elements::visible_to(caller, conn) {
-            return Err(crate::elements::not_found(conn.element_type, &conn.id));
-        }
+        self.ensure_callable(caller, conn).await?;
         match self.refresh_connection(conn, None).await {
             Ok((conn, _)) => Ok(conn),
             // Credentials with nothing to refresh (an API key without
@@ -369,9 +368,7 @@ impl Engine {
         caller: &Caller,
         conn: &Element,
     ) -> Result<Value, ApiError> {
-        if !crate::elements::visible_to(caller, conn) {
-            return Err(crate::elements::not_found(conn.element_type, &conn.id));
-        }
+        self.ensure_callable(caller, conn).await?;
         if conn.doc_bool("isDefunct") {
             return Ok(json!({"success": false, "error": defunct_error(conn)}));
         }
@@ -423,7 +420,9 @@ impl Engine {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.key.as_deref() == Some("refresh_unavailable") => Err(e.message),
+            Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::REFRESH_UNAVAILABLE) => {
+                Err(e.message)
+            }
             Err(_) => Ok(()),
         }
     }

@@ -63,6 +63,26 @@ impl Engine {
     /// The connector and the effective connector parameters (the integration's,
     /// overridden by the connection's own) of a connection-to-be or a connection.
     async fn bind(&self, el: &Element) -> Result<Bound, ApiError> {
+        let (integration, connector) = self.live_integration_and_connector(el).await?;
+        let definition = Connector::from_value(&Value::Object(connector.doc.clone()))
+            .map_err(ConnectionError::from)?;
+        Ok(Bound {
+            connector,
+            definition,
+            connector_parameters: merged_parameters(
+                &integration,
+                el.doc.get("connectorParameters"),
+            ),
+        })
+    }
+
+    /// The integration a connection (or one being made) works through and the
+    /// connector that integration names. An archived integration or connector is
+    /// out of service: nothing connects or calls through it until it is restored.
+    async fn live_integration_and_connector(
+        &self,
+        el: &Element,
+    ) -> Result<(Element, Element), ApiError> {
         let integration_id = el
             .integration_id
             .as_deref()
@@ -73,6 +93,9 @@ impl Engine {
             .await
             .map_err(store_error)?
             .ok_or(ConnectionError::ConnectorMissing)?;
+        if integration.is_archived() {
+            return Err(out_of_service(&integration));
+        }
         let connector_id = integration
             .doc_str("connectorId")
             .ok_or(ConnectionError::NoConnector)?
@@ -84,16 +107,53 @@ impl Engine {
             .map_err(store_error)?
             .filter(|c| c.element_type == ElementType::Connector)
             .ok_or(ConnectionError::ConnectorMissing)?;
-        let definition = Connector::from_value(&Value::Object(connector.doc.clone()))
-            .map_err(ConnectionError::from)?;
-        Ok(Bound {
-            connector,
-            definition,
-            connector_parameters: merged_parameters(
-                &integration,
-                el.doc.get("connectorParameters"),
-            ),
-        })
+        if connector.is_archived() {
+            return Err(out_of_service(&connector));
+        }
+        Ok((integration, connector))
+    }
+
+    /// Refuses any call through a stored connection unless it is the caller's and
+    /// [`Engine::ensure_live`]. A connection that is not the caller's answers
+    /// `not_found` exactly as a missing one does.
+    pub(crate) async fn ensure_callable(
+        &self,
+        caller: &Caller,
+        conn: &Element,
+    ) -> Result<(), ApiError> {
+        if conn.element_type != ElementType::Connection || !visible_to(caller, conn) {
+            return Err(not_found(ElementType::Connection, &conn.id));
+        }
+        self.ensure_live(conn).await
+    }
+
+    /// Whether the connection, its customer, its integration and the
+    /// integration's connector are all live. Checked on every call against the
+    /// rows as stored now — never through a cached runner — so archiving any of
+    /// them stops outbound calls at once, on every node.
+    pub(crate) async fn ensure_live(&self, conn: &Element) -> Result<(), ApiError> {
+        if conn.is_archived() {
+            return Err(ApiError::not_found(format!(
+                "The connection `{}` is archived; restore it to call through it",
+                conn.id
+            )));
+        }
+        let customer = async {
+            match conn.customer_id.as_deref() {
+                Some(id) => self
+                    .store
+                    .element_by_id(&conn.workspace_id, id)
+                    .await
+                    .map_err(store_error),
+                None => Ok(None),
+            }
+        };
+        let (customer, parents) =
+            futures::join!(customer, self.live_integration_and_connector(conn));
+        if let Some(customer) = customer?.filter(Element::is_archived) {
+            return Err(out_of_service(&customer));
+        }
+        parents.map(|_| ())
     }
 
     /// A runner for a stored connection, with its credentials unsealed.
@@ -159,6 +219,15 @@ impl Engine {
         };
         Ok(customer.id)
     }
+}
+
+/// `not_found` for a connection whose path runs through an archived element.
+fn out_of_service(archived: &Element) -> ApiError {
+    ApiError::not_found(format!(
+        "The {} `{}` is archived; nothing connects or calls through it until it is restored",
+        archived.element_type.name(),
+        archived.key.as_deref().unwrap_or(&archived.id)
+    ))
 }
 
 /// The connector parameters in effect: the integration's, overridden field by

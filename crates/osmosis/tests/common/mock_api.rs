@@ -1,7 +1,7 @@
 //! A mock external API with key auth, and a client-credentials connector for it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,10 +12,48 @@ use serde_json::{json, Value};
 
 pub const API_KEY: &str = "sk-live-0d9f8a7b6c5e4d3c2b1a";
 
+/// The running mock: its base URL, the revocations it counted, and every request
+/// it received (method, path and query, headers), in order.
+pub struct MockApi {
+    pub url: String,
+    pub revoked: Arc<AtomicUsize>,
+    pub requests: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query as sent.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl MockApi {
+    pub fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.requests
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("a request")
+    }
+}
+
+/// [`start_mock`] as its URL and revocation counter.
+pub async fn mock_api() -> (String, Arc<AtomicUsize>) {
+    let mock = start_mock().await;
+    (mock.url, mock.revoked)
+}
+
 /// The external API: `/me` answers only with the right key; `/echo/...` reflects
 /// the request; `/status/{code}` answers that status; `/revoke` counts revocations
 /// made with the right key.
-pub async fn mock_api() -> (String, Arc<AtomicUsize>) {
+pub async fn start_mock() -> MockApi {
     fn authorised(headers: &HeaderMap) -> bool {
         headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(API_KEY)
     }
@@ -56,15 +94,37 @@ pub async fn mock_api() -> (String, Arc<AtomicUsize>) {
         }
         StatusCode::NO_CONTENT
     };
+    let requests: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let log = Arc::clone(&requests);
+    let record = move |req: axum::extract::Request, next: axum::middleware::Next| {
+        let log = Arc::clone(&log);
+        async move {
+            log.lock().unwrap().push(Seen {
+                method: req.method().to_string(),
+                uri: req.uri().to_string(),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect(),
+            });
+            next.run(req).await
+        }
+    };
     let app = Router::new()
         .route("/me", get(me))
         .route("/revoke", axum::routing::post(revoke))
         .route("/echo/{*rest}", any(echo))
-        .route("/status/{code}", any(status));
+        .route("/status/{code}", any(status))
+        .layer(axum::middleware::from_fn(record));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, revoked)
+    MockApi {
+        url,
+        revoked,
+        requests,
+    }
 }
 
 /// A client-credentials connector whose API client sends the key from the

@@ -22,6 +22,8 @@ pub struct Server {
     pub engine: Engine,
     pub http: reqwest::Client,
     pub database_url: String,
+    /// The credentials key, which every node on the database must share.
+    key: osmosis_connectors::sealing::EncryptionKey,
     pg_database: Option<String>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
@@ -96,6 +98,32 @@ impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let key = osmosis_connectors::sealing::EncryptionKey::generate();
+        let server = Server::serve(database_url, pg_database, key, dir).await;
+        server
+            .engine
+            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
+            .await
+            .expect("workspace");
+        server
+    }
+
+    /// Another node on the same database (PostgreSQL), with its own caches.
+    /// Finishing it leaves the database to the first node.
+    pub async fn another_node(&self) -> Server {
+        assert_eq!(backend(), "postgres", "only a shared database has nodes");
+        let dir = tempfile::tempdir().expect("temp dir");
+        Server::serve(self.database_url.clone(), None, self.key.clone(), dir).await
+    }
+
+    /// An API on a free loopback port over `database_url`, served by the same
+    /// loop and limits as `osmosis serve`.
+    async fn serve(
+        database_url: String,
+        pg_database: Option<String>,
+        key: osmosis_connectors::sealing::EncryptionKey,
+        dir: tempfile::TempDir,
+    ) -> Server {
         let store = osmosis_store::open(&database_url, 8, true)
             .await
             .expect("store opens");
@@ -111,21 +139,25 @@ impl Server {
             },
         )
         .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
-            osmosis_connectors::sealing::EncryptionKey::generate(),
+            key.clone(),
         ));
-        engine
-            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
-            .await
-            .expect("workspace");
         let app = osmosis_api::router(osmosis_api::AppState::new(engine.clone()));
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("server runs");
+            osmosis_api::server::serve(
+                listener,
+                app,
+                osmosis_api::server::Limits::default(),
+                std::future::pending(),
+            )
+            .await
+            .expect("server runs");
         });
         Server {
             url,
             engine,
             http: reqwest::Client::new(),
             database_url,
+            key,
             pg_database,
             _dir: dir,
             task,

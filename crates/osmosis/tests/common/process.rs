@@ -58,23 +58,34 @@ fn drain(mut from: impl std::io::Read + Send + 'static) -> Drain {
 
 impl Running {
     pub fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
-        let listen = format!("127.0.0.1:{port}");
-        let mut child = command(
+        Running::serve(&["--database", database_url], port, extra_env)
+    }
+
+    /// `serve` with the test workspace on the embedded database of `data_dir`,
+    /// as the README's command runs it (no `--database`).
+    pub fn start_in(data_dir: &std::path::Path, port: u16) -> Running {
+        Running::serve(
+            &["--data-dir", data_dir.to_str().expect("a UTF-8 path")],
+            port,
             &[
-                "serve",
-                "--listen",
-                &listen,
-                "--database",
-                database_url,
-                "--log-format",
-                "json",
+                ("OSMOSIS_WORKSPACE_KEY", super::WS_KEY),
+                ("OSMOSIS_WORKSPACE_SECRET", super::WS_SECRET),
             ],
-            extra_env,
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("osmosis starts");
+    }
+
+    /// `serve --listen 127.0.0.1:<port> <args> --log-format json`, its output read
+    /// as it comes.
+    fn serve(args: &[&str], port: u16, env: &[(&str, &str)]) -> Running {
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["serve", "--listen", &listen];
+        all.extend_from_slice(args);
+        all.extend(["--log-format", "json"]);
+        let mut child = command(&all, env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("osmosis starts");
         let output = Some((
             drain(child.stdout.take().expect("piped stdout")),
             drain(child.stderr.take().expect("piped stderr")),
