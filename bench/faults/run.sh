@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Idle and slow clients, before and after the connection timeouts, in one run:
 # `osmosis serve` (release, fresh SQLite data dir) built from FAULTS_BEFORE and from
-# this checkout, each attacked in turn by `osmosis-bench-faults slow-clients`
+# this checkout's HEAD, each attacked in turn by `osmosis-bench-faults slow-clients`
 # (src/slow_clients.rs: FAULTS_IDLE idle connections and FAULTS_SLOWLORIS slowloris
 # clients, a /health prober on new connections every 20 ms, the server's RSS).
 # Prints the table and rewrites the "Faults: idle and slow clients" section of
 # BENCHMARKS.md.
 #
-# Knobs (environment): FAULTS_BEFORE (a commit; default: the parent of the oldest
-# commit whose message mentions "header timeout"), FAULTS_IDLE (10000),
+# Knobs (environment): FAULTS_BEFORE (a commit; default: the parent of the commit
+# that added crates/api/src/server.rs, the serve loop with the timeouts), FAULTS_IDLE (10000),
 # FAULTS_SLOWLORIS (1000), FAULTS_HEADER_TIMEOUT (5 s), FAULTS_ATTACK (15 s),
 # FAULTS_RSS_CEILING_MB (4000: the server without timeouts grows with every
 # connection; the attack stops opening more past this), CARGO_TARGET_DIR.
@@ -22,12 +22,13 @@ attack="${FAULTS_ATTACK:-15}"
 ceiling="${FAULTS_RSS_CEILING_MB:-4000}"
 before="${FAULTS_BEFORE:-}"
 if [ -z "$before" ]; then
-  first="$(git -C "$repo" log -i --grep='header timeout' --format=%H | tail -1)"
-  [ -n "$first" ] || { echo "no commit mentions \"header timeout\": set FAULTS_BEFORE" >&2; exit 1; }
+  first="$(git -C "$repo" log --diff-filter=A --format=%H -- crates/api/src/server.rs | tail -1)"
+  [ -n "$first" ] || { echo "no commit added crates/api/src/server.rs: set FAULTS_BEFORE" >&2; exit 1; }
   before="$first^"
 fi
 before="$(git -C "$repo" rev-parse --short "$before")"
-after="$(git -C "$repo" describe --always --dirty)"
+# The checkout's last commit (uncommitted edits are not measured).
+after="$(git -C "$repo" rev-parse --short HEAD)"
 
 work="$(mktemp -d)"
 pids=()
@@ -39,22 +40,21 @@ cleanup() {
 trap cleanup EXIT
 . "$repo/bench/lib.sh"
 
-# Release binaries, kept per commit under the target dir: the other commit's build
-# moves the shared target dir's fingerprints, so each is copied out once built.
+# The bench tool first, then each commit's release binary, built from a clean export
+# of the commit (so edits in the checkout during the long builds change nothing) and
+# kept per commit under the target dir.
+cargo build --release --quiet --manifest-path "$repo/bench/faults/Cargo.toml"
+cp "$CARGO_TARGET_DIR/release/osmosis-bench-faults" "$work/tool"
+tool="$work/tool"
 bins="$CARGO_TARGET_DIR/faults-bins"
 mkdir -p "$bins"
-build() { # src name -> path of the built osmosis
-  (cd "$1" && cargo build --release --quiet -p osmosis)
-  cp "$CARGO_TARGET_DIR/release/osmosis" "$bins/osmosis-$2"
-}
-if [ ! -x "$bins/osmosis-$before" ]; then
-  mkdir "$work/before-src"
-  git -C "$repo" archive "$before" | tar -x -C "$work/before-src"
-  build "$work/before-src" "$before"
-fi
-build "$repo" "$after"
-cargo build --release --quiet --manifest-path "$repo/bench/faults/Cargo.toml"
-tool="$CARGO_TARGET_DIR/release/osmosis-bench-faults"
+for rev in "$before" "$after"; do
+  [ -x "$bins/osmosis-$rev" ] && continue
+  mkdir "$work/src-$rev"
+  git -C "$repo" archive "$rev" | tar -x -C "$work/src-$rev"
+  (cd "$work/src-$rev" && cargo build --release --quiet -p osmosis)
+  cp "$CARGO_TARGET_DIR/release/osmosis" "$bins/osmosis-$rev"
+done
 
 results="$work/results.jsonl"
 attack_one() { # label rev

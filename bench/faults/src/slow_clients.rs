@@ -194,6 +194,8 @@ impl Tally {
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub waves: usize,
+    /// When each wave began, since the attack began.
+    pub wave_starts: Vec<Duration>,
     pub attack: Duration,
     pub idle: Tally,
     pub slowloris: Tally,
@@ -205,7 +207,13 @@ pub struct Report {
     pub rss_peak_kb: Option<u64>,
     pub rss_end_kb: Option<u64>,
     pub rss_ceiling_hit: bool,
+    /// The slowest probes under attack: when they started (since the attack began)
+    /// and how long they took, to tell a connect storm from a steady state.
+    pub slowest_probes: Vec<(Duration, Duration)>,
 }
+
+/// How many of the slowest probes a report keeps.
+const SLOWEST: usize = 12;
 
 impl Report {
     pub fn to_json(&self, plan: &Plan) -> Value {
@@ -220,6 +228,7 @@ impl Report {
                 "settle_s": plan.settle.as_secs_f64(),
             },
             "waves": self.waves,
+            "wave_starts_s": self.wave_starts.iter().map(|d| ms(*d) / 1e3).collect::<Vec<_>>(),
             "attack_s": self.attack.as_secs_f64(),
             "idle": self.idle.to_json(),
             "slowloris": self.slowloris.to_json(),
@@ -228,6 +237,11 @@ impl Report {
             "probes_attack": self.attack_probes.to_json(),
             "rss_kb": {"start": self.rss_start_kb, "peak": self.rss_peak_kb, "end": self.rss_end_kb},
             "rss_ceiling_hit": self.rss_ceiling_hit,
+            "slowest_probes": self
+                .slowest_probes
+                .iter()
+                .map(|(at, d)| json!({"at_s": ms(*at) / 1e3, "ms": ms(*d)}))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -250,8 +264,8 @@ const AFTER: u8 = 2;
 struct Watch {
     phase: AtomicU8,
     stop: AtomicBool,
-    /// (phase, latency, answered 200)
-    probes: Mutex<Vec<(u8, Duration, bool)>>,
+    /// (phase, start, latency, answered 200)
+    probes: Mutex<Vec<(u8, Instant, Duration, bool)>>,
     rss_now_kb: AtomicU64,
     rss_peak_kb: AtomicU64,
 }
@@ -292,6 +306,7 @@ pub async fn run(plan: &Plan) -> Report {
     let ceiling_hit = Arc::new(AtomicBool::new(false));
     loop {
         report.waves += 1;
+        report.wave_starts.push(began.elapsed());
         let outcomes = wave(plan, &watch, &open, &peak_open, &ceiling_hit).await;
         for (kind, outcome) in outcomes {
             match kind {
@@ -317,12 +332,20 @@ pub async fn run(plan: &Plan) -> Report {
     let of_phase = |phase: u8| -> Vec<(Duration, bool)> {
         probes
             .iter()
-            .filter(|(p, _, _)| *p == phase)
-            .map(|(_, d, ok)| (*d, *ok))
+            .filter(|(p, _, _, _)| *p == phase)
+            .map(|(_, _, d, ok)| (*d, *ok))
             .collect()
     };
     report.quiet_probes = Latencies::of(&of_phase(QUIET));
     report.attack_probes = Latencies::of(&of_phase(ATTACK));
+    let mut slowest: Vec<(Duration, Duration)> = probes
+        .iter()
+        .filter(|(p, _, _, _)| *p == ATTACK)
+        .map(|(_, start, d, _)| (start.saturating_duration_since(began), *d))
+        .collect();
+    slowest.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    slowest.truncate(SLOWEST);
+    report.slowest_probes = slowest;
     report
 }
 
@@ -464,7 +487,11 @@ async fn probe_and_sample(watch: Arc<Watch>, addr: SocketAddr, every: Duration, 
                 Ok(Ok(true))
             );
             let latency = started.elapsed().min(PROBE_TIMEOUT);
-            watch.probes.lock().unwrap().push((phase, latency, ok));
+            watch
+                .probes
+                .lock()
+                .unwrap()
+                .push((phase, started, latency, ok));
         });
         // Reaps finished probes so the set does not grow with the run.
         while probes.try_join_next().is_some() {}
