@@ -32,8 +32,11 @@ const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
 const SLACK: Duration = Duration::from_secs(3);
 /// The bound on `/health` during the attack.
 const HEALTH_P99: Duration = Duration::from_millis(50);
-/// The server's peak RSS with the CI attack's 11,000 sockets open at once.
-const PEAK_RSS_BOUND_KB: u64 = 200 * 1024;
+/// The server's peak RSS with the CI attack's 11,000 sockets open at once. Measured
+/// 185–201 MB with glibc's malloc (about 15 kB a connection over a 29 MB start) and
+/// 86 MB with jemalloc; the bound leaves half again for a busier machine's
+/// fragmentation. (Before the server's own serve loop, about 430 kB a connection.)
+const PEAK_RSS_BOUND_KB: u64 = 300 * 1024;
 /// At least this many probes during the attack, so the p99 is not the worst of a few.
 const MIN_ATTACK_PROBES: usize = 500;
 
@@ -143,6 +146,7 @@ fn check(plan: &Plan, r: &Report) {
         peak < PEAK_RSS_BOUND_KB,
         "peak RSS {peak} kB, bound {PEAK_RSS_BOUND_KB} kB: {figures:#}"
     );
+    // Back near the start: twice it, or 30 MB over it, whichever is more.
     assert!(
         end < (2 * start).max(start + 30 * 1024),
         "RSS {end} kB after the attack, {start} kB before: {figures:#}"
