@@ -8,7 +8,8 @@
 # BENCHMARKS.md.
 #
 # Knobs (environment): FAULTS_BEFORE (a commit; default: the parent of the commit
-# that added crates/api/src/server.rs, the serve loop with the timeouts), FAULTS_IDLE (10000),
+# that added crates/api/src/server.rs, the serve loop with the timeouts), FAULTS_AFTER
+# (a commit; default HEAD), FAULTS_IDLE (10000),
 # FAULTS_SLOWLORIS (1000), FAULTS_HEADER_TIMEOUT (5 s), FAULTS_ATTACK (15 s),
 # FAULTS_RSS_CEILING_MB (4000: the server without timeouts grows with every
 # connection; the attack stops opening more past this), CARGO_TARGET_DIR.
@@ -27,8 +28,8 @@ if [ -z "$before" ]; then
   before="$first^"
 fi
 before="$(git -C "$repo" rev-parse --short "$before")"
-# The checkout's last commit (uncommitted edits are not measured).
-after="$(git -C "$repo" rev-parse --short HEAD)"
+# Default: the checkout's last commit (uncommitted edits are not measured).
+after="$(git -C "$repo" rev-parse --short "${FAULTS_AFTER:-HEAD}")"
 
 work="$(mktemp -d)"
 pids=()
@@ -107,7 +108,7 @@ rows = [
     ("`/health` during the attack: probes (failed)", f"{b['probes_attack']['count']} ({b['probes_attack']['failed']})", f"{a['probes_attack']['count']} ({a['probes_attack']['failed']})"),
     ("`/health` during the attack: p50 / p99 / max", *(f"{r['probes_attack']['p50_ms']:.2f} / {r['probes_attack']['p99_ms']:.2f} / {r['probes_attack']['max_ms']:.0f} ms" for r in (b, a))),
     ("server RSS: start / peak / 5 s after", *(f"{mb(r['rss_kb']['start'])} / {mb(r['rss_kb']['peak'])} / {mb(r['rss_kb']['end'])}" for r in (b, a))),
-    ("RSS added per open attack socket at the peak", per_conn(b), per_conn(a)),
+    ("RSS added at the peak, per attack socket open at once", per_conn(b), per_conn(a)),
 ]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
