@@ -300,12 +300,7 @@ fn object_selector_params(t: ElementType) -> Vec<Value> {
         );
     } else {
         names.push("key".into());
-        v.extend(
-            layer_params()
-                .into_iter()
-                .filter(|p| p["name"] != "instanceKey"),
-        );
-        names.push("instanceKey".into());
+        v.extend(layer_params());
     }
     v.extend(names.iter().map(|n| query_param(n, string())));
     v.push(query_param("autoCreate", json!({"type": "boolean"})));
