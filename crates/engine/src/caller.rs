@@ -83,6 +83,14 @@ impl Engine {
         workspace: Arc<Workspace>,
         claims: CustomerClaims,
     ) -> Result<Caller, ApiError> {
+        // Before any lookup: the id becomes the customer's `internalId` (a key), and
+        // an unusable one must neither be searched for nor fill the caches.
+        if let Some(problem) = crate::elements::key_problem(&claims.internal_id) {
+            return Err(ApiError::invalid_field(
+                "id",
+                format!("the access token's customer id {problem}"),
+            ));
+        }
         let cache_key = (workspace.id.clone(), claims.internal_id.clone());
         let cacheable = !self.store.is_shared();
         if let Some(hit) = self.customers.entries.get(&cache_key).filter(|_| cacheable) {

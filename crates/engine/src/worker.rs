@@ -3,11 +3,15 @@
 //! webhook deliveries — retrying failures with backoff. It also forgets expired
 //! connect-flow records (every minute) and external API logs past their retention
 //! (every hour; on several nodes each deletes, which is idempotent).
+//!
+//! When the database cannot be reached the worker keeps running: it logs, polls
+//! less often (doubling up to [`MAX_PAUSE`]), and resumes on its own — at once
+//! when a request queues a job, since that request just reached the database.
 
 use std::future::Future;
 use std::time::Duration;
 
-use osmosis_store::{Job, Lease};
+use osmosis_store::{Job, Lease, StoreError};
 
 use crate::connections::{health, webhooks};
 use crate::Engine;
@@ -17,6 +21,9 @@ const LEASE_MS: i64 = 60_000;
 /// How often the worker looks for due jobs when nobody wakes it.
 const POLL: Duration = Duration::from_secs(1);
 const BATCH: i64 = 32;
+/// The longest pause between polls while the database fails: long enough not to
+/// flood the log during an outage, short enough that jobs resume soon after.
+const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 impl Engine {
     /// Wakes this node's worker now (a job was queued that is due at once).
@@ -29,8 +36,30 @@ impl Engine {
         tokio::pin!(shutdown);
         let mut last_purge = 0i64;
         let mut last_log_purge = 0i64;
+        let mut failures = 0i64;
         loop {
-            self.run_due_jobs(&node).await;
+            match self.claim_and_run(&node).await {
+                Ok(_) if failures > 0 => {
+                    tracing::info!(failures, "the worker reaches the database again");
+                    failures = 0;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failures += 1;
+                    // The first failure and then each doubling of the pause.
+                    if failures.count_ones() == 1 {
+                        tracing::warn!(error = %e, failures, "could not claim jobs; polling less often until the database answers");
+                    }
+                }
+            }
+            let pause = match failures {
+                0 => POLL,
+                n => Duration::from_millis(crate::clock::backoff_ms(
+                    POLL.as_millis() as i64,
+                    MAX_PAUSE.as_millis() as i64,
+                    n,
+                ) as u64),
+            };
             let now = crate::clock::now_ms();
             if now - last_purge > 60_000 {
                 last_purge = now;
@@ -53,31 +82,34 @@ impl Engine {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }
 
     /// Claims and runs the jobs due now; returns how many ran.
     pub async fn run_due_jobs(&self, node: &str) -> usize {
+        self.claim_and_run(node).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not claim jobs");
+            0
+        })
+    }
+
+    /// [`Engine::run_due_jobs`], telling a failure to claim (the database) apart
+    /// from having nothing to do.
+    async fn claim_and_run(&self, node: &str) -> Result<usize, StoreError> {
         let lease = Lease {
             now_ms: crate::clock::now_ms(),
             duration_ms: LEASE_MS,
         };
-        let jobs = match self.store.claim_jobs(node, lease, BATCH).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim jobs");
-                return 0;
-            }
-        };
+        let jobs = self.store.claim_jobs(node, lease, BATCH).await?;
         let count = jobs.len();
         let runs = jobs.into_iter().map(|job| async move {
             let outcome = self.run_job(&job).await;
             self.settle(node, &job, outcome).await;
         });
         futures::future::join_all(runs).await;
-        count
+        Ok(count)
     }
 
     async fn run_job(&self, job: &Job) -> Result<(), String> {

@@ -56,6 +56,11 @@ pub mod keys {
     /// `connection` key: the credentials need refreshing and the app could not be
     /// reached to refresh them (HTTP 503: retrying later may work).
     pub const REFRESH_UNAVAILABLE: &str = "refresh_unavailable";
+    /// `internal` key (503): the database cannot be reached right now; the request
+    /// was fine and may be retried shortly.
+    pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+    /// `internal` key (507): the database's disk is full, so the write was not made.
+    pub const STORAGE_FULL: &str = "storage_full";
 }
 
 /// The API's error body, `ErrorData {type, key, message, data}`.
@@ -135,6 +140,25 @@ impl ApiError {
         Self::new(ErrorType::Internal, None, message)
     }
 
+    /// The database cannot be reached (503). The message names no server: clients
+    /// only learn to retry.
+    pub fn database_unavailable() -> Self {
+        Self::new(
+            ErrorType::Internal,
+            Some(keys::DATABASE_UNAVAILABLE),
+            "The database cannot be reached; retry shortly",
+        )
+    }
+
+    /// The database's disk is full (507).
+    pub fn storage_full() -> Self {
+        Self::new(
+            ErrorType::Internal,
+            Some(keys::STORAGE_FULL),
+            "The database's disk is full; the write was not made",
+        )
+    }
+
     pub fn configuration(message: impl Into<String>) -> Self {
         Self::new(ErrorType::Configuration, None, message)
     }
@@ -168,6 +192,8 @@ impl ApiError {
             (ErrorType::Concurrency, _) => 409,
             (ErrorType::Configuration, _) | (ErrorType::DependencyError, _) => 400,
             (ErrorType::InsufficientCredit, _) => 402,
+            (ErrorType::Internal, Some(keys::DATABASE_UNAVAILABLE)) => 503,
+            (ErrorType::Internal, Some(keys::STORAGE_FULL)) => 507,
             _ => 500,
         }
     }
@@ -175,5 +201,20 @@ impl ApiError {
     /// The status of the external API response behind a `connection` error.
     fn upstream_status(&self) -> Option<u64> {
         self.data.as_ref()?.get("response")?.get("status")?.as_u64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_faults_have_their_own_statuses() {
+        assert_eq!(ApiError::database_unavailable().http_status(), 503);
+        assert_eq!(ApiError::storage_full().http_status(), 507);
+        assert_eq!(ApiError::internal("other").http_status(), 500);
+        let body = serde_json::to_value(ApiError::storage_full()).unwrap();
+        assert_eq!(body["type"], "internal");
+        assert_eq!(body["key"], "storage_full");
     }
 }

@@ -88,6 +88,18 @@ struct DatabaseArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "OSMOSIS_DATABASE_POOL_SIZE", default_value_t = 16)]
     database_pool_size: u32,
+    /// PostgreSQL: milliseconds a request may take to get a working connection when
+    /// the pool has room (check an idle one or open a new one). Past it the
+    /// database counts as unreachable and requests answer 503 at once until it is
+    /// back; waiting for a busy pool does not count. Raise it for a database whose
+    /// connects are slow (far away, TLS); it bounds how long requests take to fail
+    /// during an outage.
+    #[arg(
+        long,
+        env = "OSMOSIS_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = osmosis_store::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
+    )]
+    database_acquire_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -119,6 +131,10 @@ struct ServeArgs {
     /// 16,384, or less when the open-file limit is lower.
     #[arg(long, env = "OSMOSIS_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Memory budget of the read cache in MiB (SQLite only; 0 turns it off): the
+    /// cache evicts to stay under it and keeps no answer over an eighth of it.
+    #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
+    cache_mb: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -158,12 +174,19 @@ impl DatabaseArgs {
         Ok(format!("sqlite://{}", file.display()))
     }
 
+    fn options(&self, migrate: bool) -> osmosis_store::OpenOptions {
+        osmosis_store::OpenOptions {
+            acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms),
+            ..osmosis_store::OpenOptions::new(self.database_pool_size, migrate)
+        }
+    }
+
     async fn open(
         &self,
         migrate: bool,
     ) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
         let url = self.url()?;
-        Ok(osmosis_store::open(&url, self.database_pool_size, migrate).await?)
+        Ok(osmosis_store::open_with(&url, &self.options(migrate)).await?)
     }
 }
 
@@ -309,7 +332,11 @@ async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
-    let store = args.database.open(true).await?;
+    let options = osmosis_store::OpenOptions {
+        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
+        ..args.database.options(true)
+    };
+    let store = osmosis_store::open_with(&args.database.url()?, &options).await?;
     let public_url = args
         .public_url
         .clone()

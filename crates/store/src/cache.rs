@@ -6,39 +6,153 @@
 //! with the generation seen *before* it queried, so a write racing the read always
 //! invalidates it. Only valid when no other process writes the database — `open`
 //! never wraps a shared (PostgreSQL) store.
+//!
+//! The cache is bounded by bytes, not entries: each entry weighs an estimate of
+//! the heap bytes it holds (its key, and the elements with their documents, see
+//! [`crate::weight`]), and the least useful entries are evicted to keep the total
+//! under the budget. Counting entries was not enough: every distinct query string
+//! kept its own clone of the result, so one large element listed under many
+//! queries multiplied in memory without limit. An entry heavier than
+//! 1/[`LARGEST_SHARE`] of the budget is not cached at all, so one huge list cannot
+//! flush everything else; it is read from the database each time.
+//!
+//! The cache is `quick_cache` rather than `moka`: lookups here are synchronous and
+//! short (no loader futures, no expiry, no listeners), and quick_cache is a sharded
+//! hash table with a weigher and a scan-resistant eviction policy, no background
+//! threads, and only itself and `hashbrown` added to the build, where moka brings
+//! its own scheduler and concurrency stack for features this cache does not use.
+//! Stale entries (an older generation) are not hunted down: they stop being
+//! answered at once and are evicted like any other cold entry.
 
+use std::mem::size_of;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
 use osmosis_model::{Element, ElementType};
+use quick_cache::sync::Cache;
+use quick_cache::{OptionsBuilder, Weighter};
 
+use crate::weight::element_bytes;
 use crate::{
     ConnectRecord, ElementQuery, ExternalApiLog, ExternalApiLogQuery, Job, Lease, Store,
     StoreError, Workspace,
 };
 
-/// Entries kept before the cache starts over; bounds memory on huge workspaces.
-const MAX_ENTRIES: usize = 100_000;
+/// The byte budget when none is configured (`--cache-mb` of `serve`): enough for
+/// tens of thousands of typical elements, small next to a server's other memory.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// A cached value with the generation it was read under.
-type Tagged<T> = (u64, T);
+/// An entry heavier than `budget / LARGEST_SHARE` is not cached. It is also the
+/// number of shards, so each shard (which evicts on its own) can hold the largest
+/// admitted entry; fixed rather than per core, so what is cached does not depend
+/// on the machine.
+pub const LARGEST_SHARE: u64 = 8;
+
+/// What was looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// A `find_elements` query, by its debug text (every field narrows the result).
+    Query(String),
+    /// An `element_by_id` lookup: (workspace, id).
+    ById(String, String),
+}
+
+impl Key {
+    fn bytes(&self) -> usize {
+        size_of::<Key>()
+            + match self {
+                Key::Query(q) => q.capacity(),
+                Key::ById(w, id) => w.capacity() + id.capacity(),
+            }
+    }
+}
+
+/// What a lookup answered.
+#[derive(Clone)]
+enum Found {
+    List(Arc<Vec<Element>>),
+    One(Option<Arc<Element>>),
+}
+
+impl Found {
+    fn bytes(&self) -> usize {
+        match self {
+            Found::List(list) => {
+                size_of::<Vec<Element>>()
+                    + (list.capacity() - list.len()) * size_of::<Element>()
+                    + list.iter().map(element_bytes).sum::<usize>()
+            }
+            Found::One(one) => one.as_deref().map_or(0, element_bytes),
+        }
+    }
+}
+
+/// A cached answer with the generation it was read under, and its weight (computed
+/// once: the weigher runs during eviction and must be cheap).
+#[derive(Clone)]
+struct Tagged {
+    generation: u64,
+    weight: u64,
+    found: Found,
+}
+
+/// Weighs an entry by its key and value bytes.
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<Key, Tagged> for ByBytes {
+    fn weight(&self, _key: &Key, entry: &Tagged) -> u64 {
+        entry.weight
+    }
+}
 
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     generations: DashMap<(String, ElementType), u64>,
-    queries: DashMap<String, Tagged<Arc<Vec<Element>>>>,
-    by_id: DashMap<(String, String), Tagged<Option<Arc<Element>>>>,
+    entries: Cache<Key, Tagged, ByBytes>,
+    /// Entries heavier than this are not cached.
+    largest_entry: u64,
 }
 
 impl CachedStore {
-    pub fn new(inner: Arc<dyn Store>) -> Self {
+    /// A cache of at most `budget_bytes` (estimated heap bytes) in front of `inner`.
+    pub fn new(inner: Arc<dyn Store>, budget_bytes: u64) -> Self {
+        // Whole shards, so the shards' capacities add up to no more than the budget.
+        let budget = budget_bytes - budget_bytes % LARGEST_SHARE;
+        let options = OptionsBuilder::new()
+            .shards(LARGEST_SHARE as usize)
+            // Sizes the table of recently evicted keys quick_cache keeps to judge
+            // re-admission; an entry is a few KiB on average.
+            .estimated_items_capacity((budget / 4096).max(32 * LARGEST_SHARE) as usize)
+            .weight_capacity(budget)
+            .build()
+            .expect("every cache option is set");
         CachedStore {
             inner,
             generations: DashMap::new(),
-            queries: DashMap::new(),
-            by_id: DashMap::new(),
+            entries: Cache::with_options(options, ByBytes, Default::default(), Default::default()),
+            largest_entry: budget / LARGEST_SHARE,
         }
+    }
+
+    /// The estimated bytes the cache holds now; never more than [`Self::budget`].
+    pub fn weight(&self) -> u64 {
+        self.entries.weight()
+    }
+
+    /// The most the cache holds, in estimated bytes.
+    pub fn budget(&self) -> u64 {
+        self.entries.capacity()
+    }
+
+    /// How many answers are cached.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     fn generation(&self, workspace_id: &str, t: ElementType) -> u64 {
@@ -55,11 +169,31 @@ impl CachedStore {
             .or_insert(0) += 1;
     }
 
-    fn trim(&self) {
-        if self.queries.len() + self.by_id.len() > MAX_ENTRIES {
-            self.queries.clear();
-            self.by_id.clear();
+    /// The cached answer to `key` if it was read under `generation`.
+    fn hit(&self, key: &Key, generation: u64) -> Option<Found> {
+        self.entries
+            .get(key)
+            .filter(|hit| hit.generation == generation)
+            .map(|hit| hit.found)
+    }
+
+    /// Caches `found` under `key`, unless it alone would take too much of the budget.
+    fn keep(&self, key: Key, generation: u64, found: Found) {
+        let weight = (key.bytes() + found.bytes()) as u64;
+        if weight > self.largest_entry {
+            // Whatever is cached under this key was read under an older generation
+            // (the same one would weigh as much): stale now, so free it.
+            self.entries.remove(&key);
+            return;
         }
+        self.entries.insert(
+            key,
+            Tagged {
+                generation,
+                weight,
+                found,
+            },
+        );
     }
 }
 
@@ -111,31 +245,23 @@ impl Store for CachedStore {
             return self.inner.element_by_id(workspace_id, id).await;
         };
         let generation = self.generation(workspace_id, t);
-        let key = (workspace_id.to_string(), id.to_string());
-        if let Some(hit) = self.by_id.get(&key) {
-            if hit.0 == generation {
-                return Ok(hit.1.as_deref().cloned());
-            }
+        let key = Key::ById(workspace_id.to_string(), id.to_string());
+        if let Some(Found::One(hit)) = self.hit(&key, generation) {
+            return Ok(hit.as_deref().cloned());
         }
         let found = self.inner.element_by_id(workspace_id, id).await?;
-        self.trim();
-        self.by_id
-            .insert(key, (generation, found.clone().map(Arc::new)));
+        self.keep(key, generation, Found::One(found.clone().map(Arc::new)));
         Ok(found)
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
         let generation = self.generation(&query.workspace_id, query.element_type);
-        let key = format!("{query:?}");
-        if let Some(hit) = self.queries.get(&key) {
-            if hit.0 == generation {
-                return Ok(hit.1.as_ref().clone());
-            }
+        let key = Key::Query(format!("{query:?}"));
+        if let Some(Found::List(hit)) = self.hit(&key, generation) {
+            return Ok(hit.as_ref().clone());
         }
         let found = self.inner.find_elements(query).await?;
-        self.trim();
-        self.queries
-            .insert(key, (generation, Arc::new(found.clone())));
+        self.keep(key, generation, Found::List(Arc::new(found.clone())));
         Ok(found)
     }
 

@@ -9,20 +9,23 @@ mod api_logs;
 mod cache;
 mod connect_records;
 mod error;
+mod gate;
 mod jobs;
 mod postgres;
 mod query;
 mod sql;
 mod sql_store;
 mod sqlite;
+mod weight;
 
 use async_trait::async_trait;
 use osmosis_model::Element;
 
 pub use api_logs::{ExternalApiLog, ExternalApiLogQuery};
-pub use cache::CachedStore;
+pub use cache::{CachedStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::ConnectRecord;
 pub use error::{StoreError, UniqueField};
+pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
 pub use jobs::{Job, Lease};
 pub use postgres::PostgresStore;
 pub use query::{ElementQuery, RefFilter};
@@ -164,6 +167,42 @@ pub trait Store: Send + Sync + 'static {
     async fn schema_version(&self) -> Result<i64, StoreError>;
 }
 
+/// The acquire timeout of [`OpenOptions`] unless configured. Long enough for a
+/// healthy connect — TCP, startup and SCRAM authentication, TLS too: a few
+/// milliseconds on a LAN, some 4–6 round trips (about 300 ms at 50 ms) across
+/// regions — and for pinging an idle connection; short enough that a request
+/// learns of an outage with half of the one second it may take still left.
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Size of the connection pool.
+    pub max_connections: u32,
+    /// PostgreSQL: how long a request may take to get a live connection once the
+    /// pool has room for it (check an idle one or open one). When it runs out the
+    /// database counts as unreachable: the request answers 503 and the next ones do
+    /// at once until it answers again. Waiting for a busy pool is separate
+    /// ([`BUSY_WAIT`]).
+    pub acquire_timeout: std::time::Duration,
+    /// Apply migrations.
+    pub migrate: bool,
+    /// Byte budget of the read cache in front of SQLite (estimated heap bytes of
+    /// cached results); unused for PostgreSQL, which is never cached.
+    pub cache_bytes: u64,
+}
+
+impl OpenOptions {
+    pub fn new(max_connections: u32, migrate: bool) -> Self {
+        OpenOptions {
+            max_connections,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            migrate,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 /// Opens the store a database URL names: `sqlite:` paths (created when missing) or
 /// `postgres://` URLs. Migrations run when `migrate` is set.
 pub async fn open(
@@ -171,15 +210,27 @@ pub async fn open(
     max_connections: u32,
     migrate: bool,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, &OpenOptions::new(max_connections, migrate)).await
+}
+
+/// [`open`] with every option.
+pub async fn open_with(
+    url: &str,
+    options: &OpenOptions,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
-            PostgresStore::connect(url, max_connections, migrate).await?,
+            PostgresStore::connect(url, options).await?,
         ))
     } else if url.starts_with("sqlite:") {
         // One node owns a SQLite file, so its reads can be served from memory.
-        let store: std::sync::Arc<dyn Store> =
-            std::sync::Arc::new(SqliteStore::connect(url, max_connections, migrate).await?);
-        Ok(std::sync::Arc::new(CachedStore::new(store)))
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
+            SqliteStore::connect(url, options.max_connections, options.migrate).await?,
+        );
+        Ok(std::sync::Arc::new(CachedStore::new(
+            store,
+            options.cache_bytes,
+        )))
     } else {
         Err(StoreError::UnsupportedUrl(
             url.split(':').next().unwrap_or_default().to_string(),

@@ -1,16 +1,33 @@
 //! PostgreSQL, for several stateless nodes sharing one database.
+//!
+//! The pool goes through a [`Gate`](crate::gate) so that while the database is down
+//! requests fail within a second instead of waiting for a connection, and pick up
+//! again by themselves once it is back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::Postgres;
+use sqlx::{Connection, Postgres};
 
 use crate::error::StoreError;
+use crate::gate::Gate;
 use crate::sql::Dialect;
 use crate::sql_store::{Backend, SqlStore};
+use crate::OpenOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A connection unused this long is pinged before it is handed out, so one that
+/// outlived a database restart is replaced instead of failing a request after the
+/// database is back. A busy pool's connections return within milliseconds and skip
+/// the round trip (the reason not to ping before every acquire).
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
+/// How long a starting node waits for its database: started beside it (compose,
+/// systemd), PostgreSQL may come up a little later, and a node should not exit
+/// for that.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
 pub type PostgresStore = SqlStore<Postgres>;
 
@@ -33,20 +50,34 @@ impl Backend for Postgres {
 }
 
 impl SqlStore<Postgres> {
-    /// Connects a pool of `max_connections` to a `postgres://` URL.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        migrate: bool,
-    ) -> Result<Self, StoreError> {
+    /// Connects a pool to a `postgres://` URL, waiting up to [`STARTUP_WAIT`] for
+    /// the database to answer.
+    pub async fn connect(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let size = options.max_connections.max(1);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
-            // A failed connection surfaces as a query error and is replaced; pinging
-            // before every acquire would add a round trip to each statement.
+            .max_connections(size)
+            .acquire_timeout(options.acquire_timeout)
             .test_before_acquire(false)
-            .connect(url)
-            .await?;
-        SqlStore::from_pools(pool.clone(), pool, migrate).await
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_lazy(url)?;
+        let deadline = Instant::now() + STARTUP_WAIT;
+        loop {
+            match pool.acquire().await.map_err(StoreError::from) {
+                Ok(_) => break,
+                Err(e) if e.is_unavailable() && Instant::now() < deadline => {
+                    tracing::info!(error = %e, "waiting for the database");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        SqlStore::from_pools(pool.clone(), pool, Some(Gate::new(size)), options.migrate).await
     }
 }

@@ -1,6 +1,12 @@
 //! One `Store` implementation for every SQL backend: the statements come from
 //! `sql.rs`, and a [`Backend`] supplies only what truly differs (dialect, migrations,
 //! how a missing table is reported, whether other nodes share the database).
+//!
+//! Writes that return rows (`INSERT … RETURNING`, `UPDATE … RETURNING`) are read
+//! with `fetch_all`, never `fetch_one`/`fetch_optional`: SQLite commits such a
+//! statement only when it is stepped to its end, and sqlx stops a limited fetch
+//! after the first row and resets the statement, dropping the commit's error. On a
+//! full disk that acknowledged writes that were then rolled back.
 
 use async_trait::async_trait;
 use osmosis_model::Element;
@@ -10,6 +16,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use crate::api_logs;
 use crate::connect_records;
 use crate::error::{classify_unique, StoreError};
+use crate::gate::{Conn, Gate};
 use crate::query::ElementQuery;
 use crate::sql::{self, bind_all, decode_element, decode_job, Arg, Dialect, Statement};
 use crate::{ConnectRecord, ExternalApiLog, ExternalApiLogQuery, Job, Lease, Store, Workspace};
@@ -32,6 +39,19 @@ pub struct SqlStore<DB: Database> {
     /// handler (which turns contention into 100 ms latency spikes). PostgreSQL
     /// writes through the shared pool.
     pub(crate) writer: Pool<DB>,
+    /// Answers at once while a shared database is unreachable (see `gate.rs`);
+    /// `None` for SQLite, a local file that is never unreachable.
+    pub(crate) gate: Option<Gate>,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// A connection of `pool`, through the gate when there is one.
+    async fn conn<'a>(&'a self, pool: &Pool<DB>) -> Result<Conn<'a, DB>, StoreError> {
+        match &self.gate {
+            Some(gate) => gate.acquire(pool).await,
+            None => Ok(Conn::ungated(pool.acquire().await?)),
+        }
+    }
 }
 
 impl<DB: Backend> SqlStore<DB>
@@ -50,9 +70,10 @@ where
     pub(crate) async fn from_pools(
         pool: Pool<DB>,
         writer: Pool<DB>,
+        gate: Option<Gate>,
         migrate: bool,
     ) -> Result<Self, StoreError> {
-        let store = SqlStore { pool, writer };
+        let store = SqlStore { pool, writer, gate };
         let found = store.applied_version().await?;
         let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);
         if found > known {
@@ -66,7 +87,10 @@ where
 
     async fn applied_version(&self) -> Result<i64, StoreError> {
         let q = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
-        match sqlx::query(q).fetch_one(&self.pool).await {
+        match sqlx::query(q)
+            .fetch_one(&mut *self.conn(&self.pool).await?)
+            .await
+        {
             Ok(row) => Ok(row.try_get::<Option<i64>, _>(0usize)?.unwrap_or(0)),
             // No migrations table yet: a fresh database at version 0.
             Err(e) if DB::is_missing_table(&e) => Ok(0),
@@ -108,7 +132,7 @@ where
         }
         s.push(")");
         bind_all::<DB>(&s)
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await
             .map_err(classify_unique)?;
         Ok(())
@@ -120,7 +144,9 @@ where
             "SELECT id, key, secret, name, created_at FROM workspaces WHERE key = ",
         );
         s.bind(Arg::Text(key.to_string()));
-        let row = bind_all::<DB>(&s).fetch_optional(&self.pool).await?;
+        let row = bind_all::<DB>(&s)
+            .fetch_optional(&mut *self.conn(&self.pool).await?)
+            .await?;
         row.as_ref().map(decode_workspace).transpose()
     }
 
@@ -129,16 +155,19 @@ where
             DB::DIALECT,
             "SELECT id, key, secret, name, created_at FROM workspaces ORDER BY created_at, id",
         );
-        let rows = bind_all::<DB>(&s).fetch_all(&self.pool).await?;
+        let rows = bind_all::<DB>(&s)
+            .fetch_all(&mut *self.conn(&self.pool).await?)
+            .await?;
         rows.iter().map(decode_workspace).collect()
     }
 
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let stmt = sql::insert(DB::DIALECT, element, key_scope);
-        let row = bind_all::<DB>(&stmt)
-            .fetch_one(&self.writer)
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.writer).await?)
             .await
             .map_err(classify_unique)?;
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
         Ok(row.try_get("seq")?)
     }
 
@@ -150,7 +179,7 @@ where
     ) -> Result<(), StoreError> {
         let stmt = sql::update(DB::DIALECT, element, key_scope, expected);
         let done = bind_all::<DB>(&stmt)
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await
             .map_err(classify_unique)?;
         if DB::rows_affected(&done) == 0 {
@@ -173,19 +202,23 @@ where
         );
         s.bind(Arg::Text(workspace_id.to_string()));
         s.push(" AND id = ").bind(Arg::Text(id.to_string()));
-        let row = bind_all::<DB>(&s).fetch_optional(&self.pool).await?;
+        let row = bind_all::<DB>(&s)
+            .fetch_optional(&mut *self.conn(&self.pool).await?)
+            .await?;
         row.as_ref().map(decode_element).transpose()
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
         let stmt = sql::find(DB::DIALECT, query);
-        let rows = bind_all::<DB>(&stmt).fetch_all(&self.pool).await?;
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.pool).await?)
+            .await?;
         rows.iter().map(decode_element).collect()
     }
 
     async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
         bind_all::<DB>(&sql::schedule_job(DB::DIALECT, job, now_ms))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(())
     }
@@ -197,15 +230,18 @@ where
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
         let stmt = sql::claim_jobs(DB::DIALECT, node, lease, limit);
-        let rows = bind_all::<DB>(&stmt).fetch_all(&self.writer).await?;
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.writer).await?)
+            .await?;
         rows.iter().map(decode_job).collect()
     }
 
     async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError> {
         let [delete, release] = sql::finish_job(DB::DIALECT, job, node);
-        let done = bind_all::<DB>(&delete).execute(&self.writer).await?;
+        let mut conn = self.conn(&self.writer).await?;
+        let done = bind_all::<DB>(&delete).execute(&mut *conn).await?;
         if DB::rows_affected(&done) == 0 {
-            bind_all::<DB>(&release).execute(&self.writer).await?;
+            bind_all::<DB>(&release).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -218,14 +254,14 @@ where
         error: &str,
     ) -> Result<(), StoreError> {
         bind_all::<DB>(&sql::retry_job(DB::DIALECT, job, node, run_at, error))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(())
     }
 
     async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
         bind_all::<DB>(&connect_records::put(DB::DIALECT, record))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(())
     }
@@ -238,7 +274,9 @@ where
         now_ms: i64,
     ) -> Result<Option<ConnectRecord>, StoreError> {
         let stmt = connect_records::get(DB::DIALECT, workspace_id, kind, id, now_ms);
-        let row = bind_all::<DB>(&stmt).fetch_optional(&self.pool).await?;
+        let row = bind_all::<DB>(&stmt)
+            .fetch_optional(&mut *self.conn(&self.pool).await?)
+            .await?;
         row.as_ref().map(connect_records::decode).transpose()
     }
 
@@ -250,20 +288,22 @@ where
         now_ms: i64,
     ) -> Result<Option<ConnectRecord>, StoreError> {
         let stmt = connect_records::take(DB::DIALECT, workspace_id, kind, id, now_ms);
-        let row = bind_all::<DB>(&stmt).fetch_optional(&self.writer).await?;
-        row.as_ref().map(connect_records::decode).transpose()
+        let rows = bind_all::<DB>(&stmt)
+            .fetch_all(&mut *self.conn(&self.writer).await?)
+            .await?;
+        rows.first().map(connect_records::decode).transpose()
     }
 
     async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
         let done = bind_all::<DB>(&connect_records::lease(DB::DIALECT, record, now_ms))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(DB::rows_affected(&done) > 0)
     }
 
     async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
         let done = bind_all::<DB>(&connect_records::purge(DB::DIALECT, before_ms))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(DB::rows_affected(&done))
     }
@@ -273,7 +313,9 @@ where
         workspace_id: &str,
     ) -> Result<serde_json::Value, StoreError> {
         let stmt = connect_records::settings(DB::DIALECT, workspace_id);
-        let row = bind_all::<DB>(&stmt).fetch_optional(&self.pool).await?;
+        let row = bind_all::<DB>(&stmt)
+            .fetch_optional(&mut *self.conn(&self.pool).await?)
+            .await?;
         match row {
             None => Ok(serde_json::json!({})),
             Some(r) => {
@@ -294,14 +336,14 @@ where
             workspace_id,
             settings,
         ))
-        .execute(&self.writer)
+        .execute(&mut *self.conn(&self.writer).await?)
         .await?;
         Ok(())
     }
 
     async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
         let done = bind_all::<DB>(&api_logs::purge(DB::DIALECT, before_ms))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(DB::rows_affected(&done))
     }
@@ -311,7 +353,7 @@ where
             return Ok(());
         }
         bind_all::<DB>(&api_logs::insert(DB::DIALECT, logs))
-            .execute(&self.writer)
+            .execute(&mut *self.conn(&self.writer).await?)
             .await?;
         Ok(())
     }
@@ -321,7 +363,7 @@ where
         query: &ExternalApiLogQuery,
     ) -> Result<Vec<ExternalApiLog>, StoreError> {
         let rows = bind_all::<DB>(&api_logs::find(DB::DIALECT, query))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn(&self.pool).await?)
             .await?;
         rows.iter().map(|r| api_logs::decode(r, false)).collect()
     }
@@ -332,7 +374,7 @@ where
         id: &str,
     ) -> Result<Option<ExternalApiLog>, StoreError> {
         let row = bind_all::<DB>(&api_logs::by_id(DB::DIALECT, workspace_id, id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn(&self.pool).await?)
             .await?;
         row.as_ref().map(|r| api_logs::decode(r, true)).transpose()
     }

@@ -59,6 +59,6 @@ impl SqlStore<Sqlite> {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        SqlStore::from_pools(pool, writer, migrate).await
+        SqlStore::from_pools(pool, writer, None, migrate).await
     }
 }

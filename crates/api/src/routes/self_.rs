@@ -30,10 +30,7 @@ async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError
         .store
         .element_by_id(caller.workspace_id(), id)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading the caller's customer failed");
-            ApiError::internal("The database could not complete the request")
-        })?
+        .map_err(osmosis_engine::elements::store_error)?
         .filter(|c| c.element_type == ElementType::Customer)
         .ok_or_else(|| ApiError::not_found("The token's customer no longer exists"))
 }

@@ -481,8 +481,17 @@ impl Engine {
         let Some((workspace_key, _)) = state.split_once('.') else {
             return refused();
         };
-        let Ok(Some(workspace)) = self.store.workspace_by_key(workspace_key).await else {
-            return refused();
+        let workspace = match self.store.workspace_by_key(workspace_key).await {
+            Ok(Some(workspace)) => workspace,
+            Ok(None) => return refused(),
+            // The state may be good: say the database failed, so the customer
+            // retries rather than starts over.
+            Err(e) => {
+                return CallbackOutcome {
+                    result: Err(store_error(e)),
+                    ..refused()
+                }
+            }
         };
         let record = match self
             .store

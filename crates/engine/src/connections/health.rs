@@ -402,7 +402,14 @@ impl Engine {
         let Some(id) = job.payload.get("connectionId").and_then(Value::as_str) else {
             return Ok(());
         };
-        let Ok(Some(conn)) = self.store.element_by_id(&job.workspace_id, id).await else {
+        // A database error is the job's failure (retried later); a connection
+        // that is gone needs no refresh.
+        let Some(conn) = self
+            .store
+            .element_by_id(&job.workspace_id, id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
             return Ok(());
         };
         if conn.is_archived() || conn.doc_bool("isDefunct") {

@@ -8,6 +8,10 @@ use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, ElementType};
 use serde_json::{Map, Value};
 
+use super::limits::{
+    check_description, check_identifier, check_name, check_reference, validate_key, MAX_KEY_LEN,
+};
+
 /// Envelope fields a body may set, all optional; `Some(None)` means "clear it".
 #[derive(Debug, Default)]
 pub(crate) struct EnvelopeInput {
@@ -43,8 +47,6 @@ impl Ref {
     }
 }
 
-pub(crate) const MAX_KEY_LEN: usize = 200;
-
 fn string_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -67,22 +69,23 @@ pub(crate) fn read_ref(
     uuid_field: &str,
     key_field: &str,
 ) -> Result<Option<Ref>, ApiError> {
+    let named = |field: &str| -> Result<Option<String>, ApiError> {
+        let value = string_field(body, field)?.filter(|v| !v.is_empty());
+        if let Some(v) = &value {
+            check_reference(field, v)?;
+        }
+        Ok(value)
+    };
     for f in id_fields {
-        if let Some(v) = string_field(body, f)? {
-            if !v.is_empty() {
-                return Ok(Some(Ref::Id(v)));
-            }
+        if let Some(v) = named(f)? {
+            return Ok(Some(Ref::Id(v)));
         }
     }
-    if let Some(v) = string_field(body, uuid_field)? {
-        if !v.is_empty() {
-            return Ok(Some(Ref::Uuid(v)));
-        }
+    if let Some(v) = named(uuid_field)? {
+        return Ok(Some(Ref::Uuid(v)));
     }
-    if let Some(v) = string_field(body, key_field)? {
-        if !v.is_empty() {
-            return Ok(Some(Ref::Key(v)));
-        }
+    if let Some(v) = named(key_field)? {
+        return Ok(Some(Ref::Key(v)));
     }
     Ok(None)
 }
@@ -97,12 +100,7 @@ pub(crate) fn parse_envelope(
         ..Default::default()
     };
     if let Some(uuid) = &input.uuid {
-        if uuid.trim().is_empty() || uuid.len() > MAX_KEY_LEN {
-            return Err(ApiError::invalid_field(
-                "uuid",
-                "must be a non-empty string of at most 200 characters",
-            ));
-        }
+        check_identifier("uuid", uuid)?;
     }
     let key_field = if t == ElementType::Customer {
         "internalId"
@@ -116,8 +114,14 @@ pub(crate) fn parse_envelope(
         }
     }
     input.name = string_field(body, "name")?;
+    if let Some(name) = &input.name {
+        check_name("name", name)?;
+    }
     if body.contains_key("description") {
         input.description = Some(string_field(body, "description")?);
+    }
+    if let Some(Some(description)) = &input.description {
+        check_description(description)?;
     }
     match body.get("meta") {
         None => {}
@@ -162,8 +166,15 @@ pub(crate) fn parse_envelope(
     ) || t == ElementType::Connection
     {
         input.connection_id = string_field(body, "connectionId")?.filter(|s| !s.is_empty());
+        if let Some(id) = &input.connection_id {
+            check_reference("connectionId", id)?;
+        }
         if body.contains_key("instanceKey") {
-            input.instance_key = Some(string_field(body, "instanceKey")?.filter(|s| !s.is_empty()));
+            let instance_key = string_field(body, "instanceKey")?.filter(|s| !s.is_empty());
+            if let Some(k) = &instance_key {
+                check_identifier("instanceKey", k)?;
+            }
+            input.instance_key = Some(instance_key);
         }
     }
     match body.get("isUniversal") {
@@ -181,6 +192,9 @@ pub(crate) fn parse_envelope(
     }
     if spec.has_integration && !matches!(t, ElementType::Integration) {
         input.external_app_id = string_field(body, "externalAppId")?;
+        if let Some(app) = &input.external_app_id {
+            check_reference("externalAppId", app)?;
+        }
     }
     input.revision = string_field(body, "revision")?;
     if let Some(intent) = string_field(body, "intent")? {
@@ -193,25 +207,6 @@ pub(crate) fn parse_envelope(
         }
     }
     Ok(input)
-}
-
-pub(crate) fn validate_key(field: &str, key: &str) -> Result<(), ApiError> {
-    if key.trim().is_empty() {
-        return Err(ApiError::invalid_field(field, "must not be empty"));
-    }
-    if key.len() > MAX_KEY_LEN {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be at most {MAX_KEY_LEN} characters"),
-        ));
-    }
-    if key.chars().any(|c| c.is_control() || c == '/') {
-        return Err(ApiError::invalid_field(
-            field,
-            "must not contain `/` or control characters",
-        ));
-    }
-    Ok(())
 }
 
 /// `flow-instance` → `flowInstance`: the stem of `…Id`/`…Key` query fields.

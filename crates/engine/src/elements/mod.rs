@@ -5,6 +5,7 @@
 //! `crate::types`; nothing here is written for one type.
 
 mod input;
+mod limits;
 mod list;
 mod render;
 mod select;
@@ -18,6 +19,7 @@ use osmosis_store::StoreError;
 use serde_json::{Map, Value};
 
 pub(crate) use input::{camel_stem, read_ref, Ref};
+pub(crate) use limits::key_problem;
 
 /// `flow-instance` → `flowInstance`: the stem of a type's `…Id`/`…Key` selector fields.
 pub fn camel_stem_of(t: ElementType) -> String {
@@ -57,8 +59,9 @@ pub enum WriteMode {
 }
 
 /// Turns a store failure into the API's error; unexpected ones are logged and
-/// reported without internals.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
+/// reported without internals. Every place a store error meets the API goes
+/// through here, so an outage or a full disk answers the same everywhere.
+pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Unique(field) => {
             let what = match field {
@@ -75,6 +78,16 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             Some(keys::STALE_REVISION),
             "The element was changed concurrently; retry with its current revision",
         ),
+        // The store's gate logs when the database goes and comes back; one line
+        // per refused request would flood the log during an outage.
+        StoreError::Unavailable(e) => {
+            tracing::debug!(error = %e, "database unavailable");
+            ApiError::database_unavailable()
+        }
+        StoreError::DiskFull(e) => {
+            tracing::warn!(error = %e, "a write failed: the database's disk is full");
+            ApiError::storage_full()
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             ApiError::internal("The database could not complete the request")
@@ -190,6 +203,7 @@ impl Engine {
     /// Inserts, and when the key was derived from the name and is taken, tries
     /// `-2`, `-3`, … so creating two elements with the same name just works.
     async fn insert_with_key(&self, mut el: Element, key_given: bool) -> Result<Element, ApiError> {
+        limits::check_write(&el, None)?;
         let base = el.key.clone();
         for attempt in 1..=20 {
             match self.store.insert_element(&el, &key_scope(&el)).await {
@@ -246,6 +260,10 @@ impl Engine {
             return self.write_existing(caller, current, body, mode).await;
         }
         check_writer(caller, current.element_type)?;
+        // The envelope (name, keys, description, …) is checked before the new
+        // secrets are tried: a reconnect writes the name itself, and a body that
+        // would be refused must not reach the connector first.
+        input::parse_envelope(current.element_type, &body)?;
         if let Some(Value::String(revision)) = body.get("revision") {
             if *revision != current.revision {
                 return Err(ApiError::stale_revision(revision));
@@ -324,6 +342,7 @@ impl Engine {
             }
             el.revision = ids::revision();
             el.updated_at = now_iso();
+            limits::check_write(&el, Some(&current))?;
             match self
                 .store
                 .update_element(&el, &key_scope(&el), &current.revision)
@@ -401,6 +420,7 @@ impl Engine {
             }
             el.revision = ids::revision();
             el.updated_at = now_iso();
+            limits::check_write(&el, Some(&current))?;
             match self
                 .store
                 .update_element(&el, &key_scope(&el), &current.revision)
@@ -829,6 +849,7 @@ impl Engine {
     ) -> Result<Element, ApiError> {
         el.revision = ids::revision();
         el.updated_at = now_iso();
+        limits::check_write(&el, Some(&current))?;
         self.store
             .update_element(&el, &key_scope(&el), &current.revision)
             .await
