@@ -1,6 +1,7 @@
 //! The OpenAPI 3 document of the API, built from the same element-type registry
 //! that builds the router, so every generated route and every type's fields appear
-//! in it. A test requests every documented path to keep the two in step.
+//! in it. Two tests keep the two in step: every documented operation is routed
+//! (seeds.rs), and every routed one is documented (openapi_routes.rs).
 
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::fields::{FieldKind, FieldSpec};
@@ -213,8 +214,9 @@ fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Va
 /// Routes beside the element registry: calls through a connection (routes/calls.rs:
 /// operations, data collections, `/act`, external API logs), the JSON half of the
 /// connect flow and connection health (routes/connect.rs, routes/connections.rs),
-/// and workspace settings. The proxy passes any method through, and the HTML pages,
-/// form posts and SSE of the connect flow are for browsers; they are not listed.
+/// and workspace settings. (The HTML pages, form posts and SSE of the connect flow
+/// are for browsers and are not listed: crates/osmosis/tests/openapi_routes.rs keeps
+/// that list and checks every other route is here.)
 fn connection_paths(paths: &mut Map<String, Value>) {
     let object = json!({"type": "object"});
     let sel = |extra: &[&str]| {
@@ -243,16 +245,499 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/settings", "patch", "Change the workspace's settings; admin", vec![], true),
     ];
     for (path, method, summary, params, body) in entries {
-        let operation = op(
-            summary.into(),
-            params,
-            body.then(|| object.clone()),
-            object.clone(),
-        );
-        let mut item = Map::new();
-        item.insert(method.into(), operation);
-        paths.insert(path.into(), Value::Object(item));
+        // The operation and data collection lists are arrays; everything else an object.
+        let ok = if path.ends_with("/operations") || path.ends_with("/data") {
+            spec_list()
+        } else {
+            object.clone()
+        };
+        let operation = op(summary.into(), params, body.then(|| object.clone()), ok);
+        add(paths, path, method, operation);
     }
+}
+
+/// Adds one operation to a path item, beside the methods already there (`/settings`
+/// has GET and PATCH: inserting the path item twice would keep only the last).
+fn add(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
+    let item = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+    item[method] = operation;
+}
+
+/// `[{key, name, ...}]`: a connector's operations or data collections.
+fn spec_list() -> Value {
+    json!({"type": "array", "items": {"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}}})
+}
+
+/// Query parameters of one page of a list whose layer the path fixes.
+fn page_params() -> Vec<Value> {
+    list_params()
+        .into_iter()
+        .filter(|p| !LAYER_PARAMS.contains(&p["name"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+/// The object selector (`/{singular}?…`, the SDK's style B) of `t` in the query:
+/// an instance by id, or by its parent and connection (and instance key); any other
+/// element by id or key, in a layer.
+fn object_selector_params(t: ElementType) -> Vec<Value> {
+    let string = || json!({"type": "string"});
+    let mut names: Vec<String> = vec!["id".into()];
+    let mut v = Vec::new();
+    if let Layering::Instance(parent) = t.spec().layering {
+        let stem = osmosis_engine::elements::camel_stem_of(parent);
+        names.extend([format!("{stem}Id"), format!("{stem}Key")]);
+        names.extend(
+            [
+                "parentId",
+                "parentKey",
+                "connectionId",
+                "connectionKey",
+                "integrationId",
+                "integrationKey",
+                "instanceKey",
+            ]
+            .map(String::from),
+        );
+    } else {
+        names.push("key".into());
+        v.extend(layer_params());
+    }
+    v.extend(names.iter().map(|n| query_param(n, string())));
+    v.push(query_param("autoCreate", json!({"type": "boolean"})));
+    v
+}
+
+/// `/{singular}?{selector}`: get, change, archive, create (the selector's fields
+/// name the parent, connection and instance key; the body the rest), and its
+/// restore, setup and reset.
+fn singular_paths(paths: &mut Map<String, Value>, t: ElementType) {
+    let Some(singular) = t.spec().singular_path else {
+        return;
+    };
+    let name = type_schema_name(t);
+    let (el, req) = (reference(&name), reference(&format!("{name}Request")));
+    let n = t.name();
+    let params = object_selector_params(t);
+    let one = format!("/{singular}");
+    let mut secret_params = params.clone();
+    secret_params.push(query_param("includeSecrets", json!({"type": "boolean"})));
+    add(
+        paths,
+        &one,
+        "get",
+        op(
+            format!("Get a {n} by an object selector"),
+            secret_params.clone(),
+            None,
+            el.clone(),
+        ),
+    );
+    add(
+        paths,
+        &one,
+        "delete",
+        op(
+            format!("Archive the {n} an object selector names"),
+            secret_params,
+            None,
+            el.clone(),
+        ),
+    );
+    add(
+        paths,
+        &one,
+        "patch",
+        op(
+            format!("Update the {n} an object selector names"),
+            params.clone(),
+            Some(req.clone()),
+            el.clone(),
+        ),
+    );
+    add(
+        paths,
+        &one,
+        "put",
+        op(
+            format!("Replace the {n} an object selector names"),
+            params.clone(),
+            Some(req.clone()),
+            el.clone(),
+        ),
+    );
+    add(
+        paths,
+        &one,
+        "post",
+        op(
+            format!("Create a {n} with the selector's parent, connection and instance key"),
+            params.clone(),
+            Some(req),
+            el.clone(),
+        ),
+    );
+    for (action, what, body) in [
+        ("restore", "Restore an archived", false),
+        ("setup", "Re-run setup of", false),
+        ("reset", "Reset to its parent", true),
+    ] {
+        let body = body.then(|| json!({"type": "object"}));
+        add(
+            paths,
+            &format!("{one}/{action}"),
+            "post",
+            op(
+                format!("{what} {n} (object selector)"),
+                params.clone(),
+                body,
+                el.clone(),
+            ),
+        );
+    }
+}
+
+/// Elements under their integration (`/integrations/{integration}/flows/{selector}`)
+/// and instances under their connection (`/connections/{connection}/flows/{selector}`).
+fn nested_paths(paths: &mut Map<String, Value>) {
+    let int = || path_param("integration");
+    let conn = || path_param("connection");
+    let object = json!({"type": "object"});
+    for (kind, t) in crate::routes::nested::KINDS {
+        let name = type_schema_name(t);
+        let (el, req) = (reference(&name), reference(&format!("{name}Request")));
+        let n = t.name();
+        let base = format!("/integrations/{{integration}}/{kind}");
+        let mut list = vec![int()];
+        list.extend(page_params());
+        add(
+            paths,
+            &base,
+            "get",
+            op(
+                format!("List the integration's {n} elements"),
+                list,
+                None,
+                page_of(el.clone()),
+            ),
+        );
+        add(
+            paths,
+            &base,
+            "post",
+            op(
+                format!("Create a {n} of the integration"),
+                vec![int()],
+                Some(req.clone()),
+                el.clone(),
+            ),
+        );
+        let one = format!("{base}/{{selector}}");
+        let sel = vec![int(), path_param("selector")];
+        let mut secret = sel.clone();
+        secret.push(query_param("includeSecrets", json!({"type": "boolean"})));
+        add(
+            paths,
+            &one,
+            "get",
+            op(
+                format!("Get the integration's {n}"),
+                secret.clone(),
+                None,
+                el.clone(),
+            ),
+        );
+        add(
+            paths,
+            &one,
+            "delete",
+            op(
+                format!("Archive the integration's {n}"),
+                secret,
+                None,
+                el.clone(),
+            ),
+        );
+        add(
+            paths,
+            &one,
+            "patch",
+            op(
+                format!("Update the integration's {n}"),
+                sel.clone(),
+                Some(req.clone()),
+                el.clone(),
+            ),
+        );
+        add(
+            paths,
+            &one,
+            "put",
+            op(
+                format!("Replace the integration's {n}"),
+                sel.clone(),
+                Some(req.clone()),
+                el.clone(),
+            ),
+        );
+        add(
+            paths,
+            &format!("{one}/reset"),
+            "post",
+            op(
+                format!("Reset the integration's {n} to its universal parent"),
+                sel.clone(),
+                Some(object.clone()),
+                el.clone(),
+            ),
+        );
+        add(
+            paths,
+            &format!("{one}/restore"),
+            "post",
+            op(
+                format!("Restore the integration's archived {n}"),
+                sel,
+                None,
+                el.clone(),
+            ),
+        );
+
+        let it = t
+            .instance_type()
+            .expect("connection-level kinds have instance types");
+        let iname = type_schema_name(it);
+        let (inst, ireq) = (reference(&iname), reference(&format!("{iname}Request")));
+        let base = format!("/connections/{{connection}}/{kind}");
+        let mut list = vec![conn()];
+        list.extend(page_params());
+        add(
+            paths,
+            &base,
+            "get",
+            op(
+                format!("List the connection's {n} instances"),
+                list,
+                None,
+                page_of(inst.clone()),
+            ),
+        );
+        let one = format!("{base}/{{selector}}");
+        let mut sel = vec![conn(), path_param("selector")];
+        sel.extend([
+            query_param("instanceKey", json!({"type": "string"})),
+            query_param("autoCreate", json!({"type": "boolean"})),
+        ]);
+        add(
+            paths,
+            &one,
+            "get",
+            op(
+                format!("Get the connection's instance of a {n}"),
+                sel.clone(),
+                None,
+                inst.clone(),
+            ),
+        );
+        add(
+            paths,
+            &one,
+            "delete",
+            op(
+                format!("Archive the connection's instance of a {n}"),
+                sel.clone(),
+                None,
+                inst.clone(),
+            ),
+        );
+        add(
+            paths,
+            &one,
+            "patch",
+            op(
+                format!("Customise the connection's instance of a {n}"),
+                sel.clone(),
+                Some(ireq.clone()),
+                inst.clone(),
+            ),
+        );
+        add(paths, &one, "put", op(format!("Create the connection's instance of a {n} if missing (no body), or replace its fields"), sel.clone(), Some(ireq), inst.clone()));
+        add(
+            paths,
+            &format!("{one}/reset"),
+            "post",
+            op(
+                format!("Reset the connection's {n} instance to its parent"),
+                sel.clone(),
+                None,
+                inst.clone(),
+            ),
+        );
+        add(
+            paths,
+            &format!("{one}/setup"),
+            "post",
+            op(
+                format!("Re-run setup of the connection's {n} instance"),
+                sel,
+                None,
+                inst.clone(),
+            ),
+        );
+    }
+}
+
+/// An integration's connector views and its parameters.
+fn integration_paths(paths: &mut Map<String, Value>) {
+    let object = json!({"type": "object"});
+    let int = vec![path_param("integration")];
+    let int_key = vec![path_param("integration"), path_param("key")];
+    for (path, summary, params, ok) in [
+        (
+            "/integrations/{integration}/connector-spec",
+            "The integration's connector spec",
+            int.clone(),
+            object.clone(),
+        ),
+        (
+            "/integrations/{integration}/operations",
+            "The connector's operations",
+            int.clone(),
+            spec_list(),
+        ),
+        (
+            "/integrations/{integration}/operations/{key}",
+            "One operation's spec",
+            int_key.clone(),
+            object.clone(),
+        ),
+        (
+            "/integrations/{integration}/data",
+            "The connector's data collections",
+            int.clone(),
+            spec_list(),
+        ),
+        (
+            "/integrations/{integration}/data/{key}",
+            "One data collection's spec",
+            int_key,
+            object.clone(),
+        ),
+        (
+            "/integrations/{integration}/parameters",
+            "The integration's parameters; admin",
+            int.clone(),
+            object.clone(),
+        ),
+    ] {
+        add(paths, path, "get", op(summary.into(), params, None, ok));
+    }
+    let parameters = "/integrations/{integration}/parameters";
+    add(
+        paths,
+        parameters,
+        "patch",
+        op(
+            "Merge into the integration's parameters; admin".into(),
+            int.clone(),
+            Some(object.clone()),
+            object.clone(),
+        ),
+    );
+    add(
+        paths,
+        parameters,
+        "put",
+        op(
+            "Replace the integration's parameters; admin".into(),
+            int,
+            Some(object.clone()),
+            object,
+        ),
+    );
+    // A field mapping's stored app schema: any JSON schema.
+    let mut by_path = vec![path_param("selector")];
+    by_path.extend(layer_params());
+    add(
+        paths,
+        "/field-mappings/{selector}/app-schema",
+        "get",
+        op(
+            "A field mapping's app schema".into(),
+            by_path,
+            None,
+            json!({}),
+        ),
+    );
+    add(
+        paths,
+        "/field-mapping/app-schema",
+        "get",
+        op(
+            "A field mapping's app schema (object selector)".into(),
+            object_selector_params(ElementType::FieldMapping),
+            None,
+            json!({}),
+        ),
+    );
+}
+
+/// The proxy to a connection's external API: any method, any body, and the API's
+/// answer as it came (any status and content type), or an ErrorData when Osmosis
+/// could not make the call. The legacy `connection(c).request(path, data)` POSTs to
+/// `/connections/{c}/api/{path}`, answered the same way.
+fn proxy_paths(paths: &mut Map<String, Value>) {
+    let answer = json!({
+        "default": {
+            "description": "The external API's answer as it came, or an ErrorData from Osmosis",
+            "content": {"*/*": {"schema": {}}}
+        }
+    });
+    let operation = |summary: &str, params: Vec<Value>, body: bool| {
+        let mut o = json!({"summary": summary, "parameters": params, "responses": answer.clone()});
+        if body {
+            o["requestBody"] =
+                json!({"required": false, "content": {"application/json": {"schema": {}}}});
+        }
+        o
+    };
+    let with_path = || vec![path_param("connection"), path_param("path")];
+    for method in ["get", "post", "put", "patch", "delete"] {
+        let body = method != "get" && method != "delete";
+        add(
+            paths,
+            "/connections/{connection}/proxy",
+            method,
+            operation(
+                "Call the external API's base URI through the connection",
+                vec![path_param("connection")],
+                body,
+            ),
+        );
+        add(
+            paths,
+            "/connections/{connection}/proxy/{path}",
+            method,
+            operation(
+                "Call a path of the external API through the connection",
+                with_path(),
+                body,
+            ),
+        );
+    }
+    add(
+        paths,
+        "/connections/{connection}/api/{path}",
+        "post",
+        operation(
+            "POST data to a path of the external API through the connection (legacy)",
+            with_path(),
+            true,
+        ),
+    );
+}
+
+fn page_of(el: Value) -> Value {
+    json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": el}, "cursor": {"type": "string"}}})
 }
 
 /// The whole document.
@@ -272,39 +757,44 @@ pub fn document() -> Value {
         schemas.insert(format!("{name}Request"), request_schema(t));
         let el = reference(&name);
         let req = reference(&format!("{name}Request"));
-        let page = json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": el}, "cursor": {"type": "string"}}});
+        let page = page_of(el.clone());
         let n = t.name();
+        // Every type routes every write; the summary says who may make it.
+        let writers: &str = match spec.writers {
+            Writers::Admin => "admin",
+            Writers::Owner => "admin or the owning customer",
+            Writers::Engine => "refused: only the engine writes these",
+            Writers::Unavailable(_) => "refused: not writable in this build",
+        };
         let mut collection =
             json!({"get": op(format!("List {n} elements"), list_params(), None, page)});
-        if matches!(spec.writers, Writers::Admin | Writers::Owner) {
-            collection["post"] = op(
-                format!("Create a {n}"),
-                vec![],
-                Some(req.clone()),
-                el.clone(),
-            );
-        }
+        collection["post"] = op(
+            format!("Create a {n} ({writers})"),
+            vec![],
+            Some(req.clone()),
+            el.clone(),
+        );
         paths.insert(format!("/{}", spec.api_path), collection);
         let mut sel_params = vec![path_param("selector")];
         sel_params.extend(layer_params());
         let mut one = json!({
             "get": op(format!("Get a {n} by id, key or uuid"), sel_params.clone(), None, el.clone()),
         });
-        if matches!(spec.writers, Writers::Admin | Writers::Owner) {
+        {
             one["patch"] = op(
-                format!("Update a {n} partially"),
+                format!("Update a {n} partially ({writers})"),
                 sel_params.clone(),
                 Some(req.clone()),
                 el.clone(),
             );
             one["put"] = op(
-                format!("Replace a {n}'s editable fields"),
+                format!("Replace a {n}'s editable fields ({writers})"),
                 sel_params.clone(),
                 Some(req.clone()),
                 el.clone(),
             );
             one["delete"] = op(
-                format!("Archive a {n}"),
+                format!("Archive a {n} ({writers})"),
                 sel_params.clone(),
                 None,
                 el.clone(),
@@ -334,6 +824,30 @@ pub fn document() -> Value {
         );
     }
     connection_paths(&mut paths);
+    for t in ElementType::ALL {
+        singular_paths(&mut paths, t);
+    }
+    nested_paths(&mut paths);
+    integration_paths(&mut paths);
+    proxy_paths(&mut paths);
+    add(
+        &mut paths,
+        "/self",
+        "patch",
+        op(
+            "Change the calling customer's name, fields or credentials".into(),
+            vec![],
+            Some(
+                json!({"type": "object", "additionalProperties": false, "properties": {
+                    "name": {"type": "string"},
+                    "fields": {"type": "object"},
+                    "credentials": {"type": "object"},
+                    "revision": {"type": "string"}
+                }}),
+            ),
+            reference("Customer"),
+        ),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Osmosis — Membrane API", "version": env!("CARGO_PKG_VERSION")},

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::connections::{collection_method, ActRequest, ApiLogFilter};
 use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::{ApiError, Element, ElementType};
@@ -16,14 +16,15 @@ use serde_json::{Map, Value};
 use super::connections::query_pairs;
 use super::elements::resolve_path;
 use super::nested::{collection_list, collection_spec, operation_list, operation_spec};
+use super::Routes;
 use crate::auth::{is_access_token, without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/connections/{connection}/operations", get(operations))
         .route("/connections/{connection}/operations/{key}", get(operation))
         .route(

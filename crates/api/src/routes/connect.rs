@@ -10,21 +10,22 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::connections::flow::{ConnectRequest, ConnectStep, Delivery, Target};
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
 use osmosis_model::{ApiError, Element};
 use serde_json::{json, Map, Value};
 
+use super::Routes;
 use crate::auth::{Auth, QueryTokenAuth};
 use crate::body::JsonBody;
 use crate::error::ApiResult;
 use crate::html;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/connection-options", post(options))
         .route("/connect", post(connect))
         .route("/connection-popup", get(connection_popup))

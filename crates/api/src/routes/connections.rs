@@ -7,21 +7,21 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Json;
-use axum::Router;
 use osmosis_engine::connections::{ProxyBody, ProxyRequest};
 use osmosis_engine::elements::Depth;
 use osmosis_model::ElementType;
 use serde_json::Value;
 
 use super::elements::resolve_path;
+use super::Routes;
 use crate::auth::{without_access_tokens, Auth};
 use crate::body::RawBody;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/connections/{connection}/refresh-credentials",
             post(refresh_credentials),

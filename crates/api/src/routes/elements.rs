@@ -9,21 +9,22 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::elements::{Depth, InstanceSelector, NewElement};
 use osmosis_engine::{Caller, ListQuery, PathSelector};
 use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
+use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    let mut r = Router::new();
+pub fn router() -> Routes {
+    let mut r = Routes::new();
     for t in ElementType::ALL {
         let spec = t.spec();
         let base = format!("/{}", spec.api_path);

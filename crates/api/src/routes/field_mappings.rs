@@ -4,19 +4,20 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::PathSelector;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
 use super::elements::resolve_query;
+use super::Routes;
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/field-mappings/{selector}/app-schema", get(by_path))
         .route("/field-mapping/app-schema", get(by_query))
 }

@@ -1,10 +1,10 @@
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
-use crate::AppState;
+use super::Routes;
 
 /// `GET /health`: the server is up and its database answered at start.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+pub fn router() -> Routes {
+    Routes::new().route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
 }

@@ -7,18 +7,64 @@ mod connections;
 mod elements;
 mod field_mappings;
 mod health;
-mod nested;
+pub(crate) mod nested;
 mod openapi_route;
 mod self_;
 
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::Router;
 use osmosis_model::ApiError;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ErrorResponse;
 use crate::AppState;
+
+/// A router that remembers the paths given to it. The route modules build theirs
+/// with it, so [`paths`] lists every route however it was registered (a literal or
+/// generated from the element registry), from the very calls that register it; the
+/// test that compares the routes with /openapi.json walks that list.
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    paths: Vec<String>,
+}
+
+impl Routes {
+    pub(crate) fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub(crate) fn route(mut self, path: &str, method_router: MethodRouter<AppState>) -> Routes {
+        self.router = self.router.route(path, method_router);
+        self.paths.push(path.to_string());
+        self
+    }
+}
+
+/// Every module's routes.
+fn parts() -> [Routes; 9] {
+    [
+        health::router(),
+        openapi_route::router(),
+        self_::router(),
+        nested::router(),
+        connect::router(),
+        connections::router(),
+        calls::router(),
+        field_mappings::router(),
+        elements::router(),
+    ]
+}
+
+/// Every path the API routes, in axum's syntax (`{param}`, `{*rest}`); which
+/// methods each takes, the router answers itself (the `Allow` header of a 405).
+pub fn paths() -> Vec<String> {
+    parts().into_iter().flat_map(|part| part.paths).collect()
+}
 
 /// Largest accepted request body: the hosted API's documented 10 MB.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -40,16 +86,9 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("membrane-api-version"),
         ])
         .max_age(std::time::Duration::from_secs(3600));
-    Router::new()
-        .merge(health::router())
-        .merge(openapi_route::router())
-        .merge(self_::router())
-        .merge(nested::router())
-        .merge(connect::router())
-        .merge(connections::router())
-        .merge(calls::router())
-        .merge(field_mappings::router())
-        .merge(elements::router())
+    parts()
+        .into_iter()
+        .fold(Router::new(), |router, part| router.merge(part.router))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_nul))

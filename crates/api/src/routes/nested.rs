@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::elements::{InstanceSelector, NewElement};
 use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::selector::LayerQuery;
@@ -12,22 +12,24 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use serde_json::{json, Map, Value};
 
 use super::elements::{apply_op, list_page, respond, with_secrets, write, Op};
+use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::AppState;
 
-/// The element kinds that live under integrations and connections.
-const KINDS: [(&str, ElementType); 4] = [
+/// The element kinds that live under integrations and connections (the OpenAPI
+/// document lists their routes from here too).
+pub(crate) const KINDS: [(&str, ElementType); 4] = [
     ("actions", ElementType::Action),
     ("flows", ElementType::Flow),
     ("data-sources", ElementType::DataSource),
     ("field-mappings", ElementType::FieldMapping),
 ];
 
-pub fn router() -> Router<AppState> {
-    let mut r = Router::new()
+pub fn router() -> Routes {
+    let mut r = Routes::new()
         .route(
             "/integrations/{integration}/connector-spec",
             get(connector_spec),

@@ -2,19 +2,20 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Value};
 
+use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/self", get(get_self).patch(patch_self))
+pub fn router() -> Routes {
+    Routes::new().route("/self", get(get_self).patch(patch_self))
 }
 
 async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError> {

@@ -40,59 +40,60 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
 pub struct Running {
     pub child: std::process::Child,
     pub url: String,
+    /// Threads reading the child's stdout and stderr as it writes them: a server that
+    /// logs more than a pipe holds (64 KB) before the test reads would otherwise block
+    /// on its next log line.
+    output: Option<(Drain, Drain)>,
+}
+
+type Drain = std::thread::JoinHandle<String>;
+
+fn drain(mut from: impl std::io::Read + Send + 'static) -> Drain {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 impl Running {
     pub fn start(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Running {
-        let listen = format!("127.0.0.1:{port}");
-        let child = command(
-            &[
-                "serve",
-                "--listen",
-                &listen,
-                "--database",
-                database_url,
-                "--log-format",
-                "json",
-            ],
-            extra_env,
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("osmosis starts");
-        Running {
-            child,
-            url: format!("http://{listen}"),
-        }
+        Running::serve(&["--database", database_url], port, extra_env)
     }
 
     /// `serve` with the test workspace on the embedded database of `data_dir`,
     /// as the README's command runs it (no `--database`).
     pub fn start_in(data_dir: &std::path::Path, port: u16) -> Running {
-        let listen = format!("127.0.0.1:{port}");
-        let child = command(
-            &[
-                "serve",
-                "--listen",
-                &listen,
-                "--data-dir",
-                data_dir.to_str().expect("a UTF-8 path"),
-                "--log-format",
-                "json",
-            ],
+        Running::serve(
+            &["--data-dir", data_dir.to_str().expect("a UTF-8 path")],
+            port,
             &[
                 ("OSMOSIS_WORKSPACE_KEY", super::WS_KEY),
                 ("OSMOSIS_WORKSPACE_SECRET", super::WS_SECRET),
             ],
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("osmosis starts");
+    }
+
+    /// `serve --listen 127.0.0.1:<port> <args> --log-format json`, its output read
+    /// as it comes.
+    fn serve(args: &[&str], port: u16, env: &[(&str, &str)]) -> Running {
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["serve", "--listen", &listen];
+        all.extend_from_slice(args);
+        all.extend(["--log-format", "json"]);
+        let mut child = command(&all, env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("osmosis starts");
+        let output = Some((
+            drain(child.stdout.take().expect("piped stdout")),
+            drain(child.stderr.take().expect("piped stderr")),
+        ));
         Running {
             child,
             url: format!("http://{listen}"),
+            output,
         }
     }
 
@@ -188,22 +189,23 @@ impl Running {
 
     pub fn wait_output(mut self) -> (std::process::ExitStatus, String, String) {
         let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read;
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, out, err)
+        let (out, err) = self.output.take().expect("output read once");
+        (
+            status,
+            out.join().expect("stdout reader"),
+            err.join().expect("stderr reader"),
+        )
+    }
+}
+
+/// A server not stopped by the test (it failed midway) is killed rather than left
+/// running, holding its port and, in the fault tests, thousands of sockets.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.output.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
