@@ -34,8 +34,15 @@ fn main() {
             .expect("under shipped/")
             .to_string_lossy()
             .replace('\\', "/");
-        let absolute = path.to_string_lossy().into_owned();
-        writeln!(code, "    ({relative:?}, include_str!({absolute:?})),").expect("write");
+        // Through CARGO_MANIFEST_DIR, not this run's absolute path: a target dir
+        // shared by checkouts elsewhere (a CI clone, a benchmark's export) may reuse
+        // this output, and must then read its own checkout's files, not ours.
+        let within = format!("/shipped/{relative}");
+        writeln!(
+            code,
+            "    ({relative:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {within:?}))),"
+        )
+        .expect("write");
     }
     code.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("shipped.rs");

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Json;
-use osmosis_engine::connections::{ProxyBody, ProxyRequest};
+use osmosis_engine::connections::{forwarded_request_header, ProxyBody, ProxyRequest};
 use osmosis_engine::elements::Depth;
 use osmosis_model::ElementType;
 use serde_json::Value;
@@ -79,10 +79,14 @@ async fn proxy(
         method: method.to_string(),
         path: format!("/{path}"),
         query: without_access_tokens(&caller, query_pairs(raw.as_deref())),
+        // Only headers that would be forwarded are checked for tokens: the
+        // caller's own `Authorization` is dropped anyway, and verifying it again
+        // would cost an HMAC on every proxied request.
         headers: without_access_tokens(
             &caller,
             headers
                 .iter()
+                .filter(|(n, _)| forwarded_request_header(n.as_str()))
                 .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect(),
         ),
