@@ -46,7 +46,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_timeout: Duration::from_secs(30),
-            max_connections: 10_000,
+            max_connections: 16_384,
             drain_timeout: Duration::from_secs(30),
         }
     }

@@ -436,7 +436,7 @@ fn connection_limit(asked: Option<usize>) -> usize {
         }
     };
     let fits = files.saturating_sub(RESERVED_FILES).max(64) as usize;
-    let wanted = asked.unwrap_or(16_384);
+    let wanted = asked.unwrap_or(osmosis_api::server::Limits::default().max_connections);
     if wanted > fits {
         tracing::warn!(
             wanted,
