@@ -19,6 +19,7 @@
 //! * [`collections`] — data collection methods.
 //! * [`sealing::CredentialsCipher`] — AES-256-GCM credentials encryption.
 //! * [`catalog::shipped`] — the connectors embedded in the binary.
+//! * [`http::outbound_client`] — the HTTP client every outbound call shares.
 
 pub mod api_client;
 pub mod auth;
@@ -26,5 +27,6 @@ pub mod catalog;
 pub mod collections;
 pub mod definition;
 pub mod function;
+pub mod http;
 pub mod redact;
 pub mod sealing;

@@ -320,7 +320,7 @@ async fn run_case(case: Case) {
     // The API and OAuth origins point at the mock.
     let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
     let runner = |token: &str| {
-        FunctionRunner::new(connector(key), reqwest::Client::new())
+        FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
             .with_credentials(fill(&case.credentials, &base, token))
             .with_connector_parameters(parameters.clone())
             .with_retry_policy(fast_retries())

@@ -60,7 +60,7 @@ impl Engine {
             customers: Arc::new(caller::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
-            http: reqwest::Client::new(),
+            http: osmosis_connectors::http::outbound_client(),
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
