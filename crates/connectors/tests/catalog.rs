@@ -289,6 +289,36 @@ fn fill(value: &Value, base: &str, token: &str) -> Value {
     }
 }
 
+/// Membrane's record times are ISO 8601 strings; several APIs give Unix seconds, which a
+/// mapping must convert.
+fn is_iso_date_time(value: &Value) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let bytes = text.as_bytes();
+    bytes.len() >= 11
+        && bytes[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && bytes[10] == b'T'
+}
+
+/// Where a connection with `credentials` sends a request for `path`.
+async fn api_url(key: &str, credentials: Value, path: &str) -> String {
+    FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
+        .with_credentials(credentials)
+        .api_client()
+        .await
+        .unwrap()
+        .url_for(path)
+        .unwrap()
+        .to_string()
+}
+
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         overall_timeout: Duration::from_secs(5),
@@ -298,14 +328,7 @@ fn fast_retries() -> RetryPolicy {
     }
 }
 
-fn connector(key: &str) -> Arc<Connector> {
-    let value = catalog::shipped()
-        .unwrap()
-        .into_iter()
-        .find(|c| c["key"] == key)
-        .unwrap_or_else(|| panic!("no shipped connector `{key}`"));
-    Arc::new(Connector::from_value(&value).unwrap())
-}
+use mock::shipped_connector as connector;
 
 async fn run_case(case: Case) {
     let key = case.key;
@@ -395,6 +418,16 @@ async fn run_case(case: Case) {
             .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
             .collect();
         assert_eq!(got, want, "{key}/{collection}: records");
+        for record in page["records"].as_array().unwrap() {
+            for field in ["createdTime", "updatedTime"] {
+                if let Some(time) = record.get(field).filter(|t| !t.is_null()) {
+                    assert!(
+                        is_iso_date_time(time),
+                        "{key}/{collection}: {field} {time} is not an ISO 8601 date-time"
+                    );
+                }
+            }
+        }
         assert_eq!(
             page.get("cursor").and_then(Value::as_str),
             list.cursor,
@@ -618,8 +651,11 @@ async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
         }
         let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://engine/cb", "state": "s"});
         let config = |parameters: Value| {
-            let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
-                .with_connector_parameters(parameters);
+            let runner = FunctionRunner::new(
+                connector.clone(),
+                osmosis_connectors::http::outbound_client(),
+            )
+            .with_connector_parameters(parameters);
             let input = input.clone();
             async move {
                 runner
@@ -679,7 +715,10 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
         (
             "salesforce",
             json!({"instance_url": "https://na1.my.salesforce.com"}),
-            &["https://na1.my.salesforce.com/services/data/v60.0/"],
+            &[
+                "https://na1.my.salesforce.com/services/data/v60.0/",
+                "https://na1.my.salesforce.com/services/oauth2/userinfo",
+            ],
         ),
         ("slack", json!({}), &["https://slack.com/api/"]),
         (
@@ -704,9 +743,12 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
-            .with_credentials(credentials)
-            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let runner = FunctionRunner::new(
+            connector.clone(),
+            osmosis_connectors::http::outbound_client(),
+        )
+        .with_credentials(credentials)
+        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let client = runner.api_client().await.unwrap();
         let mut functions: Vec<&FunctionDef> = vec![connector
             .auth
@@ -787,9 +829,13 @@ async fn github() {
                 collection: "issues",
                 parameters: json!({"owner": "octocat", "repo": "Hello-World"}),
                 request: json!({"cursor": "3"}),
+                // The endpoint lists pull requests too; the collection drops them.
                 fixture: get(
                     "/repos/octocat/Hello-World/issues",
-                    json!([{"id": 1, "number": 1347, "title": "Found a bug", "labels": [{"name": "bug"}]}]),
+                    json!([
+                        {"id": 1, "number": 1347, "title": "Found a bug", "labels": [{"name": "bug"}]},
+                        {"id": 2, "number": 1348, "title": "Fix the bug", "pull_request": {"url": "https://api.github.com/repos/octocat/Hello-World/pulls/1348"}}
+                    ]),
                 ),
                 query: vec![("page", "3"), ("state", "all")],
                 records: vec![("1347", "Found a bug")],
@@ -829,6 +875,18 @@ async fn github() {
                 ),
                 "Found a bug",
             ),
+            find_by_id(
+                "issues",
+                json!({"owner": "octocat", "repo": "Hello-World"}),
+                "1348",
+                get(
+                    "/repos/octocat/Hello-World/issues/1348",
+                    json!({"id": 2, "number": 1348, "title": "Fix the bug", "state": "open",
+                        "pull_request": {"url": "https://api.github.com/repos/octocat/Hello-World/pulls/1348"}}),
+                ),
+                "Fix the bug",
+            )
+            .expect(Expect::NotFound),
             create(
                 "issues",
                 json!({"owner": "octocat", "repo": "Hello-World"}),
@@ -865,7 +923,7 @@ async fn slack() {
                 fixture: get(
                     "/api/conversations.list",
                     json!({"ok": true, "channels": [
-                        {"id": "C012AB3CD", "name": "general", "is_private": false},
+                        {"id": "C012AB3CD", "name": "general", "is_private": false, "created": 1449252889},
                         {"id": "C061EG9T2", "name": "random", "is_private": false}
                     ], "response_metadata": {"next_cursor": "dGVhbTpDMDYxRkE1UEI="}}),
                 ),
@@ -1022,7 +1080,7 @@ async fn stripe() {
             401,
             json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
         ),
-        test: get("/v1/balance", json!({"object": "balance", "available": []})),
+        test: get("/v1/customers", json!({"object": "list", "has_more": false, "data": []})),
         lists: [
             ListCase {
                 collection: "customers",
@@ -1031,7 +1089,7 @@ async fn stripe() {
                 fixture: get(
                     "/v1/customers",
                     json!({"object": "list", "has_more": true, "data": [
-                        {"id": "cus_1", "object": "customer", "name": "Jenny Rosen"},
+                        {"id": "cus_1", "object": "customer", "name": "Jenny Rosen", "created": 1680000000},
                         {"id": "cus_2", "object": "customer", "email": "j@example.com"}
                     ]}),
                 ),
@@ -1192,7 +1250,7 @@ async fn salesforce() {
         credentials: json!({"access_token": "{token}", "instance_url": "https://na1.salesforce.com"}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])),
-        test: get("/services/data/v60.0/limits", json!({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})),
+        test: get("/services/oauth2/userinfo", json!({"user_id": "005x0000001S2b9", "organization_id": "00Dx0000001T0zk"})),
         lists: [
             ListCase {
                 collection: "accounts",
@@ -1686,7 +1744,10 @@ async fn zendesk() {
 
 #[tokio::test]
 async fn zendesk_credentials_keep_the_subdomain() {
-    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new());
+    let runner = FunctionRunner::new(
+        connector("zendesk"),
+        osmosis_connectors::http::outbound_client(),
+    );
     let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
     let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
     let credentials = runner
@@ -1700,16 +1761,8 @@ async fn zendesk_credentials_keep_the_subdomain() {
         json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write", "subdomain": "acme"})
     );
     // Without an apiBaseUri the client goes to the customer's own subdomain.
-    let runner = FunctionRunner::new(connector("zendesk"), reqwest::Client::new())
-        .with_credentials(credentials);
     assert_eq!(
-        runner
-            .api_client()
-            .await
-            .unwrap()
-            .url_for("/tickets")
-            .unwrap()
-            .as_str(),
+        api_url("zendesk", credentials, "/tickets").await,
         "https://acme.zendesk.com/api/v2/tickets"
     );
 }
@@ -1730,7 +1783,7 @@ async fn intercom() {
                 fixture: get(
                     "/contacts",
                     json!({"type": "list", "data": [
-                        {"type": "contact", "id": "6657add46abd0167d9419cd2", "name": "Joe Example", "email": "joe@example.com"}
+                        {"type": "contact", "id": "6657add46abd0167d9419cd2", "name": "Joe Example", "email": "joe@example.com", "created_at": 1716970964, "updated_at": 1716970965}
                     ], "pages": {"type": "pages", "next": {"per_page": 150, "starting_after": "WzE3MTk0OTM3NTcuMCw"}}}),
                 ),
                 query: vec![("per_page", "150")],
@@ -1741,15 +1794,15 @@ async fn intercom() {
                 collection: "companies",
                 parameters: json!({}),
                 request: json!({}),
-                fixture: post(
-                    "/companies/list",
+                fixture: get(
+                    "/companies/scroll",
                     json!({"type": "list", "data": [
-                        {"type": "company", "id": "6657add66abd0167d9419cd5", "name": "Acme", "company_id": "acme-1"}
-                    ], "pages": {"type": "pages", "page": 1, "per_page": 60, "total_pages": 3}}),
+                        {"type": "company", "id": "6657add66abd0167d9419cd5", "name": "Acme", "company_id": "acme-1", "created_at": 1716970966}
+                    ], "pages": null, "total_count": null, "scroll_param": "25b649f7-4d33-4ef6-88f5-60e5b8244309"}),
                 ),
-                query: vec![("per_page", "60")],
+                query: vec![],
                 records: vec![("6657add66abd0167d9419cd5", "Acme")],
-                cursor: Some("2"),
+                cursor: Some("25b649f7-4d33-4ef6-88f5-60e5b8244309"),
             },
         ],
         methods: vec![
@@ -1881,4 +1934,107 @@ async fn airtable() {
         ],
     })
     .await;
+}
+
+/// Intercom hosts EU and Australian workspaces on their own app and API hosts; the
+/// connection's `region` picks the consent page, the token endpoint and the API, and
+/// stays with the credentials so later calls go to the same region.
+#[tokio::test]
+async fn intercom_region_picks_every_host() {
+    let hosts = [
+        (None, "https://app.intercom.com", "https://api.intercom.io"),
+        (
+            Some("us"),
+            "https://app.intercom.com",
+            "https://api.intercom.io",
+        ),
+        (
+            Some("eu"),
+            "https://app.eu.intercom.com",
+            "https://api.eu.intercom.io",
+        ),
+        (
+            Some("au"),
+            "https://app.au.intercom.com",
+            "https://api.au.intercom.io",
+        ),
+    ];
+    for (region, app, api) in hosts {
+        let input = match region {
+            Some(region) => json!({ "region": region }),
+            None => json!({}),
+        };
+        let runner = FunctionRunner::new(
+            connector("intercom"),
+            osmosis_connectors::http::outbound_client(),
+        )
+        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let config = runner
+            .run_auth_function(
+                AuthFunction::GetOAuthConfig,
+                json!({"connectionInput": input, "redirectUri": "https://engine/cb", "state": "s"}),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .output;
+        assert_eq!(config["authorizeUri"], format!("{app}/oauth"), "{region:?}");
+        assert_eq!(
+            config["tokenUri"],
+            format!("{api}/auth/eagle/token"),
+            "{region:?}"
+        );
+        let response = json!({"access_token": TOKEN, "token_type": "Bearer"});
+        let credentials = runner
+            .run_auth_function(
+                AuthFunction::GetCredentialsFromAccessTokenResponse,
+                json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": input}),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .output;
+        assert_eq!(credentials["region"], region.unwrap_or("us"), "{region:?}");
+        assert_eq!(
+            api_url("intercom", credentials, "/contacts").await,
+            format!("{api}/contacts"),
+            "{region:?}"
+        );
+    }
+}
+
+/// Slack's default bot scopes cover what the collections do: `conversations.create`
+/// with `is_private` needs `groups:write`, and users.list returns emails only with
+/// `users:read.email`.
+#[tokio::test]
+async fn slack_default_scopes_cover_private_channels_and_emails() {
+    let runner = FunctionRunner::new(
+        connector("slack"),
+        osmosis_connectors::http::outbound_client(),
+    )
+    .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+    let config = runner
+        .run_auth_function(
+            AuthFunction::GetOAuthConfig,
+            json!({"connectionInput": {}, "redirectUri": "https://engine/cb", "state": "s"}),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    let scopes: Vec<&str> = config["extra"]["scope"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .collect();
+    for needed in [
+        "channels:read",
+        "groups:read",
+        "channels:manage",
+        "groups:write",
+        "users:read",
+        "users:read.email",
+    ] {
+        assert!(scopes.contains(&needed), "{needed} missing from {scopes:?}");
+    }
 }

@@ -33,14 +33,7 @@ async fn fixture() -> Fixture {
             "responseMapping": {"records": []}}}}});
     let (c, i) = install(&s, definition).await;
     let alice = s.customer("alice");
-    let (status, conn) = s
-        .post(
-            "/connections",
-            &alice,
-            json!({"integrationId": i["id"], "input": {"apiKey": API_KEY}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{conn}");
+    let conn = common::mock_api::connect(&s, &alice, &i).await;
     let (_, me) = s.get("/self", &alice).await;
     Fixture {
         alice_id: me["id"].as_str().expect("customer id").to_owned(),

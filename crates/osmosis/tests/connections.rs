@@ -288,14 +288,7 @@ async fn access_tokens_are_never_forwarded() {
     let mock = start_mock().await;
     let (_, integration) = install(&s, connector(&mock.url, "mock")).await;
     let alice = s.customer("alice");
-    let (status, conn) = s
-        .post(
-            "/connections",
-            &alice,
-            json!({"integrationId": integration["id"], "input": {"apiKey": API_KEY}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{conn}");
+    let conn = common::mock_api::connect(&s, &alice, &integration).await;
     let id = conn["id"].as_str().unwrap();
     let bob = s.customer("bob");
     for (caller, smuggled) in [(&alice, &alice), (&alice, &bob), (&s.admin(), &s.admin())] {
@@ -356,5 +349,41 @@ async fn access_tokens_are_never_forwarded() {
         .await;
     assert_error(&r, 401, "bad_request", "not_authenticated");
     assert_eq!(mock.request_count(), before);
+    s.finish().await;
+}
+
+/// Every call Osmosis makes names itself (`User-Agent: Osmosis/<version>`): GitHub and
+/// others refuse requests without one, and the engine must use the shared outbound
+/// client rather than a bare one.
+#[tokio::test]
+async fn outbound_calls_carry_the_osmosis_user_agent() {
+    let s = Server::start().await;
+    let mock = start_mock().await;
+    let (_, integration) = install(&s, connector(&mock.url, "mock")).await;
+    let alice = s.customer("alice");
+    let conn = common::mock_api::connect(&s, &alice, &integration).await;
+    let user_agent = |seen: &common::mock_api::Seen| {
+        seen.headers
+            .iter()
+            .find(|(n, _)| n == "user-agent")
+            .map(|(_, v)| v.clone())
+    };
+    // The connection test made at connect time.
+    assert_eq!(
+        user_agent(&mock.last()).as_deref(),
+        Some(osmosis_connectors::http::USER_AGENT)
+    );
+    let (status, out) = s
+        .post(
+            "/act",
+            &alice,
+            json!({"connectionId": conn["id"], "api": {"path": "/echo/act"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        user_agent(&mock.last()).as_deref(),
+        Some(concat!("Osmosis/", env!("CARGO_PKG_VERSION")))
+    );
     s.finish().await;
 }

@@ -35,6 +35,22 @@ pub fn credentials_from_refresh_token_response(old: &Value, response: &Value) ->
     merged
 }
 
+/// A refresh token the provider rotated is kept even when the connector's
+/// `getCredentialsFromRefreshTokenResponse` leaves it out: with rotation on (Salesforce,
+/// Notion, Zendesk, Airtable) the old one is revoked by the refresh, so dropping the new
+/// one would fail the next refresh and force the customer to reconnect. A mapping that
+/// names `refresh_token` itself still decides.
+fn keep_rotated_refresh_token(mut credentials: Value, mapped: &Value, response: &Value) -> Value {
+    let mapped_has_one = mapped.get("refresh_token").is_some_and(|t| !t.is_null());
+    match response.get("refresh_token") {
+        Some(rotated @ Value::String(_)) if !mapped_has_one => {
+            credentials["refresh_token"] = rotated.clone();
+            credentials
+        }
+        _ => credentials,
+    }
+}
+
 /// Default for client-credentials connectors: the connection input becomes the
 /// credentials, merged over any existing ones.
 pub fn credentials_from_connection_parameters(existing: &Value, connection_input: &Value) -> Value {
@@ -145,7 +161,11 @@ impl<'a> ConnectionCredentials<'a> {
             )
             .await?
         {
-            Some(output) => Ok(credentials_from_refresh_token_response(old, &output.output)),
+            Some(output) => Ok(keep_rotated_refresh_token(
+                credentials_from_refresh_token_response(old, &output.output),
+                &output.output,
+                response,
+            )),
             None => Ok(credentials_from_refresh_token_response(old, response)),
         }
     }
@@ -174,6 +194,31 @@ impl<'a> ConnectionCredentials<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_refresh_token_survives_a_mapping_that_omits_it() {
+        let old = json!({"access_token": "a1", "refresh_token": "r1", "instance_url": "u1"});
+        let response = json!({"access_token": "a2", "refresh_token": "r2", "instance_url": "u2"});
+        let mapped = json!({"access_token": "a2", "instance_url": "u2"});
+        let merged = credentials_from_refresh_token_response(&old, &mapped);
+        assert_eq!(
+            keep_rotated_refresh_token(merged.clone(), &mapped, &response),
+            json!({"access_token": "a2", "refresh_token": "r2", "instance_url": "u2"})
+        );
+        // No rotation: the old one stays.
+        let unrotated = json!({"access_token": "a2"});
+        assert_eq!(
+            keep_rotated_refresh_token(merged, &mapped, &unrotated)["refresh_token"],
+            "r1"
+        );
+        // A mapping that sets its own refresh token decides.
+        let chosen = json!({"access_token": "a2", "refresh_token": "mine"});
+        let merged = credentials_from_refresh_token_response(&old, &chosen);
+        assert_eq!(
+            keep_rotated_refresh_token(merged, &chosen, &response)["refresh_token"],
+            "mine"
+        );
+    }
 
     #[test]
     fn refresh_keeps_old_refresh_token_unless_replaced() {

@@ -1,5 +1,6 @@
-//! Shared bits of talking to token endpoints: posting a form and reading a response
-//! that may be JSON or form encoded (GitHub and OAuth 1 providers answer with forms).
+//! Shared bits of talking to token endpoints: posting the request's parameters (a form,
+//! or JSON where the provider asks for it) and reading a response that may be JSON or
+//! form encoded (GitHub and OAuth 1 providers answer with forms).
 
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value};
@@ -7,14 +8,34 @@ use serde_json::{Map, Value};
 use super::AuthError;
 use crate::redact::Redactor;
 
-pub(crate) async fn post_form(
+/// How a token request's parameters are sent. RFC 6749 says form; a few providers
+/// document JSON instead (Notion) and the getOAuthConfig field `tokenRequestFormat`
+/// (an Osmosis extension, absent from Membrane's schema) picks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenRequestFormat {
+    #[default]
+    Form,
+    Json,
+}
+
+pub(crate) async fn post_token_request(
     http: &reqwest::Client,
     url: &str,
-    form: &[(String, String)],
+    params: &[(String, String)],
+    format: TokenRequestFormat,
     authorization: Option<String>,
     redactor: &Redactor,
 ) -> Result<Value, AuthError> {
-    let mut request = http.post(url).header(ACCEPT, "application/json").form(form);
+    let request = http.post(url).header(ACCEPT, "application/json");
+    let mut request = match format {
+        TokenRequestFormat::Form => request.form(params),
+        TokenRequestFormat::Json => request.json(
+            &params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect::<Map<String, Value>>(),
+        ),
+    };
     if let Some(authorization) = authorization {
         request = request.header(AUTHORIZATION, authorization);
     }

@@ -11,7 +11,8 @@ use rand::RngCore;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::form::post_form;
+use super::form::post_token_request;
+pub use super::form::TokenRequestFormat;
 use super::AuthError;
 use crate::redact::{Redactor, Secret};
 
@@ -31,6 +32,7 @@ pub struct OAuth2Config {
     pub token_uri: String,
     pub scopes: Vec<String>,
     pub client_auth_location: ClientAuthLocation,
+    pub token_request_format: TokenRequestFormat,
     pub no_refresh_token: bool,
     pub skip_pkce: bool,
     pub extra: Map<String, Value>,
@@ -103,6 +105,16 @@ impl OAuth2Config {
                 })
             }
         };
+        let token_request_format = match string(value, "tokenRequestFormat", false)?.as_deref() {
+            None | Some("form") => TokenRequestFormat::Form,
+            Some("json") => TokenRequestFormat::Json,
+            Some(other) => {
+                return Err(AuthError::InvalidConfig {
+                    field: "tokenRequestFormat",
+                    problem: format!("must be `form` or `json`, not `{other}`"),
+                })
+            }
+        };
         let flag = |name: &str| value.get(name).and_then(Value::as_bool).unwrap_or(false);
         Ok(Self {
             client_id: string(value, "clientId", true)?.unwrap_or_default(),
@@ -111,6 +123,7 @@ impl OAuth2Config {
             token_uri: string(value, "tokenUri", true)?.unwrap_or_default(),
             scopes: scopes(value)?,
             client_auth_location,
+            token_request_format,
             no_refresh_token: flag("noRefreshToken"),
             skip_pkce: flag("skipPkce"),
             extra: value
@@ -128,6 +141,27 @@ impl OAuth2Config {
             Some(s) => Redactor::new().with_secret(s.expose().to_owned()),
             None => Redactor::new(),
         }
+    }
+
+    /// Posts `params` to a token endpoint with this client's authentication, in the
+    /// encoding the provider takes.
+    async fn token_request(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        mut params: Vec<(String, String)>,
+        redactor: &Redactor,
+    ) -> Result<Value, AuthError> {
+        let authorization = self.client_auth(&mut params);
+        post_token_request(
+            http,
+            url,
+            &params,
+            self.token_request_format,
+            authorization,
+            redactor,
+        )
+        .await
     }
 
     /// Client authentication for a token request: the Basic header (RFC 6749 §2.3.1,
@@ -281,9 +315,10 @@ pub async fn exchange_code(
     if let Some(verifier) = code_verifier {
         form.push(("code_verifier".into(), verifier.expose().to_owned()));
     }
-    let authorization = config.client_auth(&mut form);
     let redactor = config.redactor().with_secret(code.to_owned());
-    let response = post_form(http, &config.token_uri, &form, authorization, &redactor).await?;
+    let response = config
+        .token_request(http, &config.token_uri, form, &redactor)
+        .await?;
     require_access_token(response, config)
 }
 
@@ -296,13 +331,14 @@ pub async fn refresh_token(
     if config.no_refresh_token {
         return Err(AuthError::NoRefreshToken);
     }
-    let mut form = vec![
+    let form = vec![
         ("grant_type".to_owned(), "refresh_token".to_owned()),
         ("refresh_token".to_owned(), refresh_token.to_owned()),
     ];
-    let authorization = config.client_auth(&mut form);
     let redactor = config.redactor().with_secret(refresh_token.to_owned());
-    let response = post_form(http, &config.token_uri, &form, authorization, &redactor).await?;
+    let response = config
+        .token_request(http, &config.token_uri, form, &redactor)
+        .await?;
     require_access_token(response, config)
 }
 
@@ -315,15 +351,9 @@ pub async fn client_credentials_grant(
     if !config.scopes.is_empty() {
         form.push(("scope".into(), config.scopes.join(" ")));
     }
-    let authorization = config.client_auth(&mut form);
-    let response = post_form(
-        http,
-        &config.token_uri,
-        &form,
-        authorization,
-        &config.redactor(),
-    )
-    .await?;
+    let response = config
+        .token_request(http, &config.token_uri, form, &config.redactor())
+        .await?;
     require_access_token(response, config)
 }
 
@@ -339,9 +369,10 @@ pub async fn revoke_token(
     if let Some(hint) = token_type_hint {
         form.push(("token_type_hint".into(), hint.to_owned()));
     }
-    let authorization = config.client_auth(&mut form);
     let redactor = config.redactor().with_secret(token.to_owned());
-    post_form(http, revoke_uri, &form, authorization, &redactor).await?;
+    config
+        .token_request(http, revoke_uri, form, &redactor)
+        .await?;
     Ok(())
 }
 

@@ -7,7 +7,11 @@ pub mod oauth1;
 pub mod oauth2;
 pub mod rest_api;
 
+use std::sync::Arc;
+
 use axum::Router;
+use osmosis_connectors::catalog;
+use osmosis_connectors::definition::Connector;
 
 /// Serves `app` on a free loopback port; returns its base URL.
 pub async fn serve(app: Router) -> String {
@@ -17,4 +21,14 @@ pub async fn serve(app: Router) -> String {
         axum::serve(listener, app).await.unwrap();
     });
     format!("http://{addr}")
+}
+
+/// A shipped connector by key, as the engine builds it from the embedded catalog.
+pub fn shipped_connector(key: &str) -> Arc<Connector> {
+    let value = catalog::shipped()
+        .unwrap()
+        .into_iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no shipped connector `{key}`"));
+    Arc::new(Connector::from_value(&value).unwrap())
 }

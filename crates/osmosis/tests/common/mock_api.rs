@@ -164,3 +164,17 @@ pub async fn install(s: &super::Server, definition: Value) -> (Value, Value) {
         .await;
     (connector, integration)
 }
+
+/// Connects `token`'s customer to `integration` with the mock's key, as a headless
+/// client would; returns the connection.
+pub async fn connect(s: &super::Server, token: &str, integration: &Value) -> Value {
+    let (status, connection) = s
+        .post(
+            "/connections",
+            token,
+            json!({"integrationId": integration["id"], "input": {"apiKey": API_KEY}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{connection}");
+    connection
+}
