@@ -20,6 +20,7 @@ mod conformance {
     pub mod jira;
     pub mod linear;
     pub mod notion;
+    pub mod rules_bite;
     pub mod runner;
     pub mod salesforce;
     pub mod slack;
@@ -28,8 +29,87 @@ mod conformance {
     pub mod zendesk;
 }
 
-use conformance::runner::check_shipped;
+use std::sync::Arc;
+
+use conformance::runner::{check_shipped, Spec};
+use conformance::wire::{ok, serve, Api, Reply, Req};
 use conformance::*;
+use osmosis_connectors::catalog;
+use osmosis_connectors::definition::{AuthFunction, Connector};
+use osmosis_connectors::function::FunctionRunner;
+use osmosis_connectors::http::{outbound_client, USER_AGENT};
+use serde_json::{json, Value};
+
+/// One spec a shipped connector, in key order; a connector added without one fails
+/// `every_shipped_connector_has_a_spec`.
+fn specs() -> Vec<Spec> {
+    vec![
+        airtable::spec(),
+        github::spec(),
+        google_sheets::spec(),
+        hubspot::spec(),
+        intercom::spec(),
+        jira::spec(),
+        linear::spec(),
+        notion::spec(),
+        salesforce::spec(),
+        slack::spec(),
+        stripe::spec(),
+        zendesk::spec(),
+    ]
+}
+
+#[test]
+fn every_shipped_connector_has_a_spec() {
+    let keys: Vec<&str> = specs().iter().map(|s| s.key).collect();
+    assert_eq!(keys, catalog::keys());
+}
+
+/// Answers with the `User-Agent` headers it received.
+struct EchoUserAgent;
+
+impl Api for EchoUserAgent {
+    fn answer(&self, req: &Req) -> Reply {
+        let agents: Vec<&str> = req
+            .headers
+            .get_all("user-agent")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        ok(json!({ "userAgents": agents }))
+    }
+}
+
+/// The `User-Agent` headers a connector whose `makeApiClient` sets `headers` sends,
+/// on the engine's client.
+async fn user_agents_sent(headers: Value) -> Vec<String> {
+    let (base, _) = serve(Arc::new(EchoUserAgent)).await;
+    let connector = Connector::from_value(&json!({
+        "key": "user-agent-check",
+        "type": "client-credentials",
+        "makeApiClient": {"type": "mapping", "mapping": {"baseUri": base, "headers": headers}},
+        "test": {"type": "rest-api-mapping", "mapping": {
+            "path": "/whoami", "method": "GET", "responseMapping": {"$var": "$.response.data.userAgents"}}}
+    }))
+    .unwrap();
+    let output = FunctionRunner::new(Arc::new(connector), outbound_client())
+        .run_auth_function(AuthFunction::Test, json!({}))
+        .await
+        .unwrap()
+        .unwrap()
+        .output;
+    serde_json::from_value(output).unwrap()
+}
+
+/// Some APIs refuse a request without a `User-Agent` (GitHub), and one naming the
+/// product lets an API owner see who calls; a connector may still name itself.
+#[tokio::test]
+async fn requests_carry_the_osmosis_user_agent_unless_the_connector_sets_its_own() {
+    assert_eq!(USER_AGENT, format!("Osmosis/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(user_agents_sent(json!({})).await, [USER_AGENT]);
+    let own = "Acme-Sync/2.0 (ops@acme.example)";
+    assert_eq!(user_agents_sent(json!({ "User-Agent": own })).await, [own]);
+}
 
 #[tokio::test]
 async fn airtable() {

@@ -171,7 +171,7 @@ impl Airtable {
                 &format!("Table name \"{name}\" is already in use"),
             );
         }
-        if !body["fields"].as_array().is_some_and(|f| !f.is_empty()) {
+        if body["fields"].as_array().is_none_or(|f| f.is_empty()) {
             return error(
                 422,
                 "INVALID_REQUEST_UNKNOWN",

@@ -158,7 +158,10 @@ impl Api for GitHub {
         }
         if req.is("GET", "/repositories/*") {
             let id = req.segment(2);
-            return match repos().into_iter().find(|r| r["id"].to_string() == id) {
+            return match repos()
+                .into_iter()
+                .find(|r| r["id"].as_u64() == id.parse().ok())
+            {
                 Some(repo) => ok(repo),
                 None => error(404, "Not Found"),
             };
@@ -170,7 +173,7 @@ impl Api for GitHub {
             let number = req.segment(5);
             return match issues()
                 .into_iter()
-                .find(|i| i["number"].to_string() == number)
+                .find(|i| i["number"].as_u64() == number.parse().ok())
             {
                 Some(issue) => ok(issue),
                 None => error(404, "Not Found"),

@@ -230,7 +230,7 @@ impl Jira {
         {
             errors.insert("project".into(), json!("valid project is required"));
         }
-        if !fields["summary"].as_str().is_some_and(|s| !s.is_empty()) {
+        if fields["summary"].as_str().is_none_or(str::is_empty) {
             errors.insert(
                 "summary".into(),
                 json!("You must specify a summary of the issue."),

@@ -124,11 +124,8 @@ impl Zendesk {
             // https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket:
             // `comment` is required (it becomes the description).
             "ticket" => {
-                if !record["comment"]["body"]
-                    .as_str()
-                    .is_some_and(|b| !b.is_empty())
-                    && !record["comment"]["html_body"].is_string()
-                {
+                let body = record["comment"]["body"].as_str().filter(|b| !b.is_empty());
+                if body.is_none() && !record["comment"]["html_body"].is_string() {
                     return invalid("base", "Description: cannot be blank");
                 }
                 status(
@@ -139,7 +136,7 @@ impl Zendesk {
             // https://developer.zendesk.com/api-reference/ticketing/users/users/#create-user:
             // `name` is required.
             _ => {
-                if !record["name"].as_str().is_some_and(|n| !n.is_empty()) {
+                if record["name"].as_str().is_none_or(str::is_empty) {
                     return invalid("name", "Name: cannot be blank");
                 }
                 status(
@@ -182,7 +179,10 @@ impl Api for Zendesk {
         }
         let find = |items: Vec<Value>, field: &str| {
             let id = req.segment(4);
-            match items.into_iter().find(|i| i["id"].to_string() == id) {
+            match items
+                .into_iter()
+                .find(|i| i["id"].as_u64() == id.parse().ok())
+            {
                 Some(item) => ok(json!({ field: item })),
                 None => status(
                     404,
