@@ -239,7 +239,11 @@ impl Report {
                 .iter()
                 .map(|e| format!("\n          {e}"))
                 .collect();
-            format!("{message}\n        the API saw:{}", seen.concat())
+            if seen.is_empty() {
+                format!("{message}\n        (no request reached the API)")
+            } else {
+                format!("{message}\n        the API saw:{}", seen.concat())
+            }
         });
         self.outcomes.push((name.to_owned(), result));
     }
