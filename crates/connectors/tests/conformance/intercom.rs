@@ -249,3 +249,51 @@ impl Api for Intercom {
         error(404, "not_found", "Resource Not Found")
     }
 }
+
+/// https://developers.intercom.com/docs/build-an-integration/learn-more/rest-apis/regional-hosting:
+/// a workspace's data lives in one region and only that region's host serves it. The
+/// connection input `region` picks the host; `apiBaseUri` still replaces it (a proxy, or
+/// this test's mocks).
+#[tokio::test]
+async fn intercom_calls_the_connection_regions_host_unless_an_api_base_uri_is_set() {
+    use osmosis_connectors::definition::AuthFunction;
+    use osmosis_connectors::function::FunctionRunner;
+
+    let connector =
+        osmosis_connectors::definition::Connector::from_value(&super::runner::shipped("intercom"))
+            .unwrap();
+    let connector = Arc::new(connector);
+    let app = json!({"clientId": "client-1", "clientSecret": "s"});
+    for (region, host) in [
+        (None, "https://api.intercom.io"),
+        (Some("us"), "https://api.intercom.io"),
+        (Some("eu"), "https://api.eu.intercom.io"),
+        (Some("au"), "https://api.au.intercom.io"),
+    ] {
+        // The region chosen when connecting is kept with the token…
+        let input = json!({"access_token": TOKEN, "tokenResponse": {"access_token": TOKEN, "token_type": "Bearer"},
+            "connectionInput": {"region": region}});
+        let credentials = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+            .with_connector_parameters(app.clone())
+            .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
+            .await
+            .unwrap()
+            .expect("intercom keeps the region in the credentials")
+            .output;
+        assert_eq!(credentials["region"], region.unwrap_or("us"));
+        // …and picks the API host, unless apiBaseUri replaces it.
+        for (parameters, want) in [
+            (app.clone(), format!("{host}/me")),
+            (
+                json!({"clientId": "client-1", "apiBaseUri": "http://127.0.0.1:9"}),
+                "http://127.0.0.1:9/me".to_owned(),
+            ),
+        ] {
+            let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+                .with_credentials(credentials.clone())
+                .with_connector_parameters(parameters);
+            let url = runner.api_client().await.unwrap().url_for("/me").unwrap();
+            assert_eq!(url.as_str(), want, "region {region:?}");
+        }
+    }
+}

@@ -239,6 +239,21 @@ fn create(req: &Req, object: &SObject) -> Reply {
 
 impl Api for Salesforce {
     fn answer(&self, req: &Req) -> Reply {
+        // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm:
+        // the OpenID Connect UserInfo endpoint sits beside the REST API, outside its
+        // version path. Like the identity URL
+        // (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_openid.htm),
+        // it answers a bad token with 403 Bad_OAuth_Token rather than a REST 401.
+        if req.is("GET", "/services/oauth2/userinfo") {
+            if req.bearer() != Some(TOKEN) {
+                return status(403, json!("Bad_OAuth_Token"));
+            }
+            return ok(
+                json!({"sub": "https://login.salesforce.com/id/00D5e000000confEAA/005RO000000confAAA",
+                "user_id": "005RO000000confAAA", "organization_id": "00D5e000000confEAA",
+                "preferred_username": "ada@acme.example", "name": "Ada Lovelace"}),
+            );
+        }
         // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/quickstart_oauth.htm:
         // the access token as a Bearer header.
         if req.bearer() != Some(TOKEN) {
