@@ -40,7 +40,7 @@ use osmosis_connectors::function::FunctionRunner;
 use osmosis_connectors::http::{outbound_client, USER_AGENT};
 use serde_json::{json, Value};
 
-/// One spec a shipped connector, in key order; a connector added without one fails
+/// One spec per shipped connector, in key order; a connector added without one fails
 /// `every_shipped_connector_has_a_spec`.
 fn specs() -> Vec<Spec> {
     vec![
