@@ -715,10 +715,7 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
         (
             "salesforce",
             json!({"instance_url": "https://na1.my.salesforce.com"}),
-            &[
-                "https://na1.my.salesforce.com/services/data/v60.0/",
-                "https://na1.my.salesforce.com/services/oauth2/userinfo",
-            ],
+            &["https://na1.my.salesforce.com/services/data/v60.0/"],
         ),
         ("slack", json!({}), &["https://slack.com/api/"]),
         (
@@ -1250,7 +1247,7 @@ async fn salesforce() {
         credentials: json!({"access_token": "{token}", "instance_url": "https://na1.salesforce.com"}),
         auth: ("authorization", "Bearer {token}"),
         rejection: (401, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])),
-        test: get("/services/oauth2/userinfo", json!({"user_id": "005x0000001S2b9", "organization_id": "00Dx0000001T0zk"})),
+        test: get("/services/data/v60.0/", json!({"sobjects": "/services/data/v60.0/sobjects", "query": "/services/data/v60.0/query"})),
         lists: [
             ListCase {
                 collection: "accounts",

@@ -298,8 +298,8 @@ async fn salesforce_keeps_a_rotated_refresh_token() {
         token_path: "/services/oauth2/token",
         encoding: Encoding::Form,
         client_auth: ClientAuth::Body,
-        test_path: "/services/oauth2/userinfo",
-        test_body: || json!({"user_id": "005x0000001S2b9", "organization_id": "00Dx0000001T0zk"}),
+        test_path: "/services/data/v60.0/",
+        test_body: || json!({"sobjects": "/services/data/v60.0/sobjects", "query": "/services/data/v60.0/query"}),
         connection_input: || json!({}),
     })
     .await;

@@ -243,9 +243,11 @@ impl Api for Salesforce {
         // the OpenID Connect UserInfo endpoint sits beside the REST API, outside its
         // version path. Like the identity URL
         // (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_openid.htm),
-        // it answers a bad token with 403 Bad_OAuth_Token rather than a REST 401.
+        // it wants an identity scope (`openid`, `profile`, `id`…) and answers a bad token
+        // with 403 Bad_OAuth_Token rather than a REST 401.
         if req.is("GET", "/services/oauth2/userinfo") {
-            if req.bearer() != Some(TOKEN) {
+            let identity = ["openid", "profile", "id", "full"];
+            if req.bearer() != Some(TOKEN) || !identity.iter().any(|s| self.scopes.contains(*s)) {
                 return status(403, json!("Bad_OAuth_Token"));
             }
             return ok(
@@ -278,6 +280,11 @@ impl Api for Salesforce {
             _ => None,
         };
         match (req.method.as_str(), segments.as_slice()) {
+            // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_discoveryresource.htm
+            ("GET", ["", ""]) => ok(
+                json!({"sobjects": format!("{BASE}/sobjects"), "query": format!("{BASE}/query"),
+                "limits": format!("{BASE}/limits")}),
+            ),
             // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm
             ("GET", ["", "limits"]) => {
                 ok(json!({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}}))
