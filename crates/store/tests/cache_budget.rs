@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use osmosis_model::element::ElementState;
+mod common;
+
+use common::{insert, workspace, WS};
 use osmosis_model::{ids, Element, ElementType};
-use osmosis_store::{CachedStore, ElementQuery, SqliteStore, Store, Workspace};
-use serde_json::{json, Map};
+use osmosis_store::{CachedStore, ElementQuery, SqliteStore, Store};
+use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -25,39 +27,13 @@ async fn fixture(budget: u64, doc_bytes: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 4, true).await.unwrap());
-    sqlite
-        .insert_workspace(&Workspace {
-            id: "ws_1".into(),
-            key: "ws".into(),
-            secret: "s".into(),
-            name: "WS".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-        })
-        .await
-        .unwrap();
-    let mut doc = Map::new();
-    doc.insert("blob".into(), json!("x".repeat(doc_bytes)));
-    let mut element = Element {
-        seq: 0,
-        id: format!("flw_{}", ids::object_id()),
-        workspace_id: "ws_1".into(),
-        element_type: ElementType::Flow,
-        key: Some("big".into()),
-        uuid: ids::uuid_v4(),
-        name: "Big".into(),
-        integration_id: None,
-        parent_id: None,
-        connection_id: None,
-        instance_key: None,
-        customer_id: None,
-        revision: ids::revision(),
-        state: ElementState::Ready,
-        archived_at: None,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-        updated_at: "2026-01-01T00:00:00.000Z".into(),
-        doc,
-    };
-    element.seq = sqlite.insert_element(&element, "").await.unwrap();
+    sqlite.insert_workspace(&workspace(WS)).await.unwrap();
+    let mut element = common::element(WS, ElementType::Flow, "big");
+    element.name = "Big".into();
+    element
+        .doc
+        .insert("blob".into(), json!("x".repeat(doc_bytes)));
+    let element = insert(&*sqlite, element).await;
     let cache = CachedStore::new(sqlite.clone(), budget);
     Fixture {
         sqlite,
@@ -69,7 +45,7 @@ async fn fixture(budget: u64, doc_bytes: usize) -> Fixture {
 
 /// The `n`th of many distinct queries that all find the one flow.
 fn query(n: i64) -> ElementQuery {
-    let mut q = ElementQuery::new("ws_1", ElementType::Flow);
+    let mut q = ElementQuery::new(WS, ElementType::Flow);
     q.limit = 1000 + n;
     q
 }
@@ -141,16 +117,16 @@ async fn an_answer_heavier_than_an_eighth_of_the_budget_is_not_cached() {
 async fn lookups_by_id_are_cached_and_invalidated_too() {
     let mut f = fixture(8 * MIB, 1000).await;
     let id = f.element.id.clone();
-    let one = f.cache.element_by_id("ws_1", &id).await.unwrap().unwrap();
+    let one = f.cache.element_by_id(WS, &id).await.unwrap().unwrap();
     assert_eq!(one.name, "Big");
     rename_behind_the_cache(&mut f, "Renamed behind").await;
-    let cached = f.cache.element_by_id("ws_1", &id).await.unwrap().unwrap();
+    let cached = f.cache.element_by_id(WS, &id).await.unwrap().unwrap();
     assert_eq!(cached.name, "Big");
     f.cache
         .insert_element(&f.element_copy("flw_other"), "")
         .await
         .unwrap();
-    let fresh = f.cache.element_by_id("ws_1", &id).await.unwrap().unwrap();
+    let fresh = f.cache.element_by_id(WS, &id).await.unwrap().unwrap();
     assert_eq!(fresh.name, "Renamed behind");
 }
 

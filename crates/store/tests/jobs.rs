@@ -11,6 +11,8 @@ use common::*;
 use osmosis_store::{Job, Lease, Store};
 use serde_json::json;
 
+const JOBS: usize = 400;
+
 fn job(ws: &str, key: &str, run_at: i64) -> Job {
     Job {
         id: format!("job_{}", osmosis_model::ids::object_id()),
@@ -24,31 +26,22 @@ fn job(ws: &str, key: &str, run_at: i64) -> Job {
     }
 }
 
-async fn two_nodes() -> (
-    Arc<dyn Store>,
-    Arc<dyn Store>,
-    tempfile::TempDir,
-    Option<String>,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = fresh_database(dir.path()).await;
-    let a = osmosis_store::open(&url, 4, true).await.unwrap();
-    let b = osmosis_store::open(&url, 4, true).await.unwrap();
-    (a, b, dir, pg)
+/// Two nodes on one fresh database (each with its own pool).
+async fn two_nodes() -> (Arc<dyn Store>, Arc<dyn Store>, TestDb) {
+    let db = TestDb::new().await;
+    (db.node().await, db.node().await, db)
 }
 
 #[tokio::test]
 async fn every_due_job_is_claimed_exactly_once_across_nodes() {
-    let (a, b, _dir, pg) = two_nodes().await;
-    for i in 0..400 {
-        a.schedule_job(&job("ws", &format!("k{i}"), 1_000), 0)
+    let (a, b, db) = two_nodes().await;
+    for i in 0..JOBS {
+        a.schedule_job(&job(WS, &format!("k{i}"), 1_000), 0)
             .await
             .unwrap();
     }
     // A job due later is left alone.
-    a.schedule_job(&job("ws", "later", 10_000), 0)
-        .await
-        .unwrap();
+    a.schedule_job(&job(WS, "later", 10_000), 0).await.unwrap();
     let mut tasks = Vec::new();
     for (n, store) in [a.clone(), a.clone(), b.clone(), b.clone()]
         .into_iter()
@@ -57,7 +50,9 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
         tasks.push(tokio::spawn(async move {
             let node = format!("node-{n}");
             let mut mine = Vec::new();
-            loop {
+            // Every round claims one job at least: more rounds than jobs means
+            // finished jobs came back.
+            for _ in 0..=JOBS {
                 let claimed = store
                     .claim_jobs(
                         &node,
@@ -70,14 +65,14 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
                     .await
                     .unwrap();
                 if claimed.is_empty() {
-                    break;
+                    return mine;
                 }
                 for j in claimed {
                     store.finish_job(&j, &node).await.unwrap();
                     mine.push(j.dedupe_key);
                 }
             }
-            mine
+            panic!("{node} still found due jobs after {JOBS} rounds");
         }));
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -86,7 +81,7 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
             *counts.entry(key).or_default() += 1;
         }
     }
-    assert_eq!(counts.len(), 400);
+    assert_eq!(counts.len(), JOBS);
     assert!(counts.values().all(|c| *c == 1), "a job was claimed twice");
     let later = b
         .claim_jobs(
@@ -101,13 +96,13 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
         .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].dedupe_key, "later");
-    drop_database(pg).await;
+    db.finish().await;
 }
 
 #[tokio::test]
 async fn leases_expire_retries_wait_and_reschedules_survive() {
-    let (a, b, _dir, pg) = two_nodes().await;
-    a.schedule_job(&job("ws", "crashy", 0), 0).await.unwrap();
+    let (a, b, db) = two_nodes().await;
+    a.schedule_job(&job(WS, "crashy", 0), 0).await.unwrap();
     let first = a
         .claim_jobs(
             "node-a",
@@ -178,9 +173,7 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .unwrap();
     assert_eq!(again[0].last_error.as_deref(), Some("provider down"));
     // Rescheduled while running: finishing the old run keeps the new one.
-    a.schedule_job(&job("ws", "crashy", 9_000), 0)
-        .await
-        .unwrap();
+    a.schedule_job(&job(WS, "crashy", 9_000), 0).await.unwrap();
     b.finish_job(&again[0], "node-b").await.unwrap();
     let next = a
         .claim_jobs(
@@ -207,25 +200,16 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .await
         .unwrap()
         .is_empty());
-    drop_database(pg).await;
+    db.finish().await;
 }
 
 /// The lease a connection's refresh takes on a shared database: one holder at a
 /// time across nodes, taken over once it expired.
 #[tokio::test]
 async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
-    let (a, b, _dir, pg) = two_nodes().await;
-    a.insert_workspace(&osmosis_store::Workspace {
-        id: "wsp_1".into(),
-        key: "ws".into(),
-        secret: "s".into(),
-        name: "ws".into(),
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-    })
-    .await
-    .unwrap();
+    let (a, b, db) = two_nodes().await;
     let lease = |expires_at: i64| osmosis_store::ConnectRecord {
-        workspace_id: "wsp_1".into(),
+        workspace_id: WS.into(),
         kind: "refresh-lease".into(),
         id: "cnn_1".into(),
         customer_id: String::new(),
@@ -251,5 +235,5 @@ async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
     // Released (expired at once): the next taker gets it.
     a.put_connect_record(&lease(1_051)).await.unwrap();
     assert!(a.take_lease(&lease(1_090), 1_060).await.unwrap());
-    drop_database(pg).await;
+    db.finish().await;
 }
