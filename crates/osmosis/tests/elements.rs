@@ -149,18 +149,138 @@ async fn revisions_guard_concurrent_writes() {
     s.finish().await;
 }
 
+/// One patch per field of an action, each setting its field to a value of
+/// `round`'s: the field and the value it must read back as.
+fn one_patch_per_field(round: usize) -> Vec<(&'static str, Value)> {
+    vec![
+        ("name", json!(format!("Name {round}"))),
+        ("description", json!(format!("Description {round}"))),
+        ("meta", json!({"round": round})),
+        ("config", json!({"round": round})),
+        ("outputMapping", json!({"round": round})),
+        (
+            "inputSchema",
+            json!({"type": "object", "title": format!("In {round}")}),
+        ),
+        (
+            "customOutputSchema",
+            json!({"type": "object", "title": format!("Out {round}")}),
+        ),
+    ]
+}
+
+/// Asserts that `element` holds every one of `patches`.
+#[track_caller]
+fn assert_holds(element: &Value, patches: &[(&str, Value)]) {
+    for (field, value) in patches {
+        assert_eq!(&element[field], value, "{field} of {element}");
+    }
+}
+
+/// Without a revision a lost race is retried on the fresh row: concurrent patches of
+/// different fields all land, none undoing another.
 #[tokio::test]
 async fn concurrent_patches_without_revisions_all_land() {
     let s = Server::start().await;
     let admin = s.admin();
-    s.create("integrations", json!({"key": "many"})).await;
-    let calls: Vec<_> = (0..16)
-        .map(|i| s.patch("/integrations/many", &admin, json!({"meta": {"n": i}})))
+    s.create("actions", json!({"key": "many"})).await;
+    let patches = one_patch_per_field(1);
+    let calls: Vec<_> = patches
+        .iter()
+        .map(|(field, value)| s.patch("/actions/many", &admin, json!({ *field: value })))
         .collect();
     for (status, v) in futures::future::join_all(calls).await {
         assert_eq!(status, 200, "{v}");
     }
+    let (_, now) = s.get("/actions/many", &admin).await;
+    assert_holds(&now, &patches);
     s.finish().await;
+}
+
+/// Rounds of writes racing from two nodes on one PostgreSQL database, where each
+/// node's own lock and revision check cannot see the other's writers: only the
+/// database's compare-and-swap keeps them apart.
+const RACE_ROUNDS: usize = 25;
+
+/// Writers on two nodes that all name the revision they read: exactly one wins
+/// each round, the others are told their revision is stale, and both nodes then
+/// read the winner's write.
+#[tokio::test]
+async fn two_nodes_writing_one_revision_let_exactly_one_win() {
+    if backend() != "postgres" {
+        eprintln!("runs in the PostgreSQL pass: SQLite has one node");
+        return;
+    }
+    let a = Server::start().await;
+    let b = a.another_node().await;
+    let admin = a.admin();
+    let mut revision = a.create("actions", json!({"key": "race"})).await["revision"].clone();
+    for round in 0..RACE_ROUNDS {
+        let calls: Vec<_> = (0..8)
+            .map(|w| {
+                let node = if w % 2 == 0 { &a } else { &b };
+                let name = format!("round {round} writer {w}");
+                let body = json!({"name": name, "revision": revision});
+                let admin = &admin;
+                async move { (name, node.patch("/actions/race", admin, body).await) }
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (name, answer) in futures::future::join_all(calls).await {
+            if answer.0 == 200 {
+                winners.push((name, answer.1));
+            } else {
+                assert_error(&answer, 409, "concurrency", "stale_revision");
+            }
+        }
+        let names: Vec<_> = winners.iter().map(|(n, _)| n).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {names:?} all won");
+        let (name, won) = &winners[0];
+        for node in [&a, &b] {
+            let (_, now) = node.get("/actions/race", &admin).await;
+            assert_eq!(
+                (&now["name"], &now["revision"]),
+                (&json!(name), &won["revision"])
+            );
+        }
+        revision = won["revision"].clone();
+    }
+    b.finish().await;
+    a.finish().await;
+}
+
+/// Writers on two nodes without a revision, each patching its own field: every
+/// write lands each round, none undone by another node's write of the row it read.
+#[tokio::test]
+async fn two_nodes_patching_without_revisions_keep_every_write() {
+    if backend() != "postgres" {
+        eprintln!("runs in the PostgreSQL pass: SQLite has one node");
+        return;
+    }
+    let a = Server::start().await;
+    let b = a.another_node().await;
+    let admin = a.admin();
+    a.create("actions", json!({"key": "race"})).await;
+    for round in 0..RACE_ROUNDS {
+        let patches = one_patch_per_field(round);
+        let calls: Vec<_> = patches
+            .iter()
+            .enumerate()
+            .map(|(w, (field, value))| {
+                let node = if w % 2 == 0 { &a } else { &b };
+                node.patch("/actions/race", &admin, json!({ *field: value }))
+            })
+            .collect();
+        for (status, v) in futures::future::join_all(calls).await {
+            assert_eq!(status, 200, "round {round}: {v}");
+        }
+        for node in [&a, &b] {
+            let (_, now) = node.get("/actions/race", &admin).await;
+            assert_holds(&now, &patches);
+        }
+    }
+    b.finish().await;
+    a.finish().await;
 }
 
 #[tokio::test]
@@ -252,30 +372,14 @@ async fn lists_page_with_cursors_and_validate_their_query() {
         s.create("data-link-tables", json!({"name": format!("Table {i:02}")}))
             .await;
     }
-    let mut seen = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let (status, page) = s
-            .get(
-                &format!("/data-link-tables?limit=10&cursor={cursor}"),
-                &admin,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["key"].as_str().unwrap().to_string()),
-        );
-        match page.get("cursor").and_then(Value::as_str) {
-            Some(c) => cursor = c.to_string(),
-            None => break,
-        }
-    }
-    let mut unique = seen.clone();
-    unique.dedup();
+    let seen: Vec<String> = s
+        .list_pages("/data-link-tables?limit=10", &admin, 3)
+        .await
+        .iter()
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+        .map(|i| i["key"].as_str().unwrap().to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
     assert_eq!(seen.len(), 25);
     assert_eq!(unique.len(), 25);
     let (_, found) = s.get("/data-link-tables?search=TABLE%200", &admin).await;
@@ -296,6 +400,52 @@ async fn lists_page_with_cursors_and_validate_their_query() {
             "bad_request",
             "invalid_query",
         );
+    }
+    s.finish().await;
+}
+
+/// A listing ends on its last item: no page after it, whether the count is a
+/// multiple of the page size or not, and every item comes exactly once, in order.
+#[tokio::test]
+async fn lists_end_on_the_last_page_whatever_the_count() {
+    const LIMIT: usize = 3;
+    let s = Server::start().await;
+    let admin = s.admin();
+    for count in [0, 1, LIMIT, LIMIT + 1, 2 * LIMIT] {
+        // Each count is a listing of its own: a search for its names.
+        let mut created = Vec::new();
+        for i in 0..count {
+            let v = s
+                .create(
+                    "data-link-tables",
+                    json!({"name": format!("of{count}-{i}")}),
+                )
+                .await;
+            created.push(v["id"].as_str().unwrap().to_string());
+        }
+        let expected_pages = count.div_ceil(LIMIT).max(1);
+        let pages = s
+            .list_pages(
+                &format!("/data-link-tables?limit={LIMIT}&search=of{count}-"),
+                &admin,
+                expected_pages,
+            )
+            .await;
+        let sizes: Vec<usize> = pages
+            .iter()
+            .map(|p| p["items"].as_array().unwrap().len())
+            .collect();
+        let mut expected_sizes = vec![LIMIT; count / LIMIT];
+        if count % LIMIT > 0 || count == 0 {
+            expected_sizes.push(count % LIMIT);
+        }
+        assert_eq!(sizes, expected_sizes, "{count} items: {pages:?}");
+        let seen: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p["items"].as_array().unwrap().clone())
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(seen, created, "{count} items");
     }
     s.finish().await;
 }

@@ -222,6 +222,25 @@ impl Server {
         self.call("PATCH", path, Some(token), Some(body)).await
     }
 
+    /// Every page of the listing at `path` (a path with a query string, no
+    /// cursor) from the start until a page has no cursor. More than `max_pages`
+    /// pages fail the test, so a cursor that never ends cannot hang it.
+    pub async fn list_pages(&self, path: &str, token: &str, max_pages: usize) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut cursor = "0".to_string();
+        while pages.len() < max_pages {
+            let (status, page) = self.get(&format!("{path}&cursor={cursor}"), token).await;
+            assert_eq!(status, 200, "{path}: {page}");
+            let next = page.get("cursor").and_then(Value::as_str).map(String::from);
+            pages.push(page);
+            match next {
+                Some(c) => cursor = c,
+                None => return pages,
+            }
+        }
+        panic!("{path}: a cursor still after {max_pages} pages: {pages:?}");
+    }
+
     /// Creates as admin and returns the element, failing the test on an error.
     pub async fn create(&self, plural: &str, body: Value) -> Value {
         let (status, v) = self.post(&format!("/{plural}"), &self.admin(), body).await;
