@@ -202,17 +202,26 @@ async fn concurrent_patches_without_revisions_all_land() {
 /// database's compare-and-swap keeps them apart.
 const RACE_ROUNDS: usize = 25;
 
+/// Two nodes on one fresh database; none on SQLite, which one node owns (these
+/// tests run in the PostgreSQL pass).
+async fn two_nodes() -> Option<(Server, Server)> {
+    if backend() != "postgres" {
+        eprintln!("runs in the PostgreSQL pass: SQLite has one node");
+        return None;
+    }
+    let a = Server::start().await;
+    let b = a.another_node().await;
+    Some((a, b))
+}
+
 /// Writers on two nodes that all name the revision they read: exactly one wins
 /// each round, the others are told their revision is stale, and both nodes then
 /// read the winner's write.
 #[tokio::test]
 async fn two_nodes_writing_one_revision_let_exactly_one_win() {
-    if backend() != "postgres" {
-        eprintln!("runs in the PostgreSQL pass: SQLite has one node");
+    let Some((a, b)) = two_nodes().await else {
         return;
-    }
-    let a = Server::start().await;
-    let b = a.another_node().await;
+    };
     let admin = a.admin();
     let mut revision = a.create("actions", json!({"key": "race"})).await["revision"].clone();
     for round in 0..RACE_ROUNDS {
@@ -253,12 +262,9 @@ async fn two_nodes_writing_one_revision_let_exactly_one_win() {
 /// write lands each round, none undone by another node's write of the row it read.
 #[tokio::test]
 async fn two_nodes_patching_without_revisions_keep_every_write() {
-    if backend() != "postgres" {
-        eprintln!("runs in the PostgreSQL pass: SQLite has one node");
+    let Some((a, b)) = two_nodes().await else {
         return;
-    }
-    let a = Server::start().await;
-    let b = a.another_node().await;
+    };
     let admin = a.admin();
     a.create("actions", json!({"key": "race"})).await;
     for round in 0..RACE_ROUNDS {
@@ -372,11 +378,9 @@ async fn lists_page_with_cursors_and_validate_their_query() {
         s.create("data-link-tables", json!({"name": format!("Table {i:02}")}))
             .await;
     }
-    let seen: Vec<String> = s
-        .list_pages("/data-link-tables?limit=10", &admin, 3)
-        .await
+    let pages = s.list_pages("/data-link-tables?limit=10", &admin, 3).await;
+    let seen: Vec<String> = items_of(&pages)
         .iter()
-        .flat_map(|page| page["items"].as_array().unwrap().clone())
         .map(|i| i["key"].as_str().unwrap().to_string())
         .collect();
     let unique: std::collections::BTreeSet<_> = seen.iter().collect();
@@ -440,9 +444,8 @@ async fn lists_end_on_the_last_page_whatever_the_count() {
             expected_sizes.push(count % LIMIT);
         }
         assert_eq!(sizes, expected_sizes, "{count} items: {pages:?}");
-        let seen: Vec<String> = pages
+        let seen: Vec<String> = items_of(&pages)
             .iter()
-            .flat_map(|p| p["items"].as_array().unwrap().clone())
             .map(|i| i["id"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(seen, created, "{count} items");

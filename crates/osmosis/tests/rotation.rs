@@ -232,9 +232,8 @@ async fn rotation_pages_through_every_connection() {
     let report = other.rotate_credentials_key().await.unwrap();
     assert_eq!((report.resealed, report.already_current), (0, 0));
     assert_eq!(report.unopenable.len(), total);
-    let mut ids: Vec<_> = report.unopenable.iter().map(|u| &u.connection_id).collect();
-    ids.sort();
-    ids.dedup();
+    let ids: std::collections::BTreeSet<_> =
+        report.unopenable.iter().map(|u| &u.connection_id).collect();
     assert_eq!(ids.len(), total);
     assert!(report.unopenable.iter().all(|u| u.workspace_key == WS_KEY));
     s.finish().await;

@@ -222,23 +222,9 @@ impl Server {
         self.call("PATCH", path, Some(token), Some(body)).await
     }
 
-    /// Every page of the listing at `path` (a path with a query string, no
-    /// cursor) from the start until a page has no cursor. More than `max_pages`
-    /// pages fail the test, so a cursor that never ends cannot hang it.
+    /// [`list_pages`] of `path` on this server.
     pub async fn list_pages(&self, path: &str, token: &str, max_pages: usize) -> Vec<Value> {
-        let mut pages = Vec::new();
-        let mut cursor = "0".to_string();
-        while pages.len() < max_pages {
-            let (status, page) = self.get(&format!("{path}&cursor={cursor}"), token).await;
-            assert_eq!(status, 200, "{path}: {page}");
-            let next = page.get("cursor").and_then(Value::as_str).map(String::from);
-            pages.push(page);
-            match next {
-                Some(c) => cursor = c,
-                None => return pages,
-            }
-        }
-        panic!("{path}: a cursor still after {max_pages} pages: {pages:?}");
+        list_pages(&self.http, &format!("{}{path}", self.url), token, max_pages).await
     }
 
     /// Creates as admin and returns the element, failing the test on an error.
@@ -247,6 +233,45 @@ impl Server {
         assert_eq!(status, 200, "create {plural}: {v}");
         v
     }
+}
+
+/// Every page of the listing at `url` (with a query string, no cursor) from the
+/// start until a page has no cursor. More than `max_pages` pages fail the test, so
+/// a cursor that never ends cannot hang it.
+pub async fn list_pages(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    max_pages: usize,
+) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut cursor = "0".to_string();
+    while pages.len() < max_pages {
+        let resp = http
+            .get(format!("{url}&cursor={cursor}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("a list page is answered");
+        let status = resp.status().as_u16();
+        let page: Value = resp.json().await.expect("a JSON list page");
+        assert_eq!(status, 200, "{url}: {page}");
+        let next = page.get("cursor").and_then(Value::as_str).map(String::from);
+        pages.push(page);
+        match next {
+            Some(c) => cursor = c,
+            None => return pages,
+        }
+    }
+    panic!("{url}: a cursor still after {max_pages} pages: {pages:?}");
+}
+
+/// The items of every page of a listing, in order.
+pub fn items_of(pages: &[Value]) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|page| page["items"].as_array().expect("items").clone())
+        .collect()
 }
 
 pub fn now() -> i64 {

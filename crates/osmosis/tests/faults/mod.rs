@@ -352,7 +352,7 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// Every item of a list endpoint, following its cursor; the failed answer when a
-/// page fails.
+/// page fails, or when the cursor runs past [`MAX_LIST_PAGES`] pages.
 pub async fn list_all(
     http: &reqwest::Client,
     url: &str,
@@ -360,7 +360,7 @@ pub async fn list_all(
 ) -> Result<Vec<Value>, String> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
-    loop {
+    for _ in 0..MAX_LIST_PAGES {
         let mut page_url = format!("{url}?limit=1000");
         if let Some(c) = &cursor {
             page_url.push_str(&format!("&cursor={c}"));
@@ -375,4 +375,12 @@ pub async fn list_all(
             _ => return Ok(items),
         }
     }
+    Err(format!(
+        "listing {url}: a cursor still after {MAX_LIST_PAGES} pages ({} items)",
+        items.len()
+    ))
 }
+
+/// Pages of 1,000 a fault test's listing may take: its writes number some
+/// thousands, so this many means a cursor that does not end.
+const MAX_LIST_PAGES: usize = 100;
