@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::process::*;
 use common::*;
@@ -67,61 +66,59 @@ async fn serve_ensures_the_dev_workspace_and_drains_on_sigterm() {
         let key = std::fs::metadata(dir.path().join("credentials.key")).expect("key file");
         assert_eq!(key.permissions().mode() & 0o777, 0o600);
     }
-    // Requests in flight when SIGTERM arrives still complete.
-    let client = reqwest::Client::new();
+    // Requests in flight when SIGTERM arrives still complete. One is held open
+    // until the server reads its body, so it is surely in flight at the signal; a
+    // burst of others is answered, refused or cut off as the timing falls.
     let admin = token(
         serde_json::json!({"iss": WS_KEY, "isAdmin": true}),
         WS_SECRET,
         jsonwebtoken::Algorithm::HS256,
     );
+    let client = reqwest::Client::new();
     let burst: Vec<_> = (0..40)
         .map(|i| {
-            client
+            let key = format!("k{i}");
+            let sent = client
                 .post(format!("{}/integrations", first.url))
                 .bearer_auth(&admin)
-                .json(&serde_json::json!({"key": format!("k{i}")}))
-                .send()
+                .json(&serde_json::json!({ "key": key }))
+                .send();
+            async move { (key, sent.await.map(|r| r.status().as_u16())) }
         })
         .collect();
-    let pid = first.child.id();
     let sent = tokio::spawn(futures::future::join_all(burst));
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    send_signal(pid, "TERM");
-    let results = sent.await.unwrap();
+    let held = HeldCreate::start(&first.url, &admin, "held").await;
+    send_signal(first.child.id(), "TERM");
+    assert_eq!(held.finish().await, 200, "the request in flight at SIGTERM");
+    let mut acknowledged = vec!["held".to_string()];
+    for (key, answer) in sent.await.unwrap() {
+        match answer {
+            Ok(200) => acknowledged.push(key),
+            // Answered while draining: every create must still succeed.
+            Ok(status) => panic!("{key} answered {status} while draining"),
+            // Connected after the listener closed, or cut off: not acknowledged.
+            Err(_) => {}
+        }
+    }
     let (status, out, err) = first.wait_output();
     assert!(status.success(), "exit {status}; stderr: {err}");
     assert!(out.contains("createdWorkspace"), "{out}");
-    let acknowledged: Vec<String> = results
-        .into_iter()
-        .filter_map(|r| r.ok())
-        .filter(|r| r.status() == 200)
-        .map(|r| r.url().to_string())
-        .collect();
     // JSON logs on stderr.
     let first_line = err.lines().next().expect("a log line");
     assert!(
         serde_json::from_str::<Value>(first_line).is_ok(),
         "{first_line}"
     );
-    // Second start: the workspace exists and is not announced again; acknowledged writes are there.
+    // Second start: the workspace exists and is not announced again; every
+    // acknowledged write is there.
     let mut second = Running::start(&db, port, &env);
     second.wait_ready().await;
-    let (_, list) = (
-        200,
-        client
-            .get(format!("{}/integrations?limit=1000", second.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
-    );
-    assert!(
-        list["items"].as_array().unwrap().len() >= acknowledged.len(),
-        "{list}"
-    );
+    for key in &acknowledged {
+        let (status, v) = second
+            .call("GET", &format!("/integrations/{key}"), &admin, None)
+            .await;
+        assert_eq!(status, 200, "acknowledged {key}: {v}");
+    }
     let (status, out, _) = second.terminate();
     assert!(status.success());
     assert!(!out.contains("createdWorkspace"), "{out}");
@@ -216,4 +213,63 @@ async fn serve_refuses_a_malformed_encryption_key() {
     assert!(msg.contains("32 bytes"), "{msg}");
     assert!(!dir.path().join("credentials.key").exists());
     drop_database(pg).await;
+}
+
+/// A create whose body is held back until the server asks for it (`Expect:
+/// 100-continue`): once the `100 Continue` has arrived the request is being
+/// handled, so a signal sent then finds it in flight.
+struct HeldCreate {
+    stream: tokio::net::TcpStream,
+    body: String,
+}
+
+impl HeldCreate {
+    async fn start(url: &str, token: &str, key: &str) -> HeldCreate {
+        use tokio::io::AsyncWriteExt;
+        let host = url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let body = serde_json::json!({ "key": key }).to_string();
+        let head = format!(
+            "POST /integrations HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\
+             expect: 100-continue\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let interim = read_head(&mut stream).await;
+        assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+        HeldCreate { stream, body }
+    }
+
+    /// Sends the body; the status of the answer.
+    async fn finish(mut self) -> u16 {
+        use tokio::io::AsyncWriteExt;
+        self.stream
+            .write_all(self.body.as_bytes())
+            .await
+            .expect("the connection of a request in flight stays open");
+        let head = read_head(&mut self.stream).await;
+        head.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"))
+    }
+}
+
+/// Reads up to the end of a response head (the blank line).
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream
+            .read(&mut byte)
+            .await
+            .expect("the connection of a request in flight stays open")
+        {
+            0 => break,
+            _ => head.push(byte[0]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
