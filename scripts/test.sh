@@ -24,9 +24,12 @@ cargo build --workspace --all-targets --quiet
 step "Rust tests on SQLite"
 OSMOSIS_TEST_DATABASE=sqlite cargo nextest run --workspace --no-fail-fast
 
-step "Rust API tests on PostgreSQL"
+step "Rust tests on PostgreSQL (every crate over the store)"
 bash scripts/ensure-postgres.sh
-OSMOSIS_TEST_DATABASE=postgres cargo nextest run -p osmosis --no-fail-fast
+# Every test that can reach a database: those of the store and of each crate built
+# on it (the engine, the API, the binary), on PostgreSQL this time. The other
+# crates never open a store, so the SQLite pass already ran all they have.
+OSMOSIS_TEST_DATABASE=postgres cargo nextest run --workspace -E 'rdeps(osmosis-store)' --no-fail-fast
 
 step "SDK compatibility suite (SQLite)"
 (cd tests/sdk && OSMOSIS_BIN="$bin" npm test)
