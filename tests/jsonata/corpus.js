@@ -94,7 +94,25 @@ function build() {
 
 function check() {
   const stored = fs.readFileSync(path.join(here, 'corpus.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map(JSON.parse);
+  // An empty or cut-short corpus would pass with nothing checked: it must hold one
+  // case per case of cases.js, each id once (the oracle's answers are matched by id).
+  const sourced = loadCases().map((c) => c.id);
+  const ids = stored.map((s) => s.id);
+  const broken = [];
+  if (stored.length === 0) broken.push('corpus.jsonl holds no case');
+  if (new Set(ids).size !== ids.length) broken.push('corpus.jsonl repeats an id');
+  if (JSON.stringify(ids) !== JSON.stringify(sourced)) {
+    broken.push(`corpus.jsonl has ${ids.length} case(s), cases.js ${sourced.length}, or not the same ids in the same order: rebuild with \`node corpus.js build\``);
+  }
+  if (broken.length) {
+    console.log(broken.map((b) => `BROKEN: ${b}`).join('\n'));
+    process.exit(1);
+  }
   const results = runOracle(stored);
+  if (results.size !== stored.length) {
+    console.log(`BROKEN: the oracle answered ${results.size} of ${stored.length} case(s)`);
+    process.exit(1);
+  }
   let passed = 0;
   let failed = 0;
   for (const s of stored) {
