@@ -766,3 +766,81 @@ pub fn response_keys(t: ElementType) -> &'static [&'static str] {
         ElementType::Screen => &["id", "name", "type", "key", "blocks"],
     }
 }
+
+/// Keys a type's top-level response carries and its embedded form does not. The
+/// SDK's schemas embed elements in one another (`ConnectionApiResponse.integration`,
+/// `FlowInstanceApiResponse.flow`, `ActionInstanceApiResponse.parent`,
+/// `appliedToIntegrations[].element`…) with the type's base shape: no related
+/// elements of its own, none of the fields computed for a top-level response only,
+/// and none of the seed pages' extras. zod strips what the base shape does not name,
+/// so an application never sees these keys on an embedded element; Osmosis drops
+/// them instead of sending what the SDK throws away (an embedded integration's
+/// `isConnected` would also be computed for no connection and read `false`).
+pub fn top_level_only_keys(t: ElementType) -> &'static [&'static str] {
+    match t {
+        ElementType::Integration => &["connection", "spec", "authOptions", "appUri", "isConnected"],
+        ElementType::Connection => &["user", "integration", "connectorParameters", "input"],
+        ElementType::Package => &[
+            "version",
+            "changelog",
+            "parentPackageVersion",
+            "appliedToIntegrations",
+        ],
+        ElementType::Action | ElementType::ActionInstance => &[
+            "integration",
+            "user",
+            "parent",
+            "appliedToIntegrations",
+            "defaultOutputSchema",
+            "transformedOutputSchema",
+            "dependencies",
+        ],
+        ElementType::Flow | ElementType::FlowInstance => &[
+            "integration",
+            "appliedToIntegrations",
+            "user",
+            "connection",
+            "flow",
+        ],
+        ElementType::FieldMapping | ElementType::FieldMappingInstance => &[
+            "integration",
+            "appliedToIntegrations",
+            "user",
+            "connection",
+            "fieldMapping",
+        ],
+        ElementType::DataSource | ElementType::DataSourceInstance => &[
+            "integration",
+            "appliedToIntegrations",
+            "user",
+            "connection",
+            "dataSource",
+            "path",
+            "defaultPath",
+        ],
+        ElementType::DataLinkTable | ElementType::DataLinkTableInstance => {
+            &["user", "connection", "integration", "dataLinkTable"]
+        }
+        ElementType::AppDataSchema | ElementType::AppDataSchemaInstance => {
+            &["user", "appDataSchema"]
+        }
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key listed as top-level only but absent from the response keys is a typo
+    /// that would leave the real key on every embedded element.
+    #[test]
+    fn top_level_only_keys_are_response_keys() {
+        for t in ElementType::ALL {
+            let keys = response_keys(t);
+            for k in top_level_only_keys(t) {
+                assert!(keys.contains(k), "{t:?}: `{k}` is not a response key");
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! the type does not know are dropped (`osmosis_model::response_keys`).
 
 use osmosis_model::element_type::{Layering, Readers};
-use osmosis_model::response_keys::response_keys;
+use osmosis_model::response_keys::{response_keys, top_level_only_keys};
 use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{json, Map, Value};
@@ -18,6 +18,9 @@ pub enum Depth {
     Full,
     /// The element alone.
     Flat,
+    /// The element alone, inside another element's response: in the base shape the
+    /// SDK's schemas embed (`top_level_only_keys`).
+    Embedded,
 }
 
 impl Engine {
@@ -33,7 +36,11 @@ impl Engine {
             self.embed_related(caller, el, &mut m).await?;
         }
         let allowed = response_keys(el.element_type);
-        m.retain(|k, _| allowed.contains(&k.as_str()));
+        let top_level_only = match depth {
+            Depth::Embedded => top_level_only_keys(el.element_type),
+            Depth::Full | Depth::Flat => &[],
+        };
+        m.retain(|k, _| allowed.contains(&k.as_str()) && !top_level_only.contains(&k.as_str()));
         Ok(Value::Object(m))
     }
 
@@ -65,7 +72,7 @@ impl Engine {
             {
                 m.insert(
                     "integration".into(),
-                    Box::pin(self.render(caller, &integration, Depth::Flat)).await?,
+                    Box::pin(self.render(caller, &integration, Depth::Embedded)).await?,
                 );
             }
         }
@@ -79,7 +86,7 @@ impl Engine {
                 {
                     m.insert(
                         "user".into(),
-                        Box::pin(self.render(caller, &customer, Depth::Flat)).await?,
+                        Box::pin(self.render(caller, &customer, Depth::Embedded)).await?,
                     );
                 }
             }
@@ -103,8 +110,8 @@ impl Engine {
                     continue;
                 };
                 applied.push(json!({
-                    "element": Box::pin(self.render(caller, child, Depth::Flat)).await?,
-                    "integration": Box::pin(self.render(caller, &integration, Depth::Flat)).await?,
+                    "element": Box::pin(self.render(caller, child, Depth::Embedded)).await?,
+                    "integration": Box::pin(self.render(caller, &integration, Depth::Embedded)).await?,
                 }));
             }
             m.insert("appliedToIntegrations".into(), Value::Array(applied));
@@ -122,7 +129,7 @@ impl Engine {
                 };
                 m.insert(
                     field,
-                    Box::pin(self.render(caller, &parent, Depth::Flat)).await?,
+                    Box::pin(self.render(caller, &parent, Depth::Embedded)).await?,
                 );
             }
         }
@@ -136,7 +143,7 @@ impl Engine {
                 if super::visible_to(caller, &connection) {
                     m.insert(
                         "connection".into(),
-                        Box::pin(self.render(caller, &connection, Depth::Flat)).await?,
+                        Box::pin(self.render(caller, &connection, Depth::Embedded)).await?,
                     );
                 }
             }

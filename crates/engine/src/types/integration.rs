@@ -230,7 +230,7 @@ pub(super) async fn render(
     if let Some(c) = connection {
         m.insert(
             "connection".into(),
-            Box::pin(engine.render(caller, &c, Depth::Flat)).await?,
+            Box::pin(engine.render(caller, &c, Depth::Embedded)).await?,
         );
     }
     Ok(())
