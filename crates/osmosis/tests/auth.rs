@@ -342,9 +342,9 @@ async fn self_patch_changes_only_the_customers_own_fields() {
     );
     assert_error(
         &s.get("/self", &s.admin()).await,
-        400,
+        403,
         "bad_request",
-        "invalid_query",
+        "access_denied",
     );
     s.finish().await;
 }

@@ -19,11 +19,9 @@ pub fn router() -> Routes {
 }
 
 async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError> {
+    // An admin token is a valid token without a customer: refused, not malformed.
     let id = caller.customer_id.as_deref().ok_or_else(|| {
-        ApiError::bad_request(
-            osmosis_model::error::keys::INVALID_QUERY,
-            "/self needs a customer token; this is an admin token",
-        )
+        ApiError::access_denied("/self needs a customer token; this is an admin token")
     })?;
     state
         .engine
