@@ -77,22 +77,22 @@ describe('authentication and error mapping', () => {
     const first = await admin.integration(key).patch({ name: 'First', revision: created.revision });
     assert.equal(first.name, 'First');
     assert.notEqual(first.revision, created.revision);
-    await expectError(admin.integration(key).patch({ name: 'Stale', revision: created.revision }), 'ConcurrencyError');
+    await expectError(admin.integration(key).patch({ name: 'Stale', revision: created.revision }), 'ConcurrencyError', 'stale_revision');
     const now = await admin.integration(key).get();
     assert.equal(now.name, 'First');
     assert.equal(now.revision, first.revision);
 
     const flow = await admin.flows.create({ key: unique('flow'), name: 'Flow' });
     await admin.flow(flow.id).patch({ description: 'v2' });
-    await expectError(admin.flow(flow.id).patch({ description: 'stale', revision: flow.revision }), 'ConcurrencyError');
+    await expectError(admin.flow(flow.id).patch({ description: 'stale', revision: flow.revision }), 'ConcurrencyError', 'stale_revision');
     assert.equal((await admin.flow(flow.id).get()).description, 'v2');
   });
 
   it('a PATCH of an archived element is a BadRequestError and changes nothing', async () => {
     const action = await admin.actions.create({ key: unique('act'), name: 'Archived action' });
     await admin.action(action.id).archive();
-    await expectError(admin.action(action.id).patch({ name: 'changed' }), 'BadRequestError');
-    await expectError(admin.action(action.id).put({ name: 'changed' }), 'BadRequestError');
+    await expectError(admin.action(action.id).patch({ name: 'changed' }), 'BadRequestError', 'not_editable');
+    await expectError(admin.action(action.id).put({ name: 'changed' }), 'BadRequestError', 'not_editable');
     const still = await admin.action(action.id).get();
     assert.equal(still.name, 'Archived action');
     assert.ok(still.archivedAt);
@@ -103,8 +103,8 @@ describe('authentication and error mapping', () => {
   });
 
   it('malformed bodies are bad_request, not a bare HTTP failure', async () => {
-    await expectError(admin.integrations.create({ key: 42 }), 'BadRequestError');
-    await expectError(admin.integrations.create({ name: 'x', meta: 'not-an-object' }), 'BadRequestError');
-    await expectError(admin.post('/integrations', 'not json', { headers: { 'Content-Type': 'application/json' } }), 'BadRequestError');
+    await expectError(admin.integrations.create({ key: 42 }), 'BadRequestError', 'invalid_field');
+    await expectError(admin.integrations.create({ name: 'x', meta: 'not-an-object' }), 'BadRequestError', 'invalid_field');
+    await expectError(admin.post('/integrations', 'not json', { headers: { 'Content-Type': 'application/json' } }), 'BadRequestError', 'invalid_body');
   });
 });

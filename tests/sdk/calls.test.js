@@ -5,8 +5,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
-const { useServer, check, checkPage, expectError, unique, sleep } = require('./harness');
+const { useServer, check, checkPage, expectError, startMockApi, unique, sleep } = require('./harness');
 
 describe('calls through a connection', () => {
   let server;
@@ -26,45 +25,37 @@ describe('calls through a connection', () => {
   before(async () => {
     apiKey = `key-${unique('k')}`;
     for (let i = 1; i <= 5; i++) contacts.set(String(i), { id: String(i), full_name: `Person ${i}`, email: `p${i}@x.io` });
-    api = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        const send = (status, payload) => {
-          res.writeHead(status, { 'content-type': 'application/json' });
-          res.end(payload === undefined ? '' : JSON.stringify(payload));
-        };
-        if (req.headers['x-api-key'] !== apiKey) return send(401, { message: 'bad key' });
-        const url = new URL(req.url, 'http://x');
-        const parts = url.pathname.split('/').filter(Boolean);
-        const data = body ? JSON.parse(body) : null;
-        if (url.pathname === '/me') return send(200, { id: 'u-1', name: 'Ada' });
-        if (parts[0] === 'echo') return send(201, { method: req.method, path: url.pathname, q: url.searchParams.get('q'), body: data });
-        if (parts[0] === 'contacts' && parts.length === 1) {
-          if (req.method === 'POST') {
-            const id = String(100 + contacts.size);
-            contacts.set(id, { id, ...data });
-            return send(201, { id });
-          }
-          const q = url.searchParams.get('q');
-          const email = url.searchParams.get('email');
-          const all = [...contacts.values()].filter((c) => (!q || c.full_name.toLowerCase().includes(q.toLowerCase())) && (!email || c.email === email));
-          const start = Number(url.searchParams.get('cursor') || 0);
-          const next = start + 2 < all.length ? String(start + 2) : null;
-          return send(200, { items: all.slice(start, start + 2), next });
+    api = await startMockApi((req, { url, body: data }) => {
+      if (req.headers['x-api-key'] !== apiKey) return [401, { message: 'bad key' }];
+      const parts = url.pathname.split('/').filter(Boolean);
+      if (url.pathname === '/me') return [200, { id: 'u-1', name: 'Ada' }];
+      if (parts[0] === 'echo') return [201, { method: req.method, path: url.pathname, q: url.searchParams.get('q'), body: data }];
+      if (parts[0] === 'contacts' && parts.length === 1) {
+        if (req.method === 'POST') {
+          const id = String(100 + contacts.size);
+          contacts.set(id, { id, ...data });
+          return [201, { id }];
         }
-        if (parts[0] === 'contacts') {
-          const c = contacts.get(parts[1]);
-          if (!c) return send(404, { message: 'no such contact' });
-          if (req.method === 'GET') return send(200, c);
-          if (req.method === 'PATCH') return send(200, Object.assign(c, data));
-          if (req.method === 'DELETE') { contacts.delete(parts[1]); res.writeHead(204); return res.end(); }
+        const q = url.searchParams.get('q');
+        const email = url.searchParams.get('email');
+        const all = [...contacts.values()].filter((c) => (!q || c.full_name.toLowerCase().includes(q.toLowerCase())) && (!email || c.email === email));
+        const start = Number(url.searchParams.get('cursor') || 0);
+        const next = start + 2 < all.length ? String(start + 2) : null;
+        return [200, { items: all.slice(start, start + 2), next }];
+      }
+      if (parts[0] === 'contacts') {
+        const c = contacts.get(parts[1]);
+        if (!c) return [404, { message: 'no such contact' }];
+        if (req.method === 'GET') return [200, c];
+        if (req.method === 'PATCH') return [200, Object.assign(c, data)];
+        if (req.method === 'DELETE') {
+          contacts.delete(parts[1]);
+          return [204, undefined];
         }
-        return send(404, { message: 'no route' });
-      });
+      }
+      return [404, { message: 'no route' }];
     });
-    await new Promise((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${api.address().port}`;
+    const base = api.base;
     const v = (p) => ({ $var: p });
     const rest = (path, method, requestMapping, responseMapping) => ({
       type: 'rest-api-mapping',
@@ -100,7 +91,7 @@ describe('calls through a connection', () => {
     conn = await a.connections.create({ integrationId: integration.id, name: 'A CRM', input: { apiKey } });
   });
 
-  after(() => api && api.close());
+  after(() => api?.close());
 
   it('connection(c).proxy.get/post/put/patch/delete pass through the connection', async () => {
     const p = a.connection(conn.id).proxy;
@@ -129,13 +120,14 @@ describe('calls through a connection', () => {
     assert.deepEqual(connected.items.map((c) => c.id), [conn.id]);
     await a.connection(conn.id).archive();
     assert.deepEqual((await a.connections.find()).items, []);
-    const restored = await a.post(`/connections/${conn.id}/restore`);
+    const restored = check('ConnectionApiResponse', await a.post(`/connections/${conn.id}/restore`), 'POST /connections/{id}/restore');
     assert.equal(restored.id, conn.id);
+    assert.equal(restored.archivedAt, undefined);
     assert.equal((await a.connections.find()).items.length, 1);
   });
 
   it('connection(c).operation(k).get() and .run()', async () => {
-    const op = await a.connection(conn.id).operation('whoami').get();
+    const op = check('OperationSpec', await a.connection(conn.id).operation('whoami').get(), 'operation.get');
     assert.equal(op.key, 'whoami');
     assert.equal(op.name, 'Who am I');
     const run = check('ConnectionOperationRunResponse', await a.connection(conn.id).operation('whoami').run({ input: {} }), 'operation.run');
@@ -190,7 +182,7 @@ describe('calls through a connection', () => {
     }
     checkPage('ExternalApiLogApiResponse', page, 'external-api-logs');
     assert.ok(page.items.length >= 15, `only ${page.items.length} logs`);
-    const detail = await a.get(`/external-api-logs/${page.items[0].id}`);
+    const detail = check('ExternalApiLogDetail', await a.get(`/external-api-logs/${page.items[0].id}`), 'GET /external-api-logs/{id}');
     assert.equal(detail.id, page.items[0].id);
     assert.equal(typeof detail.request.method, 'string');
     assert.equal(detail.request.headers['x-api-key'], '***');

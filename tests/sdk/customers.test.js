@@ -4,8 +4,7 @@
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
-const { sdk, useServer, check, checkPage, expectError, unique, sleep } = require('./harness');
+const { sdk, useServer, check, checkPage, expectError, startMockApi, unique, sleep } = require('./harness');
 
 describe('customers, self and tenancy', () => {
   let server;
@@ -64,7 +63,7 @@ describe('customers, self and tenancy', () => {
     assert.equal(typeof archived.archivedAt, 'string');
     assert.equal((await admin.customers.findAll()).some((c) => c.id === created.id), false);
     assert.ok((await admin.customers.findAll({ includeArchived: true })).some((c) => c.id === created.id));
-    await expectError(admin.customer(created.id).patch({ name: 'No' }), 'BadRequestError');
+    await expectError(admin.customer(created.id).patch({ name: 'No' }), 'BadRequestError', 'not_editable');
 
     const restored = check('CustomerApiResponse', await admin.customer({ id: created.id }).restore(), 'customer({id}).restore');
     assert.equal(restored.archivedAt, undefined);
@@ -102,7 +101,7 @@ describe('customers, self and tenancy', () => {
     assert.equal((await client.self.get()).name, 'Renamed tenant');
     assert.equal((await admin.customer(me.id).get()).name, 'Renamed tenant');
 
-    const withCreds = await client.setCredentials({ apiKey: 'secret-1' });
+    const withCreds = check('TenantSelfResponse', await client.setCredentials({ apiKey: 'secret-1' }), 'setCredentials');
     assert.deepEqual(withCreds.credentials, { apiKey: 'secret-1' });
     assert.deepEqual((await client.self.get()).credentials, { apiKey: 'secret-1' });
   });
@@ -122,7 +121,7 @@ describe('customers, self and tenancy', () => {
   });
 
   it('self is only for customer tokens', async () => {
-    await expectError(admin.self.get(), 'BadRequestError');
+    await expectError(admin.self.get(), 'BadRequestError', 'access_denied');
   });
 
   it('a customer token sees only its own customer', async () => {
@@ -139,7 +138,7 @@ describe('customers, self and tenancy', () => {
 
     await expectError(a.customer(meB.id).get(), 'BadRequestError', 'not_found');
     await expectError(a.customer({ id: meB.id }).get(), 'BadRequestError', 'not_found');
-    await expectError(a.customer(meB.id).patch({ name: 'hijack' }), 'BadRequestError');
+    await expectError(a.customer(meB.id).patch({ name: 'hijack' }), 'BadRequestError', 'not_found');
     await expectError(a.customers.create({ name: 'x', internalId: unique('x') }), 'BadRequestError', 'access_denied');
     assert.notEqual((await admin.customer(meB.id).get()).name, 'hijack');
 
@@ -148,41 +147,46 @@ describe('customers, self and tenancy', () => {
     assert.ok(all.some((c) => c.id === meA.id) && all.some((c) => c.id === meB.id));
   });
 
-  // Headless connections (client-credentials connectors) run the connector's test
-  // against the external API; here a small HTTP server started by the test is that API.
-  it('connections.create connects headless through the connector test; proxy passes through', async () => {
-    const apiKey = `key-${unique('k')}`;
-    const api = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        const ok = req.headers['x-api-key'] === apiKey;
-        const url = new URL(req.url, 'http://x');
-        const [status, payload] = !ok
-          ? [403, { message: 'bad key' }]
-          : url.pathname === '/me'
-            ? [200, { id: 'u-1' }]
-            : [201, { method: req.method, path: url.pathname, q: url.searchParams.get('q'), body: body ? JSON.parse(body) : null }];
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(payload));
-      });
+  /**
+   * An API-key API (a mock wanting `x-api-key: apiKey`, `/me` its connector's test,
+   * anything else echoed back), a client-credentials connector for it with one
+   * operation, and an integration of that connector.
+   */
+  async function apiKeyIntegration(apiKey) {
+    const api = await startMockApi((req, { url, body }) => {
+      if (req.headers['x-api-key'] !== apiKey) return [403, { message: 'bad key' }];
+      if (url.pathname === '/me') return [200, { id: 'u-1' }];
+      return [201, { method: req.method, path: url.pathname, q: url.searchParams.get('q'), body }];
     });
-    await new Promise((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${api.address().port}`;
     try {
       const connector = await admin.post('/connectors', {
         key: unique('mock'),
         name: 'Mock API',
         type: 'client-credentials',
-        makeApiClient: { type: 'mapping', mapping: { baseUri: base, headers: { 'x-api-key': { $var: '$.credentials.apiKey' } } } },
+        makeApiClient: { type: 'mapping', mapping: { baseUri: api.base, headers: { 'x-api-key': { $var: '$.credentials.apiKey' } } } },
         test: { type: 'rest-api-mapping', mapping: { path: '/me', method: 'GET' } },
+        operations: [{ key: 'whoami', name: 'Who am I', run: { type: 'rest-api-mapping', mapping: { path: '/me', method: 'GET' } } }],
       });
       const integration = await admin.integrations.create({ key: unique('mock'), name: 'Mock', connectorId: connector.id });
+      return { api, integration };
+    } catch (e) {
+      await api.close();
+      throw e;
+    }
+  }
+
+  // Headless connections (client-credentials connectors) run the connector's test
+  // against the external API; here a small HTTP server started by the test is that API.
+  it('connections.create connects headless through the connector test; proxy passes through', async () => {
+    const apiKey = `key-${unique('k')}`;
+    const { api, integration } = await apiKeyIntegration(apiKey);
+    try {
       const a = server.customer(unique('tenant-a'));
       const b = server.customer(unique('tenant-b'));
 
-      // A wrong key fails the connector's test: a connection error, nothing stored.
-      await expectError(a.connections.create({ integrationId: integration.id, input: { apiKey: 'wrong' } }), 'ConnectionError');
+      // A wrong key fails the connector's test: a connection error, nothing stored. It
+      // carries no key: the documented ones (defunct, expired token, rate limit) do not apply.
+      await expectError(a.connections.create({ integrationId: integration.id, input: { apiKey: 'wrong' } }), 'ConnectionError', null);
       assert.deepEqual((await a.connections.find()).items, []);
 
       const conn = check('ConnectionApiResponse', await a.connections.create({ integrationId: integration.id, name: 'A conn', input: { apiKey } }), 'connections.create');
@@ -195,7 +199,7 @@ describe('customers, self and tenancy', () => {
 
       // Secrets: admins only.
       await expectError(a.connection(conn.id).get({ includeSecrets: true }), 'BadRequestError', 'access_denied');
-      const secret = await admin.connection(conn.id).get({ includeSecrets: true });
+      const secret = check('ConnectionApiResponseWithSecrets', await admin.connection(conn.id).get({ includeSecrets: true }), 'connection.get({includeSecrets})');
       assert.equal(secret.credentials.apiKey, apiKey);
 
       // The proxy goes through the connection's API client.
@@ -212,7 +216,80 @@ describe('customers, self and tenancy', () => {
       await a.connection(conn.id).archive();
       assert.equal((await a.integration(integration.key).get()).isConnected, false);
     } finally {
-      await new Promise((r) => api.close(r));
+      await api.close();
+    }
+  });
+
+  // Connections and the flow instances on them belong to one customer. Another
+  // customer learns nothing of them: every refusal is `not_found`, what an id that
+  // never existed answers, never `access_denied`. Admins see everything.
+  it('connections and flow instances are visible only to their customer (and admins)', async () => {
+    const apiKey = `key-${unique('k')}`;
+    const { api, integration } = await apiKeyIntegration(apiKey);
+    try {
+      const flow = await admin.flows.create({ key: unique('flow'), name: 'Sync', nodes: { t: { type: 'api-trigger' } } });
+      const a = server.customer(unique('tenant-a'));
+      const b = server.customer(unique('tenant-b'));
+      const meA = await a.self.get();
+
+      const conn = check('ConnectionApiResponse', await a.connections.create({ integrationId: integration.id, name: 'A conn', input: { apiKey } }), 'connections.create');
+      assert.equal(conn.userId, meA.id, 'the creating customer owns the connection');
+      assert.equal(conn.integrationId, integration.id);
+      const instance = check(
+        'FlowInstanceApiResponse',
+        await a.flowInstance({ flowKey: flow.key, connectionId: conn.id, autoCreate: true }).get(),
+        'flowInstance({flowKey, connectionId, autoCreate}).get',
+      );
+      assert.equal(instance.flowId, flow.id);
+      assert.equal(instance.connectionId, conn.id);
+      assert.equal(instance.userId, meA.id);
+
+      assert.deepEqual((await a.connections.find()).items.map((c) => c.id), [conn.id]);
+      assert.deepEqual((await a.flowInstances.find()).items.map((f) => f.id), [instance.id]);
+      assert.equal(check('FlowInstanceApiResponse', await a.flowInstance(instance.id).get()).id, instance.id);
+
+      // B lists nothing, by any filter.
+      assert.deepEqual((await b.connections.find()).items, []);
+      assert.deepEqual((await b.connections.find({ integrationId: integration.id })).items, []);
+      assert.deepEqual((await b.flowInstances.find()).items, []);
+      assert.deepEqual((await b.flowInstances.find({ connectionId: conn.id })).items, []);
+      const seenByB = await b.integration(integration.key).get();
+      assert.equal(seenByB.isConnected, false);
+      assert.equal(seenByB.connection, undefined);
+
+      // B can neither read, change, archive, restore nor call A's connection.
+      const theirs = b.connection(conn.id);
+      await expectError(theirs.get(), 'BadRequestError', 'not_found');
+      await expectError(theirs.patch({ name: 'hijack' }), 'BadRequestError', 'not_found');
+      await expectError(theirs.put({ name: 'hijack' }), 'BadRequestError', 'not_found');
+      await expectError(theirs.archive(), 'BadRequestError', 'not_found');
+      await expectError(b.post(`/connections/${conn.id}/restore`), 'BadRequestError', 'not_found');
+      await expectError(theirs.refreshCredentials(), 'BadRequestError', 'not_found');
+      await expectError(theirs.proxy.get('/me'), 'BadRequestError', 'not_found');
+      await expectError(theirs.request('/me'), 'BadRequestError', 'not_found');
+      await expectError(theirs.operation('whoami').run({ input: {} }), 'BadRequestError', 'not_found');
+      await expectError(theirs.flow(flow.key).get({ autoCreate: true }), 'BadRequestError', 'not_found');
+
+      // Nor read, make, change or archive A's flow instance.
+      await expectError(b.flowInstance(instance.id).get(), 'BadRequestError', 'not_found');
+      await expectError(b.flowInstance({ flowKey: flow.key, connectionId: conn.id, autoCreate: true }).get(), 'BadRequestError', 'not_found');
+      await expectError(b.flowInstance(instance.id).patch({ name: 'hijack' }), 'BadRequestError', 'not_found');
+      await expectError(b.flowInstance(instance.id).archive(), 'BadRequestError', 'not_found');
+
+      // A's connection and instance are as they were.
+      const connAfter = await a.connection(conn.id).get();
+      assert.equal(connAfter.name, 'A conn');
+      assert.equal(connAfter.archivedAt, undefined);
+      assert.equal(connAfter.connected, true);
+      const instanceAfter = await a.flowInstance(instance.id).get();
+      assert.equal(instanceAfter.name, instance.name);
+      assert.equal(instanceAfter.archivedAt, undefined);
+      assert.deepEqual((await a.flowInstances.find()).items.map((f) => f.id), [instance.id]);
+
+      assert.ok((await admin.connections.find()).items.some((c) => c.id === conn.id));
+      assert.ok((await admin.flowInstances.find()).items.some((f) => f.id === instance.id));
+    } finally {
+      await api.close();
     }
   });
 

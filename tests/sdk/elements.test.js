@@ -176,7 +176,7 @@ describe('workspace elements: shared lifecycle', () => {
         assert.equal((await T.list(admin).find()).items.some((e) => e.id === created.id), false, 'hidden from find()');
         const withArchived = checkPage(T.schema, await T.list(admin).find({ includeArchived: true }));
         assert.ok(withArchived.items.some((e) => e.id === created.id && (e.archivedAt || !showsArchivedAt)));
-        await expectError(T.one(admin, created.id).patch({ name: 'Changed while archived' }), 'BadRequestError');
+        await expectError(T.one(admin, created.id).patch({ name: 'Changed while archived' }), 'BadRequestError', 'not_editable');
         assert.equal((await T.one(admin, created.id).get()).name, created.name);
 
         const restored = check(T.schema, await T.one(admin, key).restore(), `${T.name}.restore`);
@@ -198,7 +198,7 @@ describe('workspace elements: shared lifecycle', () => {
         const revision = (await T.one(admin, key).get()).revision;
         if (revision !== undefined) {
           await T.one(admin, key).patch({ name: 'Newer' });
-          await expectError(T.one(admin, key).patch({ name: 'Stale', revision }), 'ConcurrencyError');
+          await expectError(T.one(admin, key).patch({ name: 'Stale', revision }), 'ConcurrencyError', 'stale_revision');
           assert.equal((await T.one(admin, key).get()).name, 'Newer');
         }
 
@@ -289,8 +289,8 @@ describe('workspace elements: shared lifecycle', () => {
       assert.equal(embeddedFlow.key, flow.key);
       check('ActionApiResponse', got.elements.find((e) => e.type === 'action').element, 'package.elements[action].element');
 
-      await expectError(admin.packages.create({ key: unique('pkg'), name: 'Bad', elements: [{ type: 'flow', id: 'flw_nope' }] }), 'BadRequestError');
-      await expectError(admin.packages.create({ key: unique('pkg'), name: 'Bad', elements: [{ type: 'customer', id: 'x' }] }), 'BadRequestError');
+      await expectError(admin.packages.create({ key: unique('pkg'), name: 'Bad', elements: [{ type: 'flow', id: 'flw_nope' }] }), 'BadRequestError', 'not_found');
+      await expectError(admin.packages.create({ key: unique('pkg'), name: 'Bad', elements: [{ type: 'customer', id: 'x' }] }), 'BadRequestError', 'invalid_field');
 
       await admin.package(key).archive();
       assert.ok((await admin.package(key).get()).archivedAt);
@@ -306,7 +306,7 @@ describe('workspace elements: shared lifecycle', () => {
       const created = await admin.screens.create({ type: 'integration', key, name: 'Screen', blocks: [] });
       const got = check('ScreenApiResponse', await admin.screen({ type: 'integration', key }).get(), 'screen({type,key}).get');
       assert.equal(got.id, created.id);
-      await expectError(admin.screens.create({ key: unique('screen'), name: 'No type' }), 'BadRequestError');
+      await expectError(admin.screens.create({ key: unique('screen'), name: 'No type' }), 'BadRequestError', 'invalid_field');
     });
   });
 });

@@ -18,6 +18,7 @@ const { before, after } = require('node:test');
 const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -208,25 +209,105 @@ function useServer(ready) {
   });
 }
 
-/** Keys a response may carry beyond its schema's shape (seed-page extras). */
+/** The zod the SDK itself uses (no dependency of ours): for the shapes below. */
+const z = require(require.resolve('zod', { paths: [path.dirname(require.resolve('@membranehq/sdk'))] }));
+
+// dist/dts/workspace-elements/base/connectors/operations/index.d.ts: OperationBase.
+const OperationListItem = z.object({
+  key: z.string(),
+  name: z.string(),
+  isReadOnly: z.boolean().optional(),
+  description: z.string().optional(),
+  tags: z.array(z.string()).optional(),
+});
+
+/**
+ * Response shapes the SDK declares only as TypeScript (no zod schema exported),
+ * written out from its .d.ts so their key sets are checked like the others.
+ */
+const TYPED_ONLY = {
+  OperationListItem,
+  OperationSpec: OperationListItem.extend({ inputSchema: z.any().optional(), outputSchema: z.any().optional() }),
+  // GET /external-api-logs/{id} has no SDK accessor nor schema: the list item's
+  // schema plus the masked exchange Osmosis keeps (crates/engine/src/connections/api_logs.rs).
+  ExternalApiLogDetail: sdk.ExternalApiLogApiResponse.extend({
+    request: z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.any() }),
+    response: z.object({ status: z.number().nullable(), headers: z.any(), body: z.any(), streamed: z.literal(true).optional() }),
+    error: z.any(),
+  }),
+};
+
+/** Keys a response may carry beyond its schema's shape (seed-page extras), top level only. */
 const EXTRA_KEYS = {
   IntegrationApiResponse: ['appUri', 'isConnected'],
   IntegrationListItem: ['isConnected'],
 };
 
+const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
 /**
- * Asserts `value` passes the SDK's zod schema `schemaName` and carries no key outside
- * the schema's shape (plus the seed extras). Returns `value`.
+ * The keys of `value`, at any depth, that `schema` does not name, as paths. zod
+ * objects strip unknown keys silently, so `safeParse` alone accepts an embedded
+ * connection or a record carrying keys the SDK has never heard of. Walks the schema
+ * beside the value through optional, nullable, lazy, pipes, arrays, records, unions
+ * (the best-fitting option that parses) and intersections (a key is unknown when
+ * neither side names it); `any`, `unknown` and passthrough objects end the walk.
+ */
+function unknownKeys(schema, value, at = '') {
+  const def = schema._zod.def;
+  const join = (k) => (at ? `${at}.${k}` : k);
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'catch':
+    case 'readonly':
+    case 'nonoptional':
+      return value == null ? [] : unknownKeys(def.innerType, value, at);
+    case 'lazy':
+      return unknownKeys(def.getter(), value, at);
+    case 'pipe':
+      return unknownKeys(def.in._zod.def.type === 'transform' ? def.out : def.in, value, at);
+    case 'array':
+      return Array.isArray(value) ? value.flatMap((v, i) => unknownKeys(def.element, v, `${at}[${i}]`)) : [];
+    case 'record':
+      return isPlainObject(value) ? Object.entries(value).flatMap(([k, v]) => unknownKeys(def.valueType, v, join(k))) : [];
+    case 'object': {
+      if (!isPlainObject(value)) return [];
+      return Object.entries(value).flatMap(([k, v]) => {
+        if (Object.hasOwn(def.shape, k)) return unknownKeys(def.shape[k], v, join(k));
+        // No catchall: zod's default strips the key. A `never` catchall already failed safeParse.
+        return def.catchall ? unknownKeys(def.catchall, v, join(k)) : [join(k)];
+      });
+    }
+    case 'union': {
+      const fits = def.options.filter((o) => o.safeParse(value).success).map((o) => unknownKeys(o, value, at));
+      return fits.length ? fits.reduce((best, u) => (u.length < best.length ? u : best)) : [];
+    }
+    case 'intersection': {
+      const right = new Set(unknownKeys(def.right, value, at));
+      return unknownKeys(def.left, value, at).filter((p) => right.has(p));
+    }
+    default:
+      return [];
+  }
+}
+
+/**
+ * Asserts `value` passes the SDK's zod schema `schemaName` (or one of TYPED_ONLY) and
+ * carries no key, at any depth, that the schema does not name (the seed extras
+ * aside). Returns `value`.
  */
 function check(schemaName, value, where = '') {
-  const schema = sdk[schemaName];
+  const schema = sdk[schemaName] || TYPED_ONLY[schemaName];
   assert.ok(schema && typeof schema.safeParse === 'function', `no zod schema ${schemaName} in the SDK`);
-  assert.ok(value && typeof value === 'object' && !Array.isArray(value), `${where} ${schemaName}: expected an object, got ${JSON.stringify(value)}`);
+  assert.ok(isPlainObject(value), `${where} ${schemaName}: expected an object, got ${JSON.stringify(value)}`);
   const r = schema.safeParse(value);
   assert.ok(r.success, `${where} ${schemaName} rejects the response: ${JSON.stringify(r.error && r.error.issues, null, 1)}\n${JSON.stringify(value).slice(0, 2000)}`);
-  const allowed = new Set([...Object.keys(schema.shape), ...(EXTRA_KEYS[schemaName] || [])]);
-  const unknown = Object.keys(value).filter((k) => !allowed.has(k));
-  assert.deepEqual(unknown, [], `${where} ${schemaName}: keys outside the schema`);
+  const extras = EXTRA_KEYS[schemaName] || [];
+  const unknown = unknownKeys(schema, value).filter((p) => !extras.includes(p));
+  assert.deepEqual(unknown, [], `${where} ${schemaName}: keys the schema does not name (zod would drop them silently)`);
   return value;
 }
 
@@ -242,13 +323,17 @@ function checkPage(schemaName, page, where = '') {
 
 /**
  * Awaits `promise`, which must reject with the SDK error class `className` (e.g.
- * 'BadRequestError') and, when given, `data.key === key`. Returns the error.
+ * 'BadRequestError') whose `data.key` is `key`. The key is required: a class alone
+ * would accept `access_denied` where `not_found` must hide that something exists.
+ * Pass `null` where the error carries no key (none of the documented keys applies).
+ * Returns the error.
  */
 async function expectError(promise, className, key) {
+  assert.ok(typeof key === 'string' || key === null, `expectError(${className}) needs the expected error key (a string, or null for none)`);
   let err;
   try {
     const value = await promise;
-    assert.fail(`expected ${className}${key ? ` (${key})` : ''}, but the call succeeded with ${JSON.stringify(value).slice(0, 500)}`);
+    assert.fail(`expected ${className} (${key}), but the call succeeded with ${JSON.stringify(value).slice(0, 500)}`);
   } catch (e) {
     if (e instanceof assert.AssertionError) throw e;
     err = e;
@@ -258,9 +343,30 @@ async function expectError(promise, className, key) {
     err instanceof cls,
     `expected ${className}, got ${err && err.constructor && err.constructor.name}: ${err && err.message} ${JSON.stringify(err && (err.data || (err.response && err.response.data)))}`,
   );
-  if (key !== undefined) assert.equal(err.data && err.data.key, key, `error key; message: ${err.message}`);
+  assert.equal(err.data && err.data.key, key ?? undefined, `error key; message: ${err.message}`);
   assert.equal(typeof err.data.message, 'string');
   return err;
+}
+
+/**
+ * An external API on 127.0.0.1 for connections to call: `route(req, {url, body})`
+ * (the body parsed as JSON, or null) answers `[status, payload]`, an undefined
+ * payload meaning an empty body. Resolves `{base, close()}`.
+ */
+async function startMockApi(route) {
+  const srv = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      const [status, payload] = route(req, { url: new URL(req.url, 'http://x'), body: raw ? JSON.parse(raw) : null });
+      res.writeHead(status, payload === undefined ? {} : { 'content-type': 'application/json' });
+      res.end(payload === undefined ? '' : JSON.stringify(payload));
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((r) => srv.close(r)) };
 }
 
 /** A unique suffix so keys never collide between tests of one file. */
@@ -284,4 +390,4 @@ async function inBatches(items, width, fn) {
   return out;
 }
 
-module.exports = { sdk, startServer, useServer, signJwt, check, checkPage, expectError, unique, inBatches, sleep };
+module.exports = { sdk, startServer, useServer, signJwt, check, checkPage, expectError, startMockApi, unique, inBatches, sleep };

@@ -118,7 +118,7 @@ describe('integration-level elements', () => {
         await K.one(admin, sel).archive();
         assert.ok((await K.one(admin, sel).get()).archivedAt);
         assert.equal((await K.list(admin).find({ integrationKey: integration.key })).items.some((e) => e.id === created.id), false);
-        await expectError(K.one(admin, sel).patch({ name: 'x' }), 'BadRequestError');
+        await expectError(K.one(admin, sel).patch({ name: 'x' }), 'BadRequestError', 'not_editable');
         const restored = check(K.schema, await K.one(admin, sel).restore(), `${K.name} restore by selector`);
         assert.equal(restored.archivedAt, undefined);
         assert.ok((await K.list(admin).find({ integrationKey: integration.key })).items.some((e) => e.id === created.id));

@@ -65,7 +65,7 @@ describe('pagination', () => {
   });
 
   it('limit outside 1..1000 is refused', async () => {
-    await expectError(admin.dataLinkTables.find({ limit: 1001 }), 'BadRequestError');
-    await expectError(admin.dataLinkTables.find({ limit: 0 }), 'BadRequestError');
+    await expectError(admin.dataLinkTables.find({ limit: 1001 }), 'BadRequestError', 'invalid_query');
+    await expectError(admin.dataLinkTables.find({ limit: 0 }), 'BadRequestError', 'invalid_query');
   });
 });
