@@ -15,7 +15,7 @@ use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
 use super::ConnectionError;
-use crate::elements::{store_error, Ref};
+use crate::elements::{only_visible, store_error, Ref};
 use crate::{Caller, Engine, PathSelector};
 
 /// Why a call through a connection failed.
@@ -333,9 +333,7 @@ impl Engine {
         let mut q =
             osmosis_store::ElementQuery::new(caller.workspace_id(), ElementType::Connection);
         q.integration = osmosis_store::RefFilter::Is(integration.id.clone());
-        if let Some(me) = &caller.customer_id {
-            q.customer = osmosis_store::RefFilter::Is(me.clone());
-        }
+        only_visible(caller, &mut q);
         q.limit = 2;
         let mut found = self.store.find_elements(&q).await.map_err(store_error)?;
         match found.len() {

@@ -123,6 +123,18 @@ pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
     }
 }
 
+/// Narrows `q` to the elements `caller` may see ([`visible_to`]) in the query
+/// itself. Filtering afterwards is not enough for a query limited to a few rows:
+/// several customers' connections share an integration and may share a key, and
+/// the caller's own could be the row past the limit.
+pub(crate) fn only_visible(caller: &Caller, q: &mut osmosis_store::ElementQuery) {
+    if let (Some(me), osmosis_model::element_type::Readers::Owner) =
+        (&caller.customer_id, q.element_type.spec().readers)
+    {
+        q.customer = osmosis_store::RefFilter::Is(me.clone());
+    }
+}
+
 /// The scope within which an element's key must be unique (semantics §0): the
 /// integration for layered definitions, the (parent, connection, instance) for
 /// instances, the (integration, customer) for connections, the workspace otherwise.
@@ -733,11 +745,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(me) = &caller.customer_id {
-            if t.spec().readers == osmosis_model::element_type::Readers::Owner {
-                q.customer = osmosis_store::RefFilter::Is(me.clone());
-            }
-        }
+        only_visible(caller, &mut q);
         q.limit = 2;
         let found = self.store.find_elements(&q).await.map_err(store_error)?;
         match found.len() {

@@ -13,7 +13,7 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{Map, Value};
 
-use super::{not_found, store_error, visible_to, NewElement, Ref};
+use super::{not_found, only_visible, store_error, NewElement, Ref};
 use crate::{Caller, Engine};
 
 /// `/{plural}/{selector}` with its Q-layer query.
@@ -158,9 +158,9 @@ impl Engine {
         set(&mut q);
         q.integration = integration;
         q.include_archived = true;
+        only_visible(caller, &mut q);
         q.limit = 3;
         let mut found: Vec<Element> = self.store.find_elements(&q).await.map_err(store_error)?;
-        found.retain(|e| visible_to(caller, e));
         if found.len() > 1 {
             // Live elements win over archived ones holding the same key.
             found.retain(|e| !e.is_archived());
