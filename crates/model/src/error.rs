@@ -61,6 +61,13 @@ pub mod keys {
     pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
     /// `internal` key (507): the database's disk is full, so the write was not made.
     pub const STORAGE_FULL: &str = "storage_full";
+    /// `internal` key (500): a connection's sealed credentials do not open with
+    /// the server's keys — the row was tampered with or copied from another
+    /// connection, or the key that sealed them is no longer configured. Nothing
+    /// about the request is wrong, so it is a server-side fault, not a
+    /// `bad_request`; and not retryable, as a 503 would suggest: reconnecting
+    /// (new credentials sealed in place) or restoring the key fixes it.
+    pub const CREDENTIALS_UNREADABLE: &str = "credentials_unreadable";
 }
 
 /// The API's error body, `ErrorData {type, key, message, data}`.

@@ -44,8 +44,18 @@ pub enum ConnectionError {
     /// Building the API client or calling through it failed before any response.
     #[error("{0}")]
     Function(#[source] FunctionError),
-    #[error("the stored credentials cannot be opened: {0}")]
-    Sealing(#[from] SealingError),
+    /// The connection's sealed credentials do not open under its own workspace
+    /// and id with any configured key. The message names the connection (a list
+    /// fails on one of many) and the reason, never the sealed text.
+    #[error(
+        "the stored credentials of connection `{connection}` cannot be opened ({source}); \
+         reconnect it, or configure the key that sealed them"
+    )]
+    Unreadable {
+        connection: String,
+        #[source]
+        source: SealingError,
+    },
 }
 
 impl From<ConnectionError> for ApiError {
@@ -80,9 +90,13 @@ impl From<ConnectionError> for ApiError {
             }
             ConnectionError::TestRejected => connection(e.to_string(), None),
             ConnectionError::Function(inner) => inner.to_error_data(),
-            ConnectionError::Sealing(_) => {
+            ConnectionError::Unreadable { .. } => {
                 tracing::error!(error = %e, "connection credentials");
-                ApiError::internal(e.to_string())
+                ApiError::new(
+                    ErrorType::Internal,
+                    Some(keys::CREDENTIALS_UNREADABLE),
+                    e.to_string(),
+                )
             }
         }
     }

@@ -435,7 +435,23 @@ pub(crate) async fn disconnect(engine: &Engine, caller: &Caller, conn: &Element)
 
 /// What a connection shows: never its sealed secrets; to an admin who asked for
 /// secrets, the credentials and input unsealed.
-pub(crate) fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map<String, Value>) {
+///
+/// Credentials that do not open fail the response (`internal`,
+/// `credentials_unreadable`, 500, naming the connection) rather than leaving them
+/// out of a 200: the admin asked for them, and an answer without them reads as
+/// "this connection has none". A list with `includeSecrets` fails as a whole for
+/// the same reason — marking the item instead would be invisible to SDK clients,
+/// whose schemas drop fields they do not know; the error names the connection to
+/// reconnect, and the list without `includeSecrets` still answers. The same holds
+/// wherever the connection is rendered with secrets: embedded in another element,
+/// or in the answer to an archive or restore asked with `includeSecrets` (the
+/// change itself is made by then; only its answer fails).
+pub(crate) fn render(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    m: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
     m.remove("sealedCredentials");
     m.remove("credentials");
     m.remove("input");
@@ -456,14 +472,9 @@ pub(crate) fn render(engine: &Engine, caller: &Caller, el: &Element, m: &mut Map
     m.insert("connected".into(), json!(connected));
     m.insert("disconnected".into(), json!(!connected));
     if caller.is_admin() && caller.include_secrets && el.doc.contains_key("sealedCredentials") {
-        match secrets::open(engine, el) {
-            Ok(opened) => {
-                m.insert("credentials".into(), opened.credentials);
-                m.insert("input".into(), opened.input);
-            }
-            Err(e) => {
-                tracing::error!(connection = %el.id, error = %e.message, "cannot open credentials")
-            }
-        }
+        let opened = secrets::open(engine, el)?;
+        m.insert("credentials".into(), opened.credentials);
+        m.insert("input".into(), opened.input);
     }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! `sealedCredentials` doc field, bound to the workspace and connection id so a
 //! sealed value copied onto another row does not open.
 
+use osmosis_connectors::sealing::SealingError;
 use osmosis_model::{ApiError, Element};
 use serde_json::{json, Value};
 
@@ -16,6 +17,14 @@ pub(crate) struct Secrets {
 
 fn context(el: &Element) -> Vec<u8> {
     format!("connection:{}:{}", el.workspace_id, el.id).into_bytes()
+}
+
+/// Why `el`'s sealed credentials did not open.
+fn unreadable(el: &Element) -> impl FnOnce(SealingError) -> ConnectionError + '_ {
+    |source| ConnectionError::Unreadable {
+        connection: el.id.clone(),
+        source,
+    }
 }
 
 pub(crate) fn seal(
@@ -41,7 +50,7 @@ pub(crate) fn open(engine: &Engine, el: &Element) -> Result<Secrets, ApiError> {
     };
     let mut opened = cipher
         .open_json(text, &context(el))
-        .map_err(ConnectionError::from)?;
+        .map_err(unreadable(el))?;
     Ok(Secrets {
         credentials: opened
             .get_mut("credentials")
@@ -72,7 +81,7 @@ pub(crate) fn reseal(engine: &Engine, el: &Element) -> Result<Option<String>, Ap
         .map(|text| {
             cipher
                 .reseal_text(text, &context(el))
-                .map_err(|e| ConnectionError::from(e).into())
+                .map_err(|e| unreadable(el)(e).into())
         })
         .transpose()
 }

@@ -65,10 +65,7 @@ pub(crate) async fn render_extra(
             app_events::render(engine, el, m);
             Ok(())
         }
-        ElementType::Connection => {
-            crate::connections::render(engine, caller, el, m);
-            Ok(())
-        }
+        ElementType::Connection => crate::connections::render(engine, caller, el, m),
         _ => Ok(()),
     }
 }
