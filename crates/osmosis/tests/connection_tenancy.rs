@@ -380,7 +380,20 @@ async fn sealed_credentials_moved_onto_another_connection_do_not_open() {
         .await
         .reached(200, "alice", "alice after the move");
 
-    // Alice's sealed credentials in another workspace's connection.
+    // Bob's own sealed credentials back on his row open again: the move, nothing
+    // else, was what failed.
+    put_sealed(s, &moved.workspace, bobs, &moved.bobs).await;
+    act(&t, &bob, by_integration())
+        .await
+        .reached(200, "bob", "bob with his own credentials back");
+    t.s.finish().await;
+}
+
+#[tokio::test]
+async fn sealed_credentials_moved_into_another_workspace_do_not_open() {
+    let t = tenants().await;
+    let s = &t.s;
+    let alices_sealed = sealed_of(s, &workspace_id(s, WS_KEY).await, t.conn_id("alice")).await;
     s.engine
         .create_workspace("Other", Some(OTHER_WS.into()), Some(OTHER_SECRET.into()))
         .await
@@ -406,17 +419,28 @@ async fn sealed_credentials_moved_onto_another_connection_do_not_open() {
     let erin = other(json!({"id": "erin"}));
     let erins = connect_as(s, &erin, &integration, "erin").await;
     let erins = erins["id"].as_str().unwrap();
-    put_sealed(s, &workspace_id(s, OTHER_WS).await, erins, &moved.alices).await;
-    act(&t, &erin, by_integration())
+    let other_ws = workspace_id(s, OTHER_WS).await;
+    let erins_sealed = sealed_of(s, &other_ws, erins).await;
+
+    // Alice's sealed credentials in another workspace's connection.
+    put_sealed(s, &other_ws, erins, &alices_sealed).await;
+    let secrets = [alices_sealed.as_str(), erins_sealed.as_str(), API_KEY];
+    act(&t, &erin, json!({"integrationKey": "mock"}))
         .await
         .unreadable(erins, &secrets, "another workspace");
-
-    // Bob's own sealed credentials back on his row open again: the move, nothing
-    // else, was what failed.
-    put_sealed(s, &moved.workspace, bobs, &moved.bobs).await;
-    act(&t, &bob, by_integration())
+    outbound(
+        &t,
+        &other_admin,
+        "GET",
+        &format!("/connections/{erins}?includeSecrets=true"),
+        None,
+    )
+    .await
+    .unreadable(erins, &secrets, "another workspace, includeSecrets");
+    // Alice still reaches the API with them on her own row.
+    act(&t, &s.customer("alice"), json!({"integrationKey": "mock"}))
         .await
-        .reached(200, "bob", "bob with his own credentials back");
+        .reached(200, "alice", "alice after the copy");
     t.s.finish().await;
 }
 
