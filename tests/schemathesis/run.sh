@@ -24,7 +24,7 @@ mock=$!
 OSMOSIS_WORKSPACE_KEY="$key" OSMOSIS_WORKSPACE_SECRET="$secret" RUST_LOG=warn \
   "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >/dev/null 2>"$data/server.log" &
 pid=$!
-trap 'kill $pid $mock 2>/dev/null; wait $pid $mock 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $pid $mock 2>/dev/null; wait $pid $mock 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 for _ in $(seq 100); do [ -s "$data/mock.url" ] && break; sleep 0.1; done
 token="$(node "$here/token.js" "$key" "$secret")"
