@@ -172,20 +172,32 @@ fn path_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
 
-fn layer_params() -> Vec<Value> {
+/// The Q-layer query; `layer=connection` only where it is accepted (see
+/// [`has_connection_layer`]).
+fn layer_params(connection_layer: bool) -> Vec<Value> {
+    let layers: &[&str] = if connection_layer {
+        &["universal", "integration", "connection"]
+    } else {
+        &["universal", "integration"]
+    };
     LAYER_PARAMS
         .iter()
         .map(|p| {
             if *p == "layer" {
-                query_param(
-                    p,
-                    json!({"type": "string", "enum": ["universal", "integration", "connection"]}),
-                )
+                query_param(p, json!({"type": "string", "enum": layers}))
             } else {
                 query_param(p, json!({"type": "string"}))
             }
         })
         .collect()
+}
+
+/// Whether a selector of `t` takes `layer=connection`: a type with connection-level
+/// instances selects the instance, and an instance is selected by its id whatever
+/// the layer; any other type answers 400 (it has no connection layer). Lists take
+/// it everywhere: they ignore it where there are no instances.
+fn has_connection_layer(t: ElementType) -> bool {
+    t.instance_type().is_some() || matches!(t.spec().layering, Layering::Instance(_))
 }
 
 fn list_params() -> Vec<Value> {
@@ -198,7 +210,7 @@ fn list_params() -> Vec<Value> {
         query_param("search", json!({"type": "string"})),
         query_param("includeArchived", json!({"type": "boolean"})),
     ];
-    v.extend(layer_params());
+    v.extend(layer_params(true));
     v
 }
 
@@ -245,13 +257,19 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/settings", "patch", "Change the workspace's settings; admin", vec![], true),
     ];
     for (path, method, summary, params, body) in entries {
-        // The operation and data collection lists are arrays; everything else an object.
+        // The operation and data collection lists and the connection options are
+        // arrays; everything else an object.
         let ok = if path.ends_with("/operations") || path.ends_with("/data") {
             spec_list()
+        } else if path == "/connection-options" {
+            json!({"type": "array", "items": {"type": "object"}})
         } else {
             object.clone()
         };
-        let operation = op(summary.into(), params, body.then(|| object.clone()), ok);
+        let mut operation = op(summary.into(), params, body.then(|| object.clone()), ok);
+        if path.ends_with("/{method}") {
+            operation["responses"]["204"] = json!({"description": "`delete` answers nothing"});
+        }
         add(paths, path, method, operation);
     }
 }
@@ -300,7 +318,7 @@ fn object_selector_params(t: ElementType) -> Vec<Value> {
         );
     } else {
         names.push("key".into());
-        v.extend(layer_params());
+        v.extend(layer_params(has_connection_layer(t)));
     }
     v.extend(names.iter().map(|n| query_param(n, string())));
     v.push(query_param("autoCreate", json!({"type": "boolean"})));
@@ -656,7 +674,9 @@ fn integration_paths(paths: &mut Map<String, Value>) {
     );
     // A field mapping's stored app schema: any JSON schema.
     let mut by_path = vec![path_param("selector")];
-    by_path.extend(layer_params());
+    by_path.extend(layer_params(has_connection_layer(
+        ElementType::FieldMapping,
+    )));
     add(
         paths,
         "/field-mappings/{selector}/app-schema",
@@ -776,7 +796,7 @@ pub fn document() -> Value {
         );
         paths.insert(format!("/{}", spec.api_path), collection);
         let mut sel_params = vec![path_param("selector")];
-        sel_params.extend(layer_params());
+        sel_params.extend(layer_params(has_connection_layer(t)));
         let mut one = json!({
             "get": op(format!("Get a {n} by id, key or uuid"), sel_params.clone(), None, el.clone()),
         });

@@ -157,6 +157,9 @@ async fn shape_output(
                 Value::Object(mut m) if m.contains_key("record") => {
                     m.remove("record").unwrap_or(Value::Null)
                 }
+                // JavaScript's `{record: undefined}` arrives as `{}`: no record, not
+                // a record without an id.
+                Value::Object(m) if m.is_empty() => Value::Null,
                 Value::Null => Value::Null,
                 other => other,
             };

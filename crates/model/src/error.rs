@@ -181,7 +181,9 @@ impl ApiError {
     /// gave (wrong credentials, a refused test, a revoked grant): 400, not a
     /// server error. Only the app itself failing is a gateway error — 502 when it
     /// answered with a 5xx (`data.response.status`), 503 when a refresh could not
-    /// reach it — and an exhausted rate limit is 429.
+    /// reach it — and an exhausted rate limit is 429. A connector's own code
+    /// throwing (`custom_code`) is the connector's fault, like its configuration:
+    /// 400, as retrying it cannot help.
     pub fn http_status(&self) -> u16 {
         match (self.error_type, self.key.as_deref()) {
             (ErrorType::BadRequest, Some(keys::PAYLOAD_TOO_LARGE)) => 413,
@@ -197,7 +199,9 @@ impl ApiError {
             (ErrorType::BadRequest, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
             (ErrorType::BadRequest, _) => 400,
             (ErrorType::Concurrency, _) => 409,
-            (ErrorType::Configuration, _) | (ErrorType::DependencyError, _) => 400,
+            (ErrorType::Configuration, _)
+            | (ErrorType::DependencyError, _)
+            | (ErrorType::CustomCode, _) => 400,
             (ErrorType::InsufficientCredit, _) => 402,
             (ErrorType::Internal, Some(keys::DATABASE_UNAVAILABLE)) => 503,
             (ErrorType::Internal, Some(keys::STORAGE_FULL)) => 507,

@@ -467,6 +467,26 @@ async fn every_data_collection_method_over_http() {
         .await;
     assert_eq!(status, 200, "{matched}");
     assert_eq!(matched["record"]["id"], "2", "{matched}");
+    // Nothing matches: the function returns `{record: undefined}`, which is no record.
+    let (status, unmatched) = s
+        .post(
+            &format!("/connections/{c}/data/contacts/match"),
+            a,
+            json!({"query": {"email": "nobody@x.io"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{unmatched}");
+    assert_eq!(unmatched, json!({}), "{unmatched}");
+    // Without a query the connector's own code throws: its error, not a server error.
+    let thrown = s
+        .post(
+            &format!("/connections/{c}/data/contacts/match"),
+            a,
+            json!({}),
+        )
+        .await;
+    assert_eq!(thrown.0, 400, "{}", thrown.1);
+    assert_eq!(thrown.1["type"], "custom_code", "{}", thrown.1);
 
     let (status, created) = s
         .post(
@@ -496,6 +516,16 @@ async fn every_data_collection_method_over_http() {
         f.mock.contacts.lock().unwrap()[&new_id]["full_name"],
         "Grace H"
     );
+    // Without the `id` its path needs, the request cannot be built: the caller's
+    // mistake, not the server's.
+    let no_id = s
+        .post(
+            &format!("/connections/{c}/data/contacts/update"),
+            a,
+            json!({"fields": {"name": "Nobody"}}),
+        )
+        .await;
+    assert_error(&no_id, 400, "bad_request", "invalid_body");
 
     let (status, deleted) = s
         .post(
@@ -504,7 +534,7 @@ async fn every_data_collection_method_over_http() {
             json!({"id": new_id}),
         )
         .await;
-    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(status, 204, "{deleted}");
     assert_eq!(deleted, Value::Null, "delete answers nothing");
     assert!(!f.mock.contacts.lock().unwrap().contains_key(&new_id));
 

@@ -149,6 +149,50 @@ async fn instances_are_made_on_demand_from_the_most_specific_parent() {
     s.finish().await;
 }
 
+/// A connection has one instance of an element per instance key: creating it again
+/// (a POST beside an on-demand PUT, or two racing autoCreates) must not add a second
+/// one, which would make every selector of it ambiguous.
+#[tokio::test]
+async fn an_instance_cannot_be_created_twice() {
+    let s = Server::start().await;
+    let alice = s.customer("alice");
+    let hub = s.create("integrations", json!({"key": "hub"})).await;
+    let flow = s
+        .create("flows", json!({"key": "sync", "integrationKey": "hub"}))
+        .await;
+    let conn = connection(&s, &alice, hub["id"].as_str().unwrap()).await;
+    let (status, made) = s
+        .call(
+            "PUT",
+            &format!("/connections/{conn}/flows/sync"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let body = json!({"flowId": flow["id"], "connectionId": conn});
+    let again = s.post("/flow-instances", &alice, body.clone()).await;
+    assert_error(&again, 409, "bad_request", "already_exists");
+    // Another instance key is another instance, once.
+    let keyed = json!({"flowId": flow["id"], "connectionId": conn, "instanceKey": "two"});
+    let (status, two) = s.post("/flow-instances", &alice, keyed.clone()).await;
+    assert_eq!(status, 200, "{two}");
+    assert_error(
+        &s.post("/flow-instances", &alice, keyed).await,
+        409,
+        "bad_request",
+        "already_exists",
+    );
+    let (status, got) = s
+        .get(&format!("/connections/{conn}/flows/sync"), &alice)
+        .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], made["id"]);
+    let (_, list) = s.get(&format!("/connections/{conn}/flows"), &alice).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    s.finish().await;
+}
+
 #[tokio::test]
 async fn a_customer_cannot_see_or_touch_another_customers_instances() {
     let s = Server::start().await;

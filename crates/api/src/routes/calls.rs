@@ -146,9 +146,10 @@ async fn collection_method_run(
             parameters(&caller, raw.as_deref()),
         )
         .await?;
-    // `delete` answers nothing (the SDK's `DataCollectionDeleteResponse` is undefined).
+    // `delete` answers nothing (the SDK's `DataCollectionDeleteResponse` is undefined):
+    // 204, so the document can say so; a 200 could only promise a JSON body.
     if method == osmosis_engine::connections::CollectionMethod::Delete {
-        return Ok(StatusCode::OK.into_response());
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(Json(answer).into_response())
 }

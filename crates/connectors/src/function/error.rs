@@ -78,6 +78,12 @@ impl FunctionError {
             | FunctionError::NotDefined { .. }
             | FunctionError::UnknownOperation { .. }
             | FunctionError::TooDeep { .. } => ApiError::configuration(self.to_string()),
+            // Built from what the caller gave (a path parameter without a value, a
+            // method request that is not an object, a filter field the collection
+            // does not allow): the caller's to fix, not a server error.
+            FunctionError::InvalidRequest { .. } => {
+                ApiError::bad_request(osmosis_model::error::keys::INVALID_BODY, self.to_string())
+            }
             FunctionError::Graphql { errors, .. } => ApiError {
                 error_type: ErrorType::Connection,
                 key: None,

@@ -213,15 +213,24 @@ impl Engine {
     }
 
     /// Inserts, and when the key was derived from the name and is taken, tries
-    /// `-2`, `-3`, … so creating two elements with the same name just works.
+    /// `-2`, `-3`, … so creating two elements with the same name just works. Not
+    /// for instances: their key scope is the instance itself (element, connection,
+    /// instance key), so a taken key there means the instance exists, and another
+    /// key would make a second one that every selector of it then finds ambiguous.
     async fn insert_with_key(&self, mut el: Element, key_given: bool) -> Result<Element, ApiError> {
         limits::check_write(&el, None)?;
         let base = el.key.clone();
+        let instance = matches!(el.element_type.spec().layering, Layering::Instance(_));
         for attempt in 1..=20 {
             match self.store.insert_element(&el, &key_scope(&el)).await {
                 Ok(seq) => {
                     el.seq = seq;
                     return Ok(el);
+                }
+                Err(StoreError::Unique(osmosis_store::UniqueField::Key)) if instance => {
+                    return Err(ApiError::already_exists(
+                        "The connection already has this instance (same element and instance key)",
+                    ));
                 }
                 Err(StoreError::Unique(osmosis_store::UniqueField::Key))
                     if !key_given && base.is_some() =>
