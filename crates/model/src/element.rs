@@ -66,6 +66,33 @@ pub struct Element {
 }
 
 impl Element {
+    /// A new, unsaved element of type `t` in a workspace: a fresh id with the type's
+    /// prefix, a first revision, ready, created and updated at `now`. Its key, uuid,
+    /// name, references and document are the caller's to set.
+    pub fn new(workspace_id: impl Into<String>, t: ElementType, now: impl Into<String>) -> Self {
+        let now = now.into();
+        Element {
+            seq: 0,
+            id: format!("{}_{}", t.spec().id_prefix, crate::ids::object_id()),
+            workspace_id: workspace_id.into(),
+            element_type: t,
+            key: None,
+            uuid: String::new(),
+            name: String::new(),
+            integration_id: None,
+            parent_id: None,
+            connection_id: None,
+            instance_key: None,
+            customer_id: None,
+            revision: crate::ids::revision(),
+            state: ElementState::Ready,
+            archived_at: None,
+            created_at: now.clone(),
+            updated_at: now,
+            doc: Map::new(),
+        }
+    }
+
     pub fn doc_str(&self, field: &str) -> Option<&str> {
         self.doc.get(field).and_then(Value::as_str)
     }

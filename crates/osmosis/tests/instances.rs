@@ -6,9 +6,8 @@
 mod common;
 
 use common::*;
-use osmosis_model::element::ElementState;
 use osmosis_model::{Element, ElementType};
-use serde_json::{json, Map};
+use serde_json::json;
 
 /// A connection of `customer` (internal id) to `integration` (id), as the
 /// connections capability will store it.
@@ -23,24 +22,12 @@ async fn connection(s: &Server, customer_token: &str, integration_id: &str) -> S
         .unwrap();
     let id = format!("cnn_{}", osmosis_model::ids::object_id());
     let el = Element {
-        seq: 0,
         id: id.clone(),
-        workspace_id: ws.id,
-        element_type: ElementType::Connection,
-        key: None,
         uuid: osmosis_model::ids::uuid_v4(),
         name: "Conn".into(),
         integration_id: Some(integration_id.to_string()),
-        parent_id: None,
-        connection_id: None,
-        instance_key: None,
         customer_id: me["id"].as_str().map(Into::into),
-        revision: osmosis_model::ids::revision(),
-        state: ElementState::Ready,
-        archived_at: None,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-        updated_at: "2026-01-01T00:00:00.000Z".into(),
-        doc: Map::new(),
+        ..Element::new(ws.id, ElementType::Connection, "2026-01-01T00:00:00.000Z")
     };
     s.engine
         .store

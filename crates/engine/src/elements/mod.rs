@@ -10,7 +10,6 @@ mod list;
 mod render;
 mod select;
 
-use osmosis_model::element::ElementState;
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::error::keys;
 use osmosis_model::fields::take_fields;
@@ -174,24 +173,9 @@ impl Engine {
         doc.retain(|_, v| !v.is_null());
         let now = now_iso();
         let mut el = Element {
-            seq: 0,
-            id: format!("{}_{}", spec.id_prefix, ids::object_id()),
-            workspace_id: caller.workspace.id.clone(),
-            element_type: t,
-            key: None,
-            uuid: String::new(),
-            name: String::new(),
             integration_id: new.integration_id.clone(),
-            parent_id: None,
-            connection_id: None,
-            instance_key: None,
-            customer_id: None,
-            revision: ids::revision(),
-            state: ElementState::Ready,
-            archived_at: None,
-            created_at: now.clone(),
-            updated_at: now,
             doc,
+            ..Element::new(caller.workspace.id.clone(), t, now)
         };
         let key_given = env.key.is_some();
         self.apply_envelope(caller, &mut el, env, true).await?;

@@ -8,10 +8,8 @@
 
 use std::sync::Arc;
 
-use osmosis_model::element::ElementState;
 use osmosis_model::{ids, Element, ElementType};
 use osmosis_store::{Store, Workspace};
-use serde_json::Map;
 
 pub const WS: &str = "ws_1";
 
@@ -100,24 +98,10 @@ pub fn workspace(id: &str) -> Workspace {
 /// A new, unsaved element of type `t` named and keyed `key`, at revision 1 of its life.
 pub fn element(workspace_id: &str, t: ElementType, key: &str) -> Element {
     Element {
-        seq: 0,
-        id: format!("{}_{}", t.spec().id_prefix, ids::object_id()),
-        workspace_id: workspace_id.into(),
-        element_type: t,
         key: Some(key.into()),
         uuid: ids::uuid_v4(),
         name: key.into(),
-        integration_id: None,
-        parent_id: None,
-        connection_id: None,
-        instance_key: None,
-        customer_id: None,
-        revision: ids::revision(),
-        state: ElementState::Ready,
-        archived_at: None,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-        updated_at: "2026-01-01T00:00:00.000Z".into(),
-        doc: Map::new(),
+        ..Element::new(workspace_id, t, "2026-01-01T00:00:00.000Z")
     }
 }
 
