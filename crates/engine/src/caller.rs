@@ -1,22 +1,13 @@
-//! Who is calling: a workspace admin, or one customer of the workspace.
-//!
-//! Customers are created on first sight of a token that names them (semantics §7.1),
-//! so resolving a caller may write. A single node (SQLite) caches the token-claims →
-//! customer mapping, invalidated by its own writes; the cached entry remembers the
-//! claims it was made from, and a token carrying a different `name` or `fields`
-//! updates the row. Nodes sharing a database (PostgreSQL) read the customer on every
-//! request instead, so archiving a customer on one node is seen by the next request
-//! on any other.
+//! Who is calling — a workspace admin, or one customer of the workspace — and what
+//! that caller may see. A leaf module: it imports nothing of the engine, so every
+//! part of it can ask [`visible_to`] without a cycle. Turning a customer token into
+//! a caller is the customer type's business (`types::customer`).
 
 use std::sync::Arc;
 
-use dashmap::DashMap;
-use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_store::{ElementQuery, Workspace};
-use serde_json::{json, Map, Value};
-
-use crate::elements::NewElement;
-use crate::Engine;
+use osmosis_model::Element;
+use osmosis_store::Workspace;
+use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -55,151 +46,27 @@ pub struct CustomerClaims {
     pub fields: Option<Value>,
 }
 
-#[derive(Default)]
-pub(crate) struct CustomerCache {
-    entries: DashMap<(String, String), CachedCustomer>,
-}
-
-#[derive(Clone)]
-struct CachedCustomer {
-    id: String,
-    claims: CustomerClaims,
-}
-
-impl CustomerCache {
-    /// Forgets a customer after it changed through the API, so the next token
-    /// re-reads it.
-    pub(crate) fn forget(&self, workspace_id: &str, internal_id: &str) {
-        self.entries
-            .remove(&(workspace_id.to_string(), internal_id.to_string()));
+/// Customer-owned elements are visible only to their customer and admins. Others'
+/// elements answer `not_found`, so a customer cannot probe what exists.
+pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
+    match (&caller.customer_id, el.element_type.spec().readers) {
+        (None, _) => true,
+        (Some(_), osmosis_model::element_type::Readers::Workspace) => true,
+        (Some(me), osmosis_model::element_type::Readers::Owner) => {
+            el.customer_id.as_deref() == Some(me.as_str())
+        }
     }
 }
 
-impl Engine {
-    /// The caller for a verified customer token: finds the customer by `internalId`,
-    /// creating it on first sight, and keeps its `name`/`fields` in step with the token.
-    pub async fn customer_caller(
-        &self,
-        workspace: Arc<Workspace>,
-        claims: CustomerClaims,
-    ) -> Result<Caller, ApiError> {
-        // Before any lookup: the id becomes the customer's `internalId` (a key), and
-        // an unusable one must neither be searched for nor fill the caches.
-        if let Some(problem) = crate::elements::key_problem(&claims.internal_id) {
-            return Err(ApiError::invalid_field(
-                "id",
-                format!("the access token's customer id {problem}"),
-            ));
-        }
-        let cache_key = (workspace.id.clone(), claims.internal_id.clone());
-        let cacheable = !self.store.is_shared();
-        if let Some(hit) = self.customers.entries.get(&cache_key).filter(|_| cacheable) {
-            if hit.claims == claims {
-                return Ok(Caller {
-                    workspace,
-                    customer_id: Some(hit.id.clone()),
-                    include_secrets: false,
-                });
-            }
-        }
-        let admin = Caller::admin(workspace.clone());
-        let customer = match self
-            .find_customer(&workspace.id, &claims.internal_id)
-            .await?
-        {
-            Some(existing) => self.sync_customer_claims(&admin, existing, &claims).await?,
-            None => self.create_customer_on_first_sight(&admin, &claims).await?,
-        };
-        if customer.is_archived() {
-            return Err(ApiError::not_authenticated(format!(
-                "Customer `{}` is archived",
-                claims.internal_id
-            )));
-        }
-        self.customers.entries.insert(
-            cache_key,
-            CachedCustomer {
-                id: customer.id.clone(),
-                claims,
-            },
-        );
-        Ok(Caller {
-            workspace,
-            customer_id: Some(customer.id),
-            include_secrets: false,
-        })
-    }
-
-    async fn find_customer(
-        &self,
-        workspace_id: &str,
-        internal_id: &str,
-    ) -> Result<Option<Element>, ApiError> {
-        let mut q = ElementQuery::new(workspace_id, ElementType::Customer);
-        q.key = Some(internal_id.to_string());
-        q.include_archived = true;
-        q.limit = 2;
-        let mut found = self
-            .store
-            .find_elements(&q)
-            .await
-            .map_err(crate::elements::store_error)?;
-        // A live customer wins over archived ones with the same internal id.
-        found.sort_by_key(|c| c.is_archived());
-        Ok(found.into_iter().next())
-    }
-
-    async fn create_customer_on_first_sight(
-        &self,
-        admin: &Caller,
-        claims: &CustomerClaims,
-    ) -> Result<Element, ApiError> {
-        let mut body = Map::new();
-        body.insert("internalId".into(), json!(claims.internal_id));
-        body.insert(
-            "name".into(),
-            json!(claims
-                .name
-                .clone()
-                .unwrap_or_else(|| claims.internal_id.clone())),
-        );
-        if let Some(fields) = &claims.fields {
-            body.insert("fields".into(), fields.clone());
-        }
-        match self
-            .create(admin, ElementType::Customer, NewElement::from_body(body))
-            .await
-        {
-            Ok(c) => Ok(c),
-            // Another request (or node) created it first: use theirs.
-            Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => self
-                .find_customer(&admin.workspace.id, &claims.internal_id)
-                .await?
-                .ok_or_else(|| ApiError::internal("customer vanished while being created")),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn sync_customer_claims(
-        &self,
-        admin: &Caller,
-        existing: Element,
-        claims: &CustomerClaims,
-    ) -> Result<Element, ApiError> {
-        let mut patch = Map::new();
-        if let Some(name) = &claims.name {
-            if *name != existing.name {
-                patch.insert("name".into(), json!(name));
-            }
-        }
-        if let Some(fields) = &claims.fields {
-            if existing.doc.get("fields") != Some(fields) {
-                patch.insert("fields".into(), fields.clone());
-            }
-        }
-        if patch.is_empty() || existing.is_archived() {
-            return Ok(existing);
-        }
-        self.patch_element(admin, existing, patch).await
+/// Narrows `q` to the elements `caller` may see ([`visible_to`]) in the query
+/// itself. Filtering afterwards is not enough for a query limited to a few rows:
+/// several customers' connections share an integration and may share a key, and
+/// the caller's own could be the row past the limit.
+pub(crate) fn only_visible(caller: &Caller, q: &mut osmosis_store::ElementQuery) {
+    if let (Some(me), osmosis_model::element_type::Readers::Owner) =
+        (&caller.customer_id, q.element_type.spec().readers)
+    {
+        q.customer = osmosis_store::RefFilter::Is(me.clone());
     }
 }
+

@@ -8,12 +8,19 @@
 
 pub mod caller;
 pub mod clock;
+pub mod connect;
 pub mod connections;
 pub mod elements;
+pub mod errors;
+pub mod jobs;
 mod locks;
+pub mod notify;
+pub(crate) mod refs;
 pub mod types;
-mod worker;
 pub mod workspaces;
+
+#[cfg(test)]
+mod module_graph;
 
 use std::sync::Arc;
 
@@ -35,7 +42,7 @@ pub struct EngineConfig {
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub config: Arc<EngineConfig>,
-    pub(crate) customers: Arc<caller::CustomerCache>,
+    pub(crate) customers: Arc<types::customer::CustomerCache>,
     pub(crate) locks: Arc<locks::ElementLocks>,
     /// Seals connection credentials; without one, connections cannot be made.
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
@@ -51,13 +58,15 @@ pub struct Engine {
     pub(crate) api_log_retention: std::time::Duration,
     /// The external API log queue and its writer.
     pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
+    /// Each element type's behaviour (see `elements::hooks`).
+    pub(crate) element_hooks: elements::hooks::HooksRegistry,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
         Engine {
             config: Arc::new(config),
-            customers: Arc::new(caller::CustomerCache::default()),
+            customers: Arc::new(types::customer::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
             http: osmosis_connectors::http::outbound_client(),
@@ -66,6 +75,7 @@ impl Engine {
             runners: Arc::new(Default::default()),
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
+            element_hooks: types::hooks_of,
             store,
         }
     }

@@ -5,7 +5,7 @@ use osmosis_model::{ids, ApiError};
 use osmosis_store::{StoreError, UniqueField, Workspace};
 
 use crate::clock::now_iso;
-use crate::elements::store_error;
+use crate::errors::store_error;
 use crate::Engine;
 
 /// Whether `ensure_workspace` found the workspace or made it.

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use osmosis_engine::connections::flow::{ConnectRequest, ConnectStep, Delivery, Target};
+use osmosis_engine::connect::oauth_session::{ConnectRequest, ConnectStep, Delivery, Target};
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
 use osmosis_model::{ApiError, Element};

@@ -24,7 +24,8 @@ use osmosis_store::{ExternalApiLog, ExternalApiLogQuery, Store};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
-use crate::elements::{store_error, Ref};
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 /// Logs waiting to be written before new ones are dropped.

@@ -15,7 +15,9 @@ use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
 use super::ConnectionError;
-use crate::elements::{only_visible, store_error, Ref};
+use crate::caller::only_visible;
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine, PathSelector};
 
 /// Why a call through a connection failed.

@@ -26,8 +26,8 @@ use osmosis_model::{ApiError, Element, ErrorType};
 use osmosis_store::Job;
 use serde_json::{json, Value};
 
-use super::{secrets, webhooks};
-use crate::elements::store_error;
+use super::secrets;
+use crate::errors::store_error;
 use crate::{Caller, Engine};
 
 /// Error key of a refresh the connector has no way to do.
@@ -51,7 +51,30 @@ fn refresh_lease(conn: &Element, expires_at: i64, now: i64) -> osmosis_store::Co
 }
 
 /// Job kind of a proactive refresh.
-pub(crate) const REFRESH_JOB: &str = "refresh-credentials";
+/// The proactive refresh of a connection's credentials before they expire.
+pub(crate) struct RefreshCredentialsJob;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RefreshPayload {
+    connection_id: String,
+}
+
+impl crate::jobs::JobKind for RefreshCredentialsJob {
+    const KIND: &'static str = "refresh-credentials";
+    /// Only an unreachable token endpoint fails the job (a refused refresh marks
+    /// the connection defunct instead), so it is retried like a delivery.
+    const RETRY: crate::jobs::RetryPolicy = crate::notify::outbound::DELIVERY_RETRY;
+    type Payload = RefreshPayload;
+
+    fn run<'a>(
+        engine: &'a Engine,
+        job: &'a Job,
+        payload: RefreshPayload,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { engine.run_refresh_job(job, &payload.connection_id).await })
+    }
+}
 
 /// How long before expiry credentials are refreshed ahead of use: a fifth of
 /// their lifetime, at most five minutes.
@@ -135,17 +158,13 @@ impl Engine {
         else {
             return;
         };
-        let job = Job {
-            id: osmosis_model::ids::object_id(),
-            workspace_id: conn.workspace_id.clone(),
-            kind: REFRESH_JOB.into(),
-            dedupe_key: conn.id.clone(),
-            payload: json!({"connectionId": conn.id}),
-            run_at: at,
-            attempts: 0,
-            last_error: None,
+        let payload = RefreshPayload {
+            connection_id: conn.id.clone(),
         };
-        if let Err(e) = self.store.schedule_job(&job, crate::clock::now_ms()).await {
+        if let Err(e) = self
+            .schedule_job::<RefreshCredentialsJob>(&conn.workspace_id, conn.id.clone(), &payload, at)
+            .await
+        {
             tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");
         }
     }
@@ -165,7 +184,7 @@ impl Engine {
             .element_by_id(&conn.workspace_id, &conn.id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| crate::elements::not_found(conn.element_type, &conn.id))?;
+            .ok_or_else(|| crate::errors::not_found(conn.element_type, &conn.id))?;
         self.ensure_live(&current).await?;
         let opened = secrets::open(self, &current)?;
         if seen_sealed.is_some() && current.doc_str("sealedCredentials") != seen_sealed {
@@ -215,7 +234,7 @@ impl Engine {
                 .element_by_id(&current.workspace_id, &current.id)
                 .await
                 .map_err(store_error)?
-                .ok_or_else(|| crate::elements::not_found(current.element_type, &current.id))?;
+                .ok_or_else(|| crate::errors::not_found(current.element_type, &current.id))?;
             if fresh.doc_bool("isDefunct") {
                 return Err(defunct_error(&fresh));
             }
@@ -334,7 +353,7 @@ impl Engine {
                         Ok(true)
                     })
                     .await?;
-                self.notify_connection(&stored, webhooks::DISCONNECTED)
+                self.notify_connection(&stored, crate::notify::outbound::DISCONNECTED)
                     .await;
                 Err(defunct_error(&stored))
             }
@@ -398,10 +417,7 @@ impl Engine {
 
     /// The proactive refresh job: refreshes unless the connection is gone, defunct,
     /// or was refreshed later than this job was planned.
-    pub(crate) async fn run_refresh_job(&self, job: &Job) -> Result<(), String> {
-        let Some(id) = job.payload.get("connectionId").and_then(Value::as_str) else {
-            return Ok(());
-        };
+    async fn run_refresh_job(&self, job: &Job, id: &str) -> Result<(), String> {
         // A database error is the job's failure (retried later); a connection
         // that is gone needs no refresh.
         let Some(conn) = self

@@ -12,7 +12,7 @@ use osmosis_store::ElementQuery;
 use serde_json::Value;
 
 use super::{secrets, ConnectionError};
-use crate::elements::store_error;
+use crate::errors::store_error;
 use crate::Engine;
 
 /// Connections read per page.

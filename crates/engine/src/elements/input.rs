@@ -4,6 +4,7 @@
 //! `integrationKey`, `parentId`/…, and the type's own parent field such as
 //! `universalFlowId`); they are resolved to ids here so rows only ever hold ids.
 
+use crate::refs::Ref;
 use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, ElementType};
 use serde_json::{Map, Value};
@@ -27,24 +28,6 @@ pub(crate) struct EnvelopeInput {
     pub is_universal: Option<bool>,
     pub external_app_id: Option<String>,
     pub revision: Option<String>,
-}
-
-/// A reference to another element, as the client gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ref {
-    Id(String),
-    Uuid(String),
-    Key(String),
-}
-
-impl Ref {
-    pub fn describe(&self) -> String {
-        match self {
-            Ref::Id(v) => format!("id `{v}`"),
-            Ref::Uuid(v) => format!("uuid `{v}`"),
-            Ref::Key(v) => format!("key `{v}`"),
-        }
-    }
 }
 
 fn string_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {

@@ -11,7 +11,8 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::Value;
 
-use super::{store_error, Ref};
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,7 @@
 //! Types differ only through their `TypeSpec` (model crate) and the hooks in
 //! `crate::types`; nothing here is written for one type.
 
+pub mod hooks;
 mod input;
 mod limits;
 mod list;
@@ -15,9 +16,13 @@ use osmosis_model::error::keys;
 use osmosis_model::fields::take_fields;
 use osmosis_model::{ids, ApiError, Element, ElementType};
 use osmosis_store::StoreError;
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-pub(crate) use input::{camel_stem, read_ref, Ref};
+pub(crate) use input::{camel_stem, read_ref};
+use crate::caller::{only_visible, visible_to};
+use crate::errors::{not_found, store_error};
+use crate::refs::Ref;
 pub(crate) use limits::key_problem;
 
 /// `flow-instance` → `flowInstance`: the stem of a type's `…Id`/`…Key` selector fields.
@@ -29,7 +34,8 @@ pub use render::Depth;
 pub use select::{InstanceSelector, PathSelector};
 
 use crate::clock::now_iso;
-use crate::{types, Caller, Engine};
+use crate::{Caller, Engine};
+pub use hooks::{BeforeWrite, ElementHooks, NoHooks};
 
 /// A create request: the body, plus context a nested route fixes
 /// (`/integrations/{i}/flows` fixes the integration).
@@ -48,6 +54,24 @@ impl NewElement {
     }
 }
 
+/// What a change given to [`Engine::compare_and_swap`] decided.
+pub(crate) enum Change {
+    /// Nothing to write: the stored element is the answer.
+    Unchanged,
+    /// Write this element; on a lost race, do as the second field says.
+    Write(Element, OnConflict),
+}
+
+/// What a lost compare-and-swap race does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// Re-read the row and apply the change again.
+    Retry,
+    /// Answer `concurrency`: the change was computed from (or named) a revision
+    /// that is no longer current.
+    Refuse,
+}
+
 /// How a write treats fields the body leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -55,43 +79,6 @@ pub enum WriteMode {
     Patch,
     /// PUT: absent type fields, description and meta are removed.
     Put,
-}
-
-/// Turns a store failure into the API's error; unexpected ones are logged and
-/// reported without internals. Every place a store error meets the API goes
-/// through here, so an outage or a full disk answers the same everywhere.
-pub fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unique(field) => {
-            let what = match field {
-                osmosis_store::UniqueField::Uuid => "uuid",
-                osmosis_store::UniqueField::Key => "key",
-                osmosis_store::UniqueField::WorkspaceKey => "workspace key",
-                osmosis_store::UniqueField::Id => "id",
-            };
-            ApiError::already_exists(format!("An element with this {what} already exists"))
-                .with_data(serde_json::json!({ "field": what }))
-        }
-        StoreError::RevisionConflict => ApiError::new(
-            osmosis_model::ErrorType::Concurrency,
-            Some(keys::STALE_REVISION),
-            "The element was changed concurrently; retry with its current revision",
-        ),
-        // The store's gate logs when the database goes and comes back; one line
-        // per refused request would flood the log during an outage.
-        StoreError::Unavailable(e) => {
-            tracing::debug!(error = %e, "database unavailable");
-            ApiError::database_unavailable()
-        }
-        StoreError::DiskFull(e) => {
-            tracing::warn!(error = %e, "a write failed: the database's disk is full");
-            ApiError::storage_full()
-        }
-        other => {
-            tracing::error!(error = %other, "store failure");
-            ApiError::internal("The database could not complete the request")
-        }
-    }
 }
 
 /// May `caller` create or change elements of type `t` at all?
@@ -107,50 +94,6 @@ pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiErr
             t.name()
         ))),
         _ => Ok(()),
-    }
-}
-
-/// Customer-owned elements are visible only to their customer and admins. Others'
-/// elements answer `not_found`, so a customer cannot probe what exists.
-pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
-    match (&caller.customer_id, el.element_type.spec().readers) {
-        (None, _) => true,
-        (Some(_), osmosis_model::element_type::Readers::Workspace) => true,
-        (Some(me), osmosis_model::element_type::Readers::Owner) => {
-            el.customer_id.as_deref() == Some(me.as_str())
-        }
-    }
-}
-
-/// Narrows `q` to the elements `caller` may see ([`visible_to`]) in the query
-/// itself. Filtering afterwards is not enough for a query limited to a few rows:
-/// several customers' connections share an integration and may share a key, and
-/// the caller's own could be the row past the limit.
-pub(crate) fn only_visible(caller: &Caller, q: &mut osmosis_store::ElementQuery) {
-    if let (Some(me), osmosis_model::element_type::Readers::Owner) =
-        (&caller.customer_id, q.element_type.spec().readers)
-    {
-        q.customer = osmosis_store::RefFilter::Is(me.clone());
-    }
-}
-
-/// The scope within which an element's key must be unique (semantics §0): the
-/// integration for layered definitions, the (parent, connection, instance) for
-/// instances, the (integration, customer) for connections, the workspace otherwise.
-pub(crate) fn key_scope(el: &Element) -> String {
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    match el.element_type.spec().layering {
-        Layering::IntegrationLevel => o(&el.integration_id),
-        Layering::Instance(_) => format!(
-            "{}|{}|{}",
-            o(&el.parent_id),
-            o(&el.connection_id),
-            o(&el.instance_key)
-        ),
-        Layering::None if el.element_type == ElementType::Connection => {
-            format!("{}|{}", o(&el.integration_id), o(&el.customer_id))
-        }
-        Layering::None => String::new(),
     }
 }
 
@@ -179,20 +122,10 @@ impl Engine {
         };
         let key_given = env.key.is_some();
         self.apply_envelope(caller, &mut el, env, true).await?;
-        if el.element_type == ElementType::Customer {
-            el.customer_id = Some(el.id.clone());
-        }
-        if t == ElementType::Connection {
-            crate::connections::connect(self, caller, &mut el, &new.body).await?;
-        } else {
-            types::prepare(self, caller, &mut el, &new.body).await?;
-        }
+        let hooks = self.hooks(t);
+        hooks.before_insert(self, caller, &mut el, &new.body).await?;
         let el = self.insert_with_key(el, key_given).await?;
-        if t == ElementType::Connection {
-            self.after_credentials_stored(&el).await;
-            self.notify_connection(&el, crate::connections::webhooks::CREATED)
-                .await;
-        }
+        hooks.after_insert(self, &el).await;
         Ok(el)
     }
 
@@ -206,7 +139,7 @@ impl Engine {
         let base = el.key.clone();
         let instance = matches!(el.element_type.spec().layering, Layering::Instance(_));
         for attempt in 1..=20 {
-            match self.store.insert_element(&el, &key_scope(&el)).await {
+            match self.store.insert_element(&el, &self.key_scope(&el)).await {
                 Ok(seq) => {
                     el.seq = seq;
                     return Ok(el);
@@ -249,55 +182,40 @@ impl Engine {
             .await
     }
 
-    /// A change of a connection's `credentials` or `input` is a reconnect: the new
-    /// secrets are tested and sealed first (nothing changes when that fails), then
-    /// the rest of the body is written as usual.
+    /// The type's [`ElementHooks::before_write`] first (it may take the write
+    /// over), then the generic write.
     async fn write_or_reconnect(
         &self,
         caller: &Caller,
         current: Element,
-        mut body: Map<String, Value>,
+        body: Map<String, Value>,
         mode: WriteMode,
     ) -> Result<Element, ApiError> {
-        let secret_change = current.element_type == ElementType::Connection
-            && (body.contains_key("credentials") || body.contains_key("input"));
-        if !secret_change {
-            return self.write_existing(caller, current, body, mode).await;
-        }
-        check_writer(caller, current.element_type)?;
-        // The envelope (name, keys, description, …) is checked before the new
-        // secrets are tried: a reconnect writes the name itself, and a body that
-        // would be refused must not reach the connector first.
-        input::parse_envelope(current.element_type, &body)?;
-        if let Some(Value::String(revision)) = body.get("revision") {
-            if *revision != current.revision {
-                return Err(ApiError::stale_revision(revision));
+        let hooks = self.hooks(current.element_type);
+        match hooks.before_write(self, caller, current, body, mode).await? {
+            BeforeWrite::Continue { current, body } => {
+                self.write_existing(caller, current, body, mode).await
             }
+            BeforeWrite::Done(el) => Ok(el),
         }
-        let conn = self.reconnect(caller, current, &body).await?;
-        for f in [
-            "credentials",
-            "input",
-            "connectorParameters",
-            "authOptionKey",
-            "revision",
-            "name",
-        ] {
-            body.remove(f);
-        }
-        if body.is_empty() {
-            return Ok(conn);
-        }
-        self.write_existing(caller, conn, body, mode).await
+    }
+
+    /// Checks a body's envelope (name, keys, description, …) without applying it:
+    /// for hooks that must refuse a bad body before they act on it.
+    pub(crate) fn check_envelope(
+        t: ElementType,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        input::parse_envelope(t, body).map(|_| ())
     }
 
     /// Read-modify-write with the revision as compare-and-swap. A client that named a
     /// revision gets `concurrency` when it is stale; otherwise a lost race is retried
     /// on the fresh row, so concurrent patches of different fields both land.
-    async fn write_existing(
+    pub(crate) async fn write_existing(
         &self,
         caller: &Caller,
-        mut current: Element,
+        current: Element,
         body: Map<String, Value>,
         mode: WriteMode,
     ) -> Result<Element, ApiError> {
@@ -306,71 +224,62 @@ impl Engine {
             return Err(not_found(current.element_type, &current.id));
         }
         let _lock = self.locks.lock(&current.id).await;
-        current = self.reload(&current).await?;
-        for _ in 0..5 {
-            ensure_editable(&current)?;
-            let env = input::parse_envelope(current.element_type, &body)?;
-            if let Some(revision) = &env.revision {
-                if *revision != current.revision {
-                    return Err(ApiError::stale_revision(revision));
-                }
-            }
-            let client_revision = env.revision.is_some();
-            let spec = current.element_type.spec();
-            let fields = take_fields(&body, spec.fields)?;
-            let mut el = current.clone();
-            if mode == WriteMode::Put {
-                for table in spec.fields {
-                    for f in table.iter() {
-                        el.doc.remove(f.name);
-                    }
-                }
-                el.doc.remove("description");
-                el.doc.remove("meta");
-            }
-            let changed_own_fields =
-                !fields.is_empty() || env.name.is_some() || env.description.is_some();
-            for (k, v) in fields {
-                if v.is_null() {
-                    el.doc.remove(&k);
-                } else {
-                    el.doc.insert(k, v);
-                }
-            }
-            self.apply_envelope(caller, &mut el, env, false).await?;
-            types::prepare(self, caller, &mut el, &body).await?;
-            if changed_own_fields
-                && el.parent_id.is_some()
-                && el.element_type != ElementType::Customer
-            {
-                el.doc.insert("isCustomized".into(), Value::Bool(true));
-            }
-            el.revision = ids::revision();
-            el.updated_at = now_iso();
-            limits::check_write(&el, Some(&current))?;
-            match self
-                .store
-                .update_element(&el, &key_scope(&el), &current.revision)
-                .await
-            {
-                Ok(()) => {
-                    self.after_write(&current, &el);
-                    return Ok(el);
-                }
-                Err(StoreError::RevisionConflict) if !client_revision => {
-                    current = self.reload(&current).await?;
-                }
-                Err(StoreError::RevisionConflict) => {
-                    return Err(ApiError::stale_revision(&current.revision))
-                }
-                Err(e) => return Err(store_error(e)),
+        let current = self.reload(&current).await?;
+        let body = &body;
+        self.compare_and_swap(current, |current| {
+            Box::pin(async move { self.apply_write(caller, current, body, mode).await })
+        })
+        .await
+    }
+
+    /// One attempt of [`Engine::write_existing`] on the element as stored now.
+    async fn apply_write(
+        &self,
+        caller: &Caller,
+        current: Element,
+        body: &Map<String, Value>,
+        mode: WriteMode,
+    ) -> Result<Change, ApiError> {
+        ensure_editable(&current)?;
+        let env = input::parse_envelope(current.element_type, body)?;
+        if let Some(revision) = &env.revision {
+            if *revision != current.revision {
+                return Err(ApiError::stale_revision(revision));
             }
         }
-        Err(ApiError::new(
-            osmosis_model::ErrorType::Concurrency,
-            Some("lock_timeout"),
-            "The element is being changed by many writers at once; retry",
-        ))
+        let on_conflict = if env.revision.is_some() {
+            OnConflict::Refuse
+        } else {
+            OnConflict::Retry
+        };
+        let spec = current.element_type.spec();
+        let fields = take_fields(body, spec.fields)?;
+        let mut el = current;
+        if mode == WriteMode::Put {
+            for table in spec.fields {
+                for f in table.iter() {
+                    el.doc.remove(f.name);
+                }
+            }
+            el.doc.remove("description");
+            el.doc.remove("meta");
+        }
+        let changed_own_fields =
+            !fields.is_empty() || env.name.is_some() || env.description.is_some();
+        for (k, v) in fields {
+            if v.is_null() {
+                el.doc.remove(&k);
+            } else {
+                el.doc.insert(k, v);
+            }
+        }
+        self.apply_envelope(caller, &mut el, env, false).await?;
+        let hooks = self.hooks(el.element_type);
+        hooks.prepare(self, caller, &mut el, body).await?;
+        if changed_own_fields && el.parent_id.is_some() && hooks.tracks_customization() {
+            el.doc.insert("isCustomized".into(), Value::Bool(true));
+        }
+        Ok(Change::Write(el, on_conflict))
     }
 
     /// Sets or clears `archivedAt` (DELETE / restore). Archiving twice is a no-op.
@@ -386,8 +295,9 @@ impl Engine {
         }
         let _lock = self.locks.lock(&current.id).await;
         current = self.reload(&current).await?;
+        let hooks = self.hooks(current.element_type);
         if archived && !current.is_archived() {
-            crate::connections::disconnect(self, caller, &current).await;
+            hooks.before_archive(self, caller, &current).await;
         }
         let was_archived = current.is_archived();
         let stored = self
@@ -402,41 +312,48 @@ impl Engine {
                 Ok(true)
             })
             .await?;
-        if stored.element_type == ElementType::Connection && archived && !was_archived {
-            self.notify_connection(&stored, crate::connections::webhooks::DELETED)
-                .await;
+        if archived && !was_archived {
+            hooks.after_archive(self, &stored).await;
         }
         Ok(stored)
     }
 
-    /// Applies `change` to the stored element and writes it with the revision as
-    /// compare-and-swap; a lost race re-reads the row and applies `change` again.
-    /// `change` answers whether there is anything to write. The caller holds this
-    /// node's write lock on the element (see [`Engine::update_with`]).
-    pub(crate) async fn update_locked(
+    /// The one compare-and-swap loop of the core: `change` turns the element as
+    /// stored now into what to write, which is stored only if nobody wrote since.
+    /// A lost race re-reads the row and asks `change` again, unless the change
+    /// refuses that ([`OnConflict::Refuse`]). Callers hold this node's write lock
+    /// on the element, so races are only with other nodes or the engine itself.
+    pub(crate) async fn compare_and_swap<'f>(
         &self,
         mut current: Element,
-        mut change: impl FnMut(&mut Element) -> Result<bool, ApiError>,
+        mut change: impl FnMut(Element) -> BoxFuture<'f, Result<Change, ApiError>>,
     ) -> Result<Element, ApiError> {
         for _ in 0..5 {
-            let mut el = current.clone();
-            if !change(&mut el)? {
-                return Ok(current);
-            }
+            let (mut el, on_conflict) = match change(current.clone()).await? {
+                Change::Unchanged => return Ok(current),
+                Change::Write(el, on_conflict) => (el, on_conflict),
+            };
             el.revision = ids::revision();
             el.updated_at = now_iso();
             limits::check_write(&el, Some(&current))?;
             match self
                 .store
-                .update_element(&el, &key_scope(&el), &current.revision)
+                .update_element(&el, &self.key_scope(&el), &current.revision)
                 .await
             {
                 Ok(()) => {
                     self.after_write(&current, &el);
                     return Ok(el);
                 }
-                Err(StoreError::RevisionConflict) => current = self.reload(&current).await?,
-                Err(StoreError::Unique(osmosis_store::UniqueField::Key)) => {
+                Err(StoreError::RevisionConflict) if on_conflict == OnConflict::Retry => {
+                    current = self.reload(&current).await?;
+                }
+                Err(StoreError::RevisionConflict) => {
+                    return Err(ApiError::stale_revision(&current.revision))
+                }
+                Err(StoreError::Unique(osmosis_store::UniqueField::Key))
+                    if current.is_archived() && !el.is_archived() =>
+                {
                     return Err(ApiError::already_exists(format!(
                         "Cannot restore: another live {} now uses the key `{}`",
                         el.element_type.name(),
@@ -451,6 +368,26 @@ impl Engine {
             Some("lock_timeout"),
             "The element is being changed by many writers at once; retry",
         ))
+    }
+
+    /// [`Engine::compare_and_swap`] with a change made in place; `change` answers
+    /// whether there is anything to write.
+    pub(crate) async fn update_locked(
+        &self,
+        current: Element,
+        mut change: impl FnMut(&mut Element) -> Result<bool, ApiError>,
+    ) -> Result<Element, ApiError> {
+        self.compare_and_swap(current, |mut el| {
+            let decided = change(&mut el).map(|write| {
+                if write {
+                    Change::Write(el, OnConflict::Retry)
+                } else {
+                    Change::Unchanged
+                }
+            });
+            Box::pin(std::future::ready(decided))
+        })
+        .await
     }
 
     /// [`Engine::update_locked`] under this node's write lock on the element, for
@@ -475,20 +412,8 @@ impl Engine {
 
     /// Node-local caches that a write invalidates.
     fn after_write(&self, before: &Element, after: &Element) {
-        if matches!(
-            before.element_type,
-            ElementType::Integration | ElementType::Connector
-        ) {
-            self.runners.invalidate();
-        }
-        if before.element_type == ElementType::Customer {
-            if let Some(k) = &before.key {
-                self.customers.forget(&before.workspace_id, k);
-            }
-            if let Some(k) = &after.key {
-                self.customers.forget(&after.workspace_id, k);
-            }
-        }
+        self.hooks(before.element_type)
+            .after_write(self, before, after);
     }
 
     /// Applies identity, scope and references from a body to `el`.
@@ -507,10 +432,6 @@ impl Engine {
             el.uuid = ids::uuid_v4();
         }
         if let Some(key) = env.key {
-            if t == ElementType::Customer {
-                el.doc
-                    .insert("internalId".into(), Value::String(key.clone()));
-            }
             el.key = Some(key);
         }
         if let Some(name) = env.name {
@@ -591,8 +512,7 @@ impl Engine {
             }
             if creating
                 && el.connection_id.is_none()
-                && t != ElementType::AppEventSubscription
-                && t != ElementType::AppDataSchemaInstance
+                && self.hooks(t).instance_needs_connection()
             {
                 return Err(ApiError::invalid_field(
                     "connectionId",
@@ -625,22 +545,8 @@ impl Engine {
         if el.name.is_empty() {
             el.name = el.key.clone().unwrap_or_default();
         }
-        if creating && el.key.is_none() && (spec.has_key || t == ElementType::Customer) {
-            let derived = if t == ElementType::Customer {
-                String::new()
-            } else {
-                input::slugify(&el.name)
-            };
-            let key = if derived.is_empty() {
-                el.id.clone()
-            } else {
-                derived
-            };
-            if t == ElementType::Customer {
-                el.doc
-                    .insert("internalId".into(), Value::String(key.clone()));
-            }
-            el.key = Some(key);
+        if creating && el.key.is_none() {
+            el.key = self.hooks(t).derived_key(el);
         }
         if el.name.is_empty() {
             el.name = el.key.clone().unwrap_or_else(|| el.id.clone());
@@ -837,25 +743,24 @@ fn read_only(el: &Element) -> ApiError {
     )
 }
 
-pub(crate) fn not_found(t: ElementType, selector: &str) -> ApiError {
-    ApiError::not_found(format!("No {} matches `{selector}`", t.name()))
-}
 
 impl Engine {
-    /// Stores what a refresh recomputed (state, errors, dependencies) under a new revision.
+    /// Stores what a refresh recomputed (state, errors, dependencies) under a new
+    /// revision; computed from `current`, it is refused if the row changed since.
     pub(crate) async fn store_refreshed(
         &self,
         current: Element,
-        mut el: Element,
+        el: Element,
     ) -> Result<Element, ApiError> {
-        el.revision = ids::revision();
-        el.updated_at = now_iso();
-        limits::check_write(&el, Some(&current))?;
-        self.store
-            .update_element(&el, &key_scope(&el), &current.revision)
-            .await
-            .map_err(store_error)?;
-        Ok(el)
+        let mut once = Some(el);
+        self.compare_and_swap(current, move |_| {
+            let change = match once.take() {
+                Some(el) => Change::Write(el, OnConflict::Refuse),
+                None => Change::Unchanged,
+            };
+            Box::pin(std::future::ready(Ok(change)))
+        })
+        .await
     }
 }
 
@@ -936,7 +841,37 @@ impl Engine {
             }
             el.doc.insert("nodes".into(), Value::Object(nodes));
         }
-        types::prepare(self, caller, &mut el, &Map::new()).await?;
+        self.hooks(el.element_type)
+            .prepare(self, caller, &mut el, &Map::new())
+            .await?;
+        self.store_refreshed(current, el).await
+    }
+}
+
+impl Engine {
+    /// Re-validates an element against its current dependencies and stores the
+    /// resulting `state`/`errors` (the seed's `POST /flows/{selector}/refresh`),
+    /// unless its type gives refresh another meaning.
+    pub async fn refresh(&self, caller: &Caller, current: Element) -> Result<Element, ApiError> {
+        let hooks = self.hooks(current.element_type);
+        if let Some(done) = hooks.refresh(self, caller, &current).await {
+            return done;
+        }
+        check_writer(caller, current.element_type).or_else(|e| {
+            if current.element_type.spec().writers == Writers::Admin {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        })?;
+        let mut el = current.clone();
+        hooks.prepare(self, caller, &mut el, &Map::new()).await?;
+        if el.state == current.state
+            && el.doc.get("errors") == current.doc.get("errors")
+            && el.doc.get("dependencies") == current.doc.get("dependencies")
+        {
+            return Ok(current);
+        }
         self.store_refreshed(current, el).await
     }
 }

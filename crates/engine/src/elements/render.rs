@@ -8,8 +8,8 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{json, Map, Value};
 
-use super::store_error;
-use crate::{types, Caller, Engine};
+use crate::errors::store_error;
+use crate::{Caller, Engine};
 
 /// How much to embed. Lists render items flat so a page costs one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,9 @@ impl Engine {
         depth: Depth,
     ) -> Result<Value, ApiError> {
         let mut m = envelope(el);
-        types::render_extra(self, caller, el, &mut m, depth).await?;
+        self.hooks(el.element_type)
+            .render(self, caller, el, &mut m, depth)
+            .await?;
         if depth == Depth::Full {
             self.embed_related(caller, el, &mut m).await?;
         }
@@ -140,7 +142,7 @@ impl Engine {
                 .await
                 .map_err(store_error)?
             {
-                if super::visible_to(caller, &connection) {
+                if crate::caller::visible_to(caller, &connection) {
                     m.insert(
                         "connection".into(),
                         Box::pin(self.render(caller, &connection, Depth::Embedded)).await?,

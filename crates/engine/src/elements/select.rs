@@ -13,7 +13,10 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{Map, Value};
 
-use super::{not_found, only_visible, store_error, NewElement, Ref};
+use super::NewElement;
+use crate::caller::only_visible;
+use crate::errors::{not_found, store_error};
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 /// `/{plural}/{selector}` with its Q-layer query.

@@ -48,3 +48,63 @@ pub(super) fn render(engine: &Engine, el: &Element, m: &mut Map<String, Value>) 
         _ => {}
     }
 }
+
+/// App event types: a webhook key at creation, webhook URLs on read.
+pub(crate) struct AppEventTypeHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for AppEventTypeHooks {
+    async fn prepare(
+        &self,
+        _engine: &Engine,
+        _caller: &crate::Caller,
+        el: &mut Element,
+        _body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare_type(el)
+    }
+
+    async fn render(
+        &self,
+        engine: &Engine,
+        _caller: &crate::Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        _depth: crate::elements::Depth,
+    ) -> Result<(), ApiError> {
+        render(engine, el, m);
+        Ok(())
+    }
+}
+
+/// Subscriptions to app events: their webhook URL on read; made for a customer,
+/// with or without a connection.
+pub(crate) struct AppEventSubscriptionHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for AppEventSubscriptionHooks {
+    async fn render(
+        &self,
+        engine: &Engine,
+        _caller: &crate::Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        _depth: crate::elements::Depth,
+    ) -> Result<(), ApiError> {
+        render(engine, el, m);
+        Ok(())
+    }
+
+    fn instance_needs_connection(&self) -> bool {
+        false
+    }
+}
+
+/// App data schema instances belong to a customer, not necessarily to a connection.
+pub(crate) struct AppDataSchemaInstanceHooks;
+
+impl crate::elements::ElementHooks for AppDataSchemaInstanceHooks {
+    fn instance_needs_connection(&self) -> bool {
+        false
+    }
+}

@@ -148,3 +148,36 @@ pub(super) fn render(el: &Element, m: &mut Map<String, Value>) {
     m.insert("hasReadme".into(), json!(caps.documentation));
     m.insert("isPublic".into(), json!(false));
 }
+
+/// Connectors: validated on write, summarised on read; a change makes every built
+/// runner stale.
+pub(crate) struct ConnectorHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for ConnectorHooks {
+    async fn prepare(
+        &self,
+        _engine: &crate::Engine,
+        _caller: &crate::Caller,
+        el: &mut Element,
+        _body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare(el)
+    }
+
+    fn after_write(&self, engine: &crate::Engine, _before: &Element, _after: &Element) {
+        engine.runners.invalidate();
+    }
+
+    async fn render(
+        &self,
+        _engine: &crate::Engine,
+        _caller: &crate::Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        _depth: crate::elements::Depth,
+    ) -> Result<(), ApiError> {
+        render(el, m);
+        Ok(())
+    }
+}

@@ -10,7 +10,8 @@ use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
-use crate::elements::{store_error, Ref};
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 /// `FlowNodeType` of the SDK (api-surface §6.1), deprecated types included.
@@ -372,5 +373,22 @@ mod tests {
             "body": {"type": "transform-data"}
         }));
         assert!(flow_graph_errors(&n, false).is_empty());
+    }
+}
+
+/// Flows and flow instances: the graph validated and dependencies recorded on
+/// every write.
+pub(crate) struct FlowHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for FlowHooks {
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        _body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare(engine, caller, el).await
     }
 }

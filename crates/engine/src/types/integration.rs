@@ -6,7 +6,9 @@ use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{json, Map, Value};
 
 use super::connector;
-use crate::elements::{read_ref, store_error, Depth, Ref};
+use crate::elements::{read_ref, Depth};
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 pub(super) async fn prepare(
@@ -270,5 +272,54 @@ mod tests {
         assert_eq!(logo_mime("/9j/4AAQSkZJRg"), Some("image/jpeg"));
         assert_eq!(logo_mime("hello world"), None);
         assert_eq!(logo_mime("AAAA"), None);
+    }
+}
+
+/// Integrations: the connector reference resolved, capability fields rendered; a
+/// change makes every built runner stale.
+pub(crate) struct IntegrationHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for IntegrationHooks {
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare(engine, caller, el, body).await
+    }
+
+    fn after_write(&self, engine: &Engine, _before: &Element, _after: &Element) {
+        engine.runners.invalidate();
+    }
+
+    async fn render(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        depth: Depth,
+    ) -> Result<(), ApiError> {
+        render(engine, caller, el, m, depth).await
+    }
+}
+
+/// Field mappings and their instances: the data source named by key or uuid is
+/// kept as an id too.
+pub(crate) struct FieldMappingHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for FieldMappingHooks {
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        resolve_data_source(engine, caller, el, body).await
     }
 }

@@ -4,7 +4,9 @@
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
-use crate::elements::{store_error, Depth, Ref};
+use crate::elements::Depth;
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 pub(super) async fn prepare(
@@ -79,4 +81,31 @@ pub(super) async fn render(
     }
     m.insert("elements".into(), Value::Array(out));
     Ok(())
+}
+
+/// Packages: references checked and stored as ids, elements embedded on read.
+pub(crate) struct PackageHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for PackageHooks {
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        _body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare(engine, caller, el).await
+    }
+
+    async fn render(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        depth: Depth,
+    ) -> Result<(), ApiError> {
+        render(engine, caller, el, m, depth).await
+    }
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use osmosis_store::{Job, Lease, StoreError};
 
-use crate::connections::{health, webhooks};
 use crate::Engine;
 
 /// How long a claimed job is this node's before another may take it over.
@@ -113,25 +112,25 @@ impl Engine {
     }
 
     async fn run_job(&self, job: &Job) -> Result<(), String> {
-        match job.kind.as_str() {
-            health::REFRESH_JOB => self.run_refresh_job(job).await,
-            webhooks::WEBHOOK_JOB => self.deliver_webhook(job).await,
-            other => {
-                tracing::warn!(kind = other, "unknown job kind; dropped");
+        match super::handler_for(&job.kind) {
+            Some(handler) => (handler.run)(self, job).await,
+            None => {
+                tracing::warn!(kind = %job.kind, "unknown job kind; dropped");
                 Ok(())
             }
         }
     }
 
     async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
-        let result = match outcome {
-            Ok(()) => self.store.finish_job(job, node).await,
-            Err(reason) if job.attempts >= webhooks::MAX_ATTEMPTS => {
+        let retry = super::handler_for(&job.kind).map(|h| h.retry);
+        let result = match (outcome, retry) {
+            (Ok(()), _) | (Err(_), None) => self.store.finish_job(job, node).await,
+            (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
                 tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
                 self.store.finish_job(job, node).await
             }
-            Err(reason) => {
-                let at = crate::clock::now_ms() + webhooks::backoff_ms(job.attempts);
+            (Err(reason), Some(retry)) => {
+                let at = crate::clock::now_ms() + (retry.backoff_ms)(job.attempts);
                 self.store.retry_job(job, node, at, &reason).await
             }
         };

@@ -3,7 +3,7 @@
 //!
 //! Each notification is a job in the jobs table, so it survives a restart, is sent
 //! by exactly one node, and a non-2xx answer or an unreachable endpoint is retried
-//! with exponential backoff ([`backoff_ms`]) up to [`MAX_ATTEMPTS`] times.
+//! with exponential backoff ([`DELIVERY_RETRY`]).
 //! Decisions where the docs are silent: without `enabledWebhookEvents` every event
 //! is sent; the body is `{event, data: {id, integrationId, integrationKey, name,
 //! disconnected, customerId}}`; each request has a 10 s timeout.
@@ -12,7 +12,8 @@ use osmosis_model::{ApiError, Element};
 use osmosis_store::Job;
 use serde_json::{json, Map, Value};
 
-use crate::elements::store_error;
+use crate::errors::store_error;
+use crate::jobs::{JobKind, RetryPolicy};
 use crate::{Caller, Engine};
 
 pub const CREATED: &str = "connection.created";
@@ -34,12 +35,34 @@ pub const EVENTS: [&str; 10] = [
     "alert.created",
 ];
 
-pub(crate) const WEBHOOK_JOB: &str = "webhook";
-pub(crate) const MAX_ATTEMPTS: i32 = 8;
+/// Up to 8 attempts, 1 s apart doubling to at most 10 minutes.
+pub(crate) const DELIVERY_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    backoff_ms: |attempts| crate::clock::backoff_ms(1_000, 600_000, i64::from(attempts)),
+};
 
-/// Backoff between delivery attempts: 1 s doubling, at most 10 minutes.
-pub(crate) fn backoff_ms(attempts: i32) -> i64 {
-    crate::clock::backoff_ms(1_000, 600_000, i64::from(attempts))
+/// The delivery of one notification to the workspace's webhook.
+pub(crate) struct DeliverNotificationJob;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct NotificationPayload {
+    uri: String,
+    body: Value,
+}
+
+impl JobKind for DeliverNotificationJob {
+    /// Stored as `webhook` since before the registry; queued jobs keep running.
+    const KIND: &'static str = "webhook";
+    const RETRY: RetryPolicy = DELIVERY_RETRY;
+    type Payload = NotificationPayload;
+
+    fn run<'a>(
+        engine: &'a Engine,
+        _job: &'a Job,
+        payload: NotificationPayload,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { engine.deliver_notification(&payload).await })
+    }
 }
 
 impl Engine {
@@ -85,34 +108,28 @@ impl Engine {
                 "customerId": conn.customer_id,
             }
         });
-        let now = crate::clock::now_ms();
-        let id = osmosis_model::ids::object_id();
-        let job = Job {
-            id: id.clone(),
-            workspace_id: conn.workspace_id.clone(),
-            kind: WEBHOOK_JOB.into(),
-            dedupe_key: id,
-            payload: json!({"uri": uri, "body": body}),
-            run_at: now,
-            attempts: 0,
-            last_error: None,
+        let payload = NotificationPayload {
+            uri: uri.to_owned(),
+            body,
         };
-        self.store
-            .schedule_job(&job, now)
-            .await
-            .map_err(store_error)?;
-        self.wake_worker();
-        Ok(())
+        // Every notification is its own job: none replaces another.
+        self.schedule_job::<DeliverNotificationJob>(
+            &conn.workspace_id,
+            osmosis_model::ids::object_id(),
+            &payload,
+            crate::clock::now_ms(),
+        )
+        .await
+        .map_err(store_error)
     }
 
     /// Sends one queued notification; an error is the reason to retry.
-    pub(crate) async fn deliver_webhook(&self, job: &Job) -> Result<(), String> {
-        let uri = job.payload["uri"].as_str().unwrap_or_default();
+    async fn deliver_notification(&self, payload: &NotificationPayload) -> Result<(), String> {
         let response = self
             .http
-            .post(uri)
+            .post(&payload.uri)
             .timeout(std::time::Duration::from_secs(10))
-            .json(&job.payload["body"])
+            .json(&payload.body)
             .send()
             .await
             .map_err(|e| format!("cannot reach the webhook: {}", e.without_url()))?;

@@ -17,10 +17,10 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
-use super::flow::ConnectRequest;
+use super::oauth_session::ConnectRequest;
 use crate::clock::now_iso;
 use crate::clock::now_ms;
-use crate::elements::store_error;
+use crate::errors::store_error;
 use crate::{Caller, Engine};
 
 pub const REQUEST_TTL_MS: i64 = 24 * 60 * 60 * 1000;

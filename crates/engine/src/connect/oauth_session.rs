@@ -27,8 +27,10 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
-use super::ConnectionError;
-use crate::elements::{store_error, NewElement, Ref};
+use crate::connections::ConnectionError;
+use crate::elements::NewElement;
+use crate::errors::store_error;
+use crate::refs::Ref;
 use crate::{Caller, Engine};
 
 /// How long a started OAuth flow may take before its state is refused.
@@ -301,7 +303,7 @@ impl Engine {
             integration_id: Some(integration.id.clone()),
             ..integration.clone()
         };
-        let bound = self.bind(&probe).await?;
+        let bound = self.connector_binding(&probe).await?;
         let connector = Arc::new(bound.definition);
         let option_key = match &request.auth_option_key {
             Some(k) => k.clone(),
@@ -448,7 +450,7 @@ impl Engine {
 
     /// The integration's parameters overridden by the request's.
     fn effective_parameters(&self, integration: &Element, request: &ConnectRequest) -> Value {
-        super::merged_parameters(integration, request.connector_parameters.as_ref())
+        crate::connections::merged_parameters(integration, request.connector_parameters.as_ref())
     }
 
     fn seal_flow(&self, workspace_id: &str, state: &str, flow: &Value) -> Result<String, ApiError> {

@@ -1,0 +1,108 @@
+//! Background jobs as a typed registry: each kind of job is a [`JobKind`] with its
+//! payload type and its retry policy, and [`handler_for`] is the one place that
+//! maps a stored job's kind to the code that runs it. Adding a kind (flow runs,
+//! pulls, schedules) means one type implementing [`JobKind`] and one line in
+//! [`HANDLERS`]. The worker that claims and runs jobs is in [`worker`].
+
+pub(crate) mod worker;
+
+use futures::future::BoxFuture;
+use osmosis_store::Job;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::connections::health::RefreshCredentialsJob;
+use crate::notify::outbound::DeliverNotificationJob;
+use crate::Engine;
+
+/// How a failed job is retried.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Claims after which a failing job is dropped (logged).
+    pub max_attempts: i32,
+    /// Delay before the next attempt, from the attempts made so far.
+    pub backoff_ms: fn(i32) -> i64,
+}
+
+/// One kind of background job.
+pub(crate) trait JobKind: Send + Sync + 'static {
+    /// The kind as stored in the jobs table; never change it for a kind that has
+    /// shipped, or queued jobs are dropped as unknown.
+    const KIND: &'static str;
+    const RETRY: RetryPolicy;
+    type Payload: Serialize + DeserializeOwned + Send;
+
+    /// Runs one job; an error is the reason to retry.
+    fn run<'a>(
+        engine: &'a Engine,
+        job: &'a Job,
+        payload: Self::Payload,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A registered kind with its payload type erased, as the worker dispatches it.
+#[derive(Clone, Copy)]
+pub(crate) struct Handler {
+    pub kind: &'static str,
+    pub retry: RetryPolicy,
+    pub run: for<'a> fn(&'a Engine, &'a Job) -> BoxFuture<'a, Result<(), String>>,
+}
+
+const fn handler<K: JobKind>() -> Handler {
+    Handler {
+        kind: K::KIND,
+        retry: K::RETRY,
+        run: |engine, job| match serde_json::from_value::<K::Payload>(job.payload.clone()) {
+            Ok(payload) => K::run(engine, job, payload),
+            // A payload this build cannot read never will be: drop the job (the
+            // worker logs it) rather than retry it.
+            Err(e) => {
+                tracing::warn!(kind = K::KIND, error = %e, "unreadable job payload; dropped");
+                Box::pin(async { Ok(()) })
+            }
+        },
+    }
+}
+
+/// Every kind of job this build runs.
+pub(crate) const HANDLERS: [Handler; 2] = [
+    handler::<RefreshCredentialsJob>(),
+    handler::<DeliverNotificationJob>(),
+];
+
+/// The handler of a stored job's kind.
+pub(crate) fn handler_for(kind: &str) -> Option<&'static Handler> {
+    HANDLERS.iter().find(|h| h.kind == kind)
+}
+
+impl Engine {
+    /// Queues a job of kind `K` (one pending job per kind and `dedupe_key`: a
+    /// second replaces the first's due time and payload) and wakes this node's
+    /// worker when it is due at once.
+    pub(crate) async fn schedule_job<K: JobKind>(
+        &self,
+        workspace_id: &str,
+        dedupe_key: String,
+        payload: &K::Payload,
+        run_at: i64,
+    ) -> Result<(), osmosis_store::StoreError> {
+        let payload = serde_json::to_value(payload)
+            .map_err(|e| osmosis_store::StoreError::Corrupt(e.to_string()))?;
+        let job = Job {
+            id: osmosis_model::ids::object_id(),
+            workspace_id: workspace_id.to_owned(),
+            kind: K::KIND.into(),
+            dedupe_key,
+            payload,
+            run_at,
+            attempts: 0,
+            last_error: None,
+        };
+        let now = crate::clock::now_ms();
+        self.store.schedule_job(&job, now).await?;
+        if run_at <= now {
+            self.wake_worker();
+        }
+        Ok(())
+    }
+}
