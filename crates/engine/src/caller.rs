@@ -69,4 +69,3 @@ pub(crate) fn only_visible(caller: &Caller, q: &mut osmosis_store::ElementQuery)
         q.customer = osmosis_store::RefFilter::Is(me.clone());
     }
 }
-

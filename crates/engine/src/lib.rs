@@ -14,6 +14,7 @@ pub mod elements;
 pub mod errors;
 pub mod jobs;
 mod locks;
+mod node_cache;
 pub mod notify;
 pub(crate) mod refs;
 pub mod types;
@@ -54,6 +55,8 @@ pub struct Engine {
     pub(crate) catalog: Arc<Vec<serde_json::Value>>,
     /// Built runners of stored connections (see `connections::runners`).
     pub(crate) runners: Arc<connections::runners::RunnerCache>,
+    /// Connector-derived fields of integrations (see `types::connector`).
+    pub(crate) connector_summaries: Arc<types::connector::ConnectorSummaries>,
     /// How long external API logs are kept before the worker deletes them.
     pub(crate) api_log_retention: std::time::Duration,
     /// The external API log queue and its writer.
@@ -73,6 +76,7 @@ impl Engine {
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
+            connector_summaries: Arc::new(Default::default()),
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
             element_hooks: types::hooks_of,

@@ -28,7 +28,7 @@ async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError
         .store
         .element_by_id(caller.workspace_id(), id)
         .await
-        .map_err(osmosis_engine::elements::store_error)?
+        .map_err(osmosis_engine::errors::store_error)?
         .filter(|c| c.element_type == ElementType::Customer)
         .ok_or_else(|| ApiError::not_found("The token's customer no longer exists"))
 }

@@ -1,4 +1,4 @@
-//! Connection requests (semantics §1.6): an asynchronous connect an agent or a
+//! Connection requests (docs/spec/semantics.md §1.6): an asynchronous connect an agent or a
 //! backend starts for a customer, finished later by a human at the request's `url`.
 //!
 //! Decisions where the docs are silent:

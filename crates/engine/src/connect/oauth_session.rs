@@ -1,4 +1,4 @@
-//! The interactive connect flow (semantics §1.6): auth options, starting a connect
+//! The interactive connect flow (docs/spec/semantics.md §1.6): auth options, starting a connect
 //! from a `/connect` payload or a hosted screen, the OAuth redirect and callback,
 //! and the result waiting for the browser's SSE listener.
 //!
@@ -365,6 +365,7 @@ impl Engine {
     }
 
     /// Starts (or, for credentials that need no browser, completes) a connect.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key))]
     pub async fn start_connect(
         &self,
         caller: &Caller,
@@ -465,6 +466,7 @@ impl Engine {
     /// Returns the caller the flow belongs to (for rendering), its delivery and
     /// request, and the outcome. A state that is unknown, expired or already used
     /// answers an error and changes nothing.
+    #[tracing::instrument(skip_all)]
     pub async fn finish_oauth(&self, params: &Map<String, Value>) -> CallbackOutcome {
         let state = params
             .get("state")

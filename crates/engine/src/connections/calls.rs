@@ -136,6 +136,7 @@ impl Engine {
     /// `op` may be called twice: on `access_token_expired` the credentials are
     /// refreshed (single flight per connection, see [`super::health`]) and `op` runs
     /// once more with a runner holding the new credentials.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn call_connection<T, E, F, Fut>(
         &self,
         caller: &Caller,
@@ -173,6 +174,7 @@ impl Engine {
     }
 
     /// `POST /connections/{c}/operations/{key}/run`: `{output}`.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn run_operation(
         &self,
         caller: &Caller,
@@ -203,6 +205,7 @@ impl Engine {
     /// `POST /connections/{c}/data/{key}/{method}`: the method's response.
     /// `parameters` (from the query string) are the collection parameters; the
     /// request's own `parameters` override them field by field.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn run_collection_method(
         &self,
         caller: &Caller,
@@ -245,6 +248,7 @@ impl Engine {
 
     /// `POST /act`: only the inline `api` request is in this build; `{output}` is the
     /// API's response data.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key))]
     pub async fn act(&self, caller: &Caller, req: &ActRequest) -> Result<Value, ApiError> {
         let given: Vec<&str> = [
             ("id", req.id.is_some()),

@@ -162,7 +162,12 @@ impl Engine {
             connection_id: conn.id.clone(),
         };
         if let Err(e) = self
-            .schedule_job::<RefreshCredentialsJob>(&conn.workspace_id, conn.id.clone(), &payload, at)
+            .schedule_job::<RefreshCredentialsJob>(
+                &conn.workspace_id,
+                conn.id.clone(),
+                &payload,
+                at,
+            )
             .await
         {
             tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");
@@ -362,6 +367,7 @@ impl Engine {
 
     /// `POST /connections/{c}/refresh-credentials`: refreshes now and answers the
     /// connection.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn refresh_credentials(
         &self,
         caller: &Caller,
@@ -382,6 +388,7 @@ impl Engine {
     /// connection's client (refreshing an expired token once) and answers
     /// `{success}`, with the error when it failed. A connection whose connector
     /// has no `test` answers `{success: true}` when it is connected.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn test_connection(
         &self,
         caller: &Caller,

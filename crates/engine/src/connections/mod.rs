@@ -243,4 +243,3 @@ pub(crate) fn merged_parameters(integration: &Element, own: Option<&Value>) -> V
     }
     Value::Object(parameters)
 }
-

@@ -11,18 +11,18 @@ mod list;
 mod render;
 mod select;
 
+use futures::future::BoxFuture;
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::error::keys;
 use osmosis_model::fields::take_fields;
 use osmosis_model::{ids, ApiError, Element, ElementType};
 use osmosis_store::StoreError;
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-pub(crate) use input::{camel_stem, read_ref};
 use crate::caller::{only_visible, visible_to};
 use crate::errors::{not_found, store_error};
 use crate::refs::Ref;
+pub(crate) use input::{camel_stem, read_ref};
 pub(crate) use limits::key_problem;
 
 /// `flow-instance` → `flowInstance`: the stem of a type's `…Id`/`…Key` selector fields.
@@ -98,6 +98,7 @@ pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiErr
 }
 
 impl Engine {
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element_type = t.name()))]
     pub async fn create(
         &self,
         caller: &Caller,
@@ -123,7 +124,9 @@ impl Engine {
         let key_given = env.key.is_some();
         self.apply_envelope(caller, &mut el, env, true).await?;
         let hooks = self.hooks(t);
-        hooks.before_insert(self, caller, &mut el, &new.body).await?;
+        hooks
+            .before_insert(self, caller, &mut el, &new.body)
+            .await?;
         let el = self.insert_with_key(el, key_given).await?;
         hooks.after_insert(self, &el).await;
         Ok(el)
@@ -162,6 +165,7 @@ impl Engine {
         ))
     }
 
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn patch_element(
         &self,
         caller: &Caller,
@@ -172,6 +176,7 @@ impl Engine {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn put_element(
         &self,
         caller: &Caller,
@@ -192,7 +197,10 @@ impl Engine {
         mode: WriteMode,
     ) -> Result<Element, ApiError> {
         let hooks = self.hooks(current.element_type);
-        match hooks.before_write(self, caller, current, body, mode).await? {
+        match hooks
+            .before_write(self, caller, current, body, mode)
+            .await?
+        {
             BeforeWrite::Continue { current, body } => {
                 self.write_existing(caller, current, body, mode).await
             }
@@ -283,6 +291,7 @@ impl Engine {
     }
 
     /// Sets or clears `archivedAt` (DELETE / restore). Archiving twice is a no-op.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn set_archived(
         &self,
         caller: &Caller,
@@ -510,10 +519,7 @@ impl Engine {
                     ),
                 ));
             }
-            if creating
-                && el.connection_id.is_none()
-                && self.hooks(t).instance_needs_connection()
-            {
+            if creating && el.connection_id.is_none() && self.hooks(t).instance_needs_connection() {
                 return Err(ApiError::invalid_field(
                     "connectionId",
                     format!("a {} needs a connection", t.name()),
@@ -743,7 +749,6 @@ fn read_only(el: &Element) -> ApiError {
     )
 }
 
-
 impl Engine {
     /// Stores what a refresh recomputed (state, errors, dependencies) under a new
     /// revision; computed from `current`, it is refused if the row changed since.
@@ -768,6 +773,7 @@ impl Engine {
     /// Throws away customisation: an element made from a parent takes the parent's
     /// type fields again. Flow instances may reset selectively with
     /// `{name?: bool, nodes?: {key: bool}, allNodes?: bool}`; an empty body resets all.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn reset(
         &self,
         caller: &Caller,
@@ -852,6 +858,7 @@ impl Engine {
     /// Re-validates an element against its current dependencies and stores the
     /// resulting `state`/`errors` (the seed's `POST /flows/{selector}/refresh`),
     /// unless its type gives refresh another meaning.
+    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn refresh(&self, caller: &Caller, current: Element) -> Result<Element, ApiError> {
         let hooks = self.hooks(current.element_type);
         if let Some(done) = hooks.refresh(self, caller, &current).await {

@@ -1,4 +1,4 @@
-//! Turning selectors into elements (api-surface §1.7, §3.4).
+//! Turning selectors into elements (docs/spec/api-surface.md §1.7, §3.4).
 //!
 //! A path selector (`/flows/{sel}`) is an id, a key or a uuid, narrowed by the
 //! Q-layer query. Without a layer, the most specific layer the query allows wins:

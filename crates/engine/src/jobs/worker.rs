@@ -111,6 +111,7 @@ impl Engine {
         Ok(count)
     }
 
+    #[tracing::instrument(skip_all, fields(kind = %job.kind, key = %job.dedupe_key, attempt = job.attempts))]
     async fn run_job(&self, job: &Job) -> Result<(), String> {
         match super::handler_for(&job.kind) {
             Some(handler) => (handler.run)(self, job).await,

@@ -1,4 +1,4 @@
-//! Workspace webhook notifications (semantics §5.8): the workspace's `webhookUri`
+//! Workspace webhook notifications (docs/spec/semantics.md §5.8): the workspace's `webhookUri`
 //! hears `connection.created/disconnected/reconnected/deleted`.
 //!
 //! Each notification is a job in the jobs table, so it survives a restart, is sent

@@ -99,7 +99,7 @@ pub(crate) fn capabilities(connector: &Element) -> Capabilities {
     }
 }
 
-/// The `ConnectorSpec` of a connector (api-surface §7.6).
+/// The `ConnectorSpec` of a connector (docs/spec/api-surface.md §7.6).
 pub(crate) fn spec(connector: &Element) -> Value {
     let mut s = Map::new();
     if let Some(k) = &connector.key {
@@ -167,6 +167,7 @@ impl crate::elements::ElementHooks for ConnectorHooks {
 
     fn after_write(&self, engine: &crate::Engine, _before: &Element, _after: &Element) {
         engine.runners.invalidate();
+        engine.connector_summaries.invalidate();
     }
 
     async fn render(
@@ -179,5 +180,100 @@ impl crate::elements::ElementHooks for ConnectorHooks {
     ) -> Result<(), ApiError> {
         render(el, m);
         Ok(())
+    }
+}
+
+/// What an integration's response takes from its connector. Building it walks and
+/// copies the connector's whole definition (a shipped connector's `spec` alone is
+/// several KB), so it is built once per connector revision and kept
+/// ([`crate::node_cache`]).
+pub(crate) struct ConnectorSummary {
+    pub caps: Capabilities,
+    pub auth_type: Option<String>,
+    pub spec: Value,
+    pub app_uri: Option<String>,
+    pub external_app_id: Option<Value>,
+    pub logo_uri: Option<String>,
+    /// Connector parameters the connector requires (`parametersSchema.required`).
+    pub required_parameters: Vec<String>,
+}
+
+impl ConnectorSummary {
+    fn of(c: &Element) -> Self {
+        ConnectorSummary {
+            caps: capabilities(c),
+            auth_type: c.doc_str("type").map(str::to_owned),
+            spec: spec(c),
+            app_uri: c.doc_str("appUri").map(str::to_owned),
+            external_app_id: c.doc.get("externalAppId").cloned(),
+            logo_uri: c.doc_str("logoUri").map(str::to_owned),
+            required_parameters: c
+                .doc
+                .get("parametersSchema")
+                .and_then(|s| s.get("required"))
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Summaries by connector id.
+pub(crate) type ConnectorSummaries = crate::node_cache::NodeCache<ConnectorSummary>;
+
+impl crate::Engine {
+    /// The summary of connector `id`, or `None` when there is no such connector.
+    ///
+    /// A single node sees every connector write (its hook invalidates the cache),
+    /// so a kept summary is used without reading the connector. Nodes sharing a
+    /// database read the connector's row and use the summary kept for its revision.
+    pub(crate) async fn connector_summary(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<std::sync::Arc<ConnectorSummary>>, ApiError> {
+        let shared = self.store.is_shared();
+        let early = if shared {
+            None
+        } else {
+            match self.connector_summaries.get(id, "", false) {
+                Ok(kept) => return Ok(Some(kept)),
+                Err(ticket) => Some(ticket),
+            }
+        };
+        let Some(connector) = self
+            .store
+            .element_by_id(workspace_id, id)
+            .await
+            .map_err(crate::errors::store_error)?
+            .filter(|c| c.element_type == osmosis_model::ElementType::Connector)
+        else {
+            return Ok(None);
+        };
+        let revision = if shared {
+            connector.revision.clone()
+        } else {
+            String::new()
+        };
+        let ticket = match early {
+            Some(ticket) => ticket,
+            None => match self.connector_summaries.get(id, &revision, false) {
+                Ok(kept) => return Ok(Some(kept)),
+                Err(ticket) => ticket,
+            },
+        };
+        let summary = std::sync::Arc::new(ConnectorSummary::of(&connector));
+        self.connector_summaries.insert(
+            id.to_owned(),
+            revision,
+            ticket,
+            std::sync::Arc::clone(&summary),
+        );
+        Ok(Some(summary))
     }
 }

@@ -192,7 +192,8 @@ impl crate::elements::ElementHooks for CustomerHooks {
         _body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
         if let Some(key) = &el.key {
-            el.doc.insert("internalId".into(), Value::String(key.clone()));
+            el.doc
+                .insert("internalId".into(), Value::String(key.clone()));
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::errors::store_error;
 use crate::refs::Ref;
 use crate::{Caller, Engine};
 
-/// `FlowNodeType` of the SDK (api-surface §6.1), deprecated types included.
+/// `FlowNodeType` of the SDK (docs/spec/api-surface.md §6.1), deprecated types included.
 pub const FLOW_NODE_TYPES: &[&str] = &[
     "api-trigger",
     "schedule-trigger",

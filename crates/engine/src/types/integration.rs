@@ -5,7 +5,6 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{json, Map, Value};
 
-use super::connector;
 use crate::elements::{read_ref, Depth};
 use crate::errors::store_error;
 use crate::refs::Ref;
@@ -129,18 +128,13 @@ pub(super) async fn render(
     depth: Depth,
 ) -> Result<(), ApiError> {
     let connector = match el.doc_str("connectorId") {
-        Some(id) => engine
-            .store
-            .element_by_id(&el.workspace_id, id)
-            .await
-            .map_err(store_error)?,
+        Some(id) => engine.connector_summary(&el.workspace_id, id).await?,
         None => None,
     };
-    let logo = el.doc_str("logoUri").map(str::to_string).or_else(|| {
-        connector
-            .as_ref()
-            .and_then(|c| c.doc_str("logoUri").map(str::to_string))
-    });
+    let logo = el
+        .doc_str("logoUri")
+        .map(str::to_string)
+        .or_else(|| connector.as_ref().and_then(|c| c.logo_uri.clone()));
     m.insert("logoUri".into(), json!(logo.unwrap_or_default()));
     if let Some(id) = el.doc.get("connectorId") {
         m.insert("connectorId".into(), id.clone());
@@ -163,7 +157,7 @@ pub(super) async fn render(
     let parameters = el.doc.get("parameters").and_then(Value::as_object);
     match &connector {
         Some(c) => {
-            let caps = connector::capabilities(c);
+            let caps = &c.caps;
             m.insert("hasOperations".into(), json!(caps.operations > 0));
             m.insert("operationsCount".into(), json!(caps.operations));
             m.insert("hasData".into(), json!(caps.data_collections > 0));
@@ -173,19 +167,19 @@ pub(super) async fn render(
             m.insert("hasGlobalWebhooks".into(), json!(caps.global_webhooks));
             m.insert("hasUdm".into(), json!(caps.udm));
             m.insert("hasDocumentation".into(), json!(caps.documentation));
-            if let Some(t) = c.doc_str("type") {
+            if let Some(t) = &c.auth_type {
                 m.insert("authType".into(), json!(t));
             }
             m.insert(
                 "hasMissingParameters".into(),
-                json!(!missing_parameters(c, parameters).is_empty()),
+                json!(!missing_parameters(&c.required_parameters, parameters).is_empty()),
             );
-            m.insert("spec".into(), connector::spec(c));
-            if let Some(app_uri) = c.doc_str("appUri") {
+            m.insert("spec".into(), c.spec.clone());
+            if let Some(app_uri) = &c.app_uri {
                 m.insert("appUri".into(), json!(app_uri));
             }
             if !m.contains_key("externalAppId") {
-                if let Some(app) = c.doc.get("externalAppId") {
+                if let Some(app) = &c.external_app_id {
                     m.insert("externalAppId".into(), app.clone());
                 }
             }
@@ -240,19 +234,12 @@ pub(super) async fn render(
 
 /// Required connector parameters the integration leaves unset.
 pub(crate) fn missing_parameters(
-    connector: &Element,
+    required: &[String],
     parameters: Option<&Map<String, Value>>,
 ) -> Vec<String> {
-    let required = connector
-        .doc
-        .get("parametersSchema")
-        .and_then(|s| s.get("required"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     required
         .iter()
-        .filter_map(Value::as_str)
+        .map(String::as_str)
         .filter(|name| match parameters.and_then(|p| p.get(*name)) {
             None | Some(Value::Null) => true,
             Some(Value::String(s)) => s.is_empty(),

@@ -4,7 +4,7 @@
 //! [`hooks_of`].
 
 mod app_events;
-mod connector;
+pub(crate) mod connector;
 pub(crate) mod customer;
 mod flow;
 mod integration;

@@ -1,0 +1,84 @@
+//! Values derived from stored elements, kept on this node between requests — the
+//! one mechanism behind every such cache (built runners of connections,
+//! connector-derived fields of integrations).
+//!
+//! An entry is valid for the revision it was built from and for this node's
+//! generation of writes that may change what it was derived from ([`NodeCache::
+//! invalidate`], called by the hooks of those types). On a shared database another
+//! node may write without this node hearing of it, so there entries also expire
+//! after [`SHARED_TTL`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// How long an entry is trusted when other nodes may write what it came from.
+pub(crate) const SHARED_TTL: Duration = Duration::from_secs(10);
+/// More entries than this and the cache starts over (a crude bound on memory).
+const MAX_ENTRIES: usize = 50_000;
+
+pub(crate) struct NodeCache<V> {
+    entries: DashMap<String, Entry<V>>,
+    generation: AtomicU64,
+}
+
+struct Entry<V> {
+    revision: String,
+    generation: u64,
+    built: Instant,
+    value: Arc<V>,
+}
+
+impl<V> Default for NodeCache<V> {
+    fn default() -> Self {
+        NodeCache {
+            entries: DashMap::new(),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Where a build began: hand it back to [`NodeCache::insert`], so a value built
+/// while a write invalidated the cache is not kept as current.
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket(u64);
+
+impl<V> NodeCache<V> {
+    /// Something entries may be derived from changed: every entry may be stale.
+    pub(crate) fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The value for `key` built from `revision`, if it is still current; `shared`
+    /// says whether other nodes write the same database.
+    pub(crate) fn get(&self, key: &str, revision: &str, shared: bool) -> Result<Arc<V>, Ticket> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some(entry) = self.entries.get(key) {
+            if entry.revision == revision
+                && entry.generation == generation
+                && (!shared || entry.built.elapsed() < SHARED_TTL)
+            {
+                return Ok(Arc::clone(&entry.value));
+            }
+        }
+        Err(Ticket(generation))
+    }
+
+    /// Keeps `value`, built from `revision` after [`NodeCache::get`] gave `ticket`.
+    pub(crate) fn insert(&self, key: String, revision: String, ticket: Ticket, value: Arc<V>) {
+        if self.entries.len() >= MAX_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                revision,
+                generation: ticket.0,
+                built: Instant::now(),
+                value,
+            },
+        );
+    }
+}
