@@ -31,6 +31,12 @@ use osmosis_store::Store;
 pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
+/// Every kind of background job this build runs.
+const JOB_HANDLERS: [jobs::Handler; 2] = [
+    jobs::handler::<connections::health::RefreshCredentialsJob>(),
+    jobs::handler::<notify::outbound::DeliverNotificationJob>(),
+];
+
 /// Settings the engine needs from the server configuration.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -63,6 +69,8 @@ pub struct Engine {
     pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
     /// Each element type's behaviour (see `elements::hooks`).
     pub(crate) element_hooks: elements::hooks::HooksRegistry,
+    /// Every kind of background job this build runs (see `jobs`).
+    pub(crate) job_handlers: &'static [jobs::Handler],
 }
 
 impl Engine {
@@ -80,6 +88,7 @@ impl Engine {
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
             element_hooks: types::hooks_of,
+            job_handlers: &JOB_HANDLERS,
             store,
         }
     }

@@ -2,7 +2,7 @@
 //! restores, selects, lists and renders every element type of the registry.
 //!
 //! Types differ only through their `TypeSpec` (model crate) and the hooks in
-//! `crate::types`; nothing here is written for one type.
+//! [`hooks`] the types register; nothing here is written for one type.
 
 pub mod hooks;
 mod input;

@@ -1,8 +1,10 @@
 //! Background jobs as a typed registry: each kind of job is a [`JobKind`] with its
-//! payload type and its retry policy, and [`handler_for`] is the one place that
-//! maps a stored job's kind to the code that runs it. Adding a kind (flow runs,
-//! pulls, schedules) means one type implementing [`JobKind`] and one line in
-//! [`HANDLERS`]. The worker that claims and runs jobs is in [`worker`].
+//! payload type and its retry policy, and [`Engine::job_handler`] is the one place
+//! that maps a stored job's kind to the code that runs it. Adding a kind (flow
+//! runs, pulls, schedules) means one type implementing [`JobKind`] in the module
+//! it belongs to and one line in the registry the engine is built with
+//! (`JOB_HANDLERS` in the crate root), so this module imports none of them. The
+//! worker that claims and runs jobs is in [`worker`].
 
 pub(crate) mod worker;
 
@@ -11,8 +13,6 @@ use osmosis_store::Job;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::connections::health::RefreshCredentialsJob;
-use crate::notify::outbound::DeliverNotificationJob;
 use crate::Engine;
 
 /// How a failed job is retried.
@@ -48,7 +48,7 @@ pub(crate) struct Handler {
     pub run: for<'a> fn(&'a Engine, &'a Job) -> BoxFuture<'a, Result<(), String>>,
 }
 
-const fn handler<K: JobKind>() -> Handler {
+pub(crate) const fn handler<K: JobKind>() -> Handler {
     Handler {
         kind: K::KIND,
         retry: K::RETRY,
@@ -64,18 +64,12 @@ const fn handler<K: JobKind>() -> Handler {
     }
 }
 
-/// Every kind of job this build runs.
-pub(crate) const HANDLERS: [Handler; 2] = [
-    handler::<RefreshCredentialsJob>(),
-    handler::<DeliverNotificationJob>(),
-];
-
-/// The handler of a stored job's kind.
-pub(crate) fn handler_for(kind: &str) -> Option<&'static Handler> {
-    HANDLERS.iter().find(|h| h.kind == kind)
-}
-
 impl Engine {
+    /// The handler of a stored job's kind.
+    pub(crate) fn job_handler(&self, kind: &str) -> Option<&'static Handler> {
+        self.job_handlers.iter().find(|h| h.kind == kind)
+    }
+
     /// Queues a job of kind `K` (one pending job per kind and `dedupe_key`: a
     /// second replaces the first's due time and payload) and wakes this node's
     /// worker when it is due at once.

@@ -113,7 +113,7 @@ impl Engine {
 
     #[tracing::instrument(skip_all, fields(kind = %job.kind, key = %job.dedupe_key, attempt = job.attempts))]
     async fn run_job(&self, job: &Job) -> Result<(), String> {
-        match super::handler_for(&job.kind) {
+        match self.job_handler(&job.kind) {
             Some(handler) => (handler.run)(self, job).await,
             None => {
                 tracing::warn!(kind = %job.kind, "unknown job kind; dropped");
@@ -123,7 +123,7 @@ impl Engine {
     }
 
     async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
-        let retry = super::handler_for(&job.kind).map(|h| h.retry);
+        let retry = self.job_handler(&job.kind).map(|h| h.retry);
         let result = match (outcome, retry) {
             (Ok(()), _) | (Err(_), None) => self.store.finish_job(job, node).await,
             (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
