@@ -309,7 +309,7 @@ fn is_iso_date_time(value: &Value) -> bool {
 
 /// Where a connection with `credentials` sends a request for `path`.
 async fn api_url(key: &str, credentials: Value, path: &str) -> String {
-    FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
+    FunctionRunner::new(connector(key), crate::mock::outbound())
         .with_credentials(credentials)
         .api_client()
         .await
@@ -343,7 +343,7 @@ async fn run_case(case: Case) {
     // The API and OAuth origins point at the mock.
     let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
     let runner = |token: &str| {
-        FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
+        FunctionRunner::new(connector(key), crate::mock::outbound())
             .with_credentials(fill(&case.credentials, &base, token))
             .with_connector_parameters(parameters.clone())
             .with_retry_policy(fast_retries())
@@ -653,7 +653,7 @@ async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
         let config = |parameters: Value| {
             let runner = FunctionRunner::new(
                 connector.clone(),
-                osmosis_connectors::http::outbound_client(),
+                crate::mock::outbound(),
             )
             .with_connector_parameters(parameters);
             let input = input.clone();
@@ -742,7 +742,7 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
             .extend(extra.as_object().unwrap().clone());
         let runner = FunctionRunner::new(
             connector.clone(),
-            osmosis_connectors::http::outbound_client(),
+            crate::mock::outbound(),
         )
         .with_credentials(credentials)
         .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
@@ -1641,7 +1641,7 @@ async fn jira_keeps_the_cloud_id_of_the_first_accessible_site() {
         requests: Arc::default(),
     };
     let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
-    let runner = FunctionRunner::new(connector("jira"), reqwest::Client::new())
+    let runner = FunctionRunner::new(connector("jira"), crate::mock::outbound())
         .with_connector_parameters(json!({"apiBaseUri": base}));
     let response = json!({"access_token": TOKEN, "refresh_token": "r", "expires_in": 3600});
     let mut input = response.clone();
@@ -1743,7 +1743,7 @@ async fn zendesk() {
 async fn zendesk_credentials_keep_the_subdomain() {
     let runner = FunctionRunner::new(
         connector("zendesk"),
-        osmosis_connectors::http::outbound_client(),
+        crate::mock::outbound(),
     );
     let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
     let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
@@ -1963,7 +1963,7 @@ async fn intercom_region_picks_every_host() {
         };
         let runner = FunctionRunner::new(
             connector("intercom"),
-            osmosis_connectors::http::outbound_client(),
+            crate::mock::outbound(),
         )
         .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let config = runner
@@ -2007,7 +2007,7 @@ async fn intercom_region_picks_every_host() {
 async fn slack_default_scopes_cover_private_channels_and_emails() {
     let runner = FunctionRunner::new(
         connector("slack"),
-        osmosis_connectors::http::outbound_client(),
+        crate::mock::outbound(),
     )
     .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
     let config = runner

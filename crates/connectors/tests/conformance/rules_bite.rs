@@ -24,7 +24,7 @@ async fn broken(spec: &Spec, edit: impl FnOnce(&mut Value)) -> Report {
     check(
         spec,
         &connector,
-        osmosis_connectors::http::outbound_client(),
+        crate::mock::outbound(),
     )
     .await
 }
@@ -58,7 +58,7 @@ fn rest(path: &str, method: &str, request: Value, response: Value) -> Value {
 async fn github_refuses_a_client_without_a_user_agent() {
     let spec = github::spec();
     let connector = shipped("github");
-    let report = check(&spec, &connector, reqwest::Client::new()).await;
+    let report = check(&spec, &connector, crate::mock::outbound()).await;
     fails(&report, "test", "User-Agent header");
     fails(&report, "repositories: list", "403");
 }
