@@ -63,9 +63,22 @@ impl OutboundClient {
     /// environment are not used: a proxy resolves names itself, out of the
     /// guard's sight.
     pub fn new(allow: AllowList) -> Self {
+        Self::build(allow, Some(USER_AGENT))
+    }
+
+    /// The same client sending no `User-Agent` of its own: for checking that an
+    /// API refuses anonymous clients (the connector conformance tests).
+    pub fn without_user_agent(allow: AllowList) -> Self {
+        Self::build(allow, None)
+    }
+
+    fn build(allow: AllowList, user_agent: Option<&str>) -> Self {
         let guard = Arc::new(AddressGuard::new(allow));
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
+        let mut http = reqwest::Client::builder();
+        if let Some(user_agent) = user_agent {
+            http = http.user_agent(user_agent);
+        }
+        let http = http
             .connect_timeout(Duration::from_secs(10))
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver {
