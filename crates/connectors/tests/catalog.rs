@@ -651,11 +651,8 @@ async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
         }
         let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://engine/cb", "state": "s"});
         let config = |parameters: Value| {
-            let runner = FunctionRunner::new(
-                connector.clone(),
-                crate::mock::outbound(),
-            )
-            .with_connector_parameters(parameters);
+            let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
+                .with_connector_parameters(parameters);
             let input = input.clone();
             async move {
                 runner
@@ -740,12 +737,9 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let runner = FunctionRunner::new(
-            connector.clone(),
-            crate::mock::outbound(),
-        )
-        .with_credentials(credentials)
-        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
+            .with_credentials(credentials)
+            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let client = runner.api_client().await.unwrap();
         let mut functions: Vec<&FunctionDef> = vec![connector
             .auth
@@ -1741,10 +1735,7 @@ async fn zendesk() {
 
 #[tokio::test]
 async fn zendesk_credentials_keep_the_subdomain() {
-    let runner = FunctionRunner::new(
-        connector("zendesk"),
-        crate::mock::outbound(),
-    );
+    let runner = FunctionRunner::new(connector("zendesk"), crate::mock::outbound());
     let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
     let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
     let credentials = runner
@@ -1961,11 +1952,8 @@ async fn intercom_region_picks_every_host() {
             Some(region) => json!({ "region": region }),
             None => json!({}),
         };
-        let runner = FunctionRunner::new(
-            connector("intercom"),
-            crate::mock::outbound(),
-        )
-        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let runner = FunctionRunner::new(connector("intercom"), crate::mock::outbound())
+            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let config = runner
             .run_auth_function(
                 AuthFunction::GetOAuthConfig,
@@ -2005,11 +1993,8 @@ async fn intercom_region_picks_every_host() {
 /// `users:read.email`.
 #[tokio::test]
 async fn slack_default_scopes_cover_private_channels_and_emails() {
-    let runner = FunctionRunner::new(
-        connector("slack"),
-        crate::mock::outbound(),
-    )
-    .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+    let runner = FunctionRunner::new(connector("slack"), crate::mock::outbound())
+        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
     let config = runner
         .run_auth_function(
             AuthFunction::GetOAuthConfig,

@@ -69,7 +69,11 @@ async fn metadata_address_is_refused_even_with_everything_private_allowed() {
         let error = refused.to_error_data();
         assert_eq!(error.key.as_deref(), Some(OUTBOUND_ADDRESS_REFUSED));
         assert_eq!(error.http_status(), 400);
-        assert!(!error.message.contains("security-credentials"), "{}", error.message);
+        assert!(
+            !error.message.contains("security-credentials"),
+            "{}",
+            error.message
+        );
     }
 }
 
@@ -122,14 +126,24 @@ async fn every_redirect_hop_is_checked() {
     // Hops to metadata and to a private network the allow list does not cover are
     // refused at the hop, before anything is sent there.
     for (target, class) in [
-        ("http://169.254.169.254/latest/meta-data/", AddressClass::CloudMetadata),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            AddressClass::CloudMetadata,
+        ),
         ("http://10.255.255.1/internal", AddressClass::Private),
-        ("http://metadata.google.internal/", AddressClass::CloudMetadata),
+        (
+            "http://metadata.google.internal/",
+            AddressClass::CloudMetadata,
+        ),
     ] {
         let refused = refusal(client.get(to(target)).send().await);
         assert_eq!(refused.class, class, "{target}");
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 5, "only the redirecting requests");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        5,
+        "only the redirecting requests"
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,11 @@ async fn a_connection_input_pointing_at_metadata_or_a_private_network_is_refused
     // The mock on 127.0.0.1 is covered by the allow list.
     let (status, connection) = connect_to(&s, &integration, &mock.url).await;
     assert_eq!(status, 200, "{connection}");
-    assert_eq!(mock.request_count(), 1, "the connection test reached the mock");
+    assert_eq!(
+        mock.request_count(),
+        1,
+        "the connection test reached the mock"
+    );
     s.finish().await;
 }
 
@@ -86,7 +90,9 @@ async fn a_webhook_uri_at_a_refused_address_is_refused_when_set() {
         "http://metadata.google.internal/hook",
         "http://192.168.1.10/hook",
     ] {
-        let refused = s.patch("/settings", &admin, json!({"webhookUri": uri})).await;
+        let refused = s
+            .patch("/settings", &admin, json!({"webhookUri": uri}))
+            .await;
         assert_error(&refused, 400, "bad_request", "invalid_field");
         assert_eq!(refused.1["data"]["field"], "webhookUri", "{uri}");
         assert!(
@@ -95,8 +101,13 @@ async fn a_webhook_uri_at_a_refused_address_is_refused_when_set() {
             refused.1
         );
     }
-    for uri in ["https://hooks.example.com/osmosis", "http://127.0.0.1:9/hook"] {
-        let (status, body) = s.patch("/settings", &admin, json!({"webhookUri": uri})).await;
+    for uri in [
+        "https://hooks.example.com/osmosis",
+        "http://127.0.0.1:9/hook",
+    ] {
+        let (status, body) = s
+            .patch("/settings", &admin, json!({"webhookUri": uri}))
+            .await;
         assert_eq!(status, 200, "{uri}: {body}");
     }
     s.finish().await;

@@ -58,7 +58,9 @@ impl AuthError {
     pub(crate) fn outbound(error: OutboundError, redactor: &Redactor) -> Self {
         match error {
             OutboundError::Refused(refused) => AuthError::AddressRefused(refused),
-            OutboundError::Request(e) => AuthError::Transport(redactor.text(&e.without_url().to_string())),
+            OutboundError::Request(e) => {
+                AuthError::Transport(redactor.text(&e.without_url().to_string()))
+            }
         }
     }
 

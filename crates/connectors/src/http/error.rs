@@ -41,10 +41,7 @@ impl AddressRefused {
         } else {
             String::new()
         };
-        format!(
-            "Outbound request to `{}` refused: {what}{hint}",
-            self.host
-        )
+        format!("Outbound request to `{}` refused: {what}{hint}", self.host)
     }
 
     /// `type: connection`, key [`OUTBOUND_ADDRESS_REFUSED`] (HTTP 400): the URL

@@ -63,7 +63,9 @@ impl AddressGuard {
         };
         let canonical = address::canonical(ip);
         let allowed = class.allowable()
-            && (host_allowed || self.allow.covers_address(canonical) || self.allow.covers_address(ip));
+            && (host_allowed
+                || self.allow.covers_address(canonical)
+                || self.allow.covers_address(ip));
         if allowed {
             return Ok(());
         }

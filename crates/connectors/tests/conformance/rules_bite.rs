@@ -22,12 +22,7 @@ use super::{
 async fn broken(spec: &Spec, edit: impl FnOnce(&mut Value)) -> Report {
     let mut connector = shipped(spec.key);
     edit(&mut connector);
-    check(
-        spec,
-        &connector,
-        crate::mock::outbound(),
-    )
-    .await
+    check(spec, &connector, crate::mock::outbound()).await
 }
 
 fn at<'a>(connector: &'a mut Value, pointer: &str) -> &'a mut Value {

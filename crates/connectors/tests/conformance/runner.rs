@@ -138,12 +138,7 @@ pub fn shipped(key: &str) -> Value {
 
 /// The shipped connector on the engine's outbound client.
 pub async fn check_shipped(spec: &Spec) -> Report {
-    check(
-        spec,
-        &shipped(spec.key),
-        crate::mock::outbound(),
-    )
-    .await
+    check(spec, &shipped(spec.key), crate::mock::outbound()).await
 }
 
 /// No retries: a refused call is refused once, and the log shows it once.
