@@ -46,7 +46,9 @@ key=bench-ws
 secret="bench-secret-$RANDOM$RANDOM"
 port="$(free_port)"
 real="http://127.0.0.1:$port"
+# The upstream listens on this machine, which the proxy may then reach.
 OSMOSIS_WORKSPACE_KEY="$key" OSMOSIS_WORKSPACE_SECRET="$secret" OSMOSIS_LOG_FORMAT=json \
+  OSMOSIS_OUTBOUND_ALLOW="127.0.0.1/32" \
   "$osmosis" serve --listen "127.0.0.1:$port" --data-dir "$work/real" >"$work/real.out" 2>"$work/real.log" &
 real_pid=$!
 pids+=("$real_pid")

@@ -21,7 +21,9 @@ key=fuzz-ws
 secret="fuzz-secret-$RANDOM$RANDOM"
 python3 "$here/mock_api.py" >"$data/mock.url" 2>"$data/mock.log" &
 mock=$!
+# The mock API listens on this machine, which outbound calls may then reach.
 OSMOSIS_WORKSPACE_KEY="$key" OSMOSIS_WORKSPACE_SECRET="$secret" RUST_LOG=warn \
+  OSMOSIS_OUTBOUND_ALLOW="127.0.0.0/8,::1" \
   "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >/dev/null 2>"$data/server.log" &
 pid=$!
 trap 'kill $pid $mock 2>/dev/null; wait $pid $mock 2>/dev/null || true; rm -rf "$data"' EXIT

@@ -112,7 +112,14 @@ async function startServer() {
     stdout = '';
     exit = null;
     child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {
-      env: { ...process.env, OSMOSIS_WORKSPACE_KEY: workspaceKey, OSMOSIS_WORKSPACE_SECRET: workspaceSecret, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      env: {
+        ...process.env,
+        OSMOSIS_WORKSPACE_KEY: workspaceKey,
+        OSMOSIS_WORKSPACE_SECRET: workspaceSecret,
+        // The mock APIs (and the browser suite's) listen on this machine.
+        OSMOSIS_OUTBOUND_ALLOW: '127.0.0.0/8,::1',
+        RUST_LOG: process.env.RUST_LOG || 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d) => (stdout += d));

@@ -19,7 +19,7 @@
 //! * [`collections`] — data collection methods.
 //! * [`sealing::CredentialsCipher`] — AES-256-GCM credentials encryption.
 //! * [`catalog::shipped`] — the connectors embedded in the binary.
-//! * [`http::outbound_client`] — the HTTP client every outbound call shares.
+//! * [`http::OutboundClient`] — the guarded HTTP client every outbound call shares.
 
 pub mod api_client;
 pub mod auth;

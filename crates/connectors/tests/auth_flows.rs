@@ -40,10 +40,12 @@ fn oauth2_connector(clientauth: &str) -> Connector {
 async fn oauth2_authorization_code_with_pkce_then_refresh() {
     let provider = Arc::new(mock::oauth2::Provider::default());
     let base = mock::serve(mock::oauth2::app(provider.clone())).await;
-    let http = reqwest::Client::builder()
+    // The "browser" stops at redirects; the runner's calls go through the guard.
+    let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let http = mock::outbound();
     for location in ["headers", "body"] {
         let runner = FunctionRunner::new(Arc::new(oauth2_connector(location)), http.clone())
             .with_connector_parameters(
@@ -60,7 +62,7 @@ async fn oauth2_authorization_code_with_pkce_then_refresh() {
         );
 
         // The "browser": follow the authorize URL to the callback redirect.
-        let response = http.get(&start.url).send().await.unwrap();
+        let response = browser.get(&start.url).send().await.unwrap();
         let location_header = response.headers()["location"].to_str().unwrap().to_owned();
         let callback = url::Url::parse(&location_header).unwrap();
         let q: HashMap<_, _> = callback.query_pairs().into_owned().collect();
@@ -73,7 +75,7 @@ async fn oauth2_authorization_code_with_pkce_then_refresh() {
         assert!(
             matches!(&refused, AuthError::TokenEndpoint { error, .. } if error == "invalid_grant")
         );
-        let response = http.get(&start.url).send().await.unwrap();
+        let response = browser.get(&start.url).send().await.unwrap();
         let callback = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
         let code: String = callback
             .query_pairs()
@@ -156,7 +158,7 @@ async fn oauth2_authorization_code_with_pkce_then_refresh() {
 async fn oauth2_client_credentials_grant_and_client_credentials_connectors() {
     let provider = Arc::new(mock::oauth2::Provider::default());
     let base = mock::serve(mock::oauth2::app(provider)).await;
-    let http = reqwest::Client::new();
+    let http = mock::outbound();
     let config = OAuth2Config::from_value(&json!({
         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "tokenUri": format!("{base}/token"),
         "scopes": ["a", "b"], "clientAuthLocation": "body"
@@ -201,7 +203,7 @@ async fn oauth2_client_credentials_grant_and_client_credentials_connectors() {
 #[tokio::test]
 async fn oauth1_three_legged_flow_with_signed_requests() {
     let base = mock::serve(mock::oauth1::app()).await;
-    let http = reqwest::Client::new();
+    let http = mock::outbound();
     let config = OAuth1Config::from_value(&json!({
         "consumerKey": mock::oauth1::CONSUMER_KEY, "consumerSecret": mock::oauth1::CONSUMER_SECRET,
         "requestTokenUri": format!("{base}/request_token"), "authorizeUri": format!("{base}/authorize"),

@@ -309,7 +309,7 @@ fn is_iso_date_time(value: &Value) -> bool {
 
 /// Where a connection with `credentials` sends a request for `path`.
 async fn api_url(key: &str, credentials: Value, path: &str) -> String {
-    FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
+    FunctionRunner::new(connector(key), crate::mock::outbound())
         .with_credentials(credentials)
         .api_client()
         .await
@@ -343,7 +343,7 @@ async fn run_case(case: Case) {
     // The API and OAuth origins point at the mock.
     let parameters = json!({"apiBaseUri": base, "authBaseUri": base});
     let runner = |token: &str| {
-        FunctionRunner::new(connector(key), osmosis_connectors::http::outbound_client())
+        FunctionRunner::new(connector(key), crate::mock::outbound())
             .with_credentials(fill(&case.credentials, &base, token))
             .with_connector_parameters(parameters.clone())
             .with_retry_policy(fast_retries())
@@ -651,11 +651,8 @@ async fn oauth_configs_use_connector_parameters_and_the_auth_base_uri() {
         }
         let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://engine/cb", "state": "s"});
         let config = |parameters: Value| {
-            let runner = FunctionRunner::new(
-                connector.clone(),
-                osmosis_connectors::http::outbound_client(),
-            )
-            .with_connector_parameters(parameters);
+            let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
+                .with_connector_parameters(parameters);
             let input = input.clone();
             async move {
                 runner
@@ -740,12 +737,9 @@ async fn real_base_urls_apply_without_an_api_base_uri() {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let runner = FunctionRunner::new(
-            connector.clone(),
-            osmosis_connectors::http::outbound_client(),
-        )
-        .with_credentials(credentials)
-        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
+            .with_credentials(credentials)
+            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let client = runner.api_client().await.unwrap();
         let mut functions: Vec<&FunctionDef> = vec![connector
             .auth
@@ -1641,7 +1635,7 @@ async fn jira_keeps_the_cloud_id_of_the_first_accessible_site() {
         requests: Arc::default(),
     };
     let base = mock::serve(Router::new().fallback(answer).with_state(api)).await;
-    let runner = FunctionRunner::new(connector("jira"), reqwest::Client::new())
+    let runner = FunctionRunner::new(connector("jira"), crate::mock::outbound())
         .with_connector_parameters(json!({"apiBaseUri": base}));
     let response = json!({"access_token": TOKEN, "refresh_token": "r", "expires_in": 3600});
     let mut input = response.clone();
@@ -1741,10 +1735,7 @@ async fn zendesk() {
 
 #[tokio::test]
 async fn zendesk_credentials_keep_the_subdomain() {
-    let runner = FunctionRunner::new(
-        connector("zendesk"),
-        osmosis_connectors::http::outbound_client(),
-    );
+    let runner = FunctionRunner::new(connector("zendesk"), crate::mock::outbound());
     let response = json!({"access_token": TOKEN, "token_type": "bearer", "scope": "read write"});
     let input = json!({"access_token": TOKEN, "tokenResponse": response, "connectionInput": {"subdomain": "acme"}});
     let credentials = runner
@@ -1961,11 +1952,8 @@ async fn intercom_region_picks_every_host() {
             Some(region) => json!({ "region": region }),
             None => json!({}),
         };
-        let runner = FunctionRunner::new(
-            connector("intercom"),
-            osmosis_connectors::http::outbound_client(),
-        )
-        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+        let runner = FunctionRunner::new(connector("intercom"), crate::mock::outbound())
+            .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
         let config = runner
             .run_auth_function(
                 AuthFunction::GetOAuthConfig,
@@ -2005,11 +1993,8 @@ async fn intercom_region_picks_every_host() {
 /// `users:read.email`.
 #[tokio::test]
 async fn slack_default_scopes_cover_private_channels_and_emails() {
-    let runner = FunctionRunner::new(
-        connector("slack"),
-        osmosis_connectors::http::outbound_client(),
-    )
-    .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
+    let runner = FunctionRunner::new(connector("slack"), crate::mock::outbound())
+        .with_connector_parameters(json!({"clientId": "cid", "clientSecret": "cs"}));
     let config = runner
         .run_auth_function(
             AuthFunction::GetOAuthConfig,

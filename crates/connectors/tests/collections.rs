@@ -37,7 +37,7 @@ async fn runner() -> FunctionRunner {
         }}
     }))
     .unwrap();
-    FunctionRunner::new(Arc::new(connector), reqwest::Client::new())
+    FunctionRunner::new(Arc::new(connector), crate::mock::outbound())
         .with_credentials(json!({"token": GOOD_TOKEN}))
 }
 

@@ -37,7 +37,7 @@ use conformance::*;
 use osmosis_connectors::catalog;
 use osmosis_connectors::definition::{AuthFunction, Connector};
 use osmosis_connectors::function::FunctionRunner;
-use osmosis_connectors::http::{outbound_client, USER_AGENT};
+use osmosis_connectors::http::USER_AGENT;
 use serde_json::{json, Value};
 
 /// One spec per shipped connector, in key order; a connector added without one fails
@@ -92,7 +92,7 @@ async fn user_agents_sent(headers: Value) -> Vec<String> {
             "path": "/whoami", "method": "GET", "responseMapping": {"$var": "$.response.data.userAgents"}}}
     }))
     .unwrap();
-    let output = FunctionRunner::new(Arc::new(connector), outbound_client())
+    let output = FunctionRunner::new(Arc::new(connector), crate::mock::outbound())
         .run_auth_function(AuthFunction::Test, json!({}))
         .await
         .unwrap()

@@ -63,7 +63,7 @@ fn connector(base: &str) -> Connector {
 }
 
 fn runner(connector: Connector, token: &str) -> FunctionRunner {
-    FunctionRunner::new(Arc::new(connector), reqwest::Client::new())
+    FunctionRunner::new(Arc::new(connector), crate::mock::outbound())
         .with_credentials(json!({"token": token}))
         .with_connector_parameters(json!({"region": "eu", "clientSecret": "param-secret-99"}))
         .with_retry_policy(fast_retries())
@@ -128,7 +128,7 @@ async fn client_joins_base_uri_and_sends_headers_query_and_basic_auth() {
     }}))
     .unwrap();
     let client = ApiClient::new(
-        reqwest::Client::new(),
+        crate::mock::outbound(),
         config,
         fast_retries(),
         Redactor::new(),
@@ -158,7 +158,7 @@ async fn client_joins_base_uri_and_sends_headers_query_and_basic_auth() {
 async fn rate_limits_and_server_errors_are_retried() {
     let (base, counters) = api().await;
     let client = ApiClient::new(
-        reqwest::Client::new(),
+        crate::mock::outbound(),
         ApiClientConfig::from_value(&json!({"baseUri": base})).unwrap(),
         fast_retries(),
         Redactor::new(),
@@ -183,7 +183,7 @@ async fn rate_limits_and_server_errors_are_retried() {
 
     // With no retries, a single attempt.
     let once = ApiClient::new(
-        reqwest::Client::new(),
+        crate::mock::outbound(),
         ApiClientConfig::from_value(&json!({"baseUri": base})).unwrap(),
         RetryPolicy::none(),
         Redactor::new(),
@@ -254,7 +254,7 @@ async fn expired_token_refreshes_once_and_retries() {
         |credentials| {
             let connector = connector.clone();
             async move {
-                let r = FunctionRunner::new(connector, reqwest::Client::new())
+                let r = FunctionRunner::new(connector, crate::mock::outbound())
                     .with_credentials(credentials);
                 r.test().await
             }
@@ -275,7 +275,7 @@ async fn expired_token_refreshes_once_and_retries() {
     let error = call_with_refresh(json!({"token": "stale"}), &failing, |credentials| {
         let connector = connector.clone();
         async move {
-            FunctionRunner::new(connector, reqwest::Client::new())
+            FunctionRunner::new(connector, crate::mock::outbound())
                 .with_credentials(credentials)
                 .test()
                 .await
@@ -297,7 +297,7 @@ async fn expired_token_refreshes_once_and_retries() {
     let error = call_with_refresh(json!({"token": "stale"}), &StillBad, |credentials| {
         let connector = connector.clone();
         async move {
-            FunctionRunner::new(connector, reqwest::Client::new())
+            FunctionRunner::new(connector, crate::mock::outbound())
                 .with_credentials(credentials)
                 .test()
                 .await

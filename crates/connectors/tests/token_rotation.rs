@@ -191,7 +191,7 @@ async fn survives_two_expiries(vendor: Vendor) {
     };
     let base = mock::serve(Router::new().fallback(answer).with_state(provider.clone())).await;
     *provider.base.lock().unwrap() = base.clone();
-    let http = osmosis_connectors::http::outbound_client();
+    let http = crate::mock::outbound();
     let connector = connector(key);
     let runner_with = |credentials: Value| {
         FunctionRunner::new(connector.clone(), http.clone())
@@ -313,7 +313,7 @@ async fn every_refreshing_connector_keeps_a_rotated_refresh_token() {
     for value in catalog::shipped().unwrap() {
         let key = value["key"].as_str().unwrap().to_owned();
         let connector = Arc::new(Connector::from_value(&value).unwrap());
-        let runner = FunctionRunner::new(connector, osmosis_connectors::http::outbound_client())
+        let runner = FunctionRunner::new(connector, crate::mock::outbound())
             .with_connector_parameters(json!({"clientId": "c", "clientSecret": "s"}));
         let input = json!({"subdomain": "acme"});
         let steps = ConnectionCredentials::new(&runner, input);

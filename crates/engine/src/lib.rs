@@ -25,6 +25,7 @@ mod module_graph;
 
 use std::sync::Arc;
 
+use osmosis_connectors::http::{AllowList, OutboundClient};
 use osmosis_connectors::sealing::CredentialsCipher;
 use osmosis_store::Store;
 
@@ -53,8 +54,8 @@ pub struct Engine {
     pub(crate) locks: Arc<locks::ElementLocks>,
     /// Seals connection credentials; without one, connections cannot be made.
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
-    /// Shared by every connector call (one connection pool).
-    pub(crate) http: reqwest::Client,
+    /// Shared by every outbound call (one connection pool, one address guard).
+    pub(crate) http: OutboundClient,
     /// Wakes the background worker when a job is queued that is due at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Connectors installed into every workspace (see `install_catalog`).
@@ -80,7 +81,7 @@ impl Engine {
             customers: Arc::new(types::customer::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
-            http: osmosis_connectors::http::outbound_client(),
+            http: OutboundClient::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
@@ -93,15 +94,22 @@ impl Engine {
         }
     }
 
-    /// The key connection credentials are sealed with. Set it before serving: an
-    /// engine without one refuses to make connections rather than store secrets in
-    /// the clear.
     /// Keeps external API logs for `retention` (default 30 days).
     pub fn with_api_log_retention(mut self, retention: std::time::Duration) -> Self {
         self.api_log_retention = retention;
         self
     }
 
+    /// Lets outbound calls reach the private networks and hosts `allow` covers
+    /// (by default only public addresses are called).
+    pub fn with_outbound(mut self, allow: AllowList) -> Self {
+        self.http = OutboundClient::new(allow);
+        self
+    }
+
+    /// The key connection credentials are sealed with. Set it before serving: an
+    /// engine without one refuses to make connections rather than store secrets in
+    /// the clear.
     pub fn with_credentials_cipher(mut self, cipher: CredentialsCipher) -> Self {
         self.cipher = Some(Arc::new(cipher));
         self

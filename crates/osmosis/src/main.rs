@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use osmosis_connectors::http::AllowList;
 use osmosis_connectors::sealing::{CredentialsCipher, EncryptionKey};
 use osmosis_engine::{Engine, EngineConfig};
 
@@ -137,6 +138,12 @@ struct ServeArgs {
     /// 16,384, or less when the open-file limit is lower.
     #[arg(long, env = "OSMOSIS_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Private networks and hosts outbound calls (connector APIs, token endpoints,
+    /// webhooks) may reach, comma-separated: networks (`10.0.0.0/8`), addresses
+    /// (`127.0.0.1`) or host names (`api.corp.internal`). By default only public
+    /// addresses are called; cloud metadata and link-local addresses never are.
+    #[arg(long, env = "OSMOSIS_OUTBOUND_ALLOW")]
+    outbound_allow: Option<AllowList>,
     /// Memory budget of the read cache in MiB (SQLite only; 0 turns it off): the
     /// cache evicts to stay under it and keeps no answer over an eighth of it.
     #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
@@ -353,8 +360,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.connectors_dir {
         catalog.extend(load_connectors_dir(dir)?);
     }
+    let outbound_allow = args.outbound_allow.clone().unwrap_or_default();
+    if !outbound_allow.is_empty() {
+        tracing::info!(allow = ?outbound_allow, "outbound calls may reach these private networks");
+    }
     let engine = Engine::new(store, EngineConfig { public_url })
         .with_credentials_cipher(cipher)
+        .with_outbound(outbound_allow)
         .with_catalog(catalog)
         .with_api_log_retention(std::time::Duration::from_secs(
             args.api_log_retention_days * 24 * 3600,

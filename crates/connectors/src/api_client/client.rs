@@ -15,6 +15,7 @@ use super::config::{string_pairs, ApiClientConfig};
 use super::error::{keys, ApiClientError, ResponseSummary};
 use super::observe::{mask_header, mask_header_map, mask_url, CallObserver, CallRecord};
 use super::retry::{parse_retry_after, RetryPolicy};
+use crate::http::{OutboundClient, OutboundError, OutboundRequest};
 use crate::redact::Redactor;
 
 /// One request, with a path relative to the base URI (or an absolute URL).
@@ -96,7 +97,7 @@ impl ApiResponse {
 /// The API client of one connection.
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: OutboundClient,
     config: ApiClientConfig,
     policy: RetryPolicy,
     redactor: Redactor,
@@ -130,7 +131,7 @@ impl ApiClient {
     /// the connection's credentials, which are masked together with the secrets the
     /// config itself sends.
     pub fn new(
-        http: reqwest::Client,
+        http: OutboundClient,
         config: ApiClientConfig,
         policy: RetryPolicy,
         redactor: Redactor,
@@ -267,7 +268,7 @@ impl ApiClient {
         headers: &[(String, String)],
         timeout: Duration,
         form: &[(String, String)],
-    ) -> (reqwest::RequestBuilder, Option<String>) {
+    ) -> (OutboundRequest, Option<String>) {
         let mut builder = self
             .http
             .request(method.clone(), url.clone())
@@ -402,7 +403,7 @@ impl ApiClient {
         }
         let observed_body = || self.observer.as_ref().and(request.data.clone());
         let received = async {
-            let response = builder.send().await.map_err(|e| self.transport(e))?;
+            let response = builder.send().await.map_err(|e| self.outbound(e))?;
             let status = response.status().as_u16();
             let headers = header_map(response.headers());
             let retry_after = retry_after(response.headers());
@@ -503,7 +504,7 @@ impl ApiClient {
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                let error = self.transport(e);
+                let error = self.outbound(e);
                 note(None, Some(&error));
                 return Err(error);
             }
@@ -566,6 +567,15 @@ impl ApiClient {
                 headers: raw_headers,
                 body: bytes,
             }),
+        }
+    }
+
+    /// A request that got no response: refused by the outbound guard (not retried:
+    /// the address will not change between attempts), or a transport failure.
+    fn outbound(&self, error: OutboundError) -> ApiClientError {
+        match error {
+            OutboundError::Refused(refused) => ApiClientError::AddressRefused(refused),
+            OutboundError::Request(e) => self.transport(e),
         }
     }
 

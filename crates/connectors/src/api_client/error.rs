@@ -8,6 +8,8 @@ use std::time::Duration;
 use osmosis_model::{ApiError, ErrorType};
 use serde_json::{json, Value};
 
+use crate::http::{AddressRefused, OUTBOUND_ADDRESS_REFUSED};
+
 /// `ConnectionErrorKey` values.
 pub mod keys {
     pub const ACCESS_TOKEN_EXPIRED: &str = "access_token_expired";
@@ -71,6 +73,10 @@ pub enum ApiClientError {
     /// The request did not complete (connection refused, reset, timed out).
     #[error("Request to the API failed after {attempts} attempt(s): {message}")]
     Transport { message: String, attempts: u32 },
+    /// The outbound guard refused the request's host (a metadata, link-local or
+    /// private address the allow list does not cover).
+    #[error(transparent)]
+    AddressRefused(AddressRefused),
     #[error("Invalid request URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
     /// What `makeApiClient` returned cannot configure a client.
@@ -103,6 +109,7 @@ impl ApiClientError {
             ApiClientError::ConnectionIsDefunct { .. } => Some(keys::CONNECTION_IS_DEFUNCT),
             ApiClientError::RateLimitExceeded { .. } => Some(keys::RATE_LIMIT_EXCEEDED),
             ApiClientError::Handler { key, .. } => key.as_deref(),
+            ApiClientError::AddressRefused(_) => Some(OUTBOUND_ADDRESS_REFUSED),
             _ => None,
         }
     }
@@ -132,6 +139,9 @@ impl ApiClientError {
     /// The Membrane error body: `type: connection` with the connection key, and the
     /// failing response (status and masked body) under `data.response`.
     pub fn to_error_data(&self) -> ApiError {
+        if let ApiClientError::AddressRefused(refused) = self {
+            return refused.to_error_data();
+        }
         let key: Option<Cow<'static, str>> = match self.key() {
             Some(keys::ACCESS_TOKEN_EXPIRED) => Some(Cow::Borrowed(keys::ACCESS_TOKEN_EXPIRED)),
             Some(keys::CONNECTION_IS_DEFUNCT) => Some(Cow::Borrowed(keys::CONNECTION_IS_DEFUNCT)),

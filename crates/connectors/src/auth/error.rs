@@ -5,6 +5,8 @@ use serde_json::json;
 
 use crate::api_client::keys;
 use crate::function::FunctionError;
+use crate::http::{AddressRefused, OutboundError};
+use crate::redact::Redactor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -28,6 +30,9 @@ pub enum AuthError {
     InvalidTokenResponse(String),
     #[error("request to the provider failed: {0}")]
     Transport(String),
+    /// The token endpoint's address is one the outbound guard refuses.
+    #[error(transparent)]
+    AddressRefused(AddressRefused),
     /// A refresh was needed but there is no refresh token (or the connector says it
     /// issues none).
     #[error("no refresh token to refresh the access token with")]
@@ -48,6 +53,17 @@ impl From<FunctionError> for AuthError {
 }
 
 impl AuthError {
+    /// A failed token request: refused by the outbound guard, or a transport
+    /// failure with the URL dropped and secrets masked.
+    pub(crate) fn outbound(error: OutboundError, redactor: &Redactor) -> Self {
+        match error {
+            OutboundError::Refused(refused) => AuthError::AddressRefused(refused),
+            OutboundError::Request(e) => {
+                AuthError::Transport(redactor.text(&e.without_url().to_string()))
+            }
+        }
+    }
+
     /// A refused grant means the stored credentials cannot be repaired.
     pub fn to_error_data(&self) -> ApiError {
         match self {
@@ -66,6 +82,7 @@ impl AuthError {
                 data: None,
             },
             AuthError::InvalidConfig { .. } => ApiError::configuration(self.to_string()),
+            AuthError::AddressRefused(refused) => refused.to_error_data(),
             _ => ApiError::new(ErrorType::Connection, None, self.to_string()),
         }
     }

@@ -6,6 +6,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value};
 
 use super::AuthError;
+use crate::http::OutboundClient;
 use crate::redact::Redactor;
 
 /// How a token request's parameters are sent. RFC 6749 says form; a few providers
@@ -19,7 +20,7 @@ pub enum TokenRequestFormat {
 }
 
 pub(crate) async fn post_token_request(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     url: &str,
     params: &[(String, String)],
     format: TokenRequestFormat,
@@ -42,7 +43,7 @@ pub(crate) async fn post_token_request(
     let response = request
         .send()
         .await
-        .map_err(|e| AuthError::Transport(redactor.text(&e.without_url().to_string())))?;
+        .map_err(|e| AuthError::outbound(e, redactor))?;
     let status = response.status().as_u16();
     let text = response
         .text()

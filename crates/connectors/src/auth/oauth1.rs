@@ -14,6 +14,7 @@ use sha1::Sha1;
 
 use super::form::parse_token_body;
 use super::AuthError;
+use crate::http::OutboundClient;
 use crate::redact::{Redactor, Secret};
 
 /// RFC 5849 §3.6: everything but unreserved characters is percent-encoded.
@@ -195,7 +196,7 @@ fn parse_url(field: &'static str, value: &str) -> Result<url::Url, AuthError> {
 }
 
 async fn signed_post(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth1Config,
     url: &url::Url,
     token: Option<&OAuth1Token>,
@@ -221,7 +222,7 @@ async fn signed_post(
         .header(AUTHORIZATION, signed.authorization_header())
         .send()
         .await
-        .map_err(|e| AuthError::Transport(redactor.text(&e.without_url().to_string())))?;
+        .map_err(|e| AuthError::outbound(e, &redactor))?;
     let status = response.status().as_u16();
     let text = response
         .text()
@@ -253,7 +254,7 @@ fn token_from(body: &Value) -> Result<OAuth1Token, AuthError> {
 /// Temporary credentials (RFC 5849 §2.1). `scopes` and `extra` go in the query of the
 /// request-token URL, where providers that take them expect them.
 pub async fn request_token(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth1Config,
     callback_uri: &str,
 ) -> Result<OAuth1Token, AuthError> {
@@ -305,7 +306,7 @@ pub fn authorize_url(
 /// Token credentials (RFC 5849 §2.3). Returns the whole response (providers add
 /// fields such as `user_id`), which is the default credentials.
 pub async fn access_token(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth1Config,
     request_token: &OAuth1Token,
     verifier: &str,

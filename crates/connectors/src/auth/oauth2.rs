@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::form::post_token_request;
 pub use super::form::TokenRequestFormat;
 use super::AuthError;
+use crate::http::OutboundClient;
 use crate::redact::{Redactor, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,7 +148,7 @@ impl OAuth2Config {
     /// encoding the provider takes.
     async fn token_request(
         &self,
-        http: &reqwest::Client,
+        http: &OutboundClient,
         url: &str,
         mut params: Vec<(String, String)>,
         redactor: &Redactor,
@@ -301,7 +302,7 @@ fn require_access_token(response: Value, config: &OAuth2Config) -> Result<Value,
 /// Exchanges the callback's `code` for tokens (RFC 6749 §4.1.3). Returns the raw token
 /// response (JSON or form-encoded, as an object).
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth2Config,
     code: &str,
     redirect_uri: &str,
@@ -324,7 +325,7 @@ pub async fn exchange_code(
 
 /// The refresh-token grant (RFC 6749 §6).
 pub async fn refresh_token(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth2Config,
     refresh_token: &str,
 ) -> Result<Value, AuthError> {
@@ -344,7 +345,7 @@ pub async fn refresh_token(
 
 /// The client-credentials grant (RFC 6749 §4.4).
 pub async fn client_credentials_grant(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth2Config,
 ) -> Result<Value, AuthError> {
     let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
@@ -359,7 +360,7 @@ pub async fn client_credentials_grant(
 
 /// Token revocation (RFC 7009) at `revoke_uri`, for providers that have one.
 pub async fn revoke_token(
-    http: &reqwest::Client,
+    http: &OutboundClient,
     config: &OAuth2Config,
     revoke_uri: &str,
     token: &str,

@@ -30,10 +30,14 @@ fn failed(error: impl std::fmt::Display) -> RefreshError {
     RefreshError::Failed(error.to_string())
 }
 
-/// A refused grant is final; an unreachable or failing token endpoint is not.
+/// A refused grant is final; an unreachable, refused-by-guard or failing token
+/// endpoint is not.
 fn from_auth(error: AuthError) -> RefreshError {
     match &error {
         AuthError::Transport(_) => RefreshError::Unavailable(error.to_string()),
+        // The operator's allow list, not the grant, is in the way: condemning the
+        // connection would outlast a fix of the setting.
+        AuthError::AddressRefused(_) => RefreshError::Unavailable(error.to_string()),
         AuthError::TokenEndpoint { status, .. } if *status >= 500 || *status == 429 => {
             RefreshError::Unavailable(error.to_string())
         }

@@ -24,6 +24,7 @@ pub use error::FunctionError;
 
 use crate::api_client::{ApiClient, ApiClientConfig, CallObserver, RetryPolicy};
 use crate::definition::{AuthConfig, AuthFunction, Connector, FunctionDef, Implementation};
+use crate::http::OutboundClient;
 use crate::redact::Redactor;
 
 /// How deep operation mappings may call operations.
@@ -43,7 +44,7 @@ pub struct FunctionRunner {
     auth: AuthConfig,
     credentials: Value,
     connector_parameters: Value,
-    http: reqwest::Client,
+    http: OutboundClient,
     sandbox: Sandbox,
     policy: RetryPolicy,
     redactor: Redactor,
@@ -63,7 +64,7 @@ impl std::fmt::Debug for FunctionRunner {
 
 impl FunctionRunner {
     /// A runner for the connector's own auth (option `""`).
-    pub fn new(connector: Arc<Connector>, http: reqwest::Client) -> Self {
+    pub fn new(connector: Arc<Connector>, http: OutboundClient) -> Self {
         let auth = connector.auth.clone();
         Self {
             connector,
@@ -146,7 +147,7 @@ impl FunctionRunner {
         &self.connector_parameters
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &OutboundClient {
         &self.http
     }
 

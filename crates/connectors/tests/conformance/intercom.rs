@@ -273,7 +273,7 @@ async fn intercom_calls_the_connection_regions_host_unless_an_api_base_uri_is_se
         // The region chosen when connecting is kept with the token…
         let input = json!({"access_token": TOKEN, "tokenResponse": {"access_token": TOKEN, "token_type": "Bearer"},
             "connectionInput": {"region": region}});
-        let credentials = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+        let credentials = FunctionRunner::new(connector.clone(), crate::mock::outbound())
             .with_connector_parameters(app.clone())
             .run_auth_function(AuthFunction::GetCredentialsFromAccessTokenResponse, input)
             .await
@@ -289,7 +289,7 @@ async fn intercom_calls_the_connection_regions_host_unless_an_api_base_uri_is_se
                 "http://127.0.0.1:9/me".to_owned(),
             ),
         ] {
-            let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+            let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
                 .with_credentials(credentials.clone())
                 .with_connector_parameters(parameters);
             let url = runner.api_client().await.unwrap().url_for("/me").unwrap();

@@ -8,6 +8,7 @@
 //! `groups:write`) are checked here against the connector as it was before its fix,
 //! so they keep biting once the shipped connector passes.
 
+use osmosis_connectors::http::{AllowList, OutboundClient};
 use serde_json::{json, Value};
 
 use super::runner::{check, shipped, Report, Spec};
@@ -21,12 +22,7 @@ use super::{
 async fn broken(spec: &Spec, edit: impl FnOnce(&mut Value)) -> Report {
     let mut connector = shipped(spec.key);
     edit(&mut connector);
-    check(
-        spec,
-        &connector,
-        osmosis_connectors::http::outbound_client(),
-    )
-    .await
+    check(spec, &connector, crate::mock::outbound()).await
 }
 
 fn at<'a>(connector: &'a mut Value, pointer: &str) -> &'a mut Value {
@@ -58,7 +54,8 @@ fn rest(path: &str, method: &str, request: Value, response: Value) -> Value {
 async fn github_refuses_a_client_without_a_user_agent() {
     let spec = github::spec();
     let connector = shipped("github");
-    let report = check(&spec, &connector, reqwest::Client::new()).await;
+    let anonymous = OutboundClient::without_user_agent(AllowList::loopback());
+    let report = check(&spec, &connector, anonymous).await;
     fails(&report, "test", "User-Agent header");
     fails(&report, "repositories: list", "403");
 }

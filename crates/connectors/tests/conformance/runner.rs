@@ -14,7 +14,7 @@ use osmosis_connectors::catalog;
 use osmosis_connectors::collections::run_method;
 use osmosis_connectors::definition::{AuthFunction, CollectionMethod, Connector};
 use osmosis_connectors::function::FunctionRunner;
-use osmosis_connectors::http::USER_AGENT;
+use osmosis_connectors::http::{OutboundClient, USER_AGENT};
 use serde_json::{json, Value};
 
 use super::wire::{serve, Api, Log};
@@ -138,12 +138,7 @@ pub fn shipped(key: &str) -> Value {
 
 /// The shipped connector on the engine's outbound client.
 pub async fn check_shipped(spec: &Spec) -> Report {
-    check(
-        spec,
-        &shipped(spec.key),
-        osmosis_connectors::http::outbound_client(),
-    )
-    .await
+    check(spec, &shipped(spec.key), crate::mock::outbound()).await
 }
 
 /// No retries: a refused call is refused once, and the log shows it once.
@@ -156,7 +151,7 @@ fn one_attempt() -> RetryPolicy {
     }
 }
 
-pub async fn check(spec: &Spec, connector: &Value, http: reqwest::Client) -> Report {
+pub async fn check(spec: &Spec, connector: &Value, http: OutboundClient) -> Report {
     let connector = Arc::new(Connector::from_value(connector).unwrap());
     let scopes = granted_scopes(&connector).await;
     let (base, log) = serve((spec.api)(&scopes)).await;
@@ -259,7 +254,7 @@ async fn granted_scopes(connector: &Arc<Connector>) -> Scopes {
     {
         return Scopes::new();
     }
-    let runner = FunctionRunner::new(connector.clone(), reqwest::Client::new())
+    let runner = FunctionRunner::new(connector.clone(), crate::mock::outbound())
         .with_connector_parameters(json!({"clientId": "client-1", "clientSecret": "s"}));
     let input = json!({"connectionInput": {"subdomain": "acme"}, "redirectUri": "https://osmosis.test/cb", "state": "s"});
     let config = runner

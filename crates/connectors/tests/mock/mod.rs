@@ -12,6 +12,13 @@ use std::sync::Arc;
 use axum::Router;
 use osmosis_connectors::catalog;
 use osmosis_connectors::definition::Connector;
+use osmosis_connectors::http::{AllowList, OutboundClient};
+
+/// The outbound client the engine would use, allowed to reach the mocks on this
+/// machine.
+pub fn outbound() -> OutboundClient {
+    OutboundClient::new(AllowList::loopback())
+}
 
 /// Serves `app` on a free loopback port; returns its base URL.
 pub async fn serve(app: Router) -> String {

@@ -8,6 +8,7 @@
 //! is sent; the body is `{event, data: {id, integrationId, integrationKey, name,
 //! disconnected, customerId}}`; each request has a 10 s timeout.
 
+use osmosis_connectors::http::OutboundError;
 use osmosis_model::{ApiError, Element};
 use osmosis_store::Job;
 use serde_json::{json, Map, Value};
@@ -132,7 +133,12 @@ impl Engine {
             .json(&payload.body)
             .send()
             .await
-            .map_err(|e| format!("cannot reach the webhook: {}", e.without_url()))?;
+            .map_err(|e| match e {
+                OutboundError::Refused(refused) => refused.to_string(),
+                OutboundError::Request(e) => {
+                    format!("cannot reach the webhook: {}", e.without_url())
+                }
+            })?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -165,15 +171,18 @@ impl Engine {
             match (field.as_str(), value) {
                 (_, Value::Null) => {}
                 ("webhookUri", Value::String(uri)) => {
-                    let ok = url::Url::parse(uri)
-                        .map(|u| matches!(u.scheme(), "http" | "https"))
-                        .unwrap_or(false);
-                    if !ok {
-                        return Err(ApiError::invalid_field(
-                            "webhookUri",
-                            "must be an http(s) URL",
-                        ));
-                    }
+                    let url = url::Url::parse(uri)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| {
+                            ApiError::invalid_field("webhookUri", "must be an http(s) URL")
+                        })?;
+                    // What the URL alone shows (an IP literal, a metadata name) is
+                    // refused now rather than on every delivery; names are checked
+                    // by address when they are called.
+                    self.http
+                        .check_url(&url)
+                        .map_err(|refused| ApiError::invalid_field("webhookUri", refused))?;
                 }
                 ("enabledWebhookEvents", Value::Array(events)) => {
                     if let Some(bad) = events

@@ -11,6 +11,7 @@ pub mod mock_api;
 pub mod process;
 
 use jsonwebtoken::{EncodingKey, Header};
+use osmosis_connectors::http::AllowList;
 use osmosis_engine::{Engine, EngineConfig};
 use serde_json::{json, Value};
 
@@ -95,11 +96,18 @@ pub mod sqlx_pg {
 }
 
 impl Server {
+    /// A server whose outbound calls may reach this machine, where the mock APIs
+    /// listen.
     pub async fn start() -> Server {
+        Server::start_with_outbound(AllowList::loopback()).await
+    }
+
+    /// A server whose outbound calls may reach the private networks `allow` covers.
+    pub async fn start_with_outbound(allow: AllowList) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database(dir.path()).await;
         let key = osmosis_connectors::sealing::EncryptionKey::generate();
-        let server = Server::serve(database_url, pg_database, key, dir).await;
+        let server = Server::serve(database_url, pg_database, key, allow, dir).await;
         server
             .engine
             .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
@@ -113,7 +121,14 @@ impl Server {
     pub async fn another_node(&self) -> Server {
         assert_eq!(backend(), "postgres", "only a shared database has nodes");
         let dir = tempfile::tempdir().expect("temp dir");
-        Server::serve(self.database_url.clone(), None, self.key.clone(), dir).await
+        Server::serve(
+            self.database_url.clone(),
+            None,
+            self.key.clone(),
+            AllowList::loopback(),
+            dir,
+        )
+        .await
     }
 
     /// An API on a free loopback port over `database_url`, served by the same
@@ -122,6 +137,7 @@ impl Server {
         database_url: String,
         pg_database: Option<String>,
         key: osmosis_connectors::sealing::EncryptionKey,
+        allow: AllowList,
         dir: tempfile::TempDir,
     ) -> Server {
         let store = osmosis_store::open(&database_url, 8, true)
@@ -140,7 +156,8 @@ impl Server {
         )
         .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
             key.clone(),
-        ));
+        ))
+        .with_outbound(allow);
         let app = osmosis_api::router(osmosis_api::AppState::new(engine.clone()));
         let task = tokio::spawn(async move {
             osmosis_api::server::serve(

@@ -24,13 +24,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `osmosis <args>` with only the given `OSMOSIS_*` settings.
+/// `osmosis <args>` with only the given `OSMOSIS_*` settings, and outbound calls
+/// allowed to this machine, where the tests' mock APIs listen.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     for k in OWN_VARS {
         cmd.env_remove(k);
     }
+    cmd.env("OSMOSIS_OUTBOUND_ALLOW", "127.0.0.0/8,::1");
     for (k, v) in env {
         cmd.env(k, v);
     }
