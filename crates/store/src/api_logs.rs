@@ -131,7 +131,8 @@ for_each_backend! {
         }
 
         async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
-            let mut q = QueryBuilder::<DB>::new("DELETE FROM external_api_logs WHERE created_ms < ");
+            let mut q =
+                QueryBuilder::<DB>::new("DELETE FROM external_api_logs WHERE created_ms < ");
             q.push_bind(before_ms);
             let done = q.build().execute(&mut *self.writer().await?).await?;
             Ok(done.rows_affected())
@@ -162,15 +163,26 @@ for_each_backend! {
             s.push(" AND created_ms <= ").push_bind(to);
         }
         if let Some(cursor) = q.cursor {
-            s.push(if q.descending { " AND seq < " } else { " AND seq > " })
-                .push_bind(cursor);
+            s.push(if q.descending {
+                " AND seq < "
+            } else {
+                " AND seq > "
+            })
+            .push_bind(cursor);
         }
-        s.push(if q.descending { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " })
-            .push_bind(q.limit);
+        s.push(if q.descending {
+            " ORDER BY seq DESC LIMIT "
+        } else {
+            " ORDER BY seq LIMIT "
+        })
+        .push_bind(q.limit);
         s
     }
 
-    fn decode(row: &<DB as sqlx::Database>::Row, with_details: bool) -> Result<ExternalApiLog, StoreError> {
+    fn decode(
+        row: &<DB as sqlx::Database>::Row,
+        with_details: bool,
+    ) -> Result<ExternalApiLog, StoreError> {
         let details = if with_details {
             serde_json::from_str(row.try_get("details")?)
                 .map_err(|e| StoreError::Corrupt(format!("external API log details: {e}")))?

@@ -67,7 +67,10 @@ for_each_backend! {
     impl ConnectRecordStore for SqlStore<DB> {
         async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
             let doc = record.doc.to_string();
-            put(record, &doc).build().execute(&mut *self.writer().await?).await?;
+            put(record, &doc)
+                .build()
+                .execute(&mut *self.writer().await?)
+                .await?;
             Ok(())
         }
 
@@ -97,7 +100,8 @@ for_each_backend! {
             let mut q = QueryBuilder::<DB>::new("UPDATE connect_records SET used_at = ");
             q.push_bind(now_ms);
             push_address(&mut q, workspace_id, kind, id);
-            q.push(" AND used_at IS NULL AND expires_at > ").push_bind(now_ms);
+            q.push(" AND used_at IS NULL AND expires_at > ")
+                .push_bind(now_ms);
             q.push(format!(" RETURNING {COLUMNS}"));
             let rows = q.build().fetch_all(&mut *self.writer().await?).await?;
             rows.first().map(decode).transpose()
@@ -105,10 +109,15 @@ for_each_backend! {
 
         /// Inserts the lease, or takes over one that expired; a live lease of
         /// someone else leaves it unchanged.
-        async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
+        async fn take_lease(
+            &self,
+            record: &ConnectRecord,
+            now_ms: i64,
+        ) -> Result<bool, StoreError> {
             let doc = record.doc.to_string();
             let mut q = put(record, &doc);
-            q.push(" WHERE connect_records.expires_at <= ").push_bind(now_ms);
+            q.push(" WHERE connect_records.expires_at <= ")
+                .push_bind(now_ms);
             let done = q.build().execute(&mut *self.writer().await?).await?;
             Ok(done.rows_affected() > 0)
         }
@@ -123,7 +132,8 @@ for_each_backend! {
 
     /// Inserts a record, or replaces the one at its address (and makes it untaken).
     fn put<'a>(r: &'a ConnectRecord, doc: &'a str) -> QueryBuilder<'a, DB> {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO connect_records ({COLUMNS}) VALUES ("));
+        let mut q =
+            QueryBuilder::<DB>::new(format!("INSERT INTO connect_records ({COLUMNS}) VALUES ("));
         let mut values = q.separated(", ");
         values.push_bind(&r.workspace_id);
         values.push_bind(&r.kind);
@@ -140,7 +150,12 @@ for_each_backend! {
         q
     }
 
-    fn push_address<'a>(q: &mut QueryBuilder<'a, DB>, workspace_id: &'a str, kind: &'a str, id: &'a str) {
+    fn push_address<'a>(
+        q: &mut QueryBuilder<'a, DB>,
+        workspace_id: &'a str,
+        kind: &'a str,
+        id: &'a str,
+    ) {
         q.push(" WHERE workspace_id = ").push_bind(workspace_id);
         q.push(" AND kind = ").push_bind(kind);
         q.push(" AND id = ").push_bind(id);

@@ -106,7 +106,10 @@ for_each_backend! {
             let doc = doc_text(e);
             let row = row(e, key_scope, &doc);
             let names: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
-            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO elements ({}) VALUES (", names.join(", ")));
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "INSERT INTO elements ({}) VALUES (",
+                names.join(", ")
+            ));
             let mut values = q.separated(", ");
             for (_, value) in row {
                 values.push_bind(value);
@@ -154,7 +157,9 @@ for_each_backend! {
             workspace_id: &str,
             id: &str,
         ) -> Result<Option<Element>, StoreError> {
-            let mut q = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM elements WHERE workspace_id = "));
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {COLUMNS} FROM elements WHERE workspace_id = "
+            ));
             q.push_bind(workspace_id);
             q.push(" AND id = ").push_bind(id);
             let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
@@ -171,9 +176,12 @@ for_each_backend! {
     }
 
     fn find(q: &ElementQuery) -> QueryBuilder<'_, DB> {
-        let mut s = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM elements WHERE workspace_id = "));
+        let mut s = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM elements WHERE workspace_id = "
+        ));
         s.push_bind(&q.workspace_id);
-        s.push(" AND element_type = ").push_bind(q.element_type.name());
+        s.push(" AND element_type = ")
+            .push_bind(q.element_type.name());
         for (column, value) in [("id", &q.id), ("key", &q.key), ("uuid", &q.uuid)] {
             if let Some(v) = value {
                 s.push(format!(" AND {column} = ")).push_bind(v);
@@ -205,12 +213,17 @@ for_each_backend! {
         if let Some(search) = &q.search {
             let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
             s.push(" AND (lower(name) LIKE ").push_bind(pattern.clone());
-            s.push(" ESCAPE '\\' OR lower(coalesce(key, '')) LIKE ").push_bind(pattern);
+            s.push(" ESCAPE '\\' OR lower(coalesce(key, '')) LIKE ")
+                .push_bind(pattern);
             s.push(" ESCAPE '\\')");
         }
         for (field, value) in &q.doc_equals {
             // A missing boolean flag reads as false, as the API renders it.
-            let missing = if value == &serde_json::Value::Bool(false) { "false" } else { "null" };
+            let missing = if value == &serde_json::Value::Bool(false) {
+                "false"
+            } else {
+                "null"
+            };
             DB::push_doc_equals(&mut s, field, value, missing);
         }
         if q.id.is_some() || q.key.is_some() || q.uuid.is_some() {
@@ -226,7 +239,8 @@ for_each_backend! {
 
     /// Decodes a row selected with [`COLUMNS`].
     fn decode(row: &<DB as sqlx::Database>::Row) -> Result<Element, StoreError> {
-        let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
+        let text =
+            |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
         let type_name = text("element_type")?;
         let element_type = ElementType::from_name(&type_name)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown element type `{type_name}`")))?;
@@ -236,7 +250,9 @@ for_each_backend! {
         let doc: serde_json::Value = serde_json::from_str(row.try_get("doc")?)
             .map_err(|e| StoreError::Corrupt(format!("element document: {e}")))?;
         let serde_json::Value::Object(doc) = doc else {
-            return Err(StoreError::Corrupt("element document is not an object".into()));
+            return Err(StoreError::Corrupt(
+                "element document is not an object".into(),
+            ));
         };
         Ok(Element {
             seq: row.try_get("seq")?,

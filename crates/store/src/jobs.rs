@@ -94,10 +94,12 @@ for_each_backend! {
         ) -> Result<Vec<Job>, StoreError> {
             let mut q = QueryBuilder::<DB>::new("UPDATE jobs SET locked_by = ");
             q.push_bind(node);
-            q.push(", locked_until = ").push_bind(lease.now_ms + lease.duration_ms);
+            q.push(", locked_until = ")
+                .push_bind(lease.now_ms + lease.duration_ms);
             q.push(", attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs WHERE run_at <= ");
             q.push_bind(lease.now_ms);
-            q.push(" AND (locked_until IS NULL OR locked_until < ").push_bind(lease.now_ms);
+            q.push(" AND (locked_until IS NULL OR locked_until < ")
+                .push_bind(lease.now_ms);
             q.push(") ORDER BY run_at LIMIT ").push_bind(limit);
             q.push(<DB as Backend>::CLAIM_LOCK);
             q.push(format!(") RETURNING {COLUMNS}"));

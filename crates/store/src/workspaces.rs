@@ -48,7 +48,8 @@ for_each_backend! {
     #[async_trait]
     impl WorkspaceStore for SqlStore<DB> {
         async fn insert_workspace(&self, w: &Workspace) -> Result<(), StoreError> {
-            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO workspaces ({COLUMNS}) VALUES ("));
+            let mut q =
+                QueryBuilder::<DB>::new(format!("INSERT INTO workspaces ({COLUMNS}) VALUES ("));
             let mut values = q.separated(", ");
             for v in [&w.id, &w.key, &w.secret, &w.name, &w.created_at] {
                 values.push_bind(v.as_str());
@@ -62,7 +63,8 @@ for_each_backend! {
         }
 
         async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
-            let mut q = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM workspaces WHERE key = "));
+            let mut q =
+                QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM workspaces WHERE key = "));
             q.push_bind(key);
             let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
             row.as_ref().map(decode).transpose()
