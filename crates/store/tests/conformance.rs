@@ -175,39 +175,39 @@ async fn element_lookups_by_identity_reference_and_document_value() {
             found.into_iter().map(|e| e.id).collect::<Vec<_>>()
         }
     };
-    assert_eq!(ids(&|q| q.id = Some(a.id.clone())).await, [a.id.clone()]);
+    assert_eq!(ids(&|q| q.id = Some(a.id.clone())).await, [a.id.as_str()]);
     assert_eq!(
         ids(&|q| q.key = Some("b\\slash".into())).await,
-        [b.id.clone()]
+        [b.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.uuid = Some(keyless.uuid.clone())).await,
-        [keyless.id.clone()]
+        [keyless.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.parent = RefFilter::Is("con_parent".into())).await,
-        [a.id.clone()]
+        [a.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.connection = RefFilter::Some).await,
-        [b.id.clone()]
+        [b.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.instance_key = RefFilter::Is("one".into())).await,
-        [a.id.clone()]
+        [a.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.doc_equals = vec![("externalAppId".into(), json!("app-2"))]).await,
-        [b.id.clone()]
+        [b.id.as_str()]
     );
     assert_eq!(
         ids(&|q| q.doc_equals = vec![("count".into(), json!(2))]).await,
-        [b.id.clone()]
+        [b.id.as_str()]
     );
     // A backslash in a search is literal, as `%` and `_` are.
     assert_eq!(
         ids(&|q| q.search = Some("\\S".into())).await,
-        [b.id.clone()]
+        [b.id.as_str()]
     );
     // An identity lookup in another type or workspace finds nothing.
     let mut other_type = ElementQuery::new(WS, ElementType::Flow);
