@@ -56,7 +56,7 @@ impl Engine {
         if let Some(entry) = self.runners.entries.get(&conn.id) {
             if entry.revision == conn.revision
                 && entry.generation == generation
-                && (!self.store.is_shared() || entry.built.elapsed() < SHARED_TTL)
+                && (!self.stores.database.is_shared() || entry.built.elapsed() < SHARED_TTL)
             {
                 return Ok(Arc::clone(&entry.runner));
             }

@@ -53,7 +53,8 @@ impl Engine {
 
     async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
         let settings = self
-            .store
+            .stores
+            .workspaces
             .workspace_settings(&conn.workspace_id)
             .await
             .map_err(store_error)?;
@@ -67,7 +68,8 @@ impl Engine {
         }
         let integration_key = match &conn.integration_id {
             Some(id) => self
-                .store
+                .stores
+                .elements
                 .element_by_id(&conn.workspace_id, id)
                 .await
                 .map_err(store_error)?
@@ -97,7 +99,8 @@ impl Engine {
             attempts: 0,
             last_error: None,
         };
-        self.store
+        self.stores
+            .jobs
             .schedule_job(&job, now)
             .await
             .map_err(store_error)?;
@@ -130,7 +133,8 @@ impl Engine {
                 "workspace settings need an admin token",
             ));
         }
-        self.store
+        self.stores
+            .workspaces
             .workspace_settings(&caller.workspace.id)
             .await
             .map_err(store_error)
@@ -188,7 +192,8 @@ impl Engine {
                 map.insert(field.clone(), value.clone());
             }
         }
-        self.store
+        self.stores
+            .workspaces
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await
             .map_err(store_error)?;

@@ -32,7 +32,8 @@ pub(super) async fn prepare(
             q.doc_equals = vec![("externalAppId".into(), json!(app))];
             q.limit = 1;
             if let Some(c) = engine
-                .store
+                .stores
+                .elements
                 .find_elements(&q)
                 .await
                 .map_err(store_error)?
@@ -128,7 +129,8 @@ pub(super) async fn render(
 ) -> Result<(), ApiError> {
     let connector = match el.doc_str("connectorId") {
         Some(id) => engine
-            .store
+            .stores
+            .elements
             .element_by_id(&el.workspace_id, id)
             .await
             .map_err(store_error)?,
@@ -214,7 +216,8 @@ pub(super) async fn render(
             q.customer = RefFilter::Is(me.clone());
             q.limit = 1;
             engine
-                .store
+                .stores
+                .elements
                 .find_elements(&q)
                 .await
                 .map_err(store_error)?
