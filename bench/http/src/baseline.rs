@@ -53,9 +53,9 @@ pub async fn serve(
         source,
     })?;
     let url = format!("sqlite://{}", data_dir.join("baseline.db").display());
-    let store = osmosis_store::open(&url, 16, true).await?;
+    let stores = osmosis_store::open(&url, 16, true).await?;
     let engine = Engine::new(
-        store,
+        stores,
         EngineConfig {
             public_url: format!("http://{listen}"),
         },

@@ -129,10 +129,9 @@ impl AppState {
         }
         let ws = self
             .engine
-            .store
             .workspace_by_key(key)
             .await
-            .map_err(|e| ErrorResponse(osmosis_engine::errors::store_error(e)))?
+            .map_err(ErrorResponse)?
             .ok_or_else(|| unauthenticated("The token's workspace is unknown"))?;
         let ws = Arc::new(ws);
         self.workspaces.by_key.insert(key.to_string(), ws.clone());

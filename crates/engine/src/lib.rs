@@ -4,7 +4,8 @@
 //! list any element type, with layers, references, revisions and permissions), the
 //! tenancy model (workspaces, customers, admin and customer callers) and each
 //! element type's own behaviour (integration capability fields, flow validation,
-//! package contents). It reaches the database only through `osmosis_store::Store`.
+//! package contents). It reaches the database only through the narrow stores of
+//! `osmosis_store::Stores`, which no caller outside the engine can reach.
 
 pub mod caller;
 pub mod clock;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 use osmosis_connectors::http::{AllowList, OutboundClient};
 use osmosis_connectors::sealing::CredentialsCipher;
-use osmosis_store::Store;
+use osmosis_store::Stores;
 
 pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
@@ -48,7 +49,9 @@ pub struct EngineConfig {
 /// Shared state of one Osmosis node.
 #[derive(Clone)]
 pub struct Engine {
-    pub store: Arc<dyn Store>,
+    /// The database, one store per concern. Not public: callers go through the
+    /// engine's methods, so none can bypass its checks.
+    pub(crate) stores: Stores,
     pub config: Arc<EngineConfig>,
     pub(crate) customers: Arc<types::customer::CustomerCache>,
     pub(crate) locks: Arc<locks::ElementLocks>,
@@ -75,7 +78,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Self {
+    pub fn new(stores: Stores, config: EngineConfig) -> Self {
         Engine {
             config: Arc::new(config),
             customers: Arc::new(types::customer::CustomerCache::default()),
@@ -87,10 +90,12 @@ impl Engine {
             runners: Arc::new(Default::default()),
             connector_summaries: Arc::new(Default::default()),
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
-            api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(&store))),
+            api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(
+                &stores.api_logs,
+            ))),
             element_hooks: types::hooks_of,
             job_handlers: &JOB_HANDLERS,
-            store,
+            stores,
         }
     }
 

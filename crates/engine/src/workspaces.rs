@@ -32,7 +32,7 @@ impl Engine {
             name: name.to_string(),
             created_at: now_iso(),
         };
-        match self.store.insert_workspace(&workspace).await {
+        match self.stores.workspaces.insert_workspace(&workspace).await {
             Ok(()) => {
                 self.install_catalog_into(workspace.clone()).await?;
                 Ok(workspace)
@@ -46,9 +46,19 @@ impl Engine {
         }
     }
 
+    /// The workspace whose tokens name `key`, if there is one (token verification).
+    pub async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, ApiError> {
+        self.stores
+            .workspaces
+            .workspace_by_key(key)
+            .await
+            .map_err(store_error)
+    }
+
     /// The workspace with this id.
     pub async fn workspace_by_id(&self, id: &str) -> Result<std::sync::Arc<Workspace>, ApiError> {
-        self.store
+        self.stores
+            .workspaces
             .list_workspaces()
             .await
             .map_err(store_error)?
@@ -67,7 +77,8 @@ impl Engine {
         secret: &str,
     ) -> Result<(Workspace, Ensured), ApiError> {
         if let Some(ws) = self
-            .store
+            .stores
+            .workspaces
             .workspace_by_key(key)
             .await
             .map_err(store_error)?
@@ -87,7 +98,8 @@ impl Engine {
             // Another node created it at the same moment.
             Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => {
                 let ws = self
-                    .store
+                    .stores
+                    .workspaces
                     .workspace_by_key(key)
                     .await
                     .map_err(store_error)?
@@ -112,7 +124,13 @@ impl Engine {
     /// is its own and is left alone). Runs at start and for each new workspace.
     pub async fn install_catalog(&self) -> Result<usize, ApiError> {
         let mut installed = 0;
-        for ws in self.store.list_workspaces().await.map_err(store_error)? {
+        for ws in self
+            .stores
+            .workspaces
+            .list_workspaces()
+            .await
+            .map_err(store_error)?
+        {
             installed += self.install_catalog_into(ws).await?;
         }
         Ok(installed)
@@ -133,7 +151,8 @@ impl Engine {
             q.include_archived = true;
             q.limit = 1;
             if !self
-                .store
+                .stores
+                .elements
                 .find_elements(&q)
                 .await
                 .map_err(store_error)?

@@ -194,10 +194,7 @@ impl DatabaseArgs {
         }
     }
 
-    async fn open(
-        &self,
-        migrate: bool,
-    ) -> anyhow::Result<std::sync::Arc<dyn osmosis_store::Store>> {
+    async fn open(&self, migrate: bool) -> anyhow::Result<osmosis_store::Stores> {
         let url = self.url()?;
         Ok(osmosis_store::open_with(&url, &self.options(migrate)).await?)
     }
@@ -247,9 +244,9 @@ async fn create_workspace(
     secret: Option<String>,
     database: DatabaseArgs,
 ) -> anyhow::Result<()> {
-    let store = database.open(true).await?;
+    let stores = database.open(true).await?;
     let engine = Engine::new(
-        store,
+        stores,
         EngineConfig {
             public_url: String::new(),
         },
@@ -263,10 +260,10 @@ async fn create_workspace(
 }
 
 async fn migrate(database: DatabaseArgs) -> anyhow::Result<()> {
-    let store = database.open(true).await?;
+    let stores = database.open(true).await?;
     println!(
         "{}",
-        serde_json::json!({ "schemaVersion": store.schema_version().await? })
+        serde_json::json!({ "schemaVersion": stores.database.schema_version().await? })
     );
     Ok(())
 }
@@ -315,9 +312,9 @@ fn credentials_cipher(
 
 async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
     let cipher = credentials_cipher(&database.data_dir, false)?;
-    let store = database.open(true).await?;
+    let stores = database.open(true).await?;
     let engine = Engine::new(
-        store,
+        stores,
         EngineConfig {
             public_url: String::new(),
         },
@@ -349,7 +346,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
         ..args.database.options(true)
     };
-    let store = osmosis_store::open_with(&args.database.url()?, &options).await?;
+    let stores = osmosis_store::open_with(&args.database.url()?, &options).await?;
     let public_url = args
         .public_url
         .clone()
@@ -364,7 +361,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !outbound_allow.is_empty() {
         tracing::info!(allow = ?outbound_allow, "outbound calls may reach these private networks");
     }
-    let engine = Engine::new(store, EngineConfig { public_url })
+    let engine = Engine::new(stores, EngineConfig { public_url })
         .with_credentials_cipher(cipher)
         .with_outbound(outbound_allow)
         .with_catalog(catalog)

@@ -994,14 +994,14 @@ async fn logs_past_their_retention_are_deleted() {
     .await;
     let before = logs_at_least(s, a, "", 1).await;
     let cutoff = now() * 1000 - 3_600_000;
-    assert_eq!(s.engine.store.purge_api_logs(cutoff).await.unwrap(), 0);
+    assert_eq!(s.stores.api_logs.purge_api_logs(cutoff).await.unwrap(), 0);
     assert_eq!(
         logs_at_least(s, a, "", before.len()).await.len(),
         before.len()
     );
     let later = now() * 1000 + 2_000;
     assert_eq!(
-        s.engine.store.purge_api_logs(later).await.unwrap() as usize,
+        s.stores.api_logs.purge_api_logs(later).await.unwrap() as usize,
         before.len()
     );
     let (_, left) = s.get("/external-api-logs", a).await;

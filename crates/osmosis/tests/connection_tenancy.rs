@@ -271,8 +271,8 @@ const OTHER_WS: &str = "other-ws";
 const OTHER_SECRET: &str = "other-secret-0123456789";
 
 async fn workspace_id(s: &Server, key: &str) -> String {
-    s.engine
-        .store
+    s.stores
+        .workspaces
         .workspace_by_key(key)
         .await
         .unwrap()
@@ -281,8 +281,8 @@ async fn workspace_id(s: &Server, key: &str) -> String {
 }
 
 async fn stored(s: &Server, workspace: &str, id: &str) -> osmosis_model::Element {
-    s.engine
-        .store
+    s.stores
+        .elements
         .element_by_id(workspace, id)
         .await
         .unwrap()
@@ -308,8 +308,8 @@ async fn put_sealed(s: &Server, workspace: &str, id: &str, sealed: &str) {
         el.integration_id.as_deref().unwrap_or_default(),
         el.customer_id.as_deref().unwrap_or_default()
     );
-    s.engine
-        .store
+    s.stores
+        .elements
         .update_element(&el, &scope, &expected)
         .await
         .expect("the row is rewritten");

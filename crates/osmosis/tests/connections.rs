@@ -64,15 +64,15 @@ async fn customer_connects_headless_and_secrets_stay_sealed() {
 
     // At rest the key is sealed: not in the stored document.
     let ws = s
-        .engine
-        .store
+        .stores
+        .workspaces
         .workspace_by_key(WS_KEY)
         .await
         .unwrap()
         .unwrap();
     let stored = s
-        .engine
-        .store
+        .stores
+        .elements
         .element_by_id(&ws.id, &id)
         .await
         .unwrap()
@@ -83,7 +83,7 @@ async fn customer_connects_headless_and_secrets_stay_sealed() {
     // Nor anywhere in a SQLite database file.
     if backend() == "sqlite" {
         let path = s.database_url.trim_start_matches("sqlite://");
-        s.engine.store.close().await;
+        s.stores.database.close().await;
         let mut bytes = std::fs::read(path).unwrap();
         if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
             bytes.extend(wal);

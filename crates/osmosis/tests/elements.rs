@@ -568,8 +568,8 @@ async fn read_only_elements_refuse_writes() {
     let v = s.create("actions", json!({"key": "locked"})).await;
     // Published package elements are read-only; mark one the way publishing will.
     let mut el = s
-        .engine
-        .store
+        .stores
+        .elements
         .element_by_id(&v_ws(&s).await, v["id"].as_str().unwrap())
         .await
         .unwrap()
@@ -577,7 +577,11 @@ async fn read_only_elements_refuse_writes() {
     el.doc.insert("isReadOnly".into(), json!(true));
     let rev = el.revision.clone();
     el.revision = "ro".into();
-    s.engine.store.update_element(&el, "", &rev).await.unwrap();
+    s.stores
+        .elements
+        .update_element(&el, "", &rev)
+        .await
+        .unwrap();
     let admin = s.admin();
     let (_, got) = s.get("/actions/locked", &admin).await;
     assert_eq!(got["isReadOnly"], true);
@@ -599,8 +603,8 @@ async fn read_only_elements_refuse_writes() {
 }
 
 async fn v_ws(s: &Server) -> String {
-    s.engine
-        .store
+    s.stores
+        .workspaces
         .workspace_by_key(WS_KEY)
         .await
         .unwrap()

@@ -14,8 +14,8 @@ use serde_json::json;
 async fn connection(s: &Server, customer_token: &str, integration_id: &str) -> String {
     let (_, me) = s.get("/self", customer_token).await;
     let ws = s
-        .engine
-        .store
+        .stores
+        .workspaces
         .workspace_by_key(WS_KEY)
         .await
         .unwrap()
@@ -29,8 +29,8 @@ async fn connection(s: &Server, customer_token: &str, integration_id: &str) -> S
         customer_id: me["id"].as_str().map(Into::into),
         ..Element::new(ws.id, ElementType::Connection, "2026-01-01T00:00:00.000Z")
     };
-    s.engine
-        .store
+    s.stores
+        .elements
         .insert_element(
             &el,
             &format!("{integration_id}|{}", el.customer_id.clone().unwrap()),

@@ -221,7 +221,7 @@ async fn rotation_pages_through_every_connection() {
     assert_eq!((report.resealed, report.already_current), (0, total));
     // An engine whose only key is another one opens none, and says which.
     let other = osmosis_engine::Engine::new(
-        s.engine.store.clone(),
+        s.stores.clone(),
         osmosis_engine::EngineConfig {
             public_url: s.url.clone(),
         },

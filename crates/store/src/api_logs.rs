@@ -3,10 +3,11 @@
 //! written at the rate of outbound calls, never revised, layered or selected by key,
 //! and their details (masked request and response) are read one at a time.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::sql::{Arg, Dialect, Statement};
+use crate::sql_store::{for_each_backend, SqlStore};
 
 /// One outbound call.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,132 +48,161 @@ pub struct ExternalApiLogQuery {
     pub limit: i64,
 }
 
+#[async_trait]
+pub trait ApiLogStore: Send + Sync + 'static {
+    /// Appends external API logs (one statement for the batch).
+    async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError>;
+
+    /// External API logs matching `query`, without their details.
+    async fn find_api_logs(
+        &self,
+        query: &ExternalApiLogQuery,
+    ) -> Result<Vec<ExternalApiLog>, StoreError>;
+
+    /// One external API log with its details.
+    async fn api_log_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<ExternalApiLog>, StoreError>;
+
+    /// Deletes external API logs created before `before_ms` (retention); answers
+    /// how many.
+    async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+/// Every column but `details`, which only a lookup by id reads.
 const COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, connection_id, \
      status_code, is_success, request_url, duration_ms, created_ms, created_at";
 
-/// One multi-row insert.
-pub(crate) fn insert(dialect: Dialect, logs: &[ExternalApiLog]) -> Statement {
-    let mut s = Statement::new(
-        dialect,
-        "INSERT INTO external_api_logs (id, workspace_id, customer_id, integration_id, \
-         connection_id, status_code, is_success, request_url, duration_ms, created_ms, \
-         created_at, details) VALUES ",
-    );
-    for (i, log) in logs.iter().enumerate() {
-        s.push(if i == 0 { "(" } else { ", (" });
-        for (j, arg) in [
-            Arg::Text(log.id.clone()),
-            Arg::Text(log.workspace_id.clone()),
-            Arg::Text(log.customer_id.clone()),
-            Arg::Text(log.integration_id.clone()),
-            Arg::Text(log.connection_id.clone()),
-            Arg::Int(log.status_code),
-            Arg::Int(i64::from(log.is_success)),
-            Arg::Text(log.request_url.clone()),
-            Arg::Int(log.duration_ms),
-            Arg::Int(log.created_ms),
-            Arg::Text(log.created_at.clone()),
-            Arg::Text(log.details.to_string()),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if j > 0 {
-                s.push(", ");
+for_each_backend! {
+    #[async_trait]
+    impl ApiLogStore for SqlStore<DB> {
+        async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
+            if logs.is_empty() {
+                return Ok(());
             }
-            s.bind(arg);
+            let mut q = QueryBuilder::<DB>::new(
+                "INSERT INTO external_api_logs (id, workspace_id, customer_id, integration_id, \
+                 connection_id, status_code, is_success, request_url, duration_ms, created_ms, \
+                 created_at, details) ",
+            );
+            q.push_values(logs, |mut row, log| {
+                row.push_bind(&log.id)
+                    .push_bind(&log.workspace_id)
+                    .push_bind(&log.customer_id)
+                    .push_bind(&log.integration_id)
+                    .push_bind(&log.connection_id)
+                    .push_bind(log.status_code)
+                    .push_bind(i64::from(log.is_success))
+                    .push_bind(&log.request_url)
+                    .push_bind(log.duration_ms)
+                    .push_bind(log.created_ms)
+                    .push_bind(&log.created_at)
+                    .push_bind(log.details.to_string());
+            });
+            q.build().execute(&mut *self.writer().await?).await?;
+            Ok(())
         }
-        s.push(")");
-    }
-    s
-}
 
-pub(crate) fn find(dialect: Dialect, q: &ExternalApiLogQuery) -> Statement {
-    let mut s = Statement::new(
-        dialect,
-        &format!("SELECT {COLUMNS} FROM external_api_logs WHERE workspace_id = "),
-    );
-    s.bind(Arg::Text(q.workspace_id.clone()));
-    for (column, value) in [
-        ("customer_id", &q.customer_id),
-        ("integration_id", &q.integration_id),
-        ("connection_id", &q.connection_id),
-    ] {
-        if let Some(v) = value {
-            s.push(&format!(" AND {column} = "))
-                .bind(Arg::Text(v.clone()));
+        async fn find_api_logs(
+            &self,
+            query: &ExternalApiLogQuery,
+        ) -> Result<Vec<ExternalApiLog>, StoreError> {
+            let rows = find(query)
+                .build()
+                .fetch_all(&mut *self.reader().await?)
+                .await?;
+            rows.iter().map(|r| decode(r, false)).collect()
+        }
+
+        async fn api_log_by_id(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<ExternalApiLog>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {COLUMNS}, details FROM external_api_logs WHERE workspace_id = "
+            ));
+            q.push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.as_ref().map(|r| decode(r, true)).transpose()
+        }
+
+        async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut q =
+                QueryBuilder::<DB>::new("DELETE FROM external_api_logs WHERE created_ms < ");
+            q.push_bind(before_ms);
+            let done = q.build().execute(&mut *self.writer().await?).await?;
+            Ok(done.rows_affected())
         }
     }
-    if let Some(ok) = q.is_success {
-        s.push(" AND is_success = ").bind(Arg::Int(i64::from(ok)));
-    }
-    if let Some(from) = q.from_ms {
-        s.push(" AND created_ms >= ").bind(Arg::Int(from));
-    }
-    if let Some(to) = q.to_ms {
-        s.push(" AND created_ms <= ").bind(Arg::Int(to));
-    }
-    if let Some(cursor) = q.cursor {
+
+    fn find(q: &ExternalApiLogQuery) -> QueryBuilder<'_, DB> {
+        let mut s = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM external_api_logs WHERE workspace_id = "
+        ));
+        s.push_bind(&q.workspace_id);
+        for (column, value) in [
+            ("customer_id", &q.customer_id),
+            ("integration_id", &q.integration_id),
+            ("connection_id", &q.connection_id),
+        ] {
+            if let Some(v) = value {
+                s.push(format!(" AND {column} = ")).push_bind(v);
+            }
+        }
+        if let Some(ok) = q.is_success {
+            s.push(" AND is_success = ").push_bind(i64::from(ok));
+        }
+        if let Some(from) = q.from_ms {
+            s.push(" AND created_ms >= ").push_bind(from);
+        }
+        if let Some(to) = q.to_ms {
+            s.push(" AND created_ms <= ").push_bind(to);
+        }
+        if let Some(cursor) = q.cursor {
+            s.push(if q.descending {
+                " AND seq < "
+            } else {
+                " AND seq > "
+            })
+            .push_bind(cursor);
+        }
         s.push(if q.descending {
-            " AND seq < "
+            " ORDER BY seq DESC LIMIT "
         } else {
-            " AND seq > "
+            " ORDER BY seq LIMIT "
         })
-        .bind(Arg::Int(cursor));
+        .push_bind(q.limit);
+        s
     }
-    s.push(if q.descending {
-        " ORDER BY seq DESC LIMIT "
-    } else {
-        " ORDER BY seq LIMIT "
-    })
-    .bind(Arg::Int(q.limit));
-    s
-}
 
-pub(crate) fn by_id(dialect: Dialect, workspace_id: &str, id: &str) -> Statement {
-    let mut s = Statement::new(
-        dialect,
-        &format!("SELECT {COLUMNS}, details FROM external_api_logs WHERE workspace_id = "),
-    );
-    s.bind(Arg::Text(workspace_id.to_owned()));
-    s.push(" AND id = ").bind(Arg::Text(id.to_owned()));
-    s
-}
-
-pub(crate) fn decode<'r, R>(row: &'r R, with_details: bool) -> Result<ExternalApiLog, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let details = if with_details {
-        let text: String = row.try_get("details")?;
-        serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("external API log details: {e}")))?
-    } else {
-        serde_json::Value::Null
-    };
-    Ok(ExternalApiLog {
-        seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        customer_id: row.try_get("customer_id")?,
-        integration_id: row.try_get("integration_id")?,
-        connection_id: row.try_get("connection_id")?,
-        status_code: row.try_get("status_code")?,
-        is_success: row.try_get::<i64, _>("is_success")? != 0,
-        request_url: row.try_get("request_url")?,
-        duration_ms: row.try_get("duration_ms")?,
-        created_ms: row.try_get("created_ms")?,
-        created_at: row.try_get("created_at")?,
-        details,
-    })
-}
-
-/// Deletes logs created before `before_ms` (retention).
-pub(crate) fn purge(dialect: Dialect, before_ms: i64) -> Statement {
-    let mut s = Statement::new(dialect, "DELETE FROM external_api_logs WHERE created_ms < ");
-    s.bind(Arg::Int(before_ms));
-    s
+    fn decode(
+        row: &<DB as sqlx::Database>::Row,
+        with_details: bool,
+    ) -> Result<ExternalApiLog, StoreError> {
+        let details = if with_details {
+            serde_json::from_str(row.try_get("details")?)
+                .map_err(|e| StoreError::Corrupt(format!("external API log details: {e}")))?
+        } else {
+            serde_json::Value::Null
+        };
+        Ok(ExternalApiLog {
+            seq: row.try_get("seq")?,
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            customer_id: row.try_get("customer_id")?,
+            integration_id: row.try_get("integration_id")?,
+            connection_id: row.try_get("connection_id")?,
+            status_code: row.try_get("status_code")?,
+            is_success: row.try_get::<i64, _>("is_success")? != 0,
+            request_url: row.try_get("request_url")?,
+            duration_ms: row.try_get("duration_ms")?,
+            created_ms: row.try_get("created_ms")?,
+            created_at: row.try_get("created_at")?,
+            details,
+        })
+    }
 }

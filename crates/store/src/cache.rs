@@ -1,4 +1,7 @@
-//! A read cache in front of a store that one node owns alone (SQLite).
+//! A read cache in front of an element store that one node owns alone (SQLite).
+//! Only elements are cached: they are what every request reads, while the other
+//! concerns are written as often as read (jobs, connect records, logs) or read
+//! once at start (workspaces).
 //!
 //! Reads of elements are answered from memory; every write bumps a generation
 //! counter of the (workspace, element type) it touched, and a cached read is only
@@ -34,10 +37,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{OptionsBuilder, Weighter};
 
 use crate::weight::element_bytes;
-use crate::{
-    ConnectRecord, ElementQuery, ExternalApiLog, ExternalApiLogQuery, Job, Lease, Store,
-    StoreError, Workspace,
-};
+use crate::{ElementQuery, ElementStore, StoreError};
 
 /// The byte budget when none is configured (`--cache-mb` of `serve`): enough for
 /// tens of thousands of typical elements, small next to a server's other memory.
@@ -107,17 +107,17 @@ impl Weighter<Key, Tagged> for ByBytes {
     }
 }
 
-pub struct CachedStore {
-    inner: Arc<dyn Store>,
+pub struct CachedElementStore {
+    inner: Arc<dyn ElementStore>,
     generations: DashMap<(String, ElementType), u64>,
     entries: Cache<Key, Tagged, ByBytes>,
     /// Entries heavier than this are not cached.
     largest_entry: u64,
 }
 
-impl CachedStore {
+impl CachedElementStore {
     /// A cache of at most `budget_bytes` (estimated heap bytes) in front of `inner`.
-    pub fn new(inner: Arc<dyn Store>, budget_bytes: u64) -> Self {
+    pub fn new(inner: Arc<dyn ElementStore>, budget_bytes: u64) -> Self {
         // Whole shards, so the shards' capacities add up to no more than the budget.
         let budget = budget_bytes - budget_bytes % LARGEST_SHARE;
         let options = OptionsBuilder::new()
@@ -128,7 +128,7 @@ impl CachedStore {
             .weight_capacity(budget)
             .build()
             .expect("every cache option is set");
-        CachedStore {
+        CachedElementStore {
             inner,
             generations: DashMap::new(),
             entries: Cache::with_options(options, ByBytes, Default::default(), Default::default()),
@@ -203,19 +203,7 @@ fn type_of_id(id: &str) -> Option<ElementType> {
 }
 
 #[async_trait]
-impl Store for CachedStore {
-    async fn insert_workspace(&self, workspace: &Workspace) -> Result<(), StoreError> {
-        self.inner.insert_workspace(workspace).await
-    }
-
-    async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError> {
-        self.inner.workspace_by_key(key).await
-    }
-
-    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
-        self.inner.list_workspaces().await
-    }
-
+impl ElementStore for CachedElementStore {
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let result = self.inner.insert_element(element, key_scope).await;
         self.bump(&element.workspace_id, element.element_type);
@@ -263,120 +251,5 @@ impl Store for CachedStore {
         let found = self.inner.find_elements(query).await?;
         self.keep(key, generation, Found::List(Arc::new(found.clone())));
         Ok(found)
-    }
-
-    async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
-        self.inner.schedule_job(job, now_ms).await
-    }
-
-    async fn claim_jobs(
-        &self,
-        node: &str,
-        lease: Lease,
-        limit: i64,
-    ) -> Result<Vec<Job>, StoreError> {
-        self.inner.claim_jobs(node, lease, limit).await
-    }
-
-    async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError> {
-        self.inner.finish_job(job, node).await
-    }
-
-    async fn retry_job(
-        &self,
-        job: &Job,
-        node: &str,
-        run_at: i64,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.retry_job(job, node, run_at, error).await
-    }
-
-    async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
-        self.inner.put_connect_record(record).await
-    }
-
-    async fn connect_record(
-        &self,
-        workspace_id: &str,
-        kind: &str,
-        id: &str,
-        now_ms: i64,
-    ) -> Result<Option<ConnectRecord>, StoreError> {
-        self.inner
-            .connect_record(workspace_id, kind, id, now_ms)
-            .await
-    }
-
-    async fn take_connect_record(
-        &self,
-        workspace_id: &str,
-        kind: &str,
-        id: &str,
-        now_ms: i64,
-    ) -> Result<Option<ConnectRecord>, StoreError> {
-        self.inner
-            .take_connect_record(workspace_id, kind, id, now_ms)
-            .await
-    }
-
-    async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError> {
-        self.inner.take_lease(record, now_ms).await
-    }
-
-    async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
-        self.inner.purge_connect_records(before_ms).await
-    }
-
-    async fn workspace_settings(
-        &self,
-        workspace_id: &str,
-    ) -> Result<serde_json::Value, StoreError> {
-        self.inner.workspace_settings(workspace_id).await
-    }
-
-    async fn set_workspace_settings(
-        &self,
-        workspace_id: &str,
-        settings: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .set_workspace_settings(workspace_id, settings)
-            .await
-    }
-
-    async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
-        self.inner.purge_api_logs(before_ms).await
-    }
-
-    async fn insert_api_logs(&self, logs: &[ExternalApiLog]) -> Result<(), StoreError> {
-        self.inner.insert_api_logs(logs).await
-    }
-
-    async fn find_api_logs(
-        &self,
-        query: &ExternalApiLogQuery,
-    ) -> Result<Vec<ExternalApiLog>, StoreError> {
-        self.inner.find_api_logs(query).await
-    }
-
-    async fn api_log_by_id(
-        &self,
-        workspace_id: &str,
-        id: &str,
-    ) -> Result<Option<ExternalApiLog>, StoreError> {
-        self.inner.api_log_by_id(workspace_id, id).await
-    }
-
-    fn is_shared(&self) -> bool {
-        self.inner.is_shared()
-    }
-
-    async fn close(&self) {
-        self.inner.close().await
-    }
-
-    async fn schema_version(&self) -> Result<i64, StoreError> {
-        self.inner.schema_version().await
     }
 }

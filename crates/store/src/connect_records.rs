@@ -1,14 +1,15 @@
 //! Records of the interactive connect flow that are not workspace elements: OAuth
-//! states, results waiting for a browser's SSE listener, connection requests. Each
-//! is addressed by (workspace, kind, id), expires, and can be *taken* exactly once —
-//! the one atomic step an OAuth callback needs so that a replayed `state` finds
-//! nothing, on one node or several.
+//! states, results waiting for a browser's SSE listener, connection requests, and
+//! leases. Each is addressed by (workspace, kind, id), expires, and can be *taken*
+//! exactly once — the one atomic step an OAuth callback needs so that a replayed
+//! `state` finds nothing, on one node or several.
 
+use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::sql::{Arg, Dialect, Statement};
+use crate::sql_store::{for_each_backend, SqlStore};
 
 /// One record of the connect flow.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,116 +28,150 @@ pub struct ConnectRecord {
     pub created_at: i64,
 }
 
+#[async_trait]
+pub trait ConnectRecordStore: Send + Sync + 'static {
+    /// Adds a connect-flow record, or replaces the one at its address (and makes it
+    /// untaken).
+    async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError>;
+
+    /// The unexpired record at an address, taken or not.
+    async fn connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError>;
+
+    /// Takes an unexpired, untaken record: exactly one caller ever gets it.
+    async fn take_connect_record(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConnectRecord>, StoreError>;
+
+    /// Takes `record` as a lease: true when this caller holds it now (no live
+    /// record was at its address), false while someone else's is live.
+    async fn take_lease(&self, record: &ConnectRecord, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Forgets records that expired before `before_ms`.
+    async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
 const COLUMNS: &str = "workspace_id, kind, id, customer_id, doc, expires_at, used_at, created_at";
 
-fn bind_address(s: &mut Statement, workspace_id: &str, kind: &str, id: &str) {
-    s.push(" WHERE workspace_id = ")
-        .bind(Arg::Text(workspace_id.to_owned()));
-    s.push(" AND kind = ").bind(Arg::Text(kind.to_owned()));
-    s.push(" AND id = ").bind(Arg::Text(id.to_owned()));
-}
+for_each_backend! {
+    #[async_trait]
+    impl ConnectRecordStore for SqlStore<DB> {
+        async fn put_connect_record(&self, record: &ConnectRecord) -> Result<(), StoreError> {
+            let doc = record.doc.to_string();
+            put(record, &doc)
+                .build()
+                .execute(&mut *self.writer().await?)
+                .await?;
+            Ok(())
+        }
 
-/// Inserts a record, or replaces the one at its address (and makes it untaken).
-pub(crate) fn put(dialect: Dialect, r: &ConnectRecord) -> Statement {
-    let mut s = Statement::new(
-        dialect,
-        &format!("INSERT INTO connect_records ({COLUMNS}) VALUES ("),
-    );
-    s.bind(Arg::Text(r.workspace_id.clone())).push(", ");
-    s.bind(Arg::Text(r.kind.clone())).push(", ");
-    s.bind(Arg::Text(r.id.clone())).push(", ");
-    s.bind(Arg::Text(r.customer_id.clone())).push(", ");
-    s.bind(Arg::Text(r.doc.to_string())).push(", ");
-    s.bind(Arg::Int(r.expires_at)).push(", NULL, ");
-    s.bind(Arg::Int(r.created_at));
-    s.push(
-        ") ON CONFLICT (workspace_id, kind, id) DO UPDATE SET customer_id = excluded.customer_id, \
-         doc = excluded.doc, expires_at = excluded.expires_at, used_at = NULL",
-    );
-    s
-}
+        async fn connect_record(
+            &self,
+            workspace_id: &str,
+            kind: &str,
+            id: &str,
+            now_ms: i64,
+        ) -> Result<Option<ConnectRecord>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM connect_records"));
+            push_address(&mut q, workspace_id, kind, id);
+            q.push(" AND expires_at > ").push_bind(now_ms);
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.as_ref().map(decode).transpose()
+        }
 
-/// A live (unexpired) record, taken or not.
-pub(crate) fn get(
-    dialect: Dialect,
-    workspace_id: &str,
-    kind: &str,
-    id: &str,
-    now_ms: i64,
-) -> Statement {
-    let mut s = Statement::new(dialect, &format!("SELECT {COLUMNS} FROM connect_records"));
-    bind_address(&mut s, workspace_id, kind, id);
-    s.push(" AND expires_at > ").bind(Arg::Int(now_ms));
-    s
-}
+        /// Marks a live, untaken record taken and returns it; finds nothing the
+        /// second time.
+        async fn take_connect_record(
+            &self,
+            workspace_id: &str,
+            kind: &str,
+            id: &str,
+            now_ms: i64,
+        ) -> Result<Option<ConnectRecord>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE connect_records SET used_at = ");
+            q.push_bind(now_ms);
+            push_address(&mut q, workspace_id, kind, id);
+            q.push(" AND used_at IS NULL AND expires_at > ")
+                .push_bind(now_ms);
+            q.push(format!(" RETURNING {COLUMNS}"));
+            let rows = q.build().fetch_all(&mut *self.writer().await?).await?;
+            rows.first().map(decode).transpose()
+        }
 
-/// Marks a live, untaken record taken and returns it; finds nothing the second time.
-pub(crate) fn take(
-    dialect: Dialect,
-    workspace_id: &str,
-    kind: &str,
-    id: &str,
-    now_ms: i64,
-) -> Statement {
-    let mut s = Statement::new(dialect, "UPDATE connect_records SET used_at = ");
-    s.bind(Arg::Int(now_ms));
-    bind_address(&mut s, workspace_id, kind, id);
-    s.push(" AND used_at IS NULL AND expires_at > ")
-        .bind(Arg::Int(now_ms));
-    s.push(&format!(" RETURNING {COLUMNS}"));
-    s
-}
+        /// Inserts the lease, or takes over one that expired; a live lease of
+        /// someone else leaves it unchanged.
+        async fn take_lease(
+            &self,
+            record: &ConnectRecord,
+            now_ms: i64,
+        ) -> Result<bool, StoreError> {
+            let doc = record.doc.to_string();
+            let mut q = put(record, &doc);
+            q.push(" WHERE connect_records.expires_at <= ")
+                .push_bind(now_ms);
+            let done = q.build().execute(&mut *self.writer().await?).await?;
+            Ok(done.rows_affected() > 0)
+        }
 
-/// Takes a lease (a record that is only ever live for one holder): inserts it, or
-/// takes over one that expired; a live lease of someone else leaves it unchanged.
-pub(crate) fn lease(dialect: Dialect, r: &ConnectRecord, now_ms: i64) -> Statement {
-    let mut s = put(dialect, r);
-    s.push(" WHERE connect_records.expires_at <= ")
-        .bind(Arg::Int(now_ms));
-    s
-}
+        async fn purge_connect_records(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("DELETE FROM connect_records WHERE expires_at < ");
+            q.push_bind(before_ms);
+            let done = q.build().execute(&mut *self.writer().await?).await?;
+            Ok(done.rows_affected())
+        }
+    }
 
-/// Forgets records that expired before `before_ms`.
-pub(crate) fn purge(dialect: Dialect, before_ms: i64) -> Statement {
-    let mut s = Statement::new(dialect, "DELETE FROM connect_records WHERE expires_at < ");
-    s.bind(Arg::Int(before_ms));
-    s
-}
+    /// Inserts a record, or replaces the one at its address (and makes it untaken).
+    fn put<'a>(r: &'a ConnectRecord, doc: &'a str) -> QueryBuilder<'a, DB> {
+        let mut q =
+            QueryBuilder::<DB>::new(format!("INSERT INTO connect_records ({COLUMNS}) VALUES ("));
+        let mut values = q.separated(", ");
+        values.push_bind(&r.workspace_id);
+        values.push_bind(&r.kind);
+        values.push_bind(&r.id);
+        values.push_bind(&r.customer_id);
+        values.push_bind(doc);
+        values.push_bind(r.expires_at);
+        values.push("NULL");
+        values.push_bind(r.created_at);
+        q.push(
+            ") ON CONFLICT (workspace_id, kind, id) DO UPDATE SET customer_id = excluded.customer_id, \
+             doc = excluded.doc, expires_at = excluded.expires_at, used_at = NULL",
+        );
+        q
+    }
 
-pub(crate) fn decode<'r, R>(row: &'r R) -> Result<ConnectRecord, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let doc: String = row.try_get("doc")?;
-    Ok(ConnectRecord {
-        workspace_id: row.try_get("workspace_id")?,
-        kind: row.try_get("kind")?,
-        id: row.try_get("id")?,
-        customer_id: row.try_get("customer_id")?,
-        doc: serde_json::from_str(&doc)
-            .map_err(|e| StoreError::Corrupt(format!("connect record: {e}")))?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
+    fn push_address<'a>(
+        q: &mut QueryBuilder<'a, DB>,
+        workspace_id: &'a str,
+        kind: &'a str,
+        id: &'a str,
+    ) {
+        q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+        q.push(" AND kind = ").push_bind(kind);
+        q.push(" AND id = ").push_bind(id);
+    }
 
-/// Reads a workspace's settings document.
-pub(crate) fn settings(dialect: Dialect, workspace_id: &str) -> Statement {
-    let mut s = Statement::new(dialect, "SELECT settings FROM workspaces WHERE id = ");
-    s.bind(Arg::Text(workspace_id.to_owned()));
-    s
-}
-
-/// Replaces a workspace's settings document.
-pub(crate) fn set_settings(dialect: Dialect, workspace_id: &str, settings: &Value) -> Statement {
-    let mut s = Statement::new(dialect, "UPDATE workspaces SET settings = ");
-    s.bind(Arg::Text(settings.to_string()));
-    s.push(" WHERE id = ")
-        .bind(Arg::Text(workspace_id.to_owned()));
-    s
+    fn decode(row: &<DB as sqlx::Database>::Row) -> Result<ConnectRecord, StoreError> {
+        Ok(ConnectRecord {
+            workspace_id: row.try_get("workspace_id")?,
+            kind: row.try_get("kind")?,
+            id: row.try_get("id")?,
+            customer_id: row.try_get("customer_id")?,
+            doc: serde_json::from_str(row.try_get("doc")?)
+                .map_err(|e| StoreError::Corrupt(format!("connect record: {e}")))?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }

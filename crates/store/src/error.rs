@@ -99,26 +99,6 @@ fn is_disk_full(err: &sqlx::Error) -> bool {
             .is_some_and(|code| code & 0xff == SQLITE_FULL)
 }
 
-/// Maps a unique-constraint violation to the field it protects, by index name.
-pub(crate) fn classify_unique(err: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &err {
-        if db.is_unique_violation() {
-            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-            let field = if text.contains("elements_uuid") || text.contains("elements.uuid") {
-                UniqueField::Uuid
-            } else if text.contains("elements_key") || text.contains("elements.key") {
-                UniqueField::Key
-            } else if text.contains("workspaces") {
-                UniqueField::WorkspaceKey
-            } else {
-                UniqueField::Id
-            };
-            return StoreError::Unique(field);
-        }
-    }
-    err.into()
-}
-
 #[cfg(test)]
 mod tests {
     use sqlx::Connection;

@@ -2,6 +2,12 @@
 //! each (semantics of `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one
 //! writer at a time and needs no row locks).
 
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+
+use crate::error::StoreError;
+use crate::sql_store::{for_each_backend, Backend, SqlStore};
+
 /// A unit of background work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -24,4 +30,132 @@ pub struct Job {
 pub struct Lease {
     pub now_ms: i64,
     pub duration_ms: i64,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Adds a job, or moves the pending job of the same (workspace, kind, key) to
+    /// this payload and time.
+    async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due jobs for `node` under `lease`; each due job goes to
+    /// exactly one claimer, and a job whose lease ran out may be claimed again.
+    async fn claim_jobs(
+        &self,
+        node: &str,
+        lease: Lease,
+        limit: i64,
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Marks a claimed job done (a reschedule made while it ran survives).
+    async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError>;
+
+    /// Returns a claimed job for another attempt at `run_at`, recording why.
+    async fn retry_job(
+        &self,
+        job: &Job,
+        node: &str,
+        run_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
+}
+
+const COLUMNS: &str = "id, workspace_id, kind, dedupe_key, payload, run_at, attempts, last_error";
+
+for_each_backend! {
+    #[async_trait]
+    impl JobStore for SqlStore<DB> {
+        async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "INSERT INTO jobs (id, workspace_id, kind, dedupe_key, payload, run_at, attempts, created_at) VALUES (",
+            );
+            let mut values = q.separated(", ");
+            values.push_bind(&job.id);
+            values.push_bind(&job.workspace_id);
+            values.push_bind(&job.kind);
+            values.push_bind(&job.dedupe_key);
+            values.push_bind(job.payload.to_string());
+            values.push_bind(job.run_at);
+            values.push("0");
+            values.push_bind(now_ms);
+            q.push(
+                ") ON CONFLICT (workspace_id, kind, dedupe_key) DO UPDATE SET payload = excluded.payload, \
+                 run_at = excluded.run_at, attempts = 0, last_error = NULL",
+            );
+            q.build().execute(&mut *self.writer().await?).await?;
+            Ok(())
+        }
+
+        async fn claim_jobs(
+            &self,
+            node: &str,
+            lease: Lease,
+            limit: i64,
+        ) -> Result<Vec<Job>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE jobs SET locked_by = ");
+            q.push_bind(node);
+            q.push(", locked_until = ")
+                .push_bind(lease.now_ms + lease.duration_ms);
+            q.push(", attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs WHERE run_at <= ");
+            q.push_bind(lease.now_ms);
+            q.push(" AND (locked_until IS NULL OR locked_until < ")
+                .push_bind(lease.now_ms);
+            q.push(") ORDER BY run_at LIMIT ").push_bind(limit);
+            q.push(<DB as Backend>::CLAIM_LOCK);
+            q.push(format!(") RETURNING {COLUMNS}"));
+            let rows = q.build().fetch_all(&mut *self.writer().await?).await?;
+            rows.iter().map(decode).collect()
+        }
+
+        /// Deletes a finished job — unless it was rescheduled while it ran, in which
+        /// case only the claim is released so the new run happens.
+        async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError> {
+            let mut conn = self.writer().await?;
+            let mut delete = QueryBuilder::<DB>::new("DELETE FROM jobs WHERE id = ");
+            delete.push_bind(&job.id);
+            delete.push(" AND locked_by = ").push_bind(node);
+            delete.push(" AND run_at = ").push_bind(job.run_at);
+            if delete.build().execute(&mut *conn).await?.rows_affected() == 0 {
+                let mut release = QueryBuilder::<DB>::new(
+                    "UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = ",
+                );
+                release.push_bind(&job.id);
+                release.push(" AND locked_by = ").push_bind(node);
+                release.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        async fn retry_job(
+            &self,
+            job: &Job,
+            node: &str,
+            run_at: i64,
+            error: &str,
+        ) -> Result<(), StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ",
+            );
+            q.push_bind(run_at);
+            q.push(", last_error = ").push_bind(error);
+            q.push(" WHERE id = ").push_bind(&job.id);
+            q.push(" AND locked_by = ").push_bind(node);
+            q.build().execute(&mut *self.writer().await?).await?;
+            Ok(())
+        }
+    }
+
+    fn decode(row: &<DB as sqlx::Database>::Row) -> Result<Job, StoreError> {
+        Ok(Job {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            kind: row.try_get("kind")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+            payload: serde_json::from_str(row.try_get("payload")?)
+                .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+            run_at: row.try_get("run_at")?,
+            attempts: row.try_get("attempts")?,
+            last_error: row.try_get("last_error")?,
+        })
+    }
 }

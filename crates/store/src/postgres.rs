@@ -7,12 +7,11 @@
 use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::{Connection, Postgres};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Postgres, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::gate::Gate;
-use crate::sql::Dialect;
 use crate::sql_store::{Backend, SqlStore};
 use crate::OpenOptions;
 
@@ -32,8 +31,8 @@ const STARTUP_WAIT: Duration = Duration::from_secs(10);
 pub type PostgresStore = SqlStore<Postgres>;
 
 impl Backend for Postgres {
-    const DIALECT: Dialect = Dialect::Postgres;
     const SHARED: bool = true;
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
@@ -44,8 +43,19 @@ impl Backend for Postgres {
         matches!(err, sqlx::Error::Database(d) if d.code().as_deref() == Some("42P01"))
     }
 
-    fn rows_affected(result: &PgQueryResult) -> u64 {
-        result.rows_affected()
+    /// The document is text (see the crate docs on why not `jsonb`), cast per row;
+    /// the rows are already narrowed to one workspace and type by an index.
+    fn push_doc_equals(
+        q: &mut QueryBuilder<'_, Self>,
+        field: &str,
+        value: &serde_json::Value,
+        missing: &'static str,
+    ) {
+        q.push(" AND coalesce(doc::jsonb -> ")
+            .push_bind(field.to_owned());
+        q.push(format!(", '{missing}'::jsonb) = "))
+            .push_bind(value.to_string())
+            .push("::jsonb");
     }
 }
 
@@ -78,6 +88,6 @@ impl SqlStore<Postgres> {
                 Err(e) => return Err(e),
             }
         }
-        SqlStore::from_pools(pool.clone(), pool, Some(Gate::new(size)), options.migrate).await
+        Self::from_pools(pool.clone(), pool, Some(Gate::new(size)), options.migrate).await
     }
 }

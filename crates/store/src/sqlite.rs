@@ -4,14 +4,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
-    SqliteSynchronous,
-};
-use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite};
 
 use crate::error::StoreError;
-use crate::sql::Dialect;
 use crate::sql_store::{Backend, SqlStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -19,8 +15,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub type SqliteStore = SqlStore<Sqlite>;
 
 impl Backend for Sqlite {
-    const DIALECT: Dialect = Dialect::Sqlite;
     const SHARED: bool = false;
+    const CLAIM_LOCK: &'static str = "";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
@@ -30,8 +26,17 @@ impl Backend for Sqlite {
         matches!(err, sqlx::Error::Database(d) if d.message().contains("no such table"))
     }
 
-    fn rows_affected(result: &SqliteQueryResult) -> u64 {
-        result.rows_affected()
+    /// SQLite's `->` answers the field as JSON text, compared with the value's.
+    fn push_doc_equals(
+        q: &mut QueryBuilder<'_, Self>,
+        field: &str,
+        value: &serde_json::Value,
+        missing: &'static str,
+    ) {
+        q.push(" AND coalesce(doc -> ")
+            .push_bind(format!("$.\"{field}\""));
+        q.push(format!(", '{missing}') = "))
+            .push_bind(value.to_string());
     }
 }
 
@@ -59,6 +64,6 @@ impl SqlStore<Sqlite> {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        SqlStore::from_pools(pool, writer, None, migrate).await
+        Self::from_pools(pool, writer, None, migrate).await
     }
 }

@@ -8,15 +8,15 @@ mod common;
 
 use common::{insert, workspace, WS};
 use osmosis_model::{ids, Element, ElementType};
-use osmosis_store::{CachedStore, ElementQuery, SqliteStore, Store};
+use osmosis_store::{CachedElementStore, ElementQuery, ElementStore, SqliteStore, WorkspaceStore};
 use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
 
 struct Fixture {
     /// The database, written behind the cache's back to see what it answers.
-    sqlite: Arc<dyn Store>,
-    cache: CachedStore,
+    sqlite: Arc<dyn ElementStore>,
+    cache: CachedElementStore,
     element: Element,
     _dir: tempfile::TempDir,
 }
@@ -26,15 +26,16 @@ struct Fixture {
 async fn fixture(budget: u64, doc_bytes: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 4, true).await.unwrap());
+    let sqlite = Arc::new(SqliteStore::connect(&url, 4, true).await.unwrap());
     sqlite.insert_workspace(&workspace(WS)).await.unwrap();
+    let sqlite: Arc<dyn ElementStore> = sqlite;
     let mut element = common::element(WS, ElementType::Flow, "big");
     element.name = "Big".into();
     element
         .doc
         .insert("blob".into(), json!("x".repeat(doc_bytes)));
     let element = insert(&*sqlite, element).await;
-    let cache = CachedStore::new(sqlite.clone(), budget);
+    let cache = CachedElementStore::new(sqlite.clone(), budget);
     Fixture {
         sqlite,
         cache,
@@ -61,7 +62,7 @@ async fn rename_behind_the_cache(f: &mut Fixture, name: &str) {
         .unwrap();
 }
 
-async fn names(store: &dyn Store, q: &ElementQuery) -> Vec<String> {
+async fn names(store: &dyn ElementStore, q: &ElementQuery) -> Vec<String> {
     let found = store.find_elements(q).await.unwrap();
     found.iter().map(|e| e.name.clone()).collect()
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use osmosis_model::{ids, Element, ElementType};
-use osmosis_store::{ElementQuery, RefFilter, Store, StoreError, UniqueField};
+use osmosis_store::{ElementQuery, RefFilter, StoreError, Stores, UniqueField};
 use serde_json::json;
 
 /// `e` renamed under a new revision, as the engine prepares a write.
@@ -27,12 +27,15 @@ fn renamed(e: &Element, name: &str) -> Element {
 async fn a_write_naming_the_current_revision_lands_and_bumps_it() {
     let db = TestDb::new().await;
     let node = db.node().await;
-    let e = insert(&*node, element(WS, ElementType::Flow, "f")).await;
+    let e = insert(&*node.elements, element(WS, ElementType::Flow, "f")).await;
     let mut next = renamed(&e, "Renamed");
     next.doc.insert("enabled".into(), json!(true));
     // Identity and creation time are not the writer's to change.
     next.created_at = "2030-01-01T00:00:00.000Z".into();
-    node.update_element(&next, "", &e.revision).await.unwrap();
+    node.elements
+        .update_element(&next, "", &e.revision)
+        .await
+        .unwrap();
     let now = stored(&db, &e).await;
     assert_eq!(now.revision, next.revision);
     assert_ne!(now.revision, e.revision);
@@ -43,7 +46,8 @@ async fn a_write_naming_the_current_revision_lands_and_bumps_it() {
     assert_eq!((now.seq, &now.uuid), (e.seq, &e.uuid));
     // The new revision is the one to name next.
     let third = renamed(&now, "Third");
-    node.update_element(&third, "", &now.revision)
+    node.elements
+        .update_element(&third, "", &now.revision)
         .await
         .unwrap();
     assert_eq!(stored(&db, &e).await.name, "Third");
@@ -54,22 +58,28 @@ async fn a_write_naming_the_current_revision_lands_and_bumps_it() {
 async fn a_write_naming_a_stale_revision_is_a_conflict_and_changes_nothing() {
     let db = TestDb::new().await;
     let (a, b) = (db.node().await, db.node().await);
-    let e = insert(&*a, element(WS, ElementType::Flow, "f")).await;
+    let e = insert(&*a.elements, element(WS, ElementType::Flow, "f")).await;
     // Both nodes read revision 1; node A writes first.
-    let seen_by_b = b.element_by_id(WS, &e.id).await.unwrap().unwrap();
+    let seen_by_b = b.elements.element_by_id(WS, &e.id).await.unwrap().unwrap();
     let first = renamed(&e, "First");
-    a.update_element(&first, "", &e.revision).await.unwrap();
+    a.elements
+        .update_element(&first, "", &e.revision)
+        .await
+        .unwrap();
     // Node B's write names the revision it read, which is gone.
     let mut late = renamed(&seen_by_b, "Late");
     late.doc.insert("enabled".into(), json!(true));
     late.archived_at = Some("2026-01-03T00:00:00.000Z".into());
-    let refused = b.update_element(&late, "", &seen_by_b.revision).await;
+    let refused = b
+        .elements
+        .update_element(&late, "", &seen_by_b.revision)
+        .await;
     assert!(
         matches!(refused, Err(StoreError::RevisionConflict)),
         "{refused:?}"
     );
     // So is node A's own repeat of its old revision.
-    let again = a.update_element(&late, "", &e.revision).await;
+    let again = a.elements.update_element(&late, "", &e.revision).await;
     assert!(
         matches!(again, Err(StoreError::RevisionConflict)),
         "{again:?}"
@@ -88,13 +98,19 @@ async fn a_write_naming_a_stale_revision_is_a_conflict_and_changes_nothing() {
 async fn a_write_reaches_only_its_own_workspace_and_row() {
     let db = TestDb::new().await;
     let node = db.node().await;
-    node.insert_workspace(&workspace("ws_2")).await.unwrap();
-    let e = insert(&*node, element(WS, ElementType::Flow, "f")).await;
+    node.workspaces
+        .insert_workspace(&workspace("ws_2"))
+        .await
+        .unwrap();
+    let e = insert(&*node.elements, element(WS, ElementType::Flow, "f")).await;
     let elsewhere = Element {
         workspace_id: "ws_2".into(),
         ..renamed(&e, "Elsewhere")
     };
-    let refused = node.update_element(&elsewhere, "", &e.revision).await;
+    let refused = node
+        .elements
+        .update_element(&elsewhere, "", &e.revision)
+        .await;
     assert!(
         matches!(refused, Err(StoreError::RevisionConflict)),
         "{refused:?}"
@@ -103,14 +119,20 @@ async fn a_write_reaches_only_its_own_workspace_and_row() {
         id: format!("flw_{}", ids::object_id()),
         ..renamed(&e, "Missing")
     };
-    let refused = node.update_element(&missing, "", &e.revision).await;
+    let refused = node
+        .elements
+        .update_element(&missing, "", &e.revision)
+        .await;
     assert!(
         matches!(refused, Err(StoreError::RevisionConflict)),
         "{refused:?}"
     );
     let now = stored(&db, &e).await;
     assert_eq!((now.name.as_str(), &now.revision), ("f", &e.revision));
-    assert_eq!(node.element_by_id("ws_2", &e.id).await.unwrap(), None);
+    assert_eq!(
+        node.elements.element_by_id("ws_2", &e.id).await.unwrap(),
+        None
+    );
     db.finish().await;
 }
 
@@ -121,7 +143,7 @@ async fn of_concurrent_writers_naming_one_revision_exactly_one_wins() {
     const WRITERS_PER_NODE: usize = 8;
     let db = TestDb::new().await;
     let nodes = [db.node().await, db.node().await];
-    let e = insert(&*nodes[0], element(WS, ElementType::Flow, "f")).await;
+    let e = insert(&*nodes[0].elements, element(WS, ElementType::Flow, "f")).await;
     let start = Arc::new(tokio::sync::Barrier::new(2 * WRITERS_PER_NODE));
     let mut writers = Vec::new();
     for (n, node) in nodes.iter().enumerate() {
@@ -131,7 +153,7 @@ async fn of_concurrent_writers_naming_one_revision_exactly_one_wins() {
             let expected = e.revision.clone();
             writers.push(tokio::spawn(async move {
                 start.wait().await;
-                let outcome = node.update_element(&mine, "", &expected).await;
+                let outcome = node.elements.update_element(&mine, "", &expected).await;
                 (mine, outcome)
             }));
         }
@@ -158,14 +180,14 @@ async fn of_concurrent_writers_naming_one_revision_exactly_one_wins() {
 async fn ids_uuids_and_live_keys_are_unique_and_archiving_frees_a_key() {
     let db = TestDb::new().await;
     let node = db.node().await;
-    let a = insert(&*node, element(WS, ElementType::Action, "k")).await;
+    let a = insert(&*node.elements, element(WS, ElementType::Action, "k")).await;
     let unique = |r: Result<i64, StoreError>| match r {
         Err(StoreError::Unique(field)) => field,
         other => panic!("expected a unique violation: {other:?}"),
     };
     let same_key = element(WS, ElementType::Action, "k");
     assert_eq!(
-        unique(node.insert_element(&same_key, "").await),
+        unique(node.elements.insert_element(&same_key, "").await),
         UniqueField::Key
     );
     let same_uuid = Element {
@@ -173,7 +195,7 @@ async fn ids_uuids_and_live_keys_are_unique_and_archiving_frees_a_key() {
         ..element(WS, ElementType::Action, "k2")
     };
     assert_eq!(
-        unique(node.insert_element(&same_uuid, "").await),
+        unique(node.elements.insert_element(&same_uuid, "").await),
         UniqueField::Uuid
     );
     let same_id = Element {
@@ -181,14 +203,16 @@ async fn ids_uuids_and_live_keys_are_unique_and_archiving_frees_a_key() {
         ..element(WS, ElementType::Action, "k3")
     };
     assert_eq!(
-        unique(node.insert_element(&same_id, "").await),
+        unique(node.elements.insert_element(&same_id, "").await),
         UniqueField::Id
     );
     // Another scope, another type: the key is free there.
-    node.insert_element(&element(WS, ElementType::Action, "k"), "int_1")
+    node.elements
+        .insert_element(&element(WS, ElementType::Action, "k"), "int_1")
         .await
         .unwrap();
-    node.insert_element(&element(WS, ElementType::Flow, "k"), "")
+    node.elements
+        .insert_element(&element(WS, ElementType::Flow, "k"), "")
         .await
         .unwrap();
     // Archiving frees the key; restoring over its new holder is refused.
@@ -196,15 +220,19 @@ async fn ids_uuids_and_live_keys_are_unique_and_archiving_frees_a_key() {
         archived_at: Some("2026-01-02T00:00:00.000Z".into()),
         ..renamed(&a, "k")
     };
-    node.update_element(&archived, "", &a.revision)
+    node.elements
+        .update_element(&archived, "", &a.revision)
         .await
         .unwrap();
-    insert(&*node, element(WS, ElementType::Action, "k")).await;
+    insert(&*node.elements, element(WS, ElementType::Action, "k")).await;
     let restored = Element {
         archived_at: None,
         ..renamed(&archived, "k")
     };
-    let clash = node.update_element(&restored, "", &archived.revision).await;
+    let clash = node
+        .elements
+        .update_element(&restored, "", &archived.revision)
+        .await;
     assert!(
         matches!(clash, Err(StoreError::Unique(UniqueField::Key))),
         "{clash:?}"
@@ -216,11 +244,11 @@ async fn ids_uuids_and_live_keys_are_unique_and_archiving_frees_a_key() {
 /// Every page of `q` from the start, `limit` at a time: the ids in order and the
 /// size of each page. Stops at the first page shorter than `limit` (the store's
 /// own end), or after one page more than `max_items` could fill.
-async fn pages(store: &dyn Store, q: &ElementQuery, max_items: usize) -> (Vec<String>, Vec<usize>) {
+async fn pages(store: &Stores, q: &ElementQuery, max_items: usize) -> (Vec<String>, Vec<usize>) {
     let (mut ids, mut sizes) = (Vec::new(), Vec::new());
     let mut q = q.clone();
     for _ in 0..=max_items / q.limit as usize + 1 {
-        let page = store.find_elements(&q).await.unwrap();
+        let page = store.elements.find_elements(&q).await.unwrap();
         sizes.push(page.len());
         let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
         assert!(
@@ -241,28 +269,42 @@ async fn pages(store: &dyn Store, q: &ElementQuery, max_items: usize) -> (Vec<St
 async fn pages_follow_creation_order_and_stay_in_their_workspace_and_type() {
     let db = TestDb::new().await;
     let node = db.node().await;
-    node.insert_workspace(&workspace("ws_2")).await.unwrap();
+    node.workspaces
+        .insert_workspace(&workspace("ws_2"))
+        .await
+        .unwrap();
     let mut created = Vec::new();
     for i in 0..7 {
         created.push(
-            insert(&*node, element(WS, ElementType::Flow, &format!("f{i}")))
-                .await
-                .id,
+            insert(
+                &*node.elements,
+                element(WS, ElementType::Flow, &format!("f{i}")),
+            )
+            .await
+            .id,
         );
         // Neighbours in the same table that no page of WS's flows may show.
-        insert(&*node, element("ws_2", ElementType::Flow, &format!("f{i}"))).await;
-        insert(&*node, element(WS, ElementType::Action, &format!("a{i}"))).await;
+        insert(
+            &*node.elements,
+            element("ws_2", ElementType::Flow, &format!("f{i}")),
+        )
+        .await;
+        insert(
+            &*node.elements,
+            element(WS, ElementType::Action, &format!("a{i}")),
+        )
+        .await;
     }
     let mut q = ElementQuery::new(WS, ElementType::Flow);
     q.limit = 3;
-    let (ids, sizes) = pages(&*node, &q, created.len()).await;
+    let (ids, sizes) = pages(&node, &q, created.len()).await;
     assert_eq!(ids, created);
     assert_eq!(sizes, [3, 3, 1]);
     q.limit = 7;
-    let (ids, sizes) = pages(&*node, &q, created.len()).await;
+    let (ids, sizes) = pages(&node, &q, created.len()).await;
     assert_eq!((ids, sizes), (created.clone(), vec![7, 0]));
     assert!(
-        pages(&*node, &ElementQuery::new("ws_3", ElementType::Flow), 0)
+        pages(&node, &ElementQuery::new("ws_3", ElementType::Flow), 0)
             .await
             .0
             .is_empty()
@@ -279,7 +321,7 @@ async fn filters_select_by_reference_archive_search_and_document() {
         let mut e = element(WS, ElementType::Flow, key);
         change(&mut e);
         let node = node.clone();
-        async move { insert(&*node, e).await }
+        async move { insert(&*node.elements, e).await }
     };
     put("in-int-1", &|e| {
         e.integration_id = Some("int_1".into());
@@ -307,7 +349,7 @@ async fn filters_select_by_reference_archive_search_and_document() {
         change(&mut q);
         let node = node.clone();
         async move {
-            let found = node.find_elements(&q).await.unwrap();
+            let found = node.elements.find_elements(&q).await.unwrap();
             found
                 .into_iter()
                 .map(|e| e.key.unwrap())

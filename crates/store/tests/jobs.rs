@@ -5,10 +5,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use common::*;
-use osmosis_store::{Job, Lease, Store};
+use osmosis_store::{Job, Lease, Stores};
 use serde_json::json;
 
 const JOBS: usize = 400;
@@ -27,7 +26,7 @@ fn job(ws: &str, key: &str, run_at: i64) -> Job {
 }
 
 /// Two nodes on one fresh database (each with its own pool).
-async fn two_nodes() -> (Arc<dyn Store>, Arc<dyn Store>, TestDb) {
+async fn two_nodes() -> (Stores, Stores, TestDb) {
     let db = TestDb::new().await;
     (db.node().await, db.node().await, db)
 }
@@ -36,12 +35,16 @@ async fn two_nodes() -> (Arc<dyn Store>, Arc<dyn Store>, TestDb) {
 async fn every_due_job_is_claimed_exactly_once_across_nodes() {
     let (a, b, db) = two_nodes().await;
     for i in 0..JOBS {
-        a.schedule_job(&job(WS, &format!("k{i}"), 1_000), 0)
+        a.jobs
+            .schedule_job(&job(WS, &format!("k{i}"), 1_000), 0)
             .await
             .unwrap();
     }
     // A job due later is left alone.
-    a.schedule_job(&job(WS, "later", 10_000), 0).await.unwrap();
+    a.jobs
+        .schedule_job(&job(WS, "later", 10_000), 0)
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for (n, store) in [a.clone(), a.clone(), b.clone(), b.clone()]
         .into_iter()
@@ -54,6 +57,7 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
             // finished jobs came back.
             for _ in 0..=JOBS {
                 let claimed = store
+                    .jobs
                     .claim_jobs(
                         &node,
                         Lease {
@@ -68,7 +72,7 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
                     return mine;
                 }
                 for j in claimed {
-                    store.finish_job(&j, &node).await.unwrap();
+                    store.jobs.finish_job(&j, &node).await.unwrap();
                     mine.push(j.dedupe_key);
                 }
             }
@@ -84,6 +88,7 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
     assert_eq!(counts.len(), JOBS);
     assert!(counts.values().all(|c| *c == 1), "a job was claimed twice");
     let later = b
+        .jobs
         .claim_jobs(
             "x",
             Lease {
@@ -102,8 +107,9 @@ async fn every_due_job_is_claimed_exactly_once_across_nodes() {
 #[tokio::test]
 async fn leases_expire_retries_wait_and_reschedules_survive() {
     let (a, b, db) = two_nodes().await;
-    a.schedule_job(&job(WS, "crashy", 0), 0).await.unwrap();
+    a.jobs.schedule_job(&job(WS, "crashy", 0), 0).await.unwrap();
     let first = a
+        .jobs
         .claim_jobs(
             "node-a",
             Lease {
@@ -117,6 +123,7 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
     assert_eq!(first.len(), 1);
     // Node A dies holding it: no one else may take it during the lease…
     assert!(b
+        .jobs
         .claim_jobs(
             "node-b",
             Lease {
@@ -130,6 +137,7 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .is_empty());
     // …and after the lease, node B does.
     let taken = b
+        .jobs
         .claim_jobs(
             "node-b",
             Lease {
@@ -143,12 +151,14 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].attempts, 2);
     // A late finish by the dead node's claim changes nothing.
-    a.finish_job(&first[0], "node-a").await.unwrap();
+    a.jobs.finish_job(&first[0], "node-a").await.unwrap();
     // A retry is not due before its time, and keeps the reason.
-    b.retry_job(&taken[0], "node-b", 5_000, "provider down")
+    b.jobs
+        .retry_job(&taken[0], "node-b", 5_000, "provider down")
         .await
         .unwrap();
     assert!(b
+        .jobs
         .claim_jobs(
             "node-b",
             Lease {
@@ -161,6 +171,7 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .unwrap()
         .is_empty());
     let again = b
+        .jobs
         .claim_jobs(
             "node-b",
             Lease {
@@ -173,9 +184,13 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .unwrap();
     assert_eq!(again[0].last_error.as_deref(), Some("provider down"));
     // Rescheduled while running: finishing the old run keeps the new one.
-    a.schedule_job(&job(WS, "crashy", 9_000), 0).await.unwrap();
-    b.finish_job(&again[0], "node-b").await.unwrap();
+    a.jobs
+        .schedule_job(&job(WS, "crashy", 9_000), 0)
+        .await
+        .unwrap();
+    b.jobs.finish_job(&again[0], "node-b").await.unwrap();
     let next = a
+        .jobs
         .claim_jobs(
             "node-a",
             Lease {
@@ -187,8 +202,9 @@ async fn leases_expire_retries_wait_and_reschedules_survive() {
         .await
         .unwrap();
     assert_eq!(next.len(), 1, "the reschedule survived");
-    a.finish_job(&next[0], "node-a").await.unwrap();
+    a.jobs.finish_job(&next[0], "node-a").await.unwrap();
     assert!(a
+        .jobs
         .claim_jobs(
             "node-a",
             Lease {
@@ -218,22 +234,46 @@ async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
         used_at: None,
         created_at: 0,
     };
-    assert!(a.take_lease(&lease(1_030), 1_000).await.unwrap());
+    assert!(a
+        .connect_records
+        .take_lease(&lease(1_030), 1_000)
+        .await
+        .unwrap());
     assert!(
-        !b.take_lease(&lease(1_040), 1_010).await.unwrap(),
+        !b.connect_records
+            .take_lease(&lease(1_040), 1_010)
+            .await
+            .unwrap(),
         "held by a"
     );
     assert!(
-        !a.take_lease(&lease(1_040), 1_010).await.unwrap(),
+        !a.connect_records
+            .take_lease(&lease(1_040), 1_010)
+            .await
+            .unwrap(),
         "not reentrant"
     );
     assert!(
-        b.take_lease(&lease(1_070), 1_031).await.unwrap(),
+        b.connect_records
+            .take_lease(&lease(1_070), 1_031)
+            .await
+            .unwrap(),
         "expired: b takes over"
     );
-    assert!(!a.take_lease(&lease(1_080), 1_050).await.unwrap());
+    assert!(!a
+        .connect_records
+        .take_lease(&lease(1_080), 1_050)
+        .await
+        .unwrap());
     // Released (expired at once): the next taker gets it.
-    a.put_connect_record(&lease(1_051)).await.unwrap();
-    assert!(a.take_lease(&lease(1_090), 1_060).await.unwrap());
+    a.connect_records
+        .put_connect_record(&lease(1_051))
+        .await
+        .unwrap();
+    assert!(a
+        .connect_records
+        .take_lease(&lease(1_090), 1_060)
+        .await
+        .unwrap());
     db.finish().await;
 }

@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::Json;
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
-use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_model::{ApiError, Element};
 use serde_json::{json, Value};
 
 use super::Routes;
@@ -25,11 +25,8 @@ async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError
     })?;
     state
         .engine
-        .store
-        .element_by_id(caller.workspace_id(), id)
-        .await
-        .map_err(osmosis_engine::errors::store_error)?
-        .filter(|c| c.element_type == ElementType::Customer)
+        .customer_by_id(caller.workspace_id(), id)
+        .await?
         .ok_or_else(|| ApiError::not_found("The token's customer no longer exists"))
 }
 

@@ -96,7 +96,8 @@ impl Engine {
             )),
         );
         let now = now_ms();
-        self.store
+        self.stores
+            .connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: CONNECTION_REQUEST.into(),
@@ -127,7 +128,8 @@ impl Engine {
         workspace_id: &str,
         id: &str,
     ) -> Result<ConnectRecord, ApiError> {
-        self.store
+        self.stores
+            .connect_records
             .connect_record(workspace_id, CONNECTION_REQUEST, id, now_ms())
             .await
             .map_err(store_error)?
@@ -139,7 +141,8 @@ impl Engine {
     pub async fn open_connection_request(&self, id: &str) -> Result<(Value, String), ApiError> {
         let workspace_key = id.split_once('.').map(|(k, _)| k).unwrap_or_default();
         let workspace = self
-            .store
+            .stores
+            .workspaces
             .workspace_by_key(workspace_key)
             .await
             .map_err(store_error)?
@@ -152,7 +155,8 @@ impl Engine {
             ));
         }
         let customer: Element = self
-            .store
+            .stores
+            .elements
             .element_by_id(&workspace.id, &record.customer_id)
             .await
             .map_err(store_error)?
@@ -195,7 +199,8 @@ impl Engine {
                 );
             }
         }
-        self.store
+        self.stores
+            .connect_records
             .put_connect_record(&record)
             .await
             .map_err(store_error)

@@ -258,7 +258,8 @@ impl Engine {
             let query =
                 osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Integration);
             let found = self
-                .store
+                .stores
+                .elements
                 .find_elements(&query)
                 .await
                 .map_err(store_error)?;
@@ -433,7 +434,8 @@ impl Engine {
         };
         let sealed = self.seal_flow(&caller.workspace.id, &state, &flow)?;
         let now = crate::clock::now_ms();
-        self.store
+        self.stores
+            .connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: OAUTH_STATE.into(),
@@ -485,7 +487,7 @@ impl Engine {
         let Some((workspace_key, _)) = state.split_once('.') else {
             return refused();
         };
-        let workspace = match self.store.workspace_by_key(workspace_key).await {
+        let workspace = match self.stores.workspaces.workspace_by_key(workspace_key).await {
             Ok(Some(workspace)) => workspace,
             Ok(None) => return refused(),
             // The state may be good: say the database failed, so the customer
@@ -498,7 +500,8 @@ impl Engine {
             }
         };
         let record = match self
-            .store
+            .stores
+            .connect_records
             .take_connect_record(&workspace.id, OAUTH_STATE, &state, crate::clock::now_ms())
             .await
         {
@@ -715,7 +718,8 @@ impl Engine {
             .unwrap_or_default();
         query.limit = 1;
         let found = self
-            .store
+            .stores
+            .elements
             .find_elements(&query)
             .await
             .map_err(store_error)?;
@@ -730,7 +734,8 @@ impl Engine {
         event: &Value,
     ) -> Result<(), ApiError> {
         let now = crate::clock::now_ms();
-        self.store
+        self.stores
+            .connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: CONNECT_RESULT.into(),
@@ -752,7 +757,8 @@ impl Engine {
         request_id: &str,
     ) -> Result<Option<Value>, ApiError> {
         let record = self
-            .store
+            .stores
+            .connect_records
             .connect_record(
                 &caller.workspace.id,
                 CONNECT_RESULT,

@@ -20,7 +20,7 @@ use std::time::UNIX_EPOCH;
 
 use osmosis_connectors::api_client::{CallObserver, CallRecord};
 use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_store::{ExternalApiLog, ExternalApiLogQuery, Store};
+use osmosis_store::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
@@ -40,13 +40,13 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The queue and its writer task (started on first use, inside the runtime).
 pub(crate) struct ApiLogWriter {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ApiLogStore>,
     tx: OnceLock<Option<mpsc::Sender<ExternalApiLog>>>,
     dropped: AtomicU64,
 }
 
 impl ApiLogWriter {
-    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+    pub(crate) fn new(store: Arc<dyn ApiLogStore>) -> Self {
         Self {
             store,
             tx: OnceLock::new(),
@@ -87,7 +87,7 @@ impl ApiLogWriter {
     }
 }
 
-async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<ExternalApiLog>) {
+async fn write_loop(store: Arc<dyn ApiLogStore>, mut rx: mpsc::Receiver<ExternalApiLog>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Group commit: a moment for more logs to arrive, so a busy proxy writes
@@ -339,7 +339,12 @@ impl Engine {
                 ApiError::invalid_query("cursor", "is not a cursor this server gave")
             })?),
         };
-        let logs = self.store.find_api_logs(&q).await.map_err(store_error)?;
+        let logs = self
+            .stores
+            .api_logs
+            .find_api_logs(&q)
+            .await
+            .map_err(store_error)?;
         let cursor = (logs.len() as i64 == q.limit)
             .then(|| logs.last().map(|l| l.seq.to_string()))
             .flatten();
@@ -354,7 +359,8 @@ impl Engine {
     /// `GET /external-api-logs/{id}`: the log with its masked request and response.
     pub async fn api_log(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let log = self
-            .store
+            .stores
+            .api_logs
             .api_log_by_id(caller.workspace_id(), id)
             .await
             .map_err(store_error)?

@@ -341,7 +341,12 @@ impl Engine {
         q.integration = osmosis_store::RefFilter::Is(integration.id.clone());
         only_visible(caller, &mut q);
         q.limit = 2;
-        let mut found = self.store.find_elements(&q).await.map_err(store_error)?;
+        let mut found = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(ApiError::not_found(format!(

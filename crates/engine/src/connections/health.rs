@@ -185,7 +185,8 @@ impl Engine {
     ) -> Result<(Element, Value), ApiError> {
         let _lock = self.locks.lock(&conn.id).await;
         let current = self
-            .store
+            .stores
+            .elements
             .element_by_id(&conn.workspace_id, &conn.id)
             .await
             .map_err(store_error)?
@@ -198,13 +199,13 @@ impl Engine {
         if current.doc_bool("isDefunct") {
             return Err(defunct_error(&current));
         }
-        if self.store.is_shared() {
+        if self.stores.database.is_shared() {
             if let Some(done) = self.await_refresh_lease(&current).await? {
                 return Ok(done);
             }
         }
         let outcome = self.refresh_now(current, opened).await;
-        if self.store.is_shared() {
+        if self.stores.database.is_shared() {
             self.release_refresh_lease(conn).await;
         }
         outcome
@@ -225,7 +226,8 @@ impl Engine {
             let now = crate::clock::now_ms();
             let lease = refresh_lease(current, now + REFRESH_LEASE_MS, now);
             if self
-                .store
+                .stores
+                .connect_records
                 .take_lease(&lease, now)
                 .await
                 .map_err(store_error)?
@@ -235,7 +237,8 @@ impl Engine {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let fresh = self
-                .store
+                .stores
+                .elements
                 .element_by_id(&current.workspace_id, &current.id)
                 .await
                 .map_err(store_error)?
@@ -253,7 +256,8 @@ impl Engine {
     async fn release_refresh_lease(&self, conn: &Element) {
         let now = crate::clock::now_ms();
         if let Err(e) = self
-            .store
+            .stores
+            .connect_records
             .put_connect_record(&refresh_lease(conn, now, now))
             .await
         {
@@ -428,7 +432,8 @@ impl Engine {
         // A database error is the job's failure (retried later); a connection
         // that is gone needs no refresh.
         let Some(conn) = self
-            .store
+            .stores
+            .elements
             .element_by_id(&job.workspace_id, id)
             .await
             .map_err(|e| e.to_string())?

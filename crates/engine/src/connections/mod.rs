@@ -87,7 +87,8 @@ impl Engine {
             .as_deref()
             .ok_or_else(|| ApiError::invalid_field("integrationId", "is required"))?;
         let integration = self
-            .store
+            .stores
+            .elements
             .element_by_id(&el.workspace_id, integration_id)
             .await
             .map_err(store_error)?
@@ -100,7 +101,8 @@ impl Engine {
             .ok_or(ConnectionError::NoConnector)?
             .to_owned();
         let connector = self
-            .store
+            .stores
+            .elements
             .element_by_id(&el.workspace_id, &connector_id)
             .await
             .map_err(store_error)?
@@ -140,7 +142,8 @@ impl Engine {
         let customer = async {
             match conn.customer_id.as_deref() {
                 Some(id) => self
-                    .store
+                    .stores
+                    .elements
                     .element_by_id(&conn.workspace_id, id)
                     .await
                     .map_err(store_error),

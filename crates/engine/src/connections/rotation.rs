@@ -57,13 +57,20 @@ impl Engine {
             return Err(ConnectionError::NoCipher.into());
         }
         let mut report = KeyRotation::default();
-        for workspace in self.store.list_workspaces().await.map_err(store_error)? {
+        for workspace in self
+            .stores
+            .workspaces
+            .list_workspaces()
+            .await
+            .map_err(store_error)?
+        {
             let mut query = ElementQuery::new(&workspace.id, ElementType::Connection);
             query.include_archived = true;
             query.limit = PAGE;
             loop {
                 let page = self
-                    .store
+                    .stores
+                    .elements
                     .find_elements(&query)
                     .await
                     .map_err(store_error)?;

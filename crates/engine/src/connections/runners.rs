@@ -26,13 +26,14 @@ impl Engine {
         &self,
         conn: &Element,
     ) -> Result<Arc<FunctionRunner>, ApiError> {
-        let ticket = match self
-            .runners
-            .get(&conn.id, &conn.revision, self.store.is_shared())
-        {
-            Ok(runner) => return Ok(runner),
-            Err(ticket) => ticket,
-        };
+        let ticket =
+            match self
+                .runners
+                .get(&conn.id, &conn.revision, self.stores.database.is_shared())
+            {
+                Ok(runner) => return Ok(runner),
+                Err(ticket) => ticket,
+            };
         let runner = Arc::new(
             self.connection_runner(conn)
                 .await?

@@ -135,7 +135,12 @@ impl Engine {
             _ => {}
         }
         let limit = q.limit - 1;
-        let mut items = self.store.find_elements(&q).await.map_err(store_error)?;
+        let mut items = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
         let cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(|e| e.seq.to_string())

@@ -142,7 +142,12 @@ impl Engine {
         let base = el.key.clone();
         let instance = matches!(el.element_type.spec().layering, Layering::Instance(_));
         for attempt in 1..=20 {
-            match self.store.insert_element(&el, &self.key_scope(&el)).await {
+            match self
+                .stores
+                .elements
+                .insert_element(&el, &self.key_scope(&el))
+                .await
+            {
                 Ok(seq) => {
                     el.seq = seq;
                     return Ok(el);
@@ -346,7 +351,8 @@ impl Engine {
             el.updated_at = now_iso();
             limits::check_write(&el, Some(&current))?;
             match self
-                .store
+                .stores
+                .elements
                 .update_element(&el, &self.key_scope(&el), &current.revision)
                 .await
             {
@@ -412,7 +418,8 @@ impl Engine {
     }
 
     async fn reload(&self, el: &Element) -> Result<Element, ApiError> {
-        self.store
+        self.stores
+            .elements
             .element_by_id(&el.workspace_id, &el.id)
             .await
             .map_err(store_error)?
@@ -652,7 +659,12 @@ impl Engine {
         }
         only_visible(caller, &mut q);
         q.limit = 2;
-        let found = self.store.find_elements(&q).await.map_err(store_error)?;
+        let found = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
         match found.len() {
             1 => Ok(found.into_iter().next().expect("one element")),
             0 => Err(
@@ -789,7 +801,8 @@ impl Engine {
             return Ok(current);
         };
         let parent = self
-            .store
+            .stores
+            .elements
             .element_by_id(&current.workspace_id, &pid)
             .await
             .map_err(store_error)?

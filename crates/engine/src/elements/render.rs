@@ -67,7 +67,8 @@ impl Engine {
         let t = el.element_type;
         if let (Some(iid), true) = (&el.integration_id, t != ElementType::Integration) {
             if let Some(integration) = self
-                .store
+                .stores
+                .elements
                 .element_by_id(&el.workspace_id, iid)
                 .await
                 .map_err(store_error)?
@@ -81,7 +82,8 @@ impl Engine {
         if let Some(cid) = &el.customer_id {
             if t != ElementType::Customer {
                 if let Some(customer) = self
-                    .store
+                    .stores
+                    .elements
                     .element_by_id(&el.workspace_id, cid)
                     .await
                     .map_err(store_error)?
@@ -97,14 +99,20 @@ impl Engine {
             let mut q = ElementQuery::new(&el.workspace_id, t);
             q.parent = RefFilter::Is(el.id.clone());
             q.integration = RefFilter::Some;
-            let children = self.store.find_elements(&q).await.map_err(store_error)?;
+            let children = self
+                .stores
+                .elements
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?;
             let mut applied = Vec::with_capacity(children.len());
             for child in &children {
                 let Some(iid) = &child.integration_id else {
                     continue;
                 };
                 let Some(integration) = self
-                    .store
+                    .stores
+                    .elements
                     .element_by_id(&el.workspace_id, iid)
                     .await
                     .map_err(store_error)?
@@ -120,7 +128,8 @@ impl Engine {
         }
         if let (Layering::Instance(_), Some(pid)) = (t.spec().layering, &el.parent_id) {
             if let Some(parent) = self
-                .store
+                .stores
+                .elements
                 .element_by_id(&el.workspace_id, pid)
                 .await
                 .map_err(store_error)?
@@ -137,7 +146,8 @@ impl Engine {
         }
         if let Some(conn) = &el.connection_id {
             if let Some(connection) = self
-                .store
+                .stores
+                .elements
                 .element_by_id(&el.workspace_id, conn)
                 .await
                 .map_err(store_error)?

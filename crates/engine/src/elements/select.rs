@@ -163,7 +163,12 @@ impl Engine {
         q.include_archived = true;
         only_visible(caller, &mut q);
         q.limit = 3;
-        let mut found: Vec<Element> = self.store.find_elements(&q).await.map_err(store_error)?;
+        let mut found: Vec<Element> = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
         if found.len() > 1 {
             // Live elements win over archived ones holding the same key.
             found.retain(|e| !e.is_archived());
@@ -258,7 +263,12 @@ impl Engine {
             q.integration = RefFilter::Is(iid);
             q.customer = RefFilter::Is(me.clone());
             q.limit = 1;
-            let found = self.store.find_elements(&q).await.map_err(store_error)?;
+            let found = self
+                .stores
+                .elements
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?;
             return Ok(found.into_iter().next());
         }
         Ok(None)
@@ -317,7 +327,12 @@ impl Engine {
             q.customer = RefFilter::Is(me.clone());
         }
         q.limit = 2;
-        let found = self.store.find_elements(&q).await.map_err(store_error)?;
+        let found = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
         if found.len() == 1 {
             return Ok(found.into_iter().next().expect("one"));
         }
@@ -349,7 +364,12 @@ impl Engine {
             Ok(el) => Ok(el),
             // A concurrent request created it first.
             Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => {
-                let found = self.store.find_elements(&q).await.map_err(store_error)?;
+                let found = self
+                    .stores
+                    .elements
+                    .find_elements(&q)
+                    .await
+                    .map_err(store_error)?;
                 found.into_iter().next().ok_or(e)
             }
             Err(e) => Err(e),

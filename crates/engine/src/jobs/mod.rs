@@ -93,7 +93,7 @@ impl Engine {
             last_error: None,
         };
         let now = crate::clock::now_ms();
-        self.store.schedule_job(&job, now).await?;
+        self.stores.jobs.schedule_job(&job, now).await?;
         if run_at <= now {
             self.wake_worker();
         }

@@ -62,14 +62,19 @@ impl Engine {
             let now = crate::clock::now_ms();
             if now - last_purge > 60_000 {
                 last_purge = now;
-                if let Err(e) = self.store.purge_connect_records(now - 3_600_000).await {
+                if let Err(e) = self
+                    .stores
+                    .connect_records
+                    .purge_connect_records(now - 3_600_000)
+                    .await
+                {
                     tracing::warn!(error = %e, "could not purge expired connect records");
                 }
             }
             if now - last_log_purge > 3_600_000 {
                 last_log_purge = now;
                 let before = now - self.api_log_retention.as_millis() as i64;
-                match self.store.purge_api_logs(before).await {
+                match self.stores.api_logs.purge_api_logs(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(
                         deleted = n,
@@ -101,7 +106,7 @@ impl Engine {
             now_ms: crate::clock::now_ms(),
             duration_ms: LEASE_MS,
         };
-        let jobs = self.store.claim_jobs(node, lease, BATCH).await?;
+        let jobs = self.stores.jobs.claim_jobs(node, lease, BATCH).await?;
         let count = jobs.len();
         let runs = jobs.into_iter().map(|job| async move {
             let outcome = self.run_job(&job).await;
@@ -125,14 +130,14 @@ impl Engine {
     async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
         let retry = self.job_handler(&job.kind).map(|h| h.retry);
         let result = match (outcome, retry) {
-            (Ok(()), _) | (Err(_), None) => self.store.finish_job(job, node).await,
+            (Ok(()), _) | (Err(_), None) => self.stores.jobs.finish_job(job, node).await,
             (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
                 tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
-                self.store.finish_job(job, node).await
+                self.stores.jobs.finish_job(job, node).await
             }
             (Err(reason), Some(retry)) => {
                 let at = crate::clock::now_ms() + (retry.backoff_ms)(job.attempts);
-                self.store.retry_job(job, node, at, &reason).await
+                self.stores.jobs.retry_job(job, node, at, &reason).await
             }
         };
         if let Err(e) = result {

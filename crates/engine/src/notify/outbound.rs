@@ -77,7 +77,8 @@ impl Engine {
 
     async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
         let settings = self
-            .store
+            .stores
+            .workspaces
             .workspace_settings(&conn.workspace_id)
             .await
             .map_err(store_error)?;
@@ -91,7 +92,8 @@ impl Engine {
         }
         let integration_key = match &conn.integration_id {
             Some(id) => self
-                .store
+                .stores
+                .elements
                 .element_by_id(&conn.workspace_id, id)
                 .await
                 .map_err(store_error)?
@@ -153,7 +155,8 @@ impl Engine {
                 "workspace settings need an admin token",
             ));
         }
-        self.store
+        self.stores
+            .workspaces
             .workspace_settings(&caller.workspace.id)
             .await
             .map_err(store_error)
@@ -214,7 +217,8 @@ impl Engine {
                 map.insert(field.clone(), value.clone());
             }
         }
-        self.store
+        self.stores
+            .workspaces
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await
             .map_err(store_error)?;

@@ -237,7 +237,7 @@ impl crate::Engine {
         workspace_id: &str,
         id: &str,
     ) -> Result<Option<std::sync::Arc<ConnectorSummary>>, ApiError> {
-        let shared = self.store.is_shared();
+        let shared = self.stores.database.is_shared();
         let early = if shared {
             None
         } else {
@@ -247,7 +247,8 @@ impl crate::Engine {
             }
         };
         let Some(connector) = self
-            .store
+            .stores
+            .elements
             .element_by_id(workspace_id, id)
             .await
             .map_err(crate::errors::store_error)?

@@ -65,7 +65,7 @@ impl Engine {
             ));
         }
         let cache_key = (workspace.id.clone(), claims.internal_id.clone());
-        let cacheable = !self.store.is_shared();
+        let cacheable = !self.stores.database.is_shared();
         if let Some(hit) = self.customers.entries.get(&cache_key).filter(|_| cacheable) {
             if hit.claims == claims {
                 return Ok(Caller {
@@ -103,6 +103,21 @@ impl Engine {
         })
     }
 
+    /// The customer element with this id, if it still exists (`/self`).
+    pub async fn customer_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Element>, ApiError> {
+        let found = self
+            .stores
+            .elements
+            .element_by_id(workspace_id, id)
+            .await
+            .map_err(crate::errors::store_error)?;
+        Ok(found.filter(|c| c.element_type == ElementType::Customer))
+    }
+
     async fn find_customer(
         &self,
         workspace_id: &str,
@@ -113,7 +128,8 @@ impl Engine {
         q.include_archived = true;
         q.limit = 2;
         let mut found = self
-            .store
+            .stores
+            .elements
             .find_elements(&q)
             .await
             .map_err(crate::errors::store_error)?;

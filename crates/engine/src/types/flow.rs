@@ -287,7 +287,7 @@ pub(super) async fn prepare(
     let mut dependencies = Vec::new();
     let admin = Caller::admin(caller.workspace.clone());
     if let Some(iid) = &el.integration_id {
-        match engine.store.element_by_id(&el.workspace_id, iid).await.map_err(store_error)? {
+        match engine.stores.elements.element_by_id(&el.workspace_id, iid).await.map_err(store_error)? {
             Some(i) if !i.is_archived() => dependencies.push(json!({"type": "PARENT", "elementType": "integration", "id": i.id, "key": i.key})),
             _ => errors.push(json!({"type": "dependency_error", "message": format!("Integration `{iid}` is missing or archived"), "data": {"workspaceElementReference": {"type": "integration", "id": iid}}})),
         }
@@ -297,7 +297,7 @@ pub(super) async fn prepare(
             Layering::Instance(p) => p,
             _ => el.element_type,
         };
-        match engine.store.element_by_id(&el.workspace_id, pid).await.map_err(store_error)? {
+        match engine.stores.elements.element_by_id(&el.workspace_id, pid).await.map_err(store_error)? {
             Some(p) if !p.is_archived() => dependencies.push(json!({"type": "PARENT", "elementType": parent_type.name(), "id": p.id, "key": p.key})),
             _ => errors.push(json!({"type": "dependency_error", "message": format!("Parent {} `{pid}` is missing or archived", parent_type.name()), "data": {"workspaceElementReference": {"type": parent_type.name(), "id": pid}}})),
         }

@@ -33,7 +33,8 @@ pub(super) async fn prepare(
             q.doc_equals = vec![("externalAppId".into(), json!(app))];
             q.limit = 1;
             if let Some(c) = engine
-                .store
+                .stores
+                .elements
                 .find_elements(&q)
                 .await
                 .map_err(store_error)?
@@ -210,7 +211,8 @@ pub(super) async fn render(
             q.customer = RefFilter::Is(me.clone());
             q.limit = 1;
             engine
-                .store
+                .stores
+                .elements
                 .find_elements(&q)
                 .await
                 .map_err(store_error)?

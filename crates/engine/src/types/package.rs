@@ -69,7 +69,8 @@ pub(super) async fn render(
         let mut entry = item.clone();
         if let Some(id) = item.get("id").and_then(Value::as_str) {
             if let Some(target) = engine
-                .store
+                .stores
+                .elements
                 .element_by_id(&el.workspace_id, id)
                 .await
                 .map_err(store_error)?

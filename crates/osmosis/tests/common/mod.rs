@@ -21,6 +21,9 @@ pub const WS_SECRET: &str = "test-secret-0123456789";
 pub struct Server {
     pub url: String,
     pub engine: Engine,
+    /// The stores the engine was given, for tests that read or change the database
+    /// past the engine (as someone with database access could).
+    pub stores: osmosis_store::Stores,
     pub http: reqwest::Client,
     pub database_url: String,
     /// The credentials key, which every node on the database must share.
@@ -140,7 +143,7 @@ impl Server {
         allow: AllowList,
         dir: tempfile::TempDir,
     ) -> Server {
-        let store = osmosis_store::open(&database_url, 8, true)
+        let stores = osmosis_store::open(&database_url, 8, true)
             .await
             .expect("store opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -149,7 +152,7 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
         let engine = Engine::new(
-            store,
+            stores.clone(),
             EngineConfig {
                 public_url: url.clone(),
             },
@@ -172,6 +175,7 @@ impl Server {
         Server {
             url,
             engine,
+            stores,
             http: reqwest::Client::new(),
             database_url,
             key,
@@ -186,7 +190,7 @@ impl Server {
         self.task.abort();
         let _ = self.task.await;
         if self.pg_database.is_some() {
-            self.engine.store.close().await;
+            self.stores.database.close().await;
         }
         drop_database(self.pg_database).await;
     }

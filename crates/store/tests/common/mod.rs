@@ -6,10 +6,8 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use osmosis_model::{ids, Element, ElementType};
-use osmosis_store::{Store, Workspace};
+use osmosis_store::{ElementStore, Stores, Workspace};
 
 pub const WS: &str = "ws_1";
 
@@ -63,6 +61,7 @@ impl TestDb {
         };
         db.node()
             .await
+            .workspaces
             .insert_workspace(&workspace(WS))
             .await
             .expect("workspace");
@@ -71,7 +70,7 @@ impl TestDb {
 
     /// A node on this database: its own pool (and on SQLite its own read cache),
     /// opened the way the server opens it.
-    pub async fn node(&self) -> Arc<dyn Store> {
+    pub async fn node(&self) -> Stores {
         osmosis_store::open(&self.url, 4, true)
             .await
             .expect("store opens")
@@ -106,7 +105,7 @@ pub fn element(workspace_id: &str, t: ElementType, key: &str) -> Element {
 }
 
 /// Inserts `e` and returns it as stored (with its `seq`).
-pub async fn insert(store: &dyn Store, mut e: Element) -> Element {
+pub async fn insert(store: &dyn ElementStore, mut e: Element) -> Element {
     e.seq = store.insert_element(&e, "").await.expect("insert");
     e
 }
@@ -116,10 +115,11 @@ pub async fn insert(store: &dyn Store, mut e: Element) -> Element {
 pub async fn stored(db: &TestDb, e: &Element) -> Element {
     let node = db.node().await;
     let found = node
+        .elements
         .element_by_id(&e.workspace_id, &e.id)
         .await
         .expect("read")
         .expect("the element exists");
-    node.close().await;
+    node.database.close().await;
     found
 }
