@@ -48,6 +48,7 @@
 //! different depth (see `MAX_DEPTH` in the evaluator); both fail cleanly.
 
 mod ast;
+pub mod calendar;
 mod error;
 mod eval;
 mod functions;
