@@ -6,7 +6,7 @@
 //   node corpus.js fuzz SEED N OUT
 //                          writes N random expressions (from a small grammar, see
 //                          fuzz.js) with SDK expectations to OUT, in corpus form;
-//                          check them with JSONATA_CORPUS=OUT cargo test -p osmosis-jsonata --test corpus
+//                          check them with JSONATA_CORPUS=OUT cargo test -p osmosis-jsonata --test it corpus::
 //
 // The expected value of each case is what the SDK's own `$jsonata` formula returns
 // (buildData through the SDK oracle script named by SDK_ORACLE). Because the
