@@ -9,8 +9,9 @@ cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/osmosis-target}"
 export OSMOSIS_TEST_PG_URL="${OSMOSIS_TEST_PG_URL:-postgres://127.0.0.1:5432/test}"
 bin="$CARGO_TARGET_DIR/debug/osmosis"
-# The SDK oracle script lives in shared/, beside the clone.
-export SDK_ORACLE="$root/../shared/tools/sdk-oracle.js" ORACLE="$root/../shared/tools/sdk-oracle.js"
+# The SDK oracle script of the differential tests (tests/runtime, tests/jsonata), which
+# read it from SDK_ORACLE only. By default it is the one in shared/, beside the clone.
+export SDK_ORACLE="${SDK_ORACLE:-$root/../shared/tools/sdk-oracle.js}"
 
 step() { printf '\n==> %s\n' "$*"; }
 

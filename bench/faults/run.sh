@@ -123,7 +123,7 @@ section = f"""## Faults: idle and slow clients
 
 {table}
 
-The CI test `crates/osmosis/tests/faults_slow_clients.rs` runs the same attack against the debug build and asserts the after column's properties (every socket closed by the server, `/health` p99 under 50 ms with no failed probe, peak RSS and RSS afterwards under the bounds it states); `OSMOSIS_FAULTS_LONG=1` runs its 10-minute variant.
+The CI test `crates/osmosis/tests/it/faults_slow_clients.rs` runs the same attack against the debug build and asserts the after column's properties (every socket closed by the server, `/health` p99 under 50 ms with no failed probe, peak RSS and RSS afterwards under the bounds it states); `OSMOSIS_FAULTS_LONG=1` runs its 10-minute variant.
 
 Command: `CARGO_TARGET_DIR=... bench/faults/run.sh` (FAULTS_IDLE={plan['idle']} FAULTS_SLOWLORIS={plan['slowloris']} FAULTS_HEADER_TIMEOUT={plan['header_timeout_s']:.0f} FAULTS_ATTACK={plan['attack_for_s']:.0f}).
 """

@@ -6,10 +6,10 @@
 //   node corpus.js fuzz SEED N OUT
 //                          writes N random expressions (from a small grammar, see
 //                          fuzz.js) with SDK expectations to OUT, in corpus form;
-//                          check them with JSONATA_CORPUS=OUT cargo test -p osmosis-jsonata --test corpus
+//                          check them with JSONATA_CORPUS=OUT cargo test -p osmosis-jsonata --test it corpus::
 //
 // The expected value of each case is what the SDK's own `$jsonata` formula returns
-// (buildData through /work/shared/tools/sdk-oracle.js, or ORACLE=path). Because the
+// (buildData through the SDK oracle script named by SDK_ORACLE). Because the
 // SDK turns every jsonata exception into `undefined`, the script also runs the SDK's
 // jsonata package directly to record *why* a case is undefined: the error's code and
 // whether it was raised while compiling or while evaluating. The Rust test uses that
@@ -20,7 +20,11 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 
 const here = __dirname;
-const oracle = process.env.ORACLE || '/work/shared/tools/sdk-oracle.js';
+const oracle = process.env.SDK_ORACLE;
+if (!oracle) {
+  console.error('set SDK_ORACLE to the SDK oracle script (sdk-oracle.js; scripts/test.sh uses ../shared/tools/sdk-oracle.js beside the clone)');
+  process.exit(2);
+}
 const sdkModules = process.env.SDK_NODE_MODULES || path.join(here, '..', 'sdk', 'node_modules');
 const jsonata = require(path.join(sdkModules, 'jsonata'));
 

@@ -1,5 +1,5 @@
 """The external API the seeded connection calls while schemathesis fuzzes: the shape of
-the Rust tests' mock (crates/osmosis/tests/calls.rs) — key auth, `/me` for the
+the Rust tests' mock (crates/osmosis/tests/it/calls.rs) — key auth, `/me` for the
 connector's test, `/revoke` for its disconnect, a paged `/contacts` collection and
 `/deals` — and any other path echoes the request, so the proxy, `/act` and operation
 runs reach a real answer whatever path the fuzzer sends.

@@ -113,7 +113,7 @@ def var(path):
 
 def connector_definition(key, mock):
     """The mock API's client-credentials connector, with an operation and a collection
-    defining every data method (the shape of crates/osmosis/tests/calls.rs)."""
+    defining every data method (the shape of crates/osmosis/tests/it/calls.rs)."""
     return {
         "key": key,
         "name": "Mock API",

@@ -2,7 +2,7 @@
 //!
 //! Shared by the `osmosis-bench-faults` binary (bench/faults/run.sh, the figures in
 //! BENCHMARKS.md) and, through `#[path]`, by the CI test
-//! crates/osmosis/tests/faults_slow_clients.rs, so the benchmark and the test measure
+//! crates/osmosis/tests/it/faults_slow_clients.rs, so the benchmark and the test measure
 //! the same thing the same way.
 //!
 //! A wave opens `idle` connections that send nothing and `slowloris` connections that

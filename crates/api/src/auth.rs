@@ -1,6 +1,6 @@
 //! Who is calling: the bearer JWT, verified with its workspace's secret.
 //!
-//! Accepted exactly as the SDK mints them (api-surface §5): HS256 or HS512, the
+//! Accepted exactly as the SDK mints them (docs/spec/api-surface.md §5): HS256 or HS512, the
 //! workspace key in `iss` (or `workspaceKey`), the customer's id in `id` (or
 //! `tenantKey`/`sub`), optional `name` and `fields`; `isAdmin: true` with no customer
 //! claim is an admin token. `exp` is checked when present; a token without `exp`

@@ -1,6 +1,6 @@
 //! Request bodies: JSON objects (or YAML with a yaml content type), where an empty body counts as none whatever its
 //! content type (axios sends body-less POSTs as `application/x-www-form-urlencoded`
-//! with length 0, SDK quirk §13.20).
+//! with length 0, SDK quirk docs/spec/api-surface.md §13.20).
 
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
@@ -89,7 +89,8 @@ impl FromRequest<AppState> for JsonBody {
             return Ok(JsonBody(None));
         }
         if yaml {
-            // Connector and element definitions are often written as YAML (semantics §1.2).
+            // Connector and element definitions are often written as YAML
+            // (docs/spec/semantics.md §1.2).
             return serde_yaml::from_slice::<Value>(&bytes)
                 .map(|v| JsonBody(Some(v)))
                 .map_err(|e| {

@@ -227,7 +227,7 @@ fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Va
 /// operations, data collections, `/act`, external API logs), the JSON half of the
 /// connect flow and connection health (routes/connect.rs, routes/connections.rs),
 /// and workspace settings. (The HTML pages, form posts and SSE of the connect flow
-/// are for browsers and are not listed: crates/osmosis/tests/openapi_routes.rs keeps
+/// are for browsers and are not listed: crates/osmosis/tests/it/openapi_routes.rs keeps
 /// that list and checks every other route is here.)
 fn connection_paths(paths: &mut Map<String, Value>) {
     let object = json!({"type": "object"});

@@ -23,7 +23,7 @@
 //!   signature validation and function library line by line, so that its
 //!   quirks (sequence flattening, singleton unwrapping, `$round`'s banker's
 //!   rounding, `$string`'s 15-digit numbers, JavaScript property order) are
-//!   reproduced. It passes the whole corpus; see `tests/corpus.rs`. As a
+//!   reproduced. It passes the whole corpus; see `tests/it/corpus.rs`. As a
 //!   wider check during development, the 1,582 cases of the JSONata project's
 //!   own test suite that need no external bindings were run through the SDK
 //!   oracle and this crate: 1,578 agreed; 2 use custom matcher functions
@@ -48,6 +48,7 @@
 //! different depth (see `MAX_DEPTH` in the evaluator); both fail cleanly.
 
 mod ast;
+pub mod calendar;
 mod error;
 mod eval;
 mod functions;

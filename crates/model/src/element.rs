@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::element_type::ElementType;
 
-/// `WorkspaceElementState` (api-surface §3.5).
+/// `WorkspaceElementState` (docs/spec/api-surface.md §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ElementState {

@@ -1,4 +1,5 @@
-//! The registry of workspace element types (semantics §0, api-surface §3.2).
+//! The registry of workspace element types (docs/spec/semantics.md §0,
+//! docs/spec/api-surface.md §3.2).
 //!
 //! Every behaviour that differs between types is data here — paths, id prefix, who
 //! may write, how the type is layered, which field points at its parent, and the
@@ -56,7 +57,8 @@ pub enum Readers {
     Owner,
 }
 
-/// How a type sits in the universal → integration → connection layering (§4.1).
+/// How a type sits in the universal → integration → connection layering
+/// (docs/spec/api-surface.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layering {
     /// Not layered (customers, connectors, integrations, screens, …).
@@ -245,7 +247,7 @@ const CONNECTOR_FIELDS: &[FieldSpec] = &[
     field("proxyKey", String),
     field("ui", Object),
     field("options", Object),
-    // The rest of a connector definition in the Membrane layout (semantics §1.1-1.2).
+    // The rest of a connector definition in the Membrane layout (docs/spec/semantics.md §1.1-1.2).
     field("baseUri", String),
     field("version", String),
     field("appUri", String),

@@ -1,8 +1,8 @@
 //! `ErrorData`: the one error body of the API.
 //!
 //! The SDK decides which error class to throw from `type` alone and never reads the
-//! HTTP status (api-surface §1.5), so `type` and `key` are the contract; the status is
-//! derived from them for other clients.
+//! HTTP status (docs/spec/api-surface.md §1.5), so `type` and `key` are the contract;
+//! the status is derived from them for other clients.
 
 use std::borrow::Cow;
 

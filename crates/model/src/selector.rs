@@ -1,4 +1,4 @@
-//! Layers and the query fields that narrow a selector (Q-layer, api-surface §2.0).
+//! Layers and the query fields that narrow a selector (Q-layer, docs/spec/api-surface.md §2.0).
 
 use serde::{Deserialize, Serialize};
 

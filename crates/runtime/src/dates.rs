@@ -4,7 +4,10 @@
 //!
 //! This follows V8's `dateparser-inl.h` (tokenizer, ES5 parser, day/time/zone
 //! composers), because formulas see whatever strings apps send, and V8 accepts far more
-//! than ISO 8601 ("1/2/24", "Jan 2 2024", "0").
+//! than ISO 8601 ("1/2/24", "Jan 2 2024", "0"). The calendar arithmetic (day numbers,
+//! `MakeDay`) is osmosis-jsonata's `calendar`, shared with jsonata's date functions.
+
+use osmosis_jsonata::calendar::{civil_from_days, make_day, DAY_MS};
 
 use crate::js::is_js_whitespace;
 
@@ -621,7 +624,7 @@ pub fn parse(s: &str) -> Option<f64> {
     let (h, m, s, ms) = time.write()?;
     let offset = tz.write()?;
     let days = make_day(year as f64, month as f64, date as f64);
-    let mut t = days * 86_400_000.0 + (h * 3_600_000 + m * 60_000 + s * 1000 + ms) as f64;
+    let mut t = days * DAY_MS as f64 + (h * 3_600_000 + m * 60_000 + s * 1000 + ms) as f64;
     if let Some(off) = offset {
         t -= off as f64 * 1000.0;
     }
@@ -631,44 +634,11 @@ pub fn parse(s: &str) -> Option<f64> {
     Some(t)
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// ECMAScript `MakeDay(year, month, date)` in days since the epoch.
-fn make_day(year: f64, month: f64, date: f64) -> f64 {
-    let ym = year + (month / 12.0).floor();
-    let mn = month.rem_euclid(12.0);
-    if ym.abs() > 400_000.0 {
-        return f64::INFINITY;
-    }
-    days_from_civil(ym as i64, mn as i64 + 1, 1) as f64 + date - 1.0
-}
-
 /// `Date.prototype.toISOString()`.
 pub fn to_iso_string(ms: f64) -> String {
     let ms = ms as i64;
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
+    let days = ms.div_euclid(DAY_MS);
+    let rem = ms.rem_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(days);
     let year = if (0..=9999).contains(&y) {
         format!("{y:04}")

@@ -1,4 +1,4 @@
-//! The connect flow as a browser sees it (api-surface §2.21, §7.3): auth options,
+//! The connect flow as a browser sees it (docs/spec/api-surface.md §2.21, §7.3): auth options,
 //! `POST /connect` with its `payload`, the hosted screens, the OAuth callback, the
 //! SSE channel the SDK listens on, and the penpal script the pages load.
 

@@ -282,8 +282,8 @@ async fn conn_instance(
         .await
 }
 
-/// `PUT` with no body creates the instance if missing (SDK quirk §13.6); with a
-/// body it replaces the instance's fields.
+/// `PUT` with no body creates the instance if missing (SDK quirk
+/// docs/spec/api-surface.md §13.6); with a body it replaces the instance's fields.
 async fn conn_put(
     State(state): State<AppState>,
     Auth(caller): Auth,

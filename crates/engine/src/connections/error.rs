@@ -26,8 +26,9 @@ pub enum ConnectionError {
     UnknownAuthOption(String),
     /// OAuth and token auth need a browser or a token exchange: the connect flow.
     #[error(
-        "connecting with auth type `{auth_type}` needs the interactive connect flow, which is not in this build; \
-         only client-credentials connectors (API keys, basic auth) can be connected headless"
+        "connecting with auth type `{auth_type}` needs the interactive connect flow \
+         (`POST /connect`, the SDK's `connect()`) or the credentials themselves in `credentials`; \
+         only client-credentials and token connectors connect without them"
     )]
     InteractiveOnly { auth_type: String },
     #[error("`credentials` must be an object")]

@@ -3,6 +3,7 @@
 //! from jsonata 1.8.9's `datetime.js`. Everything is computed in UTC shifted by
 //! the optional `±hhmm` timezone, as jsonata does.
 
+use crate::calendar::{civil_from_days, days_from_civil, make_day, DAY_MS};
 use crate::error::JsonataError;
 use crate::eval::Result;
 use crate::number::js_to_string;
@@ -579,31 +580,6 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAY_MS: i64 = 86_400_000;
-
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// `Date.UTC(year, month0)` with month overflow normalised.
 fn utc(year: i64, month0: i64) -> i64 {
     let y = year + month0.div_euclid(12);
@@ -1235,9 +1211,7 @@ fn date_utc(c: [f64; 7]) -> f64 {
     if y.abs() > 400_000.0 || m.abs() > 1e7 || d.abs() > 1e9 {
         return f64::NAN;
     }
-    let ym = y + (m / 12.0).floor();
-    let mn = m.rem_euclid(12.0);
-    let days = days_from_civil(ym as i64, mn as i64 + 1, 1) as f64 + d - 1.0;
+    let days = make_day(y, m, d);
     let t = days * DAY_MS as f64 + h * 3_600_000.0 + min * 60_000.0 + s * 1000.0 + ms;
     if t.abs() > 8.64e15 {
         f64::NAN

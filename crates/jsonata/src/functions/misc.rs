@@ -6,6 +6,7 @@
 use std::cell::Cell;
 
 use super::strings::string;
+use crate::calendar::{days_from_civil, DAY_MS};
 use crate::error::JsonataError;
 use crate::eval::{Env, Evaluator, Result};
 use crate::value::{from_json, Array, Value};
@@ -365,8 +366,8 @@ fn parse_iso(s: &str) -> Result<f64> {
     if h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi > 0 || sec > 0 || ms > 0)) {
         return Ok(f64::NAN);
     }
-    let days = super::datetime::days_from_civil(year, month, day);
-    let t = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms - offset_min * 60_000;
+    let days = days_from_civil(year, month, day);
+    let t = days * DAY_MS + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms - offset_min * 60_000;
     Ok(t as f64)
 }
 

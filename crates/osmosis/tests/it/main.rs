@@ -1,0 +1,33 @@
+//! The integration tests of the `osmosis` crate, as one test binary: each file of
+//! this directory is a module (`calls`, `faults_kill`, …), `common` is the harness they
+//! share (a server in-process, or the real `osmosis` binary as a child process) and
+//! `faults` what the fault tests share. One binary instead of one per file: the
+//! workspace is linked into a test binary once, not twenty times, after every change.
+//! nextest still runs each test in its own process, so tests that kill servers or
+//! start their own PostgreSQL stay apart; `.config/nextest.toml` picks tests by their
+//! module (`test(/^faults_slow_clients::/)`).
+
+mod archived_paths;
+mod auth;
+mod calls;
+mod cli;
+mod common;
+mod connect_flow;
+mod connect_kill;
+mod connection_tenancy;
+mod connections;
+mod credentials;
+mod elements;
+mod faults;
+mod faults_kill;
+mod faults_postgres;
+mod faults_slow_clients;
+mod faults_sqlite;
+mod instances;
+mod limits;
+mod multinode;
+mod openapi_routes;
+mod outbound_guard;
+mod rotation;
+mod seeds;
+mod server_limits;

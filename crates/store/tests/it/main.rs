@@ -1,0 +1,9 @@
+//! The integration tests of `osmosis-store`, as one test binary: each file is a module,
+//! `common` is a fresh database of the backend `OSMOSIS_TEST_DATABASE` names. One
+//! binary links the crate once instead of once per file.
+
+mod cache_budget;
+mod common;
+mod conformance;
+mod elements;
+mod jobs;
