@@ -57,6 +57,10 @@ call POST /connectors "$admin" '{"key":"bench-app","name":"Bench App","type":"oa
 call POST /integrations "$admin" '{"key":"bench","name":"Bench","connectorKey":"bench-app"}' >/dev/null
 call GET /integrations/bench "$customer" >"$work/get.json"
 call POST /integrations "$admin" '{"key":"bench-capture","name":"Bench capture","connectorKey":"bench-app"}' >"$work/post.json"
+# An integration on a shipped connector: its response carries the connector's
+# spec and capabilities (about 5 KB), derived from a large connector definition.
+call POST /integrations "$admin" '{"key":"bench-hubspot","name":"HubSpot","connectorKey":"hubspot"}' >/dev/null
+call GET /integrations/bench-hubspot "$customer" >"$work/get-hubspot.json"
 
 base_port="$(free_port)"
 base="http://127.0.0.1:$base_port"
@@ -66,6 +70,15 @@ base_pid=$!
 pids+=("$base_pid")
 wait_ready "$base" "$base_pid"
 base_idle_kb="$(status_kb "$base_pid" VmRSS)"
+# The baseline of the shipped-connector read: the same route answering that
+# integration's captured response.
+hub_port="$(free_port)"
+hub="http://127.0.0.1:$hub_port"
+"$tool" baseline --listen "127.0.0.1:$hub_port" --data-dir "$work/baseline-hubspot" \
+  --get-json "$work/get-hubspot.json" --post-json "$work/post.json" 2>"$work/baseline-hubspot.log" &
+hub_pid=$!
+pids+=("$hub_pid")
+wait_ready "$hub" "$hub_pid"
 loadavg="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 results="$work/results.jsonl"
@@ -82,6 +95,8 @@ post_body='{"key":"bench-{uniq}","name":"Bench {uniq}","connectorKey":"bench-app
 for c in $clients; do
   point get real "$real_pid" "$real/integrations/bench" GET "$customer" ""
   point get baseline "$base_pid" "$base/baseline/integration" GET "" ""
+  point get-hubspot real "$real_pid" "$real/integrations/bench-hubspot" GET "$customer" ""
+  point get-hubspot baseline "$hub_pid" "$hub/baseline/integration" GET "" ""
 done
 for c in $clients; do
   point post real "$real_pid" "$real/integrations" POST "$admin" "$post_body"
@@ -110,6 +125,7 @@ labels = {
     "get": "`GET /integrations/{key}` (customer token)",
     "post": "`POST /integrations` (admin token)",
     "get-grown": f"`GET /integrations/{{key}}` after the POSTs ({integrations} integrations)",
+    "get-hubspot": "`GET /integrations/{key}` on the shipped HubSpot connector (customer token)",
 }
 targets = {"get": [], "p99": []}
 for r in rows:

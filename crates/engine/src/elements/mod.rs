@@ -59,7 +59,7 @@ pub(crate) enum Change {
     /// Nothing to write: the stored element is the answer.
     Unchanged,
     /// Write this element; on a lost race, do as the second field says.
-    Write(Element, OnConflict),
+    Write(Box<Element>, OnConflict),
 }
 
 /// What a lost compare-and-swap race does.
@@ -292,7 +292,7 @@ impl Engine {
         if changed_own_fields && el.parent_id.is_some() && hooks.tracks_customization() {
             el.doc.insert("isCustomized".into(), Value::Bool(true));
         }
-        Ok(Change::Write(el, on_conflict))
+        Ok(Change::Write(Box::new(el), on_conflict))
     }
 
     /// Sets or clears `archivedAt` (DELETE / restore). Archiving twice is a no-op.
@@ -345,7 +345,7 @@ impl Engine {
         for _ in 0..5 {
             let (mut el, on_conflict) = match change(current.clone()).await? {
                 Change::Unchanged => return Ok(current),
-                Change::Write(el, on_conflict) => (el, on_conflict),
+                Change::Write(el, on_conflict) => (*el, on_conflict),
             };
             el.revision = ids::revision();
             el.updated_at = now_iso();
@@ -395,7 +395,7 @@ impl Engine {
         self.compare_and_swap(current, |mut el| {
             let decided = change(&mut el).map(|write| {
                 if write {
-                    Change::Write(el, OnConflict::Retry)
+                    Change::Write(Box::new(el), OnConflict::Retry)
                 } else {
                     Change::Unchanged
                 }
@@ -772,7 +772,7 @@ impl Engine {
         let mut once = Some(el);
         self.compare_and_swap(current, move |_| {
             let change = match once.take() {
-                Some(el) => Change::Write(el, OnConflict::Refuse),
+                Some(el) => Change::Write(Box::new(el), OnConflict::Refuse),
                 None => Change::Unchanged,
             };
             Box::pin(std::future::ready(Ok(change)))

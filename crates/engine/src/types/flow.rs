@@ -335,6 +335,23 @@ pub(super) async fn prepare(
     Ok(())
 }
 
+/// Flows and flow instances: the graph validated and dependencies recorded on
+/// every write.
+pub(crate) struct FlowHooks;
+
+#[async_trait::async_trait]
+impl crate::elements::ElementHooks for FlowHooks {
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        _body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        prepare(engine, caller, el).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,22 +390,5 @@ mod tests {
             "body": {"type": "transform-data"}
         }));
         assert!(flow_graph_errors(&n, false).is_empty());
-    }
-}
-
-/// Flows and flow instances: the graph validated and dependencies recorded on
-/// every write.
-pub(crate) struct FlowHooks;
-
-#[async_trait::async_trait]
-impl crate::elements::ElementHooks for FlowHooks {
-    async fn prepare(
-        &self,
-        engine: &Engine,
-        caller: &Caller,
-        el: &mut Element,
-        _body: &Map<String, Value>,
-    ) -> Result<(), ApiError> {
-        prepare(engine, caller, el).await
     }
 }

@@ -251,19 +251,6 @@ pub(crate) fn missing_parameters(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logo_types_are_recognised_by_magic() {
-        assert_eq!(logo_mime("iVBORw0KGgoAAAANSUhEUg=="), Some("image/png"));
-        assert_eq!(logo_mime("/9j/4AAQSkZJRg"), Some("image/jpeg"));
-        assert_eq!(logo_mime("hello world"), None);
-        assert_eq!(logo_mime("AAAA"), None);
-    }
-}
-
 /// Integrations: the connector reference resolved, capability fields rendered; a
 /// change makes every built runner stale.
 pub(crate) struct IntegrationHooks;
@@ -310,5 +297,18 @@ impl crate::elements::ElementHooks for FieldMappingHooks {
         body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
         resolve_data_source(engine, caller, el, body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logo_types_are_recognised_by_magic() {
+        assert_eq!(logo_mime("iVBORw0KGgoAAAANSUhEUg=="), Some("image/png"));
+        assert_eq!(logo_mime("/9j/4AAQSkZJRg"), Some("image/jpeg"));
+        assert_eq!(logo_mime("hello world"), None);
+        assert_eq!(logo_mime("AAAA"), None);
     }
 }
