@@ -7,9 +7,11 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod extract;
 mod html;
 pub mod openapi;
 pub mod query;
+pub mod request_span;
 pub mod routes;
 pub mod server;
 

@@ -9,12 +9,37 @@ use osmosis_engine::ListQuery;
 use osmosis_model::selector::LayerQuery;
 use osmosis_model::{ApiError, Layer};
 
+/// A boolean parameter's value; the error says what was expected.
+pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("expected true, false, 1 or 0, got `{v}`")),
+    }
+}
+
+/// The `layer` parameter's value; the error says which layers there are.
+pub(crate) fn parse_layer(v: &str) -> Result<Layer, String> {
+    Layer::parse(v).ok_or_else(|| {
+        format!("unknown layer `{v}`; expected universal, integration or connection")
+    })
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Query {
     pairs: Vec<(String, String)>,
 }
 
 impl Query {
+    /// Each parameter's last value, as [`Query::get`] reads it: the shape
+    /// [`crate::extract::Params`] deserializes a typed query from.
+    pub(crate) fn last_values(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
+    }
+
     pub fn parse(raw: Option<&str>) -> Self {
         let pairs = raw
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -39,26 +64,18 @@ impl Query {
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
-                _ => Err(ApiError::invalid_query(
-                    name,
-                    format!("expected true, false, 1 or 0, got `{v}`"),
-                )),
-            },
+            Some(v) => parse_bool(v)
+                .map(Some)
+                .map_err(|message| ApiError::invalid_query(name, message)),
         }
     }
 
     pub fn layer(&self) -> Result<LayerQuery, ApiError> {
         let layer = match self.get("layer") {
             None | Some("") => None,
-            Some(v) => Some(Layer::parse(v).ok_or_else(|| {
-                ApiError::invalid_query(
-                    "layer",
-                    format!("unknown layer `{v}`; expected universal, integration or connection"),
-                )
-            })?),
+            Some(v) => {
+                Some(parse_layer(v).map_err(|message| ApiError::invalid_query("layer", message))?)
+            }
         };
         Ok(LayerQuery {
             layer,

@@ -10,6 +10,7 @@ pub mod element_type;
 pub mod error;
 pub mod fields;
 pub mod ids;
+pub mod patch;
 pub mod response_keys;
 pub mod selector;
 

@@ -20,6 +20,7 @@ use super::Routes;
 use crate::auth::{is_access_token, without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ApiResult;
+use crate::extract::Body;
 use crate::query::Query;
 use crate::AppState;
 
@@ -84,18 +85,25 @@ async fn operation(
     Ok(Json(operation_spec(&connector, &key)?))
 }
 
+/// `POST …/operations/{key}/run`: `{input}`, any JSON the operation's input schema
+/// takes (the engine checks it against that schema); absent is `null`.
+#[derive(Debug, serde::Deserialize)]
+struct RunOperation {
+    #[serde(default)]
+    input: Value,
+}
+
 async fn run_operation(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path((c, key)): Path<(String, String)>,
-    JsonObject(body): JsonObject,
+    Body(run): Body<RunOperation>,
 ) -> ApiResult<Json<Value>> {
     let conn = connection(&state, &caller, c).await?;
-    let input = body.get("input").cloned().unwrap_or(Value::Null);
     Ok(Json(
         state
             .engine
-            .run_operation(&caller, &conn, &key, input)
+            .run_operation(&caller, &conn, &key, run.input)
             .await?,
     ))
 }

@@ -95,8 +95,13 @@ pub(crate) enum Op {
 }
 
 /// Applies `includeSecrets`: only admins may ask for secrets.
-pub(crate) fn with_secrets(mut caller: Caller, q: &Query) -> Result<Caller, ApiError> {
-    if q.bool("includeSecrets")? == Some(true) {
+pub(crate) fn with_secrets(caller: Caller, q: &Query) -> Result<Caller, ApiError> {
+    grant_secrets(caller, q.bool("includeSecrets")?)
+}
+
+/// [`with_secrets`] for a handler that took its query typed.
+pub(crate) fn grant_secrets(mut caller: Caller, include: Option<bool>) -> Result<Caller, ApiError> {
+    if include == Some(true) {
         if !caller.is_admin() {
             return Err(ApiError::access_denied(
                 "includeSecrets needs an admin token",

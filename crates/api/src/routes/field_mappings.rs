@@ -13,6 +13,7 @@ use super::elements::resolve_query;
 use super::Routes;
 use crate::auth::Auth;
 use crate::error::ApiResult;
+use crate::extract::{LayerParams, Params};
 use crate::query::Query;
 use crate::AppState;
 
@@ -37,12 +38,11 @@ async fn by_path(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(selector): Path<String>,
-    RawQuery(raw): RawQuery,
+    Params(layer): Params<LayerParams>,
 ) -> ApiResult<Json<Value>> {
-    let q = Query::parse(raw.as_deref());
     let sel = PathSelector {
         value: selector,
-        layer: q.layer()?,
+        layer: layer.into(),
         auto_create: false,
     };
     let el = state

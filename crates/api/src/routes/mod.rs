@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("membrane-api-version"),
         ])
         .max_age(std::time::Duration::from_secs(3600));
-    parts()
+    let routes = parts()
         .into_iter()
         .fold(Router::new(), |router, part| router.merge(part.router))
         .fallback(not_found)
@@ -94,7 +94,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
-        .with_state(state)
+        .with_state(state);
+    crate::request_span::layer(routes)
 }
 
 /// Refuses a NUL anywhere in the path or query string, percent-encoded or not.

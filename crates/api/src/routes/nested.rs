@@ -11,11 +11,12 @@ use osmosis_model::selector::LayerQuery;
 use osmosis_model::{ApiError, Element, ElementType, Layer};
 use serde_json::{json, Map, Value};
 
-use super::elements::{apply_op, list_page, respond, with_secrets, write, Op};
+use super::elements::{apply_op, grant_secrets, list_page, respond, write, Op};
 use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
+use crate::extract::{Params, SecretsParams};
 use crate::query::Query;
 use crate::AppState;
 
@@ -177,10 +178,10 @@ async fn int_op(
     Auth(caller): Auth,
     t: ElementType,
     Path((i, sel)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    Params(secrets): Params<SecretsParams>,
     op: Op,
 ) -> ApiResult<Json<Value>> {
-    let caller = with_secrets(caller, &Query::parse(raw.as_deref()))?;
+    let caller = grant_secrets(caller, secrets.include_secrets)?;
     let el = int_element(&state, &caller, t, &i, sel).await?;
     apply_op(&state, &caller, el, op).await
 }

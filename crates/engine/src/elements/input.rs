@@ -6,6 +6,7 @@
 
 use crate::refs::Ref;
 use osmosis_model::element_type::Layering;
+use osmosis_model::patch::Patch;
 use osmosis_model::{ApiError, ElementType};
 use serde_json::{Map, Value};
 
@@ -13,18 +14,19 @@ use super::limits::{
     check_description, check_identifier, check_name, check_reference, validate_key, MAX_KEY_LEN,
 };
 
-/// Envelope fields a body may set, all optional; `Some(None)` means "clear it".
+/// Envelope fields a body may set, all optional; the [`Patch`] ones may also be
+/// cleared with `null`.
 #[derive(Debug, Default)]
 pub(crate) struct EnvelopeInput {
     pub uuid: Option<String>,
     pub key: Option<String>,
     pub name: Option<String>,
-    pub description: Option<Option<String>>,
-    pub meta: Option<Option<Map<String, Value>>>,
+    pub description: Patch<String>,
+    pub meta: Patch<Map<String, Value>>,
     pub integration: Option<Ref>,
     pub parent: Option<Ref>,
     pub connection_id: Option<String>,
-    pub instance_key: Option<Option<String>>,
+    pub instance_key: Patch<String>,
     pub is_universal: Option<bool>,
     pub external_app_id: Option<String>,
     pub revision: Option<String>,
@@ -101,15 +103,15 @@ pub(crate) fn parse_envelope(
         check_name("name", name)?;
     }
     if body.contains_key("description") {
-        input.description = Some(string_field(body, "description")?);
+        input.description = string_field(body, "description")?.into();
     }
-    if let Some(Some(description)) = &input.description {
+    if let Some(description) = input.description.value() {
         check_description(description)?;
     }
     match body.get("meta") {
         None => {}
-        Some(Value::Null) => input.meta = Some(None),
-        Some(Value::Object(m)) => input.meta = Some(Some(m.clone())),
+        Some(Value::Null) => input.meta = Patch::Null,
+        Some(Value::Object(m)) => input.meta = Patch::Value(m.clone()),
         Some(other) => {
             return Err(ApiError::invalid_field(
                 "meta",
@@ -157,7 +159,7 @@ pub(crate) fn parse_envelope(
             if let Some(k) = &instance_key {
                 check_identifier("instanceKey", k)?;
             }
-            input.instance_key = Some(instance_key);
+            input.instance_key = instance_key.into();
         }
     }
     match body.get("isUniversal") {

@@ -15,6 +15,7 @@ use futures::future::BoxFuture;
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::error::keys;
 use osmosis_model::fields::take_fields;
+use osmosis_model::patch::Patch;
 use osmosis_model::{ids, ApiError, Element, ElementType};
 use osmosis_store::StoreError;
 use serde_json::{Map, Value};
@@ -278,7 +279,7 @@ impl Engine {
             el.doc.remove("meta");
         }
         let changed_own_fields =
-            !fields.is_empty() || env.name.is_some() || env.description.is_some();
+            !fields.is_empty() || env.name.is_some() || env.description.is_present();
         for (k, v) in fields {
             if v.is_null() {
                 el.doc.remove(&k);
@@ -453,17 +454,23 @@ impl Engine {
         if let Some(name) = env.name {
             el.name = name;
         }
-        if let Some(description) = env.description {
-            match description {
-                Some(d) => el.doc.insert("description".into(), Value::String(d)),
-                None => el.doc.remove("description"),
-            };
+        match env.description {
+            Patch::Value(d) => {
+                el.doc.insert("description".into(), Value::String(d));
+            }
+            Patch::Null => {
+                el.doc.remove("description");
+            }
+            Patch::Absent => {}
         }
-        if let Some(meta) = env.meta {
-            match meta {
-                Some(m) => el.doc.insert("meta".into(), Value::Object(m)),
-                None => el.doc.remove("meta"),
-            };
+        match env.meta {
+            Patch::Value(m) => {
+                el.doc.insert("meta".into(), Value::Object(m));
+            }
+            Patch::Null => {
+                el.doc.remove("meta");
+            }
+            Patch::Absent => {}
         }
         if let Some(ext) = env.external_app_id {
             el.doc.insert("externalAppId".into(), Value::String(ext));
@@ -507,7 +514,7 @@ impl Engine {
                 ));
             }
         }
-        if let Some(instance_key) = env.instance_key {
+        if let Some(instance_key) = env.instance_key.into_change() {
             if matches!(spec.layering, Layering::Instance(_)) {
                 el.instance_key = instance_key;
             }

@@ -72,6 +72,17 @@ async fn every_routed_operation_is_in_the_openapi_document() {
         routed.len() > 100,
         "the element registry's routes are listed"
     );
+    // An exclusion for a route that no longer exists would hide a new route
+    // registered under its old path later.
+    let shapes: BTreeSet<String> = routed.iter().map(|p| shape(p)).collect();
+    let stale: Vec<&str> = NOT_DOCUMENTED
+        .into_iter()
+        .filter(|p| !shapes.contains(*p))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "NOT_DOCUMENTED lists paths the router does not serve: {stale:?}"
+    );
     let mut missing = Vec::new();
     for path in &routed {
         let shape = shape(path);
