@@ -59,8 +59,6 @@ pub struct Engine {
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
     /// Shared by every outbound call (one connection pool, one address guard).
     pub(crate) http: OutboundClient,
-    /// Wakes the background worker when a job is queued that is due at once.
-    pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Connectors installed into every workspace (see `install_catalog`).
     pub(crate) catalog: Arc<Vec<serde_json::Value>>,
     /// Built runners of stored connections (see `connections::runners`).
@@ -73,8 +71,8 @@ pub struct Engine {
     pub(crate) api_logs: Arc<connections::api_logs::ApiLogWriter>,
     /// Each element type's behaviour (see `elements::hooks`).
     pub(crate) element_hooks: elements::hooks::HooksRegistry,
-    /// Every kind of background job this build runs (see `jobs`).
-    pub(crate) job_handlers: &'static [jobs::Handler],
+    /// The jobs service: typed jobs queued, claimed and settled (see `jobs`).
+    pub(crate) jobs: jobs::JobQueue,
 }
 
 impl Engine {
@@ -85,7 +83,6 @@ impl Engine {
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
             http: OutboundClient::default(),
-            wake: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
             connector_summaries: Arc::new(Default::default()),
@@ -94,7 +91,7 @@ impl Engine {
                 &stores.api_logs,
             ))),
             element_hooks: types::hooks_of,
-            job_handlers: &JOB_HANDLERS,
+            jobs: jobs::JobQueue::new(Arc::clone(&stores.jobs), &JOB_HANDLERS),
             stores,
         }
     }

@@ -162,12 +162,8 @@ impl Engine {
             connection_id: conn.id.clone(),
         };
         if let Err(e) = self
-            .schedule_job::<RefreshCredentialsJob>(
-                &conn.workspace_id,
-                conn.id.clone(),
-                &payload,
-                at,
-            )
+            .jobs
+            .schedule::<RefreshCredentialsJob>(&conn.workspace_id, conn.id.clone(), &payload, at)
             .await
         {
             tracing::warn!(connection = %conn.id, error = %e, "could not schedule a credentials refresh");

@@ -1,5 +1,5 @@
 //! Background jobs as a typed registry: each kind of job is a [`JobKind`] with its
-//! payload type and its retry policy, and [`Engine::job_handler`] is the one place
+//! payload type and its retry policy, and [`JobQueue::handler`] is the one place
 //! that maps a stored job's kind to the code that runs it. Adding a kind (flow
 //! runs, pulls, schedules) means one type implementing [`JobKind`] in the module
 //! it belongs to and one line in the registry the engine is built with
@@ -8,10 +8,13 @@
 
 pub(crate) mod worker;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use osmosis_store::Job;
+use osmosis_store::{Job, JobStore, Lease, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use crate::Engine;
 
@@ -64,24 +67,43 @@ pub(crate) const fn handler<K: JobKind>() -> Handler {
     }
 }
 
-impl Engine {
+/// The jobs service: queues typed jobs, wakes this node's worker and records how
+/// each run ended, with only what that needs — the job store, the wake signal and
+/// the handler registry. The worker ([`worker`]) drives it; element code reaches
+/// it as `engine.jobs`.
+#[derive(Clone)]
+pub(crate) struct JobQueue {
+    store: Arc<dyn JobStore>,
+    wake: Arc<Notify>,
+    handlers: &'static [Handler],
+}
+
+impl JobQueue {
+    pub(crate) fn new(store: Arc<dyn JobStore>, handlers: &'static [Handler]) -> Self {
+        JobQueue {
+            store,
+            wake: Arc::new(Notify::new()),
+            handlers,
+        }
+    }
+
     /// The handler of a stored job's kind.
-    pub(crate) fn job_handler(&self, kind: &str) -> Option<&'static Handler> {
-        self.job_handlers.iter().find(|h| h.kind == kind)
+    pub(crate) fn handler(&self, kind: &str) -> Option<&'static Handler> {
+        self.handlers.iter().find(|h| h.kind == kind)
     }
 
     /// Queues a job of kind `K` (one pending job per kind and `dedupe_key`: a
     /// second replaces the first's due time and payload) and wakes this node's
     /// worker when it is due at once.
-    pub(crate) async fn schedule_job<K: JobKind>(
+    pub(crate) async fn schedule<K: JobKind>(
         &self,
         workspace_id: &str,
         dedupe_key: String,
         payload: &K::Payload,
         run_at: i64,
-    ) -> Result<(), osmosis_store::StoreError> {
-        let payload = serde_json::to_value(payload)
-            .map_err(|e| osmosis_store::StoreError::Corrupt(e.to_string()))?;
+    ) -> Result<(), StoreError> {
+        let payload =
+            serde_json::to_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let job = Job {
             id: osmosis_model::ids::object_id(),
             workspace_id: workspace_id.to_owned(),
@@ -93,10 +115,50 @@ impl Engine {
             last_error: None,
         };
         let now = crate::clock::now_ms();
-        self.stores.jobs.schedule_job(&job, now).await?;
+        self.store.schedule_job(&job, now).await?;
         if run_at <= now {
-            self.wake_worker();
+            self.wake();
         }
         Ok(())
+    }
+
+    /// Wakes this node's worker now.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when [`JobQueue::wake`] is called.
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Claims up to `batch` due jobs for `node`.
+    pub(crate) async fn claim(
+        &self,
+        node: &str,
+        lease: Lease,
+        batch: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.store.claim_jobs(node, lease, batch).await
+    }
+
+    /// Records how a run ended: done, retried after its kind's backoff, or dropped
+    /// once its kind's attempts are spent (or when no handler knows its kind).
+    pub(crate) async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
+        let retry = self.handler(&job.kind).map(|h| h.retry);
+        let result = match (outcome, retry) {
+            (Ok(()), _) | (Err(_), None) => self.store.finish_job(job, node).await,
+            (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
+                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
+                self.store.finish_job(job, node).await
+            }
+            (Err(reason), Some(retry)) => {
+                let at = crate::clock::now_ms() + (retry.backoff_ms)(job.attempts);
+                self.store.retry_job(job, node, at, &reason).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record a job's outcome");
+        }
     }
 }

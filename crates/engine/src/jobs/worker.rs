@@ -27,7 +27,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 impl Engine {
     /// Wakes this node's worker now (a job was queued that is due at once).
     pub fn wake_worker(&self) {
-        self.wake.notify_one();
+        self.jobs.wake();
     }
 
     /// Runs the worker until `shutdown` completes.
@@ -85,7 +85,7 @@ impl Engine {
             }
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = self.wake.notified() => {}
+                _ = self.jobs.woken() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }
@@ -106,11 +106,11 @@ impl Engine {
             now_ms: crate::clock::now_ms(),
             duration_ms: LEASE_MS,
         };
-        let jobs = self.stores.jobs.claim_jobs(node, lease, BATCH).await?;
+        let jobs = self.jobs.claim(node, lease, BATCH).await?;
         let count = jobs.len();
         let runs = jobs.into_iter().map(|job| async move {
             let outcome = self.run_job(&job).await;
-            self.settle(node, &job, outcome).await;
+            self.jobs.settle(node, &job, outcome).await;
         });
         futures::future::join_all(runs).await;
         Ok(count)
@@ -118,30 +118,12 @@ impl Engine {
 
     #[tracing::instrument(skip_all, fields(kind = %job.kind, key = %job.dedupe_key, attempt = job.attempts))]
     async fn run_job(&self, job: &Job) -> Result<(), String> {
-        match self.job_handler(&job.kind) {
+        match self.jobs.handler(&job.kind) {
             Some(handler) => (handler.run)(self, job).await,
             None => {
                 tracing::warn!(kind = %job.kind, "unknown job kind; dropped");
                 Ok(())
             }
-        }
-    }
-
-    async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
-        let retry = self.job_handler(&job.kind).map(|h| h.retry);
-        let result = match (outcome, retry) {
-            (Ok(()), _) | (Err(_), None) => self.stores.jobs.finish_job(job, node).await,
-            (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
-                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
-                self.stores.jobs.finish_job(job, node).await
-            }
-            (Err(reason), Some(retry)) => {
-                let at = crate::clock::now_ms() + (retry.backoff_ms)(job.attempts);
-                self.stores.jobs.retry_job(job, node, at, &reason).await
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not record a job's outcome");
         }
     }
 }

@@ -116,14 +116,15 @@ impl Engine {
             body,
         };
         // Every notification is its own job: none replaces another.
-        self.schedule_job::<DeliverNotificationJob>(
-            &conn.workspace_id,
-            osmosis_model::ids::object_id(),
-            &payload,
-            crate::clock::now_ms(),
-        )
-        .await
-        .map_err(store_error)
+        self.jobs
+            .schedule::<DeliverNotificationJob>(
+                &conn.workspace_id,
+                osmosis_model::ids::object_id(),
+                &payload,
+                crate::clock::now_ms(),
+            )
+            .await
+            .map_err(store_error)
     }
 
     /// Sends one queued notification; an error is the reason to retry.
