@@ -73,16 +73,19 @@ pub struct Engine {
     pub(crate) element_hooks: elements::hooks::HooksRegistry,
     /// The jobs service: typed jobs queued, claimed and settled (see `jobs`).
     pub(crate) jobs: jobs::JobQueue,
+    /// The notifications service (see `notify`).
+    pub(crate) notifications: notify::outbound::Notifier,
 }
 
 impl Engine {
     pub fn new(stores: Stores, config: EngineConfig) -> Self {
+        let jobs = jobs::JobQueue::new(Arc::clone(&stores.jobs), &JOB_HANDLERS);
+        let http = OutboundClient::default();
         Engine {
             config: Arc::new(config),
             customers: Arc::new(types::customer::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
-            http: OutboundClient::default(),
             catalog: Arc::new(Vec::new()),
             runners: Arc::new(Default::default()),
             connector_summaries: Arc::new(Default::default()),
@@ -91,9 +94,21 @@ impl Engine {
                 &stores.api_logs,
             ))),
             element_hooks: types::hooks_of,
-            jobs: jobs::JobQueue::new(Arc::clone(&stores.jobs), &JOB_HANDLERS),
+            jobs: jobs.clone(),
+            notifications: notify::outbound::Notifier::new(
+                Arc::clone(&stores.workspaces),
+                Arc::clone(&stores.elements),
+                jobs,
+                http.clone(),
+            ),
+            http,
             stores,
         }
+    }
+
+    /// The workspace webhook settings and notifications.
+    pub fn notifications(&self) -> &notify::outbound::Notifier {
+        &self.notifications
     }
 
     /// Keeps external API logs for `retention` (default 30 days).
@@ -106,6 +121,7 @@ impl Engine {
     /// (by default only public addresses are called).
     pub fn with_outbound(mut self, allow: AllowList) -> Self {
         self.http = OutboundClient::new(allow);
+        self.notifications = self.notifications.with_http(self.http.clone());
         self
     }
 

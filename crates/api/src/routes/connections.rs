@@ -152,7 +152,7 @@ async fn test(
 
 /// `GET /settings`: the workspace's settings (admin).
 async fn settings(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(state.engine.settings(&caller).await?))
+    Ok(Json(state.engine.notifications().settings(&caller).await?))
 }
 
 /// `PATCH /settings`: `webhookUri`, `enabledWebhookEvents` (admin).
@@ -161,5 +161,11 @@ async fn patch_settings(
     Auth(caller): Auth,
     crate::body::JsonObject(body): crate::body::JsonObject,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(state.engine.patch_settings(&caller, &body).await?))
+    Ok(Json(
+        state
+            .engine
+            .notifications()
+            .patch_settings(&caller, &body)
+            .await?,
+    ))
 }

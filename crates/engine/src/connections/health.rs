@@ -358,7 +358,8 @@ impl Engine {
                         Ok(true)
                     })
                     .await?;
-                self.notify_connection(&stored, crate::notify::outbound::DISCONNECTED)
+                self.notifications
+                    .connection_event(&stored, crate::notify::outbound::DISCONNECTED)
                     .await;
                 Err(defunct_error(&stored))
             }

@@ -35,7 +35,10 @@ impl ElementHooks for ConnectionHooks {
 
     async fn after_insert(&self, engine: &Engine, el: &Element) {
         engine.after_credentials_stored(el).await;
-        engine.notify_connection(el, outbound::CREATED).await;
+        engine
+            .notifications
+            .connection_event(el, outbound::CREATED)
+            .await;
     }
 
     /// A change of a connection's `credentials` or `input` is a reconnect: the new
@@ -87,7 +90,10 @@ impl ElementHooks for ConnectionHooks {
     }
 
     async fn after_archive(&self, engine: &Engine, el: &Element) {
-        engine.notify_connection(el, outbound::DELETED).await;
+        engine
+            .notifications
+            .connection_event(el, outbound::DELETED)
+            .await;
     }
 
     /// A connection's refresh is a credentials refresh (`/refresh` is the
@@ -276,7 +282,8 @@ impl Engine {
             })
             .await?;
         self.after_credentials_stored(&updated).await;
-        self.notify_connection(&updated, outbound::RECONNECTED)
+        self.notifications
+            .connection_event(&updated, outbound::RECONNECTED)
             .await;
         Ok(updated)
     }

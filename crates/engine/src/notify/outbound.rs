@@ -8,13 +8,15 @@
 //! is sent; the body is `{event, data: {id, integrationId, integrationKey, name,
 //! disconnected, customerId}}`; each request has a 10 s timeout.
 
-use osmosis_connectors::http::OutboundError;
+use std::sync::Arc;
+
+use osmosis_connectors::http::{OutboundClient, OutboundError};
 use osmosis_model::{ApiError, Element};
-use osmosis_store::Job;
+use osmosis_store::{ElementStore, Job, WorkspaceStore};
 use serde_json::{json, Map, Value};
 
 use crate::errors::store_error;
-use crate::jobs::{JobKind, RetryPolicy};
+use crate::jobs::{JobKind, JobQueue, RetryPolicy};
 use crate::{Caller, Engine};
 
 pub const CREATED: &str = "connection.created";
@@ -62,14 +64,46 @@ impl JobKind for DeliverNotificationJob {
         _job: &'a Job,
         payload: NotificationPayload,
     ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { engine.deliver_notification(&payload).await })
+        Box::pin(async move { engine.notifications.deliver(&payload).await })
     }
 }
 
-impl Engine {
+/// The notifications service: the workspace's webhook settings, and queueing and
+/// delivering its connection events. Its dependencies are only the stores it reads
+/// (workspace settings; integrations, for their key), the jobs service it queues
+/// deliveries with and the outbound client it sends them through.
+#[derive(Clone)]
+pub struct Notifier {
+    workspaces: Arc<dyn WorkspaceStore>,
+    elements: Arc<dyn ElementStore>,
+    jobs: JobQueue,
+    http: OutboundClient,
+}
+
+impl Notifier {
+    pub(crate) fn new(
+        workspaces: Arc<dyn WorkspaceStore>,
+        elements: Arc<dyn ElementStore>,
+        jobs: JobQueue,
+        http: OutboundClient,
+    ) -> Self {
+        Notifier {
+            workspaces,
+            elements,
+            jobs,
+            http,
+        }
+    }
+
+    /// The same service sending through `http` (the engine's guarded client,
+    /// once its allow list is set).
+    pub(crate) fn with_http(self, http: OutboundClient) -> Self {
+        Notifier { http, ..self }
+    }
+
     /// Queues the notification of `event` about a connection, when the workspace
     /// wants it. Failing to queue is logged: the change it reports already happened.
-    pub(crate) async fn notify_connection(&self, conn: &Element, event: &str) {
+    pub(crate) async fn connection_event(&self, conn: &Element, event: &str) {
         if let Err(e) = self.queue_notification(conn, event).await {
             tracing::warn!(connection = %conn.id, event, error = %e.message, "could not queue a webhook notification");
         }
@@ -77,7 +111,6 @@ impl Engine {
 
     async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
         let settings = self
-            .stores
             .workspaces
             .workspace_settings(&conn.workspace_id)
             .await
@@ -92,7 +125,6 @@ impl Engine {
         }
         let integration_key = match &conn.integration_id {
             Some(id) => self
-                .stores
                 .elements
                 .element_by_id(&conn.workspace_id, id)
                 .await
@@ -128,7 +160,7 @@ impl Engine {
     }
 
     /// Sends one queued notification; an error is the reason to retry.
-    async fn deliver_notification(&self, payload: &NotificationPayload) -> Result<(), String> {
+    async fn deliver(&self, payload: &NotificationPayload) -> Result<(), String> {
         let response = self
             .http
             .post(&payload.uri)
@@ -156,8 +188,7 @@ impl Engine {
                 "workspace settings need an admin token",
             ));
         }
-        self.stores
-            .workspaces
+        self.workspaces
             .workspace_settings(&caller.workspace.id)
             .await
             .map_err(store_error)
@@ -218,8 +249,7 @@ impl Engine {
                 map.insert(field.clone(), value.clone());
             }
         }
-        self.stores
-            .workspaces
+        self.workspaces
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await
             .map_err(store_error)?;
