@@ -106,6 +106,21 @@ impl Engine {
         }
     }
 
+    /// The element core: create, change, archive, select, list and render elements.
+    pub fn elements(&self) -> elements::Elements<'_> {
+        elements::Elements::of(self)
+    }
+
+    /// Calls through stored connections: proxy, operations, `/act`, refreshes, logs.
+    pub fn calls(&self) -> connections::Calls<'_> {
+        connections::Calls::of(self)
+    }
+
+    /// Making connections interactively: OAuth sessions and connection requests.
+    pub fn connect(&self) -> connect::Connect<'_> {
+        connect::Connect::of(self)
+    }
+
     /// The workspace webhook settings and notifications.
     pub fn notifications(&self) -> &notify::outbound::Notifier {
         &self.notifications

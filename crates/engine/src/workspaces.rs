@@ -2,7 +2,7 @@
 //! environment (the development path).
 
 use osmosis_model::{ids, ApiError};
-use osmosis_store::{StoreError, UniqueField, Workspace};
+use osmosis_store::{StoreError, UniqueField, Workspace, WorkspaceStore};
 
 use crate::clock::now_iso;
 use crate::errors::store_error;
@@ -57,15 +57,7 @@ impl Engine {
 
     /// The workspace with this id.
     pub async fn workspace_by_id(&self, id: &str) -> Result<std::sync::Arc<Workspace>, ApiError> {
-        self.stores
-            .workspaces
-            .list_workspaces()
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .find(|w| w.id == id)
-            .map(std::sync::Arc::new)
-            .ok_or_else(|| ApiError::not_found(format!("No workspace `{id}`")))
+        workspace_by_id(self.stores.workspaces.as_ref(), id).await
     }
 
     /// Makes sure the workspace `key` exists with `secret`. An existing workspace
@@ -164,6 +156,7 @@ impl Engine {
                 continue;
             };
             match self
+                .elements()
                 .create(
                     &caller,
                     osmosis_model::ElementType::Connector,
@@ -180,4 +173,19 @@ impl Engine {
         }
         Ok(installed)
     }
+}
+
+/// The workspace with this id, from the workspace store.
+pub(crate) async fn workspace_by_id(
+    store: &dyn WorkspaceStore,
+    id: &str,
+) -> Result<std::sync::Arc<Workspace>, ApiError> {
+    store
+        .list_workspaces()
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .find(|w| w.id == id)
+        .map(std::sync::Arc::new)
+        .ok_or_else(|| ApiError::not_found(format!("No workspace `{id}`")))
 }

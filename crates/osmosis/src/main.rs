@@ -320,7 +320,7 @@ async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
         },
     )
     .with_credentials_cipher(cipher);
-    let report = engine.rotate_credentials_key().await?;
+    let report = engine.calls().rotate_credentials_key().await?;
     let mut out = serde_json::json!({
         "resealed": report.resealed,
         "alreadyCurrent": report.already_current,

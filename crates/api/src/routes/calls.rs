@@ -64,6 +64,7 @@ async fn connector(state: &AppState, caller: &Caller, sel: String) -> Result<Ele
     let admin = Caller::admin(caller.workspace.clone());
     state
         .engine
+        .elements()
         .resolve(&admin, ElementType::Connector, &PathSelector::new(id))
         .await
 }
@@ -103,6 +104,7 @@ async fn run_operation(
     Ok(Json(
         state
             .engine
+            .calls()
             .run_operation(&caller, &conn, &key, run.input)
             .await?,
     ))
@@ -145,6 +147,7 @@ async fn collection_method_run(
     let conn = connection(&state, &caller, c).await?;
     let answer = state
         .engine
+        .calls()
         .run_collection_method(
             &caller,
             &conn,
@@ -178,6 +181,7 @@ async fn act(
     Ok(Json(
         state
             .engine
+            .calls()
             .act(&caller, &ActRequest::from_body(&body))
             .await?,
     ))
@@ -189,7 +193,9 @@ async fn list_logs(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let filter = ApiLogFilter::from_pairs(&query_pairs(raw.as_deref()));
-    Ok(Json(state.engine.list_api_logs(&caller, &filter).await?))
+    Ok(Json(
+        state.engine.calls().list_api_logs(&caller, &filter).await?,
+    ))
 }
 
 async fn get_log(
@@ -197,5 +203,5 @@ async fn get_log(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(state.engine.api_log(&caller, &id).await?))
+    Ok(Json(state.engine.calls().api_log(&caller, &id).await?))
 }

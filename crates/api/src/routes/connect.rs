@@ -65,7 +65,11 @@ async fn options(
 ) -> ApiResult<Json<Vec<Value>>> {
     let request = ConnectRequest::from_payload(&body.unwrap_or_else(|| json!({})))?;
     Ok(Json(
-        state.engine.connection_options(&caller, &request).await?,
+        state
+            .engine
+            .connect()
+            .connection_options(&caller, &request)
+            .await?,
     ))
 }
 
@@ -133,7 +137,12 @@ async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Respon
         Ok(r) => r,
         Err(e) => return finish(&state, Some(&caller), &request, Err(e), None).await,
     };
-    let target = match state.engine.connect_target(&caller, &request).await {
+    let target = match state
+        .engine
+        .connect()
+        .connect_target(&caller, &request)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return finish(&state, Some(&caller), &request, Err(e), None).await,
     };
@@ -178,7 +187,12 @@ async fn run_connect(
     delivery: Delivery,
     theme: Option<&str>,
 ) -> Response {
-    match state.engine.start_connect(caller, request, delivery).await {
+    match state
+        .engine
+        .connect()
+        .start_connect(caller, request, delivery)
+        .await
+    {
         Ok(ConnectStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(ConnectStep::Connected(conn)) => {
             finish(state, Some(caller), request, Ok(*conn), theme).await
@@ -206,7 +220,12 @@ async fn finish(
     match result {
         Ok(conn) => {
             let rendered = match caller {
-                Some(c) => state.engine.render(c, &conn, Depth::Full).await.ok(),
+                Some(c) => state
+                    .engine
+                    .elements()
+                    .render(c, &conn, Depth::Full)
+                    .await
+                    .ok(),
                 None => None,
             };
             event["type"] = json!("newConnectionCreated");
@@ -223,7 +242,12 @@ async fn finish(
         }
     }
     if let (Some(c), Some(rid)) = (caller, &request.request_id) {
-        if let Err(e) = state.engine.publish_connect_result(c, rid, &event).await {
+        if let Err(e) = state
+            .engine
+            .connect()
+            .publish_connect_result(c, rid, &event)
+            .await
+        {
             tracing::warn!(error = %e.message, "could not publish a connect result");
         }
     }
@@ -263,6 +287,7 @@ async fn settle_request(
     if let Some(id) = &request.connection_request_id {
         if let Err(e) = state
             .engine
+            .connect()
             .settle_connection_request(caller, id, result)
             .await
         {
@@ -277,7 +302,7 @@ async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
-    let outcome = state.engine.finish_oauth(&params).await;
+    let outcome = state.engine.connect().finish_oauth(&params).await;
     finish(
         &state,
         outcome.caller.as_ref(),
@@ -307,7 +332,12 @@ async fn events(
                 if round >= 2400 {
                     return None;
                 }
-                if let Ok(Some(event)) = state.engine.connect_result(&caller, &request_id).await {
+                if let Ok(Some(event)) = state
+                    .engine
+                    .connect()
+                    .connect_result(&caller, &request_id)
+                    .await
+                {
                     return Some((Ok(Event::default().data(event.to_string())), None));
                 }
                 round += 1;
@@ -435,7 +465,12 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
         Err(e) => return error_page(&e, theme),
     };
     let chosen = request.auth_option_key.is_some();
-    let target = match state.engine.connect_target(&caller, &request).await {
+    let target = match state
+        .engine
+        .connect()
+        .connect_target(&caller, &request)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return error_page(&e, theme),
     };
@@ -474,6 +509,7 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
     };
     match state
         .engine
+        .connect()
         .start_connect(&caller, &request, delivery)
         .await
     {
@@ -629,6 +665,7 @@ async fn create_request(
     Ok(Json(
         state
             .engine
+            .connect()
             .create_connection_request(&caller, &body)
             .await?,
     ))
@@ -643,6 +680,7 @@ async fn get_request(
     Ok(Json(
         state
             .engine
+            .connect()
             .connection_request(&caller, &request_id)
             .await?,
     ))
@@ -659,7 +697,7 @@ async fn request_screen(State(state): State<AppState>, RawQuery(raw): RawQuery) 
             theme.as_deref(),
         );
     };
-    let (request, token) = match state.engine.open_connection_request(id).await {
+    let (request, token) = match state.engine.connect().open_connection_request(id).await {
         Ok(r) => r,
         Err(e) => return error_page(&e, theme.as_deref()),
     };

@@ -92,7 +92,7 @@ async fn proxy(
         ),
         body,
     };
-    let answer = state.engine.proxy(&caller, &conn, request).await?;
+    let answer = state.engine.calls().proxy(&caller, &conn, request).await?;
     let mut response = match answer.body {
         ProxyBody::Full(bytes) => Body::from(bytes),
         ProxyBody::Stream(upstream) => Body::from_stream(upstream.bytes_stream()),
@@ -134,9 +134,17 @@ async fn refresh_credentials(
     Path(c): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let conn = connection(&state, &caller, c).await?;
-    let conn = state.engine.refresh_credentials(&caller, &conn).await?;
+    let conn = state
+        .engine
+        .calls()
+        .refresh_credentials(&caller, &conn)
+        .await?;
     Ok(Json(
-        state.engine.render(&caller, &conn, Depth::Full).await?,
+        state
+            .engine
+            .elements()
+            .render(&caller, &conn, Depth::Full)
+            .await?,
     ))
 }
 
@@ -147,7 +155,9 @@ async fn test(
     Path(c): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let conn = connection(&state, &caller, c).await?;
-    Ok(Json(state.engine.test_connection(&caller, &conn).await?))
+    Ok(Json(
+        state.engine.calls().test_connection(&caller, &conn).await?,
+    ))
 }
 
 /// `GET /settings`: the workspace's settings (admin).

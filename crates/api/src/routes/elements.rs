@@ -119,8 +119,12 @@ pub(crate) async fn list_page(
     t: ElementType,
     lq: &ListQuery,
 ) -> ApiResult<Json<Value>> {
-    let page = state.engine.list(caller, t, lq).await?;
-    let items = state.engine.render_all(caller, &page.items).await?;
+    let page = state.engine.elements().list(caller, t, lq).await?;
+    let items = state
+        .engine
+        .elements()
+        .render_all(caller, &page.items)
+        .await?;
     let mut body = Map::new();
     body.insert("items".into(), Value::Array(items));
     if let Some(c) = page.cursor {
@@ -134,7 +138,13 @@ pub(crate) async fn respond(
     caller: &Caller,
     el: &Element,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(state.engine.render(caller, el, Depth::Full).await?))
+    Ok(Json(
+        state
+            .engine
+            .elements()
+            .render(caller, el, Depth::Full)
+            .await?,
+    ))
 }
 
 /// Runs a selector-less operation on an already resolved element.
@@ -146,9 +156,21 @@ pub(crate) async fn apply_op(
 ) -> ApiResult<Json<Value>> {
     let el = match op {
         Op::Get => el,
-        Op::Archive => state.engine.set_archived(caller, el, true).await?,
-        Op::Restore => state.engine.set_archived(caller, el, false).await?,
-        Op::Refresh => state.engine.refresh(caller, el).await?,
+        Op::Archive => {
+            state
+                .engine
+                .elements()
+                .set_archived(caller, el, true)
+                .await?
+        }
+        Op::Restore => {
+            state
+                .engine
+                .elements()
+                .set_archived(caller, el, false)
+                .await?
+        }
+        Op::Refresh => state.engine.elements().refresh(caller, el).await?,
     };
     respond(state, caller, &el).await
 }
@@ -185,6 +207,7 @@ async fn create(
 ) -> ApiResult<Json<Value>> {
     let el = state
         .engine
+        .elements()
         .create(&caller, t, NewElement::from_body(body))
         .await?;
     respond(&state, &caller, &el).await
@@ -209,6 +232,7 @@ pub(crate) async fn resolve_path(
     if matches!(t.spec().layering, Layering::Instance(_)) {
         return state
             .engine
+            .elements()
             .resolve_instance(
                 caller,
                 t,
@@ -221,6 +245,7 @@ pub(crate) async fn resolve_path(
     }
     state
         .engine
+        .elements()
         .resolve(caller, t, &path_selector(value, q)?)
         .await
 }
@@ -261,9 +286,17 @@ pub(crate) async fn write(
     put: bool,
 ) -> ApiResult<Json<Value>> {
     let el = if put {
-        state.engine.put_element(caller, el, body).await?
+        state
+            .engine
+            .elements()
+            .put_element(caller, el, body)
+            .await?
     } else {
-        state.engine.patch_element(caller, el, body).await?
+        state
+            .engine
+            .elements()
+            .patch_element(caller, el, body)
+            .await?
     };
     respond(state, caller, &el).await
 }
@@ -278,7 +311,7 @@ async fn path_reset(
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let el = resolve_path(&state, &caller, t, sel, &q).await?;
-    let el = state.engine.reset(&caller, el, &body).await?;
+    let el = state.engine.elements().reset(&caller, el, &body).await?;
     respond(&state, &caller, &el).await
 }
 
@@ -305,7 +338,11 @@ pub(crate) async fn resolve_query(
                 instance_key: q.get("instanceKey").map(str::to_string),
                 auto_create: q.bool("autoCreate")?.unwrap_or(false),
             };
-            state.engine.resolve_instance(caller, t, &sel).await
+            state
+                .engine
+                .elements()
+                .resolve_instance(caller, t, &sel)
+                .await
         }
         _ => {
             let value = q.string("id").or(q.string("key")).ok_or_else(|| {
@@ -313,6 +350,7 @@ pub(crate) async fn resolve_query(
             })?;
             state
                 .engine
+                .elements()
                 .resolve(caller, t, &path_selector(value, q)?)
                 .await
         }
@@ -354,7 +392,7 @@ async fn query_reset(
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let el = resolve_query(&state, &caller, t, &q).await?;
-    let el = state.engine.reset(&caller, el, &body).await?;
+    let el = state.engine.elements().reset(&caller, el, &body).await?;
     respond(&state, &caller, &el).await
 }
 
@@ -396,6 +434,7 @@ async fn query_create(
     }
     let el = state
         .engine
+        .elements()
         .create(&caller, t, NewElement::from_body(body))
         .await?;
     respond(&state, &caller, &el).await

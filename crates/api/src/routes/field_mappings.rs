@@ -47,6 +47,7 @@ async fn by_path(
     };
     let el = state
         .engine
+        .elements()
         .resolve(&caller, ElementType::FieldMapping, &sel)
         .await?;
     Ok(Json(app_schema(&el)?))

@@ -103,6 +103,7 @@ pub fn router() -> Routes {
 async fn integration(state: &AppState, caller: &Caller, sel: &str) -> Result<Element, ApiError> {
     state
         .engine
+        .elements()
         .resolve(caller, ElementType::Integration, &PathSelector::new(sel))
         .await
 }
@@ -139,6 +140,7 @@ async fn int_create(
     let integration = integration(&state, &caller, &i).await?;
     let el = state
         .engine
+        .elements()
         .create(
             &caller,
             t,
@@ -161,6 +163,7 @@ async fn int_element(
     let integration = integration(state, caller, i).await?;
     state
         .engine
+        .elements()
         .resolve(
             caller,
             t,
@@ -206,7 +209,7 @@ async fn int_reset(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let el = int_element(&state, &caller, t, &i, sel).await?;
-    let el = state.engine.reset(&caller, el, &body).await?;
+    let el = state.engine.elements().reset(&caller, el, &body).await?;
     respond(&state, &caller, &el).await
 }
 
@@ -261,7 +264,11 @@ async fn conn_op(
         ConnOp::Archive => apply_op(&state, &caller, el, Op::Archive).await,
         ConnOp::Setup => apply_op(&state, &caller, el, Op::Refresh).await,
         ConnOp::Reset => {
-            let el = state.engine.reset(&caller, el, &Map::new()).await?;
+            let el = state
+                .engine
+                .elements()
+                .reset(&caller, el, &Map::new())
+                .await?;
             respond(&state, &caller, &el).await
         }
     }
@@ -279,6 +286,7 @@ async fn conn_instance(
 ) -> Result<Element, ApiError> {
     state
         .engine
+        .elements()
         .resolve_instance(caller, t, &conn_selector(c, sel, q, auto_create)?)
         .await
 }
@@ -328,6 +336,7 @@ async fn connector_of(
     let admin = Caller::admin(caller.workspace.clone());
     let connector = state
         .engine
+        .elements()
         .resolve(&admin, ElementType::Connector, &PathSelector::new(cid))
         .await?;
     Ok((integration, connector))
@@ -579,6 +588,7 @@ async fn set_parameters(
     patch.insert("parameters".into(), Value::Object(params));
     let updated = state
         .engine
+        .elements()
         .patch_element(caller, integration, patch)
         .await?;
     Ok(Json(

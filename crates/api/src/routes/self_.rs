@@ -31,7 +31,11 @@ async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError
 }
 
 async fn render_self(state: &AppState, caller: &Caller, c: &Element) -> ApiResult<Json<Value>> {
-    let mut v = state.engine.render(caller, c, Depth::Flat).await?;
+    let mut v = state
+        .engine
+        .elements()
+        .render(caller, c, Depth::Flat)
+        .await?;
     v["workspaceKey"] = json!(caller.workspace.key);
     Ok(Json(v))
 }
@@ -59,6 +63,10 @@ async fn patch_self(
         .into());
     }
     let admin = Caller::admin(caller.workspace.clone());
-    let updated = state.engine.patch_element(&admin, c, body).await?;
+    let updated = state
+        .engine
+        .elements()
+        .patch_element(&admin, c, body)
+        .await?;
     render_self(&state, &caller, &updated).await
 }

@@ -18,10 +18,11 @@ use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
 use super::oauth_session::ConnectRequest;
+use super::Connect;
 use crate::clock::now_iso;
 use crate::clock::now_ms;
 use crate::errors::store_error;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 pub const REQUEST_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 const CONNECTION_REQUEST: &str = "connection-request";
@@ -43,7 +44,7 @@ const COPIED: [&str; 13] = [
     "authOptionKey",
 ];
 
-impl Engine {
+impl Connect<'_> {
     /// `POST /connection-requests`: checks the integration (and connection) the
     /// request names exist for the customer, then stores it `pending`.
     pub async fn create_connection_request(
@@ -53,7 +54,7 @@ impl Engine {
     ) -> Result<Value, ApiError> {
         let customer_id = match &caller.customer_id {
             Some(c) => c.clone(),
-            None => self.named_customer(caller, body).await?,
+            None => self.calls.named_customer(caller, body).await?,
         };
         let as_customer = Caller {
             workspace: caller.workspace.clone(),
@@ -91,13 +92,12 @@ impl Engine {
             "url".into(),
             json!(format!(
                 "{}/screens/connections?connectionRequestId={}",
-                self.config.public_url.trim_end_matches('/'),
+                self.public_url.trim_end_matches('/'),
                 id
             )),
         );
         let now = now_ms();
-        self.stores
-            .connect_records
+        self.connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: CONNECTION_REQUEST.into(),
@@ -128,8 +128,7 @@ impl Engine {
         workspace_id: &str,
         id: &str,
     ) -> Result<ConnectRecord, ApiError> {
-        self.stores
-            .connect_records
+        self.connect_records
             .connect_record(workspace_id, CONNECTION_REQUEST, id, now_ms())
             .await
             .map_err(store_error)?
@@ -141,7 +140,6 @@ impl Engine {
     pub async fn open_connection_request(&self, id: &str) -> Result<(Value, String), ApiError> {
         let workspace_key = id.split_once('.').map(|(k, _)| k).unwrap_or_default();
         let workspace = self
-            .stores
             .workspaces
             .workspace_by_key(workspace_key)
             .await
@@ -155,8 +153,8 @@ impl Engine {
             ));
         }
         let customer: Element = self
-            .stores
             .elements
+            .store
             .element_by_id(&workspace.id, &record.customer_id)
             .await
             .map_err(store_error)?
@@ -199,8 +197,7 @@ impl Engine {
                 );
             }
         }
-        self.stores
-            .connect_records
+        self.connect_records
             .put_connect_record(&record)
             .await
             .map_err(store_error)

@@ -27,11 +27,12 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
+use super::Connect;
 use crate::connections::ConnectionError;
 use crate::elements::NewElement;
 use crate::errors::store_error;
 use crate::refs::Ref;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 /// How long a started OAuth flow may take before its state is refused.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -214,7 +215,7 @@ impl Target {
     }
 }
 
-impl Engine {
+impl Connect<'_> {
     /// The integration a request names by id or key, as the caller sees it.
     async fn connect_integration(
         &self,
@@ -223,6 +224,7 @@ impl Engine {
     ) -> Result<Element, ApiError> {
         if let Some(id) = &request.integration_id {
             return self
+                .elements
                 .resolve_ref(
                     caller,
                     ElementType::Integration,
@@ -233,6 +235,7 @@ impl Engine {
         }
         if let Some(key) = &request.integration_key {
             return self
+                .elements
                 .resolve_ref(
                     caller,
                     ElementType::Integration,
@@ -245,6 +248,7 @@ impl Engine {
             let conn = self.connection_of(caller, connection_id).await?;
             if let Some(i) = conn.integration_id {
                 return self
+                    .elements
                     .resolve_ref(
                         caller,
                         ElementType::Integration,
@@ -258,8 +262,8 @@ impl Engine {
             let query =
                 osmosis_store::ElementQuery::new(&caller.workspace.id, ElementType::Integration);
             let found = self
-                .stores
                 .elements
+                .store
                 .find_elements(&query)
                 .await
                 .map_err(store_error)?;
@@ -282,13 +286,14 @@ impl Engine {
 
     /// A connection the caller may reconnect.
     async fn connection_of(&self, caller: &Caller, id: &str) -> Result<Element, ApiError> {
-        self.resolve_ref(
-            caller,
-            ElementType::Connection,
-            &Ref::Id(id.to_owned()),
-            "connectionId",
-        )
-        .await
+        self.elements
+            .resolve_ref(
+                caller,
+                ElementType::Connection,
+                &Ref::Id(id.to_owned()),
+                "connectionId",
+            )
+            .await
     }
 
     /// Resolves the integration, connector and auth option of a request. Without an
@@ -304,7 +309,7 @@ impl Engine {
             integration_id: Some(integration.id.clone()),
             ..integration.clone()
         };
-        let bound = self.connector_binding(&probe).await?;
+        let bound = self.calls.connector_binding(&probe).await?;
         let connector = Arc::new(bound.definition);
         let option_key = match &request.auth_option_key {
             Some(k) => k.clone(),
@@ -359,10 +364,7 @@ impl Engine {
     }
 
     pub fn default_callback_uri(&self) -> String {
-        format!(
-            "{}/oauth-callback",
-            self.config.public_url.trim_end_matches('/')
-        )
+        format!("{}/oauth-callback", self.public_url.trim_end_matches('/'))
     }
 
     /// Starts (or, for credentials that need no browser, completes) a connect.
@@ -383,7 +385,8 @@ impl Engine {
         let target = self.connect_target(caller, request).await?;
         let parameters = self.effective_parameters(&target.integration, request);
         let runner =
-            self.option_runner(target.connector.clone(), &target.option_key, parameters)?;
+            self.calls
+                .option_runner(target.connector.clone(), &target.option_key, parameters)?;
         let input = request.input.clone().unwrap_or_else(|| json!({}));
         let steps = ConnectionCredentials::new(&runner, input.clone());
         let state = format!("{}.{}", caller.workspace.key, random_token(32));
@@ -418,7 +421,7 @@ impl Engine {
                     .oauth1_config(oauth1_callback.as_str(), &state)
                     .await
                     .map_err(ConnectionError::Credentials)?;
-                let token = oauth1::request_token(&self.http, &config, oauth1_callback.as_str())
+                let token = oauth1::request_token(self.http, &config, oauth1_callback.as_str())
                     .await
                     .map_err(ConnectionError::Credentials)?;
                 flow["requestToken"] = json!(token.token);
@@ -434,8 +437,7 @@ impl Engine {
         };
         let sealed = self.seal_flow(&caller.workspace.id, &state, &flow)?;
         let now = crate::clock::now_ms();
-        self.stores
-            .connect_records
+        self.connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: OAUTH_STATE.into(),
@@ -457,7 +459,7 @@ impl Engine {
     }
 
     fn seal_flow(&self, workspace_id: &str, state: &str, flow: &Value) -> Result<String, ApiError> {
-        let cipher = self.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+        let cipher = self.cipher.ok_or(ConnectionError::NoCipher)?;
         Ok(cipher.seal_json(
             flow,
             format!("oauth-state:{workspace_id}:{state}").as_bytes(),
@@ -487,7 +489,7 @@ impl Engine {
         let Some((workspace_key, _)) = state.split_once('.') else {
             return refused();
         };
-        let workspace = match self.stores.workspaces.workspace_by_key(workspace_key).await {
+        let workspace = match self.workspaces.workspace_by_key(workspace_key).await {
             Ok(Some(workspace)) => workspace,
             Ok(None) => return refused(),
             // The state may be good: say the database failed, so the customer
@@ -500,7 +502,6 @@ impl Engine {
             }
         };
         let record = match self
-            .stores
             .connect_records
             .take_connect_record(&workspace.id, OAUTH_STATE, &state, crate::clock::now_ms())
             .await
@@ -512,7 +513,7 @@ impl Engine {
             .doc
             .get("sealed")
             .and_then(Value::as_str)
-            .zip(self.cipher.as_ref())
+            .zip(self.cipher)
             .map(|(text, cipher)| {
                 cipher.open_json(
                     text,
@@ -567,7 +568,7 @@ impl Engine {
             ..request.clone()
         };
         let target = self.connect_target(caller, &request).await?;
-        let runner = self.option_runner(
+        let runner = self.calls.option_runner(
             target.connector.clone(),
             &target.option_key,
             self.effective_parameters(&target.integration, &request),
@@ -589,7 +590,7 @@ impl Engine {
                     .as_str()
                     .map(|v| Secret::new(v.to_owned()));
                 let response = oauth2::exchange_code(
-                    &self.http,
+                    self.http,
                     &config,
                     code,
                     redirect_uri,
@@ -631,7 +632,7 @@ impl Engine {
                     .oauth1_config(redirect_uri, state)
                     .await
                     .map_err(ConnectionError::Credentials)?;
-                let response = oauth1::access_token(&self.http, &config, &token, verifier)
+                let response = oauth1::access_token(self.http, &config, &token, verifier)
                     .await
                     .map_err(ConnectionError::Credentials)?;
                 steps
@@ -694,9 +695,18 @@ impl Engine {
             body.insert("credentials".into(), c);
         }
         match existing {
-            Some(conn) => self.reconnect(caller, conn, &body).await,
+            Some(conn) => {
+                crate::connections::lifecycle::reconnect(
+                    self.elements.hook_context,
+                    caller,
+                    conn,
+                    &body,
+                )
+                .await
+            }
             None => {
-                self.create(caller, ElementType::Connection, NewElement::from_body(body))
+                self.elements
+                    .create(caller, ElementType::Connection, NewElement::from_body(body))
                     .await
             }
         }
@@ -718,8 +728,8 @@ impl Engine {
             .unwrap_or_default();
         query.limit = 1;
         let found = self
-            .stores
             .elements
+            .store
             .find_elements(&query)
             .await
             .map_err(store_error)?;
@@ -734,8 +744,7 @@ impl Engine {
         event: &Value,
     ) -> Result<(), ApiError> {
         let now = crate::clock::now_ms();
-        self.stores
-            .connect_records
+        self.connect_records
             .put_connect_record(&ConnectRecord {
                 workspace_id: caller.workspace.id.clone(),
                 kind: CONNECT_RESULT.into(),
@@ -757,7 +766,6 @@ impl Engine {
         request_id: &str,
     ) -> Result<Option<Value>, ApiError> {
         let record = self
-            .stores
             .connect_records
             .connect_record(
                 &caller.workspace.id,

@@ -24,9 +24,10 @@ use osmosis_store::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
+use super::Calls;
 use crate::errors::store_error;
 use crate::refs::Ref;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 /// Logs waiting to be written before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 10_000;
@@ -118,9 +119,9 @@ pub(crate) struct ConnectionObserver {
 }
 
 impl ConnectionObserver {
-    pub(crate) fn new(engine: &Engine, conn: &Element) -> Self {
+    pub(crate) fn new(writer: &Arc<ApiLogWriter>, conn: &Element) -> Self {
         Self {
-            writer: Arc::clone(&engine.api_logs),
+            writer: Arc::clone(writer),
             workspace_id: conn.workspace_id.clone(),
             customer_id: conn.customer_id.clone().unwrap_or_default(),
             integration_id: conn.integration_id.clone().unwrap_or_default(),
@@ -197,7 +198,7 @@ impl CallObserver for ConnectionObserver {
     }
 }
 
-/// `ListExternalApiLogsQuery` as given (strings), validated by [`Engine::list_api_logs`].
+/// `ListExternalApiLogsQuery` as given (strings), validated by [`Calls::list_api_logs`].
 #[derive(Debug, Clone, Default)]
 pub struct ApiLogFilter {
     pub tenant_id: Option<String>,
@@ -248,7 +249,7 @@ fn datetime_ms(param: &str, value: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::invalid_query(param, "must be an ISO 8601 date-time"))
 }
 
-impl Engine {
+impl Calls<'_> {
     /// `GET /external-api-logs`: an admin sees every log of the workspace, a
     /// customer only its own connections' logs.
     pub async fn list_api_logs(
@@ -277,6 +278,7 @@ impl Engine {
         if let Some(i) = &filter.integration_id {
             // An integration key works as well as its id.
             let integration = self
+                .elements
                 .resolve_ref(
                     caller,
                     ElementType::Integration,
@@ -287,13 +289,14 @@ impl Engine {
             let integration = match integration {
                 Ok(found) => Ok(found),
                 Err(_) => {
-                    self.resolve_ref(
-                        caller,
-                        ElementType::Integration,
-                        &Ref::Key(i.clone()),
-                        "integrationId",
-                    )
-                    .await
+                    self.elements
+                        .resolve_ref(
+                            caller,
+                            ElementType::Integration,
+                            &Ref::Key(i.clone()),
+                            "integrationId",
+                        )
+                        .await
                 }
             };
             q.integration_id = Some(integration.map(|i| i.id).unwrap_or_else(|_| i.clone()));
@@ -340,8 +343,7 @@ impl Engine {
             })?),
         };
         let logs = self
-            .stores
-            .api_logs
+            .api_log_store
             .find_api_logs(&q)
             .await
             .map_err(store_error)?;
@@ -359,8 +361,7 @@ impl Engine {
     /// `GET /external-api-logs/{id}`: the log with its masked request and response.
     pub async fn api_log(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let log = self
-            .stores
-            .api_logs
+            .api_log_store
             .api_log_by_id(caller.workspace_id(), id)
             .await
             .map_err(store_error)?
@@ -394,7 +395,7 @@ impl Engine {
             "connectionId": l.connection_id,
             "statusCode": l.status_code,
             "isSuccess": l.is_success,
-            "s3Uri": format!("{}/external-api-logs/{}", self.config.public_url.trim_end_matches('/'), l.id),
+            "s3Uri": format!("{}/external-api-logs/{}", self.public_url.trim_end_matches('/'), l.id),
             "createdAt": l.created_at,
             "requestUrl": l.request_url,
             "duration": l.duration_ms,
@@ -408,6 +409,7 @@ impl Engine {
         }
         let admin = Caller::admin(caller.workspace.clone());
         match self
+            .elements
             .resolve_ref(
                 &admin,
                 ElementType::Customer,
@@ -418,6 +420,7 @@ impl Engine {
         {
             Ok(c) => Ok(c.id),
             Err(_) => Ok(self
+                .elements
                 .resolve_ref(
                     &admin,
                     ElementType::Customer,

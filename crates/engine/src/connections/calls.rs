@@ -1,4 +1,4 @@
-//! Calls through a connection: the one path ([`Engine::call_connection`]) every
+//! Calls through a connection: the one path ([`Calls::call_connection`]) every
 //! request to an external API made for a stored connection takes — the API proxy,
 //! operations, data collection methods, `POST /act` with `api`, connector functions
 //! such as `disconnect` — and the engine operations built on it.
@@ -14,11 +14,12 @@ use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
+use super::Calls;
 use super::ConnectionError;
 use crate::caller::only_visible;
 use crate::errors::store_error;
 use crate::refs::Ref;
-use crate::{Caller, Engine, PathSelector};
+use crate::{Caller, PathSelector};
 
 /// Why a call through a connection failed.
 #[derive(Debug)]
@@ -125,11 +126,11 @@ pub fn collection_method(segment: &str) -> Result<CollectionMethod, ApiError> {
         })
 }
 
-impl Engine {
+impl Calls<'_> {
     /// Runs `op` with the connection's function runner: **the one path every call to
     /// an external API through a stored connection takes.** It checks the caller
     /// may use the connection and that nothing on its path is archived
-    /// ([`Engine::ensure_callable`], `not_found` otherwise), builds the runner (connector,
+    /// ([`Calls::ensure_callable`], `not_found` otherwise), builds the runner (connector,
     /// parameters, unsealed credentials) with the connection's external API log
     /// observer attached, so every request its API client sends is logged.
     ///
@@ -301,6 +302,7 @@ impl Engine {
     async fn act_connection(&self, caller: &Caller, req: &ActRequest) -> Result<Element, ApiError> {
         if let Some(id) = &req.connection_id {
             return self
+                .elements
                 .resolve(
                     caller,
                     ElementType::Connection,
@@ -310,17 +312,19 @@ impl Engine {
         }
         let integration = match (&req.integration_id, &req.integration_key) {
             (Some(v), _) | (None, Some(v)) => Some(
-                self.resolve(
-                    caller,
-                    ElementType::Integration,
-                    &PathSelector::new(v.clone()),
-                )
-                .await?,
+                self.elements
+                    .resolve(
+                        caller,
+                        ElementType::Integration,
+                        &PathSelector::new(v.clone()),
+                    )
+                    .await?,
             ),
             (None, None) => None,
         };
         if let Some(key) = &req.connection_key {
             return self
+                .elements
                 .resolve_ref_scoped(
                     caller,
                     ElementType::Connection,
@@ -342,8 +346,8 @@ impl Engine {
         only_visible(caller, &mut q);
         q.limit = 2;
         let mut found = self
-            .stores
             .elements
+            .store
             .find_elements(&q)
             .await
             .map_err(store_error)?;

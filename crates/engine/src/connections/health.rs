@@ -27,8 +27,10 @@ use osmosis_store::Job;
 use serde_json::{json, Value};
 
 use super::secrets;
+use super::Calls;
 use crate::errors::store_error;
-use crate::{Caller, Engine};
+use crate::Caller;
+use crate::Engine;
 
 /// Error key of a refresh the connector has no way to do.
 pub(crate) const REFRESH_NOT_SUPPORTED: &str = "refresh_not_supported";
@@ -72,7 +74,12 @@ impl crate::jobs::JobKind for RefreshCredentialsJob {
         job: &'a Job,
         payload: RefreshPayload,
     ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { engine.run_refresh_job(job, &payload.connection_id).await })
+        Box::pin(async move {
+            engine
+                .calls()
+                .run_refresh_job(job, &payload.connection_id)
+                .await
+        })
     }
 }
 
@@ -148,7 +155,7 @@ pub(crate) fn minted_credentials(caller: &Caller, el: &Element) -> Result<Value,
     Ok(json!({"token": token, "expires_in": ttl.as_secs()}))
 }
 
-impl Engine {
+impl Calls<'_> {
     /// After credentials were stored: schedules the proactive refresh when they
     /// expire.
     pub(crate) async fn after_credentials_stored(&self, conn: &Element) {
@@ -179,29 +186,29 @@ impl Engine {
         conn: &Element,
         seen_sealed: Option<&str>,
     ) -> Result<(Element, Value), ApiError> {
-        let _lock = self.locks.lock(&conn.id).await;
+        let _lock = self.elements.locks.lock(&conn.id).await;
         let current = self
-            .stores
             .elements
+            .store
             .element_by_id(&conn.workspace_id, &conn.id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| crate::errors::not_found(conn.element_type, &conn.id))?;
         self.ensure_live(&current).await?;
-        let opened = secrets::open(self, &current)?;
+        let opened = secrets::open(self.cipher, &current)?;
         if seen_sealed.is_some() && current.doc_str("sealedCredentials") != seen_sealed {
             return Ok((current, opened.credentials));
         }
         if current.doc_bool("isDefunct") {
             return Err(defunct_error(&current));
         }
-        if self.stores.database.is_shared() {
+        if self.database.is_shared() {
             if let Some(done) = self.await_refresh_lease(&current).await? {
                 return Ok(done);
             }
         }
         let outcome = self.refresh_now(current, opened).await;
-        if self.stores.database.is_shared() {
+        if self.database.is_shared() {
             self.release_refresh_lease(conn).await;
         }
         outcome
@@ -222,7 +229,6 @@ impl Engine {
             let now = crate::clock::now_ms();
             let lease = refresh_lease(current, now + REFRESH_LEASE_MS, now);
             if self
-                .stores
                 .connect_records
                 .take_lease(&lease, now)
                 .await
@@ -233,8 +239,8 @@ impl Engine {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let fresh = self
-                .stores
                 .elements
+                .store
                 .element_by_id(&current.workspace_id, &current.id)
                 .await
                 .map_err(store_error)?
@@ -243,7 +249,7 @@ impl Engine {
                 return Err(defunct_error(&fresh));
             }
             if fresh.doc_str("sealedCredentials") != current.doc_str("sealedCredentials") {
-                let opened = secrets::open(self, &fresh)?;
+                let opened = secrets::open(self.cipher, &fresh)?;
                 return Ok(Some((fresh, opened.credentials)));
             }
         }
@@ -252,7 +258,6 @@ impl Engine {
     async fn release_refresh_lease(&self, conn: &Element) {
         let now = crate::clock::now_ms();
         if let Err(e) = self
-            .stores
             .connect_records
             .put_connect_record(&refresh_lease(conn, now, now))
             .await
@@ -285,10 +290,11 @@ impl Engine {
             Ok(credentials) => {
                 let input = opened.input.clone();
                 let stored = self
+                    .elements
                     .update_locked(current, |el| {
                         el.doc.insert(
                             "sealedCredentials".into(),
-                            Value::String(secrets::seal(self, el, &credentials, &input)?),
+                            Value::String(secrets::seal(self.cipher, el, &credentials, &input)?),
                         );
                         el.doc.insert("connected".into(), Value::Bool(true));
                         mark_healthy(el, &credentials);
@@ -308,13 +314,14 @@ impl Engine {
                     + 1;
                 let retry_at =
                     crate::clock::now_ms() + crate::clock::backoff_ms(30_000, 3_600_000, attempts);
-                self.update_locked(current, |el| {
-                    el.doc.insert("retryAttempts".into(), json!(attempts));
-                    el.doc
-                        .insert("nextRetryTimestamp".into(), json!(iso(retry_at)));
-                    Ok(true)
-                })
-                .await?;
+                self.elements
+                    .update_locked(current, |el| {
+                        el.doc.insert("retryAttempts".into(), json!(attempts));
+                        el.doc
+                            .insert("nextRetryTimestamp".into(), json!(iso(retry_at)));
+                        Ok(true)
+                    })
+                    .await?;
                 Err(ApiError::new(
                     ErrorType::Connection,
                     Some(osmosis_model::error::keys::REFRESH_UNAVAILABLE),
@@ -331,7 +338,7 @@ impl Engine {
             Err(RefreshError::Failed(reason)) => {
                 let ui_url = format!(
                     "{}/screens/connection?connectionId={}",
-                    self.config.public_url.trim_end_matches('/'),
+                    self.public_url.trim_end_matches('/'),
                     current.id
                 );
                 let error = json!({
@@ -340,7 +347,7 @@ impl Engine {
                     "message": format!("The app refused to refresh the credentials: {reason}"),
                 });
                 let stored = self
-                    .update_locked(current, |el| {
+                    .elements.update_locked(current, |el| {
                         el.doc.insert("connected".into(), Value::Bool(false));
                         el.doc.insert("isDefunct".into(), Value::Bool(true));
                         el.doc.insert("error".into(), error.clone());
@@ -420,7 +427,7 @@ impl Engine {
         &self,
         el: &Element,
     ) -> Result<std::sync::Arc<osmosis_store::Workspace>, ApiError> {
-        self.workspace_by_id(&el.workspace_id).await
+        crate::workspaces::workspace_by_id(self.workspaces, &el.workspace_id).await
     }
 
     /// The proactive refresh job: refreshes unless the connection is gone, defunct,
@@ -429,8 +436,8 @@ impl Engine {
         // A database error is the job's failure (retried later); a connection
         // that is gone needs no refresh.
         let Some(conn) = self
-            .stores
             .elements
+            .store
             .element_by_id(&job.workspace_id, id)
             .await
             .map_err(|e| e.to_string())?

@@ -34,7 +34,7 @@ impl ElementHooks for ConnectionHooks {
     }
 
     async fn after_insert(&self, engine: &Engine, el: &Element) {
-        engine.after_credentials_stored(el).await;
+        engine.calls().after_credentials_stored(el).await;
         engine
             .notifications
             .connection_event(el, outbound::CREATED)
@@ -59,13 +59,13 @@ impl ElementHooks for ConnectionHooks {
         // The envelope (name, keys, description, …) is checked before the new
         // secrets are tried: a reconnect writes the name itself, and a body that
         // would be refused must not reach the connector first.
-        Engine::check_envelope(current.element_type, &body)?;
+        crate::elements::Elements::check_envelope(current.element_type, &body)?;
         if let Some(Value::String(revision)) = body.get("revision") {
             if *revision != current.revision {
                 return Err(ApiError::stale_revision(revision));
             }
         }
-        let conn = engine.reconnect(caller, current, &body).await?;
+        let conn = reconnect(engine, caller, current, &body).await?;
         for f in [
             "credentials",
             "input",
@@ -104,7 +104,7 @@ impl ElementHooks for ConnectionHooks {
         caller: &Caller,
         current: &Element,
     ) -> Option<Result<Element, ApiError>> {
-        Some(engine.refresh_credentials(caller, current).await)
+        Some(engine.calls().refresh_credentials(caller, current).await)
     }
 
     async fn render(
@@ -141,9 +141,9 @@ pub(crate) async fn connect(
         return Err(ConnectionError::NoCipher.into());
     }
     if el.customer_id.is_none() {
-        el.customer_id = Some(engine.named_customer(caller, body).await?);
+        el.customer_id = Some(engine.calls().named_customer(caller, body).await?);
     }
-    let bound = engine.connector_binding(el).await?;
+    let bound = engine.calls().connector_binding(el).await?;
     let option = el.doc_str("authOptionKey").unwrap_or("").to_owned();
     let established = establish(engine, caller, el, bound, &option, body).await?;
     for f in SECRET_FIELDS {
@@ -165,7 +165,12 @@ impl Established {
     pub(crate) fn apply(&self, engine: &Engine, el: &mut Element) -> Result<(), ApiError> {
         el.doc.insert(
             "sealedCredentials".into(),
-            Value::String(secrets::seal(engine, el, &self.credentials, &self.input)?),
+            Value::String(secrets::seal(
+                engine.cipher.as_deref(),
+                el,
+                &self.credentials,
+                &self.input,
+            )?),
         );
         el.doc.insert("connected".into(), Value::Bool(true));
         el.doc
@@ -185,7 +190,7 @@ async fn establish(
     option: &str,
     body: &Map<String, Value>,
 ) -> Result<Established, ApiError> {
-    let runner = engine.option_runner(
+    let runner = engine.calls().option_runner(
         Arc::new(bound.definition),
         option,
         bound.connector_parameters,
@@ -230,63 +235,63 @@ async fn establish(
     })
 }
 
-impl Engine {
-    /// Re-authenticates an existing connection in place (`connectionId` in the
-    /// connect flow, or the customer's one connection for the integration): new
-    /// credentials tested and sealed, health cleared; id and instances kept.
-    pub(crate) async fn reconnect(
-        &self,
-        caller: &Caller,
-        conn: Element,
-        body: &Map<String, Value>,
-    ) -> Result<Element, ApiError> {
-        if !visible_to(caller, &conn) || conn.is_archived() {
-            return Err(not_found(ElementType::Connection, &conn.id));
-        }
-        let mut probe = conn.clone();
-        if let Some(Value::Object(p)) = body.get("connectorParameters") {
-            probe
-                .doc
-                .insert("connectorParameters".into(), Value::Object(p.clone()));
-        }
-        if let Some(i) = body.get("integrationId").and_then(Value::as_str) {
-            if conn.integration_id.as_deref() != Some(i) {
-                return Err(ApiError::invalid_field(
-                    "connectionId",
-                    "belongs to another integration",
-                ));
-            }
-        }
-        let option = body
-            .get("authOptionKey")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| conn.doc_str("authOptionKey").unwrap_or(""))
-            .to_owned();
-        let bound = self.connector_binding(&probe).await?;
-        let established = establish(self, caller, &conn, bound, &option, body).await?;
-        let updated = self
-            .update_with(&conn, |el| {
-                established.apply(self, el)?;
-                if let Some(p) = probe.doc.get("connectorParameters") {
-                    el.doc.insert("connectorParameters".into(), p.clone());
-                }
-                if option.is_empty() {
-                    el.doc.remove("authOptionKey");
-                } else {
-                    el.doc.insert("authOptionKey".into(), json!(option));
-                }
-                if let Some(n) = body.get("name").and_then(Value::as_str) {
-                    el.name = n.to_owned();
-                }
-                Ok(true)
-            })
-            .await?;
-        self.after_credentials_stored(&updated).await;
-        self.notifications
-            .connection_event(&updated, outbound::RECONNECTED)
-            .await;
-        Ok(updated)
+/// Re-authenticates an existing connection in place (`connectionId` in the
+/// connect flow, or the customer's one connection for the integration): new
+/// credentials tested and sealed, health cleared; id and instances kept.
+pub(crate) async fn reconnect(
+    engine: &Engine,
+    caller: &Caller,
+    conn: Element,
+    body: &Map<String, Value>,
+) -> Result<Element, ApiError> {
+    if !visible_to(caller, &conn) || conn.is_archived() {
+        return Err(not_found(ElementType::Connection, &conn.id));
     }
+    let mut probe = conn.clone();
+    if let Some(Value::Object(p)) = body.get("connectorParameters") {
+        probe
+            .doc
+            .insert("connectorParameters".into(), Value::Object(p.clone()));
+    }
+    if let Some(i) = body.get("integrationId").and_then(Value::as_str) {
+        if conn.integration_id.as_deref() != Some(i) {
+            return Err(ApiError::invalid_field(
+                "connectionId",
+                "belongs to another integration",
+            ));
+        }
+    }
+    let option = body
+        .get("authOptionKey")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| conn.doc_str("authOptionKey").unwrap_or(""))
+        .to_owned();
+    let bound = engine.calls().connector_binding(&probe).await?;
+    let established = establish(engine, caller, &conn, bound, &option, body).await?;
+    let updated = engine
+        .elements()
+        .update_with(&conn, |el| {
+            established.apply(engine, el)?;
+            if let Some(p) = probe.doc.get("connectorParameters") {
+                el.doc.insert("connectorParameters".into(), p.clone());
+            }
+            if option.is_empty() {
+                el.doc.remove("authOptionKey");
+            } else {
+                el.doc.insert("authOptionKey".into(), json!(option));
+            }
+            if let Some(n) = body.get("name").and_then(Value::as_str) {
+                el.name = n.to_owned();
+            }
+            Ok(true)
+        })
+        .await?;
+    engine.calls().after_credentials_stored(&updated).await;
+    engine
+        .notifications
+        .connection_event(&updated, outbound::RECONNECTED)
+        .await;
+    Ok(updated)
 }
 
 /// Runs the connector's `disconnect` (revoke) before a connection is archived. A
@@ -297,6 +302,7 @@ pub(crate) async fn disconnect(engine: &Engine, caller: &Caller, conn: &Element)
         return;
     }
     let ran = engine
+        .calls()
         .call_connection(caller, conn, |runner| async move {
             runner
                 .run_auth_function(AuthFunction::Disconnect, json!({}))
@@ -353,7 +359,7 @@ pub(crate) fn render(
     m.insert("connected".into(), json!(connected));
     m.insert("disconnected".into(), json!(!connected));
     if caller.is_admin() && caller.include_secrets && el.doc.contains_key("sealedCredentials") {
-        let opened = secrets::open(engine, el)?;
+        let opened = secrets::open(engine.cipher.as_deref(), el)?;
         m.insert("credentials".into(), opened.credentials);
         m.insert("input".into(), opened.input);
     }

@@ -43,9 +43,15 @@ pub use proxy::{
 pub use rotation::{KeyRotation, Unopenable};
 
 use crate::caller::visible_to;
+use crate::elements::Elements;
 use crate::errors::{not_found, store_error};
+use crate::jobs::JobQueue;
+use crate::notify::outbound::Notifier;
 use crate::refs::Ref;
 use crate::{Caller, Engine};
+use osmosis_connectors::http::OutboundClient;
+use osmosis_connectors::sealing::CredentialsCipher;
+use osmosis_store::{ApiLogStore, ConnectRecordStore, Database, WorkspaceStore};
 
 /// Fields of a create request that are never stored as given.
 pub(crate) const SECRET_FIELDS: [&str; 2] = ["credentials", "input"];
@@ -58,7 +64,54 @@ pub(crate) struct Bound {
     pub(crate) connector_parameters: Value,
 }
 
-impl Engine {
+/// The calls service: every request to an external app made for a stored
+/// connection (the proxy, operations, data collection methods, `/act`, connector
+/// functions such as `disconnect`) and what keeps those calls working: built
+/// runners, credential refreshes, sealed secrets, external API logs. Like
+/// [`Elements`], a borrowed view of the engine's parts ([`Engine::calls`]) whose
+/// fields are all it reaches.
+#[derive(Clone, Copy)]
+pub struct Calls<'e> {
+    pub(crate) elements: Elements<'e>,
+    /// Seals and opens connection secrets; without one nothing connects.
+    pub(crate) cipher: Option<&'e CredentialsCipher>,
+    /// The guarded outbound client every call goes through.
+    pub(crate) http: &'e OutboundClient,
+    pub(crate) runners: &'e runners::RunnerCache,
+    pub(crate) api_logs: &'e Arc<api_logs::ApiLogWriter>,
+    pub(crate) api_log_store: &'e dyn ApiLogStore,
+    /// Refresh leases between nodes.
+    pub(crate) connect_records: &'e dyn ConnectRecordStore,
+    pub(crate) database: &'e dyn Database,
+    pub(crate) workspaces: &'e dyn WorkspaceStore,
+    /// Schedules proactive credential refreshes.
+    pub(crate) jobs: &'e JobQueue,
+    /// Tells the workspace a connection went defunct.
+    pub(crate) notifications: &'e Notifier,
+    /// Where clients reach this server (reconnect links, log URIs).
+    pub(crate) public_url: &'e str,
+}
+
+impl<'e> Calls<'e> {
+    pub(crate) fn of(engine: &'e Engine) -> Self {
+        Calls {
+            elements: engine.elements(),
+            cipher: engine.cipher.as_deref(),
+            http: &engine.http,
+            runners: &engine.runners,
+            api_logs: &engine.api_logs,
+            api_log_store: engine.stores.api_logs.as_ref(),
+            connect_records: engine.stores.connect_records.as_ref(),
+            database: engine.stores.database.as_ref(),
+            workspaces: engine.stores.workspaces.as_ref(),
+            jobs: &engine.jobs,
+            notifications: &engine.notifications,
+            public_url: &engine.config.public_url,
+        }
+    }
+}
+
+impl Calls<'_> {
     /// The connector and the effective connector parameters (the integration's,
     /// overridden by the connection's own) of a connection-to-be or a connection.
     pub(crate) async fn connector_binding(&self, el: &Element) -> Result<Bound, ApiError> {
@@ -87,8 +140,8 @@ impl Engine {
             .as_deref()
             .ok_or_else(|| ApiError::invalid_field("integrationId", "is required"))?;
         let integration = self
-            .stores
             .elements
+            .store
             .element_by_id(&el.workspace_id, integration_id)
             .await
             .map_err(store_error)?
@@ -101,8 +154,8 @@ impl Engine {
             .ok_or(ConnectionError::NoConnector)?
             .to_owned();
         let connector = self
-            .stores
             .elements
+            .store
             .element_by_id(&el.workspace_id, &connector_id)
             .await
             .map_err(store_error)?
@@ -115,7 +168,7 @@ impl Engine {
     }
 
     /// Refuses any call through a stored connection unless it is the caller's and
-    /// [`Engine::ensure_live`]. A connection that is not the caller's answers
+    /// [`Calls::ensure_live`]. A connection that is not the caller's answers
     /// `not_found` exactly as a missing one does.
     pub(crate) async fn ensure_callable(
         &self,
@@ -142,8 +195,8 @@ impl Engine {
         let customer = async {
             match conn.customer_id.as_deref() {
                 Some(id) => self
-                    .stores
                     .elements
+                    .store
                     .element_by_id(&conn.workspace_id, id)
                     .await
                     .map_err(store_error),
@@ -164,7 +217,7 @@ impl Engine {
         conn: &Element,
     ) -> Result<FunctionRunner, ApiError> {
         let bound = self.connector_binding(conn).await?;
-        let sealed = secrets::open(self, conn)?;
+        let sealed = secrets::open(self.cipher, conn)?;
         Ok(self
             .option_runner(
                 Arc::new(bound.definition),
@@ -200,6 +253,7 @@ impl Engine {
             .find_map(|f| body.get(*f).and_then(Value::as_str))
             .ok_or(ConnectionError::NoCustomer)?;
         let by_id = self
+            .elements
             .resolve_ref(
                 caller,
                 ElementType::Customer,
@@ -210,13 +264,14 @@ impl Engine {
         let customer = match by_id {
             Ok(c) => c,
             Err(_) => {
-                self.resolve_ref(
-                    caller,
-                    ElementType::Customer,
-                    &Ref::Key(named.to_owned()),
-                    "userId",
-                )
-                .await?
+                self.elements
+                    .resolve_ref(
+                        caller,
+                        ElementType::Customer,
+                        &Ref::Key(named.to_owned()),
+                        "userId",
+                    )
+                    .await?
             }
         };
         Ok(customer.id)

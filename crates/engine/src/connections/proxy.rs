@@ -7,8 +7,9 @@ use osmosis_connectors::function::FunctionError;
 use osmosis_model::{ApiError, Element};
 
 use super::calls::{api_failure, CallError, CallFailure};
+use super::Calls;
 use super::ConnectionError;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 /// A request to pass through, path relative to the API's base URL.
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ fn safe_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, Vec<u8>)> 
         .collect()
 }
 
-impl Engine {
+impl Calls<'_> {
     /// Sends `request` through the connection's API client. An API answer that is an
     /// error comes back as that answer (status and body), not retried: the caller
     /// sees what the API said. An expired token or defunct connection (401, or a

@@ -3,7 +3,7 @@
 //! whichever configured key sealed it and sealed again with the current key.
 //!
 //! Each connection is written with the revision compare-and-swap the engine uses
-//! for its own writes ([`Engine::update_with`]), so a node refreshing the same
+//! for its own writes ([`Elements::update_with`]), so a node refreshing the same
 //! connection's credentials meanwhile is never overwritten: the change is decided
 //! again on what it wrote. Running it twice reseals nothing the second time.
 
@@ -11,9 +11,9 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ElementQuery;
 use serde_json::Value;
 
+use super::Calls;
 use super::{secrets, ConnectionError};
 use crate::errors::store_error;
-use crate::Engine;
 
 /// Connections read per page.
 const PAGE: i64 = 200;
@@ -49,7 +49,7 @@ enum Outcome {
     Unopenable(String),
 }
 
-impl Engine {
+impl Calls<'_> {
     /// Seals every stored connection's credentials with the current key, paging
     /// through all workspaces and their connections, archived ones included.
     pub async fn rotate_credentials_key(&self) -> Result<KeyRotation, ApiError> {
@@ -58,7 +58,6 @@ impl Engine {
         }
         let mut report = KeyRotation::default();
         for workspace in self
-            .stores
             .workspaces
             .list_workspaces()
             .await
@@ -69,8 +68,8 @@ impl Engine {
             query.limit = PAGE;
             loop {
                 let page = self
-                    .stores
                     .elements
+                    .store
                     .find_elements(&query)
                     .await
                     .map_err(store_error)?;
@@ -96,36 +95,37 @@ impl Engine {
     }
 
     async fn rotate_one(&self, conn: &Element) -> Result<Outcome, ApiError> {
-        let current = |el: &Element| match secrets::open(self, el) {
+        let current = |el: &Element| match secrets::open(self.cipher, el) {
             Ok(_) => Outcome::Current,
             // The current key's id but it does not open: changed bytes.
             Err(e) => Outcome::Unopenable(e.message),
         };
-        match secrets::needs_rotation(self, conn)? {
+        match secrets::needs_rotation(self.cipher, conn)? {
             None => return Ok(Outcome::NoSecrets),
             Some(false) => return Ok(current(conn)),
             Some(true) => {}
         }
         // Decided again on the fresh row, under the CAS.
         let mut outcome = Outcome::NoSecrets;
-        self.update_with(conn, |el| {
-            let (now, write) = match secrets::needs_rotation(self, el)? {
-                None => (Outcome::NoSecrets, false),
-                Some(false) => (current(el), false),
-                Some(true) => match secrets::reseal(self, el) {
-                    Ok(Some(sealed)) => {
-                        el.doc
-                            .insert("sealedCredentials".into(), Value::String(sealed));
-                        (Outcome::Resealed, true)
-                    }
-                    Ok(None) => (Outcome::NoSecrets, false),
-                    Err(e) => (Outcome::Unopenable(e.message), false),
-                },
-            };
-            outcome = now;
-            Ok(write)
-        })
-        .await?;
+        self.elements
+            .update_with(conn, |el| {
+                let (now, write) = match secrets::needs_rotation(self.cipher, el)? {
+                    None => (Outcome::NoSecrets, false),
+                    Some(false) => (current(el), false),
+                    Some(true) => match secrets::reseal(self.cipher, el) {
+                        Ok(Some(sealed)) => {
+                            el.doc
+                                .insert("sealedCredentials".into(), Value::String(sealed));
+                            (Outcome::Resealed, true)
+                        }
+                        Ok(None) => (Outcome::NoSecrets, false),
+                        Err(e) => (Outcome::Unopenable(e.message), false),
+                    },
+                };
+                outcome = now;
+                Ok(write)
+            })
+            .await?;
         Ok(outcome)
     }
 }

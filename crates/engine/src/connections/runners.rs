@@ -14,30 +14,29 @@ use osmosis_connectors::function::FunctionRunner;
 use osmosis_model::{ApiError, Element};
 
 use super::api_logs::ConnectionObserver;
+use super::Calls;
 use crate::node_cache::NodeCache;
-use crate::Engine;
 
 /// Built runners by connection id.
 pub(crate) type RunnerCache = NodeCache<FunctionRunner>;
 
-impl Engine {
+impl Calls<'_> {
     /// The runner of a stored connection, with its external API log observer.
     pub(crate) async fn live_runner(
         &self,
         conn: &Element,
     ) -> Result<Arc<FunctionRunner>, ApiError> {
-        let ticket =
-            match self
-                .runners
-                .get(&conn.id, &conn.revision, self.stores.database.is_shared())
-            {
-                Ok(runner) => return Ok(runner),
-                Err(ticket) => ticket,
-            };
+        let ticket = match self
+            .runners
+            .get(&conn.id, &conn.revision, self.database.is_shared())
+        {
+            Ok(runner) => return Ok(runner),
+            Err(ticket) => ticket,
+        };
         let runner = Arc::new(
             self.connection_runner(conn)
                 .await?
-                .with_observer(Arc::new(ConnectionObserver::new(self, conn))),
+                .with_observer(Arc::new(ConnectionObserver::new(self.api_logs, conn))),
         );
         self.runners.insert(
             conn.id.clone(),

@@ -7,7 +7,7 @@ use osmosis_model::{ApiError, Element};
 use serde_json::{json, Value};
 
 use super::ConnectionError;
-use crate::Engine;
+use osmosis_connectors::sealing::CredentialsCipher;
 
 /// What a connection keeps secret.
 pub(crate) struct Secrets {
@@ -28,20 +28,20 @@ fn unreadable(el: &Element) -> impl FnOnce(SealingError) -> ConnectionError + '_
 }
 
 pub(crate) fn seal(
-    engine: &Engine,
+    cipher: Option<&CredentialsCipher>,
     el: &Element,
     credentials: &Value,
     input: &Value,
 ) -> Result<String, ApiError> {
-    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+    let cipher = cipher.ok_or(ConnectionError::NoCipher)?;
     Ok(cipher.seal_json(
         &json!({"credentials": credentials, "input": input}),
         &context(el),
     ))
 }
 
-pub(crate) fn open(engine: &Engine, el: &Element) -> Result<Secrets, ApiError> {
-    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+pub(crate) fn open(cipher: Option<&CredentialsCipher>, el: &Element) -> Result<Secrets, ApiError> {
+    let cipher = cipher.ok_or(ConnectionError::NoCipher)?;
     let Some(text) = el.doc_str("sealedCredentials") else {
         return Ok(Secrets {
             credentials: json!({}),
@@ -65,8 +65,11 @@ pub(crate) fn open(engine: &Engine, el: &Element) -> Result<Secrets, ApiError> {
 
 /// Whether a connection's sealed secrets use a key other than the current one
 /// (`None`: it holds none).
-pub(crate) fn needs_rotation(engine: &Engine, el: &Element) -> Result<Option<bool>, ApiError> {
-    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+pub(crate) fn needs_rotation(
+    cipher: Option<&CredentialsCipher>,
+    el: &Element,
+) -> Result<Option<bool>, ApiError> {
+    let cipher = cipher.ok_or(ConnectionError::NoCipher)?;
     Ok(el
         .doc_str("sealedCredentials")
         .map(|text| cipher.text_needs_rotation(text)))
@@ -75,8 +78,11 @@ pub(crate) fn needs_rotation(engine: &Engine, el: &Element) -> Result<Option<boo
 /// A connection's sealed secrets opened with whichever configured key sealed them
 /// and sealed again with the current key, byte for byte the same plaintext
 /// (`None`: it holds none).
-pub(crate) fn reseal(engine: &Engine, el: &Element) -> Result<Option<String>, ApiError> {
-    let cipher = engine.cipher.as_ref().ok_or(ConnectionError::NoCipher)?;
+pub(crate) fn reseal(
+    cipher: Option<&CredentialsCipher>,
+    el: &Element,
+) -> Result<Option<String>, ApiError> {
+    let cipher = cipher.ok_or(ConnectionError::NoCipher)?;
     el.doc_str("sealedCredentials")
         .map(|text| {
             cipher

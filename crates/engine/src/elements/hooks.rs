@@ -11,8 +11,10 @@ use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{Map, Value};
 
+use super::Elements;
 use super::{Depth, WriteMode};
-use crate::{Caller, Engine};
+use crate::Caller;
+use crate::Engine;
 
 /// What a type's [`ElementHooks::before_write`] decided.
 pub enum BeforeWrite {
@@ -157,10 +159,10 @@ pub(crate) fn default_key_scope(el: &Element) -> String {
 /// Where the engine finds each type's hooks; set once when the engine is built.
 pub type HooksRegistry = fn(ElementType) -> &'static dyn ElementHooks;
 
-impl Engine {
+impl Elements<'_> {
     /// The hooks of element type `t`.
     pub(crate) fn hooks(&self, t: ElementType) -> &'static dyn ElementHooks {
-        (self.element_hooks)(t)
+        (self.registry)(t)
     }
 
     /// The key scope of `el`, as its type defines it.

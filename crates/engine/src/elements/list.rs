@@ -11,9 +11,10 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::Value;
 
+use super::Elements;
 use crate::errors::store_error;
 use crate::refs::Ref;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -39,7 +40,7 @@ pub struct ListPage {
 
 pub const DEFAULT_LIMIT: i64 = 100;
 
-impl Engine {
+impl Elements<'_> {
     pub async fn list(
         &self,
         caller: &Caller,
@@ -135,12 +136,7 @@ impl Engine {
             _ => {}
         }
         let limit = q.limit - 1;
-        let mut items = self
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
+        let mut items = self.store.find_elements(&q).await.map_err(store_error)?;
         let cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(|e| e.seq.to_string())

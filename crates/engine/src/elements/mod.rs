@@ -17,11 +17,12 @@ use osmosis_model::error::keys;
 use osmosis_model::fields::take_fields;
 use osmosis_model::patch::Patch;
 use osmosis_model::{ids, ApiError, Element, ElementType};
-use osmosis_store::StoreError;
+use osmosis_store::{ElementStore, StoreError};
 use serde_json::{Map, Value};
 
 use crate::caller::{only_visible, visible_to};
 use crate::errors::{not_found, store_error};
+use crate::locks::ElementLocks;
 use crate::refs::Ref;
 pub(crate) use input::{camel_stem, read_ref};
 pub(crate) use limits::key_problem;
@@ -37,6 +38,34 @@ pub use select::{InstanceSelector, PathSelector};
 use crate::clock::now_iso;
 use crate::{Caller, Engine};
 pub use hooks::{BeforeWrite, ElementHooks, NoHooks};
+
+/// The element core as a service: what it reaches is exactly these fields. It is a
+/// borrowed view of the engine's parts ([`Engine::elements`]), cheap to make per
+/// call, so services built on it hold one by value.
+#[derive(Clone, Copy)]
+pub struct Elements<'e> {
+    /// The element rows (behind the read cache).
+    pub(crate) store: &'e dyn ElementStore,
+    /// Serialises the writes of one element on this node.
+    pub(crate) locks: &'e ElementLocks,
+    /// Each element type's behaviour.
+    pub(crate) registry: hooks::HooksRegistry,
+    /// Handed to the types' hooks, which may reach other services (archiving a
+    /// connection disconnects it through the calls service). The core itself
+    /// reads nothing through it.
+    pub(crate) hook_context: &'e Engine,
+}
+
+impl<'e> Elements<'e> {
+    pub(crate) fn of(engine: &'e Engine) -> Self {
+        Elements {
+            store: engine.stores.elements.as_ref(),
+            locks: &engine.locks,
+            registry: engine.element_hooks,
+            hook_context: engine,
+        }
+    }
+}
 
 /// A create request: the body, plus context a nested route fixes
 /// (`/integrations/{i}/flows` fixes the integration).
@@ -55,7 +84,7 @@ impl NewElement {
     }
 }
 
-/// What a change given to [`Engine::compare_and_swap`] decided.
+/// What a change given to [`Elements::compare_and_swap`] decided.
 pub(crate) enum Change {
     /// Nothing to write: the stored element is the answer.
     Unchanged,
@@ -98,7 +127,7 @@ pub(crate) fn check_writer(caller: &Caller, t: ElementType) -> Result<(), ApiErr
     }
 }
 
-impl Engine {
+impl Elements<'_> {
     #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element_type = t.name()))]
     pub async fn create(
         &self,
@@ -126,10 +155,10 @@ impl Engine {
         self.apply_envelope(caller, &mut el, env, true).await?;
         let hooks = self.hooks(t);
         hooks
-            .before_insert(self, caller, &mut el, &new.body)
+            .before_insert(self.hook_context, caller, &mut el, &new.body)
             .await?;
         let el = self.insert_with_key(el, key_given).await?;
-        hooks.after_insert(self, &el).await;
+        hooks.after_insert(self.hook_context, &el).await;
         Ok(el)
     }
 
@@ -143,12 +172,7 @@ impl Engine {
         let base = el.key.clone();
         let instance = matches!(el.element_type.spec().layering, Layering::Instance(_));
         for attempt in 1..=20 {
-            match self
-                .stores
-                .elements
-                .insert_element(&el, &self.key_scope(&el))
-                .await
-            {
+            match self.store.insert_element(&el, &self.key_scope(&el)).await {
                 Ok(seq) => {
                     el.seq = seq;
                     return Ok(el);
@@ -204,7 +228,7 @@ impl Engine {
     ) -> Result<Element, ApiError> {
         let hooks = self.hooks(current.element_type);
         match hooks
-            .before_write(self, caller, current, body, mode)
+            .before_write(self.hook_context, caller, current, body, mode)
             .await?
         {
             BeforeWrite::Continue { current, body } => {
@@ -246,7 +270,7 @@ impl Engine {
         .await
     }
 
-    /// One attempt of [`Engine::write_existing`] on the element as stored now.
+    /// One attempt of [`Elements::write_existing`] on the element as stored now.
     async fn apply_write(
         &self,
         caller: &Caller,
@@ -289,7 +313,9 @@ impl Engine {
         }
         self.apply_envelope(caller, &mut el, env, false).await?;
         let hooks = self.hooks(el.element_type);
-        hooks.prepare(self, caller, &mut el, body).await?;
+        hooks
+            .prepare(self.hook_context, caller, &mut el, body)
+            .await?;
         if changed_own_fields && el.parent_id.is_some() && hooks.tracks_customization() {
             el.doc.insert("isCustomized".into(), Value::Bool(true));
         }
@@ -312,7 +338,9 @@ impl Engine {
         current = self.reload(&current).await?;
         let hooks = self.hooks(current.element_type);
         if archived && !current.is_archived() {
-            hooks.before_archive(self, caller, &current).await;
+            hooks
+                .before_archive(self.hook_context, caller, &current)
+                .await;
         }
         let was_archived = current.is_archived();
         let stored = self
@@ -328,7 +356,7 @@ impl Engine {
             })
             .await?;
         if archived && !was_archived {
-            hooks.after_archive(self, &stored).await;
+            hooks.after_archive(self.hook_context, &stored).await;
         }
         Ok(stored)
     }
@@ -352,8 +380,7 @@ impl Engine {
             el.updated_at = now_iso();
             limits::check_write(&el, Some(&current))?;
             match self
-                .stores
-                .elements
+                .store
                 .update_element(&el, &self.key_scope(&el), &current.revision)
                 .await
             {
@@ -386,7 +413,7 @@ impl Engine {
         ))
     }
 
-    /// [`Engine::compare_and_swap`] with a change made in place; `change` answers
+    /// [`Elements::compare_and_swap`] with a change made in place; `change` answers
     /// whether there is anything to write.
     pub(crate) async fn update_locked(
         &self,
@@ -406,7 +433,7 @@ impl Engine {
         .await
     }
 
-    /// [`Engine::update_locked`] under this node's write lock on the element, for
+    /// [`Elements::update_locked`] under this node's write lock on the element, for
     /// changes the engine makes itself (credentials refreshed, health recorded).
     pub(crate) async fn update_with(
         &self,
@@ -419,8 +446,7 @@ impl Engine {
     }
 
     async fn reload(&self, el: &Element) -> Result<Element, ApiError> {
-        self.stores
-            .elements
+        self.store
             .element_by_id(&el.workspace_id, &el.id)
             .await
             .map_err(store_error)?
@@ -430,7 +456,7 @@ impl Engine {
     /// Node-local caches that a write invalidates.
     fn after_write(&self, before: &Element, after: &Element) {
         self.hooks(before.element_type)
-            .after_write(self, before, after);
+            .after_write(self.hook_context, before, after);
     }
 
     /// Applies identity, scope and references from a body to `el`.
@@ -640,7 +666,7 @@ impl Engine {
         self.resolve_ref_scoped(caller, t, r, what, None).await
     }
 
-    /// Like [`Engine::resolve_ref`]; `integration` narrows keys: `Some(None)` to
+    /// Like [`Elements::resolve_ref`]; `integration` narrows keys: `Some(None)` to
     /// universal elements, `Some(Some(id))` to one integration.
     pub(crate) async fn resolve_ref_scoped(
         &self,
@@ -666,12 +692,7 @@ impl Engine {
         }
         only_visible(caller, &mut q);
         q.limit = 2;
-        let found = self
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
+        let found = self.store.find_elements(&q).await.map_err(store_error)?;
         match found.len() {
             1 => Ok(found.into_iter().next().expect("one element")),
             0 => Err(
@@ -768,7 +789,7 @@ fn read_only(el: &Element) -> ApiError {
     )
 }
 
-impl Engine {
+impl Elements<'_> {
     /// Stores what a refresh recomputed (state, errors, dependencies) under a new
     /// revision; computed from `current`, it is refused if the row changed since.
     pub(crate) async fn store_refreshed(
@@ -788,7 +809,7 @@ impl Engine {
     }
 }
 
-impl Engine {
+impl Elements<'_> {
     /// Throws away customisation: an element made from a parent takes the parent's
     /// type fields again. Flow instances may reset selectively with
     /// `{name?: bool, nodes?: {key: bool}, allNodes?: bool}`; an empty body resets all.
@@ -808,8 +829,7 @@ impl Engine {
             return Ok(current);
         };
         let parent = self
-            .stores
-            .elements
+            .store
             .element_by_id(&current.workspace_id, &pid)
             .await
             .map_err(store_error)?
@@ -868,20 +888,20 @@ impl Engine {
             el.doc.insert("nodes".into(), Value::Object(nodes));
         }
         self.hooks(el.element_type)
-            .prepare(self, caller, &mut el, &Map::new())
+            .prepare(self.hook_context, caller, &mut el, &Map::new())
             .await?;
         self.store_refreshed(current, el).await
     }
 }
 
-impl Engine {
+impl Elements<'_> {
     /// Re-validates an element against its current dependencies and stores the
     /// resulting `state`/`errors` (the seed's `POST /flows/{selector}/refresh`),
     /// unless its type gives refresh another meaning.
     #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, element = %current.id))]
     pub async fn refresh(&self, caller: &Caller, current: Element) -> Result<Element, ApiError> {
         let hooks = self.hooks(current.element_type);
-        if let Some(done) = hooks.refresh(self, caller, &current).await {
+        if let Some(done) = hooks.refresh(self.hook_context, caller, &current).await {
             return done;
         }
         check_writer(caller, current.element_type).or_else(|e| {
@@ -892,7 +912,9 @@ impl Engine {
             }
         })?;
         let mut el = current.clone();
-        hooks.prepare(self, caller, &mut el, &Map::new()).await?;
+        hooks
+            .prepare(self.hook_context, caller, &mut el, &Map::new())
+            .await?;
         if el.state == current.state
             && el.doc.get("errors") == current.doc.get("errors")
             && el.doc.get("dependencies") == current.doc.get("dependencies")

@@ -8,8 +8,9 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{json, Map, Value};
 
+use super::Elements;
 use crate::errors::store_error;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 /// How much to embed. Lists render items flat so a page costs one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub enum Depth {
     Embedded,
 }
 
-impl Engine {
+impl Elements<'_> {
     pub async fn render(
         &self,
         caller: &Caller,
@@ -32,7 +33,7 @@ impl Engine {
     ) -> Result<Value, ApiError> {
         let mut m = envelope(el);
         self.hooks(el.element_type)
-            .render(self, caller, el, &mut m, depth)
+            .render(self.hook_context, caller, el, &mut m, depth)
             .await?;
         if depth == Depth::Full {
             self.embed_related(caller, el, &mut m).await?;
@@ -67,8 +68,7 @@ impl Engine {
         let t = el.element_type;
         if let (Some(iid), true) = (&el.integration_id, t != ElementType::Integration) {
             if let Some(integration) = self
-                .stores
-                .elements
+                .store
                 .element_by_id(&el.workspace_id, iid)
                 .await
                 .map_err(store_error)?
@@ -82,8 +82,7 @@ impl Engine {
         if let Some(cid) = &el.customer_id {
             if t != ElementType::Customer {
                 if let Some(customer) = self
-                    .stores
-                    .elements
+                    .store
                     .element_by_id(&el.workspace_id, cid)
                     .await
                     .map_err(store_error)?
@@ -99,20 +98,14 @@ impl Engine {
             let mut q = ElementQuery::new(&el.workspace_id, t);
             q.parent = RefFilter::Is(el.id.clone());
             q.integration = RefFilter::Some;
-            let children = self
-                .stores
-                .elements
-                .find_elements(&q)
-                .await
-                .map_err(store_error)?;
+            let children = self.store.find_elements(&q).await.map_err(store_error)?;
             let mut applied = Vec::with_capacity(children.len());
             for child in &children {
                 let Some(iid) = &child.integration_id else {
                     continue;
                 };
                 let Some(integration) = self
-                    .stores
-                    .elements
+                    .store
                     .element_by_id(&el.workspace_id, iid)
                     .await
                     .map_err(store_error)?
@@ -128,8 +121,7 @@ impl Engine {
         }
         if let (Layering::Instance(_), Some(pid)) = (t.spec().layering, &el.parent_id) {
             if let Some(parent) = self
-                .stores
-                .elements
+                .store
                 .element_by_id(&el.workspace_id, pid)
                 .await
                 .map_err(store_error)?
@@ -146,8 +138,7 @@ impl Engine {
         }
         if let Some(conn) = &el.connection_id {
             if let Some(connection) = self
-                .stores
-                .elements
+                .store
                 .element_by_id(&el.workspace_id, conn)
                 .await
                 .map_err(store_error)?

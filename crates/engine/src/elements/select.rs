@@ -13,11 +13,12 @@ use osmosis_model::{ApiError, Element, ElementType, Layer};
 use osmosis_store::{ElementQuery, RefFilter};
 use serde_json::{Map, Value};
 
+use super::Elements;
 use super::NewElement;
 use crate::caller::only_visible;
 use crate::errors::{not_found, store_error};
 use crate::refs::Ref;
-use crate::{Caller, Engine};
+use crate::Caller;
 
 /// `/{plural}/{selector}` with its Q-layer query.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +51,7 @@ pub struct InstanceSelector {
     pub auto_create: bool,
 }
 
-impl Engine {
+impl Elements<'_> {
     /// Resolves a path selector of type `t`, enforcing visibility.
     pub async fn resolve(
         &self,
@@ -163,12 +164,7 @@ impl Engine {
         q.include_archived = true;
         only_visible(caller, &mut q);
         q.limit = 3;
-        let mut found: Vec<Element> = self
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
+        let mut found: Vec<Element> = self.store.find_elements(&q).await.map_err(store_error)?;
         if found.len() > 1 {
             // Live elements win over archived ones holding the same key.
             found.retain(|e| !e.is_archived());
@@ -263,12 +259,7 @@ impl Engine {
             q.integration = RefFilter::Is(iid);
             q.customer = RefFilter::Is(me.clone());
             q.limit = 1;
-            let found = self
-                .stores
-                .elements
-                .find_elements(&q)
-                .await
-                .map_err(store_error)?;
+            let found = self.store.find_elements(&q).await.map_err(store_error)?;
             return Ok(found.into_iter().next());
         }
         Ok(None)
@@ -327,12 +318,7 @@ impl Engine {
             q.customer = RefFilter::Is(me.clone());
         }
         q.limit = 2;
-        let found = self
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
+        let found = self.store.find_elements(&q).await.map_err(store_error)?;
         if found.len() == 1 {
             return Ok(found.into_iter().next().expect("one"));
         }
@@ -364,12 +350,7 @@ impl Engine {
             Ok(el) => Ok(el),
             // A concurrent request created it first.
             Err(e) if e.key.as_deref() == Some(osmosis_model::error::keys::ALREADY_EXISTS) => {
-                let found = self
-                    .stores
-                    .elements
-                    .find_elements(&q)
-                    .await
-                    .map_err(store_error)?;
+                let found = self.store.find_elements(&q).await.map_err(store_error)?;
                 found.into_iter().next().ok_or(e)
             }
             Err(e) => Err(e),

@@ -156,6 +156,7 @@ impl Engine {
             body.insert("fields".into(), fields.clone());
         }
         match self
+            .elements()
             .create(admin, ElementType::Customer, NewElement::from_body(body))
             .await
         {
@@ -189,7 +190,7 @@ impl Engine {
         if patch.is_empty() || existing.is_archived() {
             return Ok(existing);
         }
-        self.patch_element(admin, existing, patch).await
+        self.elements().patch_element(admin, existing, patch).await
     }
 }
 

@@ -305,11 +305,13 @@ pub(super) async fn prepare(
     for (t, key, node_key) in node_dependencies(&nodes) {
         let scope = el.integration_id.as_deref();
         let found = match engine
+            .elements()
             .resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(scope))
             .await
         {
             Ok(e) => Some(e),
             Err(_) if scope.is_some() => engine
+                .elements()
                 .resolve_ref_scoped(&admin, t, &Ref::Key(key.clone()), "config", Some(None))
                 .await
                 .ok(),

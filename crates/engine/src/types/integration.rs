@@ -23,6 +23,7 @@ pub(super) async fn prepare(
             Ref::Key(_) => "connectorKey",
         };
         let connector = engine
+            .elements()
             .resolve_ref(caller, ElementType::Connector, &r, field)
             .await?;
         el.doc.insert("connectorId".into(), json!(connector.id));
@@ -100,12 +101,14 @@ pub(super) async fn resolve_data_source(
         None
     };
     let ds = match engine
+        .elements()
         .resolve_ref_scoped(caller, ElementType::DataSource, &r, "dataSourceKey", scope)
         .await
     {
         Ok(ds) => ds,
         Err(_) if scope.is_some() => {
             engine
+                .elements()
                 .resolve_ref_scoped(
                     caller,
                     ElementType::DataSource,
@@ -228,7 +231,7 @@ pub(super) async fn render(
     if let Some(c) = connection {
         m.insert(
             "connection".into(),
-            Box::pin(engine.render(caller, &c, Depth::Embedded)).await?,
+            Box::pin(engine.elements().render(caller, &c, Depth::Embedded)).await?,
         );
     }
     Ok(())

@@ -44,7 +44,7 @@ pub(super) async fn prepare(
                 "needs `id`, `uuid` or `key`",
             ));
         };
-        let target = engine.resolve_ref(caller, t, &r, &field).await?;
+        let target = engine.elements().resolve_ref(caller, t, &r, &field).await?;
         resolved.push(json!({ "id": target.id, "type": type_name }));
     }
     el.doc.insert("elements".into(), Value::Array(resolved));
@@ -75,7 +75,8 @@ pub(super) async fn render(
                 .await
                 .map_err(store_error)?
             {
-                entry["element"] = Box::pin(engine.render(caller, &target, Depth::Flat)).await?;
+                entry["element"] =
+                    Box::pin(engine.elements().render(caller, &target, Depth::Flat)).await?;
             }
         }
         out.push(entry);

@@ -870,7 +870,7 @@ async fn every_call_is_logged_with_secrets_masked() {
         let (_, d) = s.get(&format!("/external-api-logs/{id}"), &s.admin()).await;
         assert!(!d.to_string().contains(API_KEY), "key in {d}");
     }
-    assert_eq!(s.engine.dropped_api_logs(), 0);
+    assert_eq!(s.engine.calls().dropped_api_logs(), 0);
     f.s.finish().await;
 }
 

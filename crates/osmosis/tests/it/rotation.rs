@@ -216,7 +216,7 @@ async fn rotation_pages_through_every_connection() {
         assert_eq!(status, 200, "{conn}");
     }
     // The server's key is current: every connection is visited once.
-    let report = s.engine.rotate_credentials_key().await.unwrap();
+    let report = s.engine.calls().rotate_credentials_key().await.unwrap();
     assert_eq!((report.resealed, report.already_current), (0, total));
     // An engine whose only key is another one opens none, and says which.
     let other = osmosis_engine::Engine::new(
@@ -228,7 +228,7 @@ async fn rotation_pages_through_every_connection() {
     .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
         EncryptionKey::generate(),
     ));
-    let report = other.rotate_credentials_key().await.unwrap();
+    let report = other.calls().rotate_credentials_key().await.unwrap();
     assert_eq!((report.resealed, report.already_current), (0, 0));
     assert_eq!(report.unopenable.len(), total);
     let ids: std::collections::BTreeSet<_> =
