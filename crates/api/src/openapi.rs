@@ -3,6 +3,8 @@
 //! in it. Two tests keep the two in step: every documented operation is routed
 //! (seeds.rs), and every routed one is documented (openapi_routes.rs).
 
+use osmosis_engine::connections::ActRequest;
+use osmosis_engine::notify::outbound::SettingsPatch;
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::fields::{FieldKind, FieldSpec};
 use osmosis_model::response_keys::response_keys;
@@ -223,6 +225,18 @@ fn op(summary: String, params: Vec<Value>, body: Option<Value>, ok: Value) -> Va
     o
 }
 
+/// Makes the request body schema of an operation.
+type BodySchema = fn() -> Value;
+
+/// Path, method, summary, parameters and body of an operation beside the registry.
+type Entry = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<Value>,
+    Option<BodySchema>,
+);
+
 /// Routes beside the element registry: calls through a connection (routes/calls.rs:
 /// operations, data collections, `/act`, external API logs), the JSON half of the
 /// connect flow and connection health (routes/connect.rs, routes/connections.rs),
@@ -236,25 +250,31 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         v.extend(extra.iter().map(|p| path_param(p)));
         v
     };
-    let entries: [(&str, &str, &str, Vec<Value>, bool); 16] = [
-        ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), false),
-        ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), false),
-        ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), true),
-        ("/connections/{selector}/data", "get", "The connection's data collections", sel(&[]), false),
-        ("/connections/{selector}/data/{key}", "get", "A data collection's spec", sel(&["key"]), false),
+    // The body of each: a handler's typed body has its schema derived from that
+    // type; the others take an object the handler reads as given.
+    let any: Option<BodySchema> = Some(|| json!({"type": "object"}));
+    let run: Option<BodySchema> = Some(body_schema::<crate::routes::RunOperation>);
+    let act: Option<BodySchema> = Some(body_schema::<ActRequest>);
+    let settings: Option<BodySchema> = Some(body_schema::<SettingsPatch>);
+    let entries: [Entry; 16] = [
+        ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), None),
+        ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), None),
+        ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), run),
+        ("/connections/{selector}/data", "get", "The connection's data collections", sel(&[]), None),
+        ("/connections/{selector}/data/{key}", "get", "A data collection's spec", sel(&["key"]), None),
         ("/connections/{selector}/data/{key}/{method}", "post",
          "Run a data collection method (list, find-by-id, search, match, create, update, delete, find); collection parameters in the query string",
-         sel(&["key", "method"]), true),
-        ("/act", "post", "Send an inline `api` request through a connection", vec![], true),
-        ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], false),
-        ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], false),
-        ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], true),
-        ("/connection-requests", "post", "Start an asynchronous connect finished at the answer's `url`", vec![], true),
-        ("/connection-requests/{selector}", "get", "A connection request's status and result", vec![path_param("selector")], false),
-        ("/connections/{selector}/refresh-credentials", "post", "Refresh the connection's credentials now", sel(&[]), false),
-        ("/connections/{selector}/test", "post", "Run the connector's test through the connection: `{success, error?}`", sel(&[]), false),
-        ("/settings", "get", "The workspace's settings (webhookUri, enabledWebhookEvents); admin", vec![], false),
-        ("/settings", "patch", "Change the workspace's settings; admin", vec![], true),
+         sel(&["key", "method"]), any),
+        ("/act", "post", "Send an inline `api` request through a connection", vec![], act),
+        ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], None),
+        ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], None),
+        ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], any),
+        ("/connection-requests", "post", "Start an asynchronous connect finished at the answer's `url`", vec![], any),
+        ("/connection-requests/{selector}", "get", "A connection request's status and result", vec![path_param("selector")], None),
+        ("/connections/{selector}/refresh-credentials", "post", "Refresh the connection's credentials now", sel(&[]), None),
+        ("/connections/{selector}/test", "post", "Run the connector's test through the connection: `{success, error?}`", sel(&[]), None),
+        ("/settings", "get", "The workspace's settings (webhookUri, enabledWebhookEvents); admin", vec![], None),
+        ("/settings", "patch", "Change the workspace's settings; admin", vec![], settings),
     ];
     for (path, method, summary, params, body) in entries {
         // The operation and data collection lists and the connection options are
@@ -266,12 +286,28 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         } else {
             object.clone()
         };
-        let mut operation = op(summary.into(), params, body.then(|| object.clone()), ok);
+        let mut operation = op(summary.into(), params, body.map(|schema| schema()), ok);
         if path.ends_with("/{method}") {
             operation["responses"]["204"] = json!({"description": "`delete` answers nothing"});
         }
         add(paths, path, method, operation);
     }
+}
+
+/// The OpenAPI 3.0 schema of a handler's typed body, derived from the type the
+/// handler deserializes (`Body<T>`), so the document says what the handler takes.
+fn body_schema<T: schemars::JsonSchema>() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::openapi3();
+    settings.inline_subschemas = true;
+    let mut schema = settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    schema
 }
 
 /// Adds one operation to a path item, beside the methods already there (`/settings`
@@ -878,4 +914,34 @@ pub fn document() -> Value {
         "security": [{"bearer": []}],
         "paths": paths
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A typed body's schema is the handler's type: its fields, their types, and
+    /// whether others are refused.
+    #[test]
+    fn typed_bodies_are_described_by_their_types() {
+        let doc = document();
+        let body = |path: &str, method: &str| {
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                .clone()
+        };
+        let settings = body("/settings", "patch");
+        assert_eq!(settings["type"], "object");
+        assert_eq!(settings["additionalProperties"], false, "{settings}");
+        assert_eq!(settings["properties"]["webhookUri"]["type"], "string");
+        assert_eq!(settings["properties"]["webhookUri"]["nullable"], true);
+        assert_eq!(
+            settings["properties"]["enabledWebhookEvents"]["items"]["type"],
+            "string"
+        );
+        let act = body("/act", "post");
+        assert_eq!(act["properties"]["connectionId"]["type"], "string", "{act}");
+        assert!(act["properties"]["api"].is_object());
+        let run = body("/connections/{selector}/operations/{key}/run", "post");
+        assert!(run["properties"]["input"].is_object(), "{run}");
+    }
 }

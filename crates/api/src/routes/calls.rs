@@ -88,8 +88,9 @@ async fn operation(
 
 /// `POST …/operations/{key}/run`: `{input}`, any JSON the operation's input schema
 /// takes (the engine checks it against that schema); absent is `null`.
-#[derive(Debug, serde::Deserialize)]
-struct RunOperation {
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct RunOperation {
+    /// What the operation takes; checked against its input schema.
     #[serde(default)]
     input: Value,
 }
@@ -168,23 +169,17 @@ async fn collection_method_run(
 async fn act(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    JsonObject(mut body): JsonObject,
+    Body(mut act): Body<ActRequest>,
 ) -> ApiResult<Json<Value>> {
     // The inline request's query and headers go to the external app.
-    if let Some(Value::Object(api)) = body.get_mut("api") {
+    if let Some(Value::Object(api)) = act.api.as_mut() {
         for part in ["query", "headers"] {
             if let Some(Value::Object(pairs)) = api.get_mut(part) {
                 pairs.retain(|_, v| !v.as_str().is_some_and(|v| is_access_token(&caller, v)));
             }
         }
     }
-    Ok(Json(
-        state
-            .engine
-            .calls()
-            .act(&caller, &ActRequest::from_body(&body))
-            .await?,
-    ))
+    Ok(Json(state.engine.calls().act(&caller, &act).await?))
 }
 
 async fn list_logs(

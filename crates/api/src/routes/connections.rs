@@ -9,6 +9,7 @@ use axum::routing::{any, get, post};
 use axum::Json;
 use osmosis_engine::connections::{forwarded_request_header, ProxyBody, ProxyRequest};
 use osmosis_engine::elements::Depth;
+use osmosis_engine::notify::outbound::SettingsPatch;
 use osmosis_model::ElementType;
 use serde_json::Value;
 
@@ -169,13 +170,13 @@ async fn settings(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
 async fn patch_settings(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    crate::body::JsonObject(body): crate::body::JsonObject,
+    crate::extract::Body(patch): crate::extract::Body<SettingsPatch>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
         state
             .engine
             .notifications()
-            .patch_settings(&caller, &body)
+            .patch_settings(&caller, patch)
             .await?,
     ))
 }

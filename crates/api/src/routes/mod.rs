@@ -2,6 +2,7 @@
 //! route shares (CORS, body limit, JSON 404/405).
 
 mod calls;
+pub(crate) use calls::RunOperation;
 mod connect;
 mod connections;
 mod elements;

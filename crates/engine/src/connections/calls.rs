@@ -80,34 +80,21 @@ pub(crate) fn api_failure(origin: &'static str) -> impl Fn(ApiClientError) -> Ca
     }
 }
 
-/// The request of `POST /act` with `api`.
-#[derive(Debug, Clone, Default)]
+/// The body of `POST /act`: what to run and the connection to run it through.
+/// This build runs an inline `api` request; `id`, `key` (a stored action) and
+/// `code` are read so that asking for them is answered clearly.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ActRequest {
     pub id: Option<Value>,
     pub key: Option<Value>,
+    /// `{method, path, query, headers, data}`: a request to the external app's API.
     pub api: Option<Value>,
     pub code: Option<Value>,
     pub connection_id: Option<String>,
     pub connection_key: Option<String>,
     pub integration_id: Option<String>,
     pub integration_key: Option<String>,
-}
-
-impl ActRequest {
-    pub fn from_body(body: &Map<String, Value>) -> Self {
-        let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let v = |k: &str| body.get(k).filter(|v| !v.is_null()).cloned();
-        ActRequest {
-            id: v("id"),
-            key: v("key"),
-            api: v("api"),
-            code: v("code"),
-            connection_id: s("connectionId"),
-            connection_key: s("connectionKey"),
-            integration_id: s("integrationId"),
-            integration_key: s("integrationKey"),
-        }
-    }
 }
 
 /// A data collection method by its API path segment (`find-by-id`).

@@ -11,9 +11,10 @@
 use std::sync::Arc;
 
 use osmosis_connectors::http::{OutboundClient, OutboundError};
+use osmosis_model::patch::Patch;
 use osmosis_model::{ApiError, Element};
 use osmosis_store::{ElementStore, Job, WorkspaceStore};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::errors::store_error;
 use crate::jobs::{JobKind, JobQueue, RetryPolicy};
@@ -66,6 +67,18 @@ impl JobKind for DeliverNotificationJob {
     ) -> futures::future::BoxFuture<'a, Result<(), String>> {
         Box::pin(async move { engine.notifications.deliver(&payload).await })
     }
+}
+
+/// The body of `PATCH /settings`: each field left out is kept, `null` removes it.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// Where connection events are POSTed (an http(s) URL).
+    #[serde(default)]
+    pub webhook_uri: Patch<String>,
+    /// Which events are sent; all when not set.
+    #[serde(default)]
+    pub enabled_webhook_events: Patch<Vec<String>>,
 }
 
 /// The notifications service: the workspace's webhook settings, and queueing and
@@ -199,56 +212,47 @@ impl Notifier {
     pub async fn patch_settings(
         &self,
         caller: &Caller,
-        body: &Map<String, Value>,
+        patch: SettingsPatch,
     ) -> Result<Value, ApiError> {
         let mut settings = self.settings(caller).await?;
-        for (field, value) in body {
-            match (field.as_str(), value) {
-                (_, Value::Null) => {}
-                ("webhookUri", Value::String(uri)) => {
-                    let url = url::Url::parse(uri)
-                        .ok()
-                        .filter(|u| matches!(u.scheme(), "http" | "https"))
-                        .ok_or_else(|| {
-                            ApiError::invalid_field("webhookUri", "must be an http(s) URL")
-                        })?;
-                    // What the URL alone shows (an IP literal, a metadata name) is
-                    // refused now rather than on every delivery; names are checked
-                    // by address when they are called.
-                    self.http
-                        .check_url(&url)
-                        .map_err(|refused| ApiError::invalid_field("webhookUri", refused))?;
-                }
-                ("enabledWebhookEvents", Value::Array(events)) => {
-                    if let Some(bad) = events
-                        .iter()
-                        .find(|e| !e.as_str().is_some_and(|e| EVENTS.contains(&e)))
-                    {
-                        return Err(ApiError::invalid_field(
-                            "enabledWebhookEvents",
-                            format!("`{bad}` is not an event; known: {}", EVENTS.join(", ")),
-                        ));
-                    }
-                }
-                ("webhookUri" | "enabledWebhookEvents", _) => {
-                    return Err(ApiError::invalid_field(field, "has the wrong type"))
-                }
-                _ => {
-                    return Err(ApiError::invalid_field(
-                        field,
-                        "is not a setting (known: webhookUri, enabledWebhookEvents)",
-                    ))
-                }
+        if let Patch::Value(uri) = &patch.webhook_uri {
+            let url = url::Url::parse(uri)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| ApiError::invalid_field("webhookUri", "must be an http(s) URL"))?;
+            // What the URL alone shows (an IP literal, a metadata name) is
+            // refused now rather than on every delivery; names are checked
+            // by address when they are called.
+            self.http
+                .check_url(&url)
+                .map_err(|refused| ApiError::invalid_field("webhookUri", refused))?;
+        }
+        if let Patch::Value(events) = &patch.enabled_webhook_events {
+            if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+                return Err(ApiError::invalid_field(
+                    "enabledWebhookEvents",
+                    format!("`{bad}` is not an event; known: {}", EVENTS.join(", ")),
+                ));
             }
         }
         let map = settings.as_object_mut().expect("settings are an object");
-        for (field, value) in body {
-            if value.is_null() {
+        let mut apply = |field: &str, change: Option<Option<Value>>| match change {
+            None => {}
+            Some(None) => {
                 map.remove(field);
-            } else {
-                map.insert(field.clone(), value.clone());
             }
-        }
+            Some(Some(v)) => {
+                map.insert(field.to_owned(), v);
+            }
+        };
+        apply(
+            "webhookUri",
+            patch.webhook_uri.map(Value::String).into_change(),
+        );
+        apply(
+            "enabledWebhookEvents",
+            patch.enabled_webhook_events.map(Value::from).into_change(),
+        );
         self.workspaces
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await

@@ -330,3 +330,60 @@ async fn webhook_notifications_are_retried_until_accepted() {
     assert_eq!(f.p.webhook_failures_left.load(Ordering::SeqCst), 0);
     f.s.finish().await;
 }
+
+/// `PATCH /settings` is typed: a field left out is kept, `null` removes it, and a
+/// wrong or unknown field is a 400 naming it that changes nothing.
+#[tokio::test]
+async fn workspace_settings_are_patched_field_by_field() {
+    let f = fixture().await;
+    let admin = f.s.admin();
+    let hook = format!("{}/hook", f.base);
+    let r =
+        f.s.patch(
+            "/settings",
+            &admin,
+            json!({"webhookUri": hook, "enabledWebhookEvents": ["connection.created"]}),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{:?}", r.1);
+    let r =
+        f.s.patch("/settings", &admin, json!({"enabledWebhookEvents": null}))
+            .await;
+    assert_eq!(r.0, 200, "{:?}", r.1);
+    assert_eq!(
+        r.1,
+        json!({"webhookUri": hook}),
+        "null removes, absent keeps"
+    );
+    for (body, field) in [
+        (json!({"webhookUri": 7}), "webhookUri"),
+        (
+            json!({"enabledWebhookEvents": "connection.created"}),
+            "enabledWebhookEvents",
+        ),
+        (
+            json!({"enabledWebhookEvents": ["no.such.event"]}),
+            "enabledWebhookEvents",
+        ),
+        (
+            json!({"webhookUri": hook, "webhookSecret": "x"}),
+            "webhookSecret",
+        ),
+    ] {
+        let r = f.s.patch("/settings", &admin, body.clone()).await;
+        assert_eq!(r.0, 400, "{body}: {:?}", r.1);
+        assert!(
+            r.1["message"].as_str().unwrap_or_default().contains(field),
+            "{body}: the error names `{field}`: {:?}",
+            r.1
+        );
+    }
+    let (status, settings) = f.s.call("GET", "/settings", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        settings,
+        json!({"webhookUri": hook}),
+        "refused patches changed nothing"
+    );
+    f.s.finish().await;
+}
