@@ -6,7 +6,8 @@
 #
 # Knobs (environment): BENCH_CLIENTS (default "1 16 64"), BENCH_DURATION and
 # BENCH_WARMUP (seconds per point, default 10 and 1), CARGO_TARGET_DIR, and
-# OSMOSIS_SOURCE: the tree to build the server and the bench from (default: this
+# BENCH_RESULTS_OUT (a file to copy the raw points to), BENCH_WRITE=0 (do not
+# rewrite BENCHMARKS.md), and OSMOSIS_SOURCE: the tree to build the server and the bench from (default: this
 # checkout; point it at a clean export when the checkout holds unfinished edits).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -107,6 +108,10 @@ c="$(echo $clients | awk '{ print $(int((NF + 1) / 2)) }')"
 point get-grown real "$real_pid" "$real/integrations/bench" GET "$customer" ""
 point get-grown baseline "$base_pid" "$base/baseline/integration" GET "" ""
 loadavg_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# For bench/compare.sh: keep the raw points, and leave BENCHMARKS.md alone.
+if [ -n "${BENCH_RESULTS_OUT:-}" ]; then cp "$results" "$BENCH_RESULTS_OUT"; fi
+if [ "${BENCH_WRITE:-1}" = 0 ]; then exit 0; fi
 
 python3 - "$repo/BENCHMARKS.md" "$results" "$real_idle_kb" "$base_idle_kb" "$loadavg" "$duration" "$warmup" "$clients" "$integrations" "$loadavg_end" "$source_rev" <<'PY'
 import datetime, json, pathlib, re, subprocess, sys

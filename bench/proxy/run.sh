@@ -6,7 +6,8 @@
 #
 # Knobs (environment): BENCH_CLIENTS (default "1 16 64"), BENCH_DURATION and
 # BENCH_WARMUP (seconds per point, default 10 and 1), CARGO_TARGET_DIR, and
-# OSMOSIS_SOURCE (the tree to build from, default this checkout).
+# BENCH_RESULTS_OUT (a file to copy the raw points to), BENCH_WRITE=0 (do not
+# rewrite BENCHMARKS.md), and OSMOSIS_SOURCE (the tree to build from, default this checkout).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 src="$(cd "${OSMOSIS_SOURCE:-$repo}" && pwd)"
@@ -84,6 +85,10 @@ done
 logs="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute("SELECT count(*) FROM external_api_logs").fetchone()[0])' "$work/real/osmosis.db")"
 dropped="$(grep -c 'logs are being dropped' "$work/real.log" || true)"
 loadavg_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# For bench/compare.sh: keep the raw points, and leave BENCHMARKS.md alone.
+if [ -n "${BENCH_RESULTS_OUT:-}" ]; then cp "$results" "$BENCH_RESULTS_OUT"; fi
+if [ "${BENCH_WRITE:-1}" = 0 ]; then exit 0; fi
 
 python3 - "$repo/BENCHMARKS.md" "$results" "$loadavg" "$loadavg_end" "$duration" "$warmup" "$clients" "$source_rev" "$logs" "$dropped" <<'PY'
 import datetime, json, pathlib, re, subprocess, sys

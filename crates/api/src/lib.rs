@@ -20,10 +20,13 @@ use std::sync::Arc;
 use axum::Router;
 use osmosis_engine::Engine;
 
-/// What every handler shares.
+/// What every handler shares. Cloned for every request (axum's `State`), so what
+/// it holds is behind one `Arc` each: the engine is a few dozen `Arc`s, and cloning
+/// and dropping it per request cost a tenth of a cached read's CPU (atomic counts
+/// bouncing between cores; BENCHMARKS.md, "Before and after").
 #[derive(Clone)]
 pub struct AppState {
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub(crate) workspaces: Arc<auth::WorkspaceCache>,
     /// Time a client has to send a whole request body once its headers are in
     /// ([`body::RawBody`]). The header deadline of [`server`] does not cover the
@@ -38,7 +41,7 @@ impl AppState {
 
     pub fn new(engine: Engine) -> Self {
         AppState {
-            engine,
+            engine: Arc::new(engine),
             workspaces: Arc::new(auth::WorkspaceCache::default()),
             body_timeout: Self::BODY_TIMEOUT,
         }

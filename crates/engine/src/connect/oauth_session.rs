@@ -694,6 +694,9 @@ impl Connect<'_> {
         if let Some(c) = credentials {
             body.insert("credentials".into(), c);
         }
+        // Both are the connection type's own operations, run as its hooks run
+        // them: creating goes through the element core (whose connection hooks
+        // test and seal), reconnecting is the type's operation beside them.
         match existing {
             Some(conn) => {
                 crate::connections::lifecycle::reconnect(

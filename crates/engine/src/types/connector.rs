@@ -229,22 +229,21 @@ pub(crate) type ConnectorSummaries = crate::node_cache::NodeCache<ConnectorSumma
 impl crate::Engine {
     /// The summary of connector `id`, or `None` when there is no such connector.
     ///
-    /// A single node sees every connector write (its hook invalidates the cache),
-    /// so a kept summary is used without reading the connector. Nodes sharing a
-    /// database read the connector's row and use the summary kept for its revision.
+    /// Alone on its database, this node hears of every connector write (the
+    /// connector's hook invalidates the cache), so a kept summary stands for the
+    /// current revision without reading the row: it is kept under no revision
+    /// (`""`). Nodes sharing a database read the row and keep summaries under its
+    /// revision, which `""` never matches.
     pub(crate) async fn connector_summary(
         &self,
         workspace_id: &str,
         id: &str,
     ) -> Result<Option<std::sync::Arc<ConnectorSummary>>, ApiError> {
         let shared = self.stores.database.is_shared();
-        let early = if shared {
-            None
-        } else {
-            match self.connector_summaries.get(id, "", false) {
-                Ok(kept) => return Ok(Some(kept)),
-                Err(ticket) => Some(ticket),
-            }
+        // Taken before the read, so a write racing it leaves nothing kept.
+        let ticket = match self.connector_summaries.get(id, "", shared) {
+            Ok(kept) => return Ok(Some(kept)),
+            Err(ticket) => ticket,
         };
         let Some(connector) = self
             .stores
@@ -257,16 +256,12 @@ impl crate::Engine {
             return Ok(None);
         };
         let revision = if shared {
+            if let Ok(kept) = self.connector_summaries.get(id, &connector.revision, true) {
+                return Ok(Some(kept));
+            }
             connector.revision.clone()
         } else {
             String::new()
-        };
-        let ticket = match early {
-            Some(ticket) => ticket,
-            None => match self.connector_summaries.get(id, &revision, false) {
-                Ok(kept) => return Ok(Some(kept)),
-                Err(ticket) => ticket,
-            },
         };
         let summary = std::sync::Arc::new(ConnectorSummary::of(&connector));
         self.connector_summaries.insert(
