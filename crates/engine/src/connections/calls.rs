@@ -124,6 +124,10 @@ impl Calls<'_> {
     /// `op` may be called twice: on `access_token_expired` the credentials are
     /// refreshed (single flight per connection, see [`super::health`]) and `op` runs
     /// once more with a runner holding the new credentials.
+    ///
+    /// Its span is the one every call through a connection gets: the operations
+    /// built on it (proxy, operation runs, collection methods, test) add none of
+    /// their own, since a span costs a few percent of the proxy's throughput.
     #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn call_connection<T, E, F, Fut>(
         &self,
@@ -162,7 +166,6 @@ impl Calls<'_> {
     }
 
     /// `POST /connections/{c}/operations/{key}/run`: `{output}`.
-    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn run_operation(
         &self,
         caller: &Caller,
@@ -193,7 +196,6 @@ impl Calls<'_> {
     /// `POST /connections/{c}/data/{key}/{method}`: the method's response.
     /// `parameters` (from the query string) are the collection parameters; the
     /// request's own `parameters` override them field by field.
-    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn run_collection_method(
         &self,
         caller: &Caller,

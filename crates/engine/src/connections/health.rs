@@ -396,7 +396,6 @@ impl Calls<'_> {
     /// connection's client (refreshing an expired token once) and answers
     /// `{success}`, with the error when it failed. A connection whose connector
     /// has no `test` answers `{success: true}` when it is connected.
-    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn test_connection(
         &self,
         caller: &Caller,

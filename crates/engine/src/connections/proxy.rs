@@ -97,7 +97,6 @@ impl Calls<'_> {
     /// response handler saying so) is an error of the call — where a credentials
     /// refresh reacts — and, when it stands, is answered with the API's status and
     /// its masked body.
-    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key, connection = %conn.id))]
     pub async fn proxy(
         &self,
         caller: &Caller,
