@@ -40,12 +40,29 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 pub(crate) fn from_object<T: DeserializeOwned>(object: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(object).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            ApiError::bad_request(keys::INVALID_BODY, format!("Invalid body: {}", e.inner()))
+        let message = e.inner().to_string();
+        if let Some(field) = unknown_field(&message) {
+            // serde names a field the type does not take in the message only.
+            let field = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            ApiError::invalid_field(&field, message)
+        } else if path == "." {
+            ApiError::bad_request(keys::INVALID_BODY, format!("Invalid body: {message}"))
         } else {
-            ApiError::invalid_field(&path, e.inner())
+            ApiError::invalid_field(&path, message)
         }
     })
+}
+
+/// The field of serde's "unknown field `x`, expected …" message.
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
 }
 
 /// A query string deserialized into `T`. Every value arrives as a string: fields

@@ -893,14 +893,7 @@ pub fn document() -> Value {
         op(
             "Change the calling customer's name, fields or credentials".into(),
             vec![],
-            Some(
-                json!({"type": "object", "additionalProperties": false, "properties": {
-                    "name": {"type": "string"},
-                    "fields": {"type": "object"},
-                    "credentials": {"type": "object"},
-                    "revision": {"type": "string"}
-                }}),
-            ),
+            Some(body_schema::<crate::routes::SelfPatch>()),
             reference("Customer"),
         ),
     );
@@ -941,6 +934,10 @@ mod tests {
         let act = body("/act", "post");
         assert_eq!(act["properties"]["connectionId"]["type"], "string", "{act}");
         assert!(act["properties"]["api"].is_object());
+        let me = body("/self", "patch");
+        assert_eq!(me["additionalProperties"], false, "{me}");
+        assert_eq!(me["properties"]["name"]["type"], "string");
+        assert_eq!(me["properties"]["credentials"]["type"], "object");
         let run = body("/connections/{selector}/operations/{key}/run", "post");
         assert!(run["properties"]["input"].is_object(), "{run}");
     }

@@ -3,6 +3,7 @@
 
 mod calls;
 pub(crate) use calls::RunOperation;
+pub(crate) use self_::SelfPatch;
 mod connect;
 mod connections;
 mod elements;

@@ -5,13 +5,14 @@ use axum::routing::get;
 use axum::Json;
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
+use osmosis_model::patch::Patch;
 use osmosis_model::{ApiError, Element};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::Routes;
 use crate::auth::Auth;
-use crate::body::JsonObject;
 use crate::error::ApiResult;
+use crate::extract::Body;
 use crate::AppState;
 
 pub fn router() -> Routes {
@@ -45,23 +46,38 @@ async fn get_self(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
     render_self(&state, &caller, &c).await
 }
 
-/// A customer may change its own `name`, `fields` and `credentials` (the SDK sends
-/// `{credentials}` at start-up); the admin-only writers rule is applied as the
-/// workspace admin on the customer's behalf, limited to those fields.
+/// The body of `PATCH /self`: what a customer may change about itself (the SDK
+/// sends `{credentials}` at start-up). Any other field is refused, naming it.
+#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SelfPatch {
+    /// Cannot be cleared, so `null` is not taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    name: Option<String>,
+    /// The customer's own fields.
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    fields: Patch<Map<String, Value>>,
+    /// Credentials the customer's connections may use.
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    credentials: Patch<Map<String, Value>>,
+    /// The revision the change was made from; refused when it is not current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    revision: Option<String>,
+}
+
+/// Applied as the workspace admin on the customer's behalf (customers are
+/// admin-written elements), limited to [`SelfPatch`]'s fields.
 async fn patch_self(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    JsonObject(body): JsonObject,
+    Body(patch): Body<SelfPatch>,
 ) -> ApiResult<Json<Value>> {
     let c = customer(&state, &caller).await?;
-    let allowed = ["name", "fields", "credentials", "revision"];
-    if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_field(
-            k,
-            "a customer can change only its name, fields and credentials",
-        )
-        .into());
-    }
+    let Ok(Value::Object(body)) = serde_json::to_value(&patch) else {
+        unreachable!("a struct serializes to an object");
+    };
     let admin = Caller::admin(caller.workspace.clone());
     let updated = state
         .engine

@@ -332,13 +332,26 @@ async fn self_patch_changes_only_the_customers_own_fields() {
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["credentials"], json!({"apiKey": "k"}));
     assert_eq!(me["name"], "Me");
+    let refused = s
+        .patch("/self", &c, json!({"internalId": "someone-else"}))
+        .await;
+    assert_error(&refused, 400, "bad_request", "invalid_field");
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("internalId")),
+        "the error names the field: {:?}",
+        refused.1
+    );
     assert_error(
-        &s.patch("/self", &c, json!({"internalId": "someone-else"}))
+        &s.patch("/self", &c, json!({"fields": "not an object"}))
             .await,
         400,
         "bad_request",
         "invalid_field",
     );
+    let (_, after) = s.get("/self", &c).await;
+    assert_eq!(after["name"], "Me", "refused patches changed nothing");
     assert_error(
         &s.get("/self", &s.admin()).await,
         403,
