@@ -3,6 +3,7 @@
 //! in it. Two tests keep the two in step: every documented operation is routed
 //! (seeds.rs), and every routed one is documented (openapi_routes.rs).
 
+use osmosis_engine::connect::oauth_session::ConnectRequest;
 use osmosis_engine::connections::ActRequest;
 use osmosis_engine::notify::outbound::SettingsPatch;
 use osmosis_model::element_type::{Layering, Writers};
@@ -256,6 +257,7 @@ fn connection_paths(paths: &mut Map<String, Value>) {
     let run: Option<BodySchema> = Some(body_schema::<crate::routes::RunOperation>);
     let act: Option<BodySchema> = Some(body_schema::<ActRequest>);
     let settings: Option<BodySchema> = Some(body_schema::<SettingsPatch>);
+    let connect: Option<BodySchema> = Some(body_schema::<ConnectRequest>);
     let entries: [Entry; 16] = [
         ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), None),
         ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), None),
@@ -268,7 +270,7 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/act", "post", "Send an inline `api` request through a connection", vec![], act),
         ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], None),
         ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], None),
-        ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], any),
+        ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], connect),
         ("/connection-requests", "post", "Start an asynchronous connect finished at the answer's `url`", vec![], any),
         ("/connection-requests/{selector}", "get", "A connection request's status and result", vec![path_param("selector")], None),
         ("/connections/{selector}/refresh-credentials", "post", "Refresh the connection's credentials now", sel(&[]), None),

@@ -53,14 +53,17 @@ pub enum Delivery {
     Screen,
 }
 
-/// A connect request: the `/connect` payload or a hosted screen's form.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// A connect request: the `/connect` payload or a hosted screen's form. Read by
+/// [`ConnectRequest::from_payload`], which also takes the forms' spellings (objects
+/// as JSON text, booleans as `"true"`); its derived schema is the JSON form.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequest {
     pub integration_id: Option<String>,
     pub integration_key: Option<String>,
     pub connector_id: Option<String>,
     pub connection_id: Option<String>,
+    #[schemars(length(min = 1, max = 100))]
     pub connection_key: Option<String>,
     pub name: Option<String>,
     pub auth_option_key: Option<String>,
@@ -69,6 +72,8 @@ pub struct ConnectRequest {
     pub connector_parameters: Option<Value>,
     pub input: Option<Value>,
     pub request_id: Option<String>,
+    /// An absolute http(s) URL.
+    #[schemars(url)]
     pub redirect_uri: Option<String>,
     pub connection_request_id: Option<String>,
 }
