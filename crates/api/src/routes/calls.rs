@@ -20,7 +20,7 @@ use super::Routes;
 use crate::auth::{is_access_token, without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ApiResult;
-use crate::extract::Body;
+use crate::extract::{Body, Params};
 use crate::query::Query;
 use crate::AppState;
 
@@ -185,9 +185,8 @@ async fn act(
 async fn list_logs(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    RawQuery(raw): RawQuery,
+    Params(filter): Params<ApiLogFilter>,
 ) -> ApiResult<Json<Value>> {
-    let filter = ApiLogFilter::from_pairs(&query_pairs(raw.as_deref()));
     Ok(Json(
         state.engine.calls().list_api_logs(&caller, &filter).await?,
     ))

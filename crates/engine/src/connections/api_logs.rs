@@ -198,9 +198,13 @@ impl CallObserver for ConnectionObserver {
     }
 }
 
-/// `ListExternalApiLogsQuery` as given (strings), validated by [`Calls::list_api_logs`].
-#[derive(Debug, Clone, Default)]
+/// `ListExternalApiLogsQuery` as given (strings), validated by
+/// [`Calls::list_api_logs`]. Unknown parameters are ignored, as list queries do.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiLogFilter {
+    /// The customer, by id or key (`userId` and `customerId` are older names).
+    #[serde(alias = "userId", alias = "customerId")]
     pub tenant_id: Option<String>,
     pub integration_id: Option<String>,
     pub connection_id: Option<String>,
@@ -210,29 +214,6 @@ pub struct ApiLogFilter {
     pub sort_order: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
-}
-
-impl ApiLogFilter {
-    /// From query-string pairs; unknown names are ignored, as list queries do.
-    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
-        let mut f = ApiLogFilter::default();
-        for (k, v) in pairs {
-            let slot = match k.as_str() {
-                "tenantId" | "userId" | "customerId" => &mut f.tenant_id,
-                "integrationId" => &mut f.integration_id,
-                "connectionId" => &mut f.connection_id,
-                "isSuccess" => &mut f.is_success,
-                "from" => &mut f.from,
-                "to" => &mut f.to,
-                "sortOrder" => &mut f.sort_order,
-                "limit" => &mut f.limit,
-                "cursor" => &mut f.cursor,
-                _ => continue,
-            };
-            *slot = Some(v.clone());
-        }
-        f
-    }
 }
 
 fn datetime_ms(param: &str, value: &str) -> Result<i64, ApiError> {
