@@ -6,13 +6,12 @@
 //! way the response echoes it, so a client reporting a problem can quote the id its
 //! log lines carry.
 
-use axum::http::{HeaderName, Request};
-use axum::Router;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
-use tower::ServiceBuilder;
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };

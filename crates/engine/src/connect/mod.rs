@@ -34,15 +34,17 @@ pub struct Connect<'e> {
 }
 
 impl<'e> Connect<'e> {
+    /// Its parts are the calls service's, named for what connecting does with them.
     pub(crate) fn of(engine: &'e Engine) -> Self {
+        let calls = Calls::of(engine);
         Connect {
-            elements: engine.elements(),
-            calls: engine.calls(),
-            connect_records: engine.stores.connect_records.as_ref(),
-            workspaces: engine.stores.workspaces.as_ref(),
-            cipher: engine.cipher.as_deref(),
-            http: &engine.http,
-            public_url: &engine.config.public_url,
+            elements: calls.elements,
+            connect_records: calls.connect_records,
+            workspaces: calls.workspaces,
+            cipher: calls.cipher,
+            http: calls.http,
+            public_url: calls.public_url,
+            calls,
         }
     }
 }

@@ -29,8 +29,7 @@ use serde_json::{json, Value};
 use super::secrets;
 use super::Calls;
 use crate::errors::store_error;
-use crate::Caller;
-use crate::Engine;
+use crate::{Caller, Engine};
 
 /// Error key of a refresh the connector has no way to do.
 pub(crate) const REFRESH_NOT_SUPPORTED: &str = "refresh_not_supported";

@@ -236,23 +236,23 @@ impl Notifier {
             }
         }
         let map = settings.as_object_mut().expect("settings are an object");
-        let mut apply = |field: &str, change: Option<Option<Value>>| match change {
-            None => {}
-            Some(None) => {
-                map.remove(field);
+        for (field, change) in [
+            ("webhookUri", patch.webhook_uri.map(Value::String)),
+            (
+                "enabledWebhookEvents",
+                patch.enabled_webhook_events.map(Value::from),
+            ),
+        ] {
+            match change {
+                Patch::Absent => {}
+                Patch::Null => {
+                    map.remove(field);
+                }
+                Patch::Value(v) => {
+                    map.insert(field.to_owned(), v);
+                }
             }
-            Some(Some(v)) => {
-                map.insert(field.to_owned(), v);
-            }
-        };
-        apply(
-            "webhookUri",
-            patch.webhook_uri.map(Value::String).into_change(),
-        );
-        apply(
-            "enabledWebhookEvents",
-            patch.enabled_webhook_events.map(Value::from).into_change(),
-        );
+        }
         self.workspaces
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await
