@@ -709,6 +709,33 @@ async fn act_sends_api_requests_through_the_resolved_connection() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["output"]["name"], "Ada");
 
+    // The body is typed: a connection named by anything but a string is refused,
+    // naming the field, before anything is sent.
+    let wrong = s
+        .post(
+            "/act",
+            a,
+            json!({"connectionId": 7, "api": {"path": "/echo/refused", "headers": {"x-refused": "1"}}}),
+        )
+        .await;
+    assert_error(&wrong, 400, "bad_request", "invalid_field");
+    assert!(
+        wrong.1["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("connectionId")),
+        "{}",
+        wrong.1
+    );
+    assert!(
+        !f.mock
+            .seen_headers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(k, _)| k == "x-refused"),
+        "nothing was sent"
+    );
+
     // Exactly one of id, key, api, code; only api is in this build.
     let none = s.post("/act", a, json!({"connectionId": c})).await;
     assert_eq!(none.0, 400, "{}", none.1);
