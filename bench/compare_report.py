@@ -6,9 +6,10 @@ its runs), and new over old."""
 import datetime
 import json
 import pathlib
-import re
 import subprocess
 import sys
+
+from benchmarks_md import write_section
 
 path, work, old_rev, new_rev, loadavg, loadavg_end, duration = sys.argv[1:]
 work = pathlib.Path(work)
@@ -102,12 +103,5 @@ API proxy (proxied against direct calls of the same mock API, in the same run):
 
 {chr(10).join(proxy_rows)}
 """
-p = pathlib.Path(path)
-text = p.read_text()
-pattern = re.compile(r"^## Before and after\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-p.write_text(text)
+write_section(path, section)
 print(section)

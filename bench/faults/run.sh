@@ -81,8 +81,9 @@ attack_one before "$before"
 attack_one after "$after"
 loadavg_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$repo/BENCHMARKS.md" "$results" "$loadavg" "$loadavg_end" <<'PY'
-import datetime, json, pathlib, re, subprocess, sys
+PYTHONPATH="$repo/bench" python3 - "$repo/BENCHMARKS.md" "$results" "$loadavg" "$loadavg_end" <<'PY'
+import datetime, json, pathlib, subprocess, sys
+from benchmarks_md import write_section
 path, results, loadavg, loadavg_end = sys.argv[1:]
 runs = {r["label"]: r for r in map(json.loads, pathlib.Path(results).read_text().splitlines())}
 b, a = runs["before"]["report"], runs["after"]["report"]
@@ -127,13 +128,6 @@ The CI test `crates/osmosis/tests/it/faults_slow_clients.rs` runs the same attac
 
 Command: `CARGO_TARGET_DIR=... bench/faults/run.sh` (FAULTS_IDLE={plan['idle']} FAULTS_SLOWLORIS={plan['slowloris']} FAULTS_HEADER_TIMEOUT={plan['header_timeout_s']:.0f} FAULTS_ATTACK={plan['attack_for_s']:.0f}).
 """
-p = pathlib.Path(path)
-text = p.read_text() if p.exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## Faults: idle and slow clients\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-p.write_text(text)
+write_section(path, section)
 print(section)
 PY

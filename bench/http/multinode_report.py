@@ -6,9 +6,12 @@ snapshots taken before and after it) and the statement counts of its probe."""
 import datetime
 import json
 import pathlib
-import re
 import subprocess
 import sys
+
+# bench/benchmarks_md.py, beside this script's folder.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from benchmarks_md import write_section  # noqa: E402
 
 (path, results, probes, loadavg, loadavg_end, duration, warmup, clients, pool, source_rev,
  pg_version, pg_settings, elapsed, seed_n) = sys.argv[1:]
@@ -220,11 +223,5 @@ PostgreSQL CPU per request at the most loaded point (three nodes, {top} clients;
 
 Command: `CARGO_TARGET_DIR=... bench/http/multinode.sh` (BENCH_CLIENTS="{clients}" BENCH_DURATION={duration} BENCH_WARMUP={warmup} BENCH_POOL_SIZE={pool}; BENCH_PG_URL names the server, default `postgres://127.0.0.1:5432/test`, on which a database of its own is created and dropped).
 """
-text = pathlib.Path(path).read_text() if pathlib.Path(path).exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## PostgreSQL and several nodes\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-pathlib.Path(path).write_text(text)
+write_section(path, section)
 print(section)

@@ -113,8 +113,9 @@ loadavg_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "${BENCH_RESULTS_OUT:-}" ]; then cp "$results" "$BENCH_RESULTS_OUT"; fi
 if [ "${BENCH_WRITE:-1}" = 0 ]; then exit 0; fi
 
-python3 - "$repo/BENCHMARKS.md" "$results" "$real_idle_kb" "$base_idle_kb" "$loadavg" "$duration" "$warmup" "$clients" "$integrations" "$loadavg_end" "$source_rev" <<'PY'
-import datetime, json, pathlib, re, subprocess, sys
+PYTHONPATH="$repo/bench" python3 - "$repo/BENCHMARKS.md" "$results" "$real_idle_kb" "$base_idle_kb" "$loadavg" "$duration" "$warmup" "$clients" "$integrations" "$loadavg_end" "$source_rev" <<'PY'
+import datetime, json, pathlib, subprocess, sys
+from benchmarks_md import write_section
 path, results, real_idle, base_idle, loadavg, duration, warmup, clients, integrations, loadavg_end, source_rev = sys.argv[1:]
 rows = [json.loads(l) for l in pathlib.Path(results).read_text().splitlines() if l.strip()]
 by = {(r["endpoint"], r["server"], r["load"]["clients"]): r for r in rows}
@@ -168,12 +169,6 @@ Where the time goes (profile of this code): `bench/http/README.md`.
 
 Command: `CARGO_TARGET_DIR=... bench/http/run.sh` (BENCH_CLIENTS="{clients}" BENCH_DURATION={duration} BENCH_WARMUP={warmup}; OSMOSIS_SOURCE may name a clean export of the commit to measure).
 """
-text = path_text = pathlib.Path(path).read_text() if pathlib.Path(path).exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## HTTP API\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-pathlib.Path(path).write_text(text)
+write_section(path, section)
 print(section)
 PY

@@ -90,8 +90,9 @@ loadavg_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "${BENCH_RESULTS_OUT:-}" ]; then cp "$results" "$BENCH_RESULTS_OUT"; fi
 if [ "${BENCH_WRITE:-1}" = 0 ]; then exit 0; fi
 
-python3 - "$repo/BENCHMARKS.md" "$results" "$loadavg" "$loadavg_end" "$duration" "$warmup" "$clients" "$source_rev" "$logs" "$dropped" <<'PY'
-import datetime, json, pathlib, re, subprocess, sys
+PYTHONPATH="$repo/bench" python3 - "$repo/BENCHMARKS.md" "$results" "$loadavg" "$loadavg_end" "$duration" "$warmup" "$clients" "$source_rev" "$logs" "$dropped" <<'PY'
+import datetime, json, pathlib, subprocess, sys
+from benchmarks_md import write_section
 path, results, loadavg, loadavg_end, duration, warmup, clients, source_rev, logs, dropped = sys.argv[1:]
 rows = [json.loads(l) for l in pathlib.Path(results).read_text().splitlines() if l.strip()]
 by = {(r["kind"], r["load"]["clients"]): r["load"] for r in rows}
@@ -125,13 +126,6 @@ Targets (from the issue; not asserted): under 0.5 ms added p50 and at least 0.70
 
 Command: `CARGO_TARGET_DIR=... bench/proxy/run.sh` (BENCH_CLIENTS="{clients}" BENCH_DURATION={duration} BENCH_WARMUP={warmup}).
 """
-p = pathlib.Path(path)
-text = p.read_text() if p.exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## API proxy\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-p.write_text(text)
+write_section(path, section)
 print(section)
 PY

@@ -7,8 +7,9 @@ summary="$(mktemp)"
 trap 'rm -f "$summary"' EXIT
 # BENCH_WORKSPACE: where to run cargo, when the workspace root does not load.
 (cd "${BENCH_WORKSPACE:-$root}" && SANDBOX_BENCH_SUMMARY="$summary" cargo bench -p osmosis-sandbox --bench sandbox)
-python3 - "$root/BENCHMARKS.md" "$summary" <<'PY'
-import pathlib, re, subprocess, sys
+PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" "$summary" <<'PY'
+import pathlib, subprocess, sys
+from benchmarks_md import write_section
 path, summary = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).read_text()
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 section = (
@@ -17,11 +18,5 @@ section = (
     f"on {cpu or 'this machine'}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores. "
     "Target: cold start under 5 ms.\n\n" + summary.strip() + "\n"
 )
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## JavaScript sandbox\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-path.write_text(text)
+write_section(path, section)
 PY
