@@ -3,8 +3,8 @@
 //! in it. Two tests keep the two in step: every documented operation is routed
 //! (seeds.rs), and every routed one is documented (openapi_routes.rs).
 
+use osmosis_engine::actions::ActRequest;
 use osmosis_engine::connect::oauth_session::ConnectRequest;
-use osmosis_engine::connections::ActRequest;
 use osmosis_engine::notify::outbound::SettingsPatch;
 use osmosis_model::element_type::{Layering, Writers};
 use osmosis_model::fields::{FieldKind, FieldSpec};
@@ -255,10 +255,9 @@ fn connection_paths(paths: &mut Map<String, Value>) {
     // type; the others take an object the handler reads as given.
     let any: Option<BodySchema> = Some(|| json!({"type": "object"}));
     let run: Option<BodySchema> = Some(body_schema::<crate::routes::RunOperation>);
-    let act: Option<BodySchema> = Some(body_schema::<ActRequest>);
     let settings: Option<BodySchema> = Some(body_schema::<SettingsPatch>);
     let connect: Option<BodySchema> = Some(body_schema::<ConnectRequest>);
-    let entries: [Entry; 16] = [
+    let entries: [Entry; 15] = [
         ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), None),
         ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), None),
         ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), run),
@@ -267,7 +266,6 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/connections/{selector}/data/{key}/{method}", "post",
          "Run a data collection method (list, find-by-id, search, match, create, update, delete, find); collection parameters in the query string",
          sel(&["key", "method"]), any),
-        ("/act", "post", "Send an inline `api` request through a connection", vec![], act),
         ("/external-api-logs", "get", "Requests made to external APIs through connections", vec![], None),
         ("/external-api-logs/{selector}", "get", "One external API log with its masked request and response", vec![path_param("selector")], None),
         ("/connection-options", "post", "The auth options of an integration's connector (GeneratedConnectorOption[])", vec![], connect),
@@ -293,6 +291,84 @@ fn connection_paths(paths: &mut Map<String, Value>) {
             operation["responses"]["204"] = json!({"description": "`delete` answers nothing"});
         }
         add(paths, path, method, operation);
+    }
+}
+
+/// `(path, method, summary, parameters, body, 200 response)`.
+type Operation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<Value>,
+    Option<Value>,
+    Value,
+);
+
+/// Running actions (routes/actions.rs) and their run logs.
+fn action_paths(paths: &mut Map<String, Value>) {
+    let s = || json!({"type": "string"});
+    let conn_query = || {
+        [
+            "integrationId",
+            "integrationKey",
+            "connectionId",
+            "connectionKey",
+        ]
+        .map(|n| query_param(n, s()))
+        .to_vec()
+    };
+    let with = |mut base: Vec<Value>, extra: Vec<Value>| {
+        base.extend(extra);
+        base
+    };
+    let run_ok =
+        json!({"type": "object", "properties": {"output": {}, "actionRunId": {"type": "string"}}});
+    let object = json!({"type": "object"});
+    let raw = Some(json!({"type": "object"}));
+    let run_body = Some(body_schema::<crate::routes::RunActionRequest>());
+    let page = json!({"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "items": {"type": "object"}}, "cursor": {"type": "string"}}});
+    let log_query: Vec<Value> = [
+        "actionId",
+        "universalActionId",
+        "integrationActionId",
+        "connectionActionId",
+        "integrationId",
+        "connectionId",
+        "tenantId",
+        "status",
+        "from",
+        "to",
+        "sortOrder",
+        "limit",
+        "cursor",
+    ]
+    .map(|n| query_param(n, s()))
+    .to_vec();
+    let entries: Vec<Operation> = vec![
+        ("/act", "post", "Run an action: exactly one of `id`, `key`, `api`, `code`", vec![],
+         Some(body_schema::<ActRequest>()), run_ok.clone()),
+        ("/actions/{selector}/run", "post", "Run an action on a connection: `{input}` → `{output, actionRunId}`",
+         with(vec![path_param("selector")], conn_query()), run_body.clone(), run_ok.clone()),
+        ("/action/run", "post", "Run the action the query selects",
+         with(vec![query_param("id", s()), query_param("key", s())], conn_query()), run_body, run_ok.clone()),
+        ("/connections/{connection}/actions/{selector}/run", "post", "Run an action on this connection; the body is the input",
+         vec![path_param("connection"), path_param("selector"), query_param("instanceKey", s())], raw.clone(), run_ok.clone()),
+        ("/action-instance/run", "post", "Run the action instance the query selects; the body is the input",
+         with(vec![query_param("id", s()), query_param("actionId", s()), query_param("actionKey", s()), query_param("instanceKey", s())], conn_query()),
+         raw.clone(), run_ok.clone()),
+        ("/action-instances/{selector}/run", "post", "Run an action instance (legacy); the body is the input",
+         vec![path_param("selector")], raw, run_ok),
+        ("/connections/{connection}/execute-request", "post", "Send `{key: \"[METHOD ]path\", payload}` through the connection (legacy); answers the response body",
+         vec![path_param("connection")], Some(body_schema::<crate::routes::ExecuteRequest>()), json!({})),
+        ("/action-run-logs", "get", "Action runs, newest first", log_query, None, page),
+        ("/action-run-logs/{selector}", "get", "One action run; `details=true` adds its external calls",
+         vec![path_param("selector"), query_param("details", json!({"type": "boolean"}))], None, object.clone()),
+        ("/action-run-logs/{selector}/details", "get", "One action run with its external calls",
+         vec![path_param("selector")], None, object),
+    ];
+    for (path, method, summary, params, body, ok) in entries {
+        add(paths, path, method, op(summary.into(), params, body, ok));
     }
 }
 
@@ -882,6 +958,7 @@ pub fn document() -> Value {
         );
     }
     connection_paths(&mut paths);
+    action_paths(&mut paths);
     for t in ElementType::ALL {
         singular_paths(&mut paths, t);
     }

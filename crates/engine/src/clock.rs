@@ -19,3 +19,11 @@ pub fn now_iso() -> String {
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
+
+/// A time in milliseconds since the epoch as `2024-01-02T03:04:05.678Z`.
+pub fn iso_of_ms(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}

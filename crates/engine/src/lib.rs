@@ -7,6 +7,7 @@
 //! package contents). It reaches the database only through the narrow stores of
 //! `osmosis_store::Stores`, which no caller outside the engine can reach.
 
+pub mod actions;
 pub mod caller;
 pub mod clock;
 pub mod connect;
@@ -15,6 +16,7 @@ pub mod elements;
 pub mod errors;
 pub mod jobs;
 mod locks;
+pub mod log_pages;
 mod node_cache;
 pub mod notify;
 pub(crate) mod refs;
@@ -114,6 +116,11 @@ impl Engine {
     /// Calls through stored connections: proxy, operations, `/act`, refreshes, logs.
     pub fn calls(&self) -> connections::Calls<'_> {
         connections::Calls::of(self)
+    }
+
+    /// Running actions, and their run logs.
+    pub fn actions(&self) -> actions::Actions<'_> {
+        actions::Actions::of(self)
     }
 
     /// Making connections interactively: OAuth sessions and connection requests.

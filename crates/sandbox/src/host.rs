@@ -85,11 +85,26 @@ impl fmt::Debug for HostObject {
     }
 }
 
+/// Wraps every host call's future before it is spawned. Host calls run as tasks of
+/// their own, so whatever the caller keeps in task-local context (the trace of the
+/// action run the code belongs to) would be lost without it.
+pub type HostScope = Arc<dyn Fn(HostFuture) -> HostFuture + Send + Sync>;
+
 /// The host objects of one run, by the property name they take on the argument
 /// (e.g. `apiClient`, `externalApiClient`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct HostApi {
     pub(crate) objects: BTreeMap<String, HostObject>,
+    pub(crate) scope: Option<HostScope>,
+}
+
+impl fmt::Debug for HostApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostApi")
+            .field("objects", &self.objects)
+            .field("scoped", &self.scope.is_some())
+            .finish()
+    }
 }
 
 impl HostApi {
@@ -106,5 +121,21 @@ impl HostApi {
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// Runs every host call's future inside `scope` (see [`HostScope`]).
+    pub fn with_scope(mut self, scope: HostScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Adds every object of `other`; its objects (and its scope, if it has one)
+    /// replace same-named ones here.
+    pub fn merge(mut self, other: HostApi) -> Self {
+        self.objects.extend(other.objects);
+        if other.scope.is_some() {
+            self.scope = other.scope;
+        }
+        self
     }
 }

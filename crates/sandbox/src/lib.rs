@@ -70,6 +70,6 @@ mod values;
 
 pub use console::{LogEntry, LogLevel};
 pub use error::{Failure, SandboxError};
-pub use host::{HostApi, HostError, HostFuture, HostMethod, HostObject};
+pub use host::{HostApi, HostError, HostFuture, HostMethod, HostObject, HostScope};
 pub use limits::Limits;
 pub use sandbox::{RunOutput, Sandbox};

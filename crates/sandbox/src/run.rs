@@ -330,6 +330,7 @@ impl<'js> Execution<'_, 'js> {
         let tokio = self.job.tokio.clone();
         let signals = self.job.signals.clone();
         let in_flight_limit = self.job.limits.host_calls_in_flight;
+        let scope = self.job.host.scope.clone();
         Function::new(
             self.ctx.clone(),
             move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> rquickjs::Result<Promise<'js>> {
@@ -363,6 +364,10 @@ impl<'js> Execution<'_, 'js> {
                     )?;
                     reject.call::<_, ()>((error,))?;
                     return Ok(promise);
+                };
+                let future = match &scope {
+                    Some(scope) => scope(future),
+                    None => future,
                 };
                 let id = pending.next_id;
                 pending.next_id += 1;

@@ -1,8 +1,8 @@
 //! The stores: one narrow interface per concern — [`WorkspaceStore`],
-//! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`], and
-//! the [`Database`] itself — gathered in [`Stores`], with an embedded SQLite
-//! implementation (the default) and a PostgreSQL one (for several nodes). Flow runs
-//! and events will be concerns of their own beside these.
+//! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`],
+//! [`ActionRunLogStore`], and the [`Database`] itself — gathered in [`Stores`], with
+//! an embedded SQLite implementation (the default) and a PostgreSQL one (for several
+//! nodes). Flow runs and events will be concerns of their own beside these.
 //!
 //! The stores own persistence only: rows in, rows out, uniqueness and revision
 //! checks enforced by the database so they hold across nodes. They know nothing of
@@ -15,22 +15,23 @@
 //! ## Column types on PostgreSQL: text documents and timestamps
 //!
 //! Documents (element documents, job payloads, connect records, workspace settings,
-//! API log details) are stored as JSON text, not `jsonb`, on both backends. `jsonb`
-//! does not keep a document as written: it reorders object keys (shortest first,
-//! then bytewise), drops duplicate keys and normalises numbers, and the API returns
-//! documents in the order their authors wrote them (`serde_json` keeps that order,
-//! and the SDK suite compares responses). The one query that reads inside a
-//! document, a list's equality filter on a flag (`ElementQuery::doc_equals`), casts
-//! the text per row; an index on workspace and type has narrowed the rows first, so
-//! `jsonb` would save little there. A `jsonb` copy beside the text would double
-//! every document's size for that.
+//! API log details, action run records and details) are stored as JSON text, not
+//! `jsonb`, on both backends. `jsonb` does not keep a document as written: it
+//! reorders object keys (shortest first, then bytewise), drops duplicate keys and
+//! normalises numbers, and the API returns documents in the order their authors
+//! wrote them (`serde_json` keeps that order, and the SDK suite compares responses).
+//! The one query that reads inside a document, a list's equality filter on a flag
+//! (`ElementQuery::doc_equals`), casts the text per row; an index on workspace and
+//! type has narrowed the rows first, so `jsonb` would save little there. A `jsonb`
+//! copy beside the text would double every document's size for that.
 //!
 //! Timestamps stay ISO 8601 text too, not `timestamptz`: the API returns them
 //! exactly as stored (millisecond precision, `Z`), which `timestamptz` would
 //! reformat; no query compares or ranges over them (lists page by `seq`); and the
-//! times queries do range over — job due times, leases, expiries, API log creation —
-//! are already integer milliseconds with their own indexes.
+//! times queries do range over — job due times, leases, expiries, API log and
+//! action run creation — are already integer milliseconds with their own indexes.
 
+mod action_runs;
 mod api_logs;
 mod cache;
 mod connect_records;
@@ -49,6 +50,7 @@ mod workspaces;
 
 use std::sync::Arc;
 
+pub use action_runs::{ActionRunLog, ActionRunLogQuery, ActionRunLogStore};
 pub use api_logs::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
 pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
@@ -72,6 +74,7 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     pub connect_records: Arc<dyn ConnectRecordStore>,
     pub api_logs: Arc<dyn ApiLogStore>,
+    pub action_runs: Arc<dyn ActionRunLogStore>,
     pub database: Arc<dyn Database>,
 }
 
@@ -79,7 +82,13 @@ impl Stores {
     /// Every concern served by one store.
     pub fn of<S>(store: Arc<S>) -> Self
     where
-        S: WorkspaceStore + ElementStore + JobStore + ConnectRecordStore + ApiLogStore + Database,
+        S: WorkspaceStore
+            + ElementStore
+            + JobStore
+            + ConnectRecordStore
+            + ApiLogStore
+            + ActionRunLogStore
+            + Database,
     {
         Stores {
             workspaces: store.clone(),
@@ -87,6 +96,7 @@ impl Stores {
             jobs: store.clone(),
             connect_records: store.clone(),
             api_logs: store.clone(),
+            action_runs: store.clone(),
             database: store,
         }
     }

@@ -1,14 +1,14 @@
 //! Calls through a connection besides the proxy: the connector's operations and
 //! data collections as the connection sees them (`/connections/{c}/operations…`,
-//! `/connections/{c}/data…`), `POST /act` with an inline `api` request, and the
-//! external API logs those calls leave (`/external-api-logs`).
+//! `/connections/{c}/data…`), and the external API logs those calls leave
+//! (`/external-api-logs`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use osmosis_engine::connections::{collection_method, ActRequest, ApiLogFilter};
+use osmosis_engine::connections::{collection_method, ApiLogFilter};
 use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{Map, Value};
@@ -17,7 +17,7 @@ use super::connections::query_pairs;
 use super::elements::resolve_path;
 use super::nested::{collection_list, collection_spec, operation_list, operation_spec};
 use super::Routes;
-use crate::auth::{is_access_token, without_access_tokens, Auth};
+use crate::auth::{without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ApiResult;
 use crate::extract::{Body, Params};
@@ -38,7 +38,6 @@ pub fn router() -> Routes {
             "/connections/{connection}/data/{key}/{method}",
             post(collection_method_run),
         )
-        .route("/act", post(act))
         .route("/external-api-logs", get(list_logs))
         .route("/external-api-logs/{id}", get(get_log))
 }
@@ -164,22 +163,6 @@ async fn collection_method_run(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(Json(answer).into_response())
-}
-
-async fn act(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Body(mut act): Body<ActRequest>,
-) -> ApiResult<Json<Value>> {
-    // The inline request's query and headers go to the external app.
-    if let Some(Value::Object(api)) = act.api.as_mut() {
-        for part in ["query", "headers"] {
-            if let Some(Value::Object(pairs)) = api.get_mut(part) {
-                pairs.retain(|_, v| !v.as_str().is_some_and(|v| is_access_token(&caller, v)));
-            }
-        }
-    }
-    Ok(Json(state.engine.calls().act(&caller, &act).await?))
 }
 
 async fn list_logs(

@@ -1,6 +1,8 @@
 //! Routes, one module per resource; `router()` merges them and adds what every
 //! route shares (CORS, body limit, JSON 404/405).
 
+mod actions;
+pub(crate) use actions::{ExecuteRequest, RunActionRequest};
 mod calls;
 pub(crate) use calls::RunOperation;
 pub(crate) use self_::SelfPatch;
@@ -48,7 +50,7 @@ impl Routes {
 }
 
 /// Every module's routes.
-fn parts() -> [Routes; 9] {
+fn parts() -> [Routes; 10] {
     [
         health::router(),
         openapi_route::router(),
@@ -57,6 +59,7 @@ fn parts() -> [Routes; 9] {
         connect::router(),
         connections::router(),
         calls::router(),
+        actions::router(),
         field_mappings::router(),
         elements::router(),
     ]

@@ -21,6 +21,7 @@ pub(super) async fn run(
     code: &str,
     origin: &str,
     input: Value,
+    extra: HostApi,
 ) -> Result<(Value, Vec<LogEntry>), FunctionError> {
     let argument = json!({
         "credentials": runner.credentials(),
@@ -35,6 +36,7 @@ pub(super) async fn run(
             .object("externalApiClient", object.clone())
             .object("apiClient", object);
     }
+    let host = host.merge(extra);
     let redactor = runner.redactor();
     match runner.sandbox().run_module(code, argument, host).await {
         Ok(output) => {

@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use osmosis_runtime::formula::build_data;
 use osmosis_runtime::js::{strip_undefined, truthy};
-use osmosis_sandbox::{LogEntry, Sandbox};
+use osmosis_sandbox::{HostApi, LogEntry, Sandbox};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
 
 pub use error::FunctionError;
+pub use rest::fill_path;
 
 use crate::api_client::{ApiClient, ApiClientConfig, CallObserver, RetryPolicy};
 use crate::definition::{AuthConfig, AuthFunction, Connector, FunctionDef, Implementation};
@@ -334,6 +335,26 @@ impl FunctionRunner {
         self.run(&operation.run, input).await
     }
 
+    /// Runs a JavaScript module that is not one of the connector's functions (a
+    /// `run-javascript` action) exactly as a `javascript` function runs — with
+    /// `input`, `credentials`, `connectorParameters` and the connection's
+    /// `externalApiClient` — plus the caller's own host objects.
+    pub async fn run_javascript(
+        &self,
+        code: &str,
+        origin: &str,
+        input: Value,
+        host: HostApi,
+    ) -> Result<FunctionOutput, FunctionError> {
+        let client = if self.auth.function(AuthFunction::MakeApiClient).is_some() {
+            Some(self.api_client().await?)
+        } else {
+            None
+        };
+        let (output, logs) = javascript::run(self, client, code, origin, input, host).await?;
+        Ok(FunctionOutput { output, logs })
+    }
+
     /// The connector's `test`: whether the connection works (a truthy result).
     pub async fn test(&self) -> Result<bool, FunctionError> {
         let output = self
@@ -425,7 +446,8 @@ impl FunctionRunner {
                         .map(plain)
                 }
                 Implementation::Javascript(code) => {
-                    let (output, logs) = javascript::run(self, client, code, origin, input).await?;
+                    let (output, logs) =
+                        javascript::run(self, client, code, origin, input, HostApi::new()).await?;
                     Ok(FunctionOutput { output, logs })
                 }
                 Implementation::Operation(mapping) => {

@@ -71,8 +71,9 @@ pub(super) async fn run(
     }
 }
 
-/// Replaces `{name}` placeholders with percent-encoded parameter values.
-fn fill_path(
+/// Replaces `{name}` placeholders with percent-encoded parameter values (a
+/// placeholder without a value fails, naming it).
+pub fn fill_path(
     path: &str,
     parameters: Option<&Value>,
     origin: &str,

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 
 use super::Calls;
 use crate::errors::store_error;
+use crate::log_pages::{bool_param, LogPageParams};
 use crate::refs::Ref;
 use crate::Caller;
 
@@ -180,9 +181,16 @@ impl CallObserver for ConnectionObserver {
             "response": response,
             "error": r.error,
         });
+        let id = osmosis_model::ids::object_id();
+        super::call_trace::Trace::record(|| {
+            let mut entry = details.clone();
+            entry["externalApiLogId"] = json!(id);
+            entry["duration"] = json!(r.duration.as_millis() as i64);
+            entry
+        });
         self.writer.send(ExternalApiLog {
             seq: 0,
-            id: osmosis_model::ids::object_id(),
+            id,
             workspace_id: self.workspace_id.clone(),
             customer_id: self.customer_id.clone(),
             integration_id: self.integration_id.clone(),
@@ -209,25 +217,8 @@ pub struct ApiLogFilter {
     pub integration_id: Option<String>,
     pub connection_id: Option<String>,
     pub is_success: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub sort_order: Option<String>,
-    pub limit: Option<String>,
-    pub cursor: Option<String>,
-}
-
-fn datetime_ms(param: &str, value: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|d| d.timestamp_millis())
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| {
-                d.and_hms_opt(0, 0, 0)
-                    .expect("midnight")
-                    .and_utc()
-                    .timestamp_millis()
-            })
-        })
-        .map_err(|_| ApiError::invalid_query(param, "must be an ISO 8601 date-time"))
+    #[serde(flatten)]
+    pub page: LogPageParams,
 }
 
 impl Calls<'_> {
@@ -238,105 +229,35 @@ impl Calls<'_> {
         caller: &Caller,
         filter: &ApiLogFilter,
     ) -> Result<Value, ApiError> {
-        let mut q = ExternalApiLogQuery {
+        let page = filter.page.check()?;
+        let Some(customer_id) = self
+            .log_customer(caller, filter.tenant_id.as_deref())
+            .await?
+        else {
+            return Ok(json!({"items": []}));
+        };
+        let q = ExternalApiLogQuery {
             workspace_id: caller.workspace_id().to_owned(),
-            integration_id: filter.integration_id.clone(),
+            customer_id,
+            integration_id: match &filter.integration_id {
+                Some(i) => Some(self.integration_id_of(caller, i).await),
+                None => None,
+            },
             connection_id: filter.connection_id.clone(),
-            limit: 100,
-            ..Default::default()
-        };
-        let named_customer = match &filter.tenant_id {
-            None => None,
-            Some(t) => Some(self.customer_id_of(caller, t).await?),
-        };
-        q.customer_id = match (&caller.customer_id, named_customer) {
-            (Some(me), Some(named)) if *me != named => {
-                return Ok(json!({"items": []}));
-            }
-            (Some(me), _) => Some(me.clone()),
-            (None, named) => named,
-        };
-        if let Some(i) = &filter.integration_id {
-            // An integration key works as well as its id.
-            let integration = self
-                .elements
-                .resolve_ref(
-                    caller,
-                    ElementType::Integration,
-                    &Ref::Id(i.clone()),
-                    "integrationId",
-                )
-                .await;
-            let integration = match integration {
-                Ok(found) => Ok(found),
-                Err(_) => {
-                    self.elements
-                        .resolve_ref(
-                            caller,
-                            ElementType::Integration,
-                            &Ref::Key(i.clone()),
-                            "integrationId",
-                        )
-                        .await
-                }
-            };
-            q.integration_id = Some(integration.map(|i| i.id).unwrap_or_else(|_| i.clone()));
-        }
-        q.is_success = match filter.is_success.as_deref() {
-            None | Some("") => None,
-            Some("true") | Some("1") => Some(true),
-            Some("false") | Some("0") => Some(false),
-            Some(_) => {
-                return Err(ApiError::invalid_query(
-                    "isSuccess",
-                    "must be true or false",
-                ))
-            }
-        };
-        q.from_ms = filter
-            .from
-            .as_deref()
-            .map(|v| datetime_ms("from", v))
-            .transpose()?;
-        q.to_ms = filter
-            .to
-            .as_deref()
-            .map(|v| datetime_ms("to", v))
-            .transpose()?;
-        q.descending = match filter.sort_order.as_deref() {
-            None | Some("") | Some("desc") => true,
-            Some("asc") => false,
-            Some(_) => return Err(ApiError::invalid_query("sortOrder", "must be asc or desc")),
-        };
-        if let Some(limit) = &filter.limit {
-            q.limit = limit
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid_query("limit", "must be an integer from 1 to 1000")
-                })?;
-        }
-        q.cursor = match filter.cursor.as_deref() {
-            None | Some("") => None,
-            Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                ApiError::invalid_query("cursor", "is not a cursor this server gave")
-            })?),
+            is_success: bool_param("isSuccess", filter.is_success.as_deref())?,
+            from_ms: page.from_ms,
+            to_ms: page.to_ms,
+            descending: page.descending,
+            cursor: page.cursor,
+            limit: page.limit,
         };
         let logs = self
             .api_log_store
             .find_api_logs(&q)
             .await
             .map_err(store_error)?;
-        let cursor = (logs.len() as i64 == q.limit)
-            .then(|| logs.last().map(|l| l.seq.to_string()))
-            .flatten();
         let items: Vec<Value> = logs.iter().map(|l| self.render_api_log(l)).collect();
-        let mut page = json!({ "items": items });
-        if let Some(c) = cursor {
-            page["cursor"] = json!(c);
-        }
-        Ok(page)
+        Ok(page.answer(items, logs.last().map(|l| l.seq)))
     }
 
     /// `GET /external-api-logs/{id}`: the log with its masked request and response.
@@ -381,6 +302,40 @@ impl Calls<'_> {
             "requestUrl": l.request_url,
             "duration": l.duration_ms,
         })
+    }
+
+    /// The customer filter of a log list: the calling customer (a customer naming
+    /// another gets `None`: an empty list, revealing nothing), or the one an admin
+    /// names in `tenantId` (by id or key), or every customer (`Some(None)`).
+    pub(crate) async fn log_customer(
+        &self,
+        caller: &Caller,
+        named: Option<&str>,
+    ) -> Result<Option<Option<String>>, ApiError> {
+        let named = match named {
+            None => None,
+            Some(t) => Some(self.customer_id_of(caller, t).await?),
+        };
+        Ok(match (&caller.customer_id, named) {
+            (Some(me), Some(named)) if *me != named => None,
+            (Some(me), _) => Some(Some(me.clone())),
+            (None, named) => Some(named),
+        })
+    }
+
+    /// An integration's id from its id or key (as given when neither matches, so
+    /// the filter simply matches nothing).
+    pub(crate) async fn integration_id_of(&self, caller: &Caller, named: &str) -> String {
+        for r in [Ref::Id(named.to_owned()), Ref::Key(named.to_owned())] {
+            if let Ok(i) = self
+                .elements
+                .resolve_ref(caller, ElementType::Integration, &r, "integrationId")
+                .await
+            {
+                return i.id;
+            }
+        }
+        named.to_owned()
     }
 
     /// A customer's id from its id or key, as an admin names it in `tenantId`.

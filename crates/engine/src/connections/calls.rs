@@ -1,25 +1,22 @@
 //! Calls through a connection: the one path ([`Calls::call_connection`]) every
 //! request to an external API made for a stored connection takes — the API proxy,
-//! operations, data collection methods, `POST /act` with `api`, connector functions
+//! operations, data collection methods, action runs, connector functions
 //! such as `disconnect` — and the engine operations built on it.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use osmosis_connectors::api_client::{ApiClientError, ApiRequest, TokenExpiry};
+use osmosis_connectors::api_client::{ApiClientError, TokenExpiry};
 use osmosis_connectors::collections;
 use osmosis_connectors::definition::CollectionMethod;
 use osmosis_connectors::function::{FunctionError, FunctionRunner};
 use osmosis_model::error::keys;
-use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_model::{ApiError, Element};
 use serde_json::{json, Map, Value};
 
 use super::Calls;
 use super::ConnectionError;
-use crate::caller::only_visible;
-use crate::errors::store_error;
-use crate::refs::Ref;
-use crate::{Caller, PathSelector};
+use crate::Caller;
 
 /// Why a call through a connection failed.
 #[derive(Debug)]
@@ -78,23 +75,6 @@ pub(crate) fn api_failure(origin: &'static str) -> impl Fn(ApiClientError) -> Ca
             source: Box::new(e),
         })
     }
-}
-
-/// The body of `POST /act`: what to run and the connection to run it through.
-/// This build runs an inline `api` request; `id`, `key` (a stored action) and
-/// `code` are read so that asking for them is answered clearly.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ActRequest {
-    pub id: Option<Value>,
-    pub key: Option<Value>,
-    /// `{method, path, query, headers, data}`: a request to the external app's API.
-    pub api: Option<Value>,
-    pub code: Option<Value>,
-    pub connection_id: Option<String>,
-    pub connection_key: Option<String>,
-    pub integration_id: Option<String>,
-    pub integration_key: Option<String>,
 }
 
 /// A data collection method by its API path segment (`find-by-id`).
@@ -235,169 +215,4 @@ impl Calls<'_> {
         .await
         .map_err(ApiError::from)
     }
-
-    /// `POST /act`: only the inline `api` request is in this build; `{output}` is the
-    /// API's response data.
-    #[tracing::instrument(skip_all, fields(workspace = %caller.workspace.key))]
-    pub async fn act(&self, caller: &Caller, req: &ActRequest) -> Result<Value, ApiError> {
-        let given: Vec<&str> = [
-            ("id", req.id.is_some()),
-            ("key", req.key.is_some()),
-            ("api", req.api.is_some()),
-            ("code", req.code.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(n, set)| set.then_some(n))
-        .collect();
-        if given.len() != 1 {
-            return Err(ApiError::bad_request(
-                keys::INVALID_BODY,
-                format!(
-                    "The request must contain exactly one of `id`, `key`, `api`, `code` (got {})",
-                    if given.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        given.join(", ")
-                    }
-                ),
-            ));
-        }
-        let Some(api) = &req.api else {
-            return Err(ApiError::bad_request(
-                keys::NOT_SUPPORTED,
-                format!(
-                    "Running an action by `{}` is not in this build; only `api` requests are",
-                    given[0]
-                ),
-            ));
-        };
-        let request = api_request(api)?;
-        let conn = self.act_connection(caller, req).await?;
-        let data = self
-            .call_connection(caller, &conn, |runner| {
-                let request = request.clone();
-                async move {
-                    let client = runner.api_client().await?;
-                    client.request(request).await.map_err(api_failure("act"))
-                }
-            })
-            .await?
-            .data;
-        Ok(json!({ "output": data }))
-    }
-
-    /// The connection `/act` runs against: `connectionId`, else `connectionKey`,
-    /// else the caller's only connection to the named integration.
-    async fn act_connection(&self, caller: &Caller, req: &ActRequest) -> Result<Element, ApiError> {
-        if let Some(id) = &req.connection_id {
-            return self
-                .elements
-                .resolve(
-                    caller,
-                    ElementType::Connection,
-                    &PathSelector::new(id.clone()),
-                )
-                .await;
-        }
-        let integration = match (&req.integration_id, &req.integration_key) {
-            (Some(v), _) | (None, Some(v)) => Some(
-                self.elements
-                    .resolve(
-                        caller,
-                        ElementType::Integration,
-                        &PathSelector::new(v.clone()),
-                    )
-                    .await?,
-            ),
-            (None, None) => None,
-        };
-        if let Some(key) = &req.connection_key {
-            return self
-                .elements
-                .resolve_ref_scoped(
-                    caller,
-                    ElementType::Connection,
-                    &Ref::Key(key.clone()),
-                    "connectionKey",
-                    integration.as_ref().map(|i| Some(i.id.as_str())),
-                )
-                .await;
-        }
-        let Some(integration) = integration else {
-            return Err(ApiError::bad_request(
-                keys::INVALID_BODY,
-                "Name the connection: `connectionId`, `connectionKey`, `integrationId` or `integrationKey`",
-            ));
-        };
-        let mut q =
-            osmosis_store::ElementQuery::new(caller.workspace_id(), ElementType::Connection);
-        q.integration = osmosis_store::RefFilter::Is(integration.id.clone());
-        only_visible(caller, &mut q);
-        q.limit = 2;
-        let mut found = self
-            .elements
-            .store
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
-        match found.len() {
-            1 => Ok(found.remove(0)),
-            0 => Err(ApiError::not_found(format!(
-                "No connection to integration `{}`",
-                integration.key.as_deref().unwrap_or(&integration.id)
-            ))),
-            _ => Err(ApiError::bad_request(
-                keys::INVALID_BODY,
-                format!(
-                    "Several connections to integration `{}`: pass `connectionId` or `connectionKey`",
-                    integration.key.as_deref().unwrap_or(&integration.id)
-                ),
-            )),
-        }
-    }
-}
-
-/// `api: {method, path, body, headers, query}` (`url` for `path`, `data` for `body`).
-fn api_request(api: &Value) -> Result<ApiRequest, ApiError> {
-    let invalid = |m: &str| ApiError::invalid_field("api", m);
-    let Value::Object(api) = api else {
-        return Err(invalid("must be an object"));
-    };
-    let path = api
-        .get("path")
-        .or_else(|| api.get("url"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("needs `path` (or `url`)"))?;
-    let method = match api.get("method").and_then(Value::as_str) {
-        Some(m) => ApiRequest::method_from_str(m).map_err(|e| invalid(&e.to_string()))?,
-        None => osmosis_connectors::api_client::Method::GET,
-    };
-    let scalar_strings = |v: Option<&Value>| -> Option<Value> {
-        match v {
-            Some(Value::Object(m)) => Some(Value::Object(
-                m.iter()
-                    .map(|(k, v)| {
-                        let s = match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        (k.clone(), Value::String(s))
-                    })
-                    .collect(),
-            )),
-            _ => None,
-        }
-    };
-    let mut request = ApiRequest::new(method, path)
-        .with_json_parts(
-            scalar_strings(api.get("query")).as_ref(),
-            scalar_strings(api.get("headers")).as_ref(),
-        )
-        .map_err(|e: ApiClientError| invalid(&e.to_string()))?;
-    if let Some(body) = api.get("body").or_else(|| api.get("data")) {
-        if !body.is_null() {
-            request.data = Some(body.clone());
-        }
-    }
-    Ok(request)
 }

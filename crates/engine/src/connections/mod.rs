@@ -17,6 +17,7 @@
 //! through the browser flow ([`flow`]) unless the caller hands over credentials.
 
 pub(crate) mod api_logs;
+pub(crate) mod call_trace;
 pub(crate) mod calls;
 mod error;
 pub(crate) mod health;
@@ -34,7 +35,8 @@ use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{Map, Value};
 
 pub use api_logs::ApiLogFilter;
-pub use calls::{collection_method, ActRequest, CallError, CallFailure};
+pub(crate) use calls::api_failure;
+pub use calls::{collection_method, CallError, CallFailure};
 pub use error::ConnectionError;
 pub use osmosis_connectors::definition::CollectionMethod;
 pub use proxy::{

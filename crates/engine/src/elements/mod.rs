@@ -619,6 +619,9 @@ impl Elements<'_> {
                 el.parent_id = Some(parent.id.clone());
                 if el.doc_is_empty_of_type_fields() {
                     inherit_type_fields(el, &parent);
+                } else if self.hooks(el.element_type).tracks_customization() {
+                    // Made with a definition of its own: it does not follow the parent.
+                    el.doc.insert("isCustomized".into(), Value::Bool(true));
                 }
             }
             Layering::Instance(parent_type) => {
@@ -648,6 +651,9 @@ impl Elements<'_> {
                 }
                 if el.doc_is_empty_of_type_fields() {
                     inherit_type_fields(el, &parent);
+                } else if self.hooks(el.element_type).tracks_customization() {
+                    // Made with a definition of its own: it does not follow the parent.
+                    el.doc.insert("isCustomized".into(), Value::Bool(true));
                 }
             }
             Layering::None => {}

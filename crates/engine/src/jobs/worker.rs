@@ -82,6 +82,13 @@ impl Engine {
                     ),
                     Err(e) => tracing::warn!(error = %e, "could not delete old external API logs"),
                 }
+                match self.stores.action_runs.purge_action_runs(before).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(deleted = n, "deleted action run logs past their retention")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not delete old action run logs"),
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => return,

@@ -747,16 +747,21 @@ async fn act_sends_api_requests_through_the_resolved_connection() {
         )
         .await;
     assert_eq!(two.0, 400, "{}", two.1);
-    for (field, v) in [
-        ("id", json!("a1")),
-        ("key", json!("do-it")),
-        ("code", json!("export default () => 1")),
-    ] {
+    // A stored action that does not exist is not found; inline code runs.
+    for (field, v) in [("id", json!("act_0000")), ("key", json!("do-it"))] {
         let refused = s
             .post("/act", a, json!({"connectionId": c, field: v}))
             .await;
-        assert_error(&refused, 400, "bad_request", "not_supported");
+        assert_error(&refused, 404, "bad_request", "not_found");
     }
+    let code = s
+        .post(
+            "/act",
+            a,
+            json!({"connectionId": c, "code": "export default () => 1"}),
+        )
+        .await;
+    assert_eq!((code.0, &code.1["output"]), (200, &json!(1)), "{}", code.1);
     // Upstream failures are connection errors.
     let failed = s
         .post(

@@ -7,6 +7,7 @@
 //! start their own PostgreSQL stay apart; `.config/nextest.toml` picks tests by their
 //! module (`test(/^faults_slow_clients::/)`).
 
+mod actions;
 mod archived_paths;
 mod auth;
 mod calls;
@@ -25,6 +26,7 @@ mod faults_slow_clients;
 mod faults_sqlite;
 mod instances;
 mod limits;
+mod mock_crm_check;
 mod multinode;
 mod openapi_routes;
 mod outbound_guard;

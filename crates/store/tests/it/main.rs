@@ -2,6 +2,7 @@
 //! `common` is a fresh database of the backend `OSMOSIS_TEST_DATABASE` names. One
 //! binary links the crate once instead of once per file.
 
+mod action_runs;
 mod cache_budget;
 mod common;
 mod conformance;

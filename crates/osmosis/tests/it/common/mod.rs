@@ -8,7 +8,12 @@
 #![allow(dead_code)]
 
 pub mod mock_api;
+pub mod mock_crm;
 pub mod process;
+
+// For the tests that use them; not every test does.
+#[allow(unused_imports)]
+pub use mock_crm::{crm_connector, crm_fixture, start_crm, Crm, CrmFixture, CRM_KEY};
 
 use jsonwebtoken::{EncodingKey, Header};
 use osmosis_connectors::http::AllowList;

@@ -1,0 +1,115 @@
+//! An action's effective definition: what runs when it runs.
+//!
+//! Copies made from a parent (an integration-level copy of a universal action, a
+//! connection-level instance) start with the parent's type fields. **While a copy is
+//! not customised it follows its parent**: a run takes the parent's current fields,
+//! so changing the universal action changes every copy nobody edited (semantics
+//! §8.1). Once customised, the copy's own fields are used.
+
+use osmosis_model::{ApiError, Element};
+use osmosis_runtime::formula::build_value;
+use osmosis_runtime::js::strip_undefined;
+use serde_json::{json, Map, Value};
+
+use super::{ActionTarget, Actions};
+use crate::errors::store_error;
+use crate::Caller;
+
+/// How far a run follows non-customised parents (connection → integration →
+/// universal is two steps).
+const MAX_PARENT_STEPS: usize = 3;
+
+/// The fields of an action that say what a run does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionDefinition {
+    /// `type`, e.g. `api-request-to-external-app`.
+    pub kind: String,
+    pub config: Value,
+    pub input_schema: Option<Value>,
+    pub output_mapping: Option<Value>,
+}
+
+impl ActionDefinition {
+    /// A definition given inline (`/act` with `api` or `code`).
+    pub fn inline(kind: &str, config: Value) -> Self {
+        ActionDefinition {
+            kind: kind.to_owned(),
+            config,
+            input_schema: None,
+            output_mapping: None,
+        }
+    }
+
+    fn of_doc(doc: &Map<String, Value>) -> Result<Self, ApiError> {
+        let present = |k: &str| doc.get(k).filter(|v| !v.is_null()).cloned();
+        let kind = match doc.get("type") {
+            Some(Value::String(t)) if !t.is_empty() => t.clone(),
+            _ => {
+                return Err(ApiError::configuration(
+                    "The action has no `type`: set one before running it",
+                ))
+            }
+        };
+        Ok(ActionDefinition {
+            kind,
+            config: present("config").unwrap_or_else(|| json!({})),
+            input_schema: present("inputSchema"),
+            output_mapping: present("outputMapping"),
+        })
+    }
+
+    /// The raw output reshaped by `outputMapping` (variables `input`, `output`,
+    /// `user`); without one, the raw output.
+    pub(crate) fn map_output(
+        &self,
+        input: &Value,
+        output: Value,
+        user: &Value,
+    ) -> Result<Value, ApiError> {
+        let Some(mapping) = &self.output_mapping else {
+            return Ok(output);
+        };
+        let variables = json!({"input": input, "output": output, "user": user});
+        build_value(Some(mapping), Some(&variables))
+            .map(|v| v.map(strip_undefined).unwrap_or(Value::Null))
+            .map_err(|e| ApiError::configuration(format!("outputMapping: {e}")))
+    }
+}
+
+impl Actions<'_> {
+    /// The definition `target` runs with (see the module doc).
+    pub(crate) async fn definition_of(
+        &self,
+        caller: &Caller,
+        target: &ActionTarget,
+    ) -> Result<ActionDefinition, ApiError> {
+        let Some(action) = &target.action else {
+            return target
+                .inline
+                .clone()
+                .ok_or_else(|| ApiError::internal("an action target without an action"));
+        };
+        let mut source: Element = action.clone();
+        for _ in 0..MAX_PARENT_STEPS {
+            if source.doc_bool("isCustomized") {
+                break;
+            }
+            let Some(parent_id) = source.parent_id.clone() else {
+                break;
+            };
+            let parent = self
+                .calls
+                .elements
+                .store
+                .element_by_id(caller.workspace_id(), &parent_id)
+                .await
+                .map_err(store_error)?;
+            match parent {
+                Some(p) if !p.is_archived() => source = p,
+                // A parent that is gone leaves the copy with what it has.
+                _ => break,
+            }
+        }
+        ActionDefinition::of_doc(&source.doc)
+    }
+}

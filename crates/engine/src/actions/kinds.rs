@@ -1,0 +1,582 @@
+//! What each action type does (semantics §3.1). Every call to the external app goes
+//! through the connection (`Calls::call_connection` and the operations built on
+//! it); the config's formulas are evaluated by the runtime crate with the run
+//! variables before the type reads them — except `fieldMapping`, whose import and
+//! export values are applied per record.
+//!
+//! Decisions where the documentation is silent:
+//! * `api-request-to-external-app` (and the legacy `api-request`) outputs the
+//!   response body. With `allowNon2xx` a refused request's body is the output too;
+//!   without it, a non-2xx response fails the run with the API's status and body.
+//! * Data actions read their record fields from `config.fields` when set (usually
+//!   formulas over `input`), else from `input.fields`, else the input itself.
+//!   With an import mapping, each record's `fields` are the mapped values (the API
+//!   object stays in `rawFields`); an export mapping maps fields before they are sent.
+//! * `find-or-create-data-record` outputs `{id, created}`: the matched record's id
+//!   (`created: false`) or the new one's.
+//! * `delete-data-record` outputs `{}`.
+
+use osmosis_connectors::api_client::{ApiClientError, ApiRequest, Method};
+use osmosis_connectors::definition::CollectionMethod;
+use osmosis_connectors::function::fill_path;
+use osmosis_model::error::keys;
+use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_runtime::formula::{build_value, resolve_formulas};
+use osmosis_runtime::js::strip_undefined;
+use osmosis_sandbox::{HostApi, Limits, Sandbox};
+use serde_json::{json, Map, Value};
+
+use super::{ActionDefinition, ActionTarget, Actions};
+use crate::connections::call_trace::Trace;
+use crate::connections::{api_failure, CallFailure};
+use crate::{Caller, PathSelector};
+
+/// Runs `def` for `target` and answers the raw output (before `outputMapping`).
+pub(super) async fn execute(
+    actions: &Actions<'_>,
+    caller: &Caller,
+    target: &ActionTarget,
+    def: &ActionDefinition,
+    input: &Value,
+    variables: &Value,
+    trace: &Trace,
+) -> Result<Value, ApiError> {
+    // A stored action's config may hold formulas; a request given inline (`/act`
+    // with `api`) is sent as written.
+    let config = match &target.action {
+        Some(_) => resolve_config(&def.config, variables).await?,
+        None => def.config.clone(),
+    };
+    let run = Run {
+        actions,
+        caller,
+        target,
+        config: &config,
+        raw_config: &def.config,
+        input,
+    };
+    match def.kind.as_str() {
+        "api-request-to-external-app" | "api-request" => run.external_request().await,
+        "connector-operation" => run.connector_operation().await,
+        "run-javascript" => run.javascript(trace).await,
+        "http-request" => run.http_request().await,
+        "list-data-records" => run.list_records().await,
+        "find-data-record-by-id" => run.find_record_by_id().await,
+        "match-data-record" => run.match_record().await,
+        "search-data-record" => run.search_records().await,
+        "create-data-record" => run.create_record().await,
+        "update-data-record" => run.update_record().await,
+        "delete-data-record" => run.delete_record().await,
+        "find-or-create-data-record" => run.find_or_create_record().await,
+        "api-request-to-your-app" => Err(ApiError::bad_request(
+            keys::NOT_SUPPORTED,
+            "Actions of type `api-request-to-your-app` do not run in this build yet",
+        )),
+        other => Err(ApiError::configuration(format!(
+            "Unknown action type `{other}`"
+        ))),
+    }
+}
+
+/// The config with its formulas evaluated; `fieldMapping` is kept as written.
+async fn resolve_config(config: &Value, variables: &Value) -> Result<Value, ApiError> {
+    let Value::Object(map) = config else {
+        return Ok(config.clone());
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        if k == "fieldMapping" {
+            out.insert(k.clone(), v.clone());
+            continue;
+        }
+        let built = resolve_formulas(Some(v), Some(variables), None, None)
+            .await
+            .map_err(|e| ApiError::configuration(format!("config.{k}: {e}")))?;
+        if let Some(v) = built.map(strip_undefined) {
+            out.insert(k.clone(), v);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+struct Run<'a, 'e> {
+    actions: &'a Actions<'e>,
+    caller: &'a Caller,
+    target: &'a ActionTarget,
+    config: &'a Value,
+    raw_config: &'a Value,
+    input: &'a Value,
+}
+
+impl Run<'_, '_> {
+    fn connection(&self) -> Result<&Element, ApiError> {
+        self.target.connection.as_ref().ok_or_else(|| {
+            ApiError::bad_request(
+                keys::INVALID_QUERY,
+                "This action runs through a connection: pass `connectionId`, `connectionKey`, `integrationId` or `integrationKey`",
+            )
+        })
+    }
+
+    fn config_field(&self, name: &str) -> Option<&Value> {
+        self.config.get(name).filter(|v| !v.is_null())
+    }
+
+    async fn external_request(&self) -> Result<Value, ApiError> {
+        let conn = self.connection()?;
+        let request = match self.config_field("request") {
+            Some(Value::Object(r)) => external_request(r, "config.request")?,
+            _ => {
+                return Err(ApiError::configuration(
+                    "The action has no `config.request`",
+                ))
+            }
+        };
+        let allow_non_2xx = self
+            .config_field("allowNon2xx")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.actions
+            .calls
+            .call_connection(self.caller, conn, |runner| {
+                let request = request.clone();
+                async move {
+                    let client = runner.api_client().await?;
+                    match client.request(request).await {
+                        Ok(response) => Ok(response.data),
+                        Err(ApiClientError::HttpStatus { response, .. }) if allow_non_2xx => {
+                            Ok(response.data)
+                        }
+                        Err(e) => Err(api_failure("action")(e)),
+                    }
+                }
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    async fn connector_operation(&self) -> Result<Value, ApiError> {
+        let conn = self.connection()?;
+        let key = self
+            .config_field("operationKey")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::configuration("The action has no `config.operationKey`"))?;
+        let input = self
+            .config_field("input")
+            .cloned()
+            .unwrap_or_else(|| self.input.clone());
+        let answer = self
+            .actions
+            .calls
+            .run_operation(self.caller, conn, key, input)
+            .await?;
+        Ok(answer.get("output").cloned().unwrap_or(Value::Null))
+    }
+
+    /// `run-javascript`: the code gets `input` and, with a connection,
+    /// `credentials`, `connectorParameters` and `externalApiClient` (as connector
+    /// functions do). Without a connection it runs in a plain sandbox.
+    async fn javascript(&self, trace: &Trace) -> Result<Value, ApiError> {
+        let code = self
+            .config_field("code")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::configuration("The action has no `config.code`"))?
+            .to_owned();
+        let host = HostApi::new().with_scope(trace.host_scope());
+        let Some(conn) = &self.target.connection else {
+            let sandbox = Sandbox::new(Limits::default());
+            return match sandbox
+                .run_module(&code, json!({"input": self.input}), host)
+                .await
+            {
+                Ok(out) => Ok(out.result),
+                Err(e) => Err(custom_code_error(&e)),
+            };
+        };
+        self.actions
+            .calls
+            .call_connection(self.caller, conn, |runner| {
+                let (code, input, host) = (code.clone(), self.input.clone(), host.clone());
+                async move {
+                    runner
+                        .run_javascript(&code, "action", input, host)
+                        .await
+                        .map(|o| o.output)
+                        .map_err(CallFailure::from)
+                }
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// `http-request`: `config.request {url|uri, method, query, headers, data|body}`
+    /// to any public address (the outbound guard applies, as to every call).
+    async fn http_request(&self) -> Result<Value, ApiError> {
+        let Some(Value::Object(r)) = self.config_field("request").or(Some(self.config)) else {
+            return Err(ApiError::configuration(
+                "The action has no `config.request`",
+            ));
+        };
+        let url = r
+            .get("url")
+            .or_else(|| r.get("uri"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::configuration("`config.request.url` is required"))?;
+        let mut url = url::Url::parse(url)
+            .map_err(|e| ApiError::configuration(format!("`config.request.url`: {e}")))?;
+        if let Some(Value::Object(q)) = r.get("query") {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in q {
+                pairs.append_pair(k, &scalar(v));
+            }
+        }
+        let method = match r.get("method").and_then(Value::as_str) {
+            Some(m) => ApiRequest::method_from_str(m)
+                .map_err(|e| ApiError::configuration(format!("`config.request.method`: {e}")))?,
+            None => Method::GET,
+        };
+        let mut request = self.actions.calls.http.request(method, url.as_str());
+        if let Some(Value::Object(h)) = r.get("headers") {
+            for (k, v) in h {
+                request = request.header(k.as_str(), scalar(v));
+            }
+        }
+        if let Some(body) = r
+            .get("data")
+            .or_else(|| r.get("body"))
+            .filter(|b| !b.is_null())
+        {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            ApiError::new(
+                osmosis_model::error::ErrorType::ActionRun,
+                Some("http_request_failed"),
+                format!("The HTTP request failed: {e}"),
+            )
+        })?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let data = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !(200..300).contains(&status) {
+            return Err(ApiError::new(
+                osmosis_model::error::ErrorType::ActionRun,
+                Some("http_request_failed"),
+                format!("The HTTP request answered {status}"),
+            )
+            .with_data(json!({"status": status, "data": data})));
+        }
+        Ok(data)
+    }
+}
+
+/// A query or header value as text.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn custom_code_error(e: &osmosis_sandbox::SandboxError) -> ApiError {
+    let data = e.to_error_data();
+    ApiError::new(
+        osmosis_model::error::ErrorType::CustomCode,
+        None,
+        data.get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("The code failed")
+            .to_owned(),
+    )
+    .with_data(data)
+}
+
+/// A request to the external app from `{method, path|url, pathParameters, query,
+/// headers, data|body}` (`field` names the object in errors).
+pub(crate) fn external_request(
+    r: &Map<String, Value>,
+    field: &str,
+) -> Result<ApiRequest, ApiError> {
+    let invalid = |m: &str| ApiError::invalid_field(field, m);
+    let path = r
+        .get("path")
+        .or_else(|| r.get("url"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("needs `path` (or `url`)"))?;
+    let path =
+        fill_path(path, r.get("pathParameters"), field).map_err(|e| invalid(&e.to_string()))?;
+    let method = match r.get("method").and_then(Value::as_str) {
+        Some(m) => ApiRequest::method_from_str(m).map_err(|e| invalid(&e.to_string()))?,
+        None => Method::GET,
+    };
+    let as_strings = |v: Option<&Value>| -> Option<Value> {
+        match v {
+            Some(Value::Object(m)) => Some(Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(scalar(v))))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    };
+    let mut request = ApiRequest::new(method, path)
+        .with_json_parts(
+            as_strings(r.get("query")).as_ref(),
+            as_strings(r.get("headers")).as_ref(),
+        )
+        .map_err(|e: ApiClientError| invalid(&e.to_string()))?;
+    if let Some(body) = r.get("data").or_else(|| r.get("body")) {
+        if !body.is_null() {
+            request.data = Some(body.clone());
+        }
+    }
+    Ok(request)
+}
+
+/// The data actions: a collection of the connection's connector, and optionally a
+/// field mapping.
+impl Run<'_, '_> {
+    /// `(collectionKey, collectionParameters)` from `config.dataSource`: inline, or
+    /// a data source element by `key` (the connection's integration's copy first).
+    async fn collection(&self) -> Result<(String, Map<String, Value>), ApiError> {
+        let Some(Value::Object(ds)) = self.config_field("dataSource") else {
+            return Err(ApiError::configuration(
+                "The action has no `config.dataSource`",
+            ));
+        };
+        let mut ds = ds.clone();
+        if ds.get("collectionKey").is_none() {
+            if let Some(key) = ds.get("key").and_then(Value::as_str) {
+                let mut sel = PathSelector::new(key);
+                sel.layer.integration_id = self
+                    .target
+                    .connection
+                    .as_ref()
+                    .and_then(|c| c.integration_id.clone());
+                let el = self
+                    .actions
+                    .calls
+                    .elements
+                    .resolve(self.caller, ElementType::DataSource, &sel)
+                    .await?;
+                for f in ["collectionKey", "collectionParameters"] {
+                    if let Some(v) = el.doc.get(f) {
+                        ds.insert(f.into(), v.clone());
+                    }
+                }
+            }
+        }
+        let key = ds
+            .get("collectionKey")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ApiError::configuration("`config.dataSource.collectionKey` is required")
+            })?
+            .to_owned();
+        let parameters = match ds.get("collectionParameters") {
+            Some(Value::Object(p)) => p.clone(),
+            _ => Map::new(),
+        };
+        Ok((key, parameters))
+    }
+
+    /// `(importValue, exportValue)` of `config.fieldMapping`: inline, or a field
+    /// mapping element by `key`.
+    async fn mapping(&self) -> Result<(Option<Value>, Option<Value>), ApiError> {
+        let Some(Value::Object(fm)) = self.raw_config.get("fieldMapping") else {
+            return Ok((None, None));
+        };
+        let mut fm = fm.clone();
+        if fm.get("importValue").is_none() && fm.get("exportValue").is_none() {
+            if let Some(key) = fm.get("key").and_then(Value::as_str) {
+                let mut sel = PathSelector::new(key);
+                sel.layer.integration_id = self
+                    .target
+                    .connection
+                    .as_ref()
+                    .and_then(|c| c.integration_id.clone());
+                let el = self
+                    .actions
+                    .calls
+                    .elements
+                    .resolve(self.caller, ElementType::FieldMapping, &sel)
+                    .await?;
+                fm = el.doc.clone();
+            }
+        }
+        let pick = |k: &str| fm.get(k).filter(|v| !v.is_null()).cloned();
+        Ok((pick("importValue"), pick("exportValue")))
+    }
+
+    async fn method(&self, method: CollectionMethod, request: Value) -> Result<Value, ApiError> {
+        let conn = self.connection()?;
+        let (key, parameters) = self.collection().await?;
+        self.actions
+            .calls
+            .run_collection_method(self.caller, conn, &key, method, request, parameters)
+            .await
+    }
+
+    fn input_field(&self, name: &str) -> Option<Value> {
+        self.input.get(name).filter(|v| !v.is_null()).cloned()
+    }
+
+    /// The fields a create or update sends (see the module doc).
+    async fn outgoing_fields(&self) -> Result<Value, ApiError> {
+        let fields = self
+            .config_field("fields")
+            .cloned()
+            .or_else(|| self.input_field("fields"))
+            .unwrap_or_else(|| self.input.clone());
+        match self.mapping().await?.1 {
+            Some(export) => apply_mapping(&export, &fields, "exportValue"),
+            None => Ok(fields),
+        }
+    }
+
+    /// Records with the import mapping applied to their fields.
+    async fn incoming(&self, records: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let Some(import) = self.mapping().await?.0 else {
+            return Ok(records);
+        };
+        records
+            .into_iter()
+            .map(|mut r| {
+                let fields = r.get("fields").cloned().unwrap_or(Value::Null);
+                let mapped = apply_mapping(&import, &fields, "importValue")?;
+                if let Value::Object(m) = &mut r {
+                    m.insert("fields".into(), mapped);
+                }
+                Ok(r)
+            })
+            .collect()
+    }
+
+    async fn one_incoming(&self, record: Option<Value>) -> Result<Value, ApiError> {
+        match record.filter(|r| !r.is_null()) {
+            Some(r) => Ok(self.incoming(vec![r]).await?.remove(0)),
+            None => Ok(Value::Null),
+        }
+    }
+
+    async fn list_records(&self) -> Result<Value, ApiError> {
+        let mut request = json!({});
+        if let Some(c) = self.input_field("cursor") {
+            request["cursor"] = c;
+        }
+        for f in ["filter", "unifiedFilter"] {
+            if let Some(v) = self.config_field(f) {
+                request[f] = v.clone();
+            }
+        }
+        let answer = self.method(CollectionMethod::List, request).await?;
+        self.records_page(answer).await
+    }
+
+    async fn records_page(&self, answer: Value) -> Result<Value, ApiError> {
+        let records = answer
+            .get("records")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = json!({"records": self.incoming(records).await?});
+        if let Some(c) = answer.get("cursor").filter(|c| !c.is_null()) {
+            out["cursor"] = c.clone();
+        }
+        Ok(out)
+    }
+
+    async fn find_record_by_id(&self) -> Result<Value, ApiError> {
+        let id = self.required_id()?;
+        let answer = self
+            .method(CollectionMethod::FindById, json!({"id": id}))
+            .await?;
+        self.one_incoming(answer.get("record").cloned()).await
+    }
+
+    fn required_id(&self) -> Result<Value, ApiError> {
+        self.config_field("id")
+            .cloned()
+            .or_else(|| self.input_field("id"))
+            .ok_or_else(|| ApiError::invalid_field("input.id", "is required"))
+    }
+
+    fn match_query(&self) -> Value {
+        self.config_field("query")
+            .cloned()
+            .or_else(|| self.input_field("query"))
+            .or_else(|| self.input_field("fields"))
+            .unwrap_or_else(|| self.input.clone())
+    }
+
+    async fn match_record(&self) -> Result<Value, ApiError> {
+        let answer = self
+            .method(
+                CollectionMethod::Match,
+                json!({"query": self.match_query()}),
+            )
+            .await?;
+        self.one_incoming(answer.get("record").cloned()).await
+    }
+
+    async fn search_records(&self) -> Result<Value, ApiError> {
+        let mut request = json!({"query": self.config_field("query").cloned().or_else(|| self.input_field("query"))});
+        if let Some(c) = self.input_field("cursor") {
+            request["cursor"] = c;
+        }
+        let answer = self.method(CollectionMethod::Search, request).await?;
+        self.records_page(answer).await
+    }
+
+    async fn create_record(&self) -> Result<Value, ApiError> {
+        let fields = self.outgoing_fields().await?;
+        let answer = self
+            .method(CollectionMethod::Create, json!({"fields": fields}))
+            .await?;
+        Ok(json!({"id": answer.get("id")}))
+    }
+
+    async fn update_record(&self) -> Result<Value, ApiError> {
+        let id = self.required_id()?;
+        let fields = self.outgoing_fields().await?;
+        let answer = self
+            .method(
+                CollectionMethod::Update,
+                json!({"id": id, "fields": fields}),
+            )
+            .await?;
+        Ok(json!({"id": answer.get("id").filter(|v| !v.is_null()).cloned().unwrap_or(id)}))
+    }
+
+    async fn delete_record(&self) -> Result<Value, ApiError> {
+        let id = self.required_id()?;
+        self.method(CollectionMethod::Delete, json!({"id": id}))
+            .await?;
+        Ok(json!({}))
+    }
+
+    async fn find_or_create_record(&self) -> Result<Value, ApiError> {
+        let found = self
+            .method(
+                CollectionMethod::Match,
+                json!({"query": self.match_query()}),
+            )
+            .await?;
+        if let Some(id) = found
+            .get("record")
+            .and_then(|r| r.get("id"))
+            .filter(|v| !v.is_null())
+        {
+            return Ok(json!({"id": id, "created": false}));
+        }
+        let created = self.create_record().await?;
+        Ok(json!({"id": created["id"], "created": true}))
+    }
+}
+
+/// A field mapping value applied to `fields` (the formulas' root variables).
+fn apply_mapping(mapping: &Value, fields: &Value, what: &str) -> Result<Value, ApiError> {
+    build_value(Some(mapping), Some(fields))
+        .map(|v| v.map(strip_undefined).unwrap_or(Value::Null))
+        .map_err(|e| ApiError::configuration(format!("fieldMapping.{what}: {e}")))
+}

@@ -1,0 +1,695 @@
+//! Actions over HTTP against the mock CRM: every action type, every way to run one,
+//! input fitting, output mapping, layers, run logs (with their traces, masked, and
+//! each customer seeing only its own), and runs refused when something on their
+//! path is archived or belongs to another customer.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::mock_crm::*;
+use crate::common::*;
+
+fn var(p: &str) -> Value {
+    json!({"$var": p})
+}
+
+/// Creates a universal action (admin); its id.
+async fn action(s: &Server, body: Value) -> String {
+    s.create("actions", body).await["id"]
+        .as_str()
+        .expect("an action id")
+        .to_owned()
+}
+
+/// `POST /act` as `token`.
+async fn act(s: &Server, token: &str, body: Value) -> (u16, Value) {
+    s.post("/act", token, body).await
+}
+
+/// The output of a run that must succeed.
+async fn output(s: &Server, token: &str, body: Value) -> Value {
+    let (status, answer) = act(s, token, body.clone()).await;
+    assert_eq!(status, 200, "{body} → {answer}");
+    assert!(answer["actionRunId"].is_string(), "{answer}");
+    answer["output"].clone()
+}
+
+#[tokio::test]
+async fn every_action_type_runs_through_the_connection() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 250).await;
+    let conn = &f.alice_conn;
+
+    // api-request-to-external-app: path parameters, query, body; config formulas
+    // read the input.
+    action(
+        &s,
+        json!({"key": "echo", "name": "Echo", "type": "api-request-to-external-app",
+               "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}, "text": {"type": "string"}}},
+               "config": {"request": {"method": "POST", "path": "/echo/things/{id}",
+                   "pathParameters": {"id": var("$.input.id")},
+                   "query": {"q": var("$.input.text")}, "data": {"text": var("$.input.text")}}}}),
+    )
+    .await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "echo", "connectionId": conn, "input": {"id": "a b", "text": "hi"}}),
+    )
+    .await;
+    assert_eq!(out["method"], "POST", "{out}");
+    assert_eq!(out["path"], "/echo/things/a%20b", "{out}");
+    assert_eq!(out["body"], json!({"text": "hi"}), "{out}");
+
+    // A non-2xx answer fails the run, unless allowNon2xx.
+    action(
+        &s,
+        json!({"key": "teapot", "name": "Teapot", "type": "api-request-to-external-app",
+                      "config": {"request": {"path": "/status/418"}}}),
+    )
+    .await;
+    action(
+        &s,
+        json!({"key": "teapot-ok", "name": "Teapot ok", "type": "api-request-to-external-app",
+                      "config": {"request": {"path": "/status/418"}, "allowNon2xx": true}}),
+    )
+    .await;
+    let (status, e) = act(&s, &f.alice, json!({"key": "teapot", "connectionId": conn})).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["actionRunId"].is_string(),
+        "a failed run names its record: {e}"
+    );
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "teapot-ok", "connectionId": conn}),
+    )
+    .await;
+    assert_eq!(out["code"], 418, "{out}");
+
+    // connector-operation, with its input built from the action's input.
+    action(&s, json!({"key": "note", "name": "Note", "type": "connector-operation",
+                      "config": {"operationKey": "create-note", "input": {"text": var("$.input.body")}}})).await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "note", "connectionId": conn, "input": {"body": "remember"}}),
+    )
+    .await;
+    assert_eq!(out["body"], json!({"text": "remember"}), "{out}");
+
+    // run-javascript: input, credentials and the connection's API client.
+    action(&s, json!({"key": "js", "name": "JS", "type": "run-javascript", "config": {"code":
+        "export default async ({input, credentials, externalApiClient}) => { const me = await externalApiClient.get('/me'); return {n: input.n * 2, me: me.name, keyLength: credentials.apiKey.length} }"}})).await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "js", "connectionId": conn, "input": {"n": 21}}),
+    )
+    .await;
+    assert_eq!(
+        out,
+        json!({"n": 42, "me": "Ada Admin", "keyLength": CRM_KEY.len()}),
+        "{out}"
+    );
+
+    // http-request: any URL (the mock is allowed as loopback here).
+    action(&s, json!({"key": "http", "name": "HTTP", "type": "http-request",
+                      "config": {"request": {"method": "PUT", "url": format!("{}/echo/raw", f.crm.url),
+                                             "headers": {"x-api-key": CRM_KEY}, "data": {"a": 1}}}})).await;
+    let out = output(&s, &f.alice, json!({"key": "http", "connectionId": conn})).await;
+    assert_eq!(
+        (&out["method"], &out["body"]),
+        (&json!("PUT"), &json!({"a": 1})),
+        "{out}"
+    );
+
+    // The data actions on the contacts collection.
+    let contacts = json!({"collectionKey": "contacts"});
+    for (key, kind) in [
+        ("list", "list-data-records"),
+        ("find", "find-data-record-by-id"),
+        ("match", "match-data-record"),
+        ("search", "search-data-record"),
+        ("create", "create-data-record"),
+        ("update", "update-data-record"),
+        ("delete", "delete-data-record"),
+        ("find-or-create", "find-or-create-data-record"),
+    ] {
+        action(
+            &s,
+            json!({"key": key, "name": key, "type": kind, "config": {"dataSource": contacts}}),
+        )
+        .await;
+    }
+    // list: pages of 100 through the cursor, every record once.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = Value::Null;
+    for page in 0.. {
+        assert!(page < 10, "the list must end");
+        let out = output(
+            &s,
+            &f.alice,
+            json!({"key": "list", "connectionId": conn, "input": {"cursor": cursor}}),
+        )
+        .await;
+        for r in out["records"].as_array().unwrap() {
+            assert!(seen.insert(r["id"].as_str().unwrap().to_owned()), "{r}");
+        }
+        cursor = out["cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    let one = output(
+        &s,
+        &f.alice,
+        json!({"key": "find", "connectionId": conn, "input": {"id": "7"}}),
+    )
+    .await;
+    assert_eq!(one["id"], "7", "{one}");
+    let email = one["fields"]["email"].clone();
+    let matched = output(
+        &s,
+        &f.alice,
+        json!({"key": "match", "connectionId": conn, "input": {"query": {"email": email}}}),
+    )
+    .await;
+    assert_eq!(matched["id"], "7", "{matched}");
+    let found = output(&s, &f.alice, json!({"key": "search", "connectionId": conn, "input": {"query": one["fields"]["lastName"]}})).await;
+    assert!(
+        found["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "7"),
+        "{found}"
+    );
+    let created = output(
+        &s,
+        &f.alice,
+        json!({"key": "create", "connectionId": conn,
+        "input": {"fields": {"email": "new@x.io", "firstName": "New", "lastName": "Person"}}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("the new id").to_owned();
+    assert_eq!(f.crm.contact(&id).unwrap()["email"], "new@x.io");
+    output(&s, &f.alice, json!({"key": "update", "connectionId": conn, "input": {"id": id, "fields": {"city": "Oslo"}}})).await;
+    assert_eq!(f.crm.contact(&id).unwrap()["city"], "Oslo");
+    let again = output(
+        &s,
+        &f.alice,
+        json!({"key": "find-or-create", "connectionId": conn,
+        "input": {"query": {"email": "new@x.io"}, "fields": {"email": "new@x.io"}}}),
+    )
+    .await;
+    assert_eq!(again, json!({"id": id, "created": false}));
+    let fresh = output(
+        &s,
+        &f.alice,
+        json!({"key": "find-or-create", "connectionId": conn,
+        "input": {"query": {"email": "fresh@x.io"}, "fields": {"email": "fresh@x.io"}}}),
+    )
+    .await;
+    assert_eq!(fresh["created"], true, "{fresh}");
+    assert_eq!(
+        output(
+            &s,
+            &f.alice,
+            json!({"key": "delete", "connectionId": conn, "input": {"id": id}})
+        )
+        .await,
+        json!({})
+    );
+    assert!(f.crm.contact(&id).is_none());
+}
+
+#[tokio::test]
+async fn field_mappings_and_output_mapping_reshape_records() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 20).await;
+    // Import: the app's schema from the record's fields; export: back again.
+    action(&s, json!({"key": "people", "name": "People", "type": "list-data-records",
+        "config": {"dataSource": {"collectionKey": "contacts"},
+                   "fieldMapping": {"importValue": {"mail": var("$.email"), "tier": var("$.tier")}}},
+        "outputMapping": {"count": {"$var": "$.output.records.length"}, "first": var("$.output.records[0].fields"), "who": var("$.user.id")}})).await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "people", "connectionId": f.alice_conn}),
+    )
+    .await;
+    let first = seed_contact(1);
+    assert_eq!(
+        out["first"],
+        json!({"mail": first["email"], "tier": first["custom"]["tier"]}),
+        "{out}"
+    );
+    assert_eq!(out["who"], "alice", "{out}");
+
+    action(&s, json!({"key": "add-person", "name": "Add person", "type": "create-data-record",
+        "inputSchema": {"type": "object", "properties": {"mail": {"type": "string"}, "given": {"type": "string"}}},
+        "config": {"dataSource": {"collectionKey": "contacts"},
+                   "fields": {"mail": var("$.input.mail"), "given": var("$.input.given")},
+                   "fieldMapping": {"exportValue": {"email": var("$.mail"), "firstName": var("$.given")}}}})).await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "add-person", "connectionId": f.alice_conn,
+        "input": {"mail": "m@x.io", "given": "Mia", "ignored": true}}),
+    )
+    .await;
+    let stored = f.crm.contact(out["id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&stored["email"], &stored["first_name"]),
+        (&json!("m@x.io"), &json!("Mia")),
+        "{stored}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_input_runs_nothing_and_records_nothing() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    action(&s, json!({"key": "echo", "name": "Echo", "type": "api-request-to-external-app",
+        "inputSchema": {"type": "object", "properties": {"n": {"type": "number"}, "tags": {"type": "array", "items": {"type": "string"}}},
+                        "required": ["n"]},
+        "config": {"request": {"method": "POST", "path": "/echo/x", "data": var("$.input")}}})).await;
+    let before = f.crm.request_count();
+    for (input, field) in [
+        (json!({"n": "5"}), "input.n"),
+        (json!({"n": 1, "tags": ["a", 2]}), "input.tags.1"),
+        (json!({}), "input"),
+    ] {
+        let r = act(
+            &s,
+            &f.alice,
+            json!({"key": "echo", "connectionId": f.alice_conn, "input": input}),
+        )
+        .await;
+        assert_error(&r, 400, "bad_request", "invalid_field");
+        assert!(r.1["message"].as_str().unwrap().contains(field), "{}", r.1);
+        assert!(r.1.get("actionRunId").is_none(), "no run: {}", r.1);
+    }
+    assert_eq!(f.crm.request_count(), before, "nothing was sent");
+    let (_, logs) = s.get("/action-run-logs", &f.alice).await;
+    assert_eq!(logs["items"], json!([]), "nothing was recorded");
+    // Extra properties are dropped before anything is sent.
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "echo", "connectionId": f.alice_conn, "input": {"n": 1, "secret": "x"}}),
+    )
+    .await;
+    assert_eq!(out["body"], json!({"n": 1}), "{out}");
+}
+
+#[tokio::test]
+async fn every_route_runs_the_most_specific_layer() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    let echo = |tag: &str| json!({"request": {"method": "POST", "path": format!("/echo/{tag}")}});
+    let universal = action(&s, json!({"key": "where", "name": "Where", "type": "api-request-to-external-app", "config": echo("universal")})).await;
+    let path = |v: &Value| v["path"].as_str().unwrap_or_default().to_owned();
+
+    let by_key = json!({"key": "where", "connectionId": f.alice_conn});
+    assert_eq!(
+        path(&output(&s, &f.alice, by_key.clone()).await),
+        "/echo/universal"
+    );
+    // An integration-level copy wins over the universal action…
+    let (status, copy) = s.post("/integrations/crm/actions", &s.admin(),
+        json!({"key": "where", "name": "Where (CRM)", "parentId": universal, "type": "api-request-to-external-app", "config": echo("integration")})).await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(
+        path(&output(&s, &f.alice, by_key.clone()).await),
+        "/echo/integration"
+    );
+    // …and a customised connection-level copy over both, for its connection only.
+    let (status, mine) = s
+        .call(
+            "PUT",
+            &format!("/connections/{}/actions/where", f.alice_conn),
+            Some(&f.alice),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    // Not customised: it follows its parent, even after the parent changes.
+    s.patch(
+        "/integrations/crm/actions/where",
+        &s.admin(),
+        json!({"config": echo("integration-2")}),
+    )
+    .await;
+    assert_eq!(
+        path(&output(&s, &f.alice, by_key.clone()).await),
+        "/echo/integration-2"
+    );
+    let (status, _) = s
+        .patch(
+            &format!("/connections/{}/actions/where", f.alice_conn),
+            &f.alice,
+            json!({"config": echo("alice")}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(path(&output(&s, &f.alice, by_key).await), "/echo/alice");
+    assert_eq!(
+        path(&output(&s, &f.bob, json!({"key": "where", "integrationKey": "crm"})).await),
+        "/echo/integration-2"
+    );
+
+    // Every route the SDK runs an action by.
+    let instance = mine["id"].as_str().unwrap().to_owned();
+    let routes: Vec<(String, Value)> = vec![
+        (
+            format!("/actions/where/run?connectionId={}", f.alice_conn),
+            json!({"input": {}}),
+        ),
+        (
+            "/action/run?key=where&integrationKey=crm".into(),
+            json!({"input": {}}),
+        ),
+        (
+            format!("/connections/{}/actions/where/run", f.alice_conn),
+            json!({}),
+        ),
+        (
+            format!(
+                "/action-instance/run?actionKey=where&connectionId={}",
+                f.alice_conn
+            ),
+            json!({}),
+        ),
+        (format!("/action-instances/{instance}/run"), json!({})),
+    ];
+    for (route, body) in routes {
+        let (status, answer) = s.post(&route, &f.alice, body).await;
+        assert_eq!(status, 200, "{route}: {answer}");
+        assert_eq!(path(&answer["output"]), "/echo/alice", "{route}: {answer}");
+        assert!(answer["actionRunId"].is_string(), "{route}: {answer}");
+    }
+    assert_eq!(
+        path(&output(&s, &f.alice, json!({"id": instance})).await),
+        "/echo/alice"
+    );
+
+    // Inline: code, and the legacy execute-request.
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"code": "export default async ({input}) => input.a + 1", "input": {"a": 1}}),
+    )
+    .await;
+    assert_eq!(out, json!(2));
+    let (status, answer) = s
+        .post(
+            &format!("/connections/{}/execute-request", f.alice_conn),
+            &f.alice,
+            json!({"key": "PATCH /echo/legacy", "payload": {"x": 1}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (&answer["method"], &answer["body"]),
+        (&json!("PATCH"), &json!({"x": 1})),
+        "{answer}"
+    );
+
+    // Exactly one of id, key, api, code.
+    for body in [
+        json!({}),
+        json!({"key": "where", "code": "x"}),
+        json!({"id": 5}),
+    ] {
+        let r = act(&s, &f.alice, body).await;
+        assert_eq!(r.0, 400, "{}", r.1);
+    }
+}
+
+#[tokio::test]
+async fn run_logs_record_every_run_and_each_customer_sees_its_own() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    action(&s, json!({"key": "me", "name": "Me", "type": "api-request-to-external-app", "config": {"request": {"path": "/me"}}})).await;
+    action(&s, json!({"key": "boom", "name": "Boom", "type": "api-request-to-external-app", "config": {"request": {"path": "/status/422"}}})).await;
+    let ok = act(
+        &s,
+        &f.alice,
+        json!({"key": "me", "connectionId": f.alice_conn, "meta": {"trace": "t1"}}),
+    )
+    .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let failed = act(
+        &s,
+        &f.alice,
+        json!({"key": "boom", "connectionId": f.alice_conn}),
+    )
+    .await;
+    assert!(failed.0 >= 400, "{}", failed.1);
+    let bobs = act(&s, &f.bob, json!({"key": "me", "integrationKey": "crm"})).await;
+    assert_eq!(bobs.0, 200, "{}", bobs.1);
+
+    let (_, page) = s.get("/action-run-logs", &f.alice).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "alice sees her two runs: {page}");
+    assert_eq!(items[0]["id"], failed.1["actionRunId"], "newest first");
+    assert_eq!(items[0]["status"], "error");
+    assert!(items[0]["error"]["message"].is_string(), "{}", items[0]);
+    assert_eq!(items[1]["status"], "success");
+    assert_eq!(items[1]["meta"], json!({"trace": "t1"}));
+    assert_eq!(items[1]["connectionId"], f.alice_conn.as_str());
+    assert_eq!(items[1]["integrationId"], f.integration_id.as_str());
+    for filter in ["status=success", &format!("connectionId={}", f.alice_conn)] {
+        let (_, p) = s
+            .get(
+                &format!("/action-run-logs?{filter}&sortOrder=asc"),
+                &f.alice,
+            )
+            .await;
+        assert_eq!(p["items"][0]["id"], ok.1["actionRunId"], "{filter}: {p}");
+    }
+    let (_, p) = s.get("/action-run-logs?status=error", &f.alice).await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 1, "{p}");
+    let (_, all) = s.get("/action-run-logs", &s.admin()).await;
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        3,
+        "an admin sees every run: {all}"
+    );
+    let r = s.get("/action-run-logs?status=maybe", &f.alice).await;
+    assert_error(&r, 400, "bad_request", "invalid_query");
+
+    // One run, with its trace: the request as sent, the key masked.
+    let id = ok.1["actionRunId"].as_str().unwrap();
+    let (status, one) = s
+        .get(&format!("/action-run-logs/{id}/details"), &f.alice)
+        .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["connection"]["id"], f.alice_conn.as_str(), "{one}");
+    let calls = one["details"]["externalApiCalls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{one}");
+    assert!(
+        calls[0]["request"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/me"),
+        "{one}"
+    );
+    assert!(
+        !one.to_string().contains(CRM_KEY),
+        "the key never shows: {one}"
+    );
+    let (_, plain) = s.get(&format!("/action-run-logs/{id}"), &f.alice).await;
+    assert!(plain.get("details").is_none(), "{plain}");
+    // Bob: not found, whichever way he asks.
+    let r = s.get(&format!("/action-run-logs/{id}"), &f.bob).await;
+    assert_error(&r, 404, "bad_request", "not_found");
+    let (_, theirs) = s.get("/action-run-logs?tenantId=alice", &f.bob).await;
+    assert_eq!(theirs["items"], json!([]), "{theirs}");
+}
+
+#[tokio::test]
+async fn runs_through_what_is_gone_or_not_yours_are_not_found() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    action(&s, json!({"key": "me", "name": "Me", "type": "api-request-to-external-app", "config": {"request": {"path": "/me"}}})).await;
+    let run = json!({"key": "me", "connectionId": f.alice_conn});
+    // Another customer's connection, by id and through every route.
+    let before = f.crm.request_count();
+    for r in [
+        act(&s, &f.bob, run.clone()).await,
+        s.post(
+            &format!("/actions/me/run?connectionId={}", f.alice_conn),
+            &f.bob,
+            json!({}),
+        )
+        .await,
+        s.post(
+            &format!("/connections/{}/actions/me/run", f.alice_conn),
+            &f.bob,
+            json!({}),
+        )
+        .await,
+        s.post(
+            &format!("/connections/{}/execute-request", f.alice_conn),
+            &f.bob,
+            json!({"key": "/me"}),
+        )
+        .await,
+        act(
+            &s,
+            &f.bob,
+            json!({"api": {"path": "/me"}, "connectionId": f.alice_conn}),
+        )
+        .await,
+    ] {
+        assert_error(&r, 404, "bad_request", "not_found");
+    }
+    // Hostile selectors.
+    for sel in ["../me", "me%00", "' OR 1=1 --"] {
+        let r = s
+            .post(
+                &format!(
+                    "/actions/{}/run?connectionId={}",
+                    urlencode(sel),
+                    f.alice_conn
+                ),
+                &f.alice,
+                json!({}),
+            )
+            .await;
+        assert!(r.0 == 404 || r.0 == 400, "{sel}: {}", r.1);
+    }
+    assert_eq!(f.crm.request_count(), before, "nothing reached the API");
+
+    // An archived action; then an archived connection, integration, customer.
+    action(&s, json!({"key": "gone", "name": "Gone", "type": "api-request-to-external-app", "config": {"request": {"path": "/me"}}})).await;
+    s.call("DELETE", "/actions/gone", Some(&s.admin()), None)
+        .await;
+    let r = act(
+        &s,
+        &f.alice,
+        json!({"key": "gone", "connectionId": f.alice_conn}),
+    )
+    .await;
+    assert_error(&r, 404, "bad_request", "not_found");
+    assert_eq!(act(&s, &f.alice, run.clone()).await.0, 200);
+    s.call(
+        "DELETE",
+        &format!("/connections/{}", f.alice_conn),
+        Some(&f.alice),
+        None,
+    )
+    .await;
+    let before = f.crm.request_count();
+    assert_error(
+        &act(&s, &f.alice, run.clone()).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    assert_error(
+        &s.post(
+            &format!("/connections/{}/execute-request", f.alice_conn),
+            &f.alice,
+            json!({"key": "/me"}),
+        )
+        .await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    assert_eq!(
+        act(&s, &f.bob, json!({"key": "me", "integrationKey": "crm"}))
+            .await
+            .0,
+        200
+    );
+    s.call("DELETE", "/integrations/crm", Some(&s.admin()), None)
+        .await;
+    assert_error(
+        &act(&s, &f.bob, json!({"key": "me", "connectionId": f.bob_conn})).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    // Bob's run before the integration was archived made one call; nothing after.
+    assert_eq!(f.crm.request_count(), before + 1);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn javascript_that_loops_allocates_or_throws_fails_alone() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    for (key, code) in [
+        ("loop", "export default async () => { while (true) {} }"),
+        ("alloc", "export default async () => { const a = []; while (true) a.push(new Array(100000).fill(1)); }"),
+        ("throw", "export default async () => { throw new Error('no way') }"),
+        ("fine", "export default async ({input}) => ({ok: input.i})"),
+    ] {
+        action(&s, json!({"key": key, "name": key, "type": "run-javascript", "config": {"code": code}})).await;
+    }
+    let bad = ["loop", "alloc", "throw"].map(|key| {
+        let s = &s;
+        let f = &f;
+        async move {
+            (
+                key,
+                act(
+                    s,
+                    &f.alice,
+                    json!({"key": key, "connectionId": f.alice_conn}),
+                )
+                .await,
+            )
+        }
+    });
+    let fine = async {
+        let mut outs = Vec::new();
+        for i in 0..20 {
+            outs.push(
+                act(
+                    &s,
+                    &f.alice,
+                    json!({"key": "fine", "connectionId": f.alice_conn, "input": {"i": i}}),
+                )
+                .await,
+            );
+        }
+        outs
+    };
+    let (bad, fine) = tokio::join!(futures::future::join_all(bad), fine);
+    for (i, (status, answer)) in fine.iter().enumerate() {
+        assert_eq!(
+            (*status, &answer["output"]),
+            (200, &json!({"ok": i})),
+            "{answer}"
+        );
+    }
+    for (key, (status, answer)) in bad {
+        assert!(status >= 400, "{key}: {answer}");
+        assert!(answer["actionRunId"].is_string(), "{key}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{key}: {answer}"
+        );
+    }
+    // Each failure is a recorded failed run.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (_, errors) = s.get("/action-run-logs?status=error", &f.alice).await;
+    assert_eq!(errors["items"].as_array().unwrap().len(), 3, "{errors}");
+}
