@@ -65,7 +65,7 @@ INSTANCE_PARENTS = {
 ENGINE_ONLY = {"external-event-subscriptions"}
 READS = {"get"}
 # `/{collection}/{selector}/...` routes of every element type.
-ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"])
+ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"], ["run"])
 
 
 class SeedError(Exception):
@@ -208,6 +208,9 @@ class World:
         else:
             raise SeedError("a call through the connection left no external API log")
         self.log = logs[0]
+        # An action run, for its run log.
+        run = api.ok("POST", "/act", {"id": self.level["actions"]["id"], "connectionId": self.connection["id"]})
+        self.run_log = run["actionRunId"]
         self.connection_request = api.ok(
             "POST", "/connection-requests", {"integrationId": self.integration["id"], "userId": self.customer["internalId"]}
         )
@@ -362,10 +365,12 @@ def plan(world, method, path, operation, collections, singulars):
         body = {"webhookUri": "http://127.0.0.1:9/hook"} if write else None
     elif path == "/self":
         body = {"name": "Renamed"} if write else None
-    elif path in {"/health", "/openapi.json", "/external-api-logs"}:
+    elif path in {"/health", "/openapi.json", "/external-api-logs", "/action-run-logs"}:
         pass
     elif head == "external-api-logs":
         params[("path", "selector")] = [world.log["id"]]
+    elif head == "action-run-logs":
+        params[("path", "selector")] = [world.run_log]
     elif head == "connection-requests":
         params[("path", "selector")] = [world.connection_request["requestId"]]
     elif head in collections and not rest:
@@ -379,7 +384,9 @@ def plan(world, method, path, operation, collections, singulars):
     elif head in collections and rest[0] == "{selector}" and rest[1:] in ELEMENT_ACTIONS:
         element = pick(head)
         params[("path", "selector")] = [element["id"]]
-        query(world.layer())
+        # An instance's id names it alone: its run takes no layer query.
+        if not (rest[1:] == ["run"] and head in INSTANCE_PARENTS):
+            query(world.layer())
         body = write_body()
     elif head in singulars:
         collection = singulars[head]
@@ -429,6 +436,9 @@ def plan(world, method, path, operation, collections, singulars):
                 params[("path", "selector")] = [world.level[kind]["key"]]
                 query({"instanceKey": ""})
             body = write_body()
+        elif kind == "execute-request":
+            params[("path", "connection")] = [world.connection["id"]]
+            body = {"key": "POST /echo/execute", "payload": {"hello": "world"}}
         elif kind in {"proxy", "api"}:
             params[("path", "connection")] = [world.connection["id"]]
             if len(rest) == 3:
@@ -476,7 +486,7 @@ def add_examples(operation, params, body):
             parameter["examples"] = {str(v): {"value": v} for v in values}
     unknown = set(params) - names
     if unknown:
-        raise SeedError(f"planned examples for parameters the operation lacks: {sorted(unknown)}")
+        raise SeedError(f"planned examples for parameters {operation.get('summary')!r} lacks: {sorted(unknown)}")
     if body is not None:
         media = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if media is None:

@@ -242,6 +242,11 @@ const TYPED_ONLY = {
     response: z.object({ status: z.number().nullable(), headers: z.any(), body: z.any(), streamed: z.literal(true).optional() }),
     error: z.any(),
   }),
+  // GET /action-run-logs/{id}?details=true: the record plus the external calls the run
+  // made, masked as external API logs are (crates/engine/src/actions/run_logs.rs).
+  ActionRunLogDetail: sdk.ActionRunLogRecordApiResponse.extend({
+    details: z.object({ externalApiCalls: z.array(z.any()) }),
+  }),
 };
 
 /** Keys a response may carry beyond its schema's shape (seed-page extras), top level only. */

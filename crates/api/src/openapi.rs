@@ -313,6 +313,7 @@ fn action_paths(paths: &mut Map<String, Value>) {
             "integrationKey",
             "connectionId",
             "connectionKey",
+            "instanceKey",
         ]
         .map(|n| query_param(n, s()))
         .to_vec()
@@ -355,7 +356,7 @@ fn action_paths(paths: &mut Map<String, Value>) {
         ("/connections/{connection}/actions/{selector}/run", "post", "Run an action on this connection; the body is the input",
          vec![path_param("connection"), path_param("selector"), query_param("instanceKey", s())], raw.clone(), run_ok.clone()),
         ("/action-instance/run", "post", "Run the action instance the query selects; the body is the input",
-         with(vec![query_param("id", s()), query_param("actionId", s()), query_param("actionKey", s()), query_param("instanceKey", s())], conn_query()),
+         with(vec![query_param("id", s()), query_param("actionId", s()), query_param("actionKey", s()), query_param("parentId", s()), query_param("parentKey", s())], conn_query()),
          raw.clone(), run_ok.clone()),
         ("/action-instances/{selector}/run", "post", "Run an action instance (legacy); the body is the input",
          vec![path_param("selector")], raw, run_ok),

@@ -14,8 +14,9 @@ use osmosis_engine::actions::{
     ActRequest, ActionRun, ActionRunError, ActionRunLogFilter, ConnectionHints, RunArguments,
     RunSelector,
 };
+use osmosis_engine::elements::InstanceSelector;
 use osmosis_engine::Caller;
-use osmosis_model::{ApiError, ElementType};
+use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
 use super::elements::{resolve_path, resolve_query};
@@ -82,6 +83,41 @@ fn hints(q: &Query) -> ConnectionHints {
     }
 }
 
+/// The action `sel` names, or — with a non-empty `instanceKey` — its keyed
+/// connection-level instance on the connection the hints name (a keyed instance
+/// is only ever reached by its key).
+async fn selector(
+    state: &AppState,
+    caller: &Caller,
+    sel: String,
+    integration: Option<String>,
+    hints: &ConnectionHints,
+    instance_key: Option<&str>,
+) -> Result<RunSelector, ApiError> {
+    let Some(key) = instance_key.filter(|k| !k.is_empty()) else {
+        return Ok(RunSelector::Action {
+            selector: sel,
+            integration,
+        });
+    };
+    let sel = InstanceSelector {
+        parent: Some(sel),
+        connection_id: hints.connection_id.clone(),
+        connection_key: hints.connection_key.clone(),
+        integration: integration
+            .or(hints.integration_id.clone())
+            .or(hints.integration_key.clone()),
+        instance_key: Some(key.to_owned()),
+        ..Default::default()
+    };
+    state
+        .engine
+        .elements()
+        .resolve_instance(caller, ElementType::ActionInstance, &sel)
+        .await
+        .map(RunSelector::Element)
+}
+
 async fn run(
     state: &AppState,
     caller: &Caller,
@@ -119,15 +155,37 @@ async fn run_by_path(
     Body(body): Body<RunActionRequest>,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
-    let selector = RunSelector::Action {
-        selector: sel,
-        integration: q.string("integrationId").or(q.string("integrationKey")),
+    run_selected(&state, &caller, sel, &q, body).await
+}
+
+/// Runs action `sel` with the query's integration, connection and instance key.
+async fn run_selected(
+    state: &AppState,
+    caller: &Caller,
+    sel: String,
+    q: &Query,
+    body: RunActionRequest,
+) -> Response {
+    let hints = hints(q);
+    let integration = q.string("integrationId").or(q.string("integrationKey"));
+    let selector = match selector(
+        state,
+        caller,
+        sel,
+        integration,
+        &hints,
+        q.get("instanceKey"),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return ErrorResponse(e).into_response(),
     };
     let args = RunArguments {
         input: body.input,
         meta: body.meta,
     };
-    answer(run(&state, &caller, selector, &hints(&q), args).await)
+    answer(run(state, caller, selector, &hints, args).await)
 }
 
 /// `POST /action/run?{id|key, integrationId|integrationKey, connection…}` `{input}`.
@@ -145,15 +203,7 @@ async fn run_by_query(
         ))
         .into_response();
     };
-    let selector = RunSelector::Action {
-        selector: sel,
-        integration: q.string("integrationId").or(q.string("integrationKey")),
-    };
-    let args = RunArguments {
-        input: body.input,
-        meta: body.meta,
-    };
-    answer(run(&state, &caller, selector, &hints(&q), args).await)
+    run_selected(&state, &caller, sel, &q, body).await
 }
 
 /// `POST /connections/{c}/actions/{a}/run?instanceKey` with the raw input as body.
@@ -177,33 +227,23 @@ async fn run_on_connection(
         Ok(conn) => conn,
         Err(e) => return ErrorResponse(e).into_response(),
     };
-    let selector = match q.get("instanceKey").filter(|k| !k.is_empty()) {
-        // A keyed instance is only ever reached by its key.
-        Some(key) => {
-            let sel = osmosis_engine::elements::InstanceSelector {
-                parent: Some(sel),
-                connection_id: Some(conn.id.clone()),
-                instance_key: Some(key.to_owned()),
-                ..Default::default()
-            };
-            match state
-                .engine
-                .elements()
-                .resolve_instance(&caller, ElementType::ActionInstance, &sel)
-                .await
-            {
-                Ok(instance) => RunSelector::Element(instance),
-                Err(e) => return ErrorResponse(e).into_response(),
-            }
-        }
-        None => RunSelector::Action {
-            selector: sel,
-            integration: conn.integration_id.clone(),
-        },
-    };
     let hints = ConnectionHints {
         connection_id: Some(conn.id.clone()),
         ..Default::default()
+    };
+    let integration = conn.integration_id.clone();
+    let selector = match selector(
+        &state,
+        &caller,
+        sel,
+        integration,
+        &hints,
+        q.get("instanceKey"),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return ErrorResponse(e).into_response(),
     };
     let args = RunArguments {
         input: Value::Object(input),
@@ -220,24 +260,8 @@ async fn run_instance_by_query(
     JsonObject(input): JsonObject,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
-    let instance = match resolve_query(&state, &caller, ElementType::ActionInstance, &q).await {
-        Ok(i) => i,
-        Err(e) => return ErrorResponse(e).into_response(),
-    };
-    let args = RunArguments {
-        input: Value::Object(input),
-        meta: None,
-    };
-    answer(
-        run(
-            &state,
-            &caller,
-            RunSelector::Element(instance),
-            &ConnectionHints::default(),
-            args,
-        )
-        .await,
-    )
+    let instance = resolve_query(&state, &caller, ElementType::ActionInstance, &q).await;
+    run_instance(&state, &caller, instance, input).await
 }
 
 /// `POST /action-instances/{id}/run` (legacy) with the raw input as body.
@@ -247,15 +271,19 @@ async fn run_instance_by_path(
     Path(id): Path<String>,
     JsonObject(input): JsonObject,
 ) -> Response {
-    let instance = match resolve_path(
-        &state,
-        &caller,
-        ElementType::ActionInstance,
-        id,
-        &Query::parse(None),
-    )
-    .await
-    {
+    let none = Query::parse(None);
+    let instance = resolve_path(&state, &caller, ElementType::ActionInstance, id, &none).await;
+    run_instance(&state, &caller, instance, input).await
+}
+
+/// Runs a resolved action instance (on its own connection) with `input`.
+async fn run_instance(
+    state: &AppState,
+    caller: &Caller,
+    instance: Result<Element, ApiError>,
+    input: serde_json::Map<String, Value>,
+) -> Response {
+    let instance = match instance {
         Ok(i) => i,
         Err(e) => return ErrorResponse(e).into_response(),
     };
@@ -263,16 +291,8 @@ async fn run_instance_by_path(
         input: Value::Object(input),
         meta: None,
     };
-    answer(
-        run(
-            &state,
-            &caller,
-            RunSelector::Element(instance),
-            &ConnectionHints::default(),
-            args,
-        )
-        .await,
-    )
+    let selector = RunSelector::Element(instance);
+    answer(run(state, caller, selector, &ConnectionHints::default(), args).await)
 }
 
 /// The body of `POST /connections/{c}/execute-request` (the SDK's

@@ -336,6 +336,22 @@ pub(crate) fn external_request(
 /// The data actions: a collection of the connection's connector, and optionally a
 /// field mapping.
 impl Run<'_, '_> {
+    /// An element the config names by key: the connection's integration's copy,
+    /// else the universal one.
+    async fn referenced(&self, t: ElementType, key: &str) -> Result<Element, ApiError> {
+        let mut sel = PathSelector::new(key);
+        sel.layer.integration_id = self
+            .target
+            .connection
+            .as_ref()
+            .and_then(|c| c.integration_id.clone());
+        self.actions
+            .calls
+            .elements
+            .resolve(self.caller, t, &sel)
+            .await
+    }
+
     /// `(collectionKey, collectionParameters)` from `config.dataSource`: inline, or
     /// a data source element by `key` (the connection's integration's copy first).
     async fn collection(&self) -> Result<(String, Map<String, Value>), ApiError> {
@@ -347,18 +363,7 @@ impl Run<'_, '_> {
         let mut ds = ds.clone();
         if ds.get("collectionKey").is_none() {
             if let Some(key) = ds.get("key").and_then(Value::as_str) {
-                let mut sel = PathSelector::new(key);
-                sel.layer.integration_id = self
-                    .target
-                    .connection
-                    .as_ref()
-                    .and_then(|c| c.integration_id.clone());
-                let el = self
-                    .actions
-                    .calls
-                    .elements
-                    .resolve(self.caller, ElementType::DataSource, &sel)
-                    .await?;
+                let el = self.referenced(ElementType::DataSource, key).await?;
                 for f in ["collectionKey", "collectionParameters"] {
                     if let Some(v) = el.doc.get(f) {
                         ds.insert(f.into(), v.clone());
@@ -389,18 +394,7 @@ impl Run<'_, '_> {
         let mut fm = fm.clone();
         if fm.get("importValue").is_none() && fm.get("exportValue").is_none() {
             if let Some(key) = fm.get("key").and_then(Value::as_str) {
-                let mut sel = PathSelector::new(key);
-                sel.layer.integration_id = self
-                    .target
-                    .connection
-                    .as_ref()
-                    .and_then(|c| c.integration_id.clone());
-                let el = self
-                    .actions
-                    .calls
-                    .elements
-                    .resolve(self.caller, ElementType::FieldMapping, &sel)
-                    .await?;
+                let el = self.referenced(ElementType::FieldMapping, key).await?;
                 fm = el.doc.clone();
             }
         }

@@ -142,7 +142,6 @@ impl Actions<'_> {
         let log = target.log_row(LogParts {
             id: &id,
             caller,
-            definition: &definition,
             input: &input,
             result: &result,
             meta: args.meta,
@@ -205,7 +204,6 @@ impl Actions<'_> {
 pub(crate) struct LogParts<'a> {
     pub id: &'a str,
     pub caller: &'a Caller,
-    pub definition: &'a ActionDefinition,
     pub input: &'a Value,
     pub result: &'a Result<Value, ApiError>,
     pub meta: Option<Value>,
@@ -244,11 +242,12 @@ impl ActionTarget {
         }
         put("integrationId", json!(integration_id));
         put("connectionId", json!(connection_id));
+        // `userId` is required by the SDK's record: empty for an admin's run on no
+        // connection.
+        put("userId", json!(customer_id));
         if !customer_id.is_empty() {
-            put("userId", json!(customer_id));
             put("tenantId", json!(customer_id));
         }
-        put("type", json!(p.definition.kind));
         put("input", p.input.clone());
         match p.result {
             Ok(output) => {

@@ -8,11 +8,12 @@
 //! retention (the one setting shared with external API logs) are deleted by the
 //! worker.
 
-use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_model::ApiError;
 use osmosis_store::{ActionRunLog, ActionRunLogQuery};
 use serde_json::{json, Value};
 
 use super::Actions;
+use crate::elements::Depth;
 use crate::errors::store_error;
 use crate::log_pages::LogPageParams;
 use crate::Caller;
@@ -129,6 +130,8 @@ impl Actions<'_> {
         record: &mut Value,
     ) -> Result<(), ApiError> {
         let store = self.calls.elements.store;
+        // The caller may read the record, so it may read what the record names.
+        let admin = Caller::admin(caller.workspace.clone());
         let action = run
             .integration_action_id
             .as_ref()
@@ -155,22 +158,12 @@ impl Actions<'_> {
             else {
                 continue;
             };
-            record[field] = brief(&el);
+            record[field] = self
+                .calls
+                .elements
+                .render(&admin, &el, Depth::Embedded)
+                .await?;
         }
         Ok(())
     }
-}
-
-/// The few fields of an embedded element every client needs.
-fn brief(el: &Element) -> Value {
-    let mut v = json!({"id": el.id, "name": el.name});
-    if let Some(k) = &el.key {
-        v["key"] = json!(k);
-    }
-    if el.element_type == ElementType::Connection {
-        if let Some(i) = &el.integration_id {
-            v["integrationId"] = json!(i);
-        }
-    }
-    v
 }
