@@ -65,6 +65,8 @@ INSTANCE_PARENTS = {
 ENGINE_ONLY = {"external-event-subscriptions"}
 READS = {"get"}
 # `/{collection}/{selector}/...` routes of every element type.
+# A data source instance's collection routes, by their last path segment.
+DATA_SOURCE_CALLS = {"collection", "{method}", "unified-fields-to-native"}
 ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"], ["run"])
 
 
@@ -373,6 +375,25 @@ def plan(world, method, path, operation, collections, singulars):
         params[("path", "selector")] = [world.run_log]
     elif head == "connection-requests":
         params[("path", "selector")] = [world.connection_request["requestId"]]
+    elif head == "data-link-table-instance" and rest == ["links"]:
+        # The shared connection's instance of the shared table, and one link in it.
+        instance = world.instances["data-link-table-instances"]
+        query(world.instance_selector("data-link-table-instances", instance))
+        if method != "get":
+            body = {"appRecordId": "app-1", "externalRecordId": "ext-1"}
+    elif head in {"data-source-instance", "data-source-instances"} and rest and rest[-1] in DATA_SOURCE_CALLS:
+        # The shared connection's instance of the shared data source (the contacts
+        # collection of the mock API).
+        instance = world.instances["data-source-instances"]
+        if head == "data-source-instances":
+            params[("path", "selector")] = [instance["id"]]
+        else:
+            query(world.instance_selector("data-source-instances", instance))
+        if rest[-1] == "{method}":
+            params[("path", "method")] = DATA_METHODS
+            body = DATA_BODY
+        elif method == "post":
+            body = {"email": "ada@x.io"}
     elif head in collections and not rest:
         if method == "post":
             body = world.create_body(head)

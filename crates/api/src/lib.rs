@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod query;
 pub mod request_span;
 pub mod routes;
+mod self_api;
 pub mod server;
 
 use std::sync::Arc;
@@ -53,7 +54,13 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The whole API. The engine gets it too, for code that calls the API as a
+/// customer (`osmosis_engine::self_api`).
 pub fn router(state: AppState) -> Router {
-    routes::router(state)
+    let engine = Arc::clone(&state.engine);
+    let router = routes::router(state);
+    engine
+        .self_api
+        .set(Arc::new(self_api::RouterApi(router.clone())));
+    router
 }

@@ -373,6 +373,140 @@ fn action_paths(paths: &mut Map<String, Value>) {
     }
 }
 
+/// A data source instance's collection (routes/data_sources.rs), by object selector
+/// and by id.
+fn data_source_paths(paths: &mut Map<String, Value>) {
+    let s = || json!({"type": "string"});
+    let selector: Vec<Value> = [
+        "id",
+        "dataSourceId",
+        "dataSourceKey",
+        "parentId",
+        "parentKey",
+        "connectionId",
+        "connectionKey",
+        "integrationId",
+        "integrationKey",
+        "instanceKey",
+    ]
+    .map(|n| query_param(n, s()))
+    .into_iter()
+    .chain([query_param("autoCreate", json!({"type": "boolean"}))])
+    .collect();
+    let method = path_param("method");
+    let object = json!({"type": "object"});
+    let body = Some(json!({"type": "object"}));
+    for (prefix, params) in [
+        ("/data-source-instance", selector),
+        (
+            "/data-source-instances/{selector}",
+            vec![path_param("selector")],
+        ),
+    ] {
+        let with_method = {
+            let mut p = params.clone();
+            p.push(method.clone());
+            p
+        };
+        let mut run = op(
+            "Run a method of the instance's collection (list, find-by-id, search, match, create, update, delete, find)".into(),
+            with_method,
+            body.clone(),
+            object.clone(),
+        );
+        run["responses"]["204"] = json!({"description": "`delete` answers nothing"});
+        add(
+            paths,
+            &format!("{prefix}/collection/{{method}}"),
+            "post",
+            run,
+        );
+        add(
+            paths,
+            &format!("{prefix}/collection"),
+            "get",
+            op(
+                "The collection the instance points at (DataCollectionSpec)".into(),
+                params.clone(),
+                None,
+                object.clone(),
+            ),
+        );
+        add(
+            paths,
+            &format!("{prefix}/unified-fields-to-native"),
+            "post",
+            op(
+                "Unified fields as the connector's native fields".into(),
+                params,
+                body.clone(),
+                object.clone(),
+            ),
+        );
+    }
+}
+
+/// The links of a data link table instance (routes/data_links.rs): the selector
+/// of `/data-link-table-instance` in the query, with the find parameters on GET.
+fn data_link_paths(paths: &mut Map<String, Value>) {
+    let t = ElementType::DataLinkTableInstance;
+    let selector = object_selector_params(t);
+    let mut find_params = selector.clone();
+    find_params.extend([
+        query_param(
+            "direction",
+            json!({"type": "string", "enum": ["import", "export", "both"]}),
+        ),
+        query_param("appRecordId", json!({"type": "string"})),
+        query_param("externalRecordId", json!({"type": "string"})),
+        query_param(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+        query_param("cursor", json!({"type": "string"})),
+    ]);
+    let link = json!({"type": "object", "required": ["id", "dataLinkTableInstanceId", "externalRecordId", "appRecordId", "direction"], "properties": {
+        "id": {"type": "string"}, "dataLinkTableInstanceId": {"type": "string"},
+        "externalRecordId": {"type": "string"}, "appRecordId": {"type": "string"},
+        "direction": {"type": "string", "enum": ["import", "export"]}}});
+    let body = || Some(body_schema::<crate::routes::LinkBody>());
+    let path = "/data-link-table-instance/links";
+    add(
+        paths,
+        path,
+        "get",
+        op(
+            "Links of the data link table instance the query selects, oldest first".into(),
+            find_params,
+            None,
+            page_of(link),
+        ),
+    );
+    add(
+        paths,
+        path,
+        "post",
+        op(
+            "Link an app record and an external record (`both` directions unless one is named); replaces the older link of either record in that direction".into(),
+            selector.clone(),
+            body(),
+            json!({"type": "object"}),
+        ),
+    );
+    add(
+        paths,
+        path,
+        "delete",
+        op(
+            "Unlink an app record and an external record (both directions unless one is named)"
+                .into(),
+            selector,
+            body(),
+            json!({"type": "object"}),
+        ),
+    );
+}
+
 /// The OpenAPI 3.0 schema of a handler's typed body, derived from the type the
 /// handler deserializes (`Body<T>`), so the document says what the handler takes.
 fn body_schema<T: schemars::JsonSchema>() -> Value {
@@ -960,6 +1094,8 @@ pub fn document() -> Value {
     }
     connection_paths(&mut paths);
     action_paths(&mut paths);
+    data_link_paths(&mut paths);
+    data_source_paths(&mut paths);
     for t in ElementType::ALL {
         singular_paths(&mut paths, t);
     }

@@ -12,6 +12,8 @@ pub mod caller;
 pub mod clock;
 pub mod connect;
 pub mod connections;
+pub mod data_links;
+pub mod data_sources;
 pub mod elements;
 pub mod errors;
 pub mod jobs;
@@ -20,6 +22,7 @@ pub mod log_pages;
 mod node_cache;
 pub mod notify;
 pub(crate) mod refs;
+pub mod self_api;
 pub mod types;
 pub mod workspaces;
 
@@ -77,6 +80,8 @@ pub struct Engine {
     pub(crate) jobs: jobs::JobQueue,
     /// The notifications service (see `notify`).
     pub(crate) notifications: notify::outbound::Notifier,
+    /// The API itself, for code that calls it as a customer (see `self_api`).
+    pub self_api: self_api::SelfApiSlot,
 }
 
 impl Engine {
@@ -105,6 +110,7 @@ impl Engine {
             ),
             http,
             stores,
+            self_api: Default::default(),
         }
     }
 
@@ -123,6 +129,16 @@ impl Engine {
         actions::Actions::of(self)
     }
 
+    /// Data source instances' collections, with UDM translation.
+    pub fn data_sources(&self) -> data_sources::DataSources<'_> {
+        data_sources::DataSources::of(self)
+    }
+
+    /// Data links: which external record is which app record, per table instance.
+    pub fn data_links(&self) -> data_links::DataLinks<'_> {
+        data_links::DataLinks::of(self)
+    }
+
     /// Making connections interactively: OAuth sessions and connection requests.
     pub fn connect(&self) -> connect::Connect<'_> {
         connect::Connect::of(self)
@@ -133,7 +149,7 @@ impl Engine {
         &self.notifications
     }
 
-    /// Keeps external API logs for `retention` (default 30 days).
+    /// Keeps external API logs and action run logs for `retention` (default 30 days).
     pub fn with_api_log_retention(mut self, retention: std::time::Duration) -> Self {
         self.api_log_retention = retention;
         self

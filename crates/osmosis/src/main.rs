@@ -124,7 +124,7 @@ struct ServeArgs {
     /// into every workspace beside the shipped ones.
     #[arg(long, env = "OSMOSIS_CONNECTORS_DIR")]
     connectors_dir: Option<std::path::PathBuf>,
-    /// Days external API logs are kept before they are deleted.
+    /// Days external API logs and action run logs are kept before they are deleted.
     #[arg(long, env = "OSMOSIS_API_LOG_RETENTION_DAYS", default_value_t = 30)]
     api_log_retention_days: u64,
     /// Seconds a client has to send a request's headers, from connecting or from

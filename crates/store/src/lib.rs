@@ -1,6 +1,6 @@
 //! The stores: one narrow interface per concern — [`WorkspaceStore`],
 //! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`],
-//! [`ActionRunLogStore`], and the [`Database`] itself — gathered in [`Stores`], with
+//! [`ActionRunLogStore`], [`DataLinkStore`], and the [`Database`] itself — gathered in [`Stores`], with
 //! an embedded SQLite implementation (the default) and a PostgreSQL one (for several
 //! nodes). Flow runs and events will be concerns of their own beside these.
 //!
@@ -36,6 +36,7 @@ mod api_logs;
 mod cache;
 mod connect_records;
 mod constraints;
+mod data_links;
 mod database;
 mod elements;
 mod error;
@@ -54,6 +55,7 @@ pub use action_runs::{ActionRunLog, ActionRunLogQuery, ActionRunLogStore};
 pub use api_logs::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
 pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
+pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
@@ -75,6 +77,7 @@ pub struct Stores {
     pub connect_records: Arc<dyn ConnectRecordStore>,
     pub api_logs: Arc<dyn ApiLogStore>,
     pub action_runs: Arc<dyn ActionRunLogStore>,
+    pub data_links: Arc<dyn DataLinkStore>,
     pub database: Arc<dyn Database>,
 }
 
@@ -88,6 +91,7 @@ impl Stores {
             + ConnectRecordStore
             + ApiLogStore
             + ActionRunLogStore
+            + DataLinkStore
             + Database,
     {
         Stores {
@@ -97,6 +101,7 @@ impl Stores {
             connect_records: store.clone(),
             api_logs: store.clone(),
             action_runs: store.clone(),
+            data_links: store.clone(),
             database: store,
         }
     }

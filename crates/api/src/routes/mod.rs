@@ -8,6 +8,9 @@ pub(crate) use calls::RunOperation;
 pub(crate) use self_::SelfPatch;
 mod connect;
 mod connections;
+mod data_links;
+pub(crate) use data_links::LinkBody;
+mod data_sources;
 mod elements;
 mod field_mappings;
 mod health;
@@ -50,8 +53,8 @@ impl Routes {
 }
 
 /// Every module's routes.
-fn parts() -> [Routes; 10] {
-    [
+fn parts() -> Vec<Routes> {
+    vec![
         health::router(),
         openapi_route::router(),
         self_::router(),
@@ -60,6 +63,8 @@ fn parts() -> [Routes; 10] {
         connections::router(),
         calls::router(),
         actions::router(),
+        data_links::router(),
+        data_sources::router(),
         field_mappings::router(),
         elements::router(),
     ]

@@ -435,7 +435,7 @@ pub(super) fn collection_list(connector: &Element) -> Value {
 }
 
 /// One data collection's spec (`DataCollectionSpec`), or `not_found` naming it.
-pub(super) fn collection_spec(connector: &Element, key: &str) -> Result<Value, ApiError> {
+pub(crate) fn collection_spec(connector: &Element, key: &str) -> Result<Value, ApiError> {
     let mut spec = connector
         .doc
         .get("data")

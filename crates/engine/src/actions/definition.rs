@@ -1,23 +1,12 @@
-//! An action's effective definition: what runs when it runs.
-//!
-//! Copies made from a parent (an integration-level copy of a universal action, a
-//! connection-level instance) start with the parent's type fields. **While a copy is
-//! not customised it follows its parent**: a run takes the parent's current fields,
-//! so changing the universal action changes every copy nobody edited (semantics
-//! §8.1). Once customised, the copy's own fields are used.
+//! An action's effective definition: what runs when it runs — a copy that is not
+//! customised runs its parent's current definition (see `elements::follow`).
 
-use osmosis_model::{ApiError, Element};
+use osmosis_model::ApiError;
 use osmosis_runtime::formula::build_value;
 use osmosis_runtime::js::strip_undefined;
 use serde_json::{json, Map, Value};
 
 use super::{ActionTarget, Actions};
-use crate::errors::store_error;
-use crate::Caller;
-
-/// How far a run follows non-customised parents (connection → integration →
-/// universal is two steps).
-const MAX_PARENT_STEPS: usize = 3;
 
 /// The fields of an action that say what a run does.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,10 +66,10 @@ impl ActionDefinition {
 }
 
 impl Actions<'_> {
-    /// The definition `target` runs with (see the module doc).
+    /// The definition `target` runs with: its action's effective type fields
+    /// (`Elements::effective`), or the inline definition.
     pub(crate) async fn definition_of(
         &self,
-        caller: &Caller,
         target: &ActionTarget,
     ) -> Result<ActionDefinition, ApiError> {
         let Some(action) = &target.action else {
@@ -89,27 +78,7 @@ impl Actions<'_> {
                 .clone()
                 .ok_or_else(|| ApiError::internal("an action target without an action"));
         };
-        let mut source: Element = action.clone();
-        for _ in 0..MAX_PARENT_STEPS {
-            if source.doc_bool("isCustomized") {
-                break;
-            }
-            let Some(parent_id) = source.parent_id.clone() else {
-                break;
-            };
-            let parent = self
-                .calls
-                .elements
-                .store
-                .element_by_id(caller.workspace_id(), &parent_id)
-                .await
-                .map_err(store_error)?;
-            match parent {
-                Some(p) if !p.is_archived() => source = p,
-                // A parent that is gone leaves the copy with what it has.
-                _ => break,
-            }
-        }
+        let source = self.calls.elements.effective(action).await?;
         ActionDefinition::of_doc(&source.doc)
     }
 }

@@ -17,18 +17,23 @@
 //! * `delete-data-record` outputs `{}`.
 
 use osmosis_connectors::api_client::{ApiClientError, ApiRequest, Method};
+use osmosis_connectors::auth::token::mint_token;
 use osmosis_connectors::definition::CollectionMethod;
 use osmosis_connectors::function::fill_path;
 use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_runtime::formula::{build_value, resolve_formulas};
+use osmosis_runtime::formula::{build_value, resolve_formulas, FormulaHost};
 use osmosis_runtime::js::strip_undefined;
-use osmosis_sandbox::{HostApi, Limits, Sandbox};
+use osmosis_sandbox::{HostApi, HostError, HostObject, Limits, Sandbox};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::{ActionDefinition, ActionTarget, Actions};
 use crate::connections::call_trace::Trace;
 use crate::connections::{api_failure, CallFailure};
+use crate::elements::InstanceSelector;
+use crate::self_api::SelfApi;
 use crate::{Caller, PathSelector};
 
 /// Runs `def` for `target` and answers the raw output (before `outputMapping`).
@@ -43,9 +48,13 @@ pub(super) async fn execute(
 ) -> Result<Value, ApiError> {
     // A stored action's config may hold formulas; a request given inline (`/act`
     // with `api`) is sent as written.
-    let config = match &target.action {
-        Some(_) => resolve_config(&def.config, variables).await?,
-        None => def.config.clone(),
+    let config = match (&target.action, &target.connection) {
+        (Some(_), Some(conn)) => {
+            let host = actions.data_links.formula_host(caller, conn).await?;
+            resolve_config(&def.config, variables, Some(&host)).await?
+        }
+        (Some(_), None) => resolve_config(&def.config, variables, None).await?,
+        (None, _) => def.config.clone(),
     };
     let run = Run {
         actions,
@@ -54,6 +63,7 @@ pub(super) async fn execute(
         config: &config,
         raw_config: &def.config,
         input,
+        variables,
     };
     match def.kind.as_str() {
         "api-request-to-external-app" | "api-request" => run.external_request().await,
@@ -68,18 +78,20 @@ pub(super) async fn execute(
         "update-data-record" => run.update_record().await,
         "delete-data-record" => run.delete_record().await,
         "find-or-create-data-record" => run.find_or_create_record().await,
-        "api-request-to-your-app" => Err(ApiError::bad_request(
-            keys::NOT_SUPPORTED,
-            "Actions of type `api-request-to-your-app` do not run in this build yet",
-        )),
+        "api-request-to-your-app" => run.your_app_request().await,
         other => Err(ApiError::configuration(format!(
             "Unknown action type `{other}`"
         ))),
     }
 }
 
-/// The config with its formulas evaluated; `fieldMapping` is kept as written.
-async fn resolve_config(config: &Value, variables: &Value) -> Result<Value, ApiError> {
+/// The config with its formulas evaluated (data-link formulas answered on the run's
+/// connection); `fieldMapping` is kept as written.
+async fn resolve_config(
+    config: &Value,
+    variables: &Value,
+    host: Option<&dyn FormulaHost>,
+) -> Result<Value, ApiError> {
     let Value::Object(map) = config else {
         return Ok(config.clone());
     };
@@ -89,7 +101,7 @@ async fn resolve_config(config: &Value, variables: &Value) -> Result<Value, ApiE
             out.insert(k.clone(), v.clone());
             continue;
         }
-        let built = resolve_formulas(Some(v), Some(variables), None, None)
+        let built = resolve_formulas(Some(v), Some(variables), None, host)
             .await
             .map_err(|e| ApiError::configuration(format!("config.{k}: {e}")))?;
         if let Some(v) = built.map(strip_undefined) {
@@ -106,6 +118,7 @@ struct Run<'a, 'e> {
     config: &'a Value,
     raw_config: &'a Value,
     input: &'a Value,
+    variables: &'a Value,
 }
 
 impl Run<'_, '_> {
@@ -182,7 +195,13 @@ impl Run<'_, '_> {
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::configuration("The action has no `config.code`"))?
             .to_owned();
-        let host = HostApi::new().with_scope(trace.host_scope());
+        let mut host = HostApi::new().with_scope(trace.host_scope());
+        if let (Some(api), Some(token)) = (self.actions.self_api.get(), self.customer_token()?) {
+            let membrane = membrane_object(api, token);
+            host = host
+                .object("membrane", membrane.clone())
+                .object("engineApiClient", membrane);
+        }
         let Some(conn) = &self.target.connection else {
             let sandbox = Sandbox::new(Limits::default());
             return match sandbox
@@ -212,6 +231,63 @@ impl Run<'_, '_> {
     /// `http-request`: `config.request {url|uri, method, query, headers, data|body}`
     /// to any public address (the outbound guard applies, as to every call).
     async fn http_request(&self) -> Result<Value, ApiError> {
+        self.send_http(Vec::new()).await
+    }
+
+    /// `api-request-to-your-app`: an HTTP request (as `http-request`) to the
+    /// workspace's own API, as the connection's customer: a token for the customer
+    /// signed with the workspace secret (an hour) in `Authorization: Bearer`,
+    /// `X-Membrane-Token` and `X-Integration-App-Token`, the headers token
+    /// connectors send.
+    async fn your_app_request(&self) -> Result<Value, ApiError> {
+        let token = self.customer_token()?.ok_or_else(|| {
+            ApiError::bad_request(
+                keys::INVALID_QUERY,
+                "A request to your app runs as a customer: name a connection or use a customer token",
+            )
+        })?;
+        let headers = [
+            "Authorization",
+            "X-Membrane-Token",
+            "X-Integration-App-Token",
+        ]
+        .into_iter()
+        .map(|h| {
+            let value = if h == "Authorization" {
+                format!("Bearer {token}")
+            } else {
+                token.clone()
+            };
+            (h, value)
+        })
+        .collect();
+        self.send_http(headers).await
+    }
+
+    /// A token for the run's customer (the connection's, else the caller's), signed
+    /// with the workspace secret and valid for an hour; `None` for an admin's run on
+    /// no connection. It names the customer by its own id (`user.id`, the key), as
+    /// the tokens a workspace mints for its customers do.
+    fn customer_token(&self) -> Result<Option<String>, ApiError> {
+        let Some(customer) = self.variables["user"]["id"].as_str() else {
+            return Ok(None);
+        };
+        let ws = &self.caller.workspace;
+        mint_token(
+            &ws.key,
+            &ws.secret,
+            customer,
+            None,
+            Duration::from_secs(3600),
+        )
+        .map(Some)
+        .map_err(|e| e.to_error_data())
+    }
+
+    /// Sends `config.request` with the outbound client, `extra` headers after the
+    /// configured ones; the response body is the output, a non-2xx answer an error
+    /// carrying its status and body.
+    async fn send_http(&self, extra: Vec<(&str, String)>) -> Result<Value, ApiError> {
         let Some(Value::Object(r)) = self.config_field("request").or(Some(self.config)) else {
             return Err(ApiError::configuration(
                 "The action has no `config.request`",
@@ -241,6 +317,9 @@ impl Run<'_, '_> {
                 request = request.header(k.as_str(), scalar(v));
             }
         }
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
         if let Some(body) = r
             .get("data")
             .or_else(|| r.get("body"))
@@ -268,6 +347,62 @@ impl Run<'_, '_> {
         }
         Ok(data)
     }
+}
+
+/// `membrane` / `engineApiClient` of a `run-javascript` action: Osmosis's own API as
+/// the run's customer, with the methods of the external API client —
+/// `get(path, query?)`, `delete(path, query?)`, `post|put|patch(path, data?)` —
+/// answering the response body and rejecting with the `ErrorData` of a refused
+/// call. (The SDK's chained accessors, `membrane.connection(x).action(y).run()`, are
+/// not offered: the sandbox's host objects are flat; call the routes they call.)
+fn membrane_object(api: Arc<dyn SelfApi>, token: String) -> HostObject {
+    let mut object = HostObject::new();
+    for (name, method, second_is_query) in [
+        ("get", "GET", true),
+        ("delete", "DELETE", true),
+        ("post", "POST", false),
+        ("put", "PUT", false),
+        ("patch", "PATCH", false),
+    ] {
+        let (api, token) = (Arc::clone(&api), token.clone());
+        object = object.method(name, move |args: Vec<Value>| {
+            let (api, token) = (Arc::clone(&api), token.clone());
+            async move {
+                let Some(Value::String(path)) = args.first() else {
+                    return Err(HostError::new("the first argument must be the API path"));
+                };
+                let mut target = format!("/{}", path.trim_start_matches('/'));
+                let second = args.get(1).filter(|v| !v.is_null()).cloned();
+                let body = if second_is_query {
+                    if let Some(Value::Object(q)) = &second {
+                        let mut query = url::form_urlencoded::Serializer::new(String::new());
+                        for (k, v) in q {
+                            query.append_pair(k, &scalar(v));
+                        }
+                        target = format!("{target}?{}", query.finish());
+                    }
+                    None
+                } else {
+                    second
+                };
+                let (status, answer) = api
+                    .call(method, &target, &token, body)
+                    .await
+                    .map_err(HostError::new)?;
+                if (200..300).contains(&status) {
+                    Ok(answer)
+                } else {
+                    let message = answer
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("The API refused the request")
+                        .to_owned();
+                    Err(HostError::with_data(message, answer))
+                }
+            }
+        });
+    }
+    object
 }
 
 /// A query or header value as text.
@@ -336,20 +471,33 @@ pub(crate) fn external_request(
 /// The data actions: a collection of the connection's connector, and optionally a
 /// field mapping.
 impl Run<'_, '_> {
-    /// An element the config names by key: the connection's integration's copy,
-    /// else the universal one.
+    /// An element the config names by key, with the fields that apply to this run:
+    /// the connection's own instance of it when one exists (the customer's edits),
+    /// else the connection's integration's copy, else the universal one — each
+    /// following its parent while not customised (`Elements::effective`).
     async fn referenced(&self, t: ElementType, key: &str) -> Result<Element, ApiError> {
+        let elements = &self.actions.calls.elements;
         let mut sel = PathSelector::new(key);
-        sel.layer.integration_id = self
-            .target
-            .connection
-            .as_ref()
-            .and_then(|c| c.integration_id.clone());
-        self.actions
-            .calls
-            .elements
-            .resolve(self.caller, t, &sel)
-            .await
+        if let Some(conn) = &self.target.connection {
+            sel.layer.integration_id = conn.integration_id.clone();
+            if let Some(it) = t.instance_type() {
+                let instance = InstanceSelector {
+                    parent: Some(key.to_owned()),
+                    connection_id: Some(conn.id.clone()),
+                    ..Default::default()
+                };
+                if let Ok(found) = elements.resolve_instance(self.caller, it, &instance).await {
+                    if !found.is_archived() {
+                        return elements.effective(&found).await;
+                    }
+                }
+            }
+        }
+        let found = elements.resolve(self.caller, t, &sel).await?;
+        if found.is_archived() {
+            return Err(crate::errors::not_found(t, key));
+        }
+        elements.effective(&found).await
     }
 
     /// `(collectionKey, collectionParameters)` from `config.dataSource`: inline, or

@@ -47,6 +47,10 @@ use crate::{Caller, Engine};
 pub struct Actions<'e> {
     pub(crate) calls: Calls<'e>,
     pub(crate) run_logs: &'e dyn ActionRunLogStore,
+    /// Answers the data-link formulas (`$findAppRecordId`, …) in configs.
+    pub(crate) data_links: crate::data_links::DataLinks<'e>,
+    /// The API itself, for `run-javascript`'s `membrane` object.
+    pub(crate) self_api: &'e crate::self_api::SelfApiSlot,
 }
 
 impl<'e> Actions<'e> {
@@ -54,6 +58,8 @@ impl<'e> Actions<'e> {
         Actions {
             calls: engine.calls(),
             run_logs: engine.stores.action_runs.as_ref(),
+            self_api: &engine.self_api,
+            data_links: engine.data_links(),
         }
     }
 }
@@ -114,7 +120,7 @@ impl Actions<'_> {
         target: ActionTarget,
         args: RunArguments,
     ) -> Result<ActionRun, ActionRunError> {
-        let definition = self.definition_of(caller, &target).await?;
+        let definition = self.definition_of(&target).await?;
         let input = input::fit(definition.input_schema.as_ref(), args.input)?;
         let user = self
             .user_variable(caller, target.connection.as_ref())

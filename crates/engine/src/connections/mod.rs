@@ -133,7 +133,7 @@ impl Calls<'_> {
     /// The integration a connection (or one being made) works through and the
     /// connector that integration names. An archived integration or connector is
     /// out of service: nothing connects or calls through it until it is restored.
-    async fn live_integration_and_connector(
+    pub(crate) async fn live_integration_and_connector(
         &self,
         el: &Element,
     ) -> Result<(Element, Element), ApiError> {

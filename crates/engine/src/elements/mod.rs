@@ -4,6 +4,7 @@
 //! Types differ only through their `TypeSpec` (model crate) and the hooks in
 //! [`hooks`] the types register; nothing here is written for one type.
 
+mod follow;
 pub mod hooks;
 mod input;
 mod limits;

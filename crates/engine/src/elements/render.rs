@@ -241,6 +241,9 @@ fn envelope(el: &Element) -> Map<String, Value> {
         "universalDataSourceId",
         "universalParentId",
         "dependencies",
+        // Computed at a field mapping instance's setup.
+        "dataSourceInstanceId",
+        "dataSourceSchema",
     ] {
         if let Some(v) = el.doc.get(f) {
             m.entry(f.to_string()).or_insert_with(|| v.clone());

@@ -115,6 +115,18 @@ async fn every_action_type_runs_through_the_connection() {
         "{out}"
     );
 
+    // run-javascript's `membrane` (alias `engineApiClient`): Osmosis's own API as
+    // the connection's customer — her connections only, others not found.
+    action(&s, json!({"key": "self", "name": "Self", "type": "run-javascript", "config": {"code": format!(
+        "export default async ({{membrane, engineApiClient}}) => {{ const conns = await engineApiClient.get('/connections'); let denied; try {{ await membrane.get('/connections/{}') }} catch (e) {{ denied = e.data.key }} const run = await membrane.post('/act', {{key: 'js', connectionId: '{}', input: {{n: 1}}}}); return {{ids: conns.items.map(c => c.id), denied, nested: run.output.n}} }}",
+        f.bob_conn, conn)}})).await;
+    let out = output(&s, &f.alice, json!({"key": "self", "connectionId": conn})).await;
+    assert_eq!(
+        out,
+        json!({"ids": [conn], "denied": "not_found", "nested": 2}),
+        "{out}"
+    );
+
     // http-request: any URL (the mock is allowed as loopback here).
     action(&s, json!({"key": "http", "name": "HTTP", "type": "http-request",
                       "config": {"request": {"method": "PUT", "url": format!("{}/echo/raw", f.crm.url),
@@ -125,6 +137,23 @@ async fn every_action_type_runs_through_the_connection() {
         (&json!("PUT"), &json!({"a": 1})),
         "{out}"
     );
+
+    // api-request-to-your-app: as the customer, with a token the workspace signed.
+    action(&s, json!({"key": "mine", "name": "Mine", "type": "api-request-to-your-app",
+                      "config": {"request": {"method": "POST", "uri": format!("{}/echo/app", f.crm.url),
+                                             "headers": {"x-api-key": CRM_KEY}, "data": {"b": 2}}}})).await;
+    let out = output(&s, &f.alice, json!({"key": "mine", "connectionId": conn})).await;
+    let token = out["headers"]["x-membrane-token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {out}");
+    assert_eq!(
+        out["headers"]["authorization"],
+        format!("Bearer {token}"),
+        "{out}"
+    );
+    assert_eq!(out["body"], json!({"b": 2}), "{out}");
 
     // The data actions on the contacts collection.
     let contacts = json!({"collectionKey": "contacts"});
@@ -249,6 +278,56 @@ async fn field_mappings_and_output_mapping_reshape_records() {
         "{out}"
     );
     assert_eq!(out["who"], "alice", "{out}");
+
+    // A field mapping named by key: a customer's own instance of it wins for her
+    // connection; everyone else gets the mapping as defined.
+    s.create(
+        "field-mappings",
+        json!({"key": "people-map", "name": "People map",
+        "importValue": {"mail": var("$.email")}}),
+    )
+    .await;
+    action(&s, json!({"key": "mapped", "name": "Mapped", "type": "find-data-record-by-id",
+        "config": {"dataSource": {"collectionKey": "contacts"}, "fieldMapping": {"key": "people-map"}}})).await;
+    let (status, mine) = s
+        .call(
+            "PUT",
+            &format!("/connections/{}/field-mappings/people-map", f.alice_conn),
+            Some(&f.alice),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    let (status, _) = s
+        .patch(
+            &format!("/connections/{}/field-mappings/people-map", f.alice_conn),
+            &f.alice,
+            json!({"importValue": {"city": var("$.city")}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let hers = output(
+        &s,
+        &f.alice,
+        json!({"key": "mapped", "connectionId": f.alice_conn, "input": {"id": "2"}}),
+    )
+    .await;
+    assert_eq!(
+        hers["fields"],
+        json!({"city": seed_contact(2)["city"]}),
+        "{hers}"
+    );
+    let his = output(
+        &s,
+        &f.bob,
+        json!({"key": "mapped", "connectionId": f.bob_conn, "input": {"id": "2"}}),
+    )
+    .await;
+    assert_eq!(
+        his["fields"],
+        json!({"mail": seed_contact(2)["email"]}),
+        "{his}"
+    );
 
     action(&s, json!({"key": "add-person", "name": "Add person", "type": "create-data-record",
         "inputSchema": {"type": "object", "properties": {"mail": {"type": "string"}, "given": {"type": "string"}}},
@@ -692,4 +771,50 @@ async fn javascript_that_loops_allocates_or_throws_fails_alone() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let (_, errors) = s.get("/action-run-logs?status=error", &f.alice).await;
     assert_eq!(errors["items"].as_array().unwrap().len(), 3, "{errors}");
+}
+
+#[tokio::test]
+async fn config_formulas_find_linked_records_on_the_runs_connection() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 10).await;
+    s.create(
+        "data-link-tables",
+        json!({"key": "people-links", "name": "People links"}),
+    )
+    .await;
+    let links = |conn: &str| {
+        format!("/data-link-table-instance/links?dataLinkTableKey=people-links&connectionId={conn}&autoCreate=true")
+    };
+    let (status, made) = s
+        .post(
+            &links(&f.alice_conn),
+            &f.alice,
+            json!({"appRecordId": "app-7", "externalRecordId": "7"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    s.post(
+        &links(&f.bob_conn),
+        &f.bob,
+        json!({"appRecordId": "app-7", "externalRecordId": "3"}),
+    )
+    .await;
+    action(&s, json!({"key": "linked", "name": "Linked", "type": "find-data-record-by-id",
+        "config": {"dataSource": {"collectionKey": "contacts"},
+                   "id": {"$findExternalRecordId": {"dataLinkTable": {"key": "people-links"}, "recordId": var("$.input.appId")}}}})).await;
+    // Each customer's link on her own connection.
+    let hers = output(
+        &s,
+        &f.alice,
+        json!({"key": "linked", "connectionId": f.alice_conn, "input": {"appId": "app-7"}}),
+    )
+    .await;
+    assert_eq!(hers["id"], "7", "{hers}");
+    let his = output(
+        &s,
+        &f.bob,
+        json!({"key": "linked", "connectionId": f.bob_conn, "input": {"appId": "app-7"}}),
+    )
+    .await;
+    assert_eq!(his["id"], "3", "{his}");
 }

@@ -18,6 +18,8 @@ mod connect_kill;
 mod connection_tenancy;
 mod connections;
 mod credentials;
+mod data_links;
+mod data_sources;
 mod elements;
 mod faults;
 mod faults_kill;

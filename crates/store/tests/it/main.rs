@@ -6,5 +6,6 @@ mod action_runs;
 mod cache_budget;
 mod common;
 mod conformance;
+mod data_links;
 mod elements;
 mod jobs;

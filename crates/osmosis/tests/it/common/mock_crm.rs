@@ -626,6 +626,22 @@ fn contacts_collection() -> Value {
             "fields": from_api,
         }},
         "fieldsToApi": {"type": "mapping", "mapping": to_api},
+        // The unified `contacts` model: record fields to the model's and back.
+        "udm": {"contacts": {
+            "extract": {
+                "fullName": {"$concat": {"values": [var("$.firstName"), var("$.lastName")], "delimiter": " "}},
+                "firstName": var("$.firstName"),
+                "lastName": var("$.lastName"),
+                "primaryEmail": var("$.email"),
+                "companyName": var("$.companyName"),
+            },
+            "parse": {
+                "firstName": var("$.firstName"),
+                "lastName": var("$.lastName"),
+                "email": var("$.primaryEmail"),
+                "companyName": var("$.companyName"),
+            },
+        }},
         "customFieldsSchema": {"type": "javascript", "code":
             "export default async ({apiClient}) => { const fields = await apiClient.get('/custom-fields/contacts'); const properties = {}; for (const f of fields) properties[f.key] = {type: f.type}; return {type: 'object', properties} }"},
     })
