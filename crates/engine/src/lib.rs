@@ -8,6 +8,7 @@
 //! `osmosis_store::Stores`, which no caller outside the engine can reach.
 
 pub mod actions;
+pub mod app_data_schemas;
 pub mod caller;
 pub mod clock;
 pub mod connect;
@@ -127,6 +128,11 @@ impl Engine {
     /// Running actions, and their run logs.
     pub fn actions(&self) -> actions::Actions<'_> {
         actions::Actions::of(self)
+    }
+
+    /// App data schemas, static and customer-specific.
+    pub fn app_data_schemas(&self) -> app_data_schemas::AppDataSchemas<'_> {
+        app_data_schemas::AppDataSchemas::of(self)
     }
 
     /// Data source instances' collections, with UDM translation.

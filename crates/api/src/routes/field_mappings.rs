@@ -5,7 +5,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::Json;
-use osmosis_engine::PathSelector;
+use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
@@ -23,15 +23,16 @@ pub fn router() -> Routes {
         .route("/field-mapping/app-schema", get(by_query))
 }
 
-/// The stored `appSchema`; a mapping without one has nothing to map to, which is a
-/// configuration problem rather than an empty schema.
-fn app_schema(el: &Element) -> Result<Value, ApiError> {
-    el.doc.get("appSchema").cloned().ok_or_else(|| {
-        ApiError::configuration(format!(
-            "Field mapping `{}` has no appSchema",
-            el.key.as_deref().unwrap_or(&el.id)
-        ))
-    })
+/// The mapping's `appSchema` with references to app data schemas resolved for the
+/// caller (a customer-specific schema is that customer's); a mapping without one
+/// has nothing to map to, which is a configuration problem rather than an empty
+/// schema.
+async fn app_schema(state: &AppState, caller: &Caller, el: &Element) -> Result<Value, ApiError> {
+    state
+        .engine
+        .app_data_schemas()
+        .app_schema_of(caller, el)
+        .await
 }
 
 async fn by_path(
@@ -50,7 +51,7 @@ async fn by_path(
         .elements()
         .resolve(&caller, ElementType::FieldMapping, &sel)
         .await?;
-    Ok(Json(app_schema(&el)?))
+    Ok(Json(app_schema(&state, &caller, &el).await?))
 }
 
 async fn by_query(
@@ -60,5 +61,5 @@ async fn by_query(
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let el = resolve_query(&state, &caller, ElementType::FieldMapping, &q).await?;
-    Ok(Json(app_schema(&el)?))
+    Ok(Json(app_schema(&state, &caller, &el).await?))
 }

@@ -266,10 +266,10 @@ impl Run<'_, '_> {
 
     /// A token for the run's customer (the connection's, else the caller's), signed
     /// with the workspace secret and valid for an hour; `None` for an admin's run on
-    /// no connection. It names the customer by its own id (`user.id`, the key), as
-    /// the tokens a workspace mints for its customers do.
+    /// no connection. It names the customer by the app's own id (`user.internalId`),
+    /// as the tokens a workspace mints for its customers do.
     fn customer_token(&self) -> Result<Option<String>, ApiError> {
-        let Some(customer) = self.variables["user"]["id"].as_str() else {
+        let Some(customer) = self.variables["user"]["internalId"].as_str() else {
             return Ok(None);
         };
         let ws = &self.caller.workspace;

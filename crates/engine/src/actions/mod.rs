@@ -28,7 +28,7 @@ pub(crate) mod run_logs;
 
 use std::time::Instant;
 
-use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_model::{ApiError, Element};
 use osmosis_store::{ActionRunLog, ActionRunLogStore};
 use serde_json::{json, Map, Value};
 
@@ -172,9 +172,7 @@ impl Actions<'_> {
         }
     }
 
-    /// The `user` variable: the connection's customer (or the calling customer) as
-    /// `{id, internalId, name, fields}` — `id` is the customer's own key, as the
-    /// hosted API gives it.
+    /// The `user` variable: the connection's customer, else the calling one.
     async fn user_variable(
         &self,
         caller: &Caller,
@@ -183,26 +181,12 @@ impl Actions<'_> {
         let customer_id = connection
             .and_then(|c| c.customer_id.clone())
             .or_else(|| caller.customer_id.clone());
-        let Some(id) = customer_id else {
-            return Ok(Value::Null);
-        };
-        let customer = self
-            .calls
-            .elements
-            .store
-            .element_by_id(caller.workspace_id(), &id)
-            .await
-            .map_err(crate::errors::store_error)?
-            .filter(|c| c.element_type == ElementType::Customer);
-        Ok(match customer {
-            Some(c) => json!({
-                "id": c.key.clone().unwrap_or_else(|| c.id.clone()),
-                "internalId": c.id,
-                "name": c.name,
-                "fields": c.doc.get("fields").cloned().unwrap_or_else(|| json!({})),
-            }),
-            None => json!({"id": id, "internalId": id}),
-        })
+        crate::types::customer::user_variable(
+            self.calls.elements.store,
+            caller.workspace_id(),
+            customer_id.as_deref(),
+        )
+        .await
     }
 }
 

@@ -146,10 +146,16 @@ pub(crate) fn default_key_scope(el: &Element) -> String {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     match el.element_type.spec().layering {
         Layering::IntegrationLevel => o(&el.integration_id),
+        // One instance per (element, connection, instance key); an instance made
+        // without a connection (an app data schema's, per customer) is its
+        // customer's.
         Layering::Instance(_) => format!(
             "{}|{}|{}",
             o(&el.parent_id),
-            o(&el.connection_id),
+            el.connection_id
+                .clone()
+                .or_else(|| el.customer_id.as_ref().map(|c| format!("customer:{c}")))
+                .unwrap_or_default(),
             o(&el.instance_key)
         ),
         Layering::None => String::new(),

@@ -244,6 +244,8 @@ fn envelope(el: &Element) -> Map<String, Value> {
         // Computed at a field mapping instance's setup.
         "dataSourceInstanceId",
         "dataSourceSchema",
+        // Why an app data schema instance's setup failed.
+        "error",
     ] {
         if let Some(v) = el.doc.get(f) {
             m.entry(f.to_string()).or_insert_with(|| v.clone());

@@ -331,14 +331,17 @@ impl Elements<'_> {
         if !sel.auto_create {
             return Err(not_found(t, &parent_sel));
         }
-        let Some(connection) = connection else {
+        // Customer-scoped instances (app data schemas) need no connection.
+        if connection.is_none() && self.hooks(t).instance_needs_connection() {
             return Err(ApiError::invalid_query(
                 "connectionId",
                 "creating an instance needs a connection",
             ));
-        };
+        }
         let mut body = Map::new();
-        body.insert("connectionId".into(), Value::String(connection.id.clone()));
+        if let Some(connection) = &connection {
+            body.insert("connectionId".into(), Value::String(connection.id.clone()));
+        }
         body.insert(
             t.spec().parent_field.unwrap_or("parentId").into(),
             Value::String(parent.id.clone()),

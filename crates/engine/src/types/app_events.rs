@@ -103,8 +103,24 @@ impl crate::elements::ElementHooks for AppEventSubscriptionHooks {
 /// App data schema instances belong to a customer, not necessarily to a connection.
 pub(crate) struct AppDataSchemaInstanceHooks;
 
+#[async_trait::async_trait]
 impl crate::elements::ElementHooks for AppDataSchemaInstanceHooks {
     fn instance_needs_connection(&self) -> bool {
         false
+    }
+
+    /// `setup`: the customer's schema computed again (see `app_data_schemas`).
+    async fn refresh(
+        &self,
+        engine: &Engine,
+        caller: &crate::Caller,
+        current: &Element,
+    ) -> Option<Result<Element, ApiError>> {
+        Some(
+            engine
+                .app_data_schemas()
+                .setup_instance(caller, current)
+                .await,
+        )
     }
 }

@@ -17,6 +17,34 @@ use crate::caller::{Caller, CustomerClaims};
 use crate::elements::NewElement;
 use crate::Engine;
 
+/// The `user` variable of formulas and code run for a customer: the customer as
+/// the API shows it — `id` (Osmosis's), `internalId` (the app's own id, which
+/// tokens name), `name`, `fields`. `Null` when no customer is involved (an admin's
+/// run on no connection).
+pub(crate) async fn user_variable(
+    store: &dyn osmosis_store::ElementStore,
+    workspace_id: &str,
+    customer_id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let Some(id) = customer_id else {
+        return Ok(Value::Null);
+    };
+    let customer = store
+        .element_by_id(workspace_id, id)
+        .await
+        .map_err(crate::errors::store_error)?
+        .filter(|c| c.element_type == ElementType::Customer);
+    Ok(match customer {
+        Some(c) => json!({
+            "id": c.id,
+            "internalId": c.key.clone().unwrap_or_default(),
+            "name": c.name,
+            "fields": c.doc.get("fields").cloned().unwrap_or_else(|| json!({})),
+        }),
+        None => json!({"id": id}),
+    })
+}
+
 pub(super) fn render(el: &Element, m: &mut Map<String, Value>) {
     m.insert(
         "internalId".into(),

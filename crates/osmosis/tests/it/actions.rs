@@ -264,7 +264,7 @@ async fn field_mappings_and_output_mapping_reshape_records() {
     action(&s, json!({"key": "people", "name": "People", "type": "list-data-records",
         "config": {"dataSource": {"collectionKey": "contacts"},
                    "fieldMapping": {"importValue": {"mail": var("$.email"), "tier": var("$.tier")}}},
-        "outputMapping": {"count": {"$var": "$.output.records.length"}, "first": var("$.output.records[0].fields"), "who": var("$.user.id")}})).await;
+        "outputMapping": {"count": {"$var": "$.output.records.length"}, "first": var("$.output.records[0].fields"), "who": var("$.user.internalId")}})).await;
     let out = output(
         &s,
         &f.alice,

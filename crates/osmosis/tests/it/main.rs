@@ -8,6 +8,7 @@
 //! module (`test(/^faults_slow_clients::/)`).
 
 mod actions;
+mod app_data_schemas;
 mod archived_paths;
 mod auth;
 mod calls;
