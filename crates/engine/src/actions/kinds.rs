@@ -543,11 +543,55 @@ impl Run<'_, '_> {
         if fm.get("importValue").is_none() && fm.get("exportValue").is_none() {
             if let Some(key) = fm.get("key").and_then(Value::as_str) {
                 let el = self.referenced(ElementType::FieldMapping, key).await?;
-                fm = el.doc.clone();
+                fm = self.with_frozen_fields(el).await?.doc;
             }
         }
         let pick = |k: &str| fm.get(k).filter(|v| !v.is_null()).cloned();
         Ok((pick("importValue"), pick("exportValue")))
+    }
+
+    /// A customer's field mapping instance with the fields its mapping froze
+    /// (`frozenImportFields`, `frozenExportFields`) taken from the mapping: the
+    /// customer may change the rest of the mapping, never those.
+    async fn with_frozen_fields(&self, mut el: Element) -> Result<Element, ApiError> {
+        let Some(parent_id) = el
+            .parent_id
+            .clone()
+            .filter(|_| el.element_type == ElementType::FieldMappingInstance)
+        else {
+            return Ok(el);
+        };
+        let elements = &self.actions.calls.elements;
+        let Some(parent) = elements
+            .store
+            .element_by_id(&el.workspace_id, &parent_id)
+            .await
+            .map_err(crate::errors::store_error)?
+        else {
+            return Ok(el);
+        };
+        let parent = elements.effective(&parent).await?;
+        for (frozen, value) in [
+            ("frozenImportFields", "importValue"),
+            ("frozenExportFields", "exportValue"),
+        ] {
+            let Some(Value::Array(fields)) = parent.doc.get(frozen) else {
+                continue;
+            };
+            let theirs = parent.doc.get(value).and_then(Value::as_object);
+            let mine = el
+                .doc
+                .entry(value)
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(mine) = mine else { continue };
+            for field in fields.iter().filter_map(Value::as_str) {
+                match theirs.and_then(|t| t.get(field)) {
+                    Some(v) => mine.insert(field.to_owned(), v.clone()),
+                    None => mine.remove(field),
+                };
+            }
+        }
+        Ok(el)
     }
 
     async fn method(&self, method: CollectionMethod, request: Value) -> Result<Value, ApiError> {

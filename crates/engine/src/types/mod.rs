@@ -3,6 +3,7 @@
 //! means its spec in the model crate, its module here, and one line in
 //! [`hooks_of`].
 
+mod action;
 mod app_events;
 pub(crate) mod connector;
 pub(crate) mod customer;
@@ -27,6 +28,7 @@ pub fn connector_spec(connector: &Element) -> Value {
 pub fn hooks_of(t: ElementType) -> &'static dyn ElementHooks {
     use ElementType as T;
     match t {
+        T::Action | T::ActionInstance => &action::ActionHooks,
         T::Integration => &integration::IntegrationHooks,
         T::Connector => &connector::ConnectorHooks,
         T::Customer => &customer::CustomerHooks,

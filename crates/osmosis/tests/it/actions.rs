@@ -280,11 +280,11 @@ async fn field_mappings_and_output_mapping_reshape_records() {
     assert_eq!(out["who"], "alice", "{out}");
 
     // A field mapping named by key: a customer's own instance of it wins for her
-    // connection; everyone else gets the mapping as defined.
+    // connection (but for its frozen fields); everyone else gets the mapping.
     s.create(
         "field-mappings",
         json!({"key": "people-map", "name": "People map",
-        "importValue": {"mail": var("$.email")}}),
+        "importValue": {"mail": var("$.email")}, "frozenImportFields": ["mail"]}),
     )
     .await;
     action(&s, json!({"key": "mapped", "name": "Mapped", "type": "find-data-record-by-id",
@@ -302,7 +302,7 @@ async fn field_mappings_and_output_mapping_reshape_records() {
         .patch(
             &format!("/connections/{}/field-mappings/people-map", f.alice_conn),
             &f.alice,
-            json!({"importValue": {"city": var("$.city")}}),
+            json!({"importValue": {"city": var("$.city"), "mail": var("$.phone")}}),
         )
         .await;
     assert_eq!(status, 200);
@@ -312,9 +312,10 @@ async fn field_mappings_and_output_mapping_reshape_records() {
         json!({"key": "mapped", "connectionId": f.alice_conn, "input": {"id": "2"}}),
     )
     .await;
+    // Her own mapping, except the field the mapping froze.
     assert_eq!(
         hers["fields"],
-        json!({"city": seed_contact(2)["city"]}),
+        json!({"city": seed_contact(2)["city"], "mail": seed_contact(2)["email"]}),
         "{hers}"
     );
     let his = output(
@@ -817,4 +818,52 @@ async fn config_formulas_find_linked_records_on_the_runs_connection() {
     )
     .await;
     assert_eq!(his["id"], "3", "{his}");
+}
+
+#[tokio::test]
+async fn output_schemas_follow_the_documented_precedence() {
+    let s = Server::start().await;
+    let list = s
+        .create(
+            "actions",
+            json!({"key": "list", "name": "List", "type": "list-data-records",
+            "config": {"dataSource": {"collectionKey": "contacts"}}}),
+        )
+        .await;
+    assert_eq!(list["outputSchema"], list["defaultOutputSchema"], "{list}");
+    assert_eq!(
+        list["outputSchema"]["properties"]["records"]["type"], "array",
+        "{list}"
+    );
+    let mapped = s
+        .create(
+            "actions",
+            json!({"key": "mapped", "name": "Mapped", "type": "list-data-records",
+            "inputSchema": {"type": "object", "properties": {"name": {"type": "string"}}},
+            "config": {"dataSource": {"collectionKey": "contacts"}},
+            "outputMapping": {"next": var("$.output.cursor"), "who": var("$.input.name")}}),
+        )
+        .await;
+    let transformed = json!({"type": "object", "properties": {"next": {"type": "string"}, "who": {"type": "string"}}});
+    assert_eq!(mapped["transformedOutputSchema"], transformed, "{mapped}");
+    assert_eq!(mapped["outputSchema"], transformed, "{mapped}");
+    let custom = json!({"type": "object", "properties": {"total": {"type": "number"}}});
+    let (status, customised) = s
+        .patch(
+            "/actions/mapped",
+            &s.admin(),
+            json!({"customOutputSchema": custom}),
+        )
+        .await;
+    assert_eq!(status, 200, "{customised}");
+    assert_eq!(customised["outputSchema"], custom, "{customised}");
+    // An API request has no default: nothing to claim without a mapping.
+    let api = s
+        .create(
+            "actions",
+            json!({"key": "api", "name": "API", "type": "api-request-to-external-app",
+            "config": {"request": {"path": "/x"}}}),
+        )
+        .await;
+    assert!(api.get("outputSchema").is_none(), "{api}");
 }
