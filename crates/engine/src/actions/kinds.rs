@@ -17,24 +17,18 @@
 //! * `delete-data-record` outputs `{}`.
 
 use osmosis_connectors::api_client::{ApiClientError, ApiRequest, Method};
-use osmosis_connectors::auth::token::mint_token;
-use osmosis_connectors::definition::CollectionMethod;
 use osmosis_connectors::function::fill_path;
 use osmosis_model::error::keys;
-use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_runtime::formula::{build_value, resolve_formulas, FormulaHost};
+use osmosis_model::{ApiError, Element};
+use osmosis_runtime::formula::{resolve_formulas, FormulaHost};
 use osmosis_runtime::js::strip_undefined;
-use osmosis_sandbox::{HostApi, HostError, HostObject, Limits, Sandbox};
+use osmosis_sandbox::{HostApi, Limits, Sandbox};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
-use std::time::Duration;
 
 use super::{ActionDefinition, ActionTarget, Actions};
 use crate::connections::call_trace::Trace;
 use crate::connections::{api_failure, CallFailure};
-use crate::elements::InstanceSelector;
-use crate::self_api::SelfApi;
-use crate::{Caller, PathSelector};
+use crate::Caller;
 
 /// Runs `def` for `target` and answers the raw output (before `outputMapping`).
 pub(super) async fn execute(
@@ -111,18 +105,18 @@ async fn resolve_config(
     Ok(Value::Object(out))
 }
 
-struct Run<'a, 'e> {
-    actions: &'a Actions<'e>,
-    caller: &'a Caller,
-    target: &'a ActionTarget,
-    config: &'a Value,
-    raw_config: &'a Value,
-    input: &'a Value,
-    variables: &'a Value,
+pub(super) struct Run<'a, 'e> {
+    pub(super) actions: &'a Actions<'e>,
+    pub(super) caller: &'a Caller,
+    pub(super) target: &'a ActionTarget,
+    pub(super) config: &'a Value,
+    pub(super) raw_config: &'a Value,
+    pub(super) input: &'a Value,
+    pub(super) variables: &'a Value,
 }
 
 impl Run<'_, '_> {
-    fn connection(&self) -> Result<&Element, ApiError> {
+    pub(super) fn connection(&self) -> Result<&Element, ApiError> {
         self.target.connection.as_ref().ok_or_else(|| {
             ApiError::bad_request(
                 keys::INVALID_QUERY,
@@ -131,7 +125,7 @@ impl Run<'_, '_> {
         })
     }
 
-    fn config_field(&self, name: &str) -> Option<&Value> {
+    pub(super) fn config_field(&self, name: &str) -> Option<&Value> {
         self.config.get(name).filter(|v| !v.is_null())
     }
 
@@ -197,7 +191,7 @@ impl Run<'_, '_> {
             .to_owned();
         let mut host = HostApi::new().with_scope(trace.host_scope());
         if let (Some(api), Some(token)) = (self.actions.self_api.get(), self.customer_token()?) {
-            let membrane = membrane_object(api, token);
+            let membrane = super::http::membrane_object(api, token);
             host = host
                 .object("membrane", membrane.clone())
                 .object("engineApiClient", membrane);
@@ -227,186 +221,10 @@ impl Run<'_, '_> {
             .await
             .map_err(ApiError::from)
     }
-
-    /// `http-request`: `config.request {url|uri, method, query, headers, data|body}`
-    /// to any public address (the outbound guard applies, as to every call).
-    async fn http_request(&self) -> Result<Value, ApiError> {
-        self.send_http(Vec::new()).await
-    }
-
-    /// `api-request-to-your-app`: an HTTP request (as `http-request`) to the
-    /// workspace's own API, as the connection's customer: a token for the customer
-    /// signed with the workspace secret (an hour) in `Authorization: Bearer`,
-    /// `X-Membrane-Token` and `X-Integration-App-Token`, the headers token
-    /// connectors send.
-    async fn your_app_request(&self) -> Result<Value, ApiError> {
-        let token = self.customer_token()?.ok_or_else(|| {
-            ApiError::bad_request(
-                keys::INVALID_QUERY,
-                "A request to your app runs as a customer: name a connection or use a customer token",
-            )
-        })?;
-        let headers = [
-            "Authorization",
-            "X-Membrane-Token",
-            "X-Integration-App-Token",
-        ]
-        .into_iter()
-        .map(|h| {
-            let value = if h == "Authorization" {
-                format!("Bearer {token}")
-            } else {
-                token.clone()
-            };
-            (h, value)
-        })
-        .collect();
-        self.send_http(headers).await
-    }
-
-    /// A token for the run's customer (the connection's, else the caller's), signed
-    /// with the workspace secret and valid for an hour; `None` for an admin's run on
-    /// no connection. It names the customer by the app's own id (`user.internalId`),
-    /// as the tokens a workspace mints for its customers do.
-    fn customer_token(&self) -> Result<Option<String>, ApiError> {
-        let Some(customer) = self.variables["user"]["internalId"].as_str() else {
-            return Ok(None);
-        };
-        let ws = &self.caller.workspace;
-        mint_token(
-            &ws.key,
-            &ws.secret,
-            customer,
-            None,
-            Duration::from_secs(3600),
-        )
-        .map(Some)
-        .map_err(|e| e.to_error_data())
-    }
-
-    /// Sends `config.request` with the outbound client, `extra` headers after the
-    /// configured ones; the response body is the output, a non-2xx answer an error
-    /// carrying its status and body.
-    async fn send_http(&self, extra: Vec<(&str, String)>) -> Result<Value, ApiError> {
-        let Some(Value::Object(r)) = self.config_field("request").or(Some(self.config)) else {
-            return Err(ApiError::configuration(
-                "The action has no `config.request`",
-            ));
-        };
-        let url = r
-            .get("url")
-            .or_else(|| r.get("uri"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::configuration("`config.request.url` is required"))?;
-        let mut url = url::Url::parse(url)
-            .map_err(|e| ApiError::configuration(format!("`config.request.url`: {e}")))?;
-        if let Some(Value::Object(q)) = r.get("query") {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in q {
-                pairs.append_pair(k, &scalar(v));
-            }
-        }
-        let method = match r.get("method").and_then(Value::as_str) {
-            Some(m) => ApiRequest::method_from_str(m)
-                .map_err(|e| ApiError::configuration(format!("`config.request.method`: {e}")))?,
-            None => Method::GET,
-        };
-        let mut request = self.actions.calls.http.request(method, url.as_str());
-        if let Some(Value::Object(h)) = r.get("headers") {
-            for (k, v) in h {
-                request = request.header(k.as_str(), scalar(v));
-            }
-        }
-        for (name, value) in extra {
-            request = request.header(name, value);
-        }
-        if let Some(body) = r
-            .get("data")
-            .or_else(|| r.get("body"))
-            .filter(|b| !b.is_null())
-        {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| {
-            ApiError::new(
-                osmosis_model::error::ErrorType::ActionRun,
-                Some("http_request_failed"),
-                format!("The HTTP request failed: {e}"),
-            )
-        })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let data = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if !(200..300).contains(&status) {
-            return Err(ApiError::new(
-                osmosis_model::error::ErrorType::ActionRun,
-                Some("http_request_failed"),
-                format!("The HTTP request answered {status}"),
-            )
-            .with_data(json!({"status": status, "data": data})));
-        }
-        Ok(data)
-    }
-}
-
-/// `membrane` / `engineApiClient` of a `run-javascript` action: Osmosis's own API as
-/// the run's customer, with the methods of the external API client —
-/// `get(path, query?)`, `delete(path, query?)`, `post|put|patch(path, data?)` —
-/// answering the response body and rejecting with the `ErrorData` of a refused
-/// call. (The SDK's chained accessors, `membrane.connection(x).action(y).run()`, are
-/// not offered: the sandbox's host objects are flat; call the routes they call.)
-fn membrane_object(api: Arc<dyn SelfApi>, token: String) -> HostObject {
-    let mut object = HostObject::new();
-    for (name, method, second_is_query) in [
-        ("get", "GET", true),
-        ("delete", "DELETE", true),
-        ("post", "POST", false),
-        ("put", "PUT", false),
-        ("patch", "PATCH", false),
-    ] {
-        let (api, token) = (Arc::clone(&api), token.clone());
-        object = object.method(name, move |args: Vec<Value>| {
-            let (api, token) = (Arc::clone(&api), token.clone());
-            async move {
-                let Some(Value::String(path)) = args.first() else {
-                    return Err(HostError::new("the first argument must be the API path"));
-                };
-                let mut target = format!("/{}", path.trim_start_matches('/'));
-                let second = args.get(1).filter(|v| !v.is_null()).cloned();
-                let body = if second_is_query {
-                    if let Some(Value::Object(q)) = &second {
-                        let mut query = url::form_urlencoded::Serializer::new(String::new());
-                        for (k, v) in q {
-                            query.append_pair(k, &scalar(v));
-                        }
-                        target = format!("{target}?{}", query.finish());
-                    }
-                    None
-                } else {
-                    second
-                };
-                let (status, answer) = api
-                    .call(method, &target, &token, body)
-                    .await
-                    .map_err(HostError::new)?;
-                if (200..300).contains(&status) {
-                    Ok(answer)
-                } else {
-                    let message = answer
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("The API refused the request")
-                        .to_owned();
-                    Err(HostError::with_data(message, answer))
-                }
-            }
-        });
-    }
-    object
 }
 
 /// A query or header value as text.
-fn scalar(v: &Value) -> String {
+pub(super) fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -466,303 +284,4 @@ pub(crate) fn external_request(
         }
     }
     Ok(request)
-}
-
-/// The data actions: a collection of the connection's connector, and optionally a
-/// field mapping.
-impl Run<'_, '_> {
-    /// An element the config names by key, with the fields that apply to this run:
-    /// the connection's own instance of it when one exists (the customer's edits),
-    /// else the connection's integration's copy, else the universal one — each
-    /// following its parent while not customised (`Elements::effective`).
-    async fn referenced(&self, t: ElementType, key: &str) -> Result<Element, ApiError> {
-        let elements = &self.actions.calls.elements;
-        let mut sel = PathSelector::new(key);
-        if let Some(conn) = &self.target.connection {
-            sel.layer.integration_id = conn.integration_id.clone();
-            if let Some(it) = t.instance_type() {
-                let instance = InstanceSelector {
-                    parent: Some(key.to_owned()),
-                    connection_id: Some(conn.id.clone()),
-                    ..Default::default()
-                };
-                if let Ok(found) = elements.resolve_instance(self.caller, it, &instance).await {
-                    if !found.is_archived() {
-                        return elements.effective(&found).await;
-                    }
-                }
-            }
-        }
-        let found = elements.resolve(self.caller, t, &sel).await?;
-        if found.is_archived() {
-            return Err(crate::errors::not_found(t, key));
-        }
-        elements.effective(&found).await
-    }
-
-    /// `(collectionKey, collectionParameters)` from `config.dataSource`: inline, or
-    /// a data source element by `key` (the connection's integration's copy first).
-    async fn collection(&self) -> Result<(String, Map<String, Value>), ApiError> {
-        let Some(Value::Object(ds)) = self.config_field("dataSource") else {
-            return Err(ApiError::configuration(
-                "The action has no `config.dataSource`",
-            ));
-        };
-        let mut ds = ds.clone();
-        if ds.get("collectionKey").is_none() {
-            if let Some(key) = ds.get("key").and_then(Value::as_str) {
-                let el = self.referenced(ElementType::DataSource, key).await?;
-                for f in ["collectionKey", "collectionParameters"] {
-                    if let Some(v) = el.doc.get(f) {
-                        ds.insert(f.into(), v.clone());
-                    }
-                }
-            }
-        }
-        let key = ds
-            .get("collectionKey")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ApiError::configuration("`config.dataSource.collectionKey` is required")
-            })?
-            .to_owned();
-        let parameters = match ds.get("collectionParameters") {
-            Some(Value::Object(p)) => p.clone(),
-            _ => Map::new(),
-        };
-        Ok((key, parameters))
-    }
-
-    /// `(importValue, exportValue)` of `config.fieldMapping`: inline, or a field
-    /// mapping element by `key`.
-    async fn mapping(&self) -> Result<(Option<Value>, Option<Value>), ApiError> {
-        let Some(Value::Object(fm)) = self.raw_config.get("fieldMapping") else {
-            return Ok((None, None));
-        };
-        let mut fm = fm.clone();
-        if fm.get("importValue").is_none() && fm.get("exportValue").is_none() {
-            if let Some(key) = fm.get("key").and_then(Value::as_str) {
-                let el = self.referenced(ElementType::FieldMapping, key).await?;
-                fm = self.with_frozen_fields(el).await?.doc;
-            }
-        }
-        let pick = |k: &str| fm.get(k).filter(|v| !v.is_null()).cloned();
-        Ok((pick("importValue"), pick("exportValue")))
-    }
-
-    /// A customer's field mapping instance with the fields its mapping froze
-    /// (`frozenImportFields`, `frozenExportFields`) taken from the mapping: the
-    /// customer may change the rest of the mapping, never those.
-    async fn with_frozen_fields(&self, mut el: Element) -> Result<Element, ApiError> {
-        let Some(parent_id) = el
-            .parent_id
-            .clone()
-            .filter(|_| el.element_type == ElementType::FieldMappingInstance)
-        else {
-            return Ok(el);
-        };
-        let elements = &self.actions.calls.elements;
-        let Some(parent) = elements
-            .store
-            .element_by_id(&el.workspace_id, &parent_id)
-            .await
-            .map_err(crate::errors::store_error)?
-        else {
-            return Ok(el);
-        };
-        let parent = elements.effective(&parent).await?;
-        for (frozen, value) in [
-            ("frozenImportFields", "importValue"),
-            ("frozenExportFields", "exportValue"),
-        ] {
-            let Some(Value::Array(fields)) = parent.doc.get(frozen) else {
-                continue;
-            };
-            let theirs = parent.doc.get(value).and_then(Value::as_object);
-            let mine = el
-                .doc
-                .entry(value)
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(mine) = mine else { continue };
-            for field in fields.iter().filter_map(Value::as_str) {
-                match theirs.and_then(|t| t.get(field)) {
-                    Some(v) => mine.insert(field.to_owned(), v.clone()),
-                    None => mine.remove(field),
-                };
-            }
-        }
-        Ok(el)
-    }
-
-    async fn method(&self, method: CollectionMethod, request: Value) -> Result<Value, ApiError> {
-        let conn = self.connection()?;
-        let (key, parameters) = self.collection().await?;
-        self.actions
-            .calls
-            .run_collection_method(self.caller, conn, &key, method, request, parameters)
-            .await
-    }
-
-    fn input_field(&self, name: &str) -> Option<Value> {
-        self.input.get(name).filter(|v| !v.is_null()).cloned()
-    }
-
-    /// The fields a create or update sends (see the module doc).
-    async fn outgoing_fields(&self) -> Result<Value, ApiError> {
-        let fields = self
-            .config_field("fields")
-            .cloned()
-            .or_else(|| self.input_field("fields"))
-            .unwrap_or_else(|| self.input.clone());
-        match self.mapping().await?.1 {
-            Some(export) => apply_mapping(&export, &fields, "exportValue"),
-            None => Ok(fields),
-        }
-    }
-
-    /// Records with the import mapping applied to their fields.
-    async fn incoming(&self, records: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        let Some(import) = self.mapping().await?.0 else {
-            return Ok(records);
-        };
-        records
-            .into_iter()
-            .map(|mut r| {
-                let fields = r.get("fields").cloned().unwrap_or(Value::Null);
-                let mapped = apply_mapping(&import, &fields, "importValue")?;
-                if let Value::Object(m) = &mut r {
-                    m.insert("fields".into(), mapped);
-                }
-                Ok(r)
-            })
-            .collect()
-    }
-
-    async fn one_incoming(&self, record: Option<Value>) -> Result<Value, ApiError> {
-        match record.filter(|r| !r.is_null()) {
-            Some(r) => Ok(self.incoming(vec![r]).await?.remove(0)),
-            None => Ok(Value::Null),
-        }
-    }
-
-    async fn list_records(&self) -> Result<Value, ApiError> {
-        let mut request = json!({});
-        if let Some(c) = self.input_field("cursor") {
-            request["cursor"] = c;
-        }
-        for f in ["filter", "unifiedFilter"] {
-            if let Some(v) = self.config_field(f) {
-                request[f] = v.clone();
-            }
-        }
-        let answer = self.method(CollectionMethod::List, request).await?;
-        self.records_page(answer).await
-    }
-
-    async fn records_page(&self, answer: Value) -> Result<Value, ApiError> {
-        let records = answer
-            .get("records")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut out = json!({"records": self.incoming(records).await?});
-        if let Some(c) = answer.get("cursor").filter(|c| !c.is_null()) {
-            out["cursor"] = c.clone();
-        }
-        Ok(out)
-    }
-
-    async fn find_record_by_id(&self) -> Result<Value, ApiError> {
-        let id = self.required_id()?;
-        let answer = self
-            .method(CollectionMethod::FindById, json!({"id": id}))
-            .await?;
-        self.one_incoming(answer.get("record").cloned()).await
-    }
-
-    fn required_id(&self) -> Result<Value, ApiError> {
-        self.config_field("id")
-            .cloned()
-            .or_else(|| self.input_field("id"))
-            .ok_or_else(|| ApiError::invalid_field("input.id", "is required"))
-    }
-
-    fn match_query(&self) -> Value {
-        self.config_field("query")
-            .cloned()
-            .or_else(|| self.input_field("query"))
-            .or_else(|| self.input_field("fields"))
-            .unwrap_or_else(|| self.input.clone())
-    }
-
-    async fn match_record(&self) -> Result<Value, ApiError> {
-        let answer = self
-            .method(
-                CollectionMethod::Match,
-                json!({"query": self.match_query()}),
-            )
-            .await?;
-        self.one_incoming(answer.get("record").cloned()).await
-    }
-
-    async fn search_records(&self) -> Result<Value, ApiError> {
-        let mut request = json!({"query": self.config_field("query").cloned().or_else(|| self.input_field("query"))});
-        if let Some(c) = self.input_field("cursor") {
-            request["cursor"] = c;
-        }
-        let answer = self.method(CollectionMethod::Search, request).await?;
-        self.records_page(answer).await
-    }
-
-    async fn create_record(&self) -> Result<Value, ApiError> {
-        let fields = self.outgoing_fields().await?;
-        let answer = self
-            .method(CollectionMethod::Create, json!({"fields": fields}))
-            .await?;
-        Ok(json!({"id": answer.get("id")}))
-    }
-
-    async fn update_record(&self) -> Result<Value, ApiError> {
-        let id = self.required_id()?;
-        let fields = self.outgoing_fields().await?;
-        let answer = self
-            .method(
-                CollectionMethod::Update,
-                json!({"id": id, "fields": fields}),
-            )
-            .await?;
-        Ok(json!({"id": answer.get("id").filter(|v| !v.is_null()).cloned().unwrap_or(id)}))
-    }
-
-    async fn delete_record(&self) -> Result<Value, ApiError> {
-        let id = self.required_id()?;
-        self.method(CollectionMethod::Delete, json!({"id": id}))
-            .await?;
-        Ok(json!({}))
-    }
-
-    async fn find_or_create_record(&self) -> Result<Value, ApiError> {
-        let found = self
-            .method(
-                CollectionMethod::Match,
-                json!({"query": self.match_query()}),
-            )
-            .await?;
-        if let Some(id) = found
-            .get("record")
-            .and_then(|r| r.get("id"))
-            .filter(|v| !v.is_null())
-        {
-            return Ok(json!({"id": id, "created": false}));
-        }
-        let created = self.create_record().await?;
-        Ok(json!({"id": created["id"], "created": true}))
-    }
-}
-
-/// A field mapping value applied to `fields` (the formulas' root variables).
-fn apply_mapping(mapping: &Value, fields: &Value, what: &str) -> Result<Value, ApiError> {
-    build_value(Some(mapping), Some(fields))
-        .map(|v| v.map(strip_undefined).unwrap_or(Value::Null))
-        .map_err(|e| ApiError::configuration(format!("fieldMapping.{what}: {e}")))
 }

@@ -21,8 +21,10 @@
 
 mod act;
 mod definition;
+mod http;
 pub(crate) mod input;
 mod kinds;
+mod records;
 mod resolve;
 pub(crate) mod run_logs;
 
