@@ -216,6 +216,11 @@ async fn to_record(
             input.insert("record".into(), raw.clone());
             input.insert("parameters".into(), parameters.clone());
             let mut record = runner.run(helper, Value::Object(input)).await?.output;
+            // A mapping's `$` also holds the connection's credentials: one written
+            // carelessly (`fields: {$var: $}`) must not hand them out with the record.
+            if !runner.redactor().is_empty() {
+                record = runner.redactor().value(&record);
+            }
             if let (Value::Object(map), Value::Object(_)) = (&mut record, &raw) {
                 map.entry("rawFields").or_insert(raw.clone());
             }

@@ -81,6 +81,8 @@ pub struct Engine {
     pub(crate) jobs: jobs::JobQueue,
     /// The notifications service (see `notify`).
     pub(crate) notifications: notify::outbound::Notifier,
+    /// The action run log writer (group commits; see `actions::run_log_writer`).
+    pub(crate) action_run_writer: Arc<actions::run_log_writer::RunLogWriter>,
     /// The API itself, for code that calls it as a customer (see `self_api`).
     pub self_api: self_api::SelfApiSlot,
 }
@@ -100,6 +102,9 @@ impl Engine {
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(
                 &stores.api_logs,
+            ))),
+            action_run_writer: Arc::new(actions::run_log_writer::RunLogWriter::new(Arc::clone(
+                &stores.action_runs,
             ))),
             element_hooks: types::hooks_of,
             jobs: jobs.clone(),

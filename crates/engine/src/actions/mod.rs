@@ -26,6 +26,7 @@ pub(crate) mod input;
 mod kinds;
 mod records;
 mod resolve;
+pub(crate) mod run_log_writer;
 pub(crate) mod run_logs;
 
 use std::time::Instant;
@@ -49,6 +50,8 @@ use crate::{Caller, Engine};
 pub struct Actions<'e> {
     pub(crate) calls: Calls<'e>,
     pub(crate) run_logs: &'e dyn ActionRunLogStore,
+    /// Stores run logs in group commits (see `run_log_writer`).
+    pub(crate) run_log_writer: &'e run_log_writer::RunLogWriter,
     /// Answers the data-link formulas (`$findAppRecordId`, …) in configs.
     pub(crate) data_links: crate::data_links::DataLinks<'e>,
     /// The API itself, for `run-javascript`'s `membrane` object.
@@ -60,6 +63,7 @@ impl<'e> Actions<'e> {
         Actions {
             calls: engine.calls(),
             run_logs: engine.stores.action_runs.as_ref(),
+            run_log_writer: &engine.action_run_writer,
             self_api: &engine.self_api,
             data_links: engine.data_links(),
         }
@@ -157,7 +161,7 @@ impl Actions<'_> {
             duration_ms,
             details: trace.take(),
         });
-        if let Err(e) = self.run_logs.insert_action_runs(&[log]).await {
+        if let Err(e) = self.run_log_writer.write(log).await {
             // The run happened (and may have changed the external app): its answer
             // stands, and the missing record is loud in the server log.
             tracing::error!(error = %e, action_run_id = %id, "could not record an action run");

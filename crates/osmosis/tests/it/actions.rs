@@ -867,3 +867,36 @@ async fn output_schemas_follow_the_documented_precedence() {
         .await;
     assert!(api.get("outputSchema").is_none(), "{api}");
 }
+
+#[tokio::test]
+async fn a_careless_record_mapping_does_not_hand_out_the_credentials() {
+    let s = Server::start().await;
+    let crm = start_crm(3).await;
+    let mut connector = crm_connector(&crm.url);
+    connector["key"] = json!("careless");
+    // `$` of a mapping holds the API object and, beside it, the credentials.
+    connector["data"]["contacts"]["recordFromApi"] =
+        json!({"type": "mapping", "mapping": {"id": var("$.id"), "fields": var("$")}});
+    let c = s.create("connectors", connector).await;
+    let integration = s
+        .create(
+            "integrations",
+            json!({"key": "careless", "name": "Careless", "connectorId": c["id"]}),
+        )
+        .await;
+    let alice = s.customer("alice");
+    let conn = crm_connect(&s, &alice, integration["id"].as_str().unwrap(), "Careless").await;
+    let (status, page) = s
+        .post(
+            &format!("/connections/{conn}/data/contacts/list"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["records"].as_array().unwrap().len(), 3, "{page}");
+    assert!(
+        !page.to_string().contains(CRM_KEY),
+        "the key never shows: {page}"
+    );
+}
