@@ -155,18 +155,7 @@ impl AppDataSchemas<'_> {
                 "The schema code returned {}, not a JSON Schema object",
                 out.result
             ))),
-            Err(e) => {
-                let data = e.to_error_data();
-                Err(ApiError::new(
-                    osmosis_model::ErrorType::CustomCode,
-                    None,
-                    data.get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("The schema code failed")
-                        .to_owned(),
-                )
-                .with_data(data))
-            }
+            Err(e) => Err(crate::errors::custom_code_error(&e)),
         }
     }
 
@@ -262,39 +251,6 @@ struct AppSchemaHost<'e> {
 impl FormulaHost for AppSchemaHost<'_> {
     fn provides(&self, callback: HostCallback) -> bool {
         callback == HostCallback::GetInternalDataSchema
-    }
-
-    async fn resolve_lookup(
-        &self,
-        _: JsValue,
-        _: JsValue,
-        _: JsValue,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("resolveLookup"))
-    }
-
-    async fn resolve_import_data_link(
-        &self,
-        _: Value,
-        _: Value,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("resolveImportDataLink"))
-    }
-
-    async fn resolve_export_data_link(
-        &self,
-        _: Value,
-        _: Value,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("resolveExportDataLink"))
-    }
-
-    async fn get_data_collection(
-        &self,
-        _: JsValue,
-        _: JsValue,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("getDataCollection"))
     }
 
     async fn get_internal_data_schema(&self, key: JsValue) -> osmosis_runtime::Result<JsValue> {

@@ -432,11 +432,22 @@ impl<'e> DataLinks<'e> {
         connection: &Element,
     ) -> Result<DataLinkFormulaHost<'e>, ApiError> {
         self.calls.ensure_callable(caller, connection).await?;
-        Ok(DataLinkFormulaHost {
+        Ok(self.formula_host_on_checked(caller, connection))
+    }
+
+    /// [`DataLinks::formula_host`] for a connection the caller already checked
+    /// with `Calls::ensure_callable` (an action run's target), so a run does not
+    /// read the connection's customer, integration and connector once more.
+    pub(crate) fn formula_host_on_checked(
+        &self,
+        caller: &Caller,
+        connection: &Element,
+    ) -> DataLinkFormulaHost<'e> {
+        DataLinkFormulaHost {
             links: *self,
             caller: caller.clone(),
             connection_id: connection.id.clone(),
-        })
+        }
     }
 
     /// The record linked to `record_id` in `direction` (`import`: the app record of
@@ -550,15 +561,6 @@ impl FormulaHost for DataLinkFormulaHost<'_> {
         )
     }
 
-    async fn resolve_lookup(
-        &self,
-        _: JsValue,
-        _: JsValue,
-        _: JsValue,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("resolveLookup"))
-    }
-
     async fn resolve_import_data_link(
         &self,
         data_link_table_key: Value,
@@ -575,18 +577,6 @@ impl FormulaHost for DataLinkFormulaHost<'_> {
     ) -> osmosis_runtime::Result<JsValue> {
         self.resolve(data_link_table_key, record_id, Direction::Export)
             .await
-    }
-
-    async fn get_data_collection(
-        &self,
-        _: JsValue,
-        _: JsValue,
-    ) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("getDataCollection"))
-    }
-
-    async fn get_internal_data_schema(&self, _: JsValue) -> osmosis_runtime::Result<JsValue> {
-        Err(RuntimeError::Unsupported("getInternalDataSchema"))
     }
 }
 

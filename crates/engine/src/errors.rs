@@ -1,5 +1,6 @@
-//! The two errors every part of the engine produces the same way: a store failure
-//! and a missing element. A leaf module: it imports nothing of the engine.
+//! The errors every part of the engine produces the same way: a store failure, a
+//! missing element, user code that failed. A leaf module: it imports nothing of the
+//! engine.
 
 use osmosis_model::error::keys;
 use osmosis_model::{ApiError, ElementType};
@@ -46,4 +47,17 @@ pub fn store_error(e: StoreError) -> ApiError {
 /// the same words either way, so a customer cannot probe what exists.
 pub(crate) fn not_found(t: ElementType, selector: &str) -> ApiError {
     ApiError::not_found(format!("No {} matches `{selector}`", t.name()))
+}
+
+/// User code that failed in the sandbox (a `run-javascript` action, a
+/// customer-specific app data schema): `custom_code` with the sandbox's message,
+/// stack and logs as data.
+pub fn custom_code_error(e: &osmosis_sandbox::SandboxError) -> ApiError {
+    let data = e.to_error_data();
+    let message = data
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("The code failed")
+        .to_owned();
+    ApiError::new(osmosis_model::ErrorType::CustomCode, None, message).with_data(data)
 }

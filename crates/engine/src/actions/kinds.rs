@@ -44,7 +44,8 @@ pub(super) async fn execute(
     // with `api`) is sent as written.
     let config = match (&target.action, &target.connection) {
         (Some(_), Some(conn)) => {
-            let host = actions.data_links.formula_host(caller, conn).await?;
+            // `Actions::target` checked the connection is callable.
+            let host = actions.data_links.formula_host_on_checked(caller, conn);
             resolve_config(&def.config, variables, Some(&host)).await?
         }
         (Some(_), None) => resolve_config(&def.config, variables, None).await?,
@@ -203,7 +204,7 @@ impl Run<'_, '_> {
                 .await
             {
                 Ok(out) => Ok(out.result),
-                Err(e) => Err(custom_code_error(&e)),
+                Err(e) => Err(crate::errors::custom_code_error(&e)),
             };
         };
         self.actions
@@ -229,19 +230,6 @@ pub(super) fn scalar(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn custom_code_error(e: &osmosis_sandbox::SandboxError) -> ApiError {
-    let data = e.to_error_data();
-    ApiError::new(
-        osmosis_model::error::ErrorType::CustomCode,
-        None,
-        data.get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("The code failed")
-            .to_owned(),
-    )
-    .with_data(data)
 }
 
 /// A request to the external app from `{method, path|url, pathParameters, query,

@@ -56,13 +56,14 @@ impl ConnectionHints {
     }
 }
 
-/// A resolved run target.
+/// A resolved run target. Only [`Actions::target`] makes one: it checked the
+/// connection is callable, which the run relies on.
 #[derive(Debug, Clone)]
 pub struct ActionTarget {
     /// The stored action that runs (any layer); `None` for an inline definition.
-    pub action: Option<Element>,
-    pub inline: Option<ActionDefinition>,
-    pub connection: Option<Element>,
+    pub(crate) action: Option<Element>,
+    pub(crate) inline: Option<ActionDefinition>,
+    pub(crate) connection: Option<Element>,
 }
 
 /// The ids a run log carries for each layer of the action.

@@ -117,7 +117,8 @@ pub enum HostCallback {
 }
 
 /// The engine's side of `resolveFormulas`: record lookups, data links and schema
-/// references. Methods are only called for callbacks `provides` reports.
+/// references. Methods are only called for callbacks `provides` reports, so a host
+/// implements those and leaves the rest to the defaults, which refuse.
 #[async_trait]
 pub trait FormulaHost: Send + Sync {
     fn provides(&self, callback: HostCallback) -> bool;
@@ -125,31 +126,41 @@ pub trait FormulaHost: Send + Sync {
     /// `resolveLookup({lookup, schema, fullValue})`: an external record id.
     async fn resolve_lookup(
         &self,
-        lookup: JsValue,
-        schema: JsValue,
-        full_value: JsValue,
-    ) -> Result<JsValue>;
+        _lookup: JsValue,
+        _schema: JsValue,
+        _full_value: JsValue,
+    ) -> Result<JsValue> {
+        Err(RuntimeError::Unsupported("resolveLookup"))
+    }
 
     /// `resolveImportDataLink({dataLinkTableKey, recordId})`: the app record id.
     async fn resolve_import_data_link(
         &self,
-        data_link_table_key: Value,
-        record_id: Value,
-    ) -> Result<JsValue>;
+        _data_link_table_key: Value,
+        _record_id: Value,
+    ) -> Result<JsValue> {
+        Err(RuntimeError::Unsupported("resolveImportDataLink"))
+    }
 
     /// `resolveExportDataLink({dataLinkTableKey, recordId})`: the external record id.
     async fn resolve_export_data_link(
         &self,
-        data_link_table_key: Value,
-        record_id: Value,
-    ) -> Result<JsValue>;
+        _data_link_table_key: Value,
+        _record_id: Value,
+    ) -> Result<JsValue> {
+        Err(RuntimeError::Unsupported("resolveExportDataLink"))
+    }
 
     /// `getDataCollection(key, parameters)`: the collection spec (its `fieldsSchema` is
     /// the formula's value).
-    async fn get_data_collection(&self, key: JsValue, parameters: JsValue) -> Result<JsValue>;
+    async fn get_data_collection(&self, _key: JsValue, _parameters: JsValue) -> Result<JsValue> {
+        Err(RuntimeError::Unsupported("getDataCollection"))
+    }
 
     /// `getInternalDataSchema(key)`.
-    async fn get_internal_data_schema(&self, key: JsValue) -> Result<JsValue>;
+    async fn get_internal_data_schema(&self, _key: JsValue) -> Result<JsValue> {
+        Err(RuntimeError::Unsupported("getInternalDataSchema"))
+    }
 }
 
 /// `buildValue(value, variables)`.
