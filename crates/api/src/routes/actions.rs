@@ -19,9 +19,10 @@ use osmosis_engine::Caller;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
+use super::connections::query_pairs;
 use super::elements::{resolve_path, resolve_query};
 use super::Routes;
-use crate::auth::{is_access_token, Auth};
+use crate::auth::{is_access_token, without_access_tokens, Auth};
 use crate::body::JsonObject;
 use crate::error::ErrorResponse;
 use crate::extract::{Body, Params};
@@ -135,15 +136,43 @@ async fn act(
     Auth(caller): Auth,
     Body(mut act): Body<ActRequest>,
 ) -> Response {
-    // The inline request's query and headers go to the external app.
+    // The inline request's query, headers and path go to the external app.
     if let Some(Value::Object(api)) = act.api.as_mut() {
         for part in ["query", "headers"] {
             if let Some(Value::Object(pairs)) = api.get_mut(part) {
                 pairs.retain(|_, v| !v.as_str().is_some_and(|v| is_access_token(&caller, v)));
             }
         }
+        for part in ["path", "url"] {
+            if let Some(Value::String(path)) = api.get_mut(part) {
+                *path = path_without_access_tokens(&caller, path);
+            }
+        }
     }
     answer(state.engine.actions().act(&caller, act).await)
+}
+
+/// A request path as given, less any query pair holding one of the caller's access
+/// tokens (pasted by mistake, it must not reach the external app); a path with
+/// none is kept byte for byte.
+fn path_without_access_tokens(caller: &Caller, path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let pairs = query_pairs(Some(query));
+    let count = pairs.len();
+    let kept = without_access_tokens(caller, pairs);
+    if kept.len() == count {
+        return path.to_owned();
+    }
+    if kept.is_empty() {
+        return base.to_owned();
+    }
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &kept {
+        query.append_pair(k, v);
+    }
+    format!("{base}?{}", query.finish())
 }
 
 /// `POST /actions/{sel}/run?integrationKey&connectionId&connectionKey` `{input}`.
@@ -327,7 +356,12 @@ async fn execute_request(
     let result = state
         .engine
         .actions()
-        .execute_request(&caller, &conn, &body.key, body.payload)
+        .execute_request(
+            &caller,
+            &conn,
+            &path_without_access_tokens(&caller, &body.key),
+            body.payload,
+        )
         .await;
     match result {
         // The legacy call answers the response data itself.

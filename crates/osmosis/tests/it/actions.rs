@@ -900,3 +900,31 @@ async fn a_careless_record_mapping_does_not_hand_out_the_credentials() {
         "the key never shows: {page}"
     );
 }
+
+#[tokio::test]
+async fn a_token_in_a_request_path_is_not_forwarded() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 3).await;
+    let echo = |v: &Value| v["query"].to_string();
+    // /act with `api`: the token goes, the other pair stays.
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"connectionId": f.alice_conn,
+        "api": {"path": format!("/echo/t?keep=1&t={}", f.alice)}}),
+    )
+    .await;
+    assert!(!echo(&out).contains(&f.alice), "{out}");
+    assert!(echo(&out).contains("keep"), "{out}");
+    // execute-request: the same.
+    let (status, out) = s
+        .post(
+            &format!("/connections/{}/execute-request", f.alice_conn),
+            &f.alice,
+            json!({"key": format!("GET /echo/t?t={}", f.alice)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let seen = f.crm.last_request().expect("a request");
+    assert!(!seen.uri.contains(&f.alice), "{}", seen.uri);
+}
