@@ -27,6 +27,7 @@
 //! Stale entries (an older generation) are not hunted down: they stop being
 //! answered at once and are evicted like any other cold entry.
 
+use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{OptionsBuilder, Weighter};
 
 use crate::weight::element_bytes;
-use crate::{ElementQuery, ElementStore, StoreError};
+use crate::{ElementQuery, ElementStore, RefFilter, StoreError};
 
 /// The byte budget when none is configured (`--cache-mb` of `serve`): enough for
 /// tens of thousands of typical elements, small next to a server's other memory.
@@ -50,10 +51,12 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub const LARGEST_SHARE: u64 = 8;
 
 /// What was looked up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Key {
-    /// A `find_elements` query, by its debug text (every field narrows the result).
-    Query(String),
+    /// A `find_elements` query (every field narrows the result). Kept as the query
+    /// itself rather than its debug text: formatting one cost a few per cent of an
+    /// action run's CPU (bench/actions profile).
+    Query(Box<ElementQuery>),
     /// An `element_by_id` lookup: (workspace, id).
     ById(String, String),
 }
@@ -62,10 +65,59 @@ impl Key {
     fn bytes(&self) -> usize {
         size_of::<Key>()
             + match self {
-                Key::Query(q) => q.capacity(),
+                Key::Query(q) => query_bytes(q),
                 Key::ById(w, id) => w.capacity() + id.capacity(),
             }
     }
+}
+
+impl Hash for Key {
+    /// Every field but `doc_equals`' values, which `serde_json::Value` cannot hash;
+    /// equal queries still hash equal, and `Eq` compares the values.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            Key::ById(w, id) => (0u8, w, id).hash(h),
+            Key::Query(q) => {
+                1u8.hash(h);
+                (&q.workspace_id, q.element_type, &q.id, &q.key, &q.uuid).hash(h);
+                (&q.integration, &q.parent, &q.connection).hash(h);
+                (&q.instance_key, &q.customer, q.include_archived, &q.search).hash(h);
+                for (field, _) in &q.doc_equals {
+                    field.hash(h);
+                }
+                (q.after_seq, q.limit).hash(h);
+            }
+        }
+    }
+}
+
+/// Heap bytes a cached query key holds, roughly.
+fn query_bytes(q: &ElementQuery) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+    let filter = |f: &RefFilter| match f {
+        RefFilter::Is(s) => s.capacity(),
+        _ => 0,
+    };
+    size_of::<ElementQuery>()
+        + q.workspace_id.capacity()
+        + text(&q.id)
+        + text(&q.key)
+        + text(&q.uuid)
+        + text(&q.search)
+        + [
+            &q.integration,
+            &q.parent,
+            &q.connection,
+            &q.instance_key,
+            &q.customer,
+        ]
+        .into_iter()
+        .map(filter)
+        .sum::<usize>()
+        + q.doc_equals
+            .iter()
+            .map(|(k, v)| k.capacity() + v.to_string().len())
+            .sum::<usize>()
 }
 
 /// What a lookup answered.
@@ -244,7 +296,7 @@ impl ElementStore for CachedElementStore {
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
         let generation = self.generation(&query.workspace_id, query.element_type);
-        let key = Key::Query(format!("{query:?}"));
+        let key = Key::Query(Box::new(query.clone()));
         if let Some(Found::List(hit)) = self.hit(&key, generation) {
             return Ok(hit.as_ref().clone());
         }

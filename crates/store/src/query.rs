@@ -1,7 +1,7 @@
 use osmosis_model::ElementType;
 
 /// A condition on an optional reference column (integration, parent, connection, …).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum RefFilter {
     #[default]
     Any,
@@ -13,7 +13,7 @@ pub enum RefFilter {
 }
 
 /// What to look up in the element table. Every field narrows the result.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElementQuery {
     pub workspace_id: String,
     pub element_type: ElementType,

@@ -183,7 +183,7 @@ impl CallObserver for ConnectionObserver {
         });
         let id = osmosis_model::ids::object_id();
         super::call_trace::Trace::record(|| {
-            let mut entry = details.clone();
+            let mut entry = super::call_trace::capped(&details);
             entry["externalApiLogId"] = json!(id);
             entry["duration"] = json!(r.duration.as_millis() as i64);
             entry

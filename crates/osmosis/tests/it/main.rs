@@ -34,5 +34,6 @@ mod multinode;
 mod openapi_routes;
 mod outbound_guard;
 mod rotation;
+mod run_log_traces;
 mod seeds;
 mod server_limits;
