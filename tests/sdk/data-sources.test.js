@@ -3,7 +3,9 @@
 // listRecords, findRecordById, matchRecord, searchRecords, createRecord, updateRecord,
 // deleteRecord and unifiedFieldsToNative, through a data source defined by its unified
 // model (`udm: contacts`). Responses parsed with the SDK's zod schemas; another
-// customer reaches none of it.
+// customer reaches none of it. Setup stores the instance's collectionSpec, and a
+// field mapping of the data source written in unified terms gets its
+// unifiedImportValue/unifiedExportValue.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -115,6 +117,30 @@ describe('data source instances', () => {
     await ds.deleteRecord(created.id);
     assert.equal(contacts.has(created.id), false);
     assert.deepEqual(await ds.unifiedFieldsToNative({ firstName: 'N', primaryEmail: 'n@x.io' }), { first: 'N', email: 'n@x.io' });
+  });
+
+  it('setup stores the collection spec and the unified mapping values', async () => {
+    const ds = a.dataSourceInstance({ dataSourceKey: dsKey, connectionId: conn.id, autoCreate: true });
+    await ds.setup();
+    const instance = check('DataSourceInstanceApiResponse', await ds.get(), 'dataSourceInstance.get');
+    assert.equal(instance.state, 'READY');
+    assert.equal(instance.collectionKey, 'contacts');
+    assert.deepEqual(instance.collectionSpec, check('DataCollectionSpec', await ds.getCollection(), 'getCollection'));
+    const v = (p) => ({ $var: p });
+    const fmKey = unique('people-map');
+    await admin.fieldMappings.create({
+      key: fmKey,
+      name: 'People map',
+      dataSourceKey: dsKey,
+      importValue: { mail: v('$.primaryEmail') },
+      exportValue: { primaryEmail: v('$.mail') },
+    });
+    const fmi = a.connection(conn.id).fieldMapping(fmKey);
+    const made = await fmi.get({ autoCreate: true });
+    const set = check('FieldMappingInstanceApiResponse', await a.fieldMappingInstance(made.id).setup(), 'fieldMappingInstance.setup');
+    assert.deepEqual(set.unifiedImportValue, { mail: v('$.primaryEmail') });
+    assert.deepEqual(set.unifiedExportValue, { primaryEmail: v('$.mail') });
+    assert.equal(set.dataSourceInstanceId, instance.id);
   });
 
   it('another customer reaches none of it', async () => {

@@ -17,6 +17,7 @@ pub mod data_links;
 pub mod data_sources;
 pub mod elements;
 pub mod errors;
+pub mod field_mappings;
 pub mod jobs;
 mod locks;
 pub mod log_pages;

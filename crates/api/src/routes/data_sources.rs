@@ -14,7 +14,6 @@ use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
 use super::elements::{resolve_path, resolve_query};
-use super::nested::collection_spec;
 use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
@@ -66,12 +65,10 @@ async fn instance(state: &AppState, caller: &Caller, by: By) -> Result<Element, 
 
 async fn spec(State(state): State<AppState>, Auth(caller): Auth, by: By) -> ApiResult<Json<Value>> {
     let instance = instance(&state, &caller, by).await?;
-    let sources = state.engine.data_sources();
-    let c = sources.collection(&caller, &instance).await?;
-    let mut spec = collection_spec(&c.connector, &c.key)?;
     // Resolved for this connection: the customer's custom fields included.
-    spec["fieldsSchema"] = sources.records_schema(&caller, &instance).await?;
-    Ok(Json(spec))
+    Ok(Json(
+        state.engine.data_sources().spec(&caller, &instance).await?,
+    ))
 }
 
 async fn method(

@@ -434,67 +434,9 @@ pub(super) fn collection_list(connector: &Element) -> Value {
     Value::Array(items)
 }
 
-/// One data collection's spec (`DataCollectionSpec`), or `not_found` naming it.
-pub(crate) fn collection_spec(connector: &Element, key: &str) -> Result<Value, ApiError> {
-    let mut spec = connector
-        .doc
-        .get("data")
-        .and_then(|d| d.get(key))
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(format!("The connector has no data collection `{key}`"))
-        })?;
-    if let Some(m) = spec.as_object_mut() {
-        // The spec, not the implementation: helper functions go, and each method
-        // keeps its settings (`filterFields`, `fields`, …) without its code.
-        m.retain(|k, _| SPEC_FIELDS.contains(&k.as_str()));
-        for method in METHOD_FIELDS {
-            if let Some(Value::Object(settings)) = m.get_mut(method) {
-                settings.retain(|k, _| !IMPLEMENTATION_FIELDS.contains(&k.as_str()));
-            }
-        }
-        m.insert("type".into(), json!("collection"));
-        m.entry("key").or_insert(json!(key));
-        m.entry("name").or_insert(json!(key));
-    }
-    Ok(spec)
-}
-
-/// The fields of the SDK's `DataCollectionSpec`.
-const SPEC_FIELDS: [&str; 16] = [
-    "type",
-    "key",
-    "name",
-    "parametersSchema",
-    "fieldsSchema",
-    "list",
-    "search",
-    "match",
-    "findById",
-    "create",
-    "update",
-    "delete",
-    "events",
-    "customFields",
-    "udm",
-    "find",
-];
-
-const METHOD_FIELDS: [&str; 8] = [
-    "list", "search", "match", "findById", "create", "update", "delete", "find",
-];
-
-/// How a method is implemented, which its spec does not show.
-const IMPLEMENTATION_FIELDS: [&str; 8] = [
-    "type",
-    "mapping",
-    "code",
-    "implementation",
-    "requestMapping",
-    "responseMapping",
-    "inputMapping",
-    "outputMapping",
-];
+/// One data collection's spec (`DataCollectionSpec`), or `not_found` naming it
+/// (the engine's, which data source instance setup stores too).
+pub(crate) use osmosis_engine::data_sources::collection_spec;
 
 async fn operations(
     State(state): State<AppState>,

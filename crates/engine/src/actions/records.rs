@@ -3,6 +3,29 @@
 //! `update-data-record`, `delete-data-record`, `find-or-create-data-record`): a
 //! collection of the connection's connector, and optionally a field mapping applied
 //! to every record (see `kinds` for the decisions on their inputs and outputs).
+//!
+//! **Which collection.** `config.dataSource` names it inline (`collectionKey`,
+//! `collectionParameters`, optionally `udm`), or names a data source by `key`:
+//! then the connection's instance of it decides (the customer's own choice of
+//! collection), else the integration's copy of the data source, else the universal
+//! one, resolved as a data source instance is (`data_sources`, module doc) — a
+//! data source with only a `udm` runs on whichever collection of the connector
+//! maps that model.
+//!
+//! **Unified records.** When the data source has a `udm` the collection maps,
+//! records come back with `udm` and `unifiedFields` (the connector's
+//! `udm.<model>.extract` of their fields), and the fields a create or update sends
+//! are unified: the connector's `udm.<model>.parse` turns them into native ones.
+//!
+//! **Field mappings.** `config.fieldMapping` holds its values inline, or names a
+//! field mapping by `key`: the connection's instance of it (the customer's edits)
+//! when one exists, else the integration's copy, else the universal one. Which of
+//! its values apply, and in which terms, is `field_mappings::values` (module doc
+//! there): an import value in unified terms maps a record's `unifiedFields`, one
+//! in the collection's terms its `fields`; an export value in unified terms makes
+//! unified fields (then parsed as above), one in the collection's terms the native
+//! fields sent. Either way each record's `fields` become the mapped values (the API
+//! object stays in `rawFields`).
 
 use osmosis_connectors::definition::CollectionMethod;
 use osmosis_model::{ApiError, Element, ElementType};
@@ -11,16 +34,28 @@ use osmosis_runtime::js::strip_undefined;
 use serde_json::{json, Map, Value};
 
 use super::kinds::Run;
+use crate::data_sources::{add_unified, point, translate, udm_mapping, DataSources, Pointer};
 use crate::elements::InstanceSelector;
+use crate::field_mappings::{self, MappingValues};
 use crate::PathSelector;
+
+/// What a data action works on: the collection on the run's connection, its UDM
+/// mapping, and the field mapping values that apply.
+struct DataTarget {
+    key: String,
+    parameters: Map<String, Value>,
+    /// `(model, {extract, parse})` when the data source has a `udm` the collection
+    /// maps.
+    udm: Option<(String, Value)>,
+    mapping: MappingValues,
+}
 
 /// The data actions: a collection of the connection's connector, and optionally a
 /// field mapping.
 impl Run<'_, '_> {
-    /// An element the config names by key, with the fields that apply to this run:
-    /// the connection's own instance of it when one exists (the customer's edits),
-    /// else the connection's integration's copy, else the universal one — each
-    /// following its parent while not customised (`Elements::effective`).
+    /// An element the config names by key: the connection's own instance of it
+    /// when one exists, else the connection's integration's copy, else the
+    /// universal one. Not yet what applies — see `Elements::effective`.
     async fn referenced(&self, t: ElementType, key: &str) -> Result<Element, ApiError> {
         let elements = &self.actions.calls.elements;
         let mut sel = PathSelector::new(key);
@@ -34,7 +69,7 @@ impl Run<'_, '_> {
                 };
                 if let Ok(found) = elements.resolve_instance(self.caller, it, &instance).await {
                     if !found.is_archived() {
-                        return elements.effective(&found).await;
+                        return Ok(found);
                     }
                 }
             }
@@ -43,109 +78,124 @@ impl Run<'_, '_> {
         if found.is_archived() {
             return Err(crate::errors::not_found(t, key));
         }
-        elements.effective(&found).await
+        Ok(found)
     }
 
-    /// `(collectionKey, collectionParameters)` from `config.dataSource`: inline, or
-    /// a data source element by `key` (the connection's integration's copy first).
-    async fn collection(&self) -> Result<(String, Map<String, Value>), ApiError> {
+    /// The connector of the run's connection.
+    async fn connector(&self) -> Result<Element, ApiError> {
+        let conn = self.connection()?;
+        Ok(self
+            .actions
+            .calls
+            .live_integration_and_connector(conn)
+            .await?
+            .1)
+    }
+
+    /// The collection, its UDM mapping and the field mapping (see the module doc).
+    async fn data_target(&self) -> Result<DataTarget, ApiError> {
+        self.connection()?;
         let Some(Value::Object(ds)) = self.config_field("dataSource") else {
             return Err(ApiError::configuration(
                 "The action has no `config.dataSource`",
             ));
         };
-        let mut ds = ds.clone();
-        if ds.get("collectionKey").is_none() {
-            if let Some(key) = ds.get("key").and_then(Value::as_str) {
-                let el = self.referenced(ElementType::DataSource, key).await?;
-                for f in ["collectionKey", "collectionParameters"] {
-                    if let Some(v) = el.doc.get(f) {
-                        ds.insert(f.into(), v.clone());
-                    }
+        let named = |k: &str| ds.get(k).filter(|v| !v.is_null());
+        let pointer = if let Some(key) = named("collectionKey").and_then(Value::as_str) {
+            // Inline: no lookup unless a model asks for the collection's mapping.
+            let parameters = match named("collectionParameters") {
+                Some(Value::Object(p)) => p.clone(),
+                _ => Map::new(),
+            };
+            let udm = match named("udm").and_then(Value::as_str) {
+                Some(model) => {
+                    let connector = self.connector().await?;
+                    connector
+                        .doc
+                        .get("data")
+                        .and_then(|d| d.get(key))
+                        .and_then(|spec| udm_mapping(spec, model))
+                        .map(|m| (model.to_owned(), m))
+                }
+                None => None,
+            };
+            Pointer {
+                key: key.to_owned(),
+                parameters,
+                udm,
+            }
+        } else if let Some(key) = named("key").and_then(Value::as_str) {
+            let el = self.referenced(ElementType::DataSource, key).await?;
+            let mut pointer = if el.element_type == ElementType::DataSourceInstance {
+                let c = DataSources::on(self.actions.calls)
+                    .collection(self.caller, &el)
+                    .await?;
+                Pointer {
+                    key: c.key,
+                    parameters: c.parameters,
+                    udm: c.udm,
+                }
+            } else {
+                let source = self.actions.calls.elements.effective(&el).await?;
+                point(&source.doc, &self.connector().await?)?
+            };
+            // Parameters given inline fill those the data source leaves unset.
+            if let Some(Value::Object(inline)) = named("collectionParameters") {
+                for (k, v) in inline {
+                    pointer
+                        .parameters
+                        .entry(k.clone())
+                        .or_insert_with(|| v.clone());
                 }
             }
-        }
-        let key = ds
-            .get("collectionKey")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ApiError::configuration("`config.dataSource.collectionKey` is required")
-            })?
-            .to_owned();
-        let parameters = match ds.get("collectionParameters") {
-            Some(Value::Object(p)) => p.clone(),
-            _ => Map::new(),
+            pointer
+        } else {
+            point(ds, &self.connector().await?)?
         };
-        Ok((key, parameters))
+        let mapping = self.mapping(pointer.udm.is_some()).await?;
+        Ok(DataTarget {
+            key: pointer.key,
+            parameters: pointer.parameters,
+            udm: pointer.udm,
+            mapping,
+        })
     }
 
-    /// `(importValue, exportValue)` of `config.fieldMapping`: inline, or a field
-    /// mapping element by `key`.
-    async fn mapping(&self) -> Result<(Option<Value>, Option<Value>), ApiError> {
+    /// The values of `config.fieldMapping`: inline, or a field mapping element by
+    /// `key`; `udm` tells whether records carry unified fields.
+    async fn mapping(&self, udm: bool) -> Result<MappingValues, ApiError> {
         let Some(Value::Object(fm)) = self.raw_config.get("fieldMapping") else {
-            return Ok((None, None));
+            return Ok(MappingValues::default());
         };
-        let mut fm = fm.clone();
-        if fm.get("importValue").is_none() && fm.get("exportValue").is_none() {
-            if let Some(key) = fm.get("key").and_then(Value::as_str) {
+        if MappingValues::is_inline(fm) {
+            return Ok(MappingValues::inline(fm, udm));
+        }
+        match fm.get("key").and_then(Value::as_str) {
+            Some(key) => {
                 let el = self.referenced(ElementType::FieldMapping, key).await?;
-                fm = self.with_frozen_fields(el).await?.doc;
+                field_mappings::values(&self.actions.calls.elements, &el, udm).await
             }
+            None => Ok(MappingValues::default()),
         }
-        let pick = |k: &str| fm.get(k).filter(|v| !v.is_null()).cloned();
-        Ok((pick("importValue"), pick("exportValue")))
     }
 
-    /// A customer's field mapping instance with the fields its mapping froze
-    /// (`frozenImportFields`, `frozenExportFields`) taken from the mapping: the
-    /// customer may change the rest of the mapping, never those.
-    async fn with_frozen_fields(&self, mut el: Element) -> Result<Element, ApiError> {
-        let Some(parent_id) = el
-            .parent_id
-            .clone()
-            .filter(|_| el.element_type == ElementType::FieldMappingInstance)
-        else {
-            return Ok(el);
-        };
-        let elements = &self.actions.calls.elements;
-        let Some(parent) = elements
-            .store
-            .element_by_id(&el.workspace_id, &parent_id)
-            .await
-            .map_err(crate::errors::store_error)?
-        else {
-            return Ok(el);
-        };
-        let parent = elements.effective(&parent).await?;
-        for (frozen, value) in [
-            ("frozenImportFields", "importValue"),
-            ("frozenExportFields", "exportValue"),
-        ] {
-            let Some(Value::Array(fields)) = parent.doc.get(frozen) else {
-                continue;
-            };
-            let theirs = parent.doc.get(value).and_then(Value::as_object);
-            let mine = el
-                .doc
-                .entry(value)
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(mine) = mine else { continue };
-            for field in fields.iter().filter_map(Value::as_str) {
-                match theirs.and_then(|t| t.get(field)) {
-                    Some(v) => mine.insert(field.to_owned(), v.clone()),
-                    None => mine.remove(field),
-                };
-            }
-        }
-        Ok(el)
-    }
-
-    async fn method(&self, method: CollectionMethod, request: Value) -> Result<Value, ApiError> {
+    async fn method(
+        &self,
+        t: &DataTarget,
+        method: CollectionMethod,
+        request: Value,
+    ) -> Result<Value, ApiError> {
         let conn = self.connection()?;
-        let (key, parameters) = self.collection().await?;
         self.actions
             .calls
-            .run_collection_method(self.caller, conn, &key, method, request, parameters)
+            .run_collection_method(
+                self.caller,
+                conn,
+                &t.key,
+                method,
+                request,
+                t.parameters.clone(),
+            )
             .await
     }
 
@@ -154,29 +204,45 @@ impl Run<'_, '_> {
     }
 
     /// The fields a create or update sends (see the module doc).
-    async fn outgoing_fields(&self) -> Result<Value, ApiError> {
+    fn outgoing_fields(&self, t: &DataTarget) -> Result<Value, ApiError> {
         let fields = self
             .config_field("fields")
             .cloned()
             .or_else(|| self.input_field("fields"))
             .unwrap_or_else(|| self.input.clone());
-        match self.mapping().await?.1 {
-            Some(export) => apply_mapping(&export, &fields, "exportValue"),
-            None => Ok(fields),
+        let m = &t.mapping;
+        let unified = match (&m.unified_export, &m.export) {
+            (Some(export), _) => apply_mapping(export, &fields, "unifiedExportValue")?,
+            (None, Some(export)) => return apply_mapping(export, &fields, "exportValue"),
+            (None, None) => fields,
+        };
+        match &t.udm {
+            Some((_, udm)) => translate(udm, "parse", &unified),
+            None => Ok(unified),
         }
     }
 
-    /// Records with the import mapping applied to their fields.
-    async fn incoming(&self, records: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        let Some(import) = self.mapping().await?.0 else {
-            return Ok(records);
-        };
+    /// Records with their unified fields and the import mapping applied.
+    fn incoming(&self, t: &DataTarget, records: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let m = &t.mapping;
         records
             .into_iter()
             .map(|mut r| {
-                let fields = r.get("fields").cloned().unwrap_or(Value::Null);
-                let mapped = apply_mapping(&import, &fields, "importValue")?;
-                if let Value::Object(m) = &mut r {
+                if let Some((model, udm)) = &t.udm {
+                    add_unified(model, udm, &mut r)?;
+                }
+                let mapped = match (&m.unified_import, &m.import) {
+                    (Some(import), _) => {
+                        let unified = r.get("unifiedFields").cloned().unwrap_or(Value::Null);
+                        Some(apply_mapping(import, &unified, "unifiedImportValue")?)
+                    }
+                    (None, Some(import)) => {
+                        let fields = r.get("fields").cloned().unwrap_or(Value::Null);
+                        Some(apply_mapping(import, &fields, "importValue")?)
+                    }
+                    (None, None) => None,
+                };
+                if let (Some(mapped), Value::Object(m)) = (mapped, &mut r) {
                     m.insert("fields".into(), mapped);
                 }
                 Ok(r)
@@ -184,14 +250,15 @@ impl Run<'_, '_> {
             .collect()
     }
 
-    async fn one_incoming(&self, record: Option<Value>) -> Result<Value, ApiError> {
+    fn one_incoming(&self, t: &DataTarget, record: Option<Value>) -> Result<Value, ApiError> {
         match record.filter(|r| !r.is_null()) {
-            Some(r) => Ok(self.incoming(vec![r]).await?.remove(0)),
+            Some(r) => Ok(self.incoming(t, vec![r])?.remove(0)),
             None => Ok(Value::Null),
         }
     }
 
     pub(super) async fn list_records(&self) -> Result<Value, ApiError> {
+        let t = self.data_target().await?;
         let mut request = json!({});
         if let Some(c) = self.input_field("cursor") {
             request["cursor"] = c;
@@ -201,17 +268,17 @@ impl Run<'_, '_> {
                 request[f] = v.clone();
             }
         }
-        let answer = self.method(CollectionMethod::List, request).await?;
-        self.records_page(answer).await
+        let answer = self.method(&t, CollectionMethod::List, request).await?;
+        self.records_page(&t, answer)
     }
 
-    async fn records_page(&self, answer: Value) -> Result<Value, ApiError> {
+    fn records_page(&self, t: &DataTarget, answer: Value) -> Result<Value, ApiError> {
         let records = answer
             .get("records")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut out = json!({"records": self.incoming(records).await?});
+        let mut out = json!({"records": self.incoming(t, records)?});
         if let Some(c) = answer.get("cursor").filter(|c| !c.is_null()) {
             out["cursor"] = c.clone();
         }
@@ -220,10 +287,11 @@ impl Run<'_, '_> {
 
     pub(super) async fn find_record_by_id(&self) -> Result<Value, ApiError> {
         let id = self.required_id()?;
+        let t = self.data_target().await?;
         let answer = self
-            .method(CollectionMethod::FindById, json!({"id": id}))
+            .method(&t, CollectionMethod::FindById, json!({"id": id}))
             .await?;
-        self.one_incoming(answer.get("record").cloned()).await
+        self.one_incoming(&t, answer.get("record").cloned())
     }
 
     fn required_id(&self) -> Result<Value, ApiError> {
@@ -242,37 +310,47 @@ impl Run<'_, '_> {
     }
 
     pub(super) async fn match_record(&self) -> Result<Value, ApiError> {
+        let t = self.data_target().await?;
         let answer = self
             .method(
+                &t,
                 CollectionMethod::Match,
                 json!({"query": self.match_query()}),
             )
             .await?;
-        self.one_incoming(answer.get("record").cloned()).await
+        self.one_incoming(&t, answer.get("record").cloned())
     }
 
     pub(super) async fn search_records(&self) -> Result<Value, ApiError> {
+        let t = self.data_target().await?;
         let mut request = json!({"query": self.config_field("query").cloned().or_else(|| self.input_field("query"))});
         if let Some(c) = self.input_field("cursor") {
             request["cursor"] = c;
         }
-        let answer = self.method(CollectionMethod::Search, request).await?;
-        self.records_page(answer).await
+        let answer = self.method(&t, CollectionMethod::Search, request).await?;
+        self.records_page(&t, answer)
     }
 
     pub(super) async fn create_record(&self) -> Result<Value, ApiError> {
-        let fields = self.outgoing_fields().await?;
+        let t = self.data_target().await?;
+        self.create_in(&t).await
+    }
+
+    async fn create_in(&self, t: &DataTarget) -> Result<Value, ApiError> {
+        let fields = self.outgoing_fields(t)?;
         let answer = self
-            .method(CollectionMethod::Create, json!({"fields": fields}))
+            .method(t, CollectionMethod::Create, json!({"fields": fields}))
             .await?;
         Ok(json!({"id": answer.get("id")}))
     }
 
     pub(super) async fn update_record(&self) -> Result<Value, ApiError> {
         let id = self.required_id()?;
-        let fields = self.outgoing_fields().await?;
+        let t = self.data_target().await?;
+        let fields = self.outgoing_fields(&t)?;
         let answer = self
             .method(
+                &t,
                 CollectionMethod::Update,
                 json!({"id": id, "fields": fields}),
             )
@@ -282,14 +360,17 @@ impl Run<'_, '_> {
 
     pub(super) async fn delete_record(&self) -> Result<Value, ApiError> {
         let id = self.required_id()?;
-        self.method(CollectionMethod::Delete, json!({"id": id}))
+        let t = self.data_target().await?;
+        self.method(&t, CollectionMethod::Delete, json!({"id": id}))
             .await?;
         Ok(json!({}))
     }
 
     pub(super) async fn find_or_create_record(&self) -> Result<Value, ApiError> {
+        let t = self.data_target().await?;
         let found = self
             .method(
+                &t,
                 CollectionMethod::Match,
                 json!({"query": self.match_query()}),
             )
@@ -301,7 +382,7 @@ impl Run<'_, '_> {
         {
             return Ok(json!({"id": id, "created": false}));
         }
-        let created = self.create_record().await?;
+        let created = self.create_in(&t).await?;
         Ok(json!({"id": created["id"], "created": true}))
     }
 }

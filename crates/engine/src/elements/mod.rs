@@ -314,12 +314,15 @@ impl Elements<'_> {
         }
         self.apply_envelope(caller, &mut el, env, false).await?;
         let hooks = self.hooks(el.element_type);
-        hooks
-            .prepare(self.hook_context, caller, &mut el, body)
-            .await?;
+        // Before `prepare`: what a type derives from the fields that apply to the
+        // element (its own once customised, else its parent's) must see this write
+        // as the customisation it is.
         if changed_own_fields && el.parent_id.is_some() && hooks.tracks_customization() {
             el.doc.insert("isCustomized".into(), Value::Bool(true));
         }
+        hooks
+            .prepare(self.hook_context, caller, &mut el, body)
+            .await?;
         Ok(Change::Write(Box::new(el), on_conflict))
     }
 

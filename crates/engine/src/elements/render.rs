@@ -244,6 +244,8 @@ fn envelope(el: &Element) -> Map<String, Value> {
         // Computed at a field mapping instance's setup.
         "dataSourceInstanceId",
         "dataSourceSchema",
+        // Computed at a data source instance's setup.
+        "collectionSpec",
         // Why an app data schema instance's setup failed.
         "error",
     ] {

@@ -299,13 +299,13 @@ impl crate::elements::ElementHooks for FieldMappingHooks {
         el: &mut Element,
         body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
-        resolve_data_source(engine, caller, el, body).await
+        resolve_data_source(engine, caller, el, body).await?;
+        crate::field_mappings::recompute_unified(engine, el).await
     }
 
-    /// A field mapping instance's `setup`: its data source's instance on the same
-    /// connection (created when missing, with the same instance key) and the
-    /// schema of the external records it maps — the collection's fields plus the
-    /// customer's custom fields — as `dataSourceInstanceId` and `dataSourceSchema`.
+    /// A field mapping instance's `setup` (`field_mappings::setup_instance`): its
+    /// data source instance set up, the schema of the records it maps, and its
+    /// unified values.
     async fn refresh(
         &self,
         engine: &Engine,
@@ -315,46 +315,8 @@ impl crate::elements::ElementHooks for FieldMappingHooks {
         if current.element_type != ElementType::FieldMappingInstance {
             return None;
         }
-        Some(setup_field_mapping_instance(engine, caller, current).await)
+        Some(crate::field_mappings::setup_instance(engine, caller, current).await)
     }
-}
-
-async fn setup_field_mapping_instance(
-    engine: &Engine,
-    caller: &Caller,
-    current: &Element,
-) -> Result<Element, ApiError> {
-    crate::elements::ensure_editable(current)?;
-    let connection = current
-        .connection_id
-        .clone()
-        .ok_or_else(|| ApiError::configuration("The field mapping instance has no connection"))?;
-    let source = engine.elements().effective(current).await?;
-    let data_source = current
-        .doc_str("dataSourceId")
-        .or_else(|| source.doc_str("dataSourceId"))
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::configuration("The field mapping names no data source"))?;
-    let selector = crate::elements::InstanceSelector {
-        parent: Some(data_source),
-        connection_id: Some(connection),
-        instance_key: current.instance_key.clone(),
-        auto_create: true,
-        ..Default::default()
-    };
-    let dsi = engine
-        .elements()
-        .resolve_instance(caller, ElementType::DataSourceInstance, &selector)
-        .await?;
-    let schema = engine.data_sources().records_schema(caller, &dsi).await?;
-    let mut el = current.clone();
-    el.doc
-        .insert("dataSourceInstanceId".into(), Value::String(dsi.id));
-    el.doc.insert("dataSourceSchema".into(), schema);
-    if el.doc == current.doc {
-        return Ok(current.clone());
-    }
-    engine.elements().store_refreshed(current.clone(), el).await
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod action;
 mod app_events;
 pub(crate) mod connector;
 pub(crate) mod customer;
+mod data_source;
 mod flow;
 mod integration;
 mod package;
@@ -39,6 +40,7 @@ pub fn hooks_of(t: ElementType) -> &'static dyn ElementHooks {
         T::AppEventSubscription => &app_events::AppEventSubscriptionHooks,
         T::AppDataSchemaInstance => &app_events::AppDataSchemaInstanceHooks,
         T::FieldMapping | T::FieldMappingInstance => &integration::FieldMappingHooks,
+        T::DataSourceInstance => &data_source::DataSourceInstanceHooks,
         _ => &NoHooks,
     }
 }

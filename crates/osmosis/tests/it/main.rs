@@ -37,3 +37,4 @@ mod rotation;
 mod run_log_traces;
 mod seeds;
 mod server_limits;
+mod unified_mappings;
