@@ -12,6 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::Json;
 use osmosis_engine::data_links::{FindLinksParams, LinkRequest};
+use osmosis_engine::Caller;
 use osmosis_model::ElementType;
 use serde_json::{json, Value};
 
@@ -91,15 +92,7 @@ async fn create(
     RawQuery(raw): RawQuery,
     Body(body): Body<LinkBody>,
 ) -> ApiResult<Json<Value>> {
-    let request = body.request()?;
-    let q = Query::parse(raw.as_deref());
-    let instance = resolve_query(&state, &caller, ElementType::DataLinkTableInstance, &q).await?;
-    state
-        .engine
-        .data_links()
-        .create(&caller, &instance, &request)
-        .await?;
-    Ok(Json(json!({})))
+    change(&state, &caller, raw, &body, Change::Create).await
 }
 
 async fn delete(
@@ -108,13 +101,31 @@ async fn delete(
     RawQuery(raw): RawQuery,
     Body(body): Body<LinkBody>,
 ) -> ApiResult<Json<Value>> {
+    change(&state, &caller, raw, &body, Change::Delete).await
+}
+
+#[derive(Clone, Copy)]
+enum Change {
+    Create,
+    Delete,
+}
+
+/// POST and DELETE: the body checked first, then the instance resolved (so a
+/// refused request auto-creates nothing), then the link stored or removed.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    raw: Option<String>,
+    body: &LinkBody,
+    change: Change,
+) -> ApiResult<Json<Value>> {
     let request = body.request()?;
     let q = Query::parse(raw.as_deref());
-    let instance = resolve_query(&state, &caller, ElementType::DataLinkTableInstance, &q).await?;
-    state
-        .engine
-        .data_links()
-        .delete(&caller, &instance, &request)
-        .await?;
+    let instance = resolve_query(state, caller, ElementType::DataLinkTableInstance, &q).await?;
+    let links = state.engine.data_links();
+    match change {
+        Change::Create => drop(links.create(caller, &instance, &request).await?),
+        Change::Delete => drop(links.delete(caller, &instance, &request).await?),
+    }
     Ok(Json(json!({})))
 }
