@@ -1,8 +1,9 @@
 'use strict';
 // Actions with the SDK's own accessors: action(x).run, actionInstance(x).run,
-// connection(c).action(a).run, connectionRequest, and the run logs they leave (no SDK
-// accessor: read with the raw client, checked with the SDK's
-// `ActionRunLogRecordApiResponse`). Each customer reaches only its own.
+// connection(c).action(a).run, connectionRequest, the same chains on a run-javascript
+// action's `membrane`, and the run logs they leave (no SDK accessor: read with the
+// raw client, checked with the SDK's `ActionRunLogRecordApiResponse`). Each customer
+// reaches only its own.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -88,6 +89,46 @@ describe('actions', () => {
     const echoed = await a.connectionRequest(conn.id, 'PUT /echo/legacy', { n: 1 });
     assert.deepEqual(echoed, { method: 'PUT', path: '/echo/legacy', body: { n: 1 } });
     await expectError(b.connectionRequest(conn.id, '/echo/x'), 'BadRequestError', 'not_found');
+  });
+
+  it("run-javascript's membrane answers the SDK's chains as the SDK client does, as the run's customer", async () => {
+    const jsKey = unique('chains');
+    const bConn = (await b.connections.find()).items[0].id;
+    await admin.actions.create({
+      key: jsKey,
+      name: 'Chains',
+      type: 'run-javascript',
+      config: {
+        code: `export default async ({ membrane }) => {
+          const denied = async (call) => { try { await call(); return 'answered'; } catch (e) { return e.data?.key ?? e.message; } };
+          return {
+            run: await membrane.connection('${conn.id}').action('${key}').run({ text: 'js' }),
+            byOption: await membrane.action('${key}').run({ text: 'opt' }, { connectionId: '${conn.id}' }),
+            connections: await membrane.connections.find(),
+            connection: await membrane.connection('${conn.id}').get(),
+            integration: await membrane.integration('${integration.key}').get(),
+            echoed: await membrane.connectionRequest('${conn.id}', 'PUT /echo/js', { n: 2 }),
+            unknown: await denied(() => membrane.connection('${conn.id}').action('no-such-action').run({})),
+            othersRun: await denied(() => membrane.connection('${bConn}').action('${key}').run({ text: 'no' })),
+            othersGet: await denied(() => membrane.connection('${bConn}').get()),
+          };
+        }`,
+      },
+    });
+    const run = check('ActionRunResponse', await a.action(jsKey).run({}, { connectionId: conn.id }), 'action.run (run-javascript)');
+    const js = run.output;
+    // The same chains through the SDK itself.
+    const sdkRun = check('ActionRunResponse', js.run, 'membrane.connection.action.run');
+    assert.deepEqual(sdkRun.output, (await a.connection(conn.id).action(key).run({ text: 'js' })).output);
+    check('ActionRunResponse', js.byOption, 'membrane.action.run');
+    assert.equal(js.byOption.output.said, 'opt');
+    const page = checkPage('ConnectionApiResponse', js.connections, 'membrane.connections.find');
+    assert.deepEqual(page.items.map((c) => c.id), (await a.connections.find()).items.map((c) => c.id));
+    assert.ok(!page.items.some((c) => c.id === bConn), "another customer's connection is not listed");
+    assert.equal(check('ConnectionApiResponse', js.connection, 'membrane.connection.get').id, conn.id);
+    assert.equal(check('IntegrationApiResponse', js.integration, 'membrane.integration.get').id, integration.id);
+    assert.deepEqual(js.echoed, await a.connectionRequest(conn.id, 'PUT /echo/js', { n: 2 }));
+    assert.deepEqual([js.unknown, js.othersRun, js.othersGet], ['not_found', 'not_found', 'not_found']);
   });
 
   it('action run logs: every run, each customer its own, with its external calls', async () => {

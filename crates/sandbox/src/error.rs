@@ -50,6 +50,15 @@ pub enum Failure {
     NoDefaultExport { found: &'static str },
     #[error("the result is not JSON: it is {reason}")]
     NonJsonResult { reason: String },
+    /// The decorator of a host object (`crate::HostObject::decorator`) did not
+    /// compile, threw, or returned something other than an object. User code never
+    /// ran.
+    #[error("the host object `{object}` could not be set up: {message}")]
+    HostObjectSetup {
+        object: String,
+        message: String,
+        stack: Option<String>,
+    },
     #[error("the argument is not a JSON object, so host objects cannot be placed on it")]
     ArgumentNotObject,
     /// The run was abandoned because the caller stopped waiting for it.
@@ -68,7 +77,8 @@ impl Failure {
         match self {
             Failure::Syntax { stack, .. }
             | Failure::Thrown { stack, .. }
-            | Failure::UnhandledRejection { stack, .. } => stack.as_deref(),
+            | Failure::UnhandledRejection { stack, .. }
+            | Failure::HostObjectSetup { stack, .. } => stack.as_deref(),
             _ => None,
         }
     }

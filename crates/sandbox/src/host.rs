@@ -6,6 +6,7 @@
 //! and appears to JavaScript as a property of the run's argument whose methods return
 //! promises.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -48,10 +49,12 @@ impl HostError {
     }
 }
 
-/// A named set of async methods, exposed to JavaScript as one object.
+/// A named set of async methods, exposed to JavaScript as one object, optionally
+/// reshaped by a JavaScript decorator (see [`HostObject::decorator`]).
 #[derive(Clone, Default)]
 pub struct HostObject {
     pub(crate) methods: BTreeMap<String, HostMethod>,
+    pub(crate) decorator: Option<Cow<'static, str>>,
 }
 
 impl HostObject {
@@ -75,12 +78,51 @@ impl HostObject {
     pub fn method_names(&self) -> impl Iterator<Item = &str> {
         self.methods.keys().map(String::as_str)
     }
+
+    /// Whether `other` is a clone of this object: the very same methods and
+    /// decorator.
+    pub(crate) fn same_as(&self, other: &HostObject) -> bool {
+        self.decorator == other.decorator
+            && self.methods.len() == other.methods.len()
+            && self
+                .methods
+                .iter()
+                .zip(&other.methods)
+                .all(|((a, f), (b, g))| a == b && Arc::ptr_eq(f, g))
+    }
+
+    /// Sets the object's decorator: the source of a JavaScript function expression,
+    /// `(object) => …`. Each run calls it with a fresh object holding the host
+    /// methods and places what it returns (which must be an object, not a promise) on
+    /// the argument instead.
+    ///
+    /// Why: host methods are flat, one Rust closure per name, and some clients user
+    /// code expects are not (`membrane.connection(c).action(a).run(input)`). Writing
+    /// their shape in JavaScript over a few generic host methods keeps the Rust side
+    /// small, and lets the chains be built the way the library the code was written
+    /// against builds them.
+    ///
+    /// The source is host code: it is compiled once per process (to bytecode, in a
+    /// runtime of its own, outside any run's limits) and meant to be a constant. Once
+    /// running it is no more trusted than the user's code: each run evaluates and
+    /// calls it in its own context, under the run's limits (wall clock, heap, stack),
+    /// and it reaches nothing but the methods it is given, so every check belongs in
+    /// those methods. It runs before the user module is evaluated, so user code cannot
+    /// tamper with it while it builds the object. A decorator that does not compile,
+    /// throws or returns something else fails the run
+    /// ([`crate::Failure::HostObjectSetup`]); one that hits a limit fails it as that
+    /// limit.
+    pub fn decorator(mut self, source: impl Into<Cow<'static, str>>) -> Self {
+        self.decorator = Some(source.into());
+        self
+    }
 }
 
 impl fmt::Debug for HostObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostObject")
             .field("methods", &self.methods.keys().collect::<Vec<_>>())
+            .field("decorated", &self.decorator.is_some())
             .finish()
     }
 }
@@ -113,7 +155,9 @@ impl HostApi {
     }
 
     /// Adds an object. A name already present in the argument JSON is replaced by the
-    /// host object.
+    /// host object. One object added under several names (clones of one
+    /// [`HostObject`], as `membrane` and its alias `engineApiClient`) is one JavaScript
+    /// object under all of them, built (and decorated) once per run.
     pub fn object(mut self, name: impl Into<String>, object: HostObject) -> Self {
         self.objects.insert(name.into(), object);
         self

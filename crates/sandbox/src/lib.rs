@@ -9,8 +9,11 @@
 //! # What user code gets
 //!
 //! The ECMAScript built-ins, `console` (captured, see [`LogEntry`]) and the host objects
-//! placed on its argument. No `require`, no imports (any `import` or `import()` fails),
-//! no file system, process, network or timers.
+//! placed on its argument: each as its methods, or as whatever the object's JavaScript
+//! decorator built over them ([`HostObject::decorator`]; how chained clients such as
+//! `membrane.connection(c).action(a).run(input)` are offered over flat host methods,
+//! under the run's own limits). No `require`, no imports (any `import` or `import()`
+//! fails), no file system, process, network or timers.
 //!
 //! # Results
 //!
@@ -60,6 +63,7 @@
 //! script spinning until its 10 s limit would hold an executor worker for all of it.
 
 mod console;
+mod decorator;
 mod error;
 mod heap_budget;
 mod host;

@@ -26,9 +26,10 @@ use rquickjs::{
 use tokio::task::JoinHandle;
 
 use crate::console::{self, LogSink};
+use crate::decorator;
 use crate::error::{Failure, SandboxError};
 use crate::heap_budget::BudgetAllocator;
-use crate::host::{HostApi, HostError, HostMethod};
+use crate::host::{HostApi, HostError, HostMethod, HostObject};
 use crate::values::{args_to_json, describe_thrown, json_to_js, result_to_json, NotJson};
 use crate::{Limits, RunOutput};
 
@@ -38,7 +39,7 @@ const MODULE_NAME: &str = "user.js";
 /// The ECMAScript built-ins, and nothing the host adds beyond them (no `performance`,
 /// no `atob`, no `DOMException`). `Eval` is also what lets the engine compile the
 /// module at all.
-type Intrinsics = (
+pub(crate) type Intrinsics = (
     intrinsic::Date,
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
@@ -296,7 +297,7 @@ impl<'js> Execution<'_, 'js> {
     }
 
     /// The argument object with the host objects placed on it.
-    fn argument(&self) -> Result<Value<'js>, Failure> {
+    fn argument(&mut self) -> Result<Value<'js>, Failure> {
         if !self.job.host.is_empty() && !self.job.argument.is_object() {
             return Err(Failure::ArgumentNotObject);
         }
@@ -304,7 +305,15 @@ impl<'js> Execution<'_, 'js> {
         let Some(target) = argument.as_object().filter(|_| !self.job.host.is_empty()) else {
             return Ok(argument);
         };
-        for (name, object) in &self.job.host.objects {
+        let job = self.job;
+        let mut built: Vec<(&HostObject, Value<'js>)> = Vec::new();
+        for (name, object) in &job.host.objects {
+            if let Some((_, value)) = built.iter().find(|(done, _)| done.same_as(object)) {
+                target
+                    .set(name.as_str(), value.clone())
+                    .map_err(Failure::Engine)?;
+                continue;
+            }
             let js_object = Object::new(self.ctx.clone()).map_err(Failure::Engine)?;
             for (method_name, method) in &object.methods {
                 let function = self
@@ -314,11 +323,77 @@ impl<'js> Execution<'_, 'js> {
                     .set(method_name.as_str(), function)
                     .map_err(Failure::Engine)?;
             }
+            let value = match &object.decorator {
+                Some(source) => self.decorate(name, source, js_object)?,
+                None => js_object.into_value(),
+            };
             target
-                .set(name.as_str(), js_object)
+                .set(name.as_str(), value.clone())
                 .map_err(Failure::Engine)?;
+            built.push((object, value));
         }
         Ok(argument)
+    }
+
+    /// Evaluates a host object's decorator and calls it with the object (see
+    /// `HostObject::decorator`); what it returns. The source is compiled once per
+    /// process (`decorator`); evaluating and calling it happen here, in the run's
+    /// context like any user code, so a limit it hits fails the run as that limit.
+    /// Anything else that goes wrong is a [`Failure::HostObjectSetup`] naming the
+    /// object.
+    fn decorate(
+        &mut self,
+        name: &str,
+        source: &str,
+        object: Object<'js>,
+    ) -> Result<Value<'js>, Failure> {
+        let setup = |message: String, stack: Option<String>| Failure::HostObjectSetup {
+            object: name.to_owned(),
+            message,
+            stack,
+        };
+        let as_setup = |failure: Failure| match failure {
+            Failure::Thrown {
+                name: Some(kind),
+                message,
+                stack,
+            } => setup(format!("{kind}: {message}"), stack),
+            Failure::Thrown { message, stack, .. } => setup(message, stack),
+            other => other,
+        };
+        let bytecode =
+            decorator::bytecode(name, source).map_err(|(message, stack)| setup(message, stack))?;
+        // SAFETY: the bytes are what `Module::write` made of the source in this
+        // process, with the same QuickJS.
+        let module = unsafe { Module::load(self.ctx.clone(), &bytecode) }
+            .map_err(|e| as_setup(self.classify(e)))?;
+        let (module, evaluation) = module.eval().map_err(|e| as_setup(self.classify(e)))?;
+        self.settle(evaluation).map_err(as_setup)?;
+        let decorator: Value<'js> = module
+            .get("default")
+            .map_err(|e| as_setup(self.classify(e)))?;
+        let Some(function) = decorator.as_function() else {
+            return Err(setup(
+                format!(
+                    "the decorator is not a function (it is {})",
+                    decorator.type_name()
+                ),
+                None,
+            ));
+        };
+        let decorated: Value<'js> = function
+            .call((object,))
+            .map_err(|e| as_setup(self.classify(e)))?;
+        if decorated.is_promise() || !decorated.is_object() {
+            return Err(setup(
+                format!(
+                    "the decorator must return an object (it returned {})",
+                    decorated.type_name()
+                ),
+                None,
+            ));
+        }
+        Ok(decorated)
     }
 
     /// A JavaScript function that starts the host method on tokio and returns a promise

@@ -138,14 +138,37 @@ impl Run<'_, '_> {
     }
 }
 
+/// The decorator that gives `membrane` its SDK shape (see [`membrane_object`]).
+const MEMBRANE_CLIENT: &str = include_str!("membrane_client.js");
+
 /// `membrane` / `engineApiClient` of a `run-javascript` action: Osmosis's own API as
-/// the run's customer, with the methods of the external API client —
-/// `get(path, query?)`, `delete(path, query?)`, `post|put|patch(path, data?)` —
-/// answering the response body and rejecting with the `ErrorData` of a refused
-/// call. (The SDK's chained accessors, `membrane.connection(x).action(y).run()`, are
-/// not offered: the sandbox's host objects are flat; call the routes they call.)
+/// the run's customer, shaped like the `MembraneClient` of `@membranehq/sdk` 0.28
+/// (the client the hosted platform hands the same code).
+///
+/// The host methods are flat: `get(path, query?)`, `delete(path, query?)`,
+/// `post|put|patch(path, data?)` — kept on the object as they are — and
+/// `request(method, path, body?)`. The JavaScript decorator `membrane_client.js`
+/// builds the SDK's accessors over `request` with the SDK's names and routes, so
+/// `membrane.connection(c).action(a).run(input)`, `membrane.action(a).run(input,
+/// {connectionId})`, `membrane.actionInstance(i).run(input)`,
+/// `membrane.connections.find(query)`, `membrane.connectionRequest(c, uri, data)`,
+/// `membrane.connection(c).get() / request(path, data) / proxy.get(path) /
+/// operation(k).run(…) / dataCollection(k).list(…)`, the element accessors
+/// `integration(s)`, `action(s)`, `actionInstance(s)`, `flow(s)`, `flowInstance(s)`,
+/// `dataSource(s)`, `dataSourceInstance(s)`, `fieldMapping(s)`,
+/// `fieldMappingInstance(s)`, `dataLinkTable(s)`, `dataLinkTableInstance(s)`,
+/// `customer(s)` and the rest (`get/put/patch/archive`, lists `find/findAll/create`),
+/// `self` and `setCredentials` all do what the SDK's do, and answer what the server
+/// answers (a run: `{output, actionRunId}`). Screens and popups (`open*`, `embed*`,
+/// `connect`, `ui`) are not offered; flow runs are, and fail with the server's
+/// not-found error, as Osmosis does not serve `/flow-runs`.
+///
+/// Every call answers the response body or rejects with an `Error` whose `message`
+/// is the server's and whose `data` is its `ErrorData`. Nothing in the decorator is a
+/// check: every call is an API request with the customer's token, so it reaches
+/// exactly what the customer's own requests would.
 pub(super) fn membrane_object(api: Arc<dyn SelfApi>, token: String) -> HostObject {
-    let mut object = HostObject::new();
+    let mut object = HostObject::new().decorator(MEMBRANE_CLIENT);
     for (name, method, second_is_query) in [
         ("get", "GET", true),
         ("delete", "DELETE", true),
@@ -168,28 +191,59 @@ pub(super) fn membrane_object(api: Arc<dyn SelfApi>, token: String) -> HostObjec
                         for (k, v) in q {
                             query.append_pair(k, &scalar(v));
                         }
-                        target = format!("{target}?{}", query.finish());
+                        let separator = if target.contains('?') { '&' } else { '?' };
+                        target = format!("{target}{separator}{}", query.finish());
                     }
                     None
                 } else {
                     second
                 };
-                let (status, answer) = api
-                    .call(method, &target, &token, body)
-                    .await
-                    .map_err(HostError::new)?;
-                if (200..300).contains(&status) {
-                    Ok(answer)
-                } else {
-                    let message = answer
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("The API refused the request")
-                        .to_owned();
-                    Err(HostError::with_data(message, answer))
-                }
+                self_call(api.as_ref(), method, &target, &token, body).await
             }
         });
     }
-    object
+    object.method("request", move |args: Vec<Value>| {
+        let (api, token) = (Arc::clone(&api), token.clone());
+        async move {
+            let method = match args.first().and_then(Value::as_str) {
+                Some(m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")) => m,
+                _ => {
+                    return Err(HostError::new(
+                        "the first argument must be GET, POST, PUT, PATCH or DELETE",
+                    ))
+                }
+            };
+            let Some(Value::String(path)) = args.get(1) else {
+                return Err(HostError::new("the second argument must be the API path"));
+            };
+            let target = format!("/{}", path.trim_start_matches('/'));
+            let body = args.get(2).filter(|v| !v.is_null()).cloned();
+            self_call(api.as_ref(), method, &target, &token, body).await
+        }
+    })
+}
+
+/// One call to Osmosis's own API: the body of a 2xx answer, else an error with the
+/// server's message and its whole answer as `data`.
+async fn self_call(
+    api: &dyn SelfApi,
+    method: &str,
+    target: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Result<Value, HostError> {
+    let (status, answer) = api
+        .call(method, target, token, body)
+        .await
+        .map_err(HostError::new)?;
+    if (200..300).contains(&status) {
+        Ok(answer)
+    } else {
+        let message = answer
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("The API refused the request")
+            .to_owned();
+        Err(HostError::with_data(message, answer))
+    }
 }

@@ -928,3 +928,243 @@ async fn a_token_in_a_request_path_is_not_forwarded() {
     let seen = f.crm.last_request().expect("a request");
     assert!(!seen.uri.contains(&f.alice), "{}", seen.uri);
 }
+
+/// `POST /act` for a run that must fail; the error body.
+async fn failed_run(s: &Server, token: &str, body: Value) -> Value {
+    let (status, answer) = act(s, token, body.clone()).await;
+    assert!(status >= 400, "{body} → {status} {answer}");
+    assert!(answer["actionRunId"].is_string(), "{answer}");
+    answer
+}
+
+/// A run-javascript action `key` whose code is `code`.
+async fn javascript_action(s: &Server, key: &str, code: String) {
+    action(
+        s,
+        json!({"key": key, "name": key, "type": "run-javascript", "config": {"code": code}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn javascript_membrane_runs_actions_through_the_sdks_chained_accessors() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    let conn = &f.alice_conn;
+    action(
+        &s,
+        json!({"key": "add-contact", "name": "Add contact", "type": "api-request-to-external-app",
+               "inputSchema": {"type": "object", "properties": {"email": {"type": "string"}}},
+               "config": {"request": {"method": "POST", "path": "/echo/contacts",
+                                      "data": {"email": var("$.input.email")}}}}),
+    )
+    .await;
+    javascript_action(
+        &s,
+        "chained",
+        format!(
+            "export default async ({{input, membrane, engineApiClient}}) => {{
+                const viaConnection = await membrane.connection('{conn}').action('add-contact').run({{email: input.email}});
+                const viaAction = await engineApiClient.action('add-contact').run({{email: 'b@x'}}, {{connectionId: '{conn}'}});
+                const connection = await membrane.connection('{conn}').get();
+                const me = await membrane.connection('{conn}').proxy.get('/me');
+                const legacy = await membrane.connectionRequest('{conn}', 'PUT /echo/legacy', {{n: 1}});
+                const flat = await membrane.get('/connections/{conn}');
+                return {{viaConnection, viaAction, connectionId: connection.id, me: me.name, legacy, flat: flat.id}};
+            }}"
+        ),
+    )
+    .await;
+    f.crm.clear_requests();
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "chained", "connectionId": conn, "input": {"email": "a@x"}}),
+    )
+    .await;
+    // A run through the SDK's accessors answers what the SDK's does: `{output,
+    // actionRunId}`.
+    assert_eq!(out["viaConnection"]["output"]["method"], "POST", "{out}");
+    assert_eq!(
+        out["viaConnection"]["output"]["body"],
+        json!({"email": "a@x"}),
+        "{out}"
+    );
+    assert!(out["viaConnection"]["actionRunId"].is_string(), "{out}");
+    assert_eq!(
+        out["viaAction"]["output"]["body"],
+        json!({"email": "b@x"}),
+        "{out}"
+    );
+    assert_eq!(
+        (&out["connectionId"], &out["flat"], &out["me"]),
+        (&json!(conn), &json!(conn), &json!("Ada Admin")),
+        "{out}"
+    );
+    assert_eq!(
+        (&out["legacy"]["method"], &out["legacy"]["body"]),
+        (&json!("PUT"), &json!({"n": 1})),
+        "{out}"
+    );
+    let sent: Vec<Value> = f
+        .crm
+        .requests_to("/echo/contacts")
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(sent, [json!({"email": "a@x"}), json!({"email": "b@x"})]);
+    // The nested runs are runs of their own, in Alice's logs.
+    let (_, logs) = s.get("/action-run-logs", &f.alice).await;
+    let ids: Vec<&Value> = logs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert!(
+        ids.contains(&&out["viaConnection"]["actionRunId"]),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn javascript_membrane_lists_only_its_own_customers_connections() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    javascript_action(
+        &s,
+        "mine",
+        "export default async ({membrane}) => {
+            const page = await membrane.connections.find();
+            const all = await membrane.connections.find({limit: 10, includeArchived: true});
+            return {ids: page.items.map(c => c.id), all: all.items.map(c => c.id), cursor: page.cursor ?? null};
+        }"
+        .to_owned(),
+    )
+    .await;
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "mine", "connectionId": f.alice_conn}),
+    )
+    .await;
+    assert_eq!(
+        out,
+        json!({"ids": [&f.alice_conn], "all": [&f.alice_conn], "cursor": null}),
+        "{out}"
+    );
+    let out = output(
+        &s,
+        &f.bob,
+        json!({"key": "mine", "connectionId": f.bob_conn}),
+    )
+    .await;
+    assert_eq!(out["ids"], json!([&f.bob_conn]), "{out}");
+}
+
+#[tokio::test]
+async fn javascript_membrane_chain_to_an_unknown_action_fails_with_the_servers_error() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    let conn = &f.alice_conn;
+    javascript_action(
+        &s,
+        "unknown",
+        format!("export default async ({{membrane}}) => membrane.connection('{conn}').action('no-such-action').run({{}})"),
+    )
+    .await;
+    // What the server answers the same request from outside.
+    let direct = s
+        .post(
+            &format!("/connections/{conn}/actions/no-such-action/run"),
+            &f.alice,
+            json!({}),
+        )
+        .await;
+    assert_error(&direct, 404, "bad_request", "not_found");
+    let error = failed_run(
+        &s,
+        &f.alice,
+        json!({"key": "unknown", "connectionId": conn}),
+    )
+    .await;
+    assert_eq!(error["type"], "custom_code", "{error}");
+    // The run's message is the server's (after the `action: ` every failure of
+    // code run on a connection starts with).
+    let server_message = direct.1["message"].as_str().expect("a message");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(server_message)),
+        "{error}"
+    );
+    // Caught, the rejection carries the server's error body.
+    javascript_action(
+        &s,
+        "caught",
+        format!("export default async ({{membrane}}) => {{ try {{ await membrane.action('no-such-action').run({{}}, {{connectionId: '{conn}'}}); }} catch (e) {{ return {{message: e.message, data: e.data}}; }} }}"),
+    )
+    .await;
+    let out = output(&s, &f.alice, json!({"key": "caught", "connectionId": conn})).await;
+    assert_eq!(out["data"]["key"], "not_found", "{out}");
+    assert_eq!(out["message"], out["data"]["message"], "{out}");
+}
+
+#[tokio::test]
+async fn javascript_membrane_chains_cannot_reach_another_customers_connection() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 5).await;
+    action(
+        &s,
+        json!({"key": "whoami", "name": "Who am I", "type": "api-request-to-external-app",
+               "config": {"request": {"path": "/me"}}}),
+    )
+    .await;
+    // Alice's code names Bob's connection by id through every chain there is.
+    let bob = &f.bob_conn;
+    javascript_action(
+        &s,
+        "hostile",
+        format!(
+            "export default async ({{membrane}}) => {{
+                const attempts = {{
+                    run: () => membrane.connection('{bob}').action('whoami').run({{}}),
+                    runByOption: () => membrane.action('whoami').run({{}}, {{connectionId: '{bob}'}}),
+                    get: () => membrane.connection('{bob}').get(),
+                    proxy: () => membrane.connection('{bob}').proxy.get('/me'),
+                    request: () => membrane.connection('{bob}').request('/me'),
+                    legacy: () => membrane.connectionRequest('{bob}', 'GET /me'),
+                    operation: () => membrane.connection('{bob}').operation('whoami').run({{}}),
+                    data: () => membrane.connection('{bob}').dataCollection('contacts').list({{}}),
+                    instance: () => membrane.actionInstance({{actionKey: 'whoami', connectionId: '{bob}'}}).get(),
+                    patch: () => membrane.connection('{bob}').patch({{name: 'mine now'}}),
+                    archive: () => membrane.connection('{bob}').archive(),
+                }};
+                const keys = {{}};
+                for (const [name, attempt] of Object.entries(attempts)) {{
+                    try {{ keys[name] = {{answered: await attempt()}}; }} catch (e) {{ keys[name] = e.data?.key ?? e.message; }}
+                }}
+                return keys;
+            }}"
+        ),
+    )
+    .await;
+    let before = f.crm.request_count();
+    let out = output(
+        &s,
+        &f.alice,
+        json!({"key": "hostile", "connectionId": f.alice_conn}),
+    )
+    .await;
+    let keys = out.as_object().expect("an object");
+    assert_eq!(keys.len(), 11, "{out}");
+    for (name, key) in keys {
+        assert_eq!(key, "not_found", "{name}: {out}");
+    }
+    assert_eq!(f.crm.request_count(), before, "nothing reached the CRM");
+    // Bob's connection is as it was.
+    let (status, connection) = s.get(&format!("/connections/{bob}"), &f.bob).await;
+    assert_eq!(status, 200, "{connection}");
+    assert_eq!(connection["name"], "Bob CRM", "{connection}");
+    assert!(connection["archivedAt"].is_null(), "{connection}");
+}
