@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Osmosis: lint, Rust tests on SQLite and on PostgreSQL, the SDK
-# compatibility suite, the connect flow in headless Chromium, the runtime and JSONata
-# differential tests against the SDK, and schemathesis against /openapi.json. Needs
-# what .ci/run installs.
+# compatibility suite, the connect flow in headless Chromium, the README's quick start,
+# the runtime and JSONata differential tests against the SDK, and schemathesis against
+# /openapi.json. Needs what .ci/run installs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -40,6 +40,9 @@ step "SDK compatibility suite (PostgreSQL)"
 
 step "connect flow in headless Chromium (SDK browser bundle, mock OAuth provider)"
 (cd tests/browser && OSMOSIS_BIN="$bin" npm test)
+
+step "the README's quick start, as written"
+OSMOSIS_BIN="$bin" bash tests/quickstart/run.sh
 
 step "runtime differential test against the SDK"
 OSMOSIS_RUNTIME_EVAL="$bin runtime eval" bash tests/runtime/differential.sh

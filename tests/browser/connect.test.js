@@ -17,7 +17,11 @@
 //     the result in the same iframe;
 //   - success: `<div id="connect-result" data-connection-id="…">` and penpal
 //     `onSuccess(connection)`; failure: `#connect-error`, no onSuccess;
-//   - the OAuth state is single-use: a replayed callback is an error page.
+//   - the OAuth state is single-use: a replayed callback is an error page;
+//   - an integration whose required connector parameters are unset (an OAuth app
+//     without its client id): `#connect-error` (data-reason="not-set-up") saying
+//     "This integration is not set up yet — contact <workspace>", a Close button,
+//     and nothing that starts a connect (no form, no submit, no option buttons).
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
@@ -69,6 +73,21 @@ function oauthConnector(base) {
   return { key: 'oauthapp', name: 'OAuth App', type: 'oauth2', ...oauthAuth(base) };
 }
 
+/** HubSpot's shape: the OAuth app's client id and secret are required connector parameters. */
+function notSetUpConnector(base) {
+  return {
+    key: 'notsetup',
+    name: 'Not Set Up App',
+    type: 'oauth2',
+    parametersSchema: {
+      type: 'object',
+      properties: { clientId: { type: 'string' }, clientSecret: { type: 'string' } },
+      required: ['clientId', 'clientSecret'],
+    },
+    ...oauthAuth(base),
+  };
+}
+
 /** Two auth options and no auth of its own: the screen must ask which. */
 function multiConnector(keyBase, oauthBase) {
   const { key, name, ...keyAuth } = keyConnector(keyBase);
@@ -101,6 +120,8 @@ async function setup() {
     [keyConnector(keyApi.url), false],
     [oauthConnector(provider.url), true],
     [multiConnector(keyApi.url, provider.url), true],
+    // Its integration sets no parameters: nobody can connect through it yet.
+    [notSetUpConnector(provider.url), false],
   ]) {
     const c = await h.apiOk(server, 'POST', '/connectors', admin, connector);
     integrations[connector.key] = await h.apiOk(server, 'POST', '/integrations', admin, {
@@ -335,6 +356,35 @@ test('several auth options: one button per option, choosing one shows its form a
     const secret = await h.apiOk(server, 'GET', `/connections/${connection.id}?includeSecrets=true`, admin);
     assert.equal(secret.credentials?.apiKey, API_KEY, `credentials of the apikey option: ${JSON.stringify(secret)}`);
     if ('authOptionKey' in secret) assert.equal(secret.authOptionKey, 'apikey');
+  } finally {
+    await page.closeAll();
+  }
+});
+
+test('an integration whose OAuth client id is not set: the screen says it is not set up and whom to contact, offers no way to an error, and Close resolves with null', async () => {
+  const { token, page } = await customerPage();
+  try {
+    const authorizeBefore = provider.entries('authorize').length;
+    await h.startUiConnect(page, server, token, { integrationKey: 'notsetup' });
+    const text = await expectErrorInFrame(page, 'the message "This integration is not set up yet — contact <workspace>"');
+    assert.match(text, /^This integration is not set up yet — contact \S.*\.$/, `the customer's sentence, not a developer error: ${JSON.stringify(text)}`);
+    assert.doesNotMatch(text, /clientId|OAuth config|missing|derive/, 'no technical detail for the customer');
+    const frame = await h.connectFrame(page);
+    assert.equal(await frame.$eval('#connect-error', (e) => e.getAttribute('data-reason')), 'not-set-up');
+    assert.equal(await frame.$('form'), null, `no form on a not-set-up screen\n${await h.describePage(page)}`);
+    assert.equal(await frame.$('#connect-submit'), null, 'no submit button ("Continue to …")');
+    assert.equal(await frame.$('[data-auth-option]'), null, 'no auth option buttons');
+    const pageText = await frame.evaluate(() => document.body.innerText);
+    assert.doesNotMatch(pageText, /Continue to/, `nothing offers to continue: ${JSON.stringify(pageText)}`);
+    assert.match(pageText, /Reference: \S+/, 'a reference the customer can quote');
+    await expectPending(page, 'on the not-set-up screen');
+    assert.equal(provider.entries('authorize').length, authorizeBefore, 'nobody was sent to the provider');
+
+    await clickInFrame(page, '#connect-cancel', 'a Close button #connect-cancel (calls penpal close)');
+    const settled = await h.waitForSettled(page, 'ui.connect to resolve with null after Close');
+    assert.equal(settled.state, 'resolved');
+    assert.equal(settled.value, null);
+    await expectNoConnections(token, 'after a not-set-up screen');
   } finally {
     await page.closeAll();
   }

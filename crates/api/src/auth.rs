@@ -22,6 +22,7 @@
 //! ([`without_access_tokens`]).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -54,17 +55,26 @@ struct Claims {
     is_admin: bool,
 }
 
-/// Verified workspaces by key. A workspace's secret never changes while the server
-/// runs, so caching the lookup keeps the database off the hot path.
+/// Verified workspaces by key, each re-read from the database once it is
+/// [`WORKSPACE_RECHECK`] old: caching keeps the database off the hot path, and the
+/// re-read bounds how long a secret rotated (`osmosis workspace rotate-secret`) or a
+/// workspace archived (`osmosis workspace delete`) by another process goes unseen.
 #[derive(Default)]
 pub struct WorkspaceCache {
-    by_key: DashMap<String, Arc<Workspace>>,
+    by_key: DashMap<String, (Arc<Workspace>, Instant)>,
     /// Tokens whose signature was verified, with their workspace and claims. HMAC
-    /// verification is deterministic and a workspace's secret never changes, so a
-    /// token once verified stays valid until its `exp`; the customer behind it is
-    /// still resolved on every request (an archived customer is refused at once).
+    /// verification is deterministic, so a token once verified stays valid until
+    /// its `exp` while its workspace keeps the secret it was verified with (checked
+    /// on every hit against the cached workspace); the customer behind it is still
+    /// resolved on every request (an archived customer is refused at once).
     verified: DashMap<String, (Arc<Workspace>, Arc<Claims>)>,
 }
+
+/// How long a workspace read from the database is trusted before it is read again:
+/// the longest a running server keeps accepting tokens signed with a rotated-out
+/// secret, or of an archived workspace. A database that does not answer the re-read
+/// leaves the cached workspace in use.
+pub const WORKSPACE_RECHECK: Duration = Duration::from_secs(5);
 
 /// More verified tokens than this and the cache starts over (a bound on memory).
 const MAX_VERIFIED_TOKENS: usize = 100_000;
@@ -123,18 +133,36 @@ fn claim_string(v: &Option<Value>) -> Option<String> {
 }
 
 impl AppState {
+    /// The live workspace `key`: cached, re-read once [`WORKSPACE_RECHECK`] old.
     async fn workspace(&self, key: &str) -> Result<Arc<Workspace>, ErrorResponse> {
-        if let Some(ws) = self.workspaces.by_key.get(key) {
-            return Ok(ws.clone());
+        let cached = self
+            .workspaces
+            .by_key
+            .get(key)
+            .map(|entry| (Arc::clone(&entry.0), entry.1));
+        if let Some((ws, read_at)) = &cached {
+            if read_at.elapsed() < WORKSPACE_RECHECK {
+                return Ok(Arc::clone(ws));
+            }
         }
-        let ws = self
-            .engine
-            .workspace_by_key(key)
-            .await
-            .map_err(ErrorResponse)?
-            .ok_or_else(|| unauthenticated("The token's workspace is unknown"))?;
-        let ws = Arc::new(ws);
-        self.workspaces.by_key.insert(key.to_string(), ws.clone());
+        let found = match self.engine.workspace_by_key(key).await {
+            Ok(found) => found,
+            // The database is away: keep trusting what it said last.
+            Err(_) if cached.is_some() => return Ok(cached.expect("checked").0),
+            Err(e) => return Err(ErrorResponse(e)),
+        };
+        let Some(found) = found else {
+            self.workspaces.by_key.remove(key);
+            return Err(unauthenticated("The token's workspace is unknown"));
+        };
+        // Unchanged: keep the value callers already share.
+        let ws = match cached {
+            Some((ws, _)) if *ws == found => ws,
+            _ => Arc::new(found),
+        };
+        self.workspaces
+            .by_key
+            .insert(key.to_string(), (Arc::clone(&ws), Instant::now()));
         Ok(ws)
     }
 
@@ -145,6 +173,20 @@ impl AppState {
             .verified
             .get(token)
             .map(|entry| (Arc::clone(&entry.0), Arc::clone(&entry.1)));
+        // A cached token still needs its workspace live with the same secret.
+        let hit = match hit {
+            Some((workspace, claims)) => {
+                let current = self.workspace(&workspace.key).await;
+                match current {
+                    Ok(current) if current.secret == workspace.secret => Some((current, claims)),
+                    _ => {
+                        self.workspaces.verified.remove(token);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let (workspace, claims) = match hit {
             Some((workspace, claims)) => {
                 check_times(&claims)?;
@@ -167,6 +209,7 @@ impl AppState {
         let customer = claim_string(&claims.id)
             .or(claim_string(&claims.tenant_key))
             .or(claim_string(&claims.sub));
+        crate::request_span::identify(&workspace.key, customer.as_deref());
         match customer {
             Some(internal_id) => Ok(self
                 .engine

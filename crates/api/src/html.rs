@@ -3,6 +3,12 @@
 //! the page that ends a connect (penpal `onSuccess` for hosted screens, a
 //! `postMessage` to the opener or parent for the SDK's `connect()`).
 //!
+//! The reader is the developer's end customer: errors are the customer's short
+//! sentence (`osmosis_engine::connect::customer_errors`), never the technical
+//! message, with the request's id as a reference they can quote. An integration
+//! that is not set up shows [`not_set_up`]: a message and a Close button, no form
+//! that could only lead to an error.
+//!
 //! Pages are small and few, so they are written here with one escaping function
 //! rather than through a template engine. Every value from a request or an element
 //! goes through [`escape`] (HTML) or [`script_json`] (inside `<script>`).
@@ -133,7 +139,10 @@ pub struct ConnectScreen<'a> {
     /// Values typed so far, kept when the page comes back with an error.
     pub input: &'a Map<String, Value>,
     pub submit_label: &'a str,
+    /// The customer's sentence for what went wrong (never a technical message).
     pub error: Option<&'a str>,
+    /// The request's id, shown beside an error for the customer to quote.
+    pub reference: Option<&'a str>,
 }
 
 /// Hidden inputs carrying `(name, value)` pairs to a form's next step.
@@ -150,11 +159,31 @@ pub fn hidden_fields(carry: &[(String, String)]) -> String {
         .collect()
 }
 
+/// The error paragraph every page shows (`#connect-error`), with the reference.
+fn error_block(message: &str, reference: Option<&str>, reason: Option<&str>) -> String {
+    let reason = reason
+        .map(|r| format!(" data-reason=\"{}\"", escape(r)))
+        .unwrap_or_default();
+    let reference = reference
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            format!(
+                "<p class=\"help\" id=\"connect-reference\">Reference: {}</p>",
+                escape(r)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<p id=\"connect-error\" role=\"alert\"{reason}>{}</p>{reference}",
+        escape(message)
+    )
+}
+
 pub fn connect_screen(s: &ConnectScreen) -> String {
     let hidden = hidden_fields(s.carry);
     let error = s
         .error
-        .map(|e| format!("<p id=\"connect-error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| error_block(e, s.reference, None))
         .unwrap_or_default();
     let mut body = format!("<h1>{}</h1>{error}", escape(s.title));
     if let Some(options) = &s.options {
@@ -210,8 +239,10 @@ pub fn connect_screen(s: &ConnectScreen) -> String {
 
 /// The page that ends a connect: tells the SDK through every channel it listens
 /// on (penpal `onSuccess` when framed by a hosted screen, `postMessage` to the
-/// opener or parent), shows the outcome, and closes a popup.
-pub fn connect_result(event: &Value, theme: Option<&str>) -> String {
+/// opener or parent), shows the outcome, and closes a popup. A failure shows the
+/// event's `error` (the customer's sentence) and offers to try again unless the
+/// integration's setup is what failed (`errorData.type: configuration`).
+pub fn connect_result(event: &Value, theme: Option<&str>, reference: Option<&str>) -> String {
     let ok = event["type"] == "newConnectionCreated";
     let body = if ok {
         format!(
@@ -219,11 +250,20 @@ pub fn connect_result(event: &Value, theme: Option<&str>) -> String {
             escape(event["connectionId"].as_str().unwrap_or_default())
         )
     } else {
+        let setup = event["errorData"]["type"] == "configuration";
+        let retry = if setup {
+            ""
+        } else {
+            "<button type=\"button\" id=\"connect-retry\" onclick=\"history.go(-1)\">Try again</button>"
+        };
         format!(
-            "<h1>Could not connect</h1><p id=\"connect-error\" role=\"alert\">{}</p>\
-             <button type=\"button\" id=\"connect-retry\" onclick=\"history.go(-1)\">Try again</button>\
+            "<h1>Could not connect</h1>{}{retry}\
              <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
-            escape(event["error"].as_str().unwrap_or("Connecting failed"))
+            error_block(
+                event["error"].as_str().unwrap_or("Connecting failed"),
+                reference,
+                setup.then_some("not-set-up"),
+            )
         )
     };
     let on_parent = if ok {
@@ -250,4 +290,43 @@ pub fn connect_result(event: &Value, theme: Option<&str>) -> String {
 /// A plain message page (e.g. the connection screen's status).
 pub fn message_page(title: &str, theme: Option<&str>, body_html: &str) -> String {
     page(title, theme, body_html, &penpal_script(""))
+}
+
+/// A connect that cannot go on: the customer's sentence and a Close button.
+pub fn cannot_connect(message: &str, theme: Option<&str>, reference: Option<&str>) -> String {
+    message_page(
+        "Cannot connect",
+        theme,
+        &format!(
+            "<h1>Cannot connect</h1>{}\
+             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+            error_block(message, reference, None)
+        ),
+    )
+}
+
+/// The connect screen of an integration that is not set up (required connector
+/// parameters unset): the customer's sentence and a Close button — no form, no
+/// button that starts a connect.
+pub fn not_set_up(
+    title: &str,
+    message: &str,
+    theme: Option<&str>,
+    reference: Option<&str>,
+) -> String {
+    message_page(
+        title,
+        theme,
+        &format!(
+            "<h1>{}</h1>{}\
+             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+            escape(title),
+            not_set_up_block(message, reference)
+        ),
+    )
+}
+
+/// The not-set-up message alone, for pages that show it in place of an action.
+pub fn not_set_up_block(message: &str, reference: Option<&str>) -> String {
+    error_block(message, reference, Some("not-set-up"))
 }

@@ -9,6 +9,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 mod html;
+pub mod log_writer;
 pub mod openapi;
 pub mod query;
 pub mod request_span;

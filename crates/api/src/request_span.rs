@@ -1,5 +1,28 @@
-//! The span of one HTTP request, so every log line a request causes (the engine's
-//! `#[tracing::instrument]` spans nest inside it) says which request it belongs to.
+//! The span and the log line of one HTTP request.
+//!
+//! Every request runs in a `request{method, route, request_id, workspace,
+//! customer}` span, so every log line it causes (the engine's
+//! `#[tracing::instrument]` spans nest inside it) says which request it belongs to;
+//! and once its response is ready it is logged as one line (target
+//! `osmosis_api::request_span`, message `request`) with its own fields, whatever the
+//! format:
+//!
+//! ```text
+//! INFO osmosis_api::request_span: request method=GET route=/connections/{connection}/proxy/{*path} status=200 duration_ms=3.41 workspace=acme customer=customer-42 request_id=3f9c2a7b01d4-1a2b
+//! ```
+//!
+//! * `route` is the route template the request matched, never the path: a path and
+//!   a query string may carry anything a client put there (an access token pasted
+//!   into a proxied path, `?token=` on the SSE endpoint, an OAuth `code`). A request
+//!   no route matched logs `route=(none)`. No header is logged.
+//! * `workspace` (its key) and `customer` (the token's customer id) are set once
+//!   the request's token is verified ([`identify`], called by the auth extractor):
+//!   a request without a valid token has neither, an admin token no `customer`.
+//! * `duration_ms` runs until the response's head is ready: a streamed body (the
+//!   proxy, the SSE stream) may go on after the line.
+//! * The level is `info`, `warn` for a 5xx, and `debug` for a `/health` that
+//!   answered 200 (a load balancer's probes would drown the rest);
+//!   `RUST_LOG=osmosis_api::request_span=warn` leaves only the failures.
 //!
 //! A request is named by its `x-request-id`: the client's, when it sent one (a
 //! proxy in front of Osmosis may have), or a fresh one ([`NodeRequestIds`]); either
@@ -7,19 +30,30 @@
 //! log lines carry.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
 
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::field::{display, Empty};
+use tracing::{Instrument, Span};
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The target of the request lines (and spans): `RUST_LOG=osmosis_api::request_span=warn`
+/// keeps only the failures.
+pub const TARGET: &str = "osmosis_api::request_span";
+
+/// What a request that matched no route logs as its route.
+pub const NO_ROUTE: &str = "(none)";
 
 /// Ids for requests that came without one: this process's random prefix and a
 /// counter (`3f9c2a7b01d4-1a2b`). Unique across nodes and restarts like a UUID, but
@@ -43,29 +77,132 @@ impl MakeRequestId for NodeRequestIds {
     }
 }
 
-/// `request{method, path, request_id}`: the path without its query string, which
-/// may carry tokens.
-fn request_span<B>(request: &Request<B>) -> Span {
+/// Who a request turned out to be for, once its token was verified.
+struct Who {
+    workspace: String,
+    customer: Option<String>,
+}
+
+/// The request being served: its span, and who it is for once known.
+struct Current {
+    span: Span,
+    who: OnceLock<Who>,
+}
+
+tokio::task_local! {
+    /// The request the running task serves (a request made in process, through
+    /// the engine's `self_api`, has its own inside its caller's).
+    static CURRENT: Arc<Current>;
+}
+
+/// Records whose request this is — the workspace's key and the token's customer
+/// id (`None` for an admin token) — on the request's span and log line. Called once
+/// the token is verified; the first call of a request counts, and outside a
+/// request it does nothing.
+pub fn identify(workspace_key: &str, customer: Option<&str>) {
+    let _ = CURRENT.try_with(|current| {
+        let who = Who {
+            workspace: workspace_key.to_owned(),
+            customer: customer.map(str::to_owned),
+        };
+        if current.who.set(who).is_ok() {
+            current.span.record("workspace", display(workspace_key));
+            if let Some(customer) = customer {
+                current.span.record("customer", display(customer));
+            }
+        }
+    });
+}
+
+/// Runs the request in its span and logs it once its response is ready.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or(NO_ROUTE, MatchedPath::as_str);
     let id = request
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!(
+        .unwrap_or_default()
+        .to_owned();
+    let span = tracing::info_span!(
+        target: TARGET,
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
+        method = %method,
+        route = %route,
         request_id = %id,
-    )
+        workspace = Empty,
+        customer = Empty,
+    );
+    let current = Arc::new(Current {
+        span: span.clone(),
+        who: OnceLock::new(),
+    });
+    let response = CURRENT
+        .scope(Arc::clone(&current), next.run(request).instrument(span))
+        .await;
+    log_line(
+        &method,
+        route,
+        response.status(),
+        started.elapsed(),
+        current.who.get(),
+        &id,
+    );
+    response
 }
 
-/// Wraps the whole router: an id set first (so the span can name it), the span
-/// around everything after, the id copied onto the response last.
+/// The request's line: outside its span (`parent: None`), so it carries its
+/// fields once, in the same place in every format.
+fn log_line(
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    elapsed: Duration,
+    who: Option<&Who>,
+    request_id: &str,
+) {
+    // Displayed, not debugged: `route=/x`, not `route="/x"`, in the text format.
+    let workspace = who.map(|w| display(w.workspace.as_str()));
+    let customer = who.and_then(|w| w.customer.as_deref()).map(display);
+    let request_id = display(request_id);
+    let route_shown = display(route);
+    let duration_ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
+    let status = status.as_u16();
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                target: TARGET,
+                parent: None,
+                method = %method,
+                route = route_shown,
+                status,
+                duration_ms,
+                workspace,
+                customer,
+                request_id,
+                "request"
+            )
+        };
+    }
+    if status >= 500 {
+        line!(warn)
+    } else if route == "/health" && status == 200 {
+        line!(debug)
+    } else {
+        line!(info)
+    }
+}
+
+/// Wraps every route: an id set first (so the span can name it), the span and
+/// the log line around everything after, the id copied onto the response last.
+/// Applied per route (`Router::layer`), so the route template is known.
 pub fn layer(router: Router) -> Router {
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, NodeRequestIds))
-            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(axum::middleware::from_fn(log_request))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     )
 }
@@ -106,5 +243,20 @@ mod tests {
             .unwrap();
         let response = app().oneshot(request).await.unwrap();
         assert_eq!(response.headers()[REQUEST_ID], "abc-123");
+    }
+
+    #[tokio::test]
+    async fn an_unmatched_request_is_answered_with_its_id_too() {
+        let response = app()
+            .oneshot(Request::get("/nowhere").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        assert!(response.headers().get(REQUEST_ID).is_some());
+    }
+
+    #[tokio::test]
+    async fn identify_outside_a_request_does_nothing() {
+        identify("ws", Some("c"));
     }
 }

@@ -53,6 +53,31 @@ pub struct EngineConfig {
     pub public_url: String,
 }
 
+/// How long a caller waits for an answer that needs an external app, in total:
+/// every request, retry and backoff of the operation falls within it
+/// (`osmosis_connectors::http::Deadline`). A deadline that passes answers
+/// `connection` / `deadline_exceeded` (HTTP 504).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Interactive steps a person waits on: connection tests (on connect,
+    /// reconnect and `POST /connections/{id}/test`) and the connect flow's calls
+    /// to the provider (OAuth config, token exchange, credentials). Default 15 s.
+    pub connect: std::time::Duration,
+    /// Every other call through a connection: connector functions (operations,
+    /// data collection methods, actions, revoke) and proxied calls (a streamed
+    /// body included). Default 60 s.
+    pub calls: std::time::Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            connect: std::time::Duration::from_secs(15),
+            calls: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// Shared state of one Osmosis node.
 #[derive(Clone)]
 pub struct Engine {
@@ -66,8 +91,14 @@ pub struct Engine {
     pub(crate) cipher: Option<Arc<CredentialsCipher>>,
     /// Shared by every outbound call (one connection pool, one address guard).
     pub(crate) http: OutboundClient,
-    /// Connectors installed into every workspace (see `install_catalog`).
-    pub(crate) catalog: Arc<Vec<serde_json::Value>>,
+    /// Total time budgets of calls to external apps (see [`Deadlines`]).
+    pub(crate) deadlines: Deadlines,
+    /// Connector parameters the server supplies by connector key, under each
+    /// integration's own (see [`Engine::with_connector_defaults`]).
+    pub(crate) connector_defaults: Arc<connections::ConnectorDefaults>,
+    /// Connectors installed into every workspace, and the workspaces this node
+    /// has installed them into (see `workspaces`).
+    pub(crate) catalog: Arc<workspaces::Catalog>,
     /// Built runners of stored connections (see `connections::runners`).
     pub(crate) runners: Arc<connections::runners::RunnerCache>,
     /// Connector-derived fields of integrations (see `types::connector`).
@@ -97,7 +128,9 @@ impl Engine {
             customers: Arc::new(types::customer::CustomerCache::default()),
             locks: Arc::new(locks::ElementLocks::default()),
             cipher: None,
-            catalog: Arc::new(Vec::new()),
+            deadlines: Deadlines::default(),
+            connector_defaults: Arc::default(),
+            catalog: Arc::default(),
             runners: Arc::new(Default::default()),
             connector_summaries: Arc::new(Default::default()),
             api_log_retention: std::time::Duration::from_secs(30 * 24 * 3600),
@@ -172,6 +205,33 @@ impl Engine {
     pub fn with_outbound(mut self, allow: AllowList) -> Self {
         self.http = OutboundClient::new(allow);
         self.notifications = self.notifications.with_http(self.http.clone());
+        self
+    }
+
+    /// The guarded client every outbound call goes through, for a part of the server
+    /// beside the engine that calls out too (the demo app's webhooks).
+    pub fn outbound(&self) -> &OutboundClient {
+        &self.http
+    }
+
+    /// Connector parameters the server supplies to every connection of the connector
+    /// `key`, where neither its integration nor the connection sets them. `--demo`
+    /// gives the `demo-app` connector the server's own address as `apiBaseUri` this
+    /// way: a shipped connector cannot know where the server listens, and the value
+    /// is read at call time, so it follows the server to another port.
+    pub fn with_connector_defaults(
+        mut self,
+        key: &str,
+        parameters: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        Arc::make_mut(&mut self.connector_defaults).insert(key.to_owned(), parameters);
+        self
+    }
+
+    /// Sets the total time budgets of calls to external apps (default: 15 s for
+    /// connection tests and connecting, 60 s for other calls).
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.deadlines = deadlines;
         self
     }
 

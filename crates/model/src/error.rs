@@ -56,6 +56,9 @@ pub mod keys {
     /// `connection` key: the credentials need refreshing and the app could not be
     /// reached to refresh them (HTTP 503: retrying later may work).
     pub const REFRESH_UNAVAILABLE: &str = "refresh_unavailable";
+    /// `connection` key (HTTP 504): the call's total deadline passed before the
+    /// external app answered (retries included).
+    pub const DEADLINE_EXCEEDED: &str = "deadline_exceeded";
     /// `internal` key (503): the database cannot be reached right now; the request
     /// was fine and may be retried shortly.
     pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
@@ -181,7 +184,8 @@ impl ApiError {
     /// gave (wrong credentials, a refused test, a revoked grant): 400, not a
     /// server error. Only the app itself failing is a gateway error — 502 when it
     /// answered with a 5xx (`data.response.status`), 503 when a refresh could not
-    /// reach it — and an exhausted rate limit is 429. A connector's own code
+    /// reach it, 504 when it did not answer within the call's deadline — and an
+    /// exhausted rate limit is 429. A connector's own code
     /// throwing (`custom_code`) is the connector's fault, like its configuration:
     /// 400, as retrying it cannot help.
     pub fn http_status(&self) -> u16 {
@@ -190,6 +194,7 @@ impl ApiError {
             (ErrorType::BadRequest, Some(keys::REQUEST_TIMEOUT)) => 408,
             (ErrorType::Connection, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
             (ErrorType::Connection, Some(keys::REFRESH_UNAVAILABLE)) => 503,
+            (ErrorType::Connection, Some(keys::DEADLINE_EXCEEDED)) => 504,
             (ErrorType::Connection, _) if self.upstream_status().is_some_and(|s| s >= 500) => 502,
             (ErrorType::Connection, _) => 400,
             (ErrorType::BadRequest, Some(keys::NOT_FOUND)) => 404,

@@ -17,8 +17,31 @@ use anyhow::Context;
 /// Mode bits that let other users (group or world) in.
 const OTHERS: u32 = 0o077;
 
+/// Refuses a data dir that is a file, or lies under one, in words that say so
+/// (the system's own "File exists" or "Not a directory" do not).
+pub fn check(dir: &Path) -> anyhow::Result<()> {
+    for at in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        let Ok(meta) = std::fs::metadata(at) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            if at == dir {
+                anyhow::bail!("--data-dir {} is a file, not a folder", dir.display());
+            }
+            anyhow::bail!(
+                "--data-dir {}: {} is a file, not a folder",
+                dir.display(),
+                at.display()
+            );
+        }
+        return Ok(());
+    }
+    Ok(())
+}
+
 /// Creates `dir` (mode 0700) when missing and answers its canonical path.
 pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
+    check(dir)?;
     if !dir.exists() {
         DirBuilder::new()
             .recursive(true)
@@ -42,6 +65,44 @@ pub fn create_private_file(path: &Path) -> anyhow::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+/// What a start is about to create on disk — the data dir (from its topmost
+/// missing folder) and a SQLite file named by URL outside it — so that a start that
+/// fails can remove them again and leave nothing behind.
+pub struct Created {
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+}
+
+impl Created {
+    /// Notes which of `data_dir` and `sqlite_file` do not exist yet.
+    pub fn note(data_dir: &Path, sqlite_file: Option<&Path>) -> Created {
+        let missing = |p: &Path| std::fs::symlink_metadata(p).is_err();
+        let dir = data_dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && missing(a))
+            .last()
+            .map(Path::to_path_buf);
+        let file = sqlite_file
+            .filter(|f| missing(f) && !dir.as_ref().is_some_and(|d| f.starts_with(d)))
+            .map(Path::to_path_buf);
+        Created { dir, file }
+    }
+
+    /// Removes what was missing when [`Created::note`] looked (best effort).
+    pub fn remove(self) {
+        if let Some(file) = &self.file {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -102,6 +163,45 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+
+    #[test]
+    fn a_data_dir_that_is_a_file_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let e = prepare(&file).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("--data-dir {} is a file, not a folder", file.display())
+        );
+        let e = prepare(&file.join("sub")).unwrap_err().to_string();
+        assert!(
+            e.ends_with(&format!("{} is a file, not a folder", file.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn created_removes_only_what_was_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let created = Created::note(&root.path().join("a/b"), None);
+        prepare(&root.path().join("a/b")).unwrap();
+        created.remove();
+        assert!(!root.path().join("a").exists());
+        assert!(root.path().exists());
+        // An existing data dir stays, with what it held.
+        std::fs::write(root.path().join("keep"), "").unwrap();
+        let db = root.path().join("osmosis.db");
+        Created::note(root.path(), Some(&db)).remove();
+        assert!(root.path().join("keep").exists());
+        // A database file named outside the data dir goes when it was made.
+        let other = tempfile::tempdir().unwrap();
+        let db = other.path().join("o.db");
+        let created = Created::note(root.path(), Some(&db));
+        create_private_file(&db).unwrap();
+        created.remove();
+        assert!(!db.exists() && root.path().join("keep").exists());
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The `osmosis` command: `serve` the API, manage `workspace`s, `migrate` the
-//! database, and `runtime eval` for differential tests of the formula runtime.
+//! The `osmosis` command: `serve` the API, manage `workspace`s, mint access
+//! `token`s, `migrate` the database, and `runtime eval` for differential tests of
+//! the formula runtime.
 
+mod cli;
 mod data_dir;
 
 /// jemalloc with its background thread, which returns freed memory to the system
@@ -45,6 +47,15 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Print an access token for a workspace: an admin token (`--admin`) or a
+    /// customer's (`--customer ID`).
+    ///
+    /// Prints the token alone on one line, so `TOKEN=$(osmosis token --admin …)`
+    /// works; send it as `Authorization: Bearer $TOKEN`. It is an HS256 JWT signed
+    /// with the workspace's secret: `OSMOSIS_WORKSPACE_SECRET` when set (unless
+    /// `OSMOSIS_WORKSPACE_KEY` names another workspace), else the secret stored in
+    /// the database `--data-dir`/`--database` point at (the same flags as `serve`).
+    Token(cli::token::TokenArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Seal every stored connection's credentials (archived ones too) with the
@@ -82,6 +93,25 @@ enum WorkspaceCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// List the workspaces, oldest first: one JSON object a line,
+    /// `{"key","name","createdAt"}` (secrets are never printed; archived workspaces
+    /// are left out).
+    List(cli::workspace::ListArgs),
+    /// Give a workspace a new secret and print `{"key","secret"}` (the only time the
+    /// secret is shown).
+    ///
+    /// Tokens signed with the old secret stop working: a running server re-reads a
+    /// workspace at most 5 seconds after it last did. Update
+    /// `OSMOSIS_WORKSPACE_SECRET` wherever it is set (a server started with the old
+    /// one refuses to start).
+    RotateSecret(cli::workspace::RotateSecretArgs),
+    /// Archive a workspace: its tokens are refused (by running servers within 5
+    /// seconds) and it leaves `workspace list`; its data and key stay in the
+    /// database. Prints `{"archived": key}`.
+    ///
+    /// Asks for the key to be typed again, unless `--yes`; refuses without `--yes`
+    /// when stdin is not a terminal.
+    Delete(cli::workspace::DeleteArgs),
 }
 
 #[derive(Args, Clone)]
@@ -148,6 +178,22 @@ struct ServeArgs {
     /// cache evicts to stay under it and keeps no answer over an eighth of it.
     #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
     cache_mb: u64,
+    /// Serve the demo app under /demo-app/ (off by default; `OSMOSIS_DEMO=1` too): a
+    /// small CRM with API keys, contacts, companies and webhooks, which the shipped
+    /// `demo-app` connector connects to, so a customer can be connected with no
+    /// account elsewhere. Its data lives in <data-dir>/demo-app.db. Outbound calls
+    /// may then reach this server's own listen address (that port only).
+    #[arg(long, env = "OSMOSIS_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
+    demo: bool,
+    /// Seconds a connection test or a connect step may wait on the external app in
+    /// total, retries included; past it the answer is `connection`
+    /// `deadline_exceeded`.
+    #[arg(long, env = "OSMOSIS_CONNECT_DEADLINE_SECS", default_value_t = 15)]
+    connect_deadline_secs: u64,
+    /// Seconds any other call through a connection (connector functions, the proxy,
+    /// action runs) may take in total, retries included.
+    #[arg(long, env = "OSMOSIS_CALL_DEADLINE_SECS", default_value_t = 60)]
+    call_deadline_secs: u64,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -159,11 +205,13 @@ enum LogFormat {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // PostgreSQL's notices ("relation … already exists, skipping" on every
+    // migration check) are not news to the operator.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(osmosis_api::log_writer::stderr());
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -196,13 +244,15 @@ impl DatabaseArgs {
 
     async fn open(&self, migrate: bool) -> anyhow::Result<osmosis_store::Stores> {
         let url = self.url()?;
-        Ok(osmosis_store::open_with(&url, &self.options(migrate)).await?)
+        osmosis_store::open_with(&url, &self.options(migrate))
+            .await
+            .with_context(|| format!("opening {}", self.describe()))
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = cli::flags::parse();
     if !matches!(cli.command, Command::Serve(_) | Command::Runtime { .. }) {
         // Warnings (a data dir others can read) reach the operator of every command.
         init_tracing(LogFormat::Pretty);
@@ -218,6 +268,16 @@ async fn main() -> ExitCode {
                     database,
                 },
         } => create_workspace(name, key, secret, database).await,
+        Command::Workspace {
+            command: WorkspaceCommand::List(args),
+        } => cli::workspace::list(args).await,
+        Command::Workspace {
+            command: WorkspaceCommand::RotateSecret(args),
+        } => cli::workspace::rotate_secret(args).await,
+        Command::Workspace {
+            command: WorkspaceCommand::Delete(args),
+        } => cli::workspace::delete(args).await,
+        Command::Token(args) => cli::token::run(args).await,
         Command::Migrate(database) => migrate(database).await,
         Command::RotateCredentialsKey(database) => rotate_credentials_key(database).await,
         Command::Runtime {
@@ -279,6 +339,10 @@ fn credentials_cipher(
     create: bool,
 ) -> anyhow::Result<CredentialsCipher> {
     let env_key = std::env::var(KEY_VAR).ok().filter(|v| !v.trim().is_empty());
+    if env_key.is_none() && create {
+        // The key file's folder is private like the rest of the data dir.
+        data_dir::prepare(data_dir)?;
+    }
     if env_key.is_none()
         && !create
         && !data_dir
@@ -342,21 +406,98 @@ async fn rotate_credentials_key(database: DatabaseArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
-    let options = osmosis_store::OpenOptions {
-        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
-        ..args.database.options(true)
-    };
-    let stores = osmosis_store::open_with(&args.database.url()?, &options).await?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
-    let cipher = credentials_cipher(&args.database.data_dir, true)?;
+    // What can fail without touching the disk goes first, the port above all, so a
+    // start that fails creates nothing; and what the start goes on to create is
+    // removed again if it fails after all (`prepare`).
+    args.database.validate()?;
     let mut catalog =
         osmosis_connectors::catalog::shipped().context("the shipped connectors do not load")?;
     if let Some(dir) = &args.connectors_dir {
         catalog.extend(load_connectors_dir(dir)?);
     }
+    let listener =
+        listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let demo = osmosis_demo_app::Demo::new(args.demo, listener.local_addr()?)?;
+    let created = data_dir::Created::note(
+        &args.database.data_dir,
+        args.database
+            .database
+            .as_deref()
+            .and_then(data_dir::sqlite_path)
+            .as_deref(),
+    );
+    let connectors = catalog.len();
+    let engine = match prepare(&args, catalog).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            created.remove();
+            return Err(e);
+        }
+    };
+    // --demo: the demo app's routes, its connector's base URI, and its address
+    // (this port only) opened to outbound calls (crates/demo-app).
+    let allow = args.outbound_allow.clone().unwrap_or_default();
+    let (engine, demo_routes) = match demo.start(engine, allow, &args.database.data_dir).await {
+        Ok(started) => started,
+        Err(e) => {
+            created.remove();
+            return Err(e.into());
+        }
+    };
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = {
+        let engine = engine.clone();
+        let node = format!("node-{}", osmosis_model::ids::object_id());
+        tokio::spawn(async move {
+            engine
+                .run_worker(node, async {
+                    let _ = worker_stopped.await;
+                })
+                .await
+        })
+    };
+    let addr = listener.local_addr()?;
+    let limits = osmosis_api::server::Limits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
+        max_connections: connection_limit(args.max_connections),
+        ..Default::default()
+    };
+    cli::startup::log(cli::startup::Summary {
+        addr,
+        database: &args.database,
+        workspaces: engine.list_workspaces().await?.len(),
+        connectors,
+        key_source: cli::startup::key_source(&args.database.data_dir),
+        max_connections: limits.max_connections,
+    });
+    let app = osmosis_api::router(osmosis_api::AppState::new(engine).with_body_timeout(
+        std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
+    ));
+    let app = demo_routes.mount(app);
+    osmosis_api::server::serve(listener, app, limits, shutdown_signal()).await?;
+    let _ = stop_worker.send(());
+    let _ = worker.await;
+    tracing::info!("drained; bye");
+    Ok(())
+}
+
+/// The engine `serve` runs: the database opened and migrated, the credentials key
+/// loaded (generated on first start), the workspace of the environment ensured
+/// and the catalog installed. What it creates on disk, the caller removes if it
+/// fails.
+async fn prepare(args: &ServeArgs, catalog: Vec<serde_json::Value>) -> anyhow::Result<Engine> {
+    let options = osmosis_store::OpenOptions {
+        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
+        ..args.database.options(true)
+    };
+    let stores = osmosis_store::open_with(&args.database.url()?, &options)
+        .await
+        .with_context(|| format!("opening {}", args.database.describe()))?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let cipher = credentials_cipher(&args.database.data_dir, true)?;
     let outbound_allow = args.outbound_allow.clone().unwrap_or_default();
     if !outbound_allow.is_empty() {
         tracing::info!(allow = ?outbound_allow, "outbound calls may reach these private networks");
@@ -364,6 +505,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let engine = Engine::new(stores, EngineConfig { public_url })
         .with_credentials_cipher(cipher)
         .with_outbound(outbound_allow)
+        .with_deadlines(osmosis_engine::Deadlines {
+            connect: std::time::Duration::from_secs(args.connect_deadline_secs.max(1)),
+            calls: std::time::Duration::from_secs(args.call_deadline_secs.max(1)),
+        })
         .with_catalog(catalog)
         .with_api_log_retention(std::time::Duration::from_secs(
             args.api_log_retention_days * 24 * 3600,
@@ -383,35 +528,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if installed > 0 {
         tracing::info!(installed, "installed catalog connectors");
     }
-    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let engine = engine.clone();
-        let node = format!("node-{}", osmosis_model::ids::object_id());
-        tokio::spawn(async move {
-            engine
-                .run_worker(node, async {
-                    let _ = worker_stopped.await;
-                })
-                .await
-        })
-    };
-    let listener =
-        listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let limits = osmosis_api::server::Limits {
-        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
-        max_connections: connection_limit(args.max_connections),
-        ..Default::default()
-    };
-    tracing::info!(%addr, max_connections = limits.max_connections, "osmosis is listening");
-    let app = osmosis_api::router(osmosis_api::AppState::new(engine).with_body_timeout(
-        std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
-    ));
-    osmosis_api::server::serve(listener, app, limits, shutdown_signal()).await?;
-    let _ = stop_worker.send(());
-    let _ = worker.await;
-    tracing::info!("drained; bye");
-    Ok(())
+    Ok(engine)
 }
 
 /// Connections the kernel holds for us before we accept them. The default (1,024)

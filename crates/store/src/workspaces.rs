@@ -25,10 +25,11 @@ pub trait WorkspaceStore: Send + Sync + 'static {
     /// ([`crate::UniqueField::WorkspaceKey`]) or id is taken.
     async fn insert_workspace(&self, workspace: &Workspace) -> Result<(), StoreError>;
 
+    /// The live workspace with this key (an archived one is not found).
     async fn workspace_by_key(&self, key: &str) -> Result<Option<Workspace>, StoreError>;
 
-    /// Every workspace, oldest first (start-up work such as installing the shipped
-    /// connectors; background jobs that know only a workspace id).
+    /// Every live workspace, oldest first (start-up work such as installing the
+    /// shipped connectors; background jobs that know only a workspace id).
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
 
     /// A workspace's settings document (`{}` when none were set).
@@ -40,6 +41,14 @@ pub trait WorkspaceStore: Send + Sync + 'static {
         workspace_id: &str,
         settings: &Value,
     ) -> Result<(), StoreError>;
+
+    /// Replaces the secret of the live workspace `key`; false when there is none.
+    async fn set_workspace_secret(&self, key: &str, secret: &str) -> Result<bool, StoreError>;
+
+    /// Archives the live workspace `key`: it is no longer found by key nor listed
+    /// (its tokens are refused), its key stays taken and its data stays. False when
+    /// there is no such live workspace.
+    async fn archive_workspace(&self, key: &str, archived_at: &str) -> Result<bool, StoreError>;
 }
 
 const COLUMNS: &str = "id, key, secret, name, created_at";
@@ -66,13 +75,14 @@ for_each_backend! {
             let mut q =
                 QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM workspaces WHERE key = "));
             q.push_bind(key);
+            q.push(" AND archived_at IS NULL");
             let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
             row.as_ref().map(decode).transpose()
         }
 
         async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
             let rows = sqlx::query::<DB>(&format!(
-                "SELECT {COLUMNS} FROM workspaces ORDER BY created_at, id"
+                "SELECT {COLUMNS} FROM workspaces WHERE archived_at IS NULL ORDER BY created_at, id"
             ))
             .fetch_all(&mut *self.reader().await?)
             .await?;
@@ -100,6 +110,24 @@ for_each_backend! {
             q.push(" WHERE id = ").push_bind(workspace_id);
             q.build().execute(&mut *self.writer().await?).await?;
             Ok(())
+        }
+
+        async fn set_workspace_secret(&self, key: &str, secret: &str) -> Result<bool, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE workspaces SET secret = ");
+            q.push_bind(secret);
+            q.push(" WHERE key = ").push_bind(key);
+            q.push(" AND archived_at IS NULL");
+            let done = q.build().execute(&mut *self.writer().await?).await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        async fn archive_workspace(&self, key: &str, archived_at: &str) -> Result<bool, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE workspaces SET archived_at = ");
+            q.push_bind(archived_at);
+            q.push(" WHERE key = ").push_bind(key);
+            q.push(" AND archived_at IS NULL");
+            let done = q.build().execute(&mut *self.writer().await?).await?;
+            Ok(done.rows_affected() > 0)
         }
     }
 

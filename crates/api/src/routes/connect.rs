@@ -1,20 +1,29 @@
 //! The connect flow as a browser sees it (docs/spec/api-surface.md §2.21, §7.3): auth options,
 //! `POST /connect` with its `payload`, the hosted screens, the OAuth callback, the
 //! SSE channel the SDK listens on, and the penpal script the pages load.
+//!
+//! Every page here is read by the developer's end customer. A failure shows the
+//! customer's sentence (`customer_errors`) with the request id as a reference;
+//! the technical message is logged at warn (with the request id) and, for the
+//! developer, travels in the result event's `errorData.data.detail` (penpal,
+//! `postMessage`, SSE, `redirectUri`). An integration whose required connector
+//! parameters are unset shows "not set up yet — contact <workspace>" on every
+//! screen instead of a form.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Json;
+use osmosis_engine::connect::customer_errors::{self, Audience};
 use osmosis_engine::connect::oauth_session::{ConnectRequest, ConnectStep, Delivery, Target};
 use osmosis_engine::elements::Depth;
 use osmosis_engine::Caller;
-use osmosis_model::{ApiError, Element};
+use osmosis_model::{ApiError, Element, ErrorType};
 use serde_json::{json, Map, Value};
 
 use super::Routes;
@@ -86,34 +95,95 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// How a connect page is shown: its theme, and the request's id, shown beside an
+/// error for the customer to quote.
+#[derive(Clone, Copy, Default)]
+struct Page<'a> {
+    theme: Option<&'a str>,
+    reference: Option<&'a str>,
+}
+
+/// The request's `x-request-id` (set by `request_span` when the client sent none).
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(crate::request_span::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `e` as the customer is shown it: their sentence, the technical message kept in
+/// `data.detail` for the developer. The technical error is logged at warn with the
+/// request id, so whoever the customer tells can find it.
+fn for_customer(
+    e: &ApiError,
+    caller: Option<&Caller>,
+    app: Option<&str>,
+    page: Page,
+    stage: &'static str,
+) -> ApiError {
+    tracing::warn!(
+        request_id = page.reference.unwrap_or_default(),
+        workspace = caller.map(|c| c.workspace.key.as_str()),
+        customer_id = caller.and_then(|c| c.customer_id.as_deref()),
+        stage,
+        error_type = ?e.error_type,
+        error_key = e.key.as_deref(),
+        detail = %e.message,
+        "connect screen: the customer was shown a failure"
+    );
+    customer_errors::for_customer(
+        e,
+        &Audience {
+            workspace: caller.map(|c| c.workspace.name.as_str()),
+            app,
+        },
+    )
+}
+
 /// `POST /connect` with the `payload` field: connects at once when nothing is
 /// missing, asks for the input the option needs, or sends the browser to OAuth.
-async fn connect(State(state): State<AppState>, body: Bytes) -> Response {
+async fn connect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = request_id(&headers);
+    let page = Page {
+        theme: None,
+        reference: rid.as_deref(),
+    };
     let fields = form_fields(&body);
     let payload = field(&fields, "payload")
         .map(serde_json::from_str::<Value>)
         .unwrap_or(Ok(Value::Null));
     match payload {
-        Ok(Value::Object(p)) => connect_payload(state, p).await,
+        Ok(Value::Object(p)) => connect_payload(state, p, page).await,
         _ => {
             let e = ApiError::invalid_field("payload", "must be a JSON object");
-            finish(&state, None, &ConnectRequest::default(), Err(e), None).await
+            finish(&state, None, &ConnectRequest::default(), Err(e), page, None).await
         }
     }
 }
 
 /// `GET /connection-popup?…`: the old name of `/connect`, with the payload's fields
 /// in the query string (objects such as `input` as JSON).
-async fn connection_popup(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn connection_popup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let rid = request_id(&headers);
     let payload = form_fields(raw.unwrap_or_default().as_bytes())
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
-    connect_payload(state, payload).await
+    let page = Page {
+        theme: None,
+        reference: rid.as_deref(),
+    };
+    connect_payload(state, payload, page).await
 }
 
-/// The connect of a `/connect` payload.
-async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Response {
+/// The connect of a `/connect` payload. An integration that is not set up ends
+/// it at once (the SDK hears `newConnectionFailure` with the `configuration`
+/// error), before any form.
+async fn connect_payload(state: AppState, payload: Map<String, Value>, page: Page<'_>) -> Response {
     let request =
         ConnectRequest::from_payload(&Value::Object(payload.clone())).unwrap_or_else(|_| {
             ConnectRequest {
@@ -131,11 +201,11 @@ async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Respon
         .to_owned();
     let caller = match state.authenticate(&token).await {
         Ok(c) => c,
-        Err(e) => return finish(&state, None, &request, Err(e.0), None).await,
+        Err(e) => return finish(&state, None, &request, Err(e.0), page, None).await,
     };
     let request = match ConnectRequest::from_payload(&Value::Object(payload)) {
         Ok(r) => r,
-        Err(e) => return finish(&state, Some(&caller), &request, Err(e), None).await,
+        Err(e) => return finish(&state, Some(&caller), &request, Err(e), page, None).await,
     };
     let target = match state
         .engine
@@ -144,8 +214,12 @@ async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Respon
         .await
     {
         Ok(t) => t,
-        Err(e) => return finish(&state, Some(&caller), &request, Err(e), None).await,
+        Err(e) => return finish(&state, Some(&caller), &request, Err(e), page, None).await,
     };
+    let app = Some(target.integration.name.as_str());
+    if let Some(e) = target.not_set_up() {
+        return finish(&state, Some(&caller), &request, Err(e), page, app).await;
+    }
     if needs_input(&target, &request) {
         let carry = carry_fields(&token, &request, &target, Delivery::Message, None);
         let input = request
@@ -154,9 +228,9 @@ async fn connect_payload(state: AppState, payload: Map<String, Value>) -> Respon
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        return form_page(&state, &target, &carry, &input, None, None);
+        return form_page(&target, &carry, &input, None, page);
     }
-    run_connect(&state, &caller, &request, Delivery::Message, None).await
+    run_connect(&state, &caller, &request, Delivery::Message, page, app).await
 }
 
 /// Whether the option asks for input the request lacks (OAuth options take theirs
@@ -185,7 +259,8 @@ async fn run_connect(
     caller: &Caller,
     request: &ConnectRequest,
     delivery: Delivery,
-    theme: Option<&str>,
+    page: Page<'_>,
+    app: Option<&str>,
 ) -> Response {
     match state
         .engine
@@ -195,20 +270,24 @@ async fn run_connect(
     {
         Ok(ConnectStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(ConnectStep::Connected(conn)) => {
-            finish(state, Some(caller), request, Ok(*conn), theme).await
+            finish(state, Some(caller), request, Ok(*conn), page, app).await
         }
-        Err(e) => finish(state, Some(caller), request, Err(e), theme).await,
+        Err(e) => finish(state, Some(caller), request, Err(e), page, app).await,
     }
 }
 
 /// Ends a connect: publishes the result for SSE, then redirects to `redirectUri`
-/// or renders the page that messages the SDK.
+/// or renders the page that messages the SDK. A failure's `error` is the
+/// customer's sentence and its `errorData` the error with the technical message
+/// in `data.detail` (a connection request records the technical error itself).
+/// `app` names the integration when the caller knows it.
 async fn finish(
     state: &AppState,
     caller: Option<&Caller>,
     request: &ConnectRequest,
     result: Result<Element, ApiError>,
-    theme: Option<&str>,
+    page: Page<'_>,
+    app: Option<&str>,
 ) -> Response {
     if let Some(c) = caller {
         settle_request(state, c, request, result.as_ref()).await;
@@ -233,9 +312,21 @@ async fn finish(
             event["connectionId"] = json!(conn.id);
         }
         Err(e) => {
+            let app = match (app, caller) {
+                (Some(app), _) => Some(app.to_owned()),
+                (None, Some(c)) => state
+                    .engine
+                    .connect()
+                    .connect_target(c, request)
+                    .await
+                    .ok()
+                    .map(|t| t.integration.name),
+                (None, None) => None,
+            };
+            let shown = for_customer(&e, caller, app.as_deref(), page, "finish");
             event["type"] = json!("newConnectionFailure");
-            event["error"] = json!(e.message);
-            event["errorData"] = serde_json::to_value(&e).unwrap_or(Value::Null);
+            event["error"] = json!(shown.message);
+            event["errorData"] = serde_json::to_value(&shown).unwrap_or(Value::Null);
             if let Some(id) = &request.connection_id {
                 event["connectionId"] = json!(id);
             }
@@ -273,7 +364,11 @@ async fn finish(
     } else {
         StatusCode::BAD_REQUEST
     };
-    (status, Html(html::connect_result(&event, theme))).into_response()
+    (
+        status,
+        Html(html::connect_result(&event, page.theme, page.reference)),
+    )
+        .into_response()
 }
 
 /// Records how a connect made for a connection request ended, when it was one. The
@@ -297,17 +392,27 @@ async fn settle_request(
 }
 
 /// `GET /oauth-callback`: the provider sends the browser back here.
-async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let rid = request_id(&headers);
     let params: Map<String, Value> = form_fields(raw.unwrap_or_default().as_bytes())
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
     let outcome = state.engine.connect().finish_oauth(&params).await;
+    let page = Page {
+        theme: None,
+        reference: rid.as_deref(),
+    };
     finish(
         &state,
         outcome.caller.as_ref(),
         &outcome.request,
         outcome.result,
+        page,
         None,
     )
     .await
@@ -402,47 +507,75 @@ fn carry_fields(
     carry
 }
 
+/// The connect form; `error` is the customer's sentence for a failed attempt.
 fn form_page(
-    state: &AppState,
     target: &Target,
     carry: &[(String, String)],
     input: &Map<String, Value>,
     error: Option<&str>,
-    theme: Option<&str>,
+    page: Page,
 ) -> Response {
-    let _ = state;
     let title = format!("Connect {}", target.integration.name);
     let label = if target.is_oauth() {
         format!("Continue to {}", target.integration.name)
     } else {
         "Connect".to_owned()
     };
-    let page = html::connect_screen(&html::ConnectScreen {
+    let html = html::connect_screen(&html::ConnectScreen {
         title: &title,
-        theme,
+        theme: page.theme,
         carry,
         options: None,
         input_schema: target.input_schema(),
         input,
         submit_label: &label,
         error,
+        reference: page.reference,
     });
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    (status, Html(page)).into_response()
+    (status, Html(html)).into_response()
 }
 
-/// The connect screen, from a form post or a query string.
-async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
+/// The screen of an integration nobody can connect through yet: the customer is
+/// told whom to contact, the developer's error (`e`, naming the parameters) goes
+/// to the log.
+fn not_set_up_page(target: &Target, caller: &Caller, e: &ApiError, page: Page) -> Response {
+    let shown = for_customer(
+        e,
+        Some(caller),
+        Some(&target.integration.name),
+        page,
+        "screen",
+    );
+    let title = format!("Connect {}", target.integration.name);
+    (
+        StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        Html(html::not_set_up(
+            &title,
+            &shown.message,
+            page.theme,
+            page.reference,
+        )),
+    )
+        .into_response()
+}
+
+/// The connect screen, from a form post or a query string. `rid` is the request's
+/// id.
+async fn screen(state: AppState, fields: Vec<(String, String)>, rid: Option<String>) -> Response {
     let theme = field(&fields, "theme").map(str::to_owned);
-    let theme = theme.as_deref();
+    let page = Page {
+        theme: theme.as_deref(),
+        reference: rid.as_deref(),
+    };
     let token = field(&fields, "token").unwrap_or("").to_owned();
     let caller = match state.authenticate(&token).await {
         Ok(c) => c,
-        Err(e) => return error_page(&e.0, theme),
+        Err(e) => return error_page(&e.0, None, page),
     };
     let delivery = match field(&fields, "delivery") {
         Some("message") => Delivery::Message,
@@ -462,26 +595,25 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
     }
     let request = match ConnectRequest::from_payload(&Value::Object(map)) {
         Ok(r) => r,
-        Err(e) => return error_page(&e, theme),
+        Err(e) => return error_page(&e, Some(&caller), page),
     };
     let chosen = request.auth_option_key.is_some();
-    let target = match state
-        .engine
-        .connect()
-        .connect_target(&caller, &request)
-        .await
-    {
+    let connect = state.engine.connect();
+    let target = match connect.connect_target(&caller, &request).await {
         Ok(t) => t,
-        Err(e) => return error_page(&e, theme),
+        Err(e) => return error_page(&e, Some(&caller), page),
     };
-    let carry = carry_fields(&token, &request, &target, delivery, theme);
+    let carry = carry_fields(&token, &request, &target, delivery, page.theme);
     if !chosen && target.connector.options.len() > 1 {
-        let options = target
-            .connector
-            .options
-            .iter()
-            .map(|(k, a)| (k.clone(), a.title.clone().unwrap_or_else(|| k.clone())))
-            .collect();
+        // Only the options the customer can connect with now are offered.
+        let options = connect.ready_options(&target, &request);
+        if options.is_empty() {
+            let e = target
+                .not_set_up()
+                .unwrap_or_else(|| ApiError::configuration("no auth option can be connected"));
+            settle_request(&state, &caller, &request, Err(&e)).await;
+            return not_set_up_page(&target, &caller, &e, page);
+        }
         let carry: Vec<_> = carry
             .into_iter()
             .filter(|(k, _)| k != "authOptionKey")
@@ -489,37 +621,43 @@ async fn screen(state: AppState, fields: Vec<(String, String)>) -> Response {
         let title = format!("Connect {}", target.integration.name);
         return Html(html::connect_screen(&html::ConnectScreen {
             title: &title,
-            theme,
+            theme: page.theme,
             carry: &carry,
             options: Some(options),
             input_schema: None,
             input: &Map::new(),
             submit_label: "",
             error: None,
+            reference: None,
         }))
         .into_response();
     }
+    if let Some(e) = target.not_set_up() {
+        settle_request(&state, &caller, &request, Err(&e)).await;
+        return not_set_up_page(&target, &caller, &e, page);
+    }
     if field(&fields, "step") != Some("submit") {
-        return form_page(&state, &target, &carry, &input, None, theme);
+        return form_page(&target, &carry, &input, None, page);
     }
     let input = typed_input(target.input_schema(), input);
     let request = ConnectRequest {
         input: Some(Value::Object(input.clone())),
         ..request
     };
-    match state
-        .engine
-        .connect()
-        .start_connect(&caller, &request, delivery)
-        .await
-    {
+    let app = Some(target.integration.name.as_str());
+    match connect.start_connect(&caller, &request, delivery).await {
         Ok(ConnectStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(ConnectStep::Connected(conn)) => {
-            finish(&state, Some(&caller), &request, Ok(*conn), theme).await
+            finish(&state, Some(&caller), &request, Ok(*conn), page, app).await
         }
         Err(e) => {
             settle_request(&state, &caller, &request, Err(&e)).await;
-            form_page(&state, &target, &carry, &input, Some(&e.message), theme)
+            // The integration's setup cannot be fixed by trying again: no form.
+            if e.error_type == ErrorType::Configuration {
+                return not_set_up_page(&target, &caller, &e, page);
+            }
+            let shown = for_customer(&e, Some(&caller), app, page, "submit");
+            form_page(&target, &carry, &input, Some(&shown.message), page)
         }
     }
 }
@@ -552,33 +690,43 @@ fn typed_input(schema: Option<&Value>, input: Map<String, Value>) -> Map<String,
         .collect()
 }
 
-fn error_page(e: &ApiError, theme: Option<&str>) -> Response {
+/// A connect that cannot go on (a bad link, an expired token, an unknown
+/// integration): the customer's sentence and a Close button.
+fn error_page(e: &ApiError, caller: Option<&Caller>, page: Page) -> Response {
+    let shown = for_customer(e, caller, None, page, "screen");
     (
         StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-        Html(html::message_page(
-            "Cannot connect",
-            theme,
-            &format!(
-                "<h1>Cannot connect</h1><p id=\"connect-error\" role=\"alert\">{}</p><button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
-                html::escape(&e.message)
-            ),
+        Html(html::cannot_connect(
+            &shown.message,
+            page.theme,
+            page.reference,
         )),
     )
         .into_response()
 }
 
-async fn screen_post(State(state): State<AppState>, body: Bytes) -> Response {
-    screen(state, form_fields(&body)).await
+async fn screen_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    screen(state, form_fields(&body), request_id(&headers)).await
 }
 
-async fn screen_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    screen(state, form_fields(raw.unwrap_or_default().as_bytes())).await
+async fn screen_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    screen(
+        state,
+        form_fields(raw.unwrap_or_default().as_bytes()),
+        request_id(&headers),
+    )
+    .await
 }
 
 /// `POST /screens/integrations/{sel}/connect` (`openNewConnectionV2`).
 async fn integration_screen(
     State(state): State<AppState>,
     Path(integration): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut fields = form_fields(&body);
@@ -588,23 +736,32 @@ async fn integration_screen(
         "integrationKey"
     };
     fields.push((name.to_owned(), integration));
-    screen(state, fields).await
+    screen(state, fields, request_id(&headers)).await
 }
 
 /// `/screens/connection`: a connection's status, with reconnect (the connect
-/// screen with `connectionId`) and disconnect.
-async fn connection_screen(state: AppState, fields: Vec<(String, String)>) -> Response {
+/// screen with `connectionId`) and disconnect. While the integration is not set
+/// up, the not-set-up message takes the reconnect button's place.
+async fn connection_screen(
+    state: AppState,
+    fields: Vec<(String, String)>,
+    rid: Option<String>,
+) -> Response {
     let theme = field(&fields, "theme").map(str::to_owned);
-    let theme = theme.as_deref();
+    let page = Page {
+        theme: theme.as_deref(),
+        reference: rid.as_deref(),
+    };
     let token = field(&fields, "token").unwrap_or("");
     let caller = match state.authenticate(token).await {
         Ok(c) => c,
-        Err(e) => return error_page(&e.0, theme),
+        Err(e) => return error_page(&e.0, None, page),
     };
     let Some(id) = field(&fields, "connectionId") else {
         return error_page(
             &ApiError::invalid_field("connectionId", "is required"),
-            theme,
+            Some(&caller),
+            page,
         );
     };
     let conn = match crate::routes::elements::resolve_path(
@@ -617,7 +774,7 @@ async fn connection_screen(state: AppState, fields: Vec<(String, String)>) -> Re
     .await
     {
         Ok(c) => c,
-        Err(e) => return error_page(&e, theme),
+        Err(e) => return error_page(&e, Some(&caller), page),
     };
     let connected = conn.doc_bool("connected") && !conn.doc_bool("isDefunct");
     let status = if connected {
@@ -633,26 +790,57 @@ async fn connection_screen(state: AppState, fields: Vec<(String, String)>) -> Re
             conn.integration_id.clone().unwrap_or_default(),
         ),
     ];
-    if let Some(t) = theme {
+    if let Some(t) = page.theme {
         carry.push(("theme".into(), t.to_owned()));
     }
-    let hidden = html::hidden_fields(&carry);
+    let probe = ConnectRequest {
+        connection_id: Some(conn.id.clone()),
+        integration_id: conn.integration_id.clone(),
+        auth_option_key: conn.doc_str("authOptionKey").map(str::to_owned),
+        ..Default::default()
+    };
+    let not_set_up = match state.engine.connect().connect_target(&caller, &probe).await {
+        Ok(target) => target.not_set_up().map(|e| (target.integration.name, e)),
+        Err(_) => None,
+    };
+    let action = match not_set_up {
+        Some((app, e)) => {
+            let shown = for_customer(&e, Some(&caller), Some(&app), page, "connection screen");
+            html::not_set_up_block(&shown.message, page.reference)
+        }
+        None => format!(
+            "<form method=\"post\" action=\"/screens/connect\">{}\
+             <button type=\"submit\" id=\"connection-reconnect\">Reconnect</button></form>",
+            html::hidden_fields(&carry)
+        ),
+    };
     let body = format!(
-        "<h1>{}</h1><p id=\"connection-status\" data-connected=\"{connected}\">{status}</p>\
-         <form method=\"post\" action=\"/screens/connect\">{hidden}\
-         <button type=\"submit\" id=\"connection-reconnect\">Reconnect</button></form>\
+        "<h1>{}</h1><p id=\"connection-status\" data-connected=\"{connected}\">{status}</p>{action}\
          <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
         html::escape(&conn.name)
     );
-    Html(html::message_page(&conn.name, theme, &body)).into_response()
+    Html(html::message_page(&conn.name, page.theme, &body)).into_response()
 }
 
-async fn connection_screen_post(State(state): State<AppState>, body: Bytes) -> Response {
-    connection_screen(state, form_fields(&body)).await
+async fn connection_screen_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    connection_screen(state, form_fields(&body), request_id(&headers)).await
 }
 
-async fn connection_screen_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    connection_screen(state, form_fields(raw.unwrap_or_default().as_bytes())).await
+async fn connection_screen_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    connection_screen(
+        state,
+        form_fields(raw.unwrap_or_default().as_bytes()),
+        request_id(&headers),
+    )
+    .await
 }
 
 /// `POST /connection-requests`: starts an asynchronous connect; answers the
@@ -688,18 +876,28 @@ async fn get_request(
 
 /// `GET /screens/connections?connectionRequestId=`: the connect screen for a
 /// connection request, acting for its customer.
-async fn request_screen(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn request_screen(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let rid = request_id(&headers);
     let query = form_fields(raw.unwrap_or_default().as_bytes());
     let theme = field(&query, "theme").map(str::to_owned);
+    let page = Page {
+        theme: theme.as_deref(),
+        reference: rid.as_deref(),
+    };
     let Some(id) = field(&query, "connectionRequestId") else {
         return error_page(
             &ApiError::invalid_query("connectionRequestId", "is required"),
-            theme.as_deref(),
+            None,
+            page,
         );
     };
     let (request, token) = match state.engine.connect().open_connection_request(id).await {
         Ok(r) => r,
-        Err(e) => return error_page(&e, theme.as_deref()),
+        Err(e) => return error_page(&e, None, page),
     };
     let mut fields = vec![
         ("token".to_owned(), token),
@@ -723,8 +921,8 @@ async fn request_screen(State(state): State<AppState>, RawQuery(raw): RawQuery) 
     if let Some(p) = request.get("connectorParameters").filter(|p| p.is_object()) {
         fields.push(("connectorParameters".into(), p.to_string()));
     }
-    if let Some(t) = theme {
-        fields.push(("theme".into(), t));
+    if let Some(t) = page.theme {
+        fields.push(("theme".into(), t.to_owned()));
     }
-    screen(state, fields).await
+    screen(state, fields, rid.clone()).await
 }

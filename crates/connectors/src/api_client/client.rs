@@ -12,10 +12,10 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use super::config::{string_pairs, ApiClientConfig};
-use super::error::{keys, ApiClientError, ResponseSummary};
+use super::error::{keys, ApiClientError, ResponseSummary, TransportKind};
 use super::observe::{mask_header, mask_header_map, mask_url, CallObserver, CallRecord};
 use super::retry::{parse_retry_after, RetryPolicy};
-use crate::http::{OutboundClient, OutboundError, OutboundRequest};
+use crate::http::{Deadline, OutboundClient, OutboundError, OutboundRequest};
 use crate::redact::Redactor;
 
 /// One request, with a path relative to the base URI (or an absolute URL).
@@ -126,6 +126,9 @@ impl fmt::Debug for ApiClient {
 /// What one attempt produced before retry decisions.
 type Attempt = Result<ApiResponse, ApiClientError>;
 
+/// Retries of a request that got no answer at all (see [`ApiClient::request`]).
+const UNANSWERED_RETRIES: u32 = 1;
+
 impl ApiClient {
     /// `http` is shared across connections (connection pool); `redactor` should hold
     /// the connection's credentials, which are masked together with the secrets the
@@ -176,11 +179,30 @@ impl ApiClient {
         &self.policy
     }
 
-    /// Sends the request, retrying rate limits and server errors within the policy.
+    /// Sends the request, retrying within the policy and the operation's deadline:
+    ///
+    /// * a 429 or 5xx answer is retried with backoff, or after its `Retry-After`,
+    ///   while attempts are left;
+    /// * a request that got no answer at all is retried once, after the first
+    ///   backoff: when no connection was made (the name did not resolve, the
+    ///   connection was refused or timed out — nothing was sent, so any method), or,
+    ///   for an idempotent method, when the connection broke. A host that cannot be
+    ///   reached twice in a row is not reached by the eighth try either, and every
+    ///   try makes the caller wait longer;
+    /// * no attempt starts after the deadline — the policy's `overall_timeout` from
+    ///   now or the operation's [`Deadline`], whichever comes first — each attempt
+    ///   is bounded by the time left, and a `Retry-After` pointing past the deadline
+    ///   ends the retries at once with the answer that asked for it.
     pub async fn request(&self, request: ApiRequest) -> Result<ApiResponse, ApiClientError> {
         let started = Instant::now();
-        let deadline = started + self.policy.overall_timeout;
+        let own = started + self.policy.overall_timeout;
+        let deadline = Deadline::current().map_or(own, |d| d.at().min(own));
+        let idempotent = matches!(
+            request.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
         let mut attempt: u32 = 0;
+        let mut unanswered: u32 = 0;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -190,12 +212,13 @@ impl ApiClient {
                 Err(error) => error,
             };
             error.set_attempts(attempt);
-            let idempotent = matches!(
-                request.method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-            );
             let hint = match &error {
-                ApiClientError::Transport { .. } if idempotent => Some(None),
+                ApiClientError::Transport { kind, .. } => {
+                    unanswered += 1;
+                    (unanswered <= UNANSWERED_RETRIES
+                        && (idempotent || *kind == TransportKind::Connect))
+                        .then_some(None)
+                }
                 other => other.retry_hint(),
             };
             let Some(retry_after) = hint else {
@@ -414,6 +437,7 @@ impl ApiClient {
         let (status, headers, data, retry_after) = match received.await {
             Ok(parts) => parts,
             Err(error) => {
+                let error = self.with_request_detail(error, &request.method, &url);
                 let body = observed_body();
                 self.observe(
                     &request.method,
@@ -454,7 +478,9 @@ impl ApiClient {
     }
 
     /// Sends a raw request (the API proxy) and returns the response before reading
-    /// its body, so the caller can stream it. Not retried.
+    /// its body, so the caller can stream it. Not retried. The policy's
+    /// `overall_timeout`, or the time left before the operation's [`Deadline`] when
+    /// that is sooner, bounds the whole exchange, streamed body included.
     ///
     /// The status is classified before anything is streamed: a 401, or a response
     /// the client's handlers call `access_token_expired` or `connection_is_defunct`,
@@ -504,7 +530,7 @@ impl ApiClient {
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                let error = self.outbound(e);
+                let error = self.with_request_detail(self.outbound(e), &request.method, &url);
                 note(None, Some(&error));
                 return Err(error);
             }
@@ -576,10 +602,51 @@ impl ApiClient {
         match error {
             OutboundError::Refused(refused) => ApiClientError::AddressRefused(refused),
             OutboundError::Request(e) => self.transport(e),
+            OutboundError::DeadlineExceeded(deadline) => ApiClientError::DeadlineExceeded {
+                deadline,
+                attempts: 1,
+            },
+        }
+    }
+
+    /// Names the request a deadline cut short (`GET api.example.com/v1/me`: no
+    /// query, which may hold a key, and known secrets masked).
+    fn with_request_detail(
+        &self,
+        error: ApiClientError,
+        method: &Method,
+        url: &url::Url,
+    ) -> ApiClientError {
+        match error {
+            ApiClientError::DeadlineExceeded {
+                mut deadline,
+                attempts,
+            } if deadline.detail.is_none() => {
+                let target = format!("{}{}", url.host_str().unwrap_or_default(), url.path());
+                deadline.detail = Some(format!("{method} {}", self.redactor.text(&target)));
+                ApiClientError::DeadlineExceeded { deadline, attempts }
+            }
+            other => other,
         }
     }
 
     fn transport(&self, error: reqwest::Error) -> ApiClientError {
+        // A timeout when the operation's deadline came is the deadline's doing.
+        if error.is_timeout() {
+            if let Some(deadline) = Deadline::current().filter(Deadline::passed) {
+                return ApiClientError::DeadlineExceeded {
+                    deadline: deadline.exceeded(None),
+                    attempts: 1,
+                };
+            }
+        }
+        let kind = if error.is_connect() {
+            TransportKind::Connect
+        } else if error.is_timeout() {
+            TransportKind::Timeout
+        } else {
+            TransportKind::Other
+        };
         // The URL may carry an API key in its query: drop it, then mask what is left.
         let error = error.without_url();
         let mut message = error.to_string();
@@ -592,6 +659,7 @@ impl ApiClient {
         ApiClientError::Transport {
             message: self.redactor.text(&message),
             attempts: 1,
+            kind,
         }
     }
 

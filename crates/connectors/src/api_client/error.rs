@@ -8,7 +8,20 @@ use std::time::Duration;
 use osmosis_model::{ApiError, ErrorType};
 use serde_json::{json, Value};
 
-use crate::http::{AddressRefused, OUTBOUND_ADDRESS_REFUSED};
+use crate::http::{AddressRefused, DeadlineExceeded, DEADLINE_EXCEEDED, OUTBOUND_ADDRESS_REFUSED};
+
+/// How a request that got no response failed; decides whether it is retried
+/// (see [`super::ApiClient::request`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// No connection was made (the name did not resolve, the connection was
+    /// refused or connecting timed out): nothing reached the API.
+    Connect,
+    /// The attempt ran out of time after connecting.
+    Timeout,
+    /// The connection broke (reset, closed before a response).
+    Other,
+}
 
 /// `ConnectionErrorKey` values.
 pub mod keys {
@@ -72,7 +85,18 @@ pub enum ApiClientError {
     },
     /// The request did not complete (connection refused, reset, timed out).
     #[error("Request to the API failed after {attempts} attempt(s): {message}")]
-    Transport { message: String, attempts: u32 },
+    Transport {
+        message: String,
+        attempts: u32,
+        kind: TransportKind,
+    },
+    /// The operation's deadline ([`crate::http::Deadline`]) passed before an
+    /// answer came: an attempt was cut short, or none could start.
+    #[error("{deadline} after {attempts} attempt(s)")]
+    DeadlineExceeded {
+        deadline: DeadlineExceeded,
+        attempts: u32,
+    },
     /// The outbound guard refused the request's host (a metadata, link-local or
     /// private address the allow list does not cover).
     #[error(transparent)]
@@ -110,6 +134,7 @@ impl ApiClientError {
             ApiClientError::RateLimitExceeded { .. } => Some(keys::RATE_LIMIT_EXCEEDED),
             ApiClientError::Handler { key, .. } => key.as_deref(),
             ApiClientError::AddressRefused(_) => Some(OUTBOUND_ADDRESS_REFUSED),
+            ApiClientError::DeadlineExceeded { .. } => Some(DEADLINE_EXCEEDED),
             _ => None,
         }
     }
@@ -131,7 +156,8 @@ impl ApiClientError {
         match self {
             ApiClientError::RateLimitExceeded { attempts, .. }
             | ApiClientError::HttpStatus { attempts, .. }
-            | ApiClientError::Transport { attempts, .. } => *attempts = n,
+            | ApiClientError::Transport { attempts, .. }
+            | ApiClientError::DeadlineExceeded { attempts, .. } => *attempts = n,
             _ => {}
         }
     }
@@ -141,6 +167,14 @@ impl ApiClientError {
     pub fn to_error_data(&self) -> ApiError {
         if let ApiClientError::AddressRefused(refused) = self {
             return refused.to_error_data();
+        }
+        if let ApiClientError::DeadlineExceeded { deadline, attempts } = self {
+            let mut error = deadline.to_error_data();
+            error.message = self.to_string();
+            if let Some(Value::Object(data)) = error.data.as_deref_mut() {
+                data.insert("attempts".into(), json!(attempts));
+            }
+            return error;
         }
         let key: Option<Cow<'static, str>> = match self.key() {
             Some(keys::ACCESS_TOKEN_EXPIRED) => Some(Cow::Borrowed(keys::ACCESS_TOKEN_EXPIRED)),

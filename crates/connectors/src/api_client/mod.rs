@@ -12,7 +12,7 @@ pub use client::{
     ApiClient, ApiRequest, ApiResponse, OAuth1Signer, RawRequest, RawResponse, CLASSIFY_LIMIT,
 };
 pub use config::{ApiClientConfig, BasicAuth, ResponseHandler};
-pub use error::{keys, ApiClientError, ResponseSummary};
+pub use error::{keys, ApiClientError, ResponseSummary, TransportKind};
 pub use observe::{mask_header, CallObserver, CallRecord};
 pub use refresh::{
     call_with_refresh, CredentialsRefresher, RefreshError, Refreshed, TokenExpiry, WithRefreshError,

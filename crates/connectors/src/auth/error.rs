@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::api_client::keys;
 use crate::function::FunctionError;
-use crate::http::{AddressRefused, OutboundError};
+use crate::http::{AddressRefused, DeadlineExceeded, OutboundError};
 use crate::redact::Redactor;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,9 @@ pub enum AuthError {
     /// The token endpoint's address is one the outbound guard refuses.
     #[error(transparent)]
     AddressRefused(AddressRefused),
+    /// The operation's deadline passed before the provider answered.
+    #[error(transparent)]
+    DeadlineExceeded(DeadlineExceeded),
     /// A refresh was needed but there is no refresh token (or the connector says it
     /// issues none).
     #[error("no refresh token to refresh the access token with")]
@@ -61,6 +64,7 @@ impl AuthError {
             OutboundError::Request(e) => {
                 AuthError::Transport(redactor.text(&e.without_url().to_string()))
             }
+            OutboundError::DeadlineExceeded(e) => AuthError::DeadlineExceeded(e),
         }
     }
 
@@ -83,6 +87,7 @@ impl AuthError {
             },
             AuthError::InvalidConfig { .. } => ApiError::configuration(self.to_string()),
             AuthError::AddressRefused(refused) => refused.to_error_data(),
+            AuthError::DeadlineExceeded(e) => e.to_error_data(),
             _ => ApiError::new(ErrorType::Connection, None, self.to_string()),
         }
     }

@@ -38,6 +38,8 @@ fn from_auth(error: AuthError) -> RefreshError {
         // The operator's allow list, not the grant, is in the way: condemning the
         // connection would outlast a fix of the setting.
         AuthError::AddressRefused(_) => RefreshError::Unavailable(error.to_string()),
+        // The call's deadline says nothing about the grant.
+        AuthError::DeadlineExceeded(_) => RefreshError::Unavailable(error.to_string()),
         AuthError::TokenEndpoint { status, .. } if *status >= 500 || *status == 429 => {
             RefreshError::Unavailable(error.to_string())
         }
@@ -59,7 +61,12 @@ impl CredentialsRefresher for ConnectorRefresher<'_> {
                 .runner
                 .run_auth_function(AuthFunction::RefreshCredentials, input)
                 .await
-                .map_err(failed)?
+                .map_err(|e| match e.api_error() {
+                    Some(crate::api_client::ApiClientError::DeadlineExceeded { .. }) => {
+                        RefreshError::Unavailable(e.to_string())
+                    }
+                    _ => failed(e),
+                })?
                 .map(|o| o.output)
                 .unwrap_or(Value::Null);
             let mut merged: Map<String, Value> =

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{FunctionError, FunctionRunner};
 use crate::api_client::{ApiClient, ApiClientError, ApiRequest, Method};
+use crate::http::deadline::{self, Deadline};
 
 /// The last API failure inside a run, so an expired token the code did not handle
 /// surfaces as [`FunctionError::Api`] and can trigger a refresh.
@@ -31,7 +32,11 @@ pub(super) async fn run(
     let last_error: LastApiError = Arc::new(Mutex::new(None));
     let mut host = HostApi::new();
     if let Some(client) = client {
-        let object = client_object(Arc::new(client.clone()), Arc::clone(&last_error));
+        let object = client_object(
+            Arc::new(client.clone()),
+            Arc::clone(&last_error),
+            Deadline::current(),
+        );
         host = host
             .object("externalApiClient", object.clone())
             .object("apiClient", object);
@@ -75,7 +80,13 @@ pub(super) async fn run(
     }
 }
 
-fn client_object(client: Arc<ApiClient>, last_error: LastApiError) -> HostObject {
+/// Host calls run as tasks of their own, outside the caller's task-local context:
+/// each re-enters the operation's `deadline`, so the code's requests stay within it.
+fn client_object(
+    client: Arc<ApiClient>,
+    last_error: LastApiError,
+    deadline: Option<Deadline>,
+) -> HostObject {
     let mut object = HostObject::new();
     for (name, method, second_is_query) in [
         ("get", Method::GET, true),
@@ -97,7 +108,7 @@ fn client_object(client: Arc<ApiClient>, last_error: LastApiError) -> HostObject
                     .and_then(|o| o.get("returnFullResponse"))
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                match client.request(request).await {
+                match deadline::within(deadline, client.request(request)).await {
                     Ok(response) if full => Ok(response.to_full_response()),
                     Ok(response) => Ok(response.data),
                     Err(error) => {

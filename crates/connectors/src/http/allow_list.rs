@@ -7,8 +7,14 @@
 //! An entry opens only the private classes ([`AddressClass::allowable`]); cloud
 //! metadata and link-local addresses stay refused even when an entry covers them,
 //! so `0.0.0.0/0` means "every private network", not "everything".
+//!
+//! The server may add one address and port of its own ([`AllowList::with_socket`]):
+//! with `--demo` its connector calls the demo app at the server's listen address,
+//! and only that port of this machine opens, not the whole of loopback. Such an entry
+//! covers URLs that name the address itself (`http://127.0.0.1:8080/…`), not a host
+//! name resolving to it: the resolver is not told the port.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use ipnet::IpNet;
@@ -23,6 +29,8 @@ pub struct AllowList {
     networks: Vec<IpNet>,
     /// Lower case, without a trailing dot.
     hosts: Vec<String>,
+    /// Single ports of single addresses ([`AllowList::with_socket`]), canonical.
+    sockets: Vec<SocketAddr>,
 }
 
 /// An allow-list entry that is neither a network, an address nor a host name.
@@ -40,7 +48,25 @@ impl AllowList {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.networks.is_empty() && self.hosts.is_empty()
+        self.networks.is_empty() && self.hosts.is_empty() && self.sockets.is_empty()
+    }
+
+    /// Also lets calls reach exactly `addr`: that address on that port, nothing else
+    /// of its host (the server's own listen address, for the demo app).
+    pub fn with_socket(mut self, addr: SocketAddr) -> Self {
+        self.sockets.push(SocketAddr::new(
+            super::address::canonical(addr.ip()),
+            addr.port(),
+        ));
+        self
+    }
+
+    /// Whether a [`Self::with_socket`] entry is `ip` on `port`.
+    pub fn covers_socket(&self, ip: IpAddr, port: u16) -> bool {
+        let ip = super::address::canonical(ip);
+        self.sockets
+            .iter()
+            .any(|s| s.ip() == ip && s.port() == port)
     }
 
     /// Whether a network entry covers `ip`.
@@ -107,6 +133,17 @@ mod tests {
         assert!(list.covers_host("API.corp.internal"));
         assert!(!list.covers_host("corp.internal"));
         assert!("".parse::<AllowList>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_socket_entry_covers_one_port_of_one_address() {
+        let list = AllowList::default().with_socket("127.0.0.1:8080".parse().unwrap());
+        assert!(!list.is_empty());
+        assert!(list.covers_socket("127.0.0.1".parse().unwrap(), 8080));
+        assert!(list.covers_socket("::ffff:127.0.0.1".parse().unwrap(), 8080));
+        assert!(!list.covers_socket("127.0.0.1".parse().unwrap(), 8081));
+        assert!(!list.covers_socket("127.0.0.2".parse().unwrap(), 8080));
+        assert!(!list.covers_address("127.0.0.1".parse().unwrap()));
     }
 
     #[test]

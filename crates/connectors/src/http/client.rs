@@ -17,6 +17,7 @@ use reqwest::{IntoUrl, Method};
 use serde::Serialize;
 
 use super::allow_list::AllowList;
+use super::deadline::Deadline;
 use super::error::{AddressRefused, OutboundError};
 use super::guard::AddressGuard;
 use super::resolver::GuardedResolver;
@@ -58,8 +59,8 @@ impl OutboundClient {
     /// A client that reaches public addresses and the private ones `allow` covers.
     ///
     /// Connecting is bounded so an unreachable host fails in seconds; a whole call
-    /// is bounded by the caller's retry policy, not here, because some reads
-    /// (exports, long lists) legitimately take minutes. Proxies from the
+    /// is bounded by the operation's [`Deadline`] and the caller's retry policy,
+    /// not here, because some reads (exports, long lists) legitimately take minutes. Proxies from the
     /// environment are not used: a proxy resolves names itself, out of the
     /// guard's sight.
     pub fn new(allow: AllowList) -> Self {
@@ -175,13 +176,25 @@ impl OutboundRequest {
 
     /// Sends the request when its host is acceptable; the resolver and the redirect
     /// policy check the rest on the way.
+    ///
+    /// Under a [`Deadline`] (the operation's total budget) the request's timeout is
+    /// at most the time left, and no request starts once it has passed: the error
+    /// is then [`OutboundError::DeadlineExceeded`].
     pub async fn send(self) -> Result<reqwest::Response, OutboundError> {
         let (client, request) = self.builder.build_split();
-        let request = request.map_err(OutboundError::Request)?;
+        let mut request = request.map_err(OutboundError::Request)?;
         self.guard.check_url(request.url())?;
+        if let Some(deadline) = Deadline::current() {
+            if deadline.passed() {
+                return Err(deadline.exceeded(None).into());
+            }
+            let left = deadline.remaining();
+            let timeout = request.timeout_mut();
+            *timeout = Some(timeout.map_or(left, |own| own.min(left)));
+        }
         client
             .execute(request)
             .await
-            .map_err(OutboundError::from_reqwest)
+            .map_err(|e| OutboundError::from_reqwest(e).or_deadline())
     }
 }

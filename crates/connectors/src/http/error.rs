@@ -69,6 +69,10 @@ pub enum OutboundError {
     /// Connecting, sending or a redirect failed for another reason.
     #[error(transparent)]
     Request(reqwest::Error),
+    /// The operation's [`super::Deadline`] passed before the response came (or
+    /// before the request could start).
+    #[error(transparent)]
+    DeadlineExceeded(#[from] super::DeadlineExceeded),
 }
 
 impl OutboundError {
@@ -89,7 +93,22 @@ impl OutboundError {
     pub fn without_url(self) -> Self {
         match self {
             OutboundError::Request(e) => OutboundError::Request(e.without_url()),
-            refused => refused,
+            other => other,
+        }
+    }
+
+    /// A request that timed out because the operation's deadline came: the
+    /// deadline's error, naming it, rather than a bare timeout.
+    pub(crate) fn or_deadline(self) -> Self {
+        match self {
+            OutboundError::Request(e) if e.is_timeout() => {
+                match super::Deadline::current().filter(super::Deadline::passed) {
+                    // No URL in it: its path or query may carry a secret.
+                    Some(deadline) => OutboundError::DeadlineExceeded(deadline.exceeded(None)),
+                    None => OutboundError::Request(e),
+                }
+            }
+            other => other,
         }
     }
 }

@@ -25,10 +25,14 @@ impl AddressGuard {
     /// Checks what can be known from the URL alone: an IP-literal host, or a
     /// metadata service's name. Names are checked again, by address, when they are
     /// resolved ([`Self::check_resolved`]).
+    ///
+    /// An IP-literal URL is also let through when an [`AllowList::with_socket`]
+    /// entry is its address and port.
     pub fn check_url(&self, url: &url::Url) -> Result<(), AddressRefused> {
+        let port = url.port_or_known_default();
         match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.check_address(&url_host(url), IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => self.check_address(&url_host(url), IpAddr::V6(ip)),
+            Some(url::Host::Ipv4(ip)) => self.check(&url_host(url), IpAddr::V4(ip), false, port),
+            Some(url::Host::Ipv6(ip)) => self.check(&url_host(url), IpAddr::V6(ip), false, port),
             Some(url::Host::Domain(name)) => self.check_name(name),
             None => Ok(()),
         }
@@ -49,15 +53,23 @@ impl AddressGuard {
     /// Checks one address `name` resolved to: a host-name entry of the allow list
     /// opens the private addresses of that name.
     pub fn check_resolved(&self, name: &str, ip: IpAddr) -> Result<(), AddressRefused> {
-        self.check(name, ip, self.allow.covers_host(name))
+        self.check(name, ip, self.allow.covers_host(name), None)
     }
 
     /// Checks an address the URL names directly.
     pub fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), AddressRefused> {
-        self.check(host, ip, false)
+        self.check(host, ip, false, None)
     }
 
-    fn check(&self, host: &str, ip: IpAddr, host_allowed: bool) -> Result<(), AddressRefused> {
+    /// `port`: the URL's, when the address came from the URL itself (socket entries
+    /// apply only then).
+    fn check(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        host_allowed: bool,
+        port: Option<u16>,
+    ) -> Result<(), AddressRefused> {
         let Some(class) = address::classify(ip) else {
             return Ok(());
         };
@@ -65,7 +77,8 @@ impl AddressGuard {
         let allowed = class.allowable()
             && (host_allowed
                 || self.allow.covers_address(canonical)
-                || self.allow.covers_address(ip));
+                || self.allow.covers_address(ip)
+                || port.is_some_and(|port| self.allow.covers_socket(canonical, port)));
         if allowed {
             return Ok(());
         }
@@ -129,6 +142,25 @@ mod tests {
         assert!(check(&open, "http://10.1.2.3:8080/").is_ok());
         assert!(check(&open, "http://[::1]/").is_ok());
         assert!(check(&open, "http://192.168.0.1/").is_err());
+    }
+
+    #[test]
+    fn a_socket_entry_opens_that_port_of_that_address_only() {
+        let own =
+            AddressGuard::new(AllowList::default().with_socket("127.0.0.1:8080".parse().unwrap()));
+        assert!(check(&own, "http://127.0.0.1:8080/demo-app/api/me").is_ok());
+        assert!(check(&own, "http://[::ffff:127.0.0.1]:8080/").is_ok());
+        for url in [
+            "http://127.0.0.1:8081/",
+            "http://127.0.0.1/",
+            "http://127.0.0.2:8080/",
+            "http://[::1]:8080/",
+        ] {
+            assert!(check(&own, url).is_err(), "{url}");
+        }
+        // A name is judged by the addresses it resolves to, without the port.
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(own.check_resolved("localhost", ip).is_err());
     }
 
     #[test]

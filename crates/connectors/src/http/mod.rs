@@ -15,16 +15,20 @@
 //! * [`guard`] — the decision, from an URL, a name or a resolved address.
 //! * `resolver` and [`client`] — where reqwest lets the guard decide.
 //! * [`error`] — refusals and request failures.
+//! * [`deadline`] — the total time budget of an operation, which bounds every
+//!   request made under it.
 
 pub mod address;
 pub mod allow_list;
 pub mod client;
+pub mod deadline;
 pub mod error;
 pub mod guard;
 mod resolver;
 
 pub use allow_list::{AllowList, AllowListError};
 pub use client::{OutboundClient, OutboundRequest};
+pub use deadline::{Deadline, DeadlineExceeded, DEADLINE_EXCEEDED};
 pub use error::{AddressRefused, OutboundError, OUTBOUND_ADDRESS_REFUSED};
 
 /// Sent on every outbound request unless the connector's `makeApiClient` headers set

@@ -37,7 +37,9 @@ use self::runner::{check_shipped, Spec};
 use self::wire::{ok, serve, Api, Reply, Req};
 
 /// One spec per shipped connector, in key order; a connector added without one fails
-/// `every_shipped_connector_has_a_spec`.
+/// `every_shipped_connector_has_a_spec`. `demo-app` has none: its API is Osmosis's own
+/// demo app, which `crates/demo-app/tests/connector.rs` runs it against instead of a
+/// mock.
 fn specs() -> Vec<Spec> {
     vec![
         airtable::spec(),
@@ -58,7 +60,9 @@ fn specs() -> Vec<Spec> {
 #[test]
 fn every_shipped_connector_has_a_spec() {
     let keys: Vec<&str> = specs().iter().map(|s| s.key).collect();
-    assert_eq!(keys, catalog::keys());
+    let mut shipped = catalog::keys();
+    shipped.retain(|k| *k != "demo-app");
+    assert_eq!(keys, shipped);
 }
 
 /// Answers with the `User-Agent` headers it received.

@@ -7,6 +7,7 @@ mod auth_flows;
 mod catalog;
 mod collections;
 mod conformance;
+mod deadlines;
 mod definitions;
 mod functions;
 mod mock;

@@ -51,7 +51,7 @@ async fn mock_api() -> (String, Arc<AtomicUsize>) {
 fn refusal(result: Result<reqwest::Response, OutboundError>) -> AddressRefused {
     match result {
         Err(OutboundError::Refused(refused)) => refused,
-        Err(OutboundError::Request(e)) => panic!("expected a refusal, got {e:?}"),
+        Err(e) => panic!("expected a refusal, got {e:?}"),
         Ok(r) => panic!("expected a refusal, got HTTP {}", r.status()),
     }
 }

@@ -11,6 +11,10 @@
 //!   mints for it (one hour), so every step is the same code as `ui.connect()`.
 //! * The request records the outcome: `success` with `resultConnectionId`, or
 //!   `error` with `resultError` (a failed attempt can be retried from the page).
+//! * An integration nobody can connect through yet (required connector parameters
+//!   unset) is refused at creation: `configuration` / `missing_connector_parameters`
+//!   naming the parameters to an admin; to a customer token, the customer's
+//!   sentence with the parameters and the technical message in `data`.
 
 use osmosis_connectors::auth::token::mint_token;
 use osmosis_model::{ApiError, Element, ElementType};
@@ -18,7 +22,7 @@ use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
 use super::oauth_session::ConnectRequest;
-use super::Connect;
+use super::{customer_errors, Connect};
 use crate::clock::now_iso;
 use crate::clock::now_ms;
 use crate::errors::store_error;
@@ -67,8 +71,22 @@ impl Connect<'_> {
             }
         }
         let request = ConnectRequest::from_payload(&Value::Object(body.clone()))?;
-        // Resolve now so a request for a missing integration fails at once.
+        // Resolve now so a request for a missing integration fails at once, and
+        // one nobody could finish (required connector parameters unset) too: the
+        // developer's `configuration` error, told to a customer in their words.
         let target = self.connect_target(&as_customer, &request).await?;
+        if let Some(e) = target.not_set_up() {
+            if caller.is_admin() {
+                return Err(e);
+            }
+            return Err(customer_errors::for_customer(
+                &e,
+                &customer_errors::Audience {
+                    workspace: Some(&caller.workspace.name),
+                    app: Some(&target.integration.name),
+                },
+            ));
+        }
         let id = format!(
             "{}.{}",
             caller.workspace.key,

@@ -4,6 +4,7 @@
 //! connection type (`connections`).
 
 pub mod connection_requests;
+pub mod customer_errors;
 pub mod oauth_session;
 
 use osmosis_connectors::http::OutboundClient;

@@ -20,14 +20,15 @@
 use std::sync::Arc;
 
 use osmosis_connectors::auth::oauth2::{self, random_token};
-use osmosis_connectors::auth::{oauth1, ConnectionCredentials};
+use osmosis_connectors::auth::{oauth1, AuthError, ConnectionCredentials};
 use osmosis_connectors::definition::{AuthConfig, AuthType, Connector};
+use osmosis_connectors::http::Deadline;
 use osmosis_connectors::redact::Secret;
 use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ConnectRecord;
 use serde_json::{json, Map, Value};
 
-use super::Connect;
+use super::{customer_errors, Connect};
 use crate::connections::ConnectionError;
 use crate::elements::NewElement;
 use crate::errors::store_error;
@@ -199,6 +200,10 @@ pub struct Target {
     pub connector: Arc<Connector>,
     pub option_key: String,
     pub auth: AuthConfig,
+    /// Connector parameters the option requires (`parametersSchema.required`) that
+    /// neither the integration, the request nor the server's defaults set: while
+    /// there are any, nobody can connect ([`Target::not_set_up`]).
+    pub missing_parameters: Vec<String>,
 }
 
 impl Target {
@@ -217,6 +222,13 @@ impl Target {
     /// The option's input schema, if it asks the customer for anything.
     pub fn input_schema(&self) -> Option<&Value> {
         self.auth.input_schema.as_ref()
+    }
+
+    /// The developer's `configuration` error when the integration cannot be
+    /// connected yet (required connector parameters unset), naming them.
+    pub fn not_set_up(&self) -> Option<ApiError> {
+        (!self.missing_parameters.is_empty())
+            .then(|| customer_errors::not_set_up(&self.integration, &self.missing_parameters))
     }
 }
 
@@ -323,12 +335,70 @@ impl Connect<'_> {
         let auth = connector
             .effective_auth(&option_key)
             .ok_or_else(|| ConnectionError::UnknownAuthOption(option_key.clone()))?;
+        let missing_parameters = self.missing_parameters(&connector, &auth, &integration, request);
         Ok(Target {
             integration,
             connector,
             option_key,
             auth,
+            missing_parameters,
         })
+    }
+
+    /// The auth options of a target's connector a customer can connect with now:
+    /// `(key, title)` of those whose required connector parameters are set.
+    pub fn ready_options(
+        &self,
+        target: &Target,
+        request: &ConnectRequest,
+    ) -> Vec<(String, String)> {
+        let connector = &target.connector;
+        connector
+            .options
+            .iter()
+            .filter(|(key, _)| {
+                connector.effective_auth(key).is_some_and(|auth| {
+                    self.missing_parameters(connector, &auth, &target.integration, request)
+                        .is_empty()
+                })
+            })
+            .map(|(k, a)| (k.clone(), a.title.clone().unwrap_or_else(|| k.clone())))
+            .collect()
+    }
+
+    /// Required connector parameters of `auth` left unset by the integration, the
+    /// request's own `connectorParameters` and the server's defaults.
+    fn missing_parameters(
+        &self,
+        connector: &Connector,
+        auth: &AuthConfig,
+        integration: &Element,
+        request: &ConnectRequest,
+    ) -> Vec<String> {
+        let Some(required) = auth
+            .parameters_schema
+            .as_ref()
+            .and_then(|s| s.get("required"))
+            .and_then(Value::as_array)
+        else {
+            return Vec::new();
+        };
+        let given = self.effective_parameters(integration, request);
+        let defaults = connector
+            .key
+            .as_deref()
+            .and_then(|k| self.calls.connector_defaults.get(k));
+        let unset = |v: Option<&Value>| match v {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(_) => false,
+        };
+        required
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|name| unset(given.get(*name)) && unset(defaults.and_then(|d| d.get(*name))))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// `POST /connection-options`: the auth options of the integration's connector.
@@ -388,6 +458,9 @@ impl Connect<'_> {
             return Err(ConnectionError::NoCipher.into());
         }
         let target = self.connect_target(caller, request).await?;
+        if let Some(e) = target.not_set_up() {
+            return Err(e);
+        }
         let parameters = self.effective_parameters(&target.integration, request);
         let runner =
             self.calls
@@ -403,41 +476,21 @@ impl Connect<'_> {
             "delivery": delivery,
             "redirectUri": callback,
         });
-        let url = match target.auth_type() {
-            Some(AuthType::OAuth2) => {
-                let config = steps
-                    .oauth2_config(&callback, &state)
-                    .await
-                    .map_err(ConnectionError::Credentials)?;
-                let start = oauth2::authorize_url(&config, &callback, &state)
-                    .map_err(ConnectionError::Credentials)?;
-                if let Some(v) = &start.code_verifier {
-                    flow["codeVerifier"] = json!(v.expose());
-                }
-                start.url
-            }
-            Some(AuthType::OAuth1) => {
-                let mut oauth1_callback = url::Url::parse(&callback)
-                    .map_err(|_| ApiError::configuration("oAuthCallbackUri is not a URL"))?;
-                oauth1_callback
-                    .query_pairs_mut()
-                    .append_pair("state", &state);
-                let config = steps
-                    .oauth1_config(oauth1_callback.as_str(), &state)
-                    .await
-                    .map_err(ConnectionError::Credentials)?;
-                let token = oauth1::request_token(self.http, &config, oauth1_callback.as_str())
-                    .await
-                    .map_err(ConnectionError::Credentials)?;
-                flow["requestToken"] = json!(token.token);
-                flow["requestTokenSecret"] = json!(token.secret.expose());
-                oauth1::authorize_url(&config, &token).map_err(ConnectionError::Credentials)?
-            }
-            _ => {
+        // The customer waits on the provider's answers: the connect deadline.
+        let started = Deadline::after(self.calls.deadlines.connect, "connect")
+            .scope(self.oauth_start(&target, &steps, &state, &callback, &mut flow))
+            .await;
+        let url = match started {
+            Ok(Some(url)) => url,
+            Ok(None) => {
                 let conn = self
                     .complete_connect(caller, request, &target, None)
                     .await?;
                 return Ok(ConnectStep::Connected(Box::new(conn)));
+            }
+            Err(e) => {
+                log_connect_failed(caller, "start", &e);
+                return Err(e);
             }
         };
         let sealed = self.seal_flow(&caller.workspace.id, &state, &flow)?;
@@ -455,7 +508,53 @@ impl Connect<'_> {
             })
             .await
             .map_err(store_error)?;
+        tracing::debug!(workspace = %caller.workspace.key, integration = %target.integration.id, "connect started: the customer is sent to the app");
         Ok(ConnectStep::Redirect(url))
+    }
+
+    /// The URL an OAuth connect sends the customer to, with what the callback will
+    /// need kept in `flow`; `None` for credentials that need no browser.
+    async fn oauth_start(
+        &self,
+        target: &Target,
+        steps: &ConnectionCredentials<'_>,
+        state: &str,
+        callback: &str,
+        flow: &mut Value,
+    ) -> Result<Option<String>, ApiError> {
+        let url = match target.auth_type() {
+            Some(AuthType::OAuth2) => {
+                let config = steps
+                    .oauth2_config(callback, state)
+                    .await
+                    .map_err(oauth_config_error)?;
+                let start =
+                    oauth2::authorize_url(&config, callback, state).map_err(oauth_config_error)?;
+                if let Some(v) = &start.code_verifier {
+                    flow["codeVerifier"] = json!(v.expose());
+                }
+                start.url
+            }
+            Some(AuthType::OAuth1) => {
+                let mut oauth1_callback = url::Url::parse(callback)
+                    .map_err(|_| ApiError::configuration("oAuthCallbackUri is not a URL"))?;
+                oauth1_callback
+                    .query_pairs_mut()
+                    .append_pair("state", state);
+                let config = steps
+                    .oauth1_config(oauth1_callback.as_str(), state)
+                    .await
+                    .map_err(oauth_config_error)?;
+                let token = oauth1::request_token(self.http, &config, oauth1_callback.as_str())
+                    .await
+                    .map_err(ConnectionError::Credentials)?;
+                flow["requestToken"] = json!(token.token);
+                flow["requestTokenSecret"] = json!(token.secret.expose());
+                oauth1::authorize_url(&config, &token).map_err(oauth_config_error)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(url))
     }
 
     /// The integration's parameters overridden by the request's.
@@ -482,7 +581,7 @@ impl Connect<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let refused = || CallbackOutcome {
+        let refusal = || CallbackOutcome {
             caller: None,
             delivery: Delivery::Message,
             request: ConnectRequest::default(),
@@ -490,6 +589,14 @@ impl Connect<'_> {
                 "invalid_state",
                 "This connect link is invalid, expired or already used; start connecting again",
             )),
+        };
+        let refused = || {
+            tracing::info!(
+                stage = "oauth_callback",
+                error_key = "invalid_state",
+                "connect failed: the callback's state is unknown, expired or already used"
+            );
+            refusal()
         };
         let Some((workspace_key, _)) = state.split_once('.') else {
             return refused();
@@ -500,10 +607,12 @@ impl Connect<'_> {
             // The state may be good: say the database failed, so the customer
             // retries rather than starts over.
             Err(e) => {
+                let e = store_error(e);
+                tracing::warn!(stage = "oauth_callback", error_key = e.key.as_deref(), error = %e.message, "connect failed: the database did not answer");
                 return CallbackOutcome {
-                    result: Err(store_error(e)),
-                    ..refused()
-                }
+                    result: Err(e),
+                    ..refusal()
+                };
             }
         };
         let record = match self
@@ -555,6 +664,31 @@ impl Connect<'_> {
         flow: &Value,
         params: &Map<String, Value>,
     ) -> Result<Element, ApiError> {
+        // Failures from here on are the connection type's to log (`connected`,
+        // `connect failed`); the ones before, the OAuth exchange's.
+        let obtained = Deadline::after(self.calls.deadlines.connect, "connect")
+            .scope(self.oauth_credentials(caller, request, flow, params))
+            .await;
+        let (request, target, credentials) = match obtained {
+            Ok(obtained) => obtained,
+            Err(e) => {
+                log_connect_failed(caller, "oauth_callback", &e);
+                return Err(e);
+            }
+        };
+        self.complete_connect(caller, &request, &target, Some(credentials))
+            .await
+    }
+
+    /// The credentials an OAuth callback brings: the provider's grant exchanged
+    /// for tokens (and whatever the connector derives from them).
+    async fn oauth_credentials(
+        &self,
+        caller: &Caller,
+        request: &ConnectRequest,
+        flow: &Value,
+        params: &Map<String, Value>,
+    ) -> Result<(ConnectRequest, Target, Value), ApiError> {
         if let Some(error) = params.get("error").and_then(Value::as_str) {
             let description = params
                 .get("error_description")
@@ -590,7 +724,7 @@ impl Connect<'_> {
                 let config = steps
                     .oauth2_config(redirect_uri, state)
                     .await
-                    .map_err(ConnectionError::Credentials)?;
+                    .map_err(oauth_config_error)?;
                 let verifier = flow["codeVerifier"]
                     .as_str()
                     .map(|v| Secret::new(v.to_owned()));
@@ -636,7 +770,7 @@ impl Connect<'_> {
                 let config = steps
                     .oauth1_config(redirect_uri, state)
                     .await
-                    .map_err(ConnectionError::Credentials)?;
+                    .map_err(oauth_config_error)?;
                 let response = oauth1::access_token(self.http, &config, &token, verifier)
                     .await
                     .map_err(ConnectionError::Credentials)?;
@@ -655,8 +789,7 @@ impl Connect<'_> {
                 ))
             }
         };
-        self.complete_connect(caller, &request, &target, Some(credentials))
-            .await
+        Ok((request, target, credentials))
     }
 
     /// Makes the connection from what the customer proved: reconnects
@@ -789,6 +922,25 @@ impl Connect<'_> {
     }
 }
 
+/// A failure to derive the OAuth config: a config that cannot start a flow (no
+/// `clientId`, no `authorizeUri`) is the integration's setup, a `configuration`
+/// error ([`customer_errors::INVALID_OAUTH_CONFIG`]); anything else (the function
+/// failing, the provider) stays the credentials' failure.
+fn oauth_config_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::InvalidConfig { field, problem } => ApiError::new(
+            osmosis_model::ErrorType::Configuration,
+            Some(customer_errors::INVALID_OAUTH_CONFIG),
+            format!(
+                "The connector's OAuth config (getOAuthConfig) cannot start a connect: `{field}` {problem}; \
+                 it usually comes from the integration's connector parameters (the OAuth app's client id and secret)"
+            ),
+        )
+        .with_data(json!({ "field": field })),
+        other => ConnectionError::Credentials(other).into(),
+    }
+}
+
 /// What an OAuth callback came to.
 pub struct CallbackOutcome {
     /// The customer the flow belongs to; `None` when the state was refused.
@@ -796,4 +948,17 @@ pub struct CallbackOutcome {
     pub delivery: Delivery,
     pub request: ConnectRequest,
     pub result: Result<Element, ApiError>,
+}
+
+/// A connect that failed before the connection type took over (which logs its own
+/// outcomes): starting the OAuth flow, or the provider's answer at the callback.
+fn log_connect_failed(caller: &Caller, stage: &'static str, e: &ApiError) {
+    tracing::info!(
+        workspace = %caller.workspace.key,
+        customer_id = caller.customer_id.as_deref(),
+        stage,
+        error_key = e.key.as_deref(),
+        error = %e.message,
+        "connect failed"
+    );
 }

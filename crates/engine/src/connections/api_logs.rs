@@ -149,6 +149,17 @@ fn kept_body(body: Option<Value>) -> Value {
 
 impl CallObserver for ConnectionObserver {
     fn record(&self, r: CallRecord) {
+        // The URL as the log stores it: secret-looking query values and the
+        // connection's known secrets masked by the API client.
+        tracing::debug!(
+            method = %r.method,
+            url = %r.url,
+            status = r.status,
+            duration_ms = r.duration.as_millis() as u64,
+            success = r.is_success,
+            connection = %self.connection_id,
+            "outbound call"
+        );
         let created_ms = r
             .started_at
             .duration_since(UNIX_EPOCH)

@@ -10,6 +10,7 @@ use osmosis_connectors::api_client::{ApiClientError, TokenExpiry};
 use osmosis_connectors::collections;
 use osmosis_connectors::definition::CollectionMethod;
 use osmosis_connectors::function::{FunctionError, FunctionRunner};
+use osmosis_connectors::http::Deadline;
 use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element};
 use serde_json::{json, Map, Value};
@@ -105,6 +106,10 @@ impl Calls<'_> {
     /// refreshed (single flight per connection, see [`super::health`]) and `op` runs
     /// once more with a runner holding the new credentials.
     ///
+    /// Everything after the checks — building the runner, `op`, the refresh, the
+    /// second `op` — runs under one [`Deadline`] ([`crate::Deadlines::calls`], or a
+    /// sooner one the caller set): no request or retry outlives it.
+    ///
     /// Its span is the one every call through a connection gets: the operations
     /// built on it (proxy, operation runs, collection methods, test) add none of
     /// their own, since a span costs a few percent of the proxy's throughput.
@@ -123,26 +128,34 @@ impl Calls<'_> {
         self.ensure_callable(caller, conn)
             .await
             .map_err(CallError::Setup)?;
-        let runner = self.live_runner(conn).await.map_err(CallError::Setup)?;
-        match op(runner).await {
-            // The token expired: refresh once (single flight, see `health`), then
-            // call again with the new credentials.
-            Err(e) if e.is_access_token_expired() => {
-                let fresh = match self
-                    .refresh_connection(conn, conn.doc_str("sealedCredentials"))
-                    .await
-                {
-                    Ok((fresh, _)) => fresh,
-                    Err(r) if r.key.as_deref() == Some(super::health::REFRESH_NOT_SUPPORTED) => {
-                        return Err(CallError::Call(e))
+        // One budget for the whole call, the refresh and the second try included.
+        Deadline::after(self.deadlines.calls, "call")
+            .scope(async {
+                let runner = self.live_runner(conn).await.map_err(CallError::Setup)?;
+                match op(runner).await {
+                    // The token expired: refresh once (single flight, see `health`),
+                    // then call again with the new credentials.
+                    Err(e) if e.is_access_token_expired() => {
+                        let fresh = match self
+                            .refresh_connection(conn, conn.doc_str("sealedCredentials"))
+                            .await
+                        {
+                            Ok((fresh, _)) => fresh,
+                            Err(r)
+                                if r.key.as_deref()
+                                    == Some(super::health::REFRESH_NOT_SUPPORTED) =>
+                            {
+                                return Err(CallError::Call(e))
+                            }
+                            Err(r) => return Err(CallError::Setup(r)),
+                        };
+                        let runner = self.live_runner(&fresh).await.map_err(CallError::Setup)?;
+                        op(runner).await.map_err(CallError::Call)
                     }
-                    Err(r) => return Err(CallError::Setup(r)),
-                };
-                let runner = self.live_runner(&fresh).await.map_err(CallError::Setup)?;
-                op(runner).await.map_err(CallError::Call)
-            }
-            other => other.map_err(CallError::Call),
-        }
+                    other => other.map_err(CallError::Call),
+                }
+            })
+            .await
     }
 
     /// `POST /connections/{c}/operations/{key}/run`: `{output}`.

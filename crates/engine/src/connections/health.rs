@@ -301,6 +301,12 @@ impl Calls<'_> {
                         Ok(true)
                     })
                     .await?;
+                tracing::info!(
+                    workspace_id = %stored.workspace_id,
+                    connection = %stored.id,
+                    next_refresh_at = stored.doc_str("nextCredentialsRefreshAt"),
+                    "credentials refreshed"
+                );
                 self.after_credentials_stored(&stored).await;
                 Ok((stored, credentials))
             }
@@ -313,6 +319,14 @@ impl Calls<'_> {
                     + 1;
                 let retry_at =
                     crate::clock::now_ms() + crate::clock::backoff_ms(30_000, 3_600_000, attempts);
+                tracing::warn!(
+                    workspace_id = %current.workspace_id,
+                    connection = %current.id,
+                    attempts,
+                    retry_at = %iso(retry_at),
+                    reason = %reason,
+                    "credentials refresh failed: the app could not be reached"
+                );
                 self.elements
                     .update_locked(current, |el| {
                         el.doc.insert("retryAttempts".into(), json!(attempts));
@@ -329,12 +343,26 @@ impl Calls<'_> {
             }
             // Nothing to refresh with: the caller keeps the API's own answer, and
             // one refused request does not condemn the connection.
-            Err(RefreshError::NotSupported(reason)) => Err(ApiError::new(
-                ErrorType::Connection,
-                Some(REFRESH_NOT_SUPPORTED),
-                format!("The credentials cannot be refreshed: {reason}"),
-            )),
+            Err(RefreshError::NotSupported(reason)) => {
+                tracing::debug!(
+                    workspace_id = %current.workspace_id,
+                    connection = %current.id,
+                    reason = %reason,
+                    "credentials cannot be refreshed"
+                );
+                Err(ApiError::new(
+                    ErrorType::Connection,
+                    Some(REFRESH_NOT_SUPPORTED),
+                    format!("The credentials cannot be refreshed: {reason}"),
+                ))
+            }
             Err(RefreshError::Failed(reason)) => {
+                tracing::warn!(
+                    workspace_id = %current.workspace_id,
+                    connection = %current.id,
+                    reason = %reason,
+                    "credentials refresh refused: the connection is defunct until the customer reconnects"
+                );
                 let ui_url = format!(
                     "{}/screens/connection?connectionId={}",
                     self.public_url.trim_end_matches('/'),
@@ -394,7 +422,8 @@ impl Calls<'_> {
     /// `POST /connections/{c}/test`: runs the connector's `test` through the
     /// connection's client (refreshing an expired token once) and answers
     /// `{success}`, with the error when it failed. A connection whose connector
-    /// has no `test` answers `{success: true}` when it is connected.
+    /// has no `test` answers `{success: true}` when it is connected. The test has
+    /// the connect deadline ([`crate::Deadlines::connect`]): someone waits on it.
     pub async fn test_connection(
         &self,
         caller: &Caller,
@@ -404,8 +433,8 @@ impl Calls<'_> {
         if conn.doc_bool("isDefunct") {
             return Ok(json!({"success": false, "error": defunct_error(conn)}));
         }
-        let outcome = self
-            .call_connection(caller, conn, |runner| async move { runner.test().await })
+        let outcome = osmosis_connectors::http::Deadline::after(self.deadlines.connect, "connect")
+            .scope(self.call_connection(caller, conn, |runner| async move { runner.test().await }))
             .await;
         Ok(match outcome {
             Ok(true) => json!({"success": true}),

@@ -30,10 +30,29 @@ impl ElementHooks for ConnectionHooks {
         el: &mut Element,
         body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
-        connect(engine, caller, el, body).await
+        let connected = connect(engine, caller, el, body).await;
+        if let Err(e) = &connected {
+            tracing::info!(
+                workspace = %caller.workspace.key,
+                customer_id = el.customer_id.as_deref(),
+                integration = el.integration_id.as_deref(),
+                error_key = e.key.as_deref(),
+                error = %e.message,
+                "connect failed"
+            );
+        }
+        connected
     }
 
     async fn after_insert(&self, engine: &Engine, el: &Element) {
+        tracing::info!(
+            workspace_id = %el.workspace_id,
+            connection = %el.id,
+            customer_id = el.customer_id.as_deref(),
+            integration = el.integration_id.as_deref(),
+            connector = el.doc_str("connectorId"),
+            "connected"
+        );
         engine.calls().after_credentials_stored(el).await;
         engine
             .notifications
@@ -181,8 +200,22 @@ impl Established {
     }
 }
 
-/// Derives or takes the credentials of a connection-to-be and tests them.
+/// Derives or takes the credentials of a connection-to-be and tests them, within
+/// the connect deadline ([`crate::Deadlines::connect`]): someone waits on it.
 async fn establish(
+    engine: &Engine,
+    caller: &Caller,
+    el: &Element,
+    bound: Bound,
+    option: &str,
+    body: &Map<String, Value>,
+) -> Result<Established, ApiError> {
+    osmosis_connectors::http::Deadline::after(engine.deadlines.connect, "connect")
+        .scope(derive_and_test(engine, caller, el, bound, option, body))
+        .await
+}
+
+async fn derive_and_test(
     engine: &Engine,
     caller: &Caller,
     el: &Element,
@@ -266,8 +299,24 @@ pub(crate) async fn reconnect(
         .and_then(Value::as_str)
         .unwrap_or_else(|| conn.doc_str("authOptionKey").unwrap_or(""))
         .to_owned();
-    let bound = engine.calls().connector_binding(&probe).await?;
-    let established = establish(engine, caller, &conn, bound, &option, body).await?;
+    let established = match engine.calls().connector_binding(&probe).await {
+        Ok(bound) => establish(engine, caller, &conn, bound, &option, body).await,
+        Err(e) => Err(e),
+    };
+    let established = match established {
+        Ok(established) => established,
+        Err(e) => {
+            tracing::info!(
+                workspace = %caller.workspace.key,
+                connection = %conn.id,
+                customer_id = conn.customer_id.as_deref(),
+                error_key = e.key.as_deref(),
+                error = %e.message,
+                "reconnect failed"
+            );
+            return Err(e);
+        }
+    };
     let updated = engine
         .elements()
         .update_with(&conn, |el| {
@@ -286,6 +335,13 @@ pub(crate) async fn reconnect(
             Ok(true)
         })
         .await?;
+    tracing::info!(
+        workspace = %caller.workspace.key,
+        connection = %updated.id,
+        customer_id = updated.customer_id.as_deref(),
+        integration = updated.integration_id.as_deref(),
+        "reconnected"
+    );
     engine.calls().after_credentials_stored(&updated).await;
     engine
         .notifications
@@ -309,15 +365,25 @@ pub(crate) async fn disconnect(engine: &Engine, caller: &Caller, conn: &Element)
                 .await
         })
         .await;
-    match ran {
-        Ok(_) => {}
+    let revoked = match ran {
+        Ok(_) => true,
         Err(CallError::Setup(e)) => {
-            tracing::warn!(connection = %conn.id, error = %e, "cannot run disconnect")
+            tracing::warn!(connection = %conn.id, error = %e, "cannot run disconnect");
+            false
         }
         Err(CallError::Call(e)) => {
-            tracing::warn!(connection = %conn.id, error = %e, "the connector's disconnect failed")
+            tracing::warn!(connection = %conn.id, error = %e, "the connector's disconnect failed");
+            false
         }
-    }
+    };
+    tracing::info!(
+        workspace = %caller.workspace.key,
+        connection = %conn.id,
+        customer_id = conn.customer_id.as_deref(),
+        integration = conn.integration_id.as_deref(),
+        revoked,
+        "disconnected"
+    );
 }
 
 /// What a connection shows: never its sealed secrets; to an admin who asked for

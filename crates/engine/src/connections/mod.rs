@@ -55,6 +55,10 @@ use osmosis_connectors::http::OutboundClient;
 use osmosis_connectors::sealing::CredentialsCipher;
 use osmosis_store::{ApiLogStore, ConnectRecordStore, Database, WorkspaceStore};
 
+/// Connector parameters the server supplies, by connector key
+/// ([`Engine::with_connector_defaults`]).
+pub(crate) type ConnectorDefaults = std::collections::BTreeMap<String, Map<String, Value>>;
+
 /// Fields of a create request that are never stored as given.
 pub(crate) const SECRET_FIELDS: [&str; 2] = ["credentials", "input"];
 
@@ -79,6 +83,10 @@ pub struct Calls<'e> {
     pub(crate) cipher: Option<&'e CredentialsCipher>,
     /// The guarded outbound client every call goes through.
     pub(crate) http: &'e OutboundClient,
+    /// Total time budgets of calls ([`crate::Deadlines`]).
+    pub(crate) deadlines: crate::Deadlines,
+    /// Connector parameters the server supplies (under the integration's own).
+    pub(crate) connector_defaults: &'e ConnectorDefaults,
     pub(crate) runners: &'e runners::RunnerCache,
     pub(crate) api_logs: &'e Arc<api_logs::ApiLogWriter>,
     pub(crate) api_log_store: &'e dyn ApiLogStore,
@@ -100,6 +108,8 @@ impl<'e> Calls<'e> {
             elements: engine.elements(),
             cipher: engine.cipher.as_deref(),
             http: &engine.http,
+            deadlines: engine.deadlines,
+            connector_defaults: &engine.connector_defaults,
             runners: &engine.runners,
             api_logs: &engine.api_logs,
             api_log_store: engine.stores.api_logs.as_ref(),
@@ -118,8 +128,13 @@ impl Calls<'_> {
     /// overridden by the connection's own) of a connection-to-be or a connection.
     pub(crate) async fn connector_binding(&self, el: &Element) -> Result<Bound, ApiError> {
         let (integration, connector) = self.live_integration_and_connector(el).await?;
-        let definition = Connector::from_value(&Value::Object(connector.doc.clone()))
+        let mut definition = Connector::from_value(&Value::Object(connector.doc.clone()))
             .map_err(ConnectionError::from)?;
+        // The stored document leaves the key to the envelope; the runner finds the
+        // server's defaults for the connector by it (`option_runner`).
+        if definition.key.is_none() {
+            definition.key = connector.key.clone();
+        }
         Ok(Bound {
             connector,
             definition,
@@ -231,12 +246,24 @@ impl Calls<'_> {
 
     /// A runner for one auth option of a connector with the effective connector
     /// parameters: where every connect step and every stored connection starts.
+    /// The server's defaults for the connector fill parameters left unset.
     pub(crate) fn option_runner(
         &self,
         connector: Arc<Connector>,
         option: &str,
-        parameters: Value,
+        mut parameters: Value,
     ) -> Result<FunctionRunner, ApiError> {
+        let defaults = connector
+            .key
+            .as_deref()
+            .and_then(|key| self.connector_defaults.get(key));
+        if let (Some(defaults), Value::Object(given)) = (defaults, &mut parameters) {
+            for (name, value) in defaults {
+                if given.get(name).is_none_or(Value::is_null) {
+                    given.insert(name.clone(), value.clone());
+                }
+            }
+        }
         Ok(FunctionRunner::new(connector, self.http.clone())
             .with_auth_option(option)
             .map_err(|_| ConnectionError::UnknownAuthOption(option.to_owned()))?

@@ -147,13 +147,19 @@ impl JobQueue {
     pub(crate) async fn settle(&self, node: &str, job: &Job, outcome: Result<(), String>) {
         let retry = self.handler(&job.kind).map(|h| h.retry);
         let result = match (outcome, retry) {
-            (Ok(()), _) | (Err(_), None) => self.store.finish_job(job, node).await,
+            (Ok(()), _) => {
+                tracing::debug!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, "job done");
+                self.store.finish_job(job, node).await
+            }
+            (Err(_), None) => self.store.finish_job(job, node).await,
             (Err(reason), Some(retry)) if job.attempts >= retry.max_attempts => {
-                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, attempts = job.attempts, reason, "job failed too often; dropped");
+                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, workspace_id = %job.workspace_id, attempts = job.attempts, reason, "job failed too often; dropped");
                 self.store.finish_job(job, node).await
             }
             (Err(reason), Some(retry)) => {
-                let at = crate::clock::now_ms() + (retry.backoff_ms)(job.attempts);
+                let delay_ms = (retry.backoff_ms)(job.attempts);
+                tracing::warn!(kind = %job.kind, key = %job.dedupe_key, workspace_id = %job.workspace_id, attempts = job.attempts, max_attempts = retry.max_attempts, retry_in_ms = delay_ms, reason, "job failed; will retry");
+                let at = crate::clock::now_ms() + delay_ms;
                 self.store.retry_job(job, node, at, &reason).await
             }
         };

@@ -186,6 +186,7 @@ impl Notifier {
                 OutboundError::Request(e) => {
                     format!("cannot reach the webhook: {}", e.without_url())
                 }
+                OutboundError::DeadlineExceeded(e) => e.to_string(),
             })?;
         if response.status().is_success() {
             Ok(())

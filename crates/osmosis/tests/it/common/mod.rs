@@ -23,6 +23,17 @@ use serde_json::{json, Value};
 pub const WS_KEY: &str = "test-ws";
 pub const WS_SECRET: &str = "test-secret-0123456789";
 
+/// What a test server runs beside the API, as `osmosis serve` does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// The shipped connectors, installed into every workspace.
+    pub shipped: bool,
+    /// The demo app under /demo-app/ (`--demo`).
+    pub demo: bool,
+    /// Total time budgets of outbound calls, when not the default (15 s / 60 s).
+    pub deadlines: Option<osmosis_engine::Deadlines>,
+}
+
 pub struct Server {
     pub url: String,
     pub engine: Engine,
@@ -115,7 +126,63 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database(dir.path()).await;
         let key = osmosis_connectors::sealing::EncryptionKey::generate();
-        let server = Server::serve(database_url, pg_database, key, allow, dir).await;
+        let server = Server::serve(
+            database_url,
+            pg_database,
+            key,
+            allow,
+            dir,
+            Extras::default(),
+        )
+        .await;
+        server
+            .engine
+            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
+            .await
+            .expect("workspace");
+        server
+    }
+
+    /// A server with the shipped connectors installed and, when `demo`, the demo
+    /// app served (`osmosis serve --demo`). Outbound calls reach public addresses,
+    /// those `allow` covers and, with the demo, the server's own address and port.
+    pub async fn start_shipped(demo: bool, allow: AllowList) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let key = osmosis_connectors::sealing::EncryptionKey::generate();
+        let extras = Extras {
+            shipped: true,
+            demo,
+            ..Extras::default()
+        };
+        let server = Server::serve(database_url, pg_database, key, allow, dir, extras).await;
+        server
+            .engine
+            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
+            .await
+            .expect("workspace");
+        server
+    }
+
+    /// A server (outbound calls may reach this machine) whose calls to external
+    /// apps have these deadlines.
+    pub async fn start_with_deadlines(deadlines: osmosis_engine::Deadlines) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let key = osmosis_connectors::sealing::EncryptionKey::generate();
+        let extras = Extras {
+            deadlines: Some(deadlines),
+            ..Extras::default()
+        };
+        let server = Server::serve(
+            database_url,
+            pg_database,
+            key,
+            AllowList::loopback(),
+            dir,
+            extras,
+        )
+        .await;
         server
             .engine
             .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
@@ -135,6 +202,7 @@ impl Server {
             self.key.clone(),
             AllowList::loopback(),
             dir,
+            Extras::default(),
         )
         .await
     }
@@ -147,6 +215,7 @@ impl Server {
         key: osmosis_connectors::sealing::EncryptionKey,
         allow: AllowList,
         dir: tempfile::TempDir,
+        extras: Extras,
     ) -> Server {
         let stores = osmosis_store::open(&database_url, 8, true)
             .await
@@ -165,8 +234,24 @@ impl Server {
         .with_credentials_cipher(osmosis_connectors::sealing::CredentialsCipher::new(
             key.clone(),
         ))
-        .with_outbound(allow);
-        let app = osmosis_api::router(osmosis_api::AppState::new(engine.clone()));
+        .with_outbound(allow.clone());
+        let engine = match extras.deadlines {
+            Some(deadlines) => engine.with_deadlines(deadlines),
+            None => engine,
+        };
+        let engine = if extras.shipped {
+            engine.with_catalog(osmosis_connectors::catalog::shipped().expect("shipped connectors"))
+        } else {
+            engine
+        };
+        let (engine, demo) = osmosis_demo_app::Demo::new(extras.demo, addr)
+            .expect("a port")
+            .start(engine, allow, dir.path())
+            .await
+            .expect("the demo app starts");
+        let app = demo.mount(osmosis_api::router(osmosis_api::AppState::new(
+            engine.clone(),
+        )));
         let task = tokio::spawn(async move {
             osmosis_api::server::serve(
                 listener,

@@ -1,0 +1,129 @@
+//! The database the `--data-dir`/`--database` flags point at, as the commands
+//! other than `serve` use it: opened only when it exists, and named in messages
+//! with any password masked.
+
+use crate::{data_dir, DatabaseArgs};
+
+/// Which database, for messages and the start-up summary.
+pub enum Location {
+    /// A SQLite file: the data dir's `osmosis.db`, or the file of a `sqlite:` URL.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL URL, its password masked.
+    Postgres(String),
+    /// Anything else (refused when opened).
+    Other(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "SQLite {}", path.display()),
+            Location::Postgres(url) => write!(f, "PostgreSQL {url}"),
+            Location::Other(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+impl DatabaseArgs {
+    /// The database these flags name.
+    pub(crate) fn location(&self) -> Location {
+        match &self.database {
+            None => Location::Sqlite(self.data_dir.join("osmosis.db")),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres(mask_password(url))
+            }
+            Some(url) => match data_dir::sqlite_path(url) {
+                Some(path) => Location::Sqlite(path),
+                None => Location::Other(mask_password(url)),
+            },
+        }
+    }
+
+    /// The database in words, for messages.
+    pub(crate) fn describe(&self) -> String {
+        self.location().to_string()
+    }
+
+    /// Refuses what cannot work before anything is created: a data dir that is a
+    /// file, a database URL of no supported kind.
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        data_dir::check(&self.data_dir)?;
+        if let Location::Other(url) = self.location() {
+            if !url.starts_with("sqlite:") {
+                anyhow::bail!(
+                    "--database {url}: not a database URL Osmosis opens \
+                     (sqlite:PATH or postgres://…)"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens an existing database (migrated), never creating one: a command that
+    /// reads workspaces has nothing to read in a database it would have to create.
+    pub(crate) async fn open_existing(&self) -> anyhow::Result<osmosis_store::Stores> {
+        self.validate()?;
+        if let Location::Sqlite(path) = self.location() {
+            if !path.is_file() {
+                anyhow::bail!(
+                    "no database at {}: pass the --data-dir (or --database) `osmosis serve` uses",
+                    path.display()
+                );
+            }
+        }
+        self.open(true).await
+    }
+}
+
+/// A database URL with its password (in the user info or a `password=` query
+/// parameter) replaced by `***`.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("postgres://osmosis:s3cr@t@db.internal:5432/osmosis?sslmode=require"),
+            "postgres://osmosis:***@db.internal:5432/osmosis?sslmode=require"
+        );
+        assert_eq!(
+            mask_password("postgres://osmosis@db/o?password=x&sslmode=disable"),
+            "postgres://osmosis@db/o?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            mask_password("postgres://127.0.0.1:5432/test"),
+            "postgres://127.0.0.1:5432/test"
+        );
+        assert_eq!(mask_password("sqlite::memory:"), "sqlite::memory:");
+    }
+}
