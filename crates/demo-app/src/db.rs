@@ -149,7 +149,7 @@ impl Db {
 
     pub(crate) async fn insert(
         &self,
-        table: &str,
+        table: &'static str,
         account: &str,
         record: &Map<String, Value>,
     ) -> DbResult<()> {
@@ -168,7 +168,7 @@ impl Db {
     /// The account's record `id` of `table`.
     pub(crate) async fn get(
         &self,
-        table: &str,
+        table: &'static str,
         account: &str,
         id: &str,
     ) -> DbResult<Option<Map<String, Value>>> {
@@ -186,7 +186,7 @@ impl Db {
     /// transaction; `None` when there is no such record.
     pub(crate) async fn update(
         &self,
-        table: &str,
+        table: &'static str,
         account: &str,
         id: &str,
         change: impl FnOnce(&mut Map<String, Value>),
@@ -218,7 +218,7 @@ impl Db {
     /// Deletes the account's record `id`; the record as it was, if there was one.
     pub(crate) async fn delete(
         &self,
-        table: &str,
+        table: &'static str,
         account: &str,
         id: &str,
     ) -> DbResult<Option<Map<String, Value>>> {
@@ -289,7 +289,7 @@ impl Db {
     /// Every record of the account in `table` (the webhook subscriptions).
     pub(crate) async fn all(
         &self,
-        table: &str,
+        table: &'static str,
         account: &str,
     ) -> DbResult<Vec<Map<String, Value>>> {
         let docs: Vec<String> = sqlx::query_scalar(&format!(
