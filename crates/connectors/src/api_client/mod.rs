@@ -13,7 +13,7 @@ pub use client::{
 };
 pub use config::{ApiClientConfig, BasicAuth, ResponseHandler};
 pub use error::{keys, ApiClientError, ResponseSummary, TransportKind};
-pub use observe::{mask_header, CallObserver, CallRecord};
+pub use observe::{mask_header, mask_url, CallObserver, CallRecord};
 pub use refresh::{
     call_with_refresh, CredentialsRefresher, RefreshError, Refreshed, TokenExpiry, WithRefreshError,
 };

@@ -76,34 +76,20 @@ impl DatabaseArgs {
 }
 
 /// A database URL with its password (in the user info or a `password=` query
-/// parameter) replaced by `***`.
+/// parameter) replaced by `***`, masked as the external API logs mask URLs. A URL
+/// that does not parse keeps only its scheme: where its user info ends is then
+/// unknown, so nothing after `://` is safe to print.
 pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, _)) = url.split_once("://") else {
         return url.to_string();
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}://{authority}{tail}")
+    match url::Url::parse(url) {
+        Ok(parsed) => osmosis_connectors::api_client::mask_url(
+            &osmosis_connectors::redact::Redactor::new(),
+            &parsed,
+        ),
+        Err(_) => format!("{scheme}://***"),
+    }
 }
 
 #[cfg(test)]
@@ -125,5 +111,7 @@ mod tests {
             "postgres://127.0.0.1:5432/test"
         );
         assert_eq!(mask_password("sqlite::memory:"), "sqlite::memory:");
+        // A password holding a `/` ends the authority early for a naive split.
+        assert!(!mask_password("postgres://u:p/ss@h/db").contains("ss"));
     }
 }
