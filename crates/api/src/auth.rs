@@ -147,8 +147,16 @@ impl AppState {
         }
         let found = match self.engine.workspace_by_key(key).await {
             Ok(found) => found,
-            // The database is away: keep trusting what it said last.
-            Err(_) if cached.is_some() => return Ok(cached.expect("checked").0),
+            // The database is away: keep trusting what it said last, and ask it
+            // again only after another recheck period, so requests do not each
+            // wait on it during an outage.
+            Err(_) if cached.is_some() => {
+                let ws = cached.expect("checked").0;
+                self.workspaces
+                    .by_key
+                    .insert(key.to_string(), (Arc::clone(&ws), Instant::now()));
+                return Ok(ws);
+            }
             Err(e) => return Err(ErrorResponse(e)),
         };
         let Some(found) = found else {
@@ -176,12 +184,17 @@ impl AppState {
         // A cached token still needs its workspace live with the same secret.
         let hit = match hit {
             Some((workspace, claims)) => {
-                let current = self.workspace(&workspace.key).await;
-                match current {
+                match self.workspace(&workspace.key).await {
                     Ok(current) if current.secret == workspace.secret => Some((current, claims)),
-                    _ => {
+                    // A new secret: the token is verified again against it.
+                    Ok(_) => {
                         self.workspaces.verified.remove(token);
                         None
+                    }
+                    // Gone (or unreadable): verifying again would ask the same.
+                    Err(e) => {
+                        self.workspaces.verified.remove(token);
+                        return Err(e);
                     }
                 }
             }
