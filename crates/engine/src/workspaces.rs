@@ -68,9 +68,7 @@ impl Engine {
         let workspace = Workspace {
             id: format!("wsp_{}", ids::object_id()),
             key: key.unwrap_or_else(ids::uuid_v4),
-            secret: secret.unwrap_or_else(|| {
-                format!("{}{}", ids::revision(), ids::uuid_v4().replace('-', ""))
-            }),
+            secret: secret.unwrap_or_else(generated_secret),
             name: name.to_string(),
             created_at: now_iso(),
         };
@@ -333,7 +331,7 @@ impl Engine {
     }
 }
 
-/// A new workspace secret, in the form `create_workspace` generates.
+/// A new workspace secret (creation and rotation).
 fn generated_secret() -> String {
     format!("{}{}", ids::revision(), ids::uuid_v4().replace('-', ""))
 }
