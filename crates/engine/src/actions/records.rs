@@ -42,11 +42,9 @@ use crate::PathSelector;
 /// What a data action works on: the collection on the run's connection, its UDM
 /// mapping, and the field mapping values that apply.
 struct DataTarget {
-    key: String,
-    parameters: Map<String, Value>,
-    /// `(model, {extract, parse})` when the data source has a `udm` the collection
-    /// maps.
-    udm: Option<(String, Value)>,
+    /// The collection; its `udm` is `(model, {extract, parse})` when the data
+    /// source has a `udm` the collection maps.
+    collection: Pointer,
     mapping: MappingValues,
 }
 
@@ -154,9 +152,7 @@ impl Run<'_, '_> {
         };
         let mapping = self.mapping(pointer.udm.is_some()).await?;
         Ok(DataTarget {
-            key: pointer.key,
-            parameters: pointer.parameters,
-            udm: pointer.udm,
+            collection: pointer,
             mapping,
         })
     }
@@ -191,10 +187,10 @@ impl Run<'_, '_> {
             .run_collection_method(
                 self.caller,
                 conn,
-                &t.key,
+                &t.collection.key,
                 method,
                 request,
-                t.parameters.clone(),
+                t.collection.parameters.clone(),
             )
             .await
     }
@@ -216,7 +212,7 @@ impl Run<'_, '_> {
             (None, Some(export)) => return apply_mapping(export, &fields, "exportValue"),
             (None, None) => fields,
         };
-        match &t.udm {
+        match &t.collection.udm {
             Some((_, udm)) => translate(udm, "parse", &unified),
             None => Ok(unified),
         }
@@ -228,7 +224,7 @@ impl Run<'_, '_> {
         records
             .into_iter()
             .map(|mut r| {
-                if let Some((model, udm)) = &t.udm {
+                if let Some((model, udm)) = &t.collection.udm {
                     add_unified(model, udm, &mut r)?;
                 }
                 let mapped = match (&m.unified_import, &m.import) {
