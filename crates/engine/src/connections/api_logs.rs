@@ -140,11 +140,17 @@ fn kept_body(body: Option<Value>) -> Value {
     if text.len() <= BODY_LIMIT {
         return body;
     }
-    let mut cut = BODY_LIMIT;
+    json!({"truncated": true, "size": text.len(), "start": head(&text, BODY_LIMIT)})
+}
+
+/// The longest start of `text` within `limit` bytes that ends on a character
+/// boundary (what a truncated body keeps, here and in a run's trace).
+pub(crate) fn head(text: &str, limit: usize) -> &str {
+    let mut cut = limit.min(text.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    json!({"truncated": true, "size": text.len(), "start": &text[..cut]})
+    &text[..cut]
 }
 
 impl CallObserver for ConnectionObserver {

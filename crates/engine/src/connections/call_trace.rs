@@ -68,11 +68,8 @@ fn capped_body(body: &Value) -> Value {
             text
         }
     };
-    let mut end = MAX_BODY_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    json!({"truncated": true, "bytes": text.len(), "preview": &text[..end]})
+    let preview = super::api_logs::head(&text, MAX_BODY_BYTES);
+    json!({"truncated": true, "bytes": text.len(), "preview": preview})
 }
 
 tokio::task_local! {
