@@ -18,6 +18,8 @@ pub mod data_sources;
 pub mod elements;
 pub mod errors;
 pub mod field_mappings;
+pub mod flows;
+mod group_commit;
 pub mod jobs;
 mod locks;
 pub mod log_pages;
@@ -117,6 +119,11 @@ pub struct Engine {
     pub(crate) action_run_writer: Arc<actions::run_log_writer::RunLogWriter>,
     /// The API itself, for code that calls it as a customer (see `self_api`).
     pub self_api: self_api::SelfApiSlot,
+    /// Flow run writes in group commits (see `flows`).
+    pub(crate) flow_writer: Arc<flows::FlowWriter>,
+    /// This node's flow run scheduler (see `flows::scheduler`).
+    pub(crate) flow_scheduler: Arc<flows::scheduler::Scheduler>,
+    pub(crate) flow_limits: flows::FlowLimits,
 }
 
 impl Engine {
@@ -149,6 +156,9 @@ impl Engine {
                 http.clone(),
             ),
             http,
+            flow_writer: Arc::new(flows::writer(Arc::clone(&stores.flow_runs))),
+            flow_scheduler: Arc::default(),
+            flow_limits: flows::FlowLimits::default(),
             stores,
             self_api: Default::default(),
         }
@@ -192,6 +202,12 @@ impl Engine {
     /// The workspace webhook settings and notifications.
     pub fn notifications(&self) -> &notify::outbound::Notifier {
         &self.notifications
+    }
+
+    /// Sets the limits of flow runs (see [`flows::FlowLimits`]).
+    pub fn with_flow_limits(mut self, limits: flows::FlowLimits) -> Self {
+        self.flow_limits = limits;
+        self
     }
 
     /// Keeps external API logs and action run logs for `retention` (default 30 days).

@@ -195,7 +195,48 @@ struct ServeArgs {
     #[arg(long, env = "OSMOSIS_CALL_DEADLINE_SECS", default_value_t = 60)]
     call_deadline_secs: u64,
     #[command(flatten)]
+    flows: FlowArgs,
+    #[command(flatten)]
     database: DatabaseArgs,
+}
+
+/// The limits of flow runs (semantics §4.5).
+#[derive(clap::Args, Clone, Debug)]
+struct FlowArgs {
+    /// Queued flow runs one connection may have; more are refused with
+    /// `rate_limit_exceeded`.
+    #[arg(long, env = "OSMOSIS_FLOW_QUEUE_CAP", default_value_t = 10_000)]
+    flow_queue_cap: i64,
+    /// Seconds a flow run may execute before it fails (`flow_run_timeout`).
+    #[arg(long, env = "OSMOSIS_FLOW_RUN_TIMEOUT_SECS", default_value_t = 3000)]
+    flow_run_timeout_secs: u64,
+    /// The largest output of one flow node run, in MiB.
+    #[arg(
+        long,
+        env = "OSMOSIS_MAX_NODE_RUN_OUTPUT_SIZE_MB",
+        default_value_t = 20
+    )]
+    flow_max_output_mb: usize,
+    /// Days finished flow runs are kept before they are deleted.
+    #[arg(long, env = "OSMOSIS_FLOW_RUN_RETENTION_DAYS", default_value_t = 30)]
+    flow_run_retention_days: u64,
+    /// Seconds a node's claim on a flow run holds without a heartbeat: how soon
+    /// another node takes over the runs of one that died.
+    #[arg(long, env = "OSMOSIS_FLOW_LEASE_SECS", default_value_t = 30)]
+    flow_lease_secs: u64,
+}
+
+impl FlowArgs {
+    fn limits(&self) -> osmosis_engine::flows::FlowLimits {
+        use std::time::Duration;
+        osmosis_engine::flows::FlowLimits {
+            queue_cap: self.flow_queue_cap.max(1),
+            max_run: Duration::from_secs(self.flow_run_timeout_secs.max(1)),
+            max_output_bytes: self.flow_max_output_mb.max(1).saturating_mul(1024 * 1024),
+            retention: Duration::from_secs(self.flow_run_retention_days * 24 * 3600),
+            lease: Duration::from_secs(self.flow_lease_secs.max(3)),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -444,15 +485,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let node = format!("node-{}", osmosis_model::ids::object_id());
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
     let worker = {
         let engine = engine.clone();
-        let node = format!("node-{}", osmosis_model::ids::object_id());
+        let (node, rx) = (node.clone(), worker_stopped.clone());
+        tokio::spawn(async move { engine.run_worker(node, stopped(rx)).await })
+    };
+    let flow_scheduler = {
+        let engine = engine.clone();
         tokio::spawn(async move {
             engine
-                .run_worker(node, async {
-                    let _ = worker_stopped.await;
-                })
+                .run_flow_scheduler(node, stopped(worker_stopped))
                 .await
         })
     };
@@ -475,8 +522,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let app = demo_routes.mount(app);
     osmosis_api::server::serve(listener, app, limits, shutdown_signal()).await?;
-    let _ = stop_worker.send(());
+    let _ = stop_worker.send(true);
     let _ = worker.await;
+    let _ = flow_scheduler.await;
     tracing::info!("drained; bye");
     Ok(())
 }
@@ -510,6 +558,7 @@ async fn prepare(args: &ServeArgs, catalog: Vec<serde_json::Value>) -> anyhow::R
             calls: std::time::Duration::from_secs(args.call_deadline_secs.max(1)),
         })
         .with_catalog(catalog)
+        .with_flow_limits(args.flows.limits())
         .with_api_log_retention(std::time::Duration::from_secs(
             args.api_log_retention_days * 24 * 3600,
         ));

@@ -1,8 +1,9 @@
 //! The stores: one narrow interface per concern — [`WorkspaceStore`],
 //! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`],
-//! [`ActionRunLogStore`], [`DataLinkStore`], and the [`Database`] itself — gathered in [`Stores`], with
-//! an embedded SQLite implementation (the default) and a PostgreSQL one (for several
-//! nodes). Flow runs and events will be concerns of their own beside these.
+//! [`ActionRunLogStore`], [`DataLinkStore`], [`FlowRunStore`] (flow runs, their node
+//! runs and the queue they form), and the [`Database`] itself — gathered in
+//! [`Stores`], with an embedded SQLite implementation (the default) and a PostgreSQL
+//! one (for several nodes). Events will be a concern of its own beside these.
 //!
 //! The stores own persistence only: rows in, rows out, uniqueness and revision
 //! checks enforced by the database so they hold across nodes. They know nothing of
@@ -15,11 +16,12 @@
 //! ## Column types on PostgreSQL: text documents and timestamps
 //!
 //! Documents (element documents, job payloads, connect records, workspace settings,
-//! API log details, action run records and details) are stored as JSON text, not
-//! `jsonb`, on both backends. `jsonb` does not keep a document as written: it
-//! reorders object keys (shortest first, then bytewise), drops duplicate keys and
-//! normalises numbers, and the API returns documents in the order their authors
-//! wrote them (`serde_json` keeps that order, and the SDK suite compares responses).
+//! API log details, action run records and details, flow and node run records) are
+//! stored as JSON text, not `jsonb`, on both backends. `jsonb` does not keep a
+//! document as written: it reorders object keys (shortest first, then bytewise),
+//! drops duplicate keys and normalises numbers, and the API returns documents in the
+//! order their authors wrote them (`serde_json` keeps that order, and the SDK suite
+//! compares responses).
 //! The one query that reads inside a document, a list's equality filter on a flag
 //! (`ElementQuery::doc_equals`), casts the text per row; an index on workspace and
 //! type has narrowed the rows first, so `jsonb` would save little there. A `jsonb`
@@ -28,8 +30,9 @@
 //! Timestamps stay ISO 8601 text too, not `timestamptz`: the API returns them
 //! exactly as stored (millisecond precision, `Z`), which `timestamptz` would
 //! reformat; no query compares or ranges over them (lists page by `seq`); and the
-//! times queries do range over — job due times, leases, expiries, API log and
-//! action run creation — are already integer milliseconds with their own indexes.
+//! times queries do range over — job due times, leases, expiries, API log, action
+//! run and flow run creation, flow run ends — are already integer milliseconds with
+//! their own indexes.
 
 mod action_runs;
 mod api_logs;
@@ -40,6 +43,7 @@ mod data_links;
 mod database;
 mod elements;
 mod error;
+mod flow_runs;
 mod gate;
 mod jobs;
 mod postgres;
@@ -59,6 +63,7 @@ pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
+pub use flow_runs::{FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome};
 pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
 pub use jobs::{Job, JobStore, Lease};
 pub use postgres::PostgresStore;
@@ -78,6 +83,7 @@ pub struct Stores {
     pub api_logs: Arc<dyn ApiLogStore>,
     pub action_runs: Arc<dyn ActionRunLogStore>,
     pub data_links: Arc<dyn DataLinkStore>,
+    pub flow_runs: Arc<dyn FlowRunStore>,
     pub database: Arc<dyn Database>,
 }
 
@@ -92,6 +98,7 @@ impl Stores {
             + ApiLogStore
             + ActionRunLogStore
             + DataLinkStore
+            + FlowRunStore
             + Database,
     {
         Stores {
@@ -102,6 +109,7 @@ impl Stores {
             api_logs: store.clone(),
             action_runs: store.clone(),
             data_links: store.clone(),
+            flow_runs: store.clone(),
             database: store,
         }
     }

@@ -13,6 +13,8 @@ pub(crate) use data_links::LinkBody;
 mod data_sources;
 mod elements;
 mod field_mappings;
+mod flow_runs;
+pub(crate) use flow_runs::{CreateFlowRun, RunFlow};
 mod health;
 pub(crate) mod nested;
 mod openapi_route;
@@ -66,6 +68,7 @@ fn parts() -> Vec<Routes> {
         data_links::router(),
         data_sources::router(),
         field_mappings::router(),
+        flow_runs::router(),
         elements::router(),
     ]
 }

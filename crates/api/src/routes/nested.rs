@@ -275,7 +275,7 @@ async fn conn_op(
 }
 
 /// The instance of element `sel` on connection `c` (created when asked to).
-async fn conn_instance(
+pub(crate) async fn conn_instance(
     state: &AppState,
     caller: &Caller,
     t: ElementType,

@@ -16,6 +16,10 @@ pub struct ActionDefinition {
     pub config: Value,
     pub input_schema: Option<Value>,
     pub output_mapping: Option<Value>,
+    /// `config` holds formulas to evaluate with the run's variables before the
+    /// type reads it (a stored action, a flow node); a request given inline with
+    /// `/act` is sent as written.
+    pub formulas: bool,
 }
 
 impl ActionDefinition {
@@ -26,6 +30,7 @@ impl ActionDefinition {
             config,
             input_schema: None,
             output_mapping: None,
+            formulas: false,
         }
     }
 
@@ -44,6 +49,7 @@ impl ActionDefinition {
             config: present("config").unwrap_or_else(|| json!({})),
             input_schema: present("inputSchema"),
             output_mapping: present("outputMapping"),
+            formulas: true,
         })
     }
 

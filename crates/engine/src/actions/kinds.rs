@@ -42,14 +42,14 @@ pub(super) async fn execute(
 ) -> Result<Value, ApiError> {
     // A stored action's config may hold formulas; a request given inline (`/act`
     // with `api`) is sent as written.
-    let config = match (&target.action, &target.connection) {
-        (Some(_), Some(conn)) => {
-            // `Actions::target` checked the connection is callable.
+    let config = match (def.formulas, &target.connection) {
+        (true, Some(conn)) => {
+            // `Actions::target` (or the flow run) checked the connection is callable.
             let host = actions.data_links.formula_host_on_checked(caller, conn);
             resolve_config(&def.config, variables, Some(&host)).await?
         }
-        (Some(_), None) => resolve_config(&def.config, variables, None).await?,
-        (None, _) => def.config.clone(),
+        (true, None) => resolve_config(&def.config, variables, None).await?,
+        (false, _) => def.config.clone(),
     };
     let run = Run {
         actions,

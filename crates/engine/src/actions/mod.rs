@@ -178,8 +178,33 @@ impl Actions<'_> {
         }
     }
 
+    /// Runs one step of action type `kind` — a flow node of the matching type — with
+    /// `config` (its formulas evaluated with `variables`) on `connection`, which the
+    /// caller checked is callable. The same code as an action of that type runs, but
+    /// no action run log is written: the flow's node run records the step.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_step(
+        &self,
+        caller: &Caller,
+        connection: Option<Element>,
+        kind: &str,
+        config: Value,
+        input: &Value,
+        variables: &Value,
+        trace: &Trace,
+    ) -> Result<Value, ApiError> {
+        let mut definition = ActionDefinition::inline(kind, config);
+        definition.formulas = true;
+        let target = ActionTarget {
+            action: None,
+            inline: Some(definition.clone()),
+            connection,
+        };
+        kinds::execute(self, caller, &target, &definition, input, variables, trace).await
+    }
+
     /// The `user` variable: the connection's customer, else the calling one.
-    async fn user_variable(
+    pub(crate) async fn user_variable(
         &self,
         caller: &Caller,
         connection: Option<&Element>,

@@ -97,6 +97,11 @@ impl Trace {
         Arc::new(move |future| Box::pin(CURRENT.scope(trace.clone(), future)))
     }
 
+    /// The trace the caller runs inside, or a new one nobody reads.
+    pub(crate) fn current_or_default() -> Trace {
+        CURRENT.try_with(Trace::clone).unwrap_or_default()
+    }
+
     /// Adds an entry to the current run's trace, if the caller runs inside one;
     /// `entry` is only built then.
     pub(crate) fn record(entry: impl FnOnce() -> Value) {

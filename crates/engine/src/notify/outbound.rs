@@ -122,20 +122,48 @@ impl Notifier {
         }
     }
 
-    async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
+    /// Queues the notification of a flow run's `event` (`flowRun.queued`, …) with
+    /// the run as `data`. Failing to queue is logged.
+    pub(crate) async fn flow_run_event(&self, workspace_id: &str, event: &str, run: &Value) {
+        let result = match self.webhook_uri(workspace_id, event).await {
+            Ok(Some(uri)) => {
+                self.queue(workspace_id, uri, json!({"event": event, "data": run}))
+                    .await
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(flow_run = %run["id"], event, error = %e.message, "could not queue a webhook notification");
+        }
+    }
+
+    /// Where the workspace wants `event` sent, if it wants it.
+    async fn webhook_uri(
+        &self,
+        workspace_id: &str,
+        event: &str,
+    ) -> Result<Option<String>, ApiError> {
         let settings = self
             .workspaces
-            .workspace_settings(&conn.workspace_id)
+            .workspace_settings(workspace_id)
             .await
             .map_err(store_error)?;
         let Some(uri) = settings.get("webhookUri").and_then(Value::as_str) else {
-            return Ok(());
+            return Ok(None);
         };
         if let Some(Value::Array(enabled)) = settings.get("enabledWebhookEvents") {
             if !enabled.iter().any(|e| e.as_str() == Some(event)) {
-                return Ok(());
+                return Ok(None);
             }
         }
+        Ok(Some(uri.to_owned()))
+    }
+
+    async fn queue_notification(&self, conn: &Element, event: &str) -> Result<(), ApiError> {
+        let Some(uri) = self.webhook_uri(&conn.workspace_id, event).await? else {
+            return Ok(());
+        };
         let integration_key = match &conn.integration_id {
             Some(id) => self
                 .elements
@@ -156,14 +184,16 @@ impl Notifier {
                 "customerId": conn.customer_id,
             }
         });
-        let payload = NotificationPayload {
-            uri: uri.to_owned(),
-            body,
-        };
-        // Every notification is its own job: none replaces another.
+        self.queue(&conn.workspace_id, uri, body).await
+    }
+
+    /// Queues one delivery. Every notification is its own job: none replaces
+    /// another.
+    async fn queue(&self, workspace_id: &str, uri: String, body: Value) -> Result<(), ApiError> {
+        let payload = NotificationPayload { uri, body };
         self.jobs
             .schedule::<DeliverNotificationJob>(
-                &conn.workspace_id,
+                workspace_id,
                 osmosis_model::ids::object_id(),
                 &payload,
                 crate::clock::now_ms(),

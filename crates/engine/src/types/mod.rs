@@ -8,7 +8,7 @@ mod app_events;
 pub(crate) mod connector;
 pub(crate) mod customer;
 mod data_source;
-mod flow;
+pub(crate) mod flow;
 mod integration;
 mod package;
 

@@ -35,6 +35,7 @@ mod faults_kill;
 mod faults_postgres;
 mod faults_slow_clients;
 mod faults_sqlite;
+mod flows;
 mod instances;
 mod limits;
 mod mock_crm_check;

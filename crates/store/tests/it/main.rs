@@ -8,4 +8,5 @@ mod common;
 mod conformance;
 mod data_links;
 mod elements;
+mod flow_runs;
 mod jobs;

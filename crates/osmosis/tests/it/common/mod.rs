@@ -32,6 +32,8 @@ pub struct Extras {
     pub demo: bool,
     /// Total time budgets of outbound calls, when not the default (15 s / 60 s).
     pub deadlines: Option<osmosis_engine::Deadlines>,
+    /// The limits of flow runs, when not the default.
+    pub flow_limits: Option<osmosis_engine::flows::FlowLimits>,
 }
 
 pub struct Server {
@@ -47,6 +49,8 @@ pub struct Server {
     pg_database: Option<String>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    /// This node's flow run scheduler (`osmosis serve` runs one beside the API).
+    scheduler: tokio::task::JoinHandle<()>,
 }
 
 pub fn backend() -> String {
@@ -191,6 +195,33 @@ impl Server {
         server
     }
 
+    /// A server (outbound calls may reach this machine) whose flow runs have
+    /// these limits.
+    pub async fn start_with_flow_limits(limits: osmosis_engine::flows::FlowLimits) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let key = osmosis_connectors::sealing::EncryptionKey::generate();
+        let extras = Extras {
+            flow_limits: Some(limits),
+            ..Extras::default()
+        };
+        let server = Server::serve(
+            database_url,
+            pg_database,
+            key,
+            AllowList::loopback(),
+            dir,
+            extras,
+        )
+        .await;
+        server
+            .engine
+            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
+            .await
+            .expect("workspace");
+        server
+    }
+
     /// Another node on the same database (PostgreSQL), with its own caches.
     /// Finishing it leaves the database to the first node.
     pub async fn another_node(&self) -> Server {
@@ -239,6 +270,10 @@ impl Server {
             Some(deadlines) => engine.with_deadlines(deadlines),
             None => engine,
         };
+        let engine = match extras.flow_limits {
+            Some(limits) => engine.with_flow_limits(limits),
+            None => engine,
+        };
         let engine = if extras.shipped {
             engine.with_catalog(osmosis_connectors::catalog::shipped().expect("shipped connectors"))
         } else {
@@ -262,7 +297,17 @@ impl Server {
             .await
             .expect("server runs");
         });
+        let scheduler = {
+            let engine = engine.clone();
+            let node = format!("test-node-{}", osmosis_model::ids::object_id());
+            tokio::spawn(async move {
+                engine
+                    .run_flow_scheduler(node, std::future::pending())
+                    .await
+            })
+        };
         Server {
+            scheduler,
             url,
             engine,
             stores,
@@ -279,6 +324,8 @@ impl Server {
     pub async fn finish(self) {
         self.task.abort();
         let _ = self.task.await;
+        self.scheduler.abort();
+        let _ = self.scheduler.await;
         if self.pg_database.is_some() {
             self.stores.database.close().await;
         }

@@ -1,0 +1,456 @@
+//! The flow run scheduler every node runs: claims runs from the database (the
+//! heads of their connections' queues, in batches; see `osmosis_store::flow_runs`),
+//! executes each as a task of its own, keeps its claims alive with a heartbeat,
+//! and takes over the runs of a node that stopped once their leases expire.
+//!
+//! A run is claimed only after the transaction that created it committed (it is
+//! not in the table before), and a claimed run is this node's until its lease
+//! lapses: a heartbeat every third of the lease renews every claim this node
+//! holds and picks up stop requests made on other nodes. On a store only this
+//! node uses (SQLite), the leases of the process that ran before are released at
+//! start, so its runs resume at once instead of after the lease.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use osmosis_model::error::ErrorType;
+use osmosis_model::{ApiError, ElementType};
+use osmosis_store::{FlowRunRow, StoreError};
+use serde_json::{json, Map, Value};
+use tokio::sync::Notify;
+
+use super::graph::Graph;
+use super::records::{render_record, render_run};
+use super::runner::{Abort, Progress, RunContext, RunSignals};
+use crate::{Caller, Engine};
+
+/// Runs one node executes at once.
+const MAX_ACTIVE: usize = 512;
+/// Runs claimed per query.
+const CLAIM_BATCH: i64 = 64;
+/// How often the scheduler looks for runs when nobody wakes it (runs created on
+/// other nodes, expired leases).
+const POLL: Duration = Duration::from_millis(500);
+
+/// This node's scheduler state: the runs it executes and who waits for which.
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    wake: Notify,
+    active: DashMap<String, Arc<RunSignals>>,
+    /// Signalled when a run ends on this node.
+    endings: DashMap<String, Arc<Notify>>,
+    workspaces: DashMap<String, (Instant, Arc<osmosis_store::Workspace>)>,
+}
+
+/// How long a workspace read for runs is used before it is read again.
+const WORKSPACE_RECHECK: Duration = Duration::from_secs(5);
+
+impl Scheduler {
+    /// Wakes the claim loop (a run was created or one ended).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// What a waiter for run `id` listens to; an ending on this node signals it.
+    pub(crate) fn ended(&self, id: &str) -> Arc<Notify> {
+        Arc::clone(self.endings.entry(id.to_owned()).or_default().value())
+    }
+
+    /// Forgets `notify` (from [`Scheduler::ended`]) once no other waiter holds it,
+    /// so waits on runs that end elsewhere leave nothing behind.
+    pub(crate) fn release(&self, id: &str, notify: Arc<Notify>) {
+        drop(notify);
+        self.endings.remove_if(id, |_, n| Arc::strong_count(n) == 1);
+    }
+
+    pub(crate) fn ended_now(&self, id: &str) {
+        if let Some((_, n)) = self.endings.remove(id) {
+            n.notify_waiters();
+        }
+    }
+
+    /// The workspace `id`, re-read at most every few seconds (an archived
+    /// workspace stops running flows within that time).
+    async fn workspace(
+        &self,
+        engine: &Engine,
+        id: &str,
+    ) -> Result<Arc<osmosis_store::Workspace>, ApiError> {
+        if let Some(w) = self.workspaces.get(id) {
+            if w.0.elapsed() < WORKSPACE_RECHECK {
+                return Ok(Arc::clone(&w.1));
+            }
+        }
+        let ws = engine.workspace_by_id(id).await?;
+        self.workspaces
+            .insert(id.to_owned(), (Instant::now(), Arc::clone(&ws)));
+        Ok(ws)
+    }
+
+    /// Stops run `id` at its next node boundary if this node executes it.
+    pub(crate) fn stop_local(&self, id: &str) {
+        if let Some(s) = self.active.get(id) {
+            s.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Engine {
+    /// The flow runs service.
+    pub fn flows(&self) -> super::Flows<'_> {
+        super::Flows::of(self)
+    }
+
+    /// Runs the flow scheduler until `shutdown` completes.
+    pub async fn run_flow_scheduler(
+        &self,
+        node: String,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        if !self.stores.database.is_shared() {
+            match self.stores.flow_runs.release_flow_run_leases().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    runs = n,
+                    "resuming flow runs the previous process left running"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not release old flow run leases"),
+            }
+        }
+        let lease = self.flow_limits.lease;
+        let mut last_beat = Instant::now();
+        let mut last_purge = Instant::now() - Duration::from_secs(3600);
+        let mut failures = 0u32;
+        loop {
+            let mut full = false;
+            match self.claim_flow_runs(&node).await {
+                Ok(n) => {
+                    failures = 0;
+                    full = n as i64 == CLAIM_BATCH;
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures.count_ones() == 1 {
+                        tracing::warn!(error = %e, failures, "could not claim flow runs");
+                    }
+                }
+            }
+            if last_beat.elapsed() >= lease / 3 {
+                last_beat = Instant::now();
+                self.heartbeat(&node).await;
+            }
+            if last_purge.elapsed() >= Duration::from_secs(3600) {
+                last_purge = Instant::now();
+                let before = crate::clock::now_ms() - self.flow_limits.retention.as_millis() as i64;
+                match self.stores.flow_runs.purge_flow_runs(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted flow runs past their retention"),
+                    Err(e) => tracing::warn!(error = %e, "could not delete old flow runs"),
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.flow_scheduler.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Claims what this node has room for and starts executing it.
+    async fn claim_flow_runs(&self, node: &str) -> Result<usize, StoreError> {
+        let room = MAX_ACTIVE.saturating_sub(self.flow_scheduler.active.len());
+        if room == 0 {
+            return Ok(0);
+        }
+        let now = crate::clock::now_ms();
+        let until = now + self.flow_limits.lease.as_millis() as i64;
+        let rows = self
+            .stores
+            .flow_runs
+            .claim_flow_runs(node, now, until, CLAIM_BATCH.min(room as i64))
+            .await?;
+        let count = rows.len();
+        for row in rows {
+            let signals = Arc::new(RunSignals::default());
+            signals
+                .stop
+                .store(row.stop_requested, std::sync::atomic::Ordering::Relaxed);
+            self.flow_scheduler
+                .active
+                .insert(row.id.clone(), Arc::clone(&signals));
+            let engine = self.clone();
+            let node = node.to_owned();
+            tokio::spawn(async move {
+                let id = row.id.clone();
+                engine.execute_claimed(node, row, signals).await;
+                engine.flow_scheduler.active.remove(&id);
+                engine.flow_scheduler.ended_now(&id);
+                engine.flow_scheduler.wake();
+            });
+        }
+        Ok(count)
+    }
+
+    /// Renews this node's claims; marks the runs whose stop was requested.
+    async fn heartbeat(&self, node: &str) {
+        let ids: Vec<String> = self
+            .flow_scheduler
+            .active
+            .iter()
+            .map(|e| e.key().clone())
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let until = crate::clock::now_ms() + self.flow_limits.lease.as_millis() as i64;
+        match self
+            .stores
+            .flow_runs
+            .extend_flow_run_leases(node, &ids, until)
+            .await
+        {
+            Ok(stopping) => {
+                for id in stopping {
+                    self.flow_scheduler.stop_local(&id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew flow run leases"),
+        }
+    }
+
+    /// Executes one claimed run to its end and records how it ended.
+    #[tracing::instrument(skip_all, fields(flow_run = %row.id, attempt = row.attempts))]
+    async fn execute_claimed(&self, node: String, row: FlowRunRow, signals: Arc<RunSignals>) {
+        let ctx = match self.run_context(node, row.clone(), signals).await {
+            Ok(ctx) => Arc::new(ctx),
+            Err(e) => {
+                self.fail_unstarted(&row, e).await;
+                return;
+            }
+        };
+        if ctx.row.attempts == 1 {
+            let record = ctx.record_of(&Progress::default(), "running");
+            self.notifications
+                .flow_run_event(&row.workspace_id, "flowRun.started", &strip(record))
+                .await;
+        }
+        let outcome = ctx.execute().await;
+        let (state, error) = match outcome {
+            Ok(()) => ("completed", None),
+            Err(Abort::Failed(e)) => ("failed", Some(e)),
+            Err(Abort::Stopped) => ("stopped", None),
+            Err(Abort::TimedOut) => (
+                "failed",
+                Some(ApiError::new(
+                    ErrorType::FlowRun,
+                    Some("flow_run_timeout"),
+                    format!(
+                        "The flow run took longer than its limit of {} seconds",
+                        self.flow_limits.max_run.as_secs()
+                    ),
+                )),
+            ),
+            Err(Abort::LeaseLost) => {
+                tracing::warn!("another node took the flow run over; this node leaves it");
+                return;
+            }
+            Err(Abort::Store(e)) => {
+                // Its lease lapses and a node takes it over from what was stored.
+                tracing::error!(error = %e, "could not store a flow run's progress");
+                return;
+            }
+        };
+        let now = crate::clock::now_ms();
+        if let Ok(mut s) = ctx.state.lock() {
+            s.pending_calls = false;
+            if let Some(e) = &error {
+                s.errors
+                    .push(serde_json::to_value(e).unwrap_or(Value::Null));
+            }
+            s.end_time = Some(now);
+        }
+        match ctx.flush(Some((state, now))).await {
+            Ok(()) => {
+                let record = ctx.state.lock().map(|s| ctx.record_of(&s, state)).ok();
+                if let Some(record) = record {
+                    self.notifications
+                        .flow_run_event(
+                            &row.workspace_id,
+                            &format!("flowRun.{state}"),
+                            &strip(record),
+                        )
+                        .await;
+                }
+            }
+            Err(Abort::LeaseLost) => {
+                tracing::warn!("another node took the flow run over before it ended here")
+            }
+            Err(_) => tracing::error!("could not store how a flow run ended"),
+        }
+    }
+
+    /// A claimed run that cannot start (its connection or instance is gone)
+    /// fails with why.
+    async fn fail_unstarted(&self, row: &FlowRunRow, error: ApiError) {
+        let now = crate::clock::now_ms();
+        let mut record = row.record.clone();
+        record["state"] = json!("failed");
+        record["errors"] = json!([error]);
+        record["endTime"] = json!(crate::clock::iso_of_ms(now));
+        let write = osmosis_store::FlowWrite::Update {
+            workspace_id: row.workspace_id.clone(),
+            id: row.id.clone(),
+            owner: None,
+            only_if_queued: false,
+            state: "failed".into(),
+            ended_ms: Some(now),
+            record: record.clone(),
+        };
+        match super::write_all(self, vec![write]).await {
+            Ok(_) => {
+                let mut done = row.clone();
+                done.state = "failed".into();
+                done.record = record;
+                self.notifications
+                    .flow_run_event(&row.workspace_id, "flowRun.failed", &render_run(&done))
+                    .await;
+            }
+            Err(e) => tracing::error!(error = %e, "could not record that a flow run failed"),
+        }
+    }
+
+    /// Everything a run needs, read once when it is claimed.
+    async fn run_context(
+        &self,
+        node: String,
+        mut row: FlowRunRow,
+        signals: Arc<RunSignals>,
+    ) -> Result<RunContext, ApiError> {
+        let workspace = self
+            .flow_scheduler
+            .workspace(self, &row.workspace_id)
+            .await?;
+        let elements = &self.stores.elements;
+        let gone = |t: ElementType, id: &str| {
+            ApiError::new(
+                ErrorType::FlowRun,
+                Some("not_found"),
+                format!("The {} `{id}` the run needs is gone or archived", t.name()),
+            )
+        };
+        let conn = elements
+            .element_by_id(&row.workspace_id, &row.connection_id)
+            .await
+            .map_err(crate::errors::store_error)?
+            .filter(|c| !c.is_archived())
+            .ok_or_else(|| gone(ElementType::Connection, &row.connection_id))?;
+        let caller = Caller {
+            workspace,
+            customer_id: conn.customer_id.clone(),
+            include_secrets: false,
+        };
+        self.calls().ensure_callable(&caller, &conn).await?;
+        let instance = elements
+            .element_by_id(&row.workspace_id, &row.connection_flow_id)
+            .await
+            .map_err(crate::errors::store_error)?
+            .filter(|i| !i.is_archived())
+            .ok_or_else(|| gone(ElementType::FlowInstance, &row.connection_flow_id))?;
+        let effective = self.elements().effective(&instance).await?;
+        let graph = Graph::of(
+            effective
+                .doc
+                .get("nodes")
+                .and_then(Value::as_object)
+                .unwrap_or(&Map::new()),
+        );
+        let user = self.actions().user_variable(&caller, Some(&conn)).await?;
+        let mut base = Map::new();
+        base.insert("user".into(), user);
+        base.insert("flowRun".into(), json!({"id": row.id}));
+        base.insert(
+            "flowInstance".into(),
+            json!({
+                "id": instance.id,
+                "instanceKey": instance.instance_key,
+                "flowId": instance.parent_id,
+                "parameters": effective_parameters(&instance, &effective),
+            }),
+        );
+        base.insert(
+            "connection".into(),
+            json!({"id": conn.id, "name": conn.name}),
+        );
+        if let Some(iid) = &conn.integration_id {
+            let integration = elements
+                .element_by_id(&row.workspace_id, iid)
+                .await
+                .map_err(crate::errors::store_error)?;
+            base.insert(
+                "integration".into(),
+                json!({"id": iid, "key": integration.as_ref().and_then(|i| i.key.clone()), "name": integration.map(|i| i.name)}),
+            );
+        }
+        let stored = if row.attempts > 1 {
+            self.stores
+                .flow_runs
+                .find_node_runs(&row.workspace_id, &row.id, None, None, i64::MAX / 2)
+                .await
+                .map_err(crate::errors::store_error)?
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect()
+        } else {
+            Default::default()
+        };
+        // The time limit counts from when execution first began.
+        let now = crate::clock::now_ms();
+        let since = row
+            .record
+            .get("runningSince")
+            .and_then(Value::as_i64)
+            .unwrap_or(now);
+        if let Value::Object(m) = &mut row.record {
+            m.insert("runningSince".into(), json!(since));
+        }
+        let left = (since + self.flow_limits.max_run.as_millis() as i64 - now).max(0);
+        Ok(RunContext {
+            engine: self.clone(),
+            node_id: node,
+            caller,
+            connection: conn,
+            graph,
+            row,
+            base_vars: base,
+            stored,
+            signals,
+            limits: self.flow_limits,
+            deadline: Instant::now() + Duration::from_millis(left as u64),
+            state: Default::default(),
+        })
+    }
+}
+
+/// The instance's `parameters` (its own, else its flow's).
+fn effective_parameters(
+    instance: &osmosis_model::Element,
+    effective: &osmosis_model::Element,
+) -> Value {
+    instance
+        .doc
+        .get("parameters")
+        .or_else(|| effective.doc.get("parameters"))
+        .cloned()
+        .unwrap_or_else(|| json!({}))
+}
+
+/// A run record as the API shows it.
+fn strip(record: Value) -> Value {
+    let state = record["state"].as_str().unwrap_or_default().to_owned();
+    render_record(&record, &state)
+}

@@ -1,0 +1,634 @@
+//! Flow runs and their node runs: the durable record of a flow's execution.
+//!
+//! Two tables of their own (ARCHITECTURE "Durable runs"): `flow_runs`, one row per
+//! run, which is also the queue — a partial index over the unfinished runs keeps the
+//! hot part small however long the history grows — and `flow_node_runs`, one row per
+//! completed node run, written as the run goes so a run another node takes over
+//! continues from its last completed node run.
+//!
+//! **Claims.** A run is claimable when it is the head of its connection's queue (the
+//! unfinished run with the lowest `seq`) and nobody holds a live lease on it. So one
+//! connection never has two runs executing at once, on any number of nodes, and its
+//! runs execute in the order they were created; a node that dies leaves a lease that
+//! expires, and the head becomes claimable again. On PostgreSQL claims use
+//! `FOR UPDATE SKIP LOCKED`; SQLite has one writer.
+//!
+//! **Group commit.** [`FlowRunStore::apply_flow_writes`] applies a batch of writes of
+//! many runs in one transaction, so one commit (one fsync) serves them all; each
+//! write answers its own [`WriteOutcome`].
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+
+use crate::error::StoreError;
+use crate::sql_store::{for_each_backend, Backend, SqlStore};
+
+/// One flow run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRunRow {
+    /// Insertion order; the list cursor and the queue order. `0` before insertion.
+    pub seq: i64,
+    pub id: String,
+    pub workspace_id: String,
+    pub customer_id: String,
+    pub integration_id: String,
+    /// The connection the run belongs to: the unit of ordering.
+    pub connection_id: String,
+    /// The flow instance (connection layer) that runs.
+    pub connection_flow_id: String,
+    pub integration_flow_id: Option<String>,
+    pub universal_flow_id: Option<String>,
+    /// `queued`, `running`, `completed`, `failed` or `stopped`.
+    pub state: String,
+    /// Milliseconds since the epoch: list range filters compare it.
+    pub created_ms: i64,
+    /// When the run reached a final state; retention deletes by it.
+    pub ended_ms: Option<i64>,
+    /// Someone asked to stop the run; it stops at the next node boundary.
+    pub stop_requested: bool,
+    /// How many times the run was claimed: more than one means it was taken over.
+    pub attempts: i32,
+    /// The run as the API renders it (a JSON object), without the embedded elements.
+    pub record: serde_json::Value,
+}
+
+/// One completed node run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRunRow {
+    /// Insertion order; the cursor of a node's run list. `0` before insertion.
+    pub seq: i64,
+    pub workspace_id: String,
+    pub run_id: String,
+    /// Deterministic within the run (derived from the path that led to it), so a
+    /// run taken over writes the same id again and the second write is dropped.
+    pub id: String,
+    pub node_key: String,
+    /// `completed`, `failed` or `skipped`.
+    pub status: String,
+    pub created_ms: i64,
+    /// The node run record as the API renders it, outputs' data included.
+    pub record: serde_json::Value,
+}
+
+/// One write of a group commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlowWrite {
+    /// A new run (state `queued`). Refused when its connection already has
+    /// `queue_cap` queued runs.
+    Create { run: FlowRunRow, queue_cap: i64 },
+    /// Completed node runs of one run. An id already stored is kept as it is.
+    NodeRuns(Vec<NodeRunRow>),
+    /// A run's new state and record. With `owner`, applies only while that node
+    /// holds the run's lease (refused otherwise: the run was taken over). With
+    /// `only_if_queued`, applies only to a run nobody claimed yet (stopping a
+    /// queued run). A final state (`ended_ms` set) releases the lease.
+    Update {
+        workspace_id: String,
+        id: String,
+        owner: Option<String>,
+        only_if_queued: bool,
+        state: String,
+        ended_ms: Option<i64>,
+        record: serde_json::Value,
+    },
+}
+
+/// How one write of a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Applied,
+    /// Its condition did not hold (queue full, lease lost, run no longer queued).
+    Refused,
+}
+
+/// Which runs to list, in `seq` order from after the cursor. Every filter is an
+/// equality; `None` does not filter.
+#[derive(Debug, Clone, Default)]
+pub struct FlowRunQuery {
+    pub workspace_id: String,
+    pub customer_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub connection_flow_id: Option<String>,
+    pub integration_flow_id: Option<String>,
+    pub universal_flow_id: Option<String>,
+    pub state: Option<String>,
+    /// `created_ms >= from_ms`.
+    pub from_ms: Option<i64>,
+    /// `created_ms <= to_ms`.
+    pub to_ms: Option<i64>,
+    /// Newest first.
+    pub descending: bool,
+    /// Continue after (ascending) or before (descending) this `seq`.
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait FlowRunStore: Send + Sync + 'static {
+    /// Applies `writes` in order in one transaction; answers one outcome per write.
+    /// A database error fails the whole batch (nothing of it is stored).
+    async fn apply_flow_writes(
+        &self,
+        writes: &[FlowWrite],
+    ) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Claims up to `limit` claimable runs (see the module doc) for `node` until
+    /// `lease_until_ms`: each becomes `running`, its `attempts` grows by one.
+    /// `now_ms` decides which leases have expired.
+    async fn claim_flow_runs(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<FlowRunRow>, StoreError>;
+
+    /// Extends `node`'s leases on `ids` to `lease_until_ms`; answers the ids among
+    /// them whose stop was requested. A run whose lease another node took is left
+    /// alone.
+    async fn extend_flow_run_leases(
+        &self,
+        node: &str,
+        ids: &[String],
+        lease_until_ms: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Asks an unfinished run to stop; answers the run as it is now (`None` when
+    /// it does not exist).
+    async fn request_flow_run_stop(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<FlowRunRow>, StoreError>;
+
+    /// Releases every lease held by anyone (on a store only one node uses, at start:
+    /// the runs of the process that died are taken over at once).
+    async fn release_flow_run_leases(&self) -> Result<u64, StoreError>;
+
+    async fn flow_run_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<FlowRunRow>, StoreError>;
+
+    async fn find_flow_runs(&self, query: &FlowRunQuery) -> Result<Vec<FlowRunRow>, StoreError>;
+
+    /// Node runs of one run in `seq` order, of one node when `node_key` is given,
+    /// after `cursor`, at most `limit`.
+    async fn find_node_runs(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        node_key: Option<&str>,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<NodeRunRow>, StoreError>;
+
+    async fn node_run_by_id(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        id: &str,
+    ) -> Result<Option<NodeRunRow>, StoreError>;
+
+    /// Deletes finished runs that ended before `before_ms`, with their node runs;
+    /// answers how many runs.
+    async fn purge_flow_runs(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+const COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, connection_id, \
+     connection_flow_id, integration_flow_id, universal_flow_id, state, created_ms, ended_ms, \
+     stop_requested, attempts, record";
+
+const NODE_COLUMNS: &str = "seq, workspace_id, run_id, id, node_key, status, created_ms, record";
+
+/// The predicate of the queue's partial index (`flow_runs_queue`): every query over
+/// the unfinished runs repeats it word for word, so that SQLite, which does not
+/// infer it from a narrower condition, uses the index too.
+const UNFINISHED: &str = "state IN ('queued', 'running')";
+
+/// Node runs per `INSERT` (8 binds each), well below SQLite's bind limit.
+const NODE_RUNS_PER_STATEMENT: usize = 64;
+
+/// Run ids per lease extension statement.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// What a batch holding creates takes first: one lock per connection it creates
+/// runs of, held to the end of the transaction. Two nodes then cannot each count a
+/// connection's queue and both add the run that fills it; and a connection's runs
+/// commit in `seq` order — without the lock, a run given a lower `seq` could commit
+/// after a higher one was claimed as the head, becoming a second head that runs at
+/// once. The locks are taken in one order (connection ids sorted) so two batches
+/// never wait for each other's. SQLite has one writer already.
+trait QueueLock {
+    /// The statement around a `VALUES` list of the connection ids (column `c`).
+    const LOCK: Option<(&'static str, &'static str)>;
+}
+
+impl QueueLock for sqlx::Sqlite {
+    const LOCK: Option<(&'static str, &'static str)> = None;
+}
+
+impl QueueLock for sqlx::Postgres {
+    const LOCK: Option<(&'static str, &'static str)> = Some((
+        "SELECT pg_advisory_xact_lock(hashtextextended('flow_runs:' || c, 0)) FROM (",
+        ") AS v(c)",
+    ));
+}
+
+for_each_backend! {
+    #[async_trait]
+    impl FlowRunStore for SqlStore<DB> {
+        async fn apply_flow_writes(
+            &self,
+            writes: &[FlowWrite],
+        ) -> Result<Vec<WriteOutcome>, StoreError> {
+            if writes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut conn = self.writer().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            // Dropping the transaction on an error rolls it back.
+            let outcomes = apply_all(&mut tx, writes).await?;
+            tx.commit().await?;
+            Ok(outcomes)
+        }
+
+        async fn claim_flow_runs(
+            &self,
+            node: &str,
+            now_ms: i64,
+            lease_until_ms: i64,
+            limit: i64,
+        ) -> Result<Vec<FlowRunRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "UPDATE flow_runs SET state = 'running', locked_by = ",
+            );
+            q.push_bind(node);
+            q.push(", locked_until = ").push_bind(lease_until_ms);
+            q.push(format!(
+                ", attempts = attempts + 1 WHERE id IN (SELECT r.id FROM flow_runs r \
+                 WHERE r.{UNFINISHED} AND (r.locked_until IS NULL OR r.locked_until < "
+            ));
+            q.push_bind(now_ms);
+            // The head of the run's connection: a correlated subquery, so the row
+            // lock below applies to `r` alone (PostgreSQL refuses `FOR UPDATE` next
+            // to an aggregate at one level). Ordered by `+r.seq`, an expression: by
+            // the bare column SQLite (and PostgreSQL, on its estimates) may walk the
+            // primary key through the whole history to skip the sort, where the
+            // partial index reads only the unfinished runs.
+            q.push(format!(
+                ") AND r.seq = (SELECT MIN(h.seq) FROM flow_runs h \
+                 WHERE h.connection_id = r.connection_id AND h.{UNFINISHED}) \
+                 ORDER BY +r.seq LIMIT "
+            ));
+            q.push_bind(limit);
+            q.push(<DB as Backend>::CLAIM_LOCK);
+            q.push(format!(") RETURNING {COLUMNS}"));
+            let rows = q.build().fetch_all(&mut *self.writer().await?).await?;
+            let mut runs = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+            runs.sort_by_key(|r| r.seq);
+            Ok(runs)
+        }
+
+        async fn extend_flow_run_leases(
+            &self,
+            node: &str,
+            ids: &[String],
+            lease_until_ms: i64,
+        ) -> Result<Vec<String>, StoreError> {
+            let mut stopping = Vec::new();
+            if ids.is_empty() {
+                return Ok(stopping);
+            }
+            let mut conn = self.writer().await?;
+            for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<DB>::new("UPDATE flow_runs SET locked_until = ");
+                q.push_bind(lease_until_ms);
+                q.push(" WHERE locked_by = ").push_bind(node);
+                q.push(" AND state = 'running' AND id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                // The rows updated are the runs `node` still holds: answer those
+                // of them asked to stop.
+                q.push(") RETURNING id, stop_requested");
+                for row in q.build().fetch_all(&mut *conn).await? {
+                    if row.try_get::<i64, _>("stop_requested")? != 0 {
+                        stopping.push(row.try_get("id")?);
+                    }
+                }
+            }
+            Ok(stopping)
+        }
+
+        async fn request_flow_run_stop(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<FlowRunRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "UPDATE flow_runs SET stop_requested = 1 WHERE workspace_id = ",
+            );
+            q.push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            q.push(format!(" AND {UNFINISHED}"));
+            q.build().execute(&mut *self.writer().await?).await?;
+            self.flow_run_by_id(workspace_id, id).await
+        }
+
+        async fn release_flow_run_leases(&self) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "UPDATE flow_runs SET locked_by = NULL, locked_until = NULL \
+                 WHERE locked_by IS NOT NULL",
+            )
+            .execute(&mut *self.writer().await?)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn flow_run_by_id(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<FlowRunRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {COLUMNS} FROM flow_runs WHERE workspace_id = "
+            ));
+            q.push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.as_ref().map(decode).transpose()
+        }
+
+        async fn find_flow_runs(
+            &self,
+            query: &FlowRunQuery,
+        ) -> Result<Vec<FlowRunRow>, StoreError> {
+            let rows = find(query)
+                .build()
+                .fetch_all(&mut *self.reader().await?)
+                .await?;
+            rows.iter().map(decode).collect()
+        }
+
+        async fn find_node_runs(
+            &self,
+            workspace_id: &str,
+            run_id: &str,
+            node_key: Option<&str>,
+            cursor: Option<i64>,
+            limit: i64,
+        ) -> Result<Vec<NodeRunRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {NODE_COLUMNS} FROM flow_node_runs WHERE run_id = "
+            ));
+            q.push_bind(run_id);
+            q.push(" AND workspace_id = ").push_bind(workspace_id);
+            if let Some(node_key) = node_key {
+                q.push(" AND node_key = ").push_bind(node_key);
+            }
+            if let Some(cursor) = cursor {
+                q.push(" AND seq > ").push_bind(cursor);
+            }
+            q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_node).collect()
+        }
+
+        async fn node_run_by_id(
+            &self,
+            workspace_id: &str,
+            run_id: &str,
+            id: &str,
+        ) -> Result<Option<NodeRunRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {NODE_COLUMNS} FROM flow_node_runs WHERE run_id = "
+            ));
+            q.push_bind(run_id);
+            q.push(" AND id = ").push_bind(id);
+            q.push(" AND workspace_id = ").push_bind(workspace_id);
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.as_ref().map(decode_node).transpose()
+        }
+
+        async fn purge_flow_runs(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut conn = self.writer().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let mut nodes = QueryBuilder::<DB>::new(
+                "DELETE FROM flow_node_runs WHERE run_id IN (SELECT id FROM flow_runs \
+                 WHERE ended_ms < ",
+            );
+            nodes.push_bind(before_ms);
+            nodes.push(format!(" AND NOT {UNFINISHED})"));
+            nodes.build().execute(&mut *tx).await?;
+            let mut runs = QueryBuilder::<DB>::new("DELETE FROM flow_runs WHERE ended_ms < ");
+            runs.push_bind(before_ms);
+            runs.push(format!(" AND NOT {UNFINISHED}"));
+            let done = runs.build().execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(done.rows_affected())
+        }
+    }
+
+    /// The writes of one batch, in order, inside its transaction.
+    async fn apply_all(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        writes: &[FlowWrite],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        if let Some((before, after)) = <DB as QueueLock>::LOCK {
+            let mut connections: Vec<&str> = writes
+                .iter()
+                .filter_map(|w| match w {
+                    FlowWrite::Create { run, .. } => Some(run.connection_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            connections.sort_unstable();
+            connections.dedup();
+            if !connections.is_empty() {
+                let mut q = QueryBuilder::<DB>::new(before);
+                q.push_values(&connections, |mut row, c| {
+                    row.push_bind(*c);
+                });
+                q.push(after);
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            let applied = match write {
+                FlowWrite::Create { run, queue_cap } => create(run, *queue_cap)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1,
+                FlowWrite::NodeRuns(rows) => {
+                    for chunk in rows.chunks(NODE_RUNS_PER_STATEMENT) {
+                        insert_node_runs(chunk).build().execute(&mut *tx).await?;
+                    }
+                    true
+                }
+                FlowWrite::Update {
+                    workspace_id,
+                    id,
+                    owner,
+                    only_if_queued,
+                    state,
+                    ended_ms,
+                    record,
+                } => {
+                    let mut q = QueryBuilder::<DB>::new("UPDATE flow_runs SET state = ");
+                    q.push_bind(state);
+                    q.push(", record = ").push_bind(record.to_string());
+                    if let Some(ended) = ended_ms {
+                        q.push(", ended_ms = ").push_bind(*ended);
+                        q.push(", locked_by = NULL, locked_until = NULL");
+                    }
+                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+                    q.push(" AND id = ").push_bind(id);
+                    if let Some(owner) = owner {
+                        q.push(" AND locked_by = ").push_bind(owner);
+                    }
+                    if *only_if_queued {
+                        q.push(" AND state = 'queued'");
+                    }
+                    q.build().execute(&mut *tx).await?.rows_affected() == 1
+                }
+            };
+            outcomes.push(if applied {
+                WriteOutcome::Applied
+            } else {
+                WriteOutcome::Refused
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Inserts `run` unless its connection has `queue_cap` queued runs already.
+    fn create(run: &FlowRunRow, queue_cap: i64) -> QueryBuilder<'_, DB> {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO flow_runs (id, workspace_id, customer_id, integration_id, \
+             connection_id, connection_flow_id, integration_flow_id, universal_flow_id, state, \
+             created_ms, ended_ms, stop_requested, attempts, record) SELECT ",
+        );
+        let mut values = q.separated(", ");
+        values.push_bind(&run.id);
+        values.push_bind(&run.workspace_id);
+        values.push_bind(&run.customer_id);
+        values.push_bind(&run.integration_id);
+        values.push_bind(&run.connection_id);
+        values.push_bind(&run.connection_flow_id);
+        values.push_bind(&run.integration_flow_id);
+        values.push_bind(&run.universal_flow_id);
+        values.push_bind(&run.state);
+        values.push_bind(run.created_ms);
+        values.push_bind(run.ended_ms);
+        values.push_bind(i64::from(run.stop_requested));
+        values.push("0");
+        values.push_bind(run.record.to_string());
+        // `state = 'queued'` alone would not let SQLite use the partial index.
+        q.push(" WHERE (SELECT COUNT(*) FROM flow_runs WHERE connection_id = ");
+        q.push_bind(&run.connection_id);
+        q.push(format!(" AND {UNFINISHED} AND state = 'queued') < "));
+        q.push_bind(queue_cap);
+        q
+    }
+
+    fn insert_node_runs(rows: &[NodeRunRow]) -> QueryBuilder<'_, DB> {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO flow_node_runs (workspace_id, run_id, id, node_key, status, \
+             created_ms, record) ",
+        );
+        q.push_values(rows, |mut row, n| {
+            row.push_bind(&n.workspace_id)
+                .push_bind(&n.run_id)
+                .push_bind(&n.id)
+                .push_bind(&n.node_key)
+                .push_bind(&n.status)
+                .push_bind(n.created_ms)
+                .push_bind(n.record.to_string());
+        });
+        q.push(" ON CONFLICT (run_id, id) DO NOTHING");
+        q
+    }
+
+    fn find(q: &FlowRunQuery) -> QueryBuilder<'_, DB> {
+        let mut s = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM flow_runs WHERE workspace_id = "
+        ));
+        s.push_bind(&q.workspace_id);
+        for (column, value) in [
+            ("customer_id", &q.customer_id),
+            ("integration_id", &q.integration_id),
+            ("connection_id", &q.connection_id),
+            ("connection_flow_id", &q.connection_flow_id),
+            ("integration_flow_id", &q.integration_flow_id),
+            ("universal_flow_id", &q.universal_flow_id),
+            ("state", &q.state),
+        ] {
+            if let Some(v) = value {
+                s.push(format!(" AND {column} = ")).push_bind(v);
+            }
+        }
+        if let Some(from) = q.from_ms {
+            s.push(" AND created_ms >= ").push_bind(from);
+        }
+        if let Some(to) = q.to_ms {
+            s.push(" AND created_ms <= ").push_bind(to);
+        }
+        if let Some(cursor) = q.cursor {
+            s.push(if q.descending {
+                " AND seq < "
+            } else {
+                " AND seq > "
+            })
+            .push_bind(cursor);
+        }
+        s.push(if q.descending {
+            " ORDER BY seq DESC LIMIT "
+        } else {
+            " ORDER BY seq LIMIT "
+        })
+        .push_bind(q.limit);
+        s
+    }
+
+    fn decode(row: &<DB as sqlx::Database>::Row) -> Result<FlowRunRow, StoreError> {
+        Ok(FlowRunRow {
+            seq: row.try_get("seq")?,
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            customer_id: row.try_get("customer_id")?,
+            integration_id: row.try_get("integration_id")?,
+            connection_id: row.try_get("connection_id")?,
+            connection_flow_id: row.try_get("connection_flow_id")?,
+            integration_flow_id: row.try_get("integration_flow_id")?,
+            universal_flow_id: row.try_get("universal_flow_id")?,
+            state: row.try_get("state")?,
+            created_ms: row.try_get("created_ms")?,
+            ended_ms: row.try_get("ended_ms")?,
+            stop_requested: row.try_get::<i64, _>("stop_requested")? != 0,
+            attempts: row.try_get("attempts")?,
+            record: serde_json::from_str(row.try_get("record")?)
+                .map_err(|e| StoreError::Corrupt(format!("flow run record: {e}")))?,
+        })
+    }
+
+    fn decode_node(row: &<DB as sqlx::Database>::Row) -> Result<NodeRunRow, StoreError> {
+        Ok(NodeRunRow {
+            seq: row.try_get("seq")?,
+            workspace_id: row.try_get("workspace_id")?,
+            run_id: row.try_get("run_id")?,
+            id: row.try_get("id")?,
+            node_key: row.try_get("node_key")?,
+            status: row.try_get("status")?,
+            created_ms: row.try_get("created_ms")?,
+            record: serde_json::from_str(row.try_get("record")?)
+                .map_err(|e| StoreError::Corrupt(format!("node run record: {e}")))?,
+        })
+    }
+}
