@@ -74,8 +74,15 @@ pub struct NodeRunRow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlowWrite {
     /// A new run (state `queued`). Refused when its connection already has
-    /// `queue_cap` queued runs.
-    Create { run: FlowRunRow, queue_cap: i64 },
+    /// `queue_cap` queued runs. With `claim`, the run is claimed for that node in
+    /// the same transaction when it is the head of its connection's queue
+    /// (nothing of the connection is unfinished before it): the node that created
+    /// it executes it at once, without a claim round trip (`Claimed`).
+    Create {
+        run: FlowRunRow,
+        queue_cap: i64,
+        claim: Option<Claim>,
+    },
     /// Completed node runs of one run. An id already stored is kept as it is.
     NodeRuns(Vec<NodeRunRow>),
     /// A run's new state and record. With `owner`, applies only while that node
@@ -93,10 +100,19 @@ pub enum FlowWrite {
     },
 }
 
+/// A node's claim on a run it creates (see [`FlowWrite::Create`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub node: String,
+    pub lease_until_ms: i64,
+}
+
 /// How one write of a batch ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     Applied,
+    /// A create that was claimed for the node that asked (`running`, one attempt).
+    Claimed,
     /// Its condition did not hold (queue full, lease lost, run no longer queued).
     Refused,
 }
@@ -460,12 +476,31 @@ for_each_backend! {
         let mut outcomes = Vec::with_capacity(writes.len());
         for write in writes {
             let applied = match write {
-                FlowWrite::Create { run, queue_cap } => create(run, *queue_cap)
-                    .build()
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1,
+                FlowWrite::Create {
+                    run,
+                    queue_cap,
+                    claim,
+                } => {
+                    let created = create(run, *queue_cap)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if let (true, Some(claim)) = (created, claim) {
+                        if claim_created(run, claim)
+                            .build()
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected()
+                            == 1
+                        {
+                            outcomes.push(WriteOutcome::Claimed);
+                            continue;
+                        }
+                    }
+                    created
+                }
                 FlowWrite::NodeRuns(rows) => {
                     for chunk in rows.chunks(NODE_RUNS_PER_STATEMENT) {
                         insert_node_runs(chunk).build().execute(&mut *tx).await?;
@@ -535,6 +570,22 @@ for_each_backend! {
         q.push_bind(&run.connection_id);
         q.push(format!(" AND {UNFINISHED} AND state = 'queued') < "));
         q.push_bind(queue_cap);
+        q
+    }
+
+    /// Claims the run just inserted when it is the head of its connection's queue.
+    fn claim_created<'a>(run: &'a FlowRunRow, claim: &'a Claim) -> QueryBuilder<'a, DB> {
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE flow_runs SET state = 'running', attempts = 1, locked_by = ",
+        );
+        q.push_bind(&claim.node);
+        q.push(", locked_until = ").push_bind(claim.lease_until_ms);
+        q.push(" WHERE id = ").push_bind(&run.id);
+        q.push(format!(
+            " AND seq = (SELECT MIN(h.seq) FROM flow_runs h WHERE h.{UNFINISHED} AND h.connection_id = "
+        ));
+        q.push_bind(&run.connection_id);
+        q.push(")");
         q
     }
 

@@ -63,7 +63,9 @@ pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
-pub use flow_runs::{FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome};
+pub use flow_runs::{
+    Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,
+};
 pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
 pub use jobs::{Job, JobStore, Lease};
 pub use postgres::PostgresStore;

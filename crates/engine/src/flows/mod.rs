@@ -24,6 +24,7 @@
 //! for a run without polling.
 
 pub(crate) mod graph;
+pub mod instances;
 mod nodes;
 pub mod records;
 pub(crate) mod runner;
@@ -255,16 +256,31 @@ impl<'e> Flows<'e> {
                 input = crate::actions::input::fit(Some(schema), input)?;
             }
         }
-        let row = new_row(caller, &instance, &conn, &start.key, input, &launch);
+        let mut row = new_row(caller, &instance, &conn, &start.key, input, &launch);
+        let scheduler = &self.engine.flow_scheduler;
+        let claim = scheduler.claim_for_new_run(self.engine.flow_limits.lease);
         let outcome = write_one(
             self.engine,
             FlowWrite::Create {
                 run: row.clone(),
                 queue_cap: self.engine.flow_limits.queue_cap,
+                claim: claim.clone(),
             },
         )
         .await
         .map_err(|e| ApiError::internal(format!("could not store the flow run: {e}")))?;
+        let queued = records::render_run(&row);
+        if let (WriteOutcome::Claimed, Some(claim)) = (outcome, claim) {
+            // Its connection had nothing else to run: this node runs it now.
+            row.state = "running".into();
+            row.attempts = 1;
+            self.engine
+                .notifications
+                .flow_run_event(&row.workspace_id, "flowRun.queued", &queued)
+                .await;
+            self.engine.spawn_run(claim.node, row.clone());
+            return Ok(records::render_run(&row));
+        }
         if outcome == WriteOutcome::Refused {
             return Err(ApiError::bad_request(
                 keys::RATE_LIMIT_EXCEEDED,

@@ -41,6 +41,8 @@ pub(crate) struct Scheduler {
     /// Signalled when a run ends on this node.
     endings: DashMap<String, Arc<Notify>>,
     workspaces: DashMap<String, (Instant, Arc<osmosis_store::Workspace>)>,
+    /// This node's name in claims, once its scheduler runs.
+    node: std::sync::OnceLock<String>,
 }
 
 /// How long a workspace read for runs is used before it is read again.
@@ -88,6 +90,16 @@ impl Scheduler {
         Ok(ws)
     }
 
+    /// The claim a node makes on a run it creates, when its scheduler runs and
+    /// has room for one more run (see `FlowWrite::Create`).
+    pub(crate) fn claim_for_new_run(&self, lease: Duration) -> Option<osmosis_store::Claim> {
+        let node = self.node.get()?;
+        (self.active.len() < MAX_ACTIVE).then(|| osmosis_store::Claim {
+            node: node.clone(),
+            lease_until_ms: crate::clock::now_ms() + lease.as_millis() as i64,
+        })
+    }
+
     /// Stops run `id` at its next node boundary if this node executes it.
     pub(crate) fn stop_local(&self, id: &str) {
         if let Some(s) = self.active.get(id) {
@@ -109,6 +121,7 @@ impl Engine {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        let _ = self.flow_scheduler.node.set(node.clone());
         if !self.stores.database.is_shared() {
             match self.stores.flow_runs.release_flow_run_leases().await {
                 Ok(0) => {}
@@ -176,24 +189,28 @@ impl Engine {
             .await?;
         let count = rows.len();
         for row in rows {
-            let signals = Arc::new(RunSignals::default());
-            signals
-                .stop
-                .store(row.stop_requested, std::sync::atomic::Ordering::Relaxed);
-            self.flow_scheduler
-                .active
-                .insert(row.id.clone(), Arc::clone(&signals));
-            let engine = self.clone();
-            let node = node.to_owned();
-            tokio::spawn(async move {
-                let id = row.id.clone();
-                engine.execute_claimed(node, row, signals).await;
-                engine.flow_scheduler.active.remove(&id);
-                engine.flow_scheduler.ended_now(&id);
-                engine.flow_scheduler.wake();
-            });
+            self.spawn_run(node.to_owned(), row);
         }
         Ok(count)
+    }
+
+    /// Executes a run this node claimed, as a task of its own.
+    pub(crate) fn spawn_run(&self, node: String, row: FlowRunRow) {
+        let signals = Arc::new(RunSignals::default());
+        signals
+            .stop
+            .store(row.stop_requested, std::sync::atomic::Ordering::Relaxed);
+        self.flow_scheduler
+            .active
+            .insert(row.id.clone(), Arc::clone(&signals));
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let id = row.id.clone();
+            engine.execute_claimed(node, row, signals).await;
+            engine.flow_scheduler.active.remove(&id);
+            engine.flow_scheduler.ended_now(&id);
+            engine.flow_scheduler.wake();
+        });
     }
 
     /// Renews this node's claims; marks the runs whose stop was requested.

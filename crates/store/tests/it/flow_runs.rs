@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use osmosis_store::{
-    FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, StoreError, Stores, WriteOutcome,
+    Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, StoreError, Stores,
+    WriteOutcome,
 };
 use serde_json::json;
 
@@ -42,7 +43,11 @@ fn run(id: &str, connection: &str, created_ms: i64) -> FlowRunRow {
 }
 
 fn create(run: FlowRunRow, queue_cap: i64) -> FlowWrite {
-    FlowWrite::Create { run, queue_cap }
+    FlowWrite::Create {
+        run,
+        queue_cap,
+        claim: None,
+    }
 }
 
 /// `id`'s new `state`, by `owner` (a lease holder) or by anyone; final when
@@ -314,6 +319,40 @@ async fn a_released_lease_is_claimable_at_once() {
     assert_eq!(store.release_flow_run_leases().await.unwrap(), 0);
     assert_eq!(claim(store, "node-b", 1, 60_000).await, ["a1", "b1"]);
     assert_eq!(get(store, "a1").await.unwrap().attempts, 2);
+    db.finish().await;
+}
+
+/// A run created with a claim is its creator's at once when its connection has
+/// nothing unfinished; behind another run it is queued like any other.
+#[tokio::test]
+async fn a_run_created_at_the_head_of_its_queue_is_claimed_by_its_creator() {
+    let (db, store) = fresh().await;
+    let store = store.as_ref();
+    let claimed = |r: FlowRunRow| FlowWrite::Create {
+        run: r,
+        queue_cap: 10,
+        claim: Some(Claim {
+            node: "node-a".into(),
+            lease_until_ms: 60_000,
+        }),
+    };
+    let outcomes = apply(
+        store,
+        vec![
+            claimed(run("a1", "con_a", 1)),
+            claimed(run("a2", "con_a", 2)),
+            claimed(run("b1", "con_b", 3)),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes, [WriteOutcome::Claimed, Applied, WriteOutcome::Claimed]);
+    let a1 = get(store, "a1").await.unwrap();
+    assert_eq!((a1.state.as_str(), a1.attempts), ("running", 1));
+    assert_eq!(get(store, "a2").await.unwrap().state, "queued");
+    // Nobody else can claim the heads while the creator's lease lives.
+    assert!(claim(store, "node-b", 1, 60_000).await.is_empty());
+    apply(store, vec![complete("a1", "node-a", 5)]).await;
+    assert_eq!(claim(store, "node-b", 6, 60_000).await, ["a2"]);
     db.finish().await;
 }
 
