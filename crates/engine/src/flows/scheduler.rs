@@ -205,8 +205,17 @@ impl Engine {
             .insert(row.id.clone(), Arc::clone(&signals));
         let engine = self.clone();
         tokio::spawn(async move {
+            use futures::FutureExt;
             let id = row.id.clone();
-            engine.execute_claimed(node, row, signals).await;
+            let run =
+                std::panic::AssertUnwindSafe(engine.execute_claimed(node, row.clone(), signals));
+            if run.catch_unwind().await.is_err() {
+                // A bug, not the run's doing: the run must still end, or its lease
+                // would be renewed by this node's heartbeat forever.
+                tracing::error!(flow_run = %id, "executing a flow run panicked; it fails");
+                let error = ApiError::internal("the flow run stopped on an internal error");
+                engine.fail_unstarted(&row, error).await;
+            }
             engine.flow_scheduler.active.remove(&id);
             engine.flow_scheduler.ended_now(&id);
             engine.flow_scheduler.wake();
@@ -311,8 +320,8 @@ impl Engine {
         }
     }
 
-    /// A claimed run that cannot start (its connection or instance is gone)
-    /// fails with why.
+    /// A claimed run that cannot start (its connection or instance is gone), or
+    /// whose execution panicked, fails with why.
     async fn fail_unstarted(&self, row: &FlowRunRow, error: ApiError) {
         let now = crate::clock::now_ms();
         let mut record = row.record.clone();
