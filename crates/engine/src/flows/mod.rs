@@ -150,12 +150,16 @@ pub struct FlowRunFilter {
     pub flow_id: Option<String>,
     pub universal_flow_id: Option<String>,
     pub integration_flow_id: Option<String>,
-    /// The flow instance; `flowInstanceId` is its older name.
-    #[serde(alias = "flowInstanceId")]
+    /// The flow instance.
     pub connection_flow_id: Option<String>,
-    /// The customer, by id or key.
-    #[serde(alias = "userId", alias = "customerId")]
+    /// The older name of `connectionFlowId` (used when that is not given).
+    pub flow_instance_id: Option<String>,
+    /// The customer, by id or key; `userId` and `customerId` are other names for
+    /// it (the SDK's query has both `tenantId` and `userId`): the first given of
+    /// the three applies.
     pub tenant_id: Option<String>,
+    pub user_id: Option<String>,
+    pub customer_id: Option<String>,
     pub state: Option<String>,
     /// By id or key.
     pub integration_id: Option<String>,
@@ -374,10 +378,13 @@ impl<'e> Flows<'e> {
             }
         }
         let calls = self.engine.calls();
-        let Some(customer_id) = calls.log_customer(caller, f.tenant_id.as_deref()).await? else {
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let customer = given(&f.tenant_id)
+            .or(given(&f.user_id))
+            .or(given(&f.customer_id));
+        let Some(customer_id) = calls.log_customer(caller, customer.as_deref()).await? else {
             return Ok(json!({"items": []}));
         };
-        let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let query = FlowRunQuery {
             workspace_id: caller.workspace_id().to_owned(),
             customer_id,
@@ -386,7 +393,7 @@ impl<'e> Flows<'e> {
                 None => None,
             },
             connection_id: given(&f.connection_id),
-            connection_flow_id: given(&f.connection_flow_id),
+            connection_flow_id: given(&f.connection_flow_id).or(given(&f.flow_instance_id)),
             integration_flow_id: given(&f.integration_flow_id).or(given(&f.flow_id)),
             universal_flow_id: given(&f.universal_flow_id),
             state: given(&f.state),
