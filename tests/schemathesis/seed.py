@@ -30,11 +30,19 @@ API_KEY = "sk-fuzz-5b0e1c7d9a3f"  # mock_api.py's key
 DATA_METHODS = ["list", "find-by-id", "search", "match", "create", "update", "delete"]
 # One body every data method above accepts.
 DATA_BODY = {"id": "1", "query": {"email": "p1@x.io"}, "fields": {"name": "Ada", "email": "ada@x.io"}}
+
+
+def var(path):
+    return {"$var": path}
+
+
 # Integration-level kinds: a universal element and the integration's own of each,
 # with what a create needs beside its name.
 LEVEL_BODIES = {
     "actions": {"type": "run-javascript", "config": {"code": "export default async () => 1"}},
-    "flows": {"nodes": {}},
+    # An api-trigger, so the flow's instances can be run through the API.
+    "flows": {"nodes": {"start": {"type": "api-trigger", "links": [{"key": "shape"}]},
+                        "shape": {"type": "transform-data", "config": {"output": {"got": var("$.input.start")}}}}},
     "data-sources": {"collectionKey": "contacts"},
     "field-mappings": {
         "dataSourceKey": "contacts",
@@ -107,10 +115,6 @@ def rest(path, method, request=None, response=None):
     if response:
         mapping["responseMapping"] = response
     return {"type": "rest-api-mapping", "mapping": mapping}
-
-
-def var(path):
-    return {"$var": path}
 
 
 def connector_definition(key, mock):
@@ -216,6 +220,17 @@ class World:
         self.connection_request = api.ok(
             "POST", "/connection-requests", {"integrationId": self.integration["id"], "userId": self.customer["internalId"]}
         )
+        # A completed flow run of the shared flow instance, with its start node's
+        # run and that run's output.
+        started = api.ok("POST", "/flow-runs", {"flowInstanceId": self.instances["flow-instances"]["id"], "input": {"n": 1}})
+        self.flow_run = api.ok("GET", f"/flow-runs/{started['id']}?wait=30")
+        if self.flow_run["state"] != "completed":
+            raise SeedError(f"the seeded flow run did not complete: {json.dumps(self.flow_run)}")
+        self.flow_node = self.flow_run["startNodeKey"]
+        node_runs = api.ok("GET", f"/flow-runs/{started['id']}/nodes/{self.flow_node}/runs")["items"]
+        if not node_runs or not node_runs[0]["outputs"]:
+            raise SeedError(f"the seeded flow run left no node run with an output: {json.dumps(node_runs)}")
+        self.node_run = node_runs[0]
 
     def fresh_customer(self):
         internal = self.unique("fuzz-customer")
@@ -375,6 +390,15 @@ def plan(world, method, path, operation, collections, singulars):
         params[("path", "selector")] = [world.run_log]
     elif head == "connection-requests":
         params[("path", "selector")] = [world.connection_request["requestId"]]
+    elif head == "flow-runs":
+        flow_plan(world, method, rest, params, query)
+        body = {"flowInstanceId": world.instances["flow-instances"]["id"], "input": {"n": 2}} if not rest and write else None
+    elif head == "flow-instances" and rest[1:] == ["update-to-latest-flow"]:
+        params[("path", "id")] = [world.fresh("flow-instances")["id"]]
+    elif head == "flow-instances" and rest[1:] == ["run"]:
+        # Runs change nothing of the instance: the shared one.
+        params[("path", "id")] = [world.instances["flow-instances"]["id"]]
+        body = {"input": {"n": 3}}
     elif head == "data-link-table-instance" and rest == ["links"]:
         # The shared connection's instance of the shared table, and one link in it.
         instance = world.instances["data-link-table-instances"]
@@ -487,6 +511,28 @@ def plan(world, method, path, operation, collections, singulars):
     else:
         raise SeedError(f"no rule for {method.upper()} {path}")
     return params, body
+
+
+def flow_plan(world, method, rest, params, query):
+    """`/flow-runs…`: the seeded run, its start node, that node's run and output.
+    A stop of it changes nothing (it has ended), so every operation shares it."""
+    run = world.flow_run
+    if not rest:
+        if method == "get":
+            query({
+                "connectionFlowId": run["connectionFlowId"],
+                "connectionId": run["connectionId"],
+                "integrationId": run["integrationId"],
+                "tenantId": world.customer["internalId"],
+            })
+        return
+    params[("path", "id")] = [run["id"]]
+    if len(rest) > 2:  # nodes/{node}/…
+        params[("path", "node")] = [world.flow_node]
+    if rest[-1] == "{run}":
+        params[("path", "run")] = [world.node_run["id"]]
+    elif rest[-1] == "{output}":
+        params[("path", "output")] = [world.node_run["outputs"][0]["id"]]
 
 
 def add_examples(operation, params, body):

@@ -373,6 +373,173 @@ fn action_paths(paths: &mut Map<String, Value>) {
     }
 }
 
+/// A flow run as the API answers it (`FlowRunApiResponse`, api-surface §6.4).
+/// Written out rather than a component: a `$ref`'d page item is how seed.py tells
+/// an element collection, and runs are not elements.
+fn flow_run_schema() -> Value {
+    let s = || json!({"type": "string"});
+    let states = ["queued", "running", "completed", "failed", "stopped"];
+    let node_states = ["running", "completed", "stopped", "failed"];
+    let launchers = [
+        "api-trigger",
+        "schedule-trigger",
+        "app-event-trigger",
+        "data-source-trigger",
+        "external-event",
+    ];
+    json!({
+        "type": "object",
+        "required": ["id", "userId", "connectionFlowId", "startNodeKey", "state", "startTime"],
+        "properties": {
+            "id": s(), "name": s(), "userId": s(), "tenantId": s(),
+            "integrationId": s(), "connectionId": s(), "externalAppId": s(),
+            "connectionFlowId": s(), "integrationFlowId": s(), "universalFlowId": s(),
+            "flowInstanceId": s(), "flowId": s(),
+            "startNodeKey": s(),
+            "input": {},
+            "state": {"type": "string", "enum": states},
+            "startTime": s(), "endTime": s(),
+            "errors": {"type": "array", "items": reference("ErrorData")},
+            "nodes": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["state"], "properties": {
+                    "state": {"type": "string", "enum": node_states},
+                    "runs": {"type": "number"}, "erroredRuns": {"type": "number"},
+                    "outputs": {"type": "number"}}}},
+            "launchedBy": {"type": "object", "required": ["type"], "properties": {
+                "type": {"type": "string", "enum": launchers},
+                "ids": {"type": "array", "items": s()}}},
+            "meta": {"type": "object"}
+        }
+    })
+}
+
+/// A node run (`FlowNodeRunRecord`, api-surface §6.5): outputs with their data
+/// (a string: serialised JSON), or in a list without it.
+fn node_run_schema(with_data: bool) -> Value {
+    let s = || json!({"type": "string"});
+    let mut output = json!({"type": "object", "required": ["id", "downstreamRuns"], "properties": {
+        "id": s(),
+        "downstreamRuns": {"type": "array", "items": {"type": "object", "required": ["runId", "nodeKey"],
+            "properties": {"runId": s(), "nodeKey": s()}}}}});
+    if with_data {
+        output["required"] = json!(["id", "data", "downstreamRuns"]);
+        output["properties"]["data"] = s();
+    }
+    json!({
+        "type": "object",
+        "required": ["id", "upstreamRuns", "status", "logs", "outputs", "errors"],
+        "properties": {
+            "id": s(),
+            "upstreamRuns": {"type": "array", "items": {"type": "object", "required": ["nodeKey", "runId"],
+                "properties": {"nodeKey": s(), "runId": s(), "outputId": s()}}},
+            "input": {},
+            "status": {"type": "string", "enum": ["completed", "failed", "skipped"]},
+            "logs": {"type": "array"},
+            "outputs": {"type": "array", "items": output},
+            "errors": {"type": "array", "items": reference("ErrorData")},
+            "nodeKey": s(), "nodeName": s(), "startTime": s(), "endTime": s()
+        }
+    })
+}
+
+/// Flow runs (routes/flow_runs.rs, api-surface §2.10): starting, listing, reading
+/// and stopping them, and their node runs and outputs; and bringing a flow instance
+/// up to date with its flow (routes/flow_instances.rs).
+fn flow_run_paths(paths: &mut Map<String, Value>) {
+    let s = || json!({"type": "string"});
+    let run = flow_run_schema();
+    let create = Some(body_schema::<crate::routes::CreateFlowRun>());
+    let start = Some(body_schema::<crate::routes::RunFlow>());
+    let mut find: Vec<Value> = [
+        "flowId",
+        "universalFlowId",
+        "integrationFlowId",
+        "connectionFlowId",
+        "flowInstanceId",
+        "tenantId",
+        "userId",
+        "integrationId",
+        "connectionId",
+        "cursor",
+    ]
+    .map(|n| query_param(n, s()))
+    .to_vec();
+    find.extend([
+        query_param(
+            "state",
+            json!({"type": "string", "enum": ["queued", "running", "completed", "failed", "stopped"]}),
+        ),
+        query_param("from", json!({"type": "string", "format": "date-time"})),
+        query_param("to", json!({"type": "string", "format": "date-time"})),
+        query_param("sortOrder", json!({"type": "string", "enum": ["asc", "desc"]})),
+        query_param(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+    ]);
+    let id = || path_param("id");
+    let node = || vec![id(), path_param("node")];
+    let node_page = || {
+        let mut v = node();
+        v.extend([
+            query_param("cursor", s()),
+            query_param(
+                "limit",
+                json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+            ),
+        ]);
+        v
+    };
+    let summaries = page_of(node_run_schema(false));
+    let output = json!({"type": "object", "required": ["id", "data"],
+        "properties": {"id": s(), "data": s()}});
+    let entries: Vec<Operation> = vec![
+        ("/flow-runs", "get", "Flow runs, newest first unless `sortOrder=asc`; a customer sees its own",
+         find, None, page_of(run.clone())),
+        ("/flow-runs", "post", "Start a run of a flow instance from a trigger (by default its only api-trigger); answers the run, queued",
+         vec![], create, run.clone()),
+        ("/flow-runs/{id}", "get", "One flow run; `wait=<seconds>` (at most 60) answers once it has ended or the wait is over",
+         vec![id(), query_param("wait", json!({"type": "number", "minimum": 0, "maximum": 60}))], None, run.clone()),
+        ("/flow-runs/{id}/stop", "post", "Stop a run: a queued one at once, a running one at its next node boundary",
+         vec![id()], None, run.clone()),
+        ("/flow-runs/{id}/output", "get", "The run's final output (null until it completed)",
+         vec![id()], None, json!({})),
+        ("/flow-runs/{id}/nodes/{node}/runs", "get", "Runs of one node, oldest first, without their outputs' data",
+         node_page(), None, summaries.clone()),
+        ("/flow-runs/{id}/nodes/{node}/runs/", "get", "Runs of one node (the SDK's `getNodeRuns` path)",
+         node_page(), None, summaries.clone()),
+        ("/flow-runs/{id}/nodes/{node}/runs/{run}", "get",
+         "One node run with its outputs' data; a last segment with `=` (the SDK's `runs/cursor=2`) is read as the query of the node run list",
+         {
+             let mut v = node();
+             v.push(path_param("run"));
+             v
+         },
+         None, json!({"anyOf": [node_run_schema(true), summaries]})),
+        ("/flow-runs/{id}/nodes/{node}/outputs", "get", "Outputs of one node's runs, `{id, data}` each",
+         node_page(), None, page_of(output.clone())),
+        ("/flow-runs/{id}/nodes/{node}/output/{output}", "get", "One output of a node run: `{id, data}`",
+         {
+             let mut v = node();
+             v.push(path_param("output"));
+             v
+         },
+         None, output),
+        ("/connections/{connection}/flows/{selector}/run", "post",
+         "Start a run of the connection's instance of a flow (made if missing); answers the run, queued",
+         vec![path_param("connection"), path_param("selector"), query_param("instanceKey", s())],
+         start.clone(), run.clone()),
+        ("/flow-instances/{id}/run", "post", "Start a run of a flow instance (legacy); answers the run, queued",
+         vec![id()], start, run),
+        ("/flow-instances/{id}/update-to-latest-flow", "post",
+         "Take the flow's current definition for every part the instance has not customised; answers the instance",
+         vec![id()], None, reference(&type_schema_name(ElementType::FlowInstance))),
+    ];
+    for (path, method, summary, params, body, ok) in entries {
+        add(paths, path, method, op(summary.into(), params, body, ok));
+    }
+}
+
 /// A data source instance's collection (routes/data_sources.rs), by object selector
 /// and by id.
 fn data_source_paths(paths: &mut Map<String, Value>) {
@@ -1094,6 +1261,7 @@ pub fn document() -> Value {
     }
     connection_paths(&mut paths);
     action_paths(&mut paths);
+    flow_run_paths(&mut paths);
     data_link_paths(&mut paths);
     data_source_paths(&mut paths);
     for t in ElementType::ALL {

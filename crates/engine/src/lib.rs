@@ -43,9 +43,10 @@ pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
 /// Every kind of background job this build runs.
-const JOB_HANDLERS: [jobs::Handler; 2] = [
+const JOB_HANDLERS: [jobs::Handler; 3] = [
     jobs::handler::<connections::health::RefreshCredentialsJob>(),
     jobs::handler::<notify::outbound::DeliverNotificationJob>(),
+    jobs::handler::<flows::instances::FlowScheduleJob>(),
 ];
 
 /// Settings the engine needs from the server configuration.

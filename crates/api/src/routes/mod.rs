@@ -13,6 +13,7 @@ pub(crate) use data_links::LinkBody;
 mod data_sources;
 mod elements;
 mod field_mappings;
+mod flow_instances;
 mod flow_runs;
 pub(crate) use flow_runs::{CreateFlowRun, RunFlow};
 mod health;
@@ -68,6 +69,7 @@ fn parts() -> Vec<Routes> {
         data_links::router(),
         data_sources::router(),
         field_mappings::router(),
+        flow_instances::router(),
         flow_runs::router(),
         elements::router(),
     ]

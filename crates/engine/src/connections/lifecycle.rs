@@ -58,6 +58,8 @@ impl ElementHooks for ConnectionHooks {
             .notifications
             .connection_event(el, outbound::CREATED)
             .await;
+        // Flows with `autoCreateInstances` get an instance on it.
+        engine.flow_instances_for_connection(el).await;
     }
 
     /// A change of a connection's `credentials` or `input` is a reconnect: the new

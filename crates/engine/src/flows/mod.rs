@@ -260,7 +260,8 @@ impl<'e> Flows<'e> {
                 input = crate::actions::input::fit(Some(schema), input)?;
             }
         }
-        let mut row = new_row(caller, &instance, &conn, &start.key, input, &launch);
+        let layers = self.flow_layers(&instance).await?;
+        let mut row = new_row(&instance, &conn, &start.key, input, &launch, layers);
         let scheduler = &self.engine.flow_scheduler;
         let claim = scheduler.claim_for_new_run(self.engine.flow_limits.lease);
         let outcome = write_one(
@@ -304,6 +305,36 @@ impl<'e> Flows<'e> {
             )
             .await;
         Ok(records::render_run(&row))
+    }
+
+    /// The integration-level and universal flows `instance` was made from: its
+    /// parent is one or the other (an integration-level flow has an integration),
+    /// and an integration-level flow's own parent is the universal one.
+    async fn flow_layers(&self, instance: &Element) -> Result<FlowLayers, ApiError> {
+        let Some(parent_id) = &instance.parent_id else {
+            return Ok(FlowLayers::default());
+        };
+        let parent = self
+            .engine
+            .stores
+            .elements
+            .element_by_id(&instance.workspace_id, parent_id)
+            .await
+            .map_err(store_error)?;
+        Ok(match parent {
+            Some(p) if p.integration_id.is_some() => FlowLayers {
+                integration: Some(p.id),
+                universal: p.parent_id,
+            },
+            Some(p) => FlowLayers {
+                integration: None,
+                universal: Some(p.id),
+            },
+            None => FlowLayers {
+                integration: Some(parent_id.clone()),
+                universal: None,
+            },
+        })
     }
 
     /// A run the caller may see.
@@ -608,23 +639,29 @@ fn start_node<'g>(
     }
 }
 
+/// The flows one and two layers above a flow instance.
+#[derive(Debug, Default)]
+struct FlowLayers {
+    integration: Option<String>,
+    universal: Option<String>,
+}
+
 /// A new queued run of `instance`.
 fn new_row(
-    caller: &Caller,
     instance: &Element,
     conn: &Element,
     start: &str,
     input: Value,
     launch: &Launch,
+    layers: FlowLayers,
 ) -> FlowRunRow {
     let id = osmosis_model::ids::object_id();
     let now = crate::clock::now_ms();
     let customer_id = conn.customer_id.clone().unwrap_or_default();
-    let universal = instance.doc_str("universalParentId").map(str::to_owned);
-    let integration_flow = instance
-        .parent_id
-        .clone()
-        .filter(|p| Some(p) != universal.as_ref());
+    let FlowLayers {
+        integration: integration_flow,
+        universal,
+    } = layers;
     let mut record = Map::new();
     let mut put = |k: &str, v: Value| {
         record.insert(k.to_owned(), v);
@@ -658,7 +695,6 @@ fn new_row(
     if let Some(meta) = launch.meta.clone().filter(|m| !m.is_null()) {
         put("meta", meta);
     }
-    let _ = caller;
     FlowRunRow {
         seq: 0,
         id,

@@ -22,7 +22,11 @@ use crate::connections::call_trace::Trace;
 use crate::data_links::{FindLinksParams, LinkRequest};
 use crate::elements::InstanceSelector;
 
-/// Pages a list node reads at most (one output per record).
+/// Pages a list node reads at most (one output per record). A list with more
+/// pages fails the node run rather than go on with the records read so far: a
+/// flow over "every record" that quietly saw only the first pages would skip the
+/// rest without anyone knowing (and a connector whose cursor never ends would
+/// otherwise pass for a short list).
 const MAX_LIST_PAGES: usize = 100;
 
 /// The action type a node type runs, for the nodes that run one.
@@ -138,10 +142,19 @@ pub(crate) async fn execute(
                 }
                 match page.get("cursor").filter(|c| !c.is_null()) {
                     Some(c) => page_input["cursor"] = c.clone(),
-                    None => break,
+                    None => return Ok(records),
                 }
             }
-            Ok(records)
+            // Pages left after the most this node reads (see `MAX_LIST_PAGES`).
+            Err(ApiError::new(
+                osmosis_model::error::ErrorType::FlowRun,
+                Some("too_many_pages"),
+                format!(
+                    "The list has more than {MAX_LIST_PAGES} pages ({} records read); narrow it with a filter or a search",
+                    records.len()
+                ),
+            )
+            .into())
         }
     }
 }

@@ -16,14 +16,17 @@
 //! * **`for-each-v2`** runs its body (from `config.rootNodeKey`) once per item of
 //!   `config.items`, in order; the body's root sees `$.input.<loop key>` as
 //!   `{item, index}`. The loop node's single output is an array: for each item,
-//!   the output of the last node run of that iteration (an item whose iteration
-//!   produced nothing, e.g. stopped by a filter, adds nothing). Its own links
+//!   the last output of the iteration's node runs that no node run followed
+//!   (where a path of the body ended, as for the run's output below). An item
+//!   whose iteration has no such output — e.g. a filter stopped it — adds
+//!   nothing, not the output of a node before the filter. Its own links
 //!   continue after the loop. The deprecated `for-each` has no body: each item is
 //!   one output, so what it links to runs once per item.
 //! * **`filter`** passes its input (the upstream outputs by key) as its one output
 //!   when `config.filter` holds, and produces no output otherwise.
 //! * **List nodes** (`list-data-records`, `search-data-records`,
-//!   `find-data-records`) produce one output per record (every page is read).
+//!   `find-data-records`) produce one output per record (every page is read; a
+//!   list longer than the pages a node reads fails the node run, see `nodes`).
 //! * **`onError: continue`**: the failed node run is recorded with its error and
 //!   produces no output, so nothing downstream of it runs on that path; other
 //!   branches go on and the run can complete. `stop` (the default) fails the run.
@@ -193,7 +196,7 @@ impl RunContext {
 
     /// Runs node runs from `start` until none is left in this scope (the run, or
     /// one iteration of a loop); answers the outputs of the node runs that
-    /// completed, in order.
+    /// completed with no node run after them (the ends of the paths), in order.
     fn walk(
         self: &Arc<Self>,
         scope: String,
@@ -252,7 +255,12 @@ impl RunContext {
                 }
                 match result {
                     Ok(produced) => {
-                        completed.extend(produced.outputs.iter().cloned());
+                        // Only where a path ended: a node run whose outputs went on
+                        // (or that a filter downstream then stopped) is not the
+                        // scope's result.
+                        if produced.children.is_empty() {
+                            completed.extend(produced.outputs.iter().cloned());
+                        }
                         for child in produced.children {
                             if this.graph.is_join(&child.node_key) {
                                 join_into(&mut joins, child);
@@ -672,7 +680,7 @@ impl RunContext {
     }
 
     /// Runs one loop body iteration (`for-each-v2`); answers the outputs of its
-    /// node runs in order.
+    /// node runs that no node run followed, in order.
     pub(crate) async fn iterate(
         self: &Arc<Self>,
         loop_node: &Node,

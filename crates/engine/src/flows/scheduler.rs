@@ -137,6 +137,13 @@ impl Engine {
         let mut last_purge = Instant::now() - Duration::from_secs(3600);
         let mut failures = 0u32;
         loop {
+            // Renew before claiming: after a stall longer than the lease (a frozen
+            // process, a slow database) this node's own leases have lapsed, and the
+            // claim must not see its running runs as free.
+            if last_beat.elapsed() >= lease / 3 {
+                last_beat = Instant::now();
+                self.heartbeat(&node).await;
+            }
             let mut full = false;
             match self.claim_flow_runs(&node).await {
                 Ok(n) => {
@@ -150,18 +157,20 @@ impl Engine {
                     }
                 }
             }
-            if last_beat.elapsed() >= lease / 3 {
-                last_beat = Instant::now();
-                self.heartbeat(&node).await;
-            }
             if last_purge.elapsed() >= Duration::from_secs(3600) {
                 last_purge = Instant::now();
                 let before = crate::clock::now_ms() - self.flow_limits.retention.as_millis() as i64;
-                match self.stores.flow_runs.purge_flow_runs(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "deleted flow runs past their retention"),
-                    Err(e) => tracing::warn!(error = %e, "could not delete old flow runs"),
-                }
+                // Beside the loop: a long delete must not hold back the heartbeat.
+                let flow_runs = Arc::clone(&self.stores.flow_runs);
+                tokio::spawn(async move {
+                    match flow_runs.purge_flow_runs(before).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(deleted = n, "deleted flow runs past their retention")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "could not delete old flow runs"),
+                    }
+                });
             }
             if full {
                 continue;
@@ -189,6 +198,13 @@ impl Engine {
             .await?;
         let count = rows.len();
         for row in rows {
+            // A run this node still executes, whose lease lapsed before the
+            // heartbeat renewed it: the claim renewed it; a second execution
+            // would repeat its calls.
+            if self.flow_scheduler.active.contains_key(&row.id) {
+                tracing::warn!(flow_run = %row.id, "claimed a flow run this node already runs; it goes on once");
+                continue;
+            }
             self.spawn_run(node.to_owned(), row);
         }
         Ok(count)

@@ -10,9 +10,12 @@ use osmosis_model::element_type::Layering;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
+use crate::elements::{BeforeWrite, WriteMode};
 use crate::errors::store_error;
 use crate::refs::Ref;
 use crate::{Caller, Engine};
+
+pub mod schedule;
 
 /// `FlowNodeType` of the SDK (docs/spec/api-surface.md §6.1), deprecated types included.
 pub const FLOW_NODE_TYPES: &[&str] = &[
@@ -160,6 +163,10 @@ pub fn flow_graph_errors(nodes: &Map<String, Value>, has_integration: bool) -> V
             ));
         } else if !has_integration && NEEDS_INTEGRATION.contains(&t) {
             // Universal flows may hold such nodes; they are configured per integration.
+        } else if t == "schedule-trigger" {
+            if let Some(problem) = schedule::problem(node.get("config")) {
+                errors.push(config_error(format!("Node `{key}`: {problem}"), Some(key)));
+            }
         }
         for target in links_of(node) {
             if !nodes.contains_key(&target) {
@@ -338,7 +345,10 @@ pub(super) async fn prepare(
 }
 
 /// Flows and flow instances: the graph validated and dependencies recorded on
-/// every write.
+/// every write. What instances add — customisation bookkeeping per part,
+/// instances made for every connection (`autoCreateInstances`), and their
+/// triggers set up while enabled — is the flows service's (`flows::instances`),
+/// reached through the engine.
 pub(crate) struct FlowHooks;
 
 #[async_trait::async_trait]
@@ -348,9 +358,105 @@ impl crate::elements::ElementHooks for FlowHooks {
         engine: &Engine,
         caller: &Caller,
         el: &mut Element,
-        _body: &Map<String, Value>,
+        body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
-        prepare(engine, caller, el).await
+        if el.element_type != ElementType::FlowInstance {
+            return prepare(engine, caller, el).await;
+        }
+        let problems = engine.flow_instance_prepare(el, body).await?;
+        prepare(engine, caller, el).await?;
+        if !problems.is_empty() {
+            let mut errors = el
+                .doc
+                .get("errors")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            errors.extend(problems);
+            el.doc.insert("errors".into(), Value::Array(errors));
+            el.state = ElementState::ConfigurationError;
+        }
+        Ok(())
+    }
+
+    async fn before_insert(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        el: &mut Element,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        if el.element_type == ElementType::FlowInstance {
+            engine.flow_instance_before_insert(el, body).await?;
+        }
+        self.prepare(engine, caller, el, body).await
+    }
+
+    async fn after_insert(&self, engine: &Engine, el: &Element) {
+        match el.element_type {
+            ElementType::FlowInstance => engine.flow_instance_inserted(el).await,
+            _ => engine.flow_inserted(el).await,
+        }
+    }
+
+    async fn before_write(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        current: Element,
+        body: Map<String, Value>,
+        mode: WriteMode,
+    ) -> Result<BeforeWrite, ApiError> {
+        let written = match current.element_type {
+            ElementType::FlowInstance => {
+                engine
+                    .flow_instance_write(caller, current, body, mode)
+                    .await?
+            }
+            _ => engine.flow_write(caller, current, body, mode).await?,
+        };
+        Ok(BeforeWrite::Done(written))
+    }
+
+    fn after_write(&self, engine: &Engine, before: &Element, after: &Element) {
+        engine.flow_written(before, after);
+    }
+
+    async fn after_archive(&self, engine: &Engine, el: &Element) {
+        if el.element_type == ElementType::FlowInstance {
+            engine.flow_instance_archived(el).await;
+        }
+    }
+
+    /// An instance shows which revisions of its flow it was taken from.
+    async fn render(
+        &self,
+        _engine: &Engine,
+        _caller: &Caller,
+        el: &Element,
+        m: &mut Map<String, Value>,
+        _depth: crate::elements::Depth,
+    ) -> Result<(), ApiError> {
+        for f in ["flowRevision", "universalFlowRevision"] {
+            if let Some(v) = el.doc.get(f) {
+                m.insert(f.into(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /flow-instances/{id}/setup` re-validates the instance and sets its
+    /// triggers up again.
+    async fn refresh(
+        &self,
+        engine: &Engine,
+        caller: &Caller,
+        current: &Element,
+    ) -> Option<Result<Element, ApiError>> {
+        if current.element_type != ElementType::FlowInstance {
+            return None;
+        }
+        Some(engine.flow_instance_setup(caller, current).await)
     }
 }
 

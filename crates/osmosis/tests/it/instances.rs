@@ -117,18 +117,27 @@ async fn instances_are_made_on_demand_from_the_most_specific_parent() {
     assert_eq!(again["id"], second["id"]);
     let (_, list) = s.get(&format!("/connections/{conn}/flows"), &alice).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    // enable()/disable() patch `enabled`; editing customises the instance.
+    // enable()/disable() patch `enabled` (instances are enabled by default),
+    // which customises nothing; editing the name does.
     let (_, patched) = s
         .patch(
             &format!("/connections/{conn}/flows/sync"),
             &alice,
-            json!({"enabled": true}),
+            json!({"enabled": false}),
         )
         .await;
-    assert_eq!(patched["enabled"], true);
-    assert_eq!(patched["isCustomized"], true);
+    assert_eq!(patched["enabled"], false);
+    assert_eq!(patched["isCustomized"], false);
     let (_, listed) = s.get("/flow-instances?enabled=true", &alice).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let (_, renamed) = s
+        .patch(
+            &format!("/connections/{conn}/flows/sync"),
+            &alice,
+            json!({"name": "Mine"}),
+        )
+        .await;
+    assert_eq!(renamed["isCustomized"], true);
     // Admins see all instances and may filter by customer.
     let (_, all) = s.get("/flow-instances", &admin).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
