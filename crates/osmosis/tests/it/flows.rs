@@ -49,7 +49,10 @@ async fn a_flow_runs_its_nodes_and_records_each_node_run() {
         .await;
     assert_eq!(status, 200, "{run}");
     // Its connection had nothing else to run: the node that took it runs it at once.
-    assert!(["queued", "running"].contains(&run["state"].as_str().unwrap()), "{run}");
+    assert!(
+        ["queued", "running"].contains(&run["state"].as_str().unwrap()),
+        "{run}"
+    );
     let id = run["id"].as_str().unwrap();
     let run = finished(&s, &f.alice, id).await;
     assert_eq!(run["state"], "completed", "{run}");

@@ -345,7 +345,10 @@ async fn a_run_created_at_the_head_of_its_queue_is_claimed_by_its_creator() {
         ],
     )
     .await;
-    assert_eq!(outcomes, [WriteOutcome::Claimed, Applied, WriteOutcome::Claimed]);
+    assert_eq!(
+        outcomes,
+        [WriteOutcome::Claimed, Applied, WriteOutcome::Claimed]
+    );
     let a1 = get(store, "a1").await.unwrap();
     assert_eq!((a1.state.as_str(), a1.attempts), ("running", 1));
     assert_eq!(get(store, "a2").await.unwrap().state, "queued");
