@@ -171,40 +171,29 @@ impl Server {
     /// A server (outbound calls may reach this machine) whose calls to external
     /// apps have these deadlines.
     pub async fn start_with_deadlines(deadlines: osmosis_engine::Deadlines) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg_database) = fresh_database(dir.path()).await;
-        let key = osmosis_connectors::sealing::EncryptionKey::generate();
-        let extras = Extras {
+        Server::start_with(Extras {
             deadlines: Some(deadlines),
             ..Extras::default()
-        };
-        let server = Server::serve(
-            database_url,
-            pg_database,
-            key,
-            AllowList::loopback(),
-            dir,
-            extras,
-        )
-        .await;
-        server
-            .engine
-            .create_workspace("Test", Some(WS_KEY.into()), Some(WS_SECRET.into()))
-            .await
-            .expect("workspace");
-        server
+        })
+        .await
     }
 
     /// A server (outbound calls may reach this machine) whose flow runs have
     /// these limits.
     pub async fn start_with_flow_limits(limits: osmosis_engine::flows::FlowLimits) -> Server {
+        Server::start_with(Extras {
+            flow_limits: Some(limits),
+            ..Extras::default()
+        })
+        .await
+    }
+
+    /// A server (outbound calls may reach this machine) with `extras`, and the
+    /// test workspace.
+    pub async fn start_with(extras: Extras) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database(dir.path()).await;
         let key = osmosis_connectors::sealing::EncryptionKey::generate();
-        let extras = Extras {
-            flow_limits: Some(limits),
-            ..Extras::default()
-        };
         let server = Server::serve(
             database_url,
             pg_database,
