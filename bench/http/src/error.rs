@@ -41,6 +41,10 @@ pub enum BenchError {
     Request(#[from] hyper::http::Error),
     #[error("{failures} requests got a non-2xx answer, e.g. {sample}")]
     FailedRequests { failures: u64, sample: String },
+    #[error("{0}")]
+    FlowRun(String),
+    #[error("{failures} flow runs failed, e.g. {sample}")]
+    FailedRuns { failures: u64, sample: String },
     #[error("cannot sign the token: {0}")]
     Token(#[from] jsonwebtoken::errors::Error),
 }

@@ -20,13 +20,13 @@ use serde_json::json;
 use crate::error::BenchError;
 
 /// One server the clients talk to: its `host:port` and the request path.
-struct Target {
-    authority: String,
-    path: String,
+pub(crate) struct Target {
+    pub(crate) authority: String,
+    pub(crate) path: String,
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Self, BenchError> {
+    pub(crate) fn parse(url: &str) -> Result<Self, BenchError> {
         let bad_url = || BenchError::BadUrl(url.to_string());
         let rest = url.strip_prefix("http://").ok_or_else(bad_url)?;
         let (authority, path) = rest
@@ -58,6 +58,9 @@ pub struct Plan {
     warmup: Duration,
     duration: Duration,
     max_requests: u64,
+    /// Count a request when its answer arrives in the measured time, whenever it
+    /// was sent (off: only requests sent after the warm-up count).
+    by_completion: bool,
 }
 
 impl Plan {
@@ -102,7 +105,16 @@ impl Plan {
             warmup,
             duration,
             max_requests,
+            by_completion: false,
         })
+    }
+
+    /// Counts requests by when they completed (`--by-completion`): with latencies
+    /// near the measured time, requests sent during the warm-up and answered
+    /// after it count, so the throughput is not biased against a slow server.
+    pub fn by_completion(mut self, on: bool) -> Self {
+        self.by_completion = on;
+        self
     }
 
     fn request(&self, target: &Target, uniq: &str) -> Result<Request<Full<Bytes>>, BenchError> {
@@ -250,7 +262,8 @@ async fn client(shared: Rc<Shared>, index: usize) -> Result<Histogram<u64>, Benc
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         let done = Instant::now();
-        if sent < shared.measure_from || done > shared.end {
+        let before = if plan.by_completion { done } else { sent };
+        if before < shared.measure_from || done > shared.end {
             continue;
         }
         shared.measured.set(shared.measured.get() + 1);

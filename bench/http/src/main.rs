@@ -5,6 +5,7 @@
 
 mod baseline;
 mod error;
+mod flow_run;
 mod load;
 mod token;
 
@@ -49,8 +50,12 @@ enum Command {
     Load {
         /// `http://127.0.0.1:PORT/path` (loopback HTTP/1.1 only). Repeat it for
         /// several nodes: the clients are dealt round-robin over the URLs.
-        #[arg(long = "url", required = true)]
+        #[arg(long = "url", required_unless_present = "url_file")]
         urls: Vec<String>,
+        /// More URLs, one a line (appended to the `--url`s), e.g. one flow start
+        /// URL per connection.
+        #[arg(long)]
+        url_file: Option<PathBuf>,
         #[arg(long, default_value = "GET")]
         method: String,
         /// Sent as `Authorization: Bearer <token>` on every request.
@@ -70,6 +75,22 @@ enum Command {
         /// Stop early after this many measured requests.
         #[arg(long, default_value_t = 2_000_000)]
         max_requests: u64,
+        /// Each request is a whole flow run: `POST` the body to the URL (a flow's
+        /// `/connections/{c}/flows/{f}/run`; answers the run with its `id`), then
+        /// `GET` the `--poll` path on the same connection until the run's `state`
+        /// is final. Latency is from the POST to the final answer; a run counts
+        /// when it `completed`. With several URLs run n goes to URL n mod count.
+        /// `--max-requests` caps the runs started after the warm-up.
+        #[arg(long)]
+        flow_run: bool,
+        /// With `--flow-run`: the path polled for a run, `{id}` its id.
+        #[arg(long, default_value = "/flow-runs/{id}?wait=30")]
+        poll: String,
+        /// Count a request (a run) when its answer arrives in the measured time,
+        /// whenever it was sent; by default only requests sent after the warm-up
+        /// count, which undercounts a server whose latency nears the duration.
+        #[arg(long)]
+        by_completion: bool,
     },
     /// Print an HS256 JWT as the SDK mints them (expires in an hour).
     Token {
@@ -116,7 +137,8 @@ fn run(command: Command) -> Result<(), BenchError> {
                 .block_on(baseline::serve(listen, &data_dir, responses))
         }
         Command::Load {
-            urls,
+            mut urls,
+            url_file,
             method,
             token,
             body,
@@ -124,7 +146,31 @@ fn run(command: Command) -> Result<(), BenchError> {
             warmup,
             duration,
             max_requests,
+            flow_run,
+            poll,
+            by_completion,
         } => {
+            if let Some(path) = url_file {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| BenchError::ReadFile { path, source })?;
+                urls.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from),
+                );
+            }
+            if flow_run {
+                return flow_runs(
+                    &urls,
+                    poll,
+                    token,
+                    body,
+                    (clients, warmup, duration),
+                    max_requests,
+                    by_completion,
+                );
+            }
             let plan = load::Plan::new(
                 &urls,
                 &method,
@@ -134,7 +180,8 @@ fn run(command: Command) -> Result<(), BenchError> {
                 secs(warmup)?,
                 secs(duration)?,
                 max_requests,
-            )?;
+            )?
+            .by_completion(by_completion);
             // One thread: the generator takes at most one of the machine's cores.
             let report = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -163,6 +210,43 @@ fn run(command: Command) -> Result<(), BenchError> {
             Ok(())
         }
     }
+}
+
+/// `load --flow-run`: prints the report's JSON line; fails when any run failed.
+#[allow(clippy::too_many_arguments)]
+fn flow_runs(
+    urls: &[String],
+    poll: String,
+    token: Option<String>,
+    body: Option<String>,
+    (clients, warmup, duration): (usize, f64, f64),
+    max_runs: u64,
+    by_completion: bool,
+) -> Result<(), BenchError> {
+    let plan = flow_run::FlowPlan::new(
+        urls,
+        poll,
+        token,
+        body,
+        clients,
+        secs(warmup)?,
+        secs(duration)?,
+        max_runs,
+    )?
+    .by_completion(by_completion);
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?
+        .block_on(flow_run::run(plan))?;
+    println!("{}", report.to_json());
+    if report.failures() > 0 {
+        return Err(BenchError::FailedRuns {
+            failures: report.failures(),
+            sample: report.failure_sample.clone().unwrap_or_default(),
+        });
+    }
+    Ok(())
 }
 
 fn secs(s: f64) -> Result<Duration, BenchError> {
