@@ -322,12 +322,19 @@ for_each_backend! {
             for chunk in ids.chunks(IDS_PER_STATEMENT) {
                 let mut q = QueryBuilder::<DB>::new("UPDATE flow_runs SET locked_until = ");
                 q.push_bind(lease_until_ms);
-                q.push(" WHERE locked_by = ").push_bind(node);
+                q.push(" WHERE id IN (SELECT id FROM flow_runs WHERE locked_by = ")
+                    .push_bind(node);
                 q.push(" AND state = 'running' AND id IN (");
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind(id);
                 }
+                // A run whose row a group commit holds right now is skipped (on
+                // PostgreSQL): that commit is its own run's progress, and waiting
+                // for it while it waits for rows this statement holds is a
+                // deadlock. The next heartbeat renews it, well within the lease.
+                q.push(")");
+                q.push(<DB as Backend>::CLAIM_LOCK);
                 // The rows updated are the runs `node` still holds: answer those
                 // of them asked to stop.
                 q.push(") RETURNING id, stop_requested");
