@@ -135,14 +135,25 @@ impl Engine {
         let lease = self.flow_limits.lease;
         let mut last_beat = Instant::now();
         let mut last_purge = Instant::now() - Duration::from_secs(3600);
-        let mut failures = 0u32;
+        let (mut failures, mut beat_failures) = (0u32, 0u32);
         loop {
             // Renew before claiming: after a stall longer than the lease (a frozen
             // process, a slow database) this node's own leases have lapsed, and the
-            // claim must not see its running runs as free.
+            // claim must not see its running runs as free. A failed renewal is
+            // tried again at the next turn, not a third of the lease later.
             if last_beat.elapsed() >= lease / 3 {
-                last_beat = Instant::now();
-                self.heartbeat(&node).await;
+                match self.heartbeat(&node).await {
+                    Ok(()) => {
+                        beat_failures = 0;
+                        last_beat = Instant::now();
+                    }
+                    Err(e) => {
+                        beat_failures += 1;
+                        if beat_failures.count_ones() == 1 {
+                            tracing::warn!(error = %e, failures = beat_failures, "could not renew flow run leases");
+                        }
+                    }
+                }
             }
             let mut full = false;
             match self.claim_flow_runs(&node).await {
@@ -238,8 +249,11 @@ impl Engine {
         });
     }
 
-    /// Renews this node's claims; marks the runs whose stop was requested.
-    async fn heartbeat(&self, node: &str) {
+    /// Renews this node's claims; marks the runs whose stop was requested. (On
+    /// PostgreSQL the renewal skips rows a group commit holds at that moment —
+    /// see `extend_flow_run_leases` — so the two never deadlock; the next turn
+    /// renews those.)
+    async fn heartbeat(&self, node: &str) -> Result<(), StoreError> {
         let ids: Vec<String> = self
             .flow_scheduler
             .active
@@ -247,22 +261,18 @@ impl Engine {
             .map(|e| e.key().clone())
             .collect();
         if ids.is_empty() {
-            return;
+            return Ok(());
         }
         let until = crate::clock::now_ms() + self.flow_limits.lease.as_millis() as i64;
-        match self
+        let stopping = self
             .stores
             .flow_runs
             .extend_flow_run_leases(node, &ids, until)
-            .await
-        {
-            Ok(stopping) => {
-                for id in stopping {
-                    self.flow_scheduler.stop_local(&id);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not renew flow run leases"),
+            .await?;
+        for id in stopping {
+            self.flow_scheduler.stop_local(&id);
         }
+        Ok(())
     }
 
     /// Executes one claimed run to its end and records how it ended.
