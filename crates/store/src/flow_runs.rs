@@ -162,7 +162,9 @@ pub trait FlowRunStore: Send + Sync + 'static {
 
     /// Extends `node`'s leases on `ids` to `lease_until_ms`; answers the ids among
     /// them whose stop was requested. A run whose lease another node took is left
-    /// alone.
+    /// alone. One statement locks the rows one by one: on PostgreSQL, while a
+    /// group commit of the same runs may hold some of them, give one id per call
+    /// (a single-row statement holds nothing while it waits).
     async fn extend_flow_run_leases(
         &self,
         node: &str,
@@ -322,19 +324,12 @@ for_each_backend! {
             for chunk in ids.chunks(IDS_PER_STATEMENT) {
                 let mut q = QueryBuilder::<DB>::new("UPDATE flow_runs SET locked_until = ");
                 q.push_bind(lease_until_ms);
-                q.push(" WHERE id IN (SELECT id FROM flow_runs WHERE locked_by = ")
-                    .push_bind(node);
+                q.push(" WHERE locked_by = ").push_bind(node);
                 q.push(" AND state = 'running' AND id IN (");
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind(id);
                 }
-                // A run whose row a group commit holds right now is skipped (on
-                // PostgreSQL): that commit is its own run's progress, and waiting
-                // for it while it waits for rows this statement holds is a
-                // deadlock. The next heartbeat renews it, well within the lease.
-                q.push(")");
-                q.push(<DB as Backend>::CLAIM_LOCK);
                 // The rows updated are the runs `node` still holds: answer those
                 // of them asked to stop.
                 q.push(") RETURNING id, stop_requested");

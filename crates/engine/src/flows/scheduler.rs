@@ -249,10 +249,16 @@ impl Engine {
         });
     }
 
-    /// Renews this node's claims; marks the runs whose stop was requested. (On
-    /// PostgreSQL the renewal skips rows a group commit holds at that moment —
-    /// see `extend_flow_run_leases` — so the two never deadlock; the next turn
-    /// renews those.)
+    /// Renews this node's claims; marks the runs whose stop was requested.
+    /// Stops at the first renewal that fails.
+    ///
+    /// On a shared database (PostgreSQL) each run's lease is renewed by a statement
+    /// of its own: one statement over many rows locks them one by one, in an order
+    /// of its choosing, while a group commit of this node's run progress holds
+    /// some of them and waits for others — a deadlock PostgreSQL breaks after a
+    /// second by failing one side (the renewal, so leases lapse and other nodes
+    /// take running runs over, repeating their calls; or the group commit, so runs
+    /// are left unfinished). A single-row statement holds nothing while it waits.
     async fn heartbeat(&self, node: &str) -> Result<(), StoreError> {
         let ids: Vec<String> = self
             .flow_scheduler
@@ -264,13 +270,20 @@ impl Engine {
             return Ok(());
         }
         let until = crate::clock::now_ms() + self.flow_limits.lease.as_millis() as i64;
-        let stopping = self
-            .stores
-            .flow_runs
-            .extend_flow_run_leases(node, &ids, until)
-            .await?;
-        for id in stopping {
-            self.flow_scheduler.stop_local(&id);
+        let per_statement = if self.stores.database.is_shared() {
+            1
+        } else {
+            ids.len()
+        };
+        for group in ids.chunks(per_statement) {
+            let stopping = self
+                .stores
+                .flow_runs
+                .extend_flow_run_leases(node, group, until)
+                .await?;
+            for id in stopping {
+                self.flow_scheduler.stop_local(&id);
+            }
         }
         Ok(())
     }
