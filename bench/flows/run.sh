@@ -18,7 +18,8 @@
 #
 # Knobs (environment): BENCH_CLIENTS (default "1 16 64"), BENCH_DURATION and
 # BENCH_WARMUP (seconds per point, default 10 and 2), BENCH_DATABASES (Osmosis's
-# databases, default "sqlite postgres"), BENCH_PEER=0 (skip n8n), BENCH_MANY=0
+# databases, default "sqlite postgres"), BENCH_PEER=0 (skip n8n), BENCH_SPREAD=0 (skip
+# the points where each client has a connection of its own), BENCH_MANY=0
 # (skip the many-connections point), BENCH_MANY_CONNECTIONS and BENCH_MANY_RUNS
 # (default 1000 connections, 10 runs each, started by BENCH_MANY_CLIENTS=16 clients),
 # BENCH_PG_URL (a database on the PostgreSQL server to use, default
@@ -296,6 +297,22 @@ PY
       --token "$admin" --body "$flow_body" --clients "$c" --warmup "$warmup" --duration "$duration" --by-completion
   done
 
+  # Each client on a connection of its own (customers 1..N), the like-for-like
+  # point for n8n's independent requests: runs of one connection run one at a time.
+  if [ "${BENCH_SPREAD:-1}" != 0 ]; then
+    local most
+    most="$(printf '%s\n' $clients | sort -n | tail -1)"
+    python3 "$here/connections.py" "$url" "$key" "$secret" "$integration" "$most" "$work/spread-ids"
+    sed "s|.*|$url/connections/&/flows/bench/run|" "$work/spread-ids" >"$work/spread-urls"
+    "$tool" load --flow-run --url-file "$work/spread-urls" --token "$admin" --body "$flow_body" \
+      --clients 4 --warmup 0 --duration 600 --max-requests "$most" >/dev/null
+    for c in $clients; do
+      head -n "$c" "$work/spread-urls" >"$work/spread-urls-$c"
+      point osmosis "$database" spread "$pid" --flow-run --url-file "$work/spread-urls-$c" \
+        --token "$admin" --body "$flow_body" --clients "$c" --warmup "$warmup" --duration "$duration" --by-completion
+    done
+  fi
+
   if [ "$many" != 0 ]; then
     python3 "$here/connections.py" "$url" "$key" "$secret" "$integration" "$many_n" "$work/many-ids"
     sed "s|.*|$url/connections/&/flows/bench/run|" "$work/many-ids" >"$work/many-urls"
@@ -311,7 +328,9 @@ PY
   # Every run is persisted: the rows of flow_runs and their states, and how the
   # many point's runs spread over its connections.
   local q_runs="SELECT state || ':' || count(*) FROM flow_runs GROUP BY state ORDER BY state"
-  local q_spread="SELECT coalesce(min(n), 0) || ':' || coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM flow_runs WHERE connection_id <> '$conn' GROUP BY connection_id) t"
+  local others="'$conn'"
+  [ -f "$work/spread-ids" ] && others="$others$(sed "s/.*/,'&'/" "$work/spread-ids" | tr -d '\n')"
+  local q_spread="SELECT coalesce(min(n), 0) || ':' || coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM flow_runs WHERE connection_id NOT IN ($others) GROUP BY connection_id) t"
   local q_nodes="SELECT count(*) FROM flow_node_runs"
   sql() {
     if [ "$database" = postgres ]; then

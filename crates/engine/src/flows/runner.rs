@@ -80,11 +80,13 @@ pub(crate) enum Abort {
     Store(String),
 }
 
-/// Flags the scheduler sets on a run it executes.
+/// Flags the scheduler sets on a run it executes, and whose run it is.
 #[derive(Debug, Default)]
 pub(crate) struct RunSignals {
     pub stop: AtomicBool,
     pub lease_lost: AtomicBool,
+    pub workspace_id: String,
+    pub customer_id: String,
 }
 
 /// One node run to execute.

@@ -40,10 +40,18 @@ pub(crate) struct Scheduler {
     active: DashMap<String, Arc<RunSignals>>,
     /// Signalled when a run ends on this node.
     endings: DashMap<String, Arc<Notify>>,
+    /// Runs that ended on this node in the last seconds, as stored: a client
+    /// waiting for one (`GET /flow-runs/{id}?wait=`) is answered from here.
+    recent: DashMap<String, (Instant, FlowRunRow)>,
     workspaces: DashMap<String, (Instant, Arc<osmosis_store::Workspace>)>,
     /// This node's name in claims, once its scheduler runs.
     node: std::sync::OnceLock<String>,
 }
+
+/// How long an ended run is kept for waiters, and how many are kept before the
+/// older ones are dropped.
+const RECENT: Duration = Duration::from_secs(10);
+const RECENT_MAX: usize = 4096;
 
 /// How long a workspace read for runs is used before it is read again.
 const WORKSPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -98,6 +106,27 @@ impl Scheduler {
             node: node.clone(),
             lease_until_ms: crate::clock::now_ms() + lease.as_millis() as i64,
         })
+    }
+
+    /// Run `id` as it ended on this node, if it did in the last seconds.
+    pub(crate) fn ended_row(&self, id: &str) -> Option<FlowRunRow> {
+        self.recent.get(id).map(|e| e.1.clone())
+    }
+
+    /// Whose run `id` is — `(workspace, customer)` — while this node executes it.
+    pub(crate) fn running_here(&self, id: &str) -> Option<(String, String)> {
+        self.active
+            .get(id)
+            .map(|s| (s.workspace_id.clone(), s.customer_id.clone()))
+    }
+
+    /// Keeps how run `id` ended for waiters (and forgets what is older than
+    /// [`RECENT`] once many are kept).
+    fn remember_ended(&self, row: FlowRunRow) {
+        if self.recent.len() >= RECENT_MAX {
+            self.recent.retain(|_, e| e.0.elapsed() < RECENT);
+        }
+        self.recent.insert(row.id.clone(), (Instant::now(), row));
     }
 
     /// Stops run `id` at its next node boundary if this node executes it.
@@ -223,10 +252,12 @@ impl Engine {
 
     /// Executes a run this node claimed, as a task of its own.
     pub(crate) fn spawn_run(&self, node: String, row: FlowRunRow) {
-        let signals = Arc::new(RunSignals::default());
-        signals
-            .stop
-            .store(row.stop_requested, std::sync::atomic::Ordering::Relaxed);
+        let signals = Arc::new(RunSignals {
+            stop: row.stop_requested.into(),
+            workspace_id: row.workspace_id.clone(),
+            customer_id: row.customer_id.clone(),
+            ..Default::default()
+        });
         self.flow_scheduler
             .active
             .insert(row.id.clone(), Arc::clone(&signals));
@@ -343,6 +374,11 @@ impl Engine {
             Ok(()) => {
                 let record = ctx.state.lock().map(|s| ctx.record_of(&s, state)).ok();
                 if let Some(record) = record {
+                    let mut ended = ctx.row.clone();
+                    ended.state = state.to_owned();
+                    ended.ended_ms = Some(now);
+                    ended.record = record.clone();
+                    self.flow_scheduler.remember_ended(ended);
                     self.notifications
                         .flow_run_event(
                             &row.workspace_id,

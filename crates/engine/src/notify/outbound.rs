@@ -91,7 +91,14 @@ pub struct Notifier {
     elements: Arc<dyn ElementStore>,
     jobs: JobQueue,
     http: OutboundClient,
+    /// Workspace settings as last read, by workspace id: every flow run asks
+    /// whether to notify three times, and settings change rarely. A change made
+    /// on this node applies at once, one made on another within [`SETTINGS_TTL`].
+    settings: Arc<dashmap::DashMap<String, (std::time::Instant, Value)>>,
 }
+
+/// How long a settings read answers whether to notify.
+const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Notifier {
     pub(crate) fn new(
@@ -105,6 +112,7 @@ impl Notifier {
             elements,
             jobs,
             http,
+            settings: Arc::default(),
         }
     }
 
@@ -144,11 +152,26 @@ impl Notifier {
         workspace_id: &str,
         event: &str,
     ) -> Result<Option<String>, ApiError> {
-        let settings = self
-            .workspaces
-            .workspace_settings(workspace_id)
-            .await
-            .map_err(store_error)?;
+        let cached = self
+            .settings
+            .get(workspace_id)
+            .filter(|e| e.0.elapsed() < SETTINGS_TTL)
+            .map(|e| e.1.clone());
+        let settings = match cached {
+            Some(s) => s,
+            None => {
+                let s = self
+                    .workspaces
+                    .workspace_settings(workspace_id)
+                    .await
+                    .map_err(store_error)?;
+                self.settings.insert(
+                    workspace_id.to_owned(),
+                    (std::time::Instant::now(), s.clone()),
+                );
+                s
+            }
+        };
         let Some(uri) = settings.get("webhookUri").and_then(Value::as_str) else {
             return Ok(None);
         };
@@ -288,6 +311,7 @@ impl Notifier {
             .set_workspace_settings(&caller.workspace.id, &settings)
             .await
             .map_err(store_error)?;
+        self.settings.remove(&caller.workspace.id);
         Ok(settings)
     }
 }
