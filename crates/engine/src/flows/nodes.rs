@@ -52,12 +52,11 @@ fn action_kind(node_kind: &str) -> Option<&'static str> {
 /// Runs `node` with `input`; answers its outputs.
 pub(crate) async fn execute(
     ctx: &Arc<RunContext>,
-    _scope: &str,
     node: &Node,
     run_id: &str,
     input: &Map<String, Value>,
 ) -> Result<Vec<Value>, NodeFailure> {
-    let vars = ctx.vars_of(input);
+    let vars = ctx.variables(input);
     match node.kind.as_str() {
         k if super::graph::TRIGGERS.contains(&k) => Ok(vec![ctx
             .row

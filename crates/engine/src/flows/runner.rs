@@ -355,7 +355,7 @@ impl RunContext {
     }
 
     /// The variables of one node run.
-    fn variables(&self, input: &Map<String, Value>) -> Value {
+    pub(crate) fn variables(&self, input: &Map<String, Value>) -> Value {
         let mut vars = self.base_vars.clone();
         vars.insert("input".into(), Value::Object(input.clone()));
         Value::Object(vars)
@@ -399,13 +399,7 @@ impl RunContext {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let executed = tokio::time::timeout(
             remaining.max(Duration::from_millis(1)),
-            trace.scope(super::nodes::execute(
-                self,
-                &scope,
-                &node,
-                &plan.id,
-                &plan.input,
-            )),
+            trace.scope(super::nodes::execute(self, &node, &plan.id, &plan.input)),
         )
         .await;
         let result = match executed {
@@ -704,10 +698,6 @@ impl RunContext {
         self.walk(scope, vec![plan])
             .await
             .map_err(NodeFailure::Abort)
-    }
-
-    pub(crate) fn vars_of(&self, input: &Map<String, Value>) -> Value {
-        self.variables(input)
     }
 }
 
