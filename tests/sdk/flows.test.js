@@ -318,6 +318,44 @@ describe('flow runs', () => {
     assert.deepEqual(stopped.items.map((r) => r.id), [started.id]);
   });
 
+  it('flowInstance(x) enable/disable/setup/reset/updateToLatestFlow, for its customer only', async () => {
+    const key = unique('life');
+    await admin.flows.create({
+      key, name: 'Life', integrationId: integration.id,
+      nodes: { start: { type: 'api-trigger', links: [{ key: 'shape' }] }, shape: { type: 'transform-data', config: { output: { ok: true } } } },
+    });
+    const mine = a.flowInstance({ flowKey: key, connectionId: conn.id, autoCreate: true });
+    const made = check('FlowInstanceApiResponse', await mine.get(), 'flowInstance.get({autoCreate})');
+    assert.equal(made.enabled, true);
+    const byId = a.flowInstance(made.id);
+    assert.equal(check('FlowInstanceApiResponse', await byId.disable(), 'flowInstance.disable').enabled, false);
+    await expectError(byId.startRun({ input: {} }), 'BadRequestError', 'invalid_field');
+    assert.equal(check('FlowInstanceApiResponse', await byId.enable(), 'flowInstance.enable').enabled, true);
+    check('FlowInstanceApiResponse', await byId.setup(), 'flowInstance.setup');
+    // A rename customises the name; a selective reset takes the flow's back.
+    const renamed = check('FlowInstanceApiResponse', await byId.patch({ name: 'Mine' }), 'flowInstance.patch');
+    assert.equal(renamed.customized?.name, true);
+    const reset = check('FlowInstanceApiResponse', await byId.reset({ name: true }), 'flowInstance.reset');
+    assert.equal(reset.name, 'Life');
+    // The flow changes; the instance takes it on update-to-latest.
+    await admin.flow(key).patch({ nodes: { start: { type: 'api-trigger', links: [{ key: 'shape' }] }, shape: { type: 'transform-data', config: { output: { ok: 2 } } } } });
+    const latest = check('FlowInstanceApiResponse', await byId.updateToLatestFlow(), 'flowInstance.updateToLatestFlow');
+    assert.deepEqual(latest.nodes.shape.config, { output: { ok: 2 } });
+    const run = await ended(a, (await byId.startRun({ input: {} })).id);
+    assert.equal(run.state, 'completed');
+    assert.deepEqual(await a.flowRun(run.id).getOutput(), { ok: 2 });
+    // Another customer reaches none of it.
+    const theirs = b.flowInstance(made.id);
+    for (const [what, call] of [
+      ['disable', () => theirs.disable()],
+      ['setup', () => theirs.setup()],
+      ['reset', () => theirs.reset({ name: true })],
+      ['updateToLatestFlow', () => theirs.updateToLatestFlow()],
+    ]) {
+      await expectError(call(), 'BadRequestError', 'not_found', what);
+    }
+  });
+
   it("a customer can neither read nor start another customer's runs", async () => {
     const theirs = (await a.flowRuns.find({ connectionFlowId: instance.id, state: 'completed' })).items[0];
     const sends = await a.flowRun(theirs.id).getNodeRuns('send');

@@ -845,3 +845,31 @@ async fn flow_run_routes_answer_hostile_input_with_a_clean_4xx() {
     assert_eq!(listed(&s, &s.admin(), "").await, vec![id]);
     s.finish().await;
 }
+
+/// An access token in the query is not a credential on any flow route: only the
+/// `Authorization` header is, so a token that leaks into a URL (logs, referrers)
+/// opens nothing.
+#[tokio::test]
+async fn flow_routes_refuse_a_token_in_the_query() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 0).await;
+    let t = &f.alice;
+    for (method, path) in [
+        ("GET", format!("/flow-runs?token={t}")),
+        ("GET", format!("/flow-runs/x?wait=1&token={t}")),
+        ("POST", format!("/flow-runs?access_token={t}")),
+        (
+            "POST",
+            format!("/connections/{}/flows/x/run?token={t}", f.alice_conn),
+        ),
+        ("POST", format!("/flow-instances/x/run?token={t}")),
+        (
+            "POST",
+            format!("/flow-instances/x/update-to-latest-flow?token={t}"),
+        ),
+    ] {
+        let r = s.call(method, &path, None, Some(json!({}))).await;
+        assert_error(&r, 401, "bad_request", "not_authenticated");
+    }
+    s.finish().await;
+}
