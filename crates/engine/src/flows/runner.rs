@@ -116,6 +116,10 @@ fn node_run_id(parts: &[&str]) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How many times a failed write of a run's progress is tried again (0.1 s
+/// apart, doubling: about 6 s in all) before the run is left to its lease.
+const FLUSH_RETRIES: u32 = 6;
+
 /// Node types whose runs may change something outside the engine.
 fn calls_out(kind: &str) -> bool {
     !matches!(
@@ -319,9 +323,23 @@ impl RunContext {
             ended_ms: finish.map(|(_, at)| at),
             record,
         });
-        let outcomes = super::write_all(&self.engine, writes)
-            .await
-            .map_err(Abort::Store)?;
+        // A database that refuses for a moment (a busy pool, a restart) must not
+        // leave the run to wait out its lease: the writes are idempotent (node
+        // runs by id, the record by owner), so they are tried again for a few
+        // seconds first.
+        let mut attempt = 0;
+        let outcomes = loop {
+            match super::write_all(&self.engine, writes.clone()).await {
+                Ok(outcomes) => break outcomes,
+                Err(e) if attempt >= FLUSH_RETRIES => return Err(Abort::Store(e)),
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "could not store a flow run's progress; trying again");
+                    let pause = crate::clock::backoff_ms(100, 2_000, i64::from(attempt));
+                    tokio::time::sleep(Duration::from_millis(pause as u64)).await;
+                }
+            }
+        };
         if outcomes.last() == Some(&WriteOutcome::Refused) {
             self.signals.lease_lost.store(true, Ordering::Relaxed);
             return Err(Abort::LeaseLost);
