@@ -142,8 +142,11 @@ pub struct FlowRunQuery {
 
 #[async_trait]
 pub trait FlowRunStore: Send + Sync + 'static {
-    /// Applies `writes` in order in one transaction; answers one outcome per write.
-    /// A database error fails the whole batch (nothing of it is stored).
+    /// Applies `writes` in one transaction; answers one outcome per write. Every
+    /// create comes first (in order), then every node run, then every update (in
+    /// order): for the writes of different runs the order makes no difference, and
+    /// a run's own writes keep theirs (its node runs before its record). A
+    /// database error fails the whole batch (nothing of it is stored).
     async fn apply_flow_writes(
         &self,
         writes: &[FlowWrite],
@@ -226,8 +229,11 @@ const NODE_COLUMNS: &str = "seq, workspace_id, run_id, id, node_key, status, cre
 /// infer it from a narrower condition, uses the index too.
 const UNFINISHED: &str = "state IN ('queued', 'running')";
 
-/// Node runs per `INSERT` (8 binds each), well below SQLite's bind limit.
+/// Node runs per `INSERT` (7 binds each), well below SQLite's bind limit.
 const NODE_RUNS_PER_STATEMENT: usize = 64;
+
+/// Runs per `INSERT` or `UPDATE` of a batch (14 binds at most each).
+const RUNS_PER_STATEMENT: usize = 64;
 
 /// Run ids per lease extension statement.
 const IDS_PER_STATEMENT: usize = 500;
@@ -266,7 +272,7 @@ for_each_backend! {
                 return Ok(Vec::new());
             }
             let mut conn = self.writer().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
             // Dropping the transaction on an error rolls it back.
             let outcomes = apply_all(&mut tx, writes).await?;
             tx.commit().await?;
@@ -451,7 +457,9 @@ for_each_backend! {
         }
     }
 
-    /// The writes of one batch, in order, inside its transaction.
+    /// The writes of one batch inside its transaction, a few statements for the
+    /// whole batch rather than one or two per write: every create, then every node
+    /// run, then every update (see [`FlowRunStore::apply_flow_writes`]).
     async fn apply_all(
         tx: &mut <DB as sqlx::Database>::Connection,
         writes: &[FlowWrite],
@@ -475,128 +483,229 @@ for_each_backend! {
                 q.build().execute(&mut *tx).await?;
             }
         }
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for write in writes {
-            let applied = match write {
+        let mut outcomes = vec![WriteOutcome::Applied; writes.len()];
+        apply_creates(tx, writes, &mut outcomes).await?;
+        let node_runs: Vec<&NodeRunRow> = writes
+            .iter()
+            .flat_map(|w| match w {
+                FlowWrite::NodeRuns(rows) => rows.as_slice(),
+                _ => &[],
+            })
+            .collect();
+        for chunk in node_runs.chunks(NODE_RUNS_PER_STATEMENT) {
+            insert_node_runs(chunk).build().execute(&mut *tx).await?;
+        }
+        apply_updates(tx, writes, &mut outcomes).await?;
+        Ok(outcomes)
+    }
+
+    /// The creates of a batch: the queue cap counted once per connection (a
+    /// batch's own creates count as queued, claimed or not: at the cap's edge a
+    /// batch may refuse one run early, never accept one too many), the accepted
+    /// runs inserted in the batch's order (their `seq` follows it), then those
+    /// asking for a claim claimed when they are their connection's head.
+    async fn apply_creates(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        writes: &[FlowWrite],
+        outcomes: &mut [WriteOutcome],
+    ) -> Result<(), StoreError> {
+        let creates: Vec<(usize, &FlowRunRow, i64, Option<&Claim>)> = writes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| match w {
                 FlowWrite::Create {
                     run,
                     queue_cap,
                     claim,
-                } => {
-                    let created = create(run, *queue_cap)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected()
-                        == 1;
-                    if let (true, Some(claim)) = (created, claim) {
-                        if claim_created(run, claim)
-                            .build()
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected()
-                            == 1
-                        {
-                            outcomes.push(WriteOutcome::Claimed);
-                            continue;
-                        }
-                    }
-                    created
-                }
-                FlowWrite::NodeRuns(rows) => {
-                    for chunk in rows.chunks(NODE_RUNS_PER_STATEMENT) {
-                        insert_node_runs(chunk).build().execute(&mut *tx).await?;
-                    }
-                    true
-                }
-                FlowWrite::Update {
-                    workspace_id,
-                    id,
-                    owner,
-                    only_if_queued,
-                    state,
-                    ended_ms,
-                    record,
-                } => {
-                    let mut q = QueryBuilder::<DB>::new("UPDATE flow_runs SET state = ");
-                    q.push_bind(state);
-                    q.push(", record = ").push_bind(record.to_string());
-                    if let Some(ended) = ended_ms {
-                        q.push(", ended_ms = ").push_bind(*ended);
-                        q.push(", locked_by = NULL, locked_until = NULL");
-                    }
-                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
-                    q.push(" AND id = ").push_bind(id);
-                    if let Some(owner) = owner {
-                        q.push(" AND locked_by = ").push_bind(owner);
-                    }
-                    if *only_if_queued {
-                        q.push(" AND state = 'queued'");
-                    }
-                    q.build().execute(&mut *tx).await?.rows_affected() == 1
-                }
-            };
-            outcomes.push(if applied {
-                WriteOutcome::Applied
-            } else {
-                WriteOutcome::Refused
-            });
+                } => Some((i, run, *queue_cap, claim.as_ref())),
+                _ => None,
+            })
+            .collect();
+        if creates.is_empty() {
+            return Ok(());
         }
-        Ok(outcomes)
+        let mut connections: Vec<&str> = creates.iter().map(|c| c.1.connection_id.as_str()).collect();
+        connections.sort_unstable();
+        connections.dedup();
+        let mut queued: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for chunk in connections.chunks(IDS_PER_STATEMENT) {
+            // `state = 'queued'` alone would not let SQLite use the partial index.
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT connection_id, COUNT(*) AS n FROM flow_runs WHERE {UNFINISHED} \
+                 AND state = 'queued' AND connection_id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for c in chunk {
+                list.push_bind(*c);
+            }
+            q.push(") GROUP BY connection_id");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                queued.insert(row.try_get("connection_id")?, row.try_get("n")?);
+            }
+        }
+        let mut accepted = Vec::with_capacity(creates.len());
+        for (i, run, cap, claim) in creates {
+            let n = queued.entry(run.connection_id.clone()).or_default();
+            if *n < cap {
+                *n += 1;
+                accepted.push((i, run, claim));
+            } else {
+                outcomes[i] = WriteOutcome::Refused;
+            }
+        }
+        for chunk in accepted.chunks(RUNS_PER_STATEMENT) {
+            insert_runs(chunk.iter().map(|a| a.1))
+                .build()
+                .execute(&mut *tx)
+                .await?;
+        }
+        // One node makes a batch, so its claims share the node; the lease is the
+        // latest asked for (they differ by the milliseconds between the creates).
+        let claims: Vec<(usize, &FlowRunRow, &Claim)> = accepted
+            .iter()
+            .filter_map(|&(i, run, claim)| claim.map(|c| (i, run, c)))
+            .collect();
+        for group in claims.chunk_by(|a, b| a.2.node == b.2.node) {
+            for chunk in group.chunks(IDS_PER_STATEMENT) {
+                let until = chunk.iter().map(|c| c.2.lease_until_ms).max().unwrap_or_default();
+                let mut q = QueryBuilder::<DB>::new(
+                    "UPDATE flow_runs SET state = 'running', attempts = 1, locked_by = ",
+                );
+                q.push_bind(&chunk[0].2.node);
+                q.push(", locked_until = ").push_bind(until);
+                q.push(" WHERE id IN (");
+                let mut list = q.separated(", ");
+                for c in chunk {
+                    list.push_bind(&c.1.id);
+                }
+                q.push(format!(
+                    ") AND seq = (SELECT MIN(h.seq) FROM flow_runs h WHERE h.{UNFINISHED} \
+                     AND h.connection_id = flow_runs.connection_id) RETURNING id"
+                ));
+                let claimed: std::collections::HashSet<String> = q
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                for c in chunk {
+                    if claimed.contains(&c.1.id) {
+                        outcomes[c.0] = WriteOutcome::Claimed;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// Inserts `run` unless its connection has `queue_cap` queued runs already.
-    fn create(run: &FlowRunRow, queue_cap: i64) -> QueryBuilder<'_, DB> {
+    /// The updates of a batch, in statements over many runs each. A run updated
+    /// twice in one batch (a stop beside its own progress) is updated in order, by
+    /// statements of their own: one statement applies one update per row.
+    async fn apply_updates(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        writes: &[FlowWrite],
+        outcomes: &mut [WriteOutcome],
+    ) -> Result<(), StoreError> {
+        let mut rounds: Vec<Vec<(usize, &FlowWrite)>> = Vec::new();
+        let mut round_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, w) in writes.iter().enumerate() {
+            if let FlowWrite::Update { id, .. } = w {
+                let r = round_of.entry(id.as_str()).and_modify(|r| *r += 1).or_insert(0);
+                if rounds.len() <= *r {
+                    rounds.push(Vec::new());
+                }
+                rounds[*r].push((i, w));
+            }
+        }
+        for round in rounds {
+            for chunk in round.chunks(RUNS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<DB>::new(
+                    "WITH v (id, workspace_id, owner, only_if_queued, state, ended_ms, record) AS (",
+                );
+                q.push_values(chunk, |mut row, (_, w)| {
+                    if let FlowWrite::Update {
+                        workspace_id,
+                        id,
+                        owner,
+                        only_if_queued,
+                        state,
+                        ended_ms,
+                        record,
+                    } = w
+                    {
+                        row.push_bind(id.as_str())
+                            .push_bind(workspace_id.as_str())
+                            .push_bind(owner.as_deref())
+                            .push_bind(i64::from(*only_if_queued))
+                            .push_bind(state.as_str())
+                            .push_bind(*ended_ms)
+                            .push_bind(record.to_string());
+                    }
+                });
+                // A final state (`ended_ms` given) releases the lease.
+                q.push(
+                    ") UPDATE flow_runs SET state = v.state, record = v.record, \
+                     ended_ms = COALESCE(v.ended_ms, flow_runs.ended_ms), \
+                     locked_by = CASE WHEN v.ended_ms IS NULL THEN flow_runs.locked_by END, \
+                     locked_until = CASE WHEN v.ended_ms IS NULL THEN flow_runs.locked_until END \
+                     FROM v WHERE flow_runs.id = v.id AND flow_runs.workspace_id = v.workspace_id \
+                     AND (v.owner IS NULL OR flow_runs.locked_by = v.owner) \
+                     AND (v.only_if_queued = 0 OR flow_runs.state = 'queued') \
+                     RETURNING flow_runs.id",
+                );
+                let applied: std::collections::HashSet<String> = q
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                for (i, w) in chunk {
+                    if let FlowWrite::Update { id, .. } = w {
+                        if !applied.contains(id) {
+                            outcomes[*i] = WriteOutcome::Refused;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts new runs (their `seq` in the order given).
+    fn insert_runs<'a>(runs: impl Iterator<Item = &'a FlowRunRow>) -> QueryBuilder<'a, DB> {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO flow_runs (id, workspace_id, customer_id, integration_id, \
              connection_id, connection_flow_id, integration_flow_id, universal_flow_id, state, \
-             created_ms, ended_ms, stop_requested, attempts, record) SELECT ",
+             created_ms, ended_ms, stop_requested, attempts, record) ",
         );
-        let mut values = q.separated(", ");
-        values.push_bind(&run.id);
-        values.push_bind(&run.workspace_id);
-        values.push_bind(&run.customer_id);
-        values.push_bind(&run.integration_id);
-        values.push_bind(&run.connection_id);
-        values.push_bind(&run.connection_flow_id);
-        values.push_bind(&run.integration_flow_id);
-        values.push_bind(&run.universal_flow_id);
-        values.push_bind(&run.state);
-        values.push_bind(run.created_ms);
-        values.push_bind(run.ended_ms);
-        values.push_bind(i64::from(run.stop_requested));
-        values.push("0");
-        values.push_bind(run.record.to_string());
-        // `state = 'queued'` alone would not let SQLite use the partial index.
-        q.push(" WHERE (SELECT COUNT(*) FROM flow_runs WHERE connection_id = ");
-        q.push_bind(&run.connection_id);
-        q.push(format!(" AND {UNFINISHED} AND state = 'queued') < "));
-        q.push_bind(queue_cap);
+        q.push_values(runs, |mut values, run| {
+            values
+                .push_bind(&run.id)
+                .push_bind(&run.workspace_id)
+                .push_bind(&run.customer_id)
+                .push_bind(&run.integration_id)
+                .push_bind(&run.connection_id)
+                .push_bind(&run.connection_flow_id)
+                .push_bind(&run.integration_flow_id)
+                .push_bind(&run.universal_flow_id)
+                .push_bind(&run.state)
+                .push_bind(run.created_ms)
+                .push_bind(run.ended_ms)
+                .push_bind(i64::from(run.stop_requested))
+                .push("0")
+                .push_bind(run.record.to_string());
+        });
         q
     }
 
-    /// Claims the run just inserted when it is the head of its connection's queue.
-    fn claim_created<'a>(run: &'a FlowRunRow, claim: &'a Claim) -> QueryBuilder<'a, DB> {
-        let mut q = QueryBuilder::<DB>::new(
-            "UPDATE flow_runs SET state = 'running', attempts = 1, locked_by = ",
-        );
-        q.push_bind(&claim.node);
-        q.push(", locked_until = ").push_bind(claim.lease_until_ms);
-        q.push(" WHERE id = ").push_bind(&run.id);
-        q.push(format!(
-            " AND seq = (SELECT MIN(h.seq) FROM flow_runs h WHERE h.{UNFINISHED} AND h.connection_id = "
-        ));
-        q.push_bind(&run.connection_id);
-        q.push(")");
-        q
-    }
-
-    fn insert_node_runs(rows: &[NodeRunRow]) -> QueryBuilder<'_, DB> {
+    fn insert_node_runs<'a>(rows: &[&'a NodeRunRow]) -> QueryBuilder<'a, DB> {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO flow_node_runs (workspace_id, run_id, id, node_key, status, \
              created_ms, record) ",
         );
-        q.push_values(rows, |mut row, n| {
+        q.push_values(rows.iter().copied(), |mut row, n| {
             row.push_bind(&n.workspace_id)
                 .push_bind(&n.run_id)
                 .push_bind(&n.id)

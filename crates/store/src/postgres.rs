@@ -33,6 +33,7 @@ pub type PostgresStore = SqlStore<Postgres>;
 impl Backend for Postgres {
     const SHARED: bool = true;
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    const BEGIN_WRITE: &'static str = "BEGIN";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -31,6 +31,10 @@ pub trait Backend: sqlx::Database {
     /// claimers skip each other's rows instead of waiting or doubling up; SQLite has
     /// one writer at a time and needs no row locks.
     const CLAIM_LOCK: &'static str;
+    /// Begins a transaction that reads before it writes. On SQLite it takes the
+    /// write lock at once: a transaction that read first and then writes fails
+    /// with `SQLITE_BUSY` (its snapshot may be stale) instead of waiting.
+    const BEGIN_WRITE: &'static str;
     fn migrator() -> &'static Migrator;
     /// The error a query on a table that does not exist yet gives.
     fn is_missing_table(err: &sqlx::Error) -> bool;

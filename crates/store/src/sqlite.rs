@@ -17,6 +17,7 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl Backend for Sqlite {
     const SHARED: bool = false;
     const CLAIM_LOCK: &'static str = "";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

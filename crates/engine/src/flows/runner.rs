@@ -222,7 +222,9 @@ impl RunContext {
                         failure = Some(a);
                     }
                 }
-                if failure.is_none() && this.calls_pending() {
+                // Only before another node run starts: a run whose last node
+                // called out stores it with how the run ended, in one write.
+                if failure.is_none() && !ready.is_empty() && this.calls_pending() {
                     if let Err(a) = this.flush(None).await {
                         failure = Some(a);
                     }

@@ -42,7 +42,7 @@ pub(crate) struct Scheduler {
     endings: DashMap<String, Arc<Notify>>,
     /// Runs that ended on this node in the last seconds, as stored: a client
     /// waiting for one (`GET /flow-runs/{id}?wait=`) is answered from here.
-    recent: DashMap<String, (Instant, FlowRunRow)>,
+    recent: std::sync::Mutex<RecentRuns>,
     workspaces: DashMap<String, (Instant, Arc<osmosis_store::Workspace>)>,
     /// This node's name in claims, once its scheduler runs.
     node: std::sync::OnceLock<String>,
@@ -110,7 +110,7 @@ impl Scheduler {
 
     /// Run `id` as it ended on this node, if it did in the last seconds.
     pub(crate) fn ended_row(&self, id: &str) -> Option<FlowRunRow> {
-        self.recent.get(id).map(|e| e.1.clone())
+        self.recent.lock().ok()?.rows.get(id).cloned()
     }
 
     /// Whose run `id` is — `(workspace, customer)` — while this node executes it.
@@ -123,10 +123,9 @@ impl Scheduler {
     /// Keeps how run `id` ended for waiters (and forgets what is older than
     /// [`RECENT`] once many are kept).
     fn remember_ended(&self, row: FlowRunRow) {
-        if self.recent.len() >= RECENT_MAX {
-            self.recent.retain(|_, e| e.0.elapsed() < RECENT);
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.insert(row, Instant::now());
         }
-        self.recent.insert(row.id.clone(), (Instant::now(), row));
     }
 
     /// Stops run `id` at its next node boundary if this node executes it.
@@ -134,6 +133,30 @@ impl Scheduler {
         if let Some(s) = self.active.get(id) {
             s.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+}
+
+/// Runs that ended on this node lately, oldest first: forgetting is done from
+/// the front, a few at a time, so keeping one costs the same however many are
+/// kept (a sweep over all of them on each insert cost more than running the run
+/// once thousands ended within [`RECENT`]).
+#[derive(Default)]
+pub(crate) struct RecentRuns {
+    rows: std::collections::HashMap<String, FlowRunRow>,
+    order: std::collections::VecDeque<(Instant, String)>,
+}
+
+impl RecentRuns {
+    fn insert(&mut self, row: FlowRunRow, now: Instant) {
+        while let Some((at, id)) = self.order.front() {
+            if self.order.len() < RECENT_MAX && now.duration_since(*at) < RECENT {
+                break;
+            }
+            self.rows.remove(id);
+            self.order.pop_front();
+        }
+        self.order.push_back((now, row.id.clone()));
+        self.rows.insert(row.id.clone(), row);
     }
 }
 
@@ -554,4 +577,45 @@ fn effective_parameters(
 fn strip(record: Value) -> Value {
     let state = record["state"].as_str().unwrap_or_default().to_owned();
     render_record(&record, &state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str) -> FlowRunRow {
+        FlowRunRow {
+            seq: 0,
+            id: id.into(),
+            workspace_id: "w".into(),
+            customer_id: "c".into(),
+            integration_id: "i".into(),
+            connection_id: "c1".into(),
+            connection_flow_id: "f1".into(),
+            integration_flow_id: None,
+            universal_flow_id: None,
+            state: "completed".into(),
+            created_ms: 0,
+            ended_ms: Some(1),
+            stop_requested: false,
+            attempts: 1,
+            record: json!({}),
+        }
+    }
+
+    #[test]
+    fn recent_runs_keep_at_most_the_newest_and_forget_the_old() {
+        let mut recent = RecentRuns::default();
+        let t0 = Instant::now();
+        for i in 0..RECENT_MAX + 10 {
+            recent.insert(row(&format!("r{i}")), t0);
+        }
+        assert_eq!(recent.rows.len(), RECENT_MAX);
+        assert!(!recent.rows.contains_key("r9"));
+        assert!(recent.rows.contains_key("r10"));
+        recent.insert(row("late"), t0 + RECENT + Duration::from_millis(1));
+        assert_eq!(recent.rows.len(), 1, "everything older than RECENT is gone");
+        assert!(recent.rows.contains_key("late"));
+        assert_eq!(recent.order.len(), 1);
+    }
 }
