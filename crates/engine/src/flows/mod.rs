@@ -238,13 +238,13 @@ impl<'e> Flows<'e> {
             .ok_or_else(|| not_found(ElementType::Connection, &conn_id))?;
         self.engine.calls().ensure_callable(caller, &conn).await?;
         let effective = self.engine.elements().effective(&instance).await?;
+        let no_nodes = Map::new();
         let nodes = effective
             .doc
             .get("nodes")
             .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let problems = crate::types::flow::flow_graph_errors(&nodes, true);
+            .unwrap_or(&no_nodes);
+        let problems = crate::types::flow::flow_graph_errors(nodes, true);
         if let Some(first) = problems.first() {
             return Err(ApiError::configuration(format!(
                 "The flow cannot run: {}",
@@ -252,7 +252,7 @@ impl<'e> Flows<'e> {
             ))
             .with_data(json!({"errors": problems})));
         }
-        let graph = graph::Graph::of(&nodes);
+        let graph = graph::Graph::of(nodes);
         let start = start_node(&graph, launch.start_node_key.as_deref())?;
         let mut input = launch.input.clone().unwrap_or_else(|| json!({}));
         if start.kind == "api-trigger" {
@@ -260,8 +260,9 @@ impl<'e> Flows<'e> {
                 input = crate::actions::input::fit(Some(schema), input)?;
             }
         }
+        let start_key = start.key.clone();
         let layers = self.flow_layers(&instance).await?;
-        let mut row = new_row(&instance, &conn, &start.key, input, &launch, layers);
+        let mut row = new_row(&instance, &conn, &start_key, input, &launch, layers);
         let scheduler = &self.engine.flow_scheduler;
         let claim = scheduler.claim_for_new_run(self.engine.flow_limits.lease);
         let outcome = write_one(
@@ -283,7 +284,19 @@ impl<'e> Flows<'e> {
                 .notifications
                 .flow_run_event(&row.workspace_id, "flowRun.queued", &queued)
                 .await;
-            self.engine.spawn_run(claim.node, row.clone());
+            // It runs with what was just read and checked here.
+            let parts = scheduler::RunParts {
+                caller: Caller {
+                    workspace: Arc::clone(&caller.workspace),
+                    customer_id: conn.customer_id.clone(),
+                    include_secrets: false,
+                },
+                connection: conn,
+                instance,
+                effective,
+                graph,
+            };
+            self.engine.spawn_run(claim.node, row.clone(), Some(parts));
             return Ok(records::render_run(&row));
         }
         if outcome == WriteOutcome::Refused {

@@ -136,6 +136,18 @@ impl Scheduler {
     }
 }
 
+/// The elements a run executes with, read once: at its start when the node that
+/// started it runs it, else when the scheduler claims it.
+pub(crate) struct RunParts {
+    /// The run's own caller: its connection's customer, without secrets.
+    pub caller: Caller,
+    pub connection: osmosis_model::Element,
+    pub instance: osmosis_model::Element,
+    /// What the instance runs (its layers followed).
+    pub effective: osmosis_model::Element,
+    pub graph: Graph,
+}
+
 /// Runs that ended on this node lately, oldest first: forgetting is done from
 /// the front, a few at a time, so keeping one costs the same however many are
 /// kept (a sweep over all of them on each insert cost more than running the run
@@ -268,13 +280,14 @@ impl Engine {
                 tracing::warn!(flow_run = %row.id, "claimed a flow run this node already runs; it goes on once");
                 continue;
             }
-            self.spawn_run(node.to_owned(), row);
+            self.spawn_run(node.to_owned(), row, None);
         }
         Ok(count)
     }
 
-    /// Executes a run this node claimed, as a task of its own.
-    pub(crate) fn spawn_run(&self, node: String, row: FlowRunRow) {
+    /// Executes a run this node claimed, as a task of its own; `parts` when the
+    /// start that created it read them a moment ago.
+    pub(crate) fn spawn_run(&self, node: String, row: FlowRunRow, parts: Option<RunParts>) {
         let signals = Arc::new(RunSignals {
             stop: row.stop_requested.into(),
             workspace_id: row.workspace_id.clone(),
@@ -288,8 +301,12 @@ impl Engine {
         tokio::spawn(async move {
             use futures::FutureExt;
             let id = row.id.clone();
-            let run =
-                std::panic::AssertUnwindSafe(engine.execute_claimed(node, row.clone(), signals));
+            let run = std::panic::AssertUnwindSafe(engine.execute_claimed(
+                node,
+                row.clone(),
+                signals,
+                parts,
+            ));
             if run.catch_unwind().await.is_err() {
                 // A bug, not the run's doing: the run must still end, or its lease
                 // would be renewed by this node's heartbeat forever.
@@ -344,8 +361,18 @@ impl Engine {
 
     /// Executes one claimed run to its end and records how it ended.
     #[tracing::instrument(skip_all, fields(flow_run = %row.id, attempt = row.attempts))]
-    async fn execute_claimed(&self, node: String, row: FlowRunRow, signals: Arc<RunSignals>) {
-        let ctx = match self.run_context(node, row.clone(), signals).await {
+    async fn execute_claimed(
+        &self,
+        node: String,
+        row: FlowRunRow,
+        signals: Arc<RunSignals>,
+        parts: Option<RunParts>,
+    ) {
+        let parts = match parts {
+            Some(parts) => Ok(parts),
+            None => self.run_parts(&row).await,
+        };
+        let ctx = match async { self.run_context(node, row.clone(), signals, parts?).await }.await {
             Ok(ctx) => Arc::new(ctx),
             Err(e) => {
                 self.fail_unstarted(&row, e).await;
@@ -448,13 +475,10 @@ impl Engine {
         }
     }
 
-    /// Everything a run needs, read once when it is claimed.
-    async fn run_context(
-        &self,
-        node: String,
-        mut row: FlowRunRow,
-        signals: Arc<RunSignals>,
-    ) -> Result<RunContext, ApiError> {
+    /// What a run claimed by the scheduler loop needs from the elements, read
+    /// when it is claimed: its connection (callable), its instance and what that
+    /// instance runs.
+    async fn run_parts(&self, row: &FlowRunRow) -> Result<RunParts, ApiError> {
         let workspace = self
             .flow_scheduler
             .workspace(self, &row.workspace_id)
@@ -467,7 +491,7 @@ impl Engine {
                 format!("The {} `{id}` the run needs is gone or archived", t.name()),
             )
         };
-        let conn = elements
+        let connection = elements
             .element_by_id(&row.workspace_id, &row.connection_id)
             .await
             .map_err(crate::errors::store_error)?
@@ -475,10 +499,10 @@ impl Engine {
             .ok_or_else(|| gone(ElementType::Connection, &row.connection_id))?;
         let caller = Caller {
             workspace,
-            customer_id: conn.customer_id.clone(),
+            customer_id: connection.customer_id.clone(),
             include_secrets: false,
         };
-        self.calls().ensure_callable(&caller, &conn).await?;
+        self.calls().ensure_callable(&caller, &connection).await?;
         let instance = elements
             .element_by_id(&row.workspace_id, &row.connection_flow_id)
             .await
@@ -493,6 +517,32 @@ impl Engine {
                 .and_then(Value::as_object)
                 .unwrap_or(&Map::new()),
         );
+        Ok(RunParts {
+            caller,
+            connection,
+            instance,
+            effective,
+            graph,
+        })
+    }
+
+    /// Everything a run needs, from its parts (read when it was claimed, or
+    /// handed over by the start that claimed it).
+    async fn run_context(
+        &self,
+        node: String,
+        mut row: FlowRunRow,
+        signals: Arc<RunSignals>,
+        parts: RunParts,
+    ) -> Result<RunContext, ApiError> {
+        let RunParts {
+            caller,
+            connection: conn,
+            instance,
+            effective,
+            graph,
+        } = parts;
+        let elements = &self.stores.elements;
         let user = self.actions().user_variable(&caller, Some(&conn)).await?;
         let mut base = Map::new();
         base.insert("user".into(), user);
