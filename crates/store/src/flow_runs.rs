@@ -70,6 +70,30 @@ pub struct NodeRunRow {
     pub record: serde_json::Value,
 }
 
+impl FlowRunRow {
+    /// The run's columns without its record (to pair with a new one, without
+    /// copying the old).
+    pub fn without_record(&self) -> FlowRunRow {
+        FlowRunRow {
+            seq: self.seq,
+            id: self.id.clone(),
+            workspace_id: self.workspace_id.clone(),
+            customer_id: self.customer_id.clone(),
+            integration_id: self.integration_id.clone(),
+            connection_id: self.connection_id.clone(),
+            connection_flow_id: self.connection_flow_id.clone(),
+            integration_flow_id: self.integration_flow_id.clone(),
+            universal_flow_id: self.universal_flow_id.clone(),
+            state: self.state.clone(),
+            created_ms: self.created_ms,
+            ended_ms: self.ended_ms,
+            stop_requested: self.stop_requested,
+            attempts: self.attempts,
+            record: serde_json::Value::Null,
+        }
+    }
+}
+
 /// One write of a group commit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlowWrite {

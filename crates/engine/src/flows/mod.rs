@@ -275,15 +275,16 @@ impl<'e> Flows<'e> {
         )
         .await
         .map_err(|e| ApiError::internal(format!("could not store the flow run: {e}")))?;
-        let queued = records::render_run(&row);
         if let (WriteOutcome::Claimed, Some(claim)) = (outcome, claim) {
+            self.engine
+                .notifications
+                .flow_run_event(&row.workspace_id, "flowRun.queued", || {
+                    records::render_run(&row)
+                })
+                .await;
             // Its connection had nothing else to run: this node runs it now.
             row.state = "running".into();
             row.attempts = 1;
-            self.engine
-                .notifications
-                .flow_run_event(&row.workspace_id, "flowRun.queued", &queued)
-                .await;
             // It runs with what was just read and checked here.
             let parts = scheduler::RunParts {
                 caller: Caller {
@@ -296,8 +297,9 @@ impl<'e> Flows<'e> {
                 effective,
                 graph,
             };
-            self.engine.spawn_run(claim.node, row.clone(), Some(parts));
-            return Ok(records::render_run(&row));
+            let answer = records::render_run(&row);
+            self.engine.spawn_run(claim.node, row, Some(parts));
+            return Ok(answer);
         }
         if outcome == WriteOutcome::Refused {
             return Err(ApiError::bad_request(
@@ -311,11 +313,9 @@ impl<'e> Flows<'e> {
         self.engine.flow_scheduler.wake();
         self.engine
             .notifications
-            .flow_run_event(
-                &row.workspace_id,
-                "flowRun.queued",
-                &records::render_run(&row),
-            )
+            .flow_run_event(&row.workspace_id, "flowRun.queued", || {
+                records::render_run(&row)
+            })
             .await;
         Ok(records::render_run(&row))
     }
@@ -516,11 +516,9 @@ impl<'e> Flows<'e> {
                 self.engine.flow_scheduler.ended_now(id);
                 self.engine
                     .notifications
-                    .flow_run_event(
-                        &row.workspace_id,
-                        "flowRun.stopped",
-                        &records::render_run(&stopped),
-                    )
+                    .flow_run_event(&row.workspace_id, "flowRun.stopped", || {
+                        records::render_run(&stopped)
+                    })
                     .await;
                 self.engine.flow_scheduler.wake();
                 return Ok(records::render_run(&stopped));

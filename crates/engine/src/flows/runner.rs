@@ -225,7 +225,7 @@ impl RunContext {
                 // Only before another node run starts: a run whose last node
                 // called out stores it with how the run ended, in one write.
                 if failure.is_none() && !ready.is_empty() && this.calls_pending() {
-                    if let Err(a) = this.flush(None).await {
+                    if let Err(a) = this.flush(None).await.map(drop) {
                         failure = Some(a);
                     }
                 }
@@ -299,9 +299,9 @@ impl RunContext {
     }
 
     /// Stores the node runs not stored yet, with the run's record as it is now
-    /// (and, with `finish`, its final state). Answers `LeaseLost` when the run is
-    /// no longer this node's.
-    pub(crate) async fn flush(&self, finish: Option<(&str, i64)>) -> Result<(), Abort> {
+    /// (and, with `finish`, its final state); answers that record. Answers
+    /// `LeaseLost` when the run is no longer this node's.
+    pub(crate) async fn flush(&self, finish: Option<(&str, i64)>) -> Result<Value, Abort> {
         let (rows, record) = {
             let mut s = self
                 .state
@@ -346,7 +346,10 @@ impl RunContext {
             self.signals.lease_lost.store(true, Ordering::Relaxed);
             return Err(Abort::LeaseLost);
         }
-        Ok(())
+        match writes.pop() {
+            Some(FlowWrite::Update { record, .. }) => Ok(record),
+            _ => Ok(Value::Null),
+        }
     }
 
     /// The run record with the progress so far.

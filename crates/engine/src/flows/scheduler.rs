@@ -300,19 +300,27 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             use futures::FutureExt;
-            let id = row.id.clone();
-            let run = std::panic::AssertUnwindSafe(engine.execute_claimed(
-                node,
-                row.clone(),
-                signals,
-                parts,
-            ));
+            let (id, workspace_id) = (row.id.clone(), row.workspace_id.clone());
+            let run =
+                std::panic::AssertUnwindSafe(engine.execute_claimed(node, row, signals, parts));
             if run.catch_unwind().await.is_err() {
                 // A bug, not the run's doing: the run must still end, or its lease
-                // would be renewed by this node's heartbeat forever.
+                // would be renewed by this node's heartbeat forever. It ends from
+                // its row as stored (no copy of it is kept for this rare case).
                 tracing::error!(flow_run = %id, "executing a flow run panicked; it fails");
                 let error = ApiError::internal("the flow run stopped on an internal error");
-                engine.fail_unstarted(&row, error).await;
+                match engine
+                    .stores
+                    .flow_runs
+                    .flow_run_by_id(&workspace_id, &id)
+                    .await
+                {
+                    Ok(Some(row)) => engine.fail_unstarted(&row, error).await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read the flow run that panicked")
+                    }
+                }
             }
             engine.flow_scheduler.active.remove(&id);
             engine.flow_scheduler.ended_now(&id);
@@ -369,20 +377,22 @@ impl Engine {
         parts: Option<RunParts>,
     ) {
         let parts = match parts {
-            Some(parts) => Ok(parts),
-            None => self.run_parts(&row).await,
+            Some(parts) => parts,
+            None => match self.run_parts(&row).await {
+                Ok(parts) => parts,
+                Err(e) => return self.fail_unstarted(&row, e).await,
+            },
         };
-        let ctx = match async { self.run_context(node, row.clone(), signals, parts?).await }.await {
+        let ctx = match self.run_context(node, row, signals, parts).await {
             Ok(ctx) => Arc::new(ctx),
-            Err(e) => {
-                self.fail_unstarted(&row, e).await;
-                return;
-            }
+            Err((e, row)) => return self.fail_unstarted(&row, e).await,
         };
+        let row = &ctx.row;
         if ctx.row.attempts == 1 {
-            let record = ctx.record_of(&Progress::default(), "running");
             self.notifications
-                .flow_run_event(&row.workspace_id, "flowRun.started", &strip(record))
+                .flow_run_event(&row.workspace_id, "flowRun.started", || {
+                    strip(ctx.record_of(&Progress::default(), "running"))
+                })
                 .await;
         }
         let outcome = ctx.execute().await;
@@ -421,22 +431,19 @@ impl Engine {
             s.end_time = Some(now);
         }
         match ctx.flush(Some((state, now))).await {
-            Ok(()) => {
-                let record = ctx.state.lock().map(|s| ctx.record_of(&s, state)).ok();
-                if let Some(record) = record {
-                    let mut ended = ctx.row.clone();
-                    ended.state = state.to_owned();
-                    ended.ended_ms = Some(now);
-                    ended.record = record.clone();
-                    self.flow_scheduler.remember_ended(ended);
-                    self.notifications
-                        .flow_run_event(
-                            &row.workspace_id,
-                            &format!("flowRun.{state}"),
-                            &strip(record),
-                        )
-                        .await;
-                }
+            Ok(record) => {
+                let ended = FlowRunRow {
+                    state: state.to_owned(),
+                    ended_ms: Some(now),
+                    record,
+                    ..ctx.row.without_record()
+                };
+                self.notifications
+                    .flow_run_event(&row.workspace_id, &format!("flowRun.{state}"), || {
+                        strip(ended.record.clone())
+                    })
+                    .await;
+                self.flow_scheduler.remember_ended(ended);
             }
             Err(Abort::LeaseLost) => {
                 tracing::warn!("another node took the flow run over before it ended here")
@@ -464,11 +471,13 @@ impl Engine {
         };
         match super::write_all(self, vec![write]).await {
             Ok(_) => {
-                let mut done = row.clone();
-                done.state = "failed".into();
-                done.record = record;
+                let done = FlowRunRow {
+                    state: "failed".into(),
+                    record,
+                    ..row.without_record()
+                };
                 self.notifications
-                    .flow_run_event(&row.workspace_id, "flowRun.failed", &render_run(&done))
+                    .flow_run_event(&row.workspace_id, "flowRun.failed", || render_run(&done))
                     .await;
             }
             Err(e) => tracing::error!(error = %e, "could not record that a flow run failed"),
@@ -534,16 +543,61 @@ impl Engine {
         mut row: FlowRunRow,
         signals: Arc<RunSignals>,
         parts: RunParts,
-    ) -> Result<RunContext, ApiError> {
+    ) -> Result<RunContext, (ApiError, FlowRunRow)> {
+        let (base, stored) = match self.run_variables(&row, &parts).await {
+            Ok(read) => read,
+            Err(e) => return Err((e, row)),
+        };
+        // The time limit counts from when execution first began.
+        let now = crate::clock::now_ms();
+        let since = row
+            .record
+            .get("runningSince")
+            .and_then(Value::as_i64)
+            .unwrap_or(now);
+        if let Value::Object(m) = &mut row.record {
+            m.insert("runningSince".into(), json!(since));
+        }
+        let left = (since + self.flow_limits.max_run.as_millis() as i64 - now).max(0);
+        Ok(RunContext {
+            engine: self.clone(),
+            node_id: node,
+            caller: parts.caller,
+            connection: parts.connection,
+            graph: parts.graph,
+            row,
+            base_vars: base,
+            stored,
+            signals,
+            limits: self.flow_limits,
+            deadline: Instant::now() + Duration::from_millis(left as u64),
+            state: Default::default(),
+        })
+    }
+
+    /// The run-time variables of a run (`user`, `flowRun`, `flowInstance`,
+    /// `connection`, `integration`) and, for a run taken over, the node runs it
+    /// stored before.
+    async fn run_variables(
+        &self,
+        row: &FlowRunRow,
+        parts: &RunParts,
+    ) -> Result<
+        (
+            Map<String, Value>,
+            std::collections::HashMap<String, osmosis_store::NodeRunRow>,
+        ),
+        ApiError,
+    > {
         let RunParts {
             caller,
             connection: conn,
             instance,
             effective,
-            graph,
+            ..
         } = parts;
         let elements = &self.stores.elements;
-        let user = self.actions().user_variable(&caller, Some(&conn)).await?;
+        let user = self.actions().user_variable(caller, Some(conn)).await?;
         let mut base = Map::new();
         base.insert("user".into(), user);
         base.insert("flowRun".into(), json!({"id": row.id}));
@@ -553,7 +607,7 @@ impl Engine {
                 "id": instance.id,
                 "instanceKey": instance.instance_key,
                 "flowId": instance.parent_id,
-                "parameters": effective_parameters(&instance, &effective),
+                "parameters": effective_parameters(instance, effective),
             }),
         );
         base.insert(
@@ -582,31 +636,7 @@ impl Engine {
         } else {
             Default::default()
         };
-        // The time limit counts from when execution first began.
-        let now = crate::clock::now_ms();
-        let since = row
-            .record
-            .get("runningSince")
-            .and_then(Value::as_i64)
-            .unwrap_or(now);
-        if let Value::Object(m) = &mut row.record {
-            m.insert("runningSince".into(), json!(since));
-        }
-        let left = (since + self.flow_limits.max_run.as_millis() as i64 - now).max(0);
-        Ok(RunContext {
-            engine: self.clone(),
-            node_id: node,
-            caller,
-            connection: conn,
-            graph,
-            row,
-            base_vars: base,
-            stored,
-            signals,
-            limits: self.flow_limits,
-            deadline: Instant::now() + Duration::from_millis(left as u64),
-            state: Default::default(),
-        })
+        Ok((base, stored))
     }
 }
 

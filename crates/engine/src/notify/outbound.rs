@@ -132,17 +132,28 @@ impl Notifier {
 
     /// Queues the notification of a flow run's `event` (`flowRun.queued`, …) with
     /// the run as `data`. Failing to queue is logged.
-    pub(crate) async fn flow_run_event(&self, workspace_id: &str, event: &str, run: &Value) {
+    ///
+    /// `run` renders the run only when the workspace wants the event: most do
+    /// not, and rendering a run for nobody cost a few per cent of running it.
+    pub(crate) async fn flow_run_event(
+        &self,
+        workspace_id: &str,
+        event: &str,
+        run: impl FnOnce() -> Value,
+    ) {
         let result = match self.webhook_uri(workspace_id, event).await {
             Ok(Some(uri)) => {
+                let run = run();
+                let id = run["id"].clone();
                 self.queue(workspace_id, uri, json!({"event": event, "data": run}))
                     .await
+                    .map_err(|e| (e, id))
             }
             Ok(None) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => Err((e, Value::Null)),
         };
-        if let Err(e) = result {
-            tracing::warn!(flow_run = %run["id"], event, error = %e.message, "could not queue a webhook notification");
+        if let Err((e, id)) = result {
+            tracing::warn!(flow_run = %id, event, error = %e.message, "could not queue a webhook notification");
         }
     }
 
