@@ -1,4 +1,6 @@
-//! A read cache in front of an element store that one node owns alone (SQLite).
+//! A read cache in front of an element store: one node owns alone (SQLite), or
+//! shared by several nodes (PostgreSQL), which then tell each other what they
+//! wrote ([`crate::cache_listener`]).
 //! Only elements are cached: they are what every request reads, while the other
 //! concerns are written as often as read (jobs, connect records, logs) or read
 //! once at start (workspaces).
@@ -7,8 +9,10 @@
 //! counter of the (workspace, element type) it touched, and a cached read is only
 //! used while the generation it was taken under is current. A read tags its entry
 //! with the generation seen *before* it queried, so a write racing the read always
-//! invalidates it. Only valid when no other process writes the database — `open`
-//! never wraps a shared (PostgreSQL) store.
+//! invalidates it. Alone, that is every write there is. On a shared database the
+//! other nodes' writes bump the same generations when their notices arrive (a
+//! moment after they commit), and while this node may miss notices (its
+//! listening connection is down) nothing is cached or answered from memory.
 //!
 //! The cache is bounded by bytes, not entries: each entry weighs an estimate of
 //! the heap bytes it holds (its key, and the elements with their documents, see
@@ -29,6 +33,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -144,7 +149,7 @@ impl Found {
 /// once: the weigher runs during eviction and must be cheap).
 #[derive(Clone)]
 struct Tagged {
-    generation: u64,
+    generation: Generation,
     weight: u64,
     found: Found,
 }
@@ -159,9 +164,22 @@ impl Weighter<Key, Tagged> for ByBytes {
     }
 }
 
+/// What a cached answer is valid for: the cache's epoch (every answer is
+/// forgotten when it moves) and the generation of the answer's (workspace,
+/// element type).
+type Generation = (u64, u64);
+
 pub struct CachedElementStore {
     inner: Arc<dyn ElementStore>,
     generations: DashMap<(String, ElementType), u64>,
+    /// Moves when every answer must be forgotten at once: on a shared database,
+    /// when the notices of other nodes' writes may have been missed.
+    epoch: std::sync::atomic::AtomicU64,
+    /// Whether answers may be kept and served. On a shared database only while
+    /// this node hears of the other nodes' writes (see [`crate::cache_listener`]).
+    live: std::sync::atomic::AtomicBool,
+    /// Dropped with the cache: ends its listener (see [`Self::on_drop`]).
+    dropped: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     entries: Cache<Key, Tagged, ByBytes>,
     /// Entries heavier than this are not cached.
     largest_entry: u64,
@@ -183,6 +201,9 @@ impl CachedElementStore {
         CachedElementStore {
             inner,
             generations: DashMap::new(),
+            epoch: Default::default(),
+            live: true.into(),
+            dropped: Default::default(),
             entries: Cache::with_options(options, ByBytes, Default::default(), Default::default()),
             largest_entry: budget / LARGEST_SHARE,
         }
@@ -207,11 +228,21 @@ impl CachedElementStore {
         self.entries.is_empty()
     }
 
-    fn generation(&self, workspace_id: &str, t: ElementType) -> u64 {
-        self.generations
+    /// What answers about `(workspace_id, t)` read now are valid for; `None` while
+    /// nothing may be kept or served.
+    fn generation(&self, workspace_id: &str, t: ElementType) -> Option<Generation> {
+        // `live` before the epoch: once live again, the epoch read after it is the
+        // one `set_live` moved to, which nothing read while down was kept under.
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let g = self
+            .generations
             .get(&(workspace_id.to_string(), t))
             .map(|g| *g)
-            .unwrap_or(0)
+            .unwrap_or(0);
+        Some((epoch, g))
     }
 
     fn bump(&self, workspace_id: &str, t: ElementType) {
@@ -221,16 +252,53 @@ impl CachedElementStore {
             .or_insert(0) += 1;
     }
 
+    /// Another node wrote an element of type `t` in the workspace: what is cached
+    /// of that type there is no longer answered.
+    pub fn changed(&self, workspace_id: &str, t: ElementType) {
+        self.bump(workspace_id, t);
+    }
+
+    /// Completes when this cache is dropped.
+    pub(crate) fn on_drop(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut dropped) = self.dropped.lock() {
+            *dropped = Some(tx);
+        }
+        rx
+    }
+
+    /// Nothing cached so far is answered any more.
+    pub fn forget_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether answers may be kept and served: off while this node may miss
+    /// other nodes' writes; everything kept before is forgotten when it goes off.
+    pub fn set_live(&self, live: bool) {
+        if !live {
+            self.live.store(false, Ordering::Release);
+            self.forget_all();
+        } else {
+            self.forget_all();
+            self.live.store(true, Ordering::Release);
+        }
+    }
+
     /// The cached answer to `key` if it was read under `generation`.
-    fn hit(&self, key: &Key, generation: u64) -> Option<Found> {
+    fn hit(&self, key: &Key, generation: Generation) -> Option<Found> {
         self.entries
             .get(key)
             .filter(|hit| hit.generation == generation)
             .map(|hit| hit.found)
     }
 
-    /// Caches `found` under `key`, unless it alone would take too much of the budget.
-    fn keep(&self, key: Key, generation: u64, found: Found) {
+    /// Caches `found` under `key` if the generation it was read under is still
+    /// current, unless it alone would take too much of the budget.
+    fn keep(&self, key: Key, generation: Generation, found: Found) {
+        if !self.live.load(Ordering::Acquire) || self.epoch.load(Ordering::Acquire) != generation.0
+        {
+            return;
+        }
         let weight = (key.bytes() + found.bytes()) as u64;
         if weight > self.largest_entry {
             // Whatever is cached under this key was read under an older generation
@@ -284,7 +352,9 @@ impl ElementStore for CachedElementStore {
         let Some(t) = type_of_id(id) else {
             return self.inner.element_by_id(workspace_id, id).await;
         };
-        let generation = self.generation(workspace_id, t);
+        let Some(generation) = self.generation(workspace_id, t) else {
+            return self.inner.element_by_id(workspace_id, id).await;
+        };
         let key = Key::ById(workspace_id.to_string(), id.to_string());
         if let Some(Found::One(hit)) = self.hit(&key, generation) {
             return Ok(hit.as_deref().cloned());
@@ -295,7 +365,9 @@ impl ElementStore for CachedElementStore {
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
-        let generation = self.generation(&query.workspace_id, query.element_type);
+        let Some(generation) = self.generation(&query.workspace_id, query.element_type) else {
+            return self.inner.find_elements(query).await;
+        };
         let key = Key::Query(Box::new(query.clone()));
         if let Some(Found::List(hit)) = self.hit(&key, generation) {
             return Ok(hit.as_ref().clone());

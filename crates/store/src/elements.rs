@@ -100,6 +100,23 @@ fn none_if_empty(s: String) -> Option<String> {
 }
 
 for_each_backend! {
+    /// Tells the other nodes, with the write's transaction, that `e` changed
+    /// (see [`Backend::ELEMENT_CHANNEL`]): the notice goes out when it commits,
+    /// and never for a write that rolled back.
+    async fn announce(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        e: &Element,
+    ) -> Result<(), StoreError> {
+        if let Some(channel) = <DB as Backend>::ELEMENT_CHANNEL {
+            sqlx::query("SELECT count(*) FROM (SELECT pg_notify($1, $2)) AS sent")
+                .bind(channel)
+                .bind(crate::cache_listener::payload(&e.workspace_id, e.element_type))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     #[async_trait]
     impl ElementStore for SqlStore<DB> {
         async fn insert_element(&self, e: &Element, key_scope: &str) -> Result<i64, StoreError> {
@@ -115,13 +132,22 @@ for_each_backend! {
                 values.push_bind(value);
             }
             q.push(") RETURNING seq");
-            let rows = q
-                .build()
-                .fetch_all(&mut *self.writer().await?)
-                .await
-                .map_err(classify_unique)?;
-            let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-            Ok(row.try_get("seq")?)
+            let mut conn = self.writer().await?;
+            let seq_of = |rows: Vec<<DB as sqlx::Database>::Row>| -> Result<i64, StoreError> {
+                let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+                Ok(row.try_get("seq")?)
+            };
+            if <DB as Backend>::ELEMENT_CHANNEL.is_none() {
+                // Nothing to announce: one statement, no transaction around it (on
+                // SQLite a failed statement inside one, a full disk's, may roll it
+                // back behind the driver's back).
+                return seq_of(q.build().fetch_all(&mut *conn).await.map_err(classify_unique)?);
+            }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let seq = seq_of(q.build().fetch_all(&mut *tx).await.map_err(classify_unique)?)?;
+            announce(&mut tx, e).await?;
+            tx.commit().await?;
+            Ok(seq)
         }
 
         async fn update_element(
@@ -141,14 +167,21 @@ for_each_backend! {
             q.push(" WHERE workspace_id = ").push_bind(&e.workspace_id);
             q.push(" AND id = ").push_bind(&e.id);
             q.push(" AND revision = ").push_bind(expected);
-            let done = q
-                .build()
-                .execute(&mut *self.writer().await?)
-                .await
-                .map_err(classify_unique)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::RevisionConflict);
+            let mut conn = self.writer().await?;
+            let updated = |done: <DB as sqlx::Database>::QueryResult| {
+                if done.rows_affected() == 0 {
+                    Err(StoreError::RevisionConflict)
+                } else {
+                    Ok(())
+                }
+            };
+            if <DB as Backend>::ELEMENT_CHANNEL.is_none() {
+                return updated(q.build().execute(&mut *conn).await.map_err(classify_unique)?);
             }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            updated(q.build().execute(&mut *tx).await.map_err(classify_unique)?)?;
+            announce(&mut tx, e).await?;
+            tx.commit().await?;
             Ok(())
         }
 

@@ -37,6 +37,7 @@
 mod action_runs;
 mod api_logs;
 mod cache;
+mod cache_listener;
 mod connect_records;
 mod constraints;
 mod data_links;
@@ -162,9 +163,16 @@ pub async fn open(url: &str, max_connections: u32, migrate: bool) -> Result<Stor
 /// [`open`] with every option.
 pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Stores, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Stores::of(Arc::new(
-            PostgresStore::connect(url, options).await?,
-        )))
+        let mut stores = Stores::of(Arc::new(PostgresStore::connect(url, options).await?));
+        // Served from memory too, while this node hears of the other nodes'
+        // element writes (see `cache_listener`).
+        let cache = Arc::new(CachedElementStore::new(
+            stores.elements,
+            options.cache_bytes,
+        ));
+        cache_listener::listen(&cache, url.to_owned());
+        stores.elements = cache;
+        Ok(stores)
     } else if url.starts_with("sqlite:") {
         let sqlite = SqliteStore::connect(url, options.max_connections, options.migrate).await?;
         let mut stores = Stores::of(Arc::new(sqlite));

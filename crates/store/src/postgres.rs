@@ -34,6 +34,7 @@ impl Backend for Postgres {
     const SHARED: bool = true;
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const ELEMENT_CHANNEL: Option<&'static str> = Some(crate::cache_listener::CHANNEL);
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

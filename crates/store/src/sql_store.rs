@@ -35,6 +35,10 @@ pub trait Backend: sqlx::Database {
     /// write lock at once: a transaction that read first and then writes fails
     /// with `SQLITE_BUSY` (its snapshot may be stale) instead of waiting.
     const BEGIN_WRITE: &'static str;
+    /// Where a write of an element is announced to the other nodes (a PostgreSQL
+    /// `NOTIFY` channel, sent with the write's transaction), so their element
+    /// caches forget what it changed; `None` where one node owns the database.
+    const ELEMENT_CHANNEL: Option<&'static str>;
     fn migrator() -> &'static Migrator;
     /// The error a query on a table that does not exist yet gives.
     fn is_missing_table(err: &sqlx::Error) -> bool;

@@ -18,6 +18,7 @@ impl Backend for Sqlite {
     const SHARED: bool = false;
     const CLAIM_LOCK: &'static str = "";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const ELEMENT_CHANNEL: Option<&'static str> = None;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -405,3 +405,53 @@ async fn filters_select_by_reference_archive_search_and_document() {
     );
     db.finish().await;
 }
+
+/// Node `a`'s reads of `e` until they show `name` (another node's write reaches
+/// `a`'s cache as a notice, a moment after it commits); the reads it took.
+async fn reads_until_named(a: &Stores, e: &Element, name: &str) -> usize {
+    for read in 1..=200 {
+        let by_id = a.elements.element_by_id(WS, &e.id).await.unwrap().unwrap();
+        let mut q = ElementQuery::new(WS, e.element_type);
+        q.key = e.key.clone();
+        let listed = a.elements.find_elements(&q).await.unwrap();
+        if by_id.name == name && listed.first().map(|l| l.name.as_str()) == Some(name) {
+            return read;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "node a still reads `{}` two seconds after another node renamed it to `{name}`",
+        e.name
+    );
+}
+
+#[tokio::test]
+async fn a_node_reads_what_another_node_wrote_though_it_cached_the_element() {
+    // Only PostgreSQL is shared by nodes: a SQLite file has one (whose cache sees
+    // every write there is).
+    if !is_postgres() {
+        return;
+    }
+    let db = TestDb::new().await;
+    let (a, b) = (db.node().await, db.node().await);
+    let e = insert(&*b.elements, element(WS, ElementType::Flow, "f")).await;
+    // Node a reads (and on either database may cache) the element by id and by key.
+    reads_until_named(&a, &e, &e.name).await;
+    let renamed_by_b = renamed(&e, "Renamed on b");
+    b.elements
+        .update_element(&renamed_by_b, "", &e.revision)
+        .await
+        .unwrap();
+    reads_until_named(&a, &e, "Renamed on b").await;
+    // Its own writes it reads back at once.
+    let renamed_by_a = renamed(&renamed_by_b, "Renamed on a");
+    a.elements
+        .update_element(&renamed_by_a, "", &renamed_by_b.revision)
+        .await
+        .unwrap();
+    assert_eq!(reads_until_named(&a, &e, "Renamed on a").await, 1);
+    // And an element another node creates is found once it exists.
+    let other = insert(&*b.elements, element(WS, ElementType::Flow, "g")).await;
+    reads_until_named(&a, &other, &other.name).await;
+    db.finish().await;
+}
