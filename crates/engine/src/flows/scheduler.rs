@@ -49,9 +49,11 @@ pub(crate) struct Scheduler {
 }
 
 /// How long an ended run is kept for waiters, and how many are kept before the
-/// older ones are dropped.
+/// older ones are dropped: a waiter asks within milliseconds of the start it
+/// waits for, and 1,024 runs are more than half a second at the rates measured
+/// (BENCHMARKS.md, "Flow runs"); an older run is read from the database.
 const RECENT: Duration = Duration::from_secs(10);
-const RECENT_MAX: usize = 4096;
+const RECENT_MAX: usize = 1024;
 
 /// How long a workspace read for runs is used before it is read again.
 const WORKSPACE_RECHECK: Duration = Duration::from_secs(5);
