@@ -606,13 +606,7 @@ for_each_backend! {
                     ") AND seq = (SELECT MIN(h.seq) FROM flow_runs h WHERE h.{UNFINISHED} \
                      AND h.connection_id = flow_runs.connection_id) RETURNING id"
                 ));
-                let claimed: std::collections::HashSet<String> = q
-                    .build()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| r.try_get("id"))
-                    .collect::<Result<_, _>>()?;
+                let claimed = returned_ids(q, tx).await?;
                 for c in chunk {
                     if claimed.contains(&c.1.id) {
                         outcomes[c.0] = WriteOutcome::Claimed;
@@ -678,13 +672,7 @@ for_each_backend! {
                      AND (v.only_if_queued = 0 OR flow_runs.state = 'queued') \
                      RETURNING flow_runs.id",
                 );
-                let applied: std::collections::HashSet<String> = q
-                    .build()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| r.try_get("id"))
-                    .collect::<Result<_, _>>()?;
+                let applied = returned_ids(q, tx).await?;
                 for (i, w) in chunk {
                     if let FlowWrite::Update { id, .. } = w {
                         if !applied.contains(id) {
@@ -695,6 +683,18 @@ for_each_backend! {
             }
         }
         Ok(())
+    }
+
+    /// Runs `q`, which returns the `id` of each row it changed; answers those ids.
+    async fn returned_ids(
+        mut q: QueryBuilder<'_, DB>,
+        tx: &mut <DB as sqlx::Database>::Connection,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Inserts new runs (their `seq` in the order given).

@@ -41,7 +41,8 @@
 //! — its stored outputs are used — and what the crashed node had not stored yet
 //! runs again. Node runs that only compute (triggers, `transform-data`, `filter`,
 //! loops) are stored with the next write; once a node run that may have changed
-//! something outside (any call) completes, it is stored before the run goes on,
+//! something outside (any call) completes, it is stored before the next node run
+//! starts — or, when it was the run's last, with how the run ended, in one write —
 //! so a takeover never repeats a call whose completion was recorded. A node run
 //! that calls out in a taken-over run carries a log line saying its calls may
 //! repeat ones made before the crash.
