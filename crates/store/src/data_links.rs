@@ -120,19 +120,27 @@ for_each_backend! {
                 return Ok(Vec::new());
             }
             let mut conn = self.writer().await?;
-            for _ in 0..ATTEMPTS {
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                match put_all(&mut tx, links).await {
-                    Ok(Some(stored)) => {
-                        tx.commit().await?;
-                        return Ok(stored);
+            let put = async {
+                for _ in 0..ATTEMPTS {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    match put_all(&mut tx, links).await {
+                        Ok(Some(stored)) => {
+                            tx.commit().await?;
+                            return Ok(stored);
+                        }
+                        Ok(None) => tx.rollback().await?,
+                        Err(e) if is_transient(&e) => tx.rollback().await?,
+                        Err(e) => return Err(e),
                     }
-                    Ok(None) => tx.rollback().await?,
-                    Err(e) if is_transient(&e) => tx.rollback().await?,
-                    Err(e) => return Err(e),
                 }
+                Err(StoreError::RevisionConflict)
             }
-            Err(StoreError::RevisionConflict)
+            .await;
+            // A failed transaction's connection is not reused (see `Conn::discard`).
+            if put.as_ref().is_err_and(|e| !matches!(e, StoreError::RevisionConflict)) {
+                conn.discard();
+            }
+            put
         }
 
         async fn find_data_links(

@@ -296,11 +296,19 @@ for_each_backend! {
                 return Ok(Vec::new());
             }
             let mut conn = self.writer().await?;
-            let mut tx = sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
-            // Dropping the transaction on an error rolls it back.
-            let outcomes = apply_all(&mut tx, writes).await?;
-            tx.commit().await?;
-            Ok(outcomes)
+            let applied = async {
+                let mut tx =
+                    sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
+                // Dropping the transaction on an error rolls it back.
+                let outcomes = apply_all(&mut tx, writes).await?;
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+            .await;
+            if applied.is_err() {
+                conn.discard();
+            }
+            applied
         }
 
         async fn claim_flow_runs(
@@ -464,6 +472,7 @@ for_each_backend! {
 
         async fn purge_flow_runs(&self, before_ms: i64) -> Result<u64, StoreError> {
             let mut conn = self.writer().await?;
+            let purged = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let mut nodes = QueryBuilder::<DB>::new(
                 "DELETE FROM flow_node_runs WHERE run_id IN (SELECT id FROM flow_runs \
@@ -478,6 +487,12 @@ for_each_backend! {
             let done = runs.build().execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(done.rows_affected())
+            }
+            .await;
+            if purged.is_err() {
+                conn.discard();
+            }
+            purged
         }
     }
 

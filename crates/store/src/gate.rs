@@ -64,6 +64,16 @@ impl<'a, DB: Database> Conn<'a, DB> {
     pub(crate) fn ungated(conn: PoolConnection<DB>) -> Self {
         Conn { conn, _slot: None }
     }
+
+    /// Closes the connection when dropped instead of returning it to the pool.
+    /// After a transaction failed, the driver's idea of the connection may no
+    /// longer be the database's: when SQLite rolls a transaction back by itself
+    /// (a full disk), sqlx-sqlite's `ROLLBACK` fails and its transaction depth
+    /// stays up, so every later `BEGIN IMMEDIATE` on that connection is refused.
+    /// A fresh connection starts clean; closing one rolls back whatever it left.
+    pub(crate) fn discard(&mut self) {
+        self.conn.close_on_drop();
+    }
 }
 
 impl<DB: Database> Deref for Conn<'_, DB> {

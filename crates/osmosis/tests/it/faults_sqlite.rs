@@ -4,6 +4,9 @@
 //! integrity_check` stays `ok`, and once the file is deleted writes succeed again
 //! without a restart — and nothing acknowledged was lost.
 //!
+//! The flow runs' group commit gets the same test at the store: a batch on a full
+//! disk fails whole, and the next one after the disk has room is stored.
+//!
 //! Mounting needs root (CI runs as root); as another user the test says why it
 //! does not run and passes. `OSMOSIS_FAULTS_LONG=1`: three fill-and-free rounds.
 
@@ -357,4 +360,99 @@ async fn sqlite_full_disk() {
         broken.join("\n")
     );
     assert!(clean, "osmosis drains and exits cleanly");
+}
+
+/// A new queued run of its own connection, with a record of about `bytes`.
+fn queued_run(i: usize, bytes: usize) -> osmosis_store::FlowRunRow {
+    osmosis_store::FlowRunRow {
+        seq: 0,
+        id: format!("run_{i:06}"),
+        workspace_id: "ws_full".into(),
+        customer_id: "cus_1".into(),
+        integration_id: "int_1".into(),
+        connection_id: format!("cnn_{i}"),
+        connection_flow_id: format!("fli_{i}"),
+        integration_flow_id: None,
+        universal_flow_id: None,
+        state: "queued".into(),
+        created_ms: i as i64,
+        ended_ms: None,
+        stop_requested: false,
+        attempts: 0,
+        record: json!({"id": format!("run_{i:06}"), "pad": "r".repeat(bytes)}),
+    }
+}
+
+/// The flow runs' group commit on a full disk: a batch that cannot be stored
+/// fails whole, and once the disk has room the next batch is stored — on the same
+/// store, without a restart — and every batch that was acknowledged is there.
+/// (A transaction SQLite rolls back by itself, as on a full disk, leaves the
+/// driver's connection believing it is still in one: kept, it refused every later
+/// `BEGIN IMMEDIATE`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_run_writes_fail_whole_on_a_full_disk_and_resume_after() {
+    if !is_root() {
+        eprintln!("the full-disk flow run test does not run: mounting its tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let tmpfs = Tmpfs::mount();
+    let db = tmpfs.path().join("osmosis.db");
+    let stores = osmosis_store::open(&format!("sqlite://{}", db.display()), 4, true)
+        .await
+        .expect("the store opens");
+    let runs = stores.flow_runs.clone();
+    let create = |i: usize| osmosis_store::FlowWrite::Create {
+        run: queued_run(i, 16 * 1024),
+        queue_cap: 10,
+        claim: None,
+    };
+    let mut acked = Vec::new();
+    let mut next = 0;
+    let batch = |n: usize, next: &mut usize| {
+        let writes: Vec<_> = (*next..*next + n).map(create).collect();
+        *next += n;
+        writes
+    };
+    for _ in 0..5 {
+        let writes = batch(4, &mut next);
+        runs.apply_flow_writes(&writes)
+            .await
+            .expect("stored before the disk fills");
+        acked.extend(writes);
+    }
+    fill(&tmpfs.path().join("filler"));
+    let mut failed = 0;
+    for _ in 0..400 {
+        let writes = batch(4, &mut next);
+        match runs.apply_flow_writes(&writes).await {
+            Ok(_) => acked.extend(writes),
+            Err(_) => {
+                failed += 1;
+                if failed == 5 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(failed, 5, "writes on a full disk kept succeeding");
+    std::fs::remove_file(tmpfs.path().join("filler")).unwrap();
+    let writes = batch(4, &mut next);
+    runs.apply_flow_writes(&writes)
+        .await
+        .expect("the first batch after the disk has room again is stored");
+    acked.extend(writes);
+    for w in &acked {
+        let osmosis_store::FlowWrite::Create { run, .. } = w else {
+            unreachable!()
+        };
+        let stored = runs.flow_run_by_id("ws_full", &run.id).await.unwrap();
+        assert!(
+            stored.is_some(),
+            "acknowledged run {} is not stored",
+            run.id
+        );
+    }
+    drop(runs);
+    drop(stores);
+    assert_eq!(integrity(&db).await, "ok");
 }
