@@ -174,8 +174,9 @@ struct ServeArgs {
     /// addresses are called; cloud metadata and link-local addresses never are.
     #[arg(long, env = "OSMOSIS_OUTBOUND_ALLOW")]
     outbound_allow: Option<AllowList>,
-    /// Memory budget of the read cache in MiB (SQLite only; 0 turns it off): the
-    /// cache evicts to stay under it and keeps no answer over an eighth of it.
+    /// Memory budget of the element read cache in MiB (0 turns it off): the cache
+    /// evicts to stay under it and keeps no answer over an eighth of it. On
+    /// PostgreSQL it forgets what other nodes write as their notices arrive.
     #[arg(long, env = "OSMOSIS_CACHE_MB", default_value_t = 64)]
     cache_mb: u64,
     /// Serve the demo app under /demo-app/ (off by default; `OSMOSIS_DEMO=1` too): a

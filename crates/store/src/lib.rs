@@ -138,8 +138,8 @@ pub struct OpenOptions {
     pub acquire_timeout: std::time::Duration,
     /// Apply migrations.
     pub migrate: bool,
-    /// Byte budget of the read cache in front of SQLite (estimated heap bytes of
-    /// cached results); unused for PostgreSQL, which is never cached.
+    /// Byte budget of the element read cache (estimated heap bytes of cached
+    /// results), on SQLite and PostgreSQL alike.
     pub cache_bytes: u64,
 }
 
