@@ -110,6 +110,11 @@ impl ElementHooks for ConnectionHooks {
         disconnect(engine, caller, el).await;
     }
 
+    /// A restored connection's flows start again (`Engine::connection_written`).
+    fn after_write(&self, engine: &Engine, before: &Element, after: &Element) {
+        engine.connection_written(before, after);
+    }
+
     async fn after_archive(&self, engine: &Engine, el: &Element) {
         engine
             .notifications

@@ -607,6 +607,48 @@ impl Engine {
         }
     }
 
+    /// After a connection is written (hook): when it was restored, what its
+    /// archiving stopped starts again, in the background — the triggers of its
+    /// live instances (their schedules ended at their first tick while it was
+    /// archived; [`triggers::setup_triggers`] sets up only what an instance wants
+    /// now, so a disabled one stays still) and an instance of every flow that asks
+    /// for one, as for a new connection.
+    pub(crate) fn connection_written(&self, before: &Element, after: &Element) {
+        if !before.is_archived() || after.is_archived() {
+            return;
+        }
+        let (engine, conn) = (self.clone(), after.clone());
+        tokio::spawn(async move {
+            engine.flow_instances_for_connection(&conn).await;
+            if let Err(e) = engine.restart_instance_triggers(&conn).await {
+                tracing::warn!(workspace_id = %conn.workspace_id, connection = %conn.id, error = %e.message, "could not set up the flow triggers of a restored connection");
+            }
+        });
+    }
+
+    async fn restart_instance_triggers(&self, conn: &Element) -> Result<(), ApiError> {
+        let mut after_seq = 0;
+        loop {
+            let mut q = ElementQuery::new(&conn.workspace_id, ElementType::FlowInstance);
+            q.connection = RefFilter::Is(conn.id.clone());
+            q.after_seq = after_seq;
+            q.limit = PAGE;
+            let instances = self
+                .stores
+                .elements
+                .find_elements(&q)
+                .await
+                .map_err(store_error)?;
+            for instance in &instances {
+                triggers::setup_triggers(self, instance).await;
+            }
+            match instances.last() {
+                Some(last) if instances.len() as i64 == PAGE => after_seq = last.seq,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// After a connection is stored: an instance of every flow that asks for one
     /// on each connection of its integration.
     pub(crate) async fn flow_instances_for_connection(&self, conn: &Element) {

@@ -287,7 +287,8 @@ async fn a_bad_schedule_is_a_configuration_error_and_schedules_nothing() {
 }
 
 #[tokio::test]
-async fn the_schedule_stops_when_its_flow_loses_the_trigger_or_its_connection_goes() {
+async fn the_schedule_stops_when_its_flow_loses_the_trigger_or_its_connection_goes_until_restored()
+{
     let s = Server::start().await;
     let f = crm_fixture(&s, 1).await;
     let flow = scheduled_flow(
@@ -313,6 +314,25 @@ async fn the_schedule_stops_when_its_flow_loses_the_trigger_or_its_connection_go
     assert_eq!(tick_now(&s, &bob).await, 1);
     assert!(runs_of(&s, &bob).await.is_empty());
     assert!(schedule_job(&s, &bob, "tick").await.is_none());
+    // Restored, it has its schedule again (set up in the background).
+    let (status, restored) = s
+        .post(
+            &format!("/connections/{}/restore", f.bob_conn),
+            &f.bob,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{restored}");
+    let mut again = None;
+    for _ in 0..100 {
+        again = schedule_job(&s, &bob, "tick").await;
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let again = again.expect("the restored connection's instance is scheduled again");
+    assert!(again.run_at > now_ms(), "at its next tick: {again:?}");
     // The flow loses its schedule trigger: Alice's schedule ends without a run,
     // even at a tick that was due.
     let (status, _) = s

@@ -19,8 +19,7 @@
 //! connection needs reconnecting) is logged and the schedule goes on.
 //!
 //! An archived connection ends its instances' schedules at their next tick;
-//! once it is restored, `setup` (or disabling and enabling) an instance starts
-//! them again.
+//! restoring it sets its live instances' triggers up again.
 //!
 //! Tearing down does not delete the job: it makes it due at once as a check
 //! (`checkOnly`), which stops it — or, if the instance turns out to still want
