@@ -82,12 +82,7 @@ impl FlowPlan {
         if clients == 0 {
             return Err(BenchError::NoClients);
         }
-        let authorization = token
-            .map(|t| {
-                HeaderValue::from_str(&format!("Bearer {t}"))
-                    .map_err(|e| BenchError::Request(e.into()))
-            })
-            .transpose()?;
+        let authorization = crate::load::bearer(token)?;
         Ok(FlowPlan {
             authority,
             starts: targets.into_iter().map(|t| t.path).collect(),

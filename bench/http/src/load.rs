@@ -90,12 +90,7 @@ impl Plan {
         if clients == 0 {
             return Err(BenchError::NoClients);
         }
-        let authorization = token
-            .map(|t| {
-                HeaderValue::from_str(&format!("Bearer {t}"))
-                    .map_err(|e| BenchError::Request(e.into()))
-            })
-            .transpose()?;
+        let authorization = crate::load::bearer(token)?;
         Ok(Plan {
             targets,
             method,
@@ -279,4 +274,13 @@ async fn client(shared: Rc<Shared>, index: usize) -> Result<Histogram<u64>, Benc
     drop(sender);
     let _ = conn.await;
     Ok(hist)
+}
+
+/// The `Authorization` header of `token`, if one is given.
+pub(crate) fn bearer(token: Option<String>) -> Result<Option<HeaderValue>, BenchError> {
+    token
+        .map(|t| {
+            HeaderValue::from_str(&format!("Bearer {t}")).map_err(|e| BenchError::Request(e.into()))
+        })
+        .transpose()
 }

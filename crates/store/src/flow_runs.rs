@@ -503,27 +503,27 @@ for_each_backend! {
         tx: &mut <DB as sqlx::Database>::Connection,
         writes: &[FlowWrite],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        if let Some((before, after)) = <DB as QueueLock>::LOCK {
-            let mut connections: Vec<&str> = writes
-                .iter()
-                .filter_map(|w| match w {
-                    FlowWrite::Create { run, .. } => Some(run.connection_id.as_str()),
-                    _ => None,
-                })
-                .collect();
-            connections.sort_unstable();
-            connections.dedup();
-            if !connections.is_empty() {
-                let mut q = QueryBuilder::<DB>::new(before);
-                q.push_values(&connections, |mut row, c| {
-                    row.push_bind(*c);
-                });
-                q.push(after);
-                q.build().execute(&mut *tx).await?;
-            }
+        // The connections the batch creates runs of, sorted: the order the queue
+        // locks are taken in, and what the queue cap counts.
+        let mut connections: Vec<&str> = writes
+            .iter()
+            .filter_map(|w| match w {
+                FlowWrite::Create { run, .. } => Some(run.connection_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        connections.sort_unstable();
+        connections.dedup();
+        if let (Some((before, after)), false) = (<DB as QueueLock>::LOCK, connections.is_empty()) {
+            let mut q = QueryBuilder::<DB>::new(before);
+            q.push_values(&connections, |mut row, c| {
+                row.push_bind(*c);
+            });
+            q.push(after);
+            q.build().execute(&mut *tx).await?;
         }
         let mut outcomes = vec![WriteOutcome::Applied; writes.len()];
-        apply_creates(tx, writes, &mut outcomes).await?;
+        apply_creates(tx, writes, &connections, &mut outcomes).await?;
         let node_runs: Vec<&NodeRunRow> = writes
             .iter()
             .flat_map(|w| match w {
@@ -543,9 +543,11 @@ for_each_backend! {
     /// batch may refuse one run early, never accept one too many), the accepted
     /// runs inserted in the batch's order (their `seq` follows it), then those
     /// asking for a claim claimed when they are their connection's head.
+    /// `connections`: those the creates are of, each once.
     async fn apply_creates(
         tx: &mut <DB as sqlx::Database>::Connection,
         writes: &[FlowWrite],
+        connections: &[&str],
         outcomes: &mut [WriteOutcome],
     ) -> Result<(), StoreError> {
         let creates: Vec<(usize, &FlowRunRow, i64, Option<&Claim>)> = writes
@@ -563,9 +565,6 @@ for_each_backend! {
         if creates.is_empty() {
             return Ok(());
         }
-        let mut connections: Vec<&str> = creates.iter().map(|c| c.1.connection_id.as_str()).collect();
-        connections.sort_unstable();
-        connections.dedup();
         let mut queued: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         for chunk in connections.chunks(IDS_PER_STATEMENT) {
             // `state = 'queued'` alone would not let SQLite use the partial index.
