@@ -260,9 +260,8 @@ impl<'e> Flows<'e> {
                 input = crate::actions::input::fit(Some(schema), input)?;
             }
         }
-        let start_key = start.key.clone();
         let layers = self.flow_layers(&instance).await?;
-        let mut row = new_row(&instance, &conn, &start_key, input, &launch, layers);
+        let mut row = new_row(&instance, &conn, &start.key, input, &launch, layers);
         let scheduler = &self.engine.flow_scheduler;
         let claim = scheduler.claim_for_new_run(self.engine.flow_limits.lease);
         let outcome = write_one(

@@ -150,7 +150,8 @@ impl Notifier {
                     .map_err(|e| (e, id))
             }
             Ok(None) => Ok(()),
-            Err(e) => Err((e, Value::Null)),
+            // Rare: the log line still names the run.
+            Err(e) => Err((e, run()["id"].clone())),
         };
         if let Err((e, id)) = result {
             tracing::warn!(flow_run = %id, event, error = %e.message, "could not queue a webhook notification");
