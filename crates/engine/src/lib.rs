@@ -17,6 +17,7 @@ pub mod data_links;
 pub mod data_sources;
 pub mod elements;
 pub mod errors;
+pub mod events;
 pub mod field_mappings;
 pub mod flows;
 mod group_commit;

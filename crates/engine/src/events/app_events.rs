@@ -1,0 +1,1 @@
+//! App events (semantics §5.5).

@@ -1,0 +1,1 @@
+//! Webhook intake: a delivery is stored, then answered, then processed by a job.
