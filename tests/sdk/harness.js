@@ -247,11 +247,21 @@ const TYPED_ONLY = {
   ActionRunLogDetail: sdk.ActionRunLogRecordApiResponse.extend({
     details: z.object({ externalApiCalls: z.array(z.any()) }),
   }),
+  // GET /incoming-webhooks/{id}: the list item's schema plus the delivery as received,
+  // secrets masked (crates/engine/src/events/logs.rs).
+  IncomingWebhookDetail: sdk.IncomingWebhookApiResponse.extend({
+    subscriptionType: z.string(),
+    error: z.string().nullable(),
+    processedAt: z.string().optional(),
+    request: z.object({ method: z.string(), path: z.string(), query: z.record(z.string(), z.string()), headers: z.record(z.string(), z.string()), body: z.any() }),
+  }),
 };
 
 /** Keys a response may carry beyond its schema's shape (seed-page extras), top level only. */
 const EXTRA_KEYS = {
   IntegrationApiResponse: ['appUri', 'isConnected'],
+  // When the event was found: the SDK's schema names no time at all.
+  ExternalEventLogRecordApiResponse: ['createdAt'],
   IntegrationListItem: ['isConnected'],
 };
 

@@ -314,6 +314,31 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The caller a request names with `Authorization: Bearer <token>`, if it sends
+/// one; other schemes (a sender's own Basic credentials) are not ours to read and
+/// count as none. A Bearer token that does not verify is refused.
+pub struct OptionalAuth(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for OptionalAuth {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("Bearer ") || h.starts_with("bearer "));
+        if !bearer {
+            return Ok(OptionalAuth(None));
+        }
+        let token = header_token(parts)?.unwrap_or_default();
+        Ok(OptionalAuth(Some(state.authenticate(&token).await?)))
+    }
+}
+
 /// The caller of an endpoint a browser opens itself (an `EventSource`, which
 /// cannot send headers): the `Authorization` header, else `?token=`.
 pub struct QueryTokenAuth(pub Caller);

@@ -1117,6 +1117,210 @@ fn integration_paths(paths: &mut Map<String, Value>) {
     );
 }
 
+/// App events (routes/app_events.rs): the webhook URLs the workspace's app posts
+/// to (any method, any body; stored, then answered), the app event and incoming
+/// webhook logs, and subscribing a customer's subscription.
+fn app_event_paths(paths: &mut Map<String, Value>) {
+    let s = || json!({"type": "string"});
+    let stored = json!({"type": "object", "required": ["incomingWebhookId"],
+        "properties": {"incomingWebhookId": s()}});
+    for (path, summary) in [
+        ("/webhooks/app-events/{workspace}/{key}",
+         "An app event type's global webhook: events of any customer (a customer's Bearer token, else the type's tenantIdFormula, says whose); an array body is a batch"),
+        ("/webhooks/app-event-subscriptions/{workspace}/{key}",
+         "A customer's app event subscription webhook: that customer's events; an array body is a batch"),
+    ] {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            add(paths, path, method, op(summary.into(),
+                vec![path_param("workspace"), path_param("key")], body, stored.clone()));
+        }
+    }
+    let mut page: Vec<Value> = vec![
+        query_param("from", json!({"type": "string", "format": "date-time"})),
+        query_param("to", json!({"type": "string", "format": "date-time"})),
+        query_param(
+            "sortOrder",
+            json!({"type": "string", "enum": ["asc", "desc"]}),
+        ),
+        query_param(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+        query_param("cursor", s()),
+        query_param("tenantId", s()),
+        query_param("userId", s()),
+    ];
+    let event = json!({"type": "object", "required": ["id", "appEventTypeId", "userId", "event", "datetime", "launchedFlowRunIds"],
+        "properties": {"id": s(), "appEventTypeId": s(), "userId": s(), "event": {},
+            "datetime": s(), "launchedFlowRunIds": {"type": "array", "items": s()}}});
+    let webhook = json!({"type": "object", "required": ["id", "subscriptionId", "status", "collectedEventIds"],
+        "properties": {"id": s(), "subscriptionId": s(), "status": s(),
+            "collectedEventIds": {"type": "array", "items": s()}}});
+    let mut events_find = page.clone();
+    events_find.extend([
+        query_param("appEventTypeId", s()),
+        query_param("appEventSubscriptionId", s()),
+        query_param(
+            "status",
+            json!({"type": "string", "enum": ["created", "success", "error"]}),
+        ),
+    ]);
+    page.extend([
+        query_param("subscriptionId", s()),
+        query_param(
+            "status",
+            json!({"type": "string", "enum": ["received", "success", "error"]}),
+        ),
+    ]);
+    let entries: Vec<(&str, &str, &str, Vec<Value>, Value)> = vec![
+        ("/app-events", "get", "The app event log, newest first unless `sortOrder=asc`; a customer sees its own",
+         events_find, page_of(event.clone())),
+        ("/app-events/{id}", "get", "One app event", vec![path_param("id")], event),
+        ("/incoming-webhooks", "get", "Deliveries to Osmosis's webhook URLs as received (secrets masked), newest first unless `sortOrder=asc`",
+         page, page_of(webhook.clone())),
+        ("/incoming-webhooks/{id}", "get", "One delivery", vec![path_param("id")], webhook),
+        ("/app-event-subscription/subscribe", "post",
+         "Send the app event type's subscribeRequest for the subscription's customer; answers the subscription",
+         object_selector_params(ElementType::AppEventSubscription),
+         reference(&type_schema_name(ElementType::AppEventSubscription))),
+    ];
+    for (path, method, summary, params, ok) in entries {
+        add(paths, path, method, op(summary.into(), params, None, ok));
+    }
+}
+
+/// External event subscriptions, their log records and pulls
+/// (routes/external_events.rs).
+fn external_event_paths(paths: &mut Map<String, Value>) {
+    let s = || json!({"type": "string"});
+    let strings =
+        |names: &[&str]| -> Vec<Value> { names.iter().map(|n| query_param(n, s())).collect() };
+    let limit = || {
+        query_param(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        )
+    };
+    let subscription = json!({"type": "object", "required": ["id", "userId", "connectionId", "integrationId"],
+        "properties": {"id": s(), "name": s(), "userId": s(), "tenantId": s(), "connectionId": s(),
+            "integrationId": s(), "config": {"type": "object"},
+            "status": {"type": "string", "enum": ["subscribed", "unsubscribed", "error"]},
+            "error": reference("ErrorData"), "isRealTime": {"type": "boolean"},
+            "requiresPull": {"type": "boolean"}, "requiresFullSync": {"type": "boolean"},
+            "stateData": {}, "nextPullEventsTimestamp": {"type": "number"},
+            "pullUpdatesIntervalSeconds": {"type": "number"}, "fullSyncIntervalSeconds": {"type": "number"},
+            "createdAt": s(), "archivedAt": s(), "isDeactivated": {"type": "boolean"}}});
+    let event = json!({"type": "object", "required": ["id", "userId", "externalEventSubscriptionId", "status"],
+        "properties": {"id": s(), "userId": s(), "tenantId": s(), "integrationId": s(), "connectionId": s(),
+            "externalEventSubscriptionId": s(), "payload": {},
+            "launchedFlowRunIds": {"type": "array", "items": s()},
+            "status": {"type": "string", "enum": ["created", "success", "error"]},
+            "error": reference("ErrorData"), "createdAt": s()}});
+    let pull = json!({"type": "object", "required": ["id", "userId", "externalEventSubscriptionId", "startDatetime", "endDatetime", "status", "collectedEventIds"],
+        "properties": {"id": s(), "userId": s(), "tenantId": s(), "integrationId": s(), "connectionId": s(),
+            "externalEventSubscriptionId": s(), "startDatetime": s(), "endDatetime": s(),
+            "isFullScan": {"type": "boolean"},
+            "status": {"type": "string", "enum": ["running", "success", "error"]},
+            "collectedEventIds": {"type": "array", "items": s()}, "error": reference("ErrorData")}});
+    let mut find = strings(&[
+        "cursor",
+        "userId",
+        "tenantId",
+        "connectionId",
+        "integrationId",
+        "externalAppId",
+    ]);
+    find.extend([
+        limit(),
+        query_param(
+            "status",
+            json!({"type": "string", "enum": ["subscribed", "unsubscribed", "error"]}),
+        ),
+        query_param("includeArchived", json!({"type": "boolean"})),
+    ]);
+    let logs = |statuses: &[&str]| {
+        let mut v = strings(&[
+            "cursor",
+            "externalEventSubscriptionId",
+            "userId",
+            "tenantId",
+            "connectionId",
+            "integrationId",
+            "externalAppId",
+        ]);
+        v.extend([
+            limit(),
+            query_param("from", json!({"type": "string", "format": "date-time"})),
+            query_param("to", json!({"type": "string", "format": "date-time"})),
+            query_param(
+                "sortOrder",
+                json!({"type": "string", "enum": ["asc", "desc"]}),
+            ),
+            query_param("status", json!({"type": "string", "enum": statuses})),
+        ]);
+        v
+    };
+    let mut entries: Vec<(String, &str, String, Vec<Value>, Value)> = vec![
+        (
+            "/external-event-subscriptions".into(),
+            "get",
+            "External event subscriptions, oldest first; a customer sees its own".into(),
+            find,
+            page_of(subscription.clone()),
+        ),
+        (
+            "/external-event-subscriptions/{id}".into(),
+            "get",
+            "One external event subscription".into(),
+            vec![path_param("id")],
+            subscription.clone(),
+        ),
+        (
+            "/external-event-log-records".into(),
+            "get",
+            "Events found by the subscriptions, newest first unless `sortOrder=asc`".into(),
+            logs(&["created", "success", "error"]),
+            page_of(event),
+        ),
+        (
+            "/external-event-pulls".into(),
+            "get",
+            "Polling cycles of the subscriptions, newest first unless `sortOrder=asc`".into(),
+            logs(&["queued", "running", "success", "error"]),
+            page_of(pull),
+        ),
+    ];
+    for (action, summary) in [
+        (
+            "setup",
+            "Work out again how the subscription is served, and subscribe it",
+        ),
+        (
+            "subscribe",
+            "Subscribe: its first pull is due at once and takes the baseline",
+        ),
+        ("unsubscribe", "Stop its pulls, keeping what they kept"),
+        ("resubscribe", "Subscribe again from a new baseline"),
+        (
+            "refresh-webhook",
+            "Renew its webhook (nothing to renew on a polling subscription)",
+        ),
+        ("pull-events", "Pull now; answers once the pull has ended"),
+    ] {
+        entries.push((
+            format!("/external-event-subscriptions/{{id}}/{action}"),
+            "post",
+            format!("{summary}; answers the subscription"),
+            vec![path_param("id")],
+            subscription.clone(),
+        ));
+    }
+    for (path, method, summary, params, ok) in entries {
+        add(paths, &path, method, op(summary, params, None, ok));
+    }
+}
+
 /// The proxy to a connection's external API: any method, any body, and the API's
 /// answer as it came (any status and content type), or an ErrorData when Osmosis
 /// could not make the call. The legacy `connection(c).request(path, data)` POSTs to
@@ -1191,6 +1395,9 @@ pub fn document() -> Value {
         let name = type_schema_name(t);
         schemas.insert(name.clone(), element_schema(t));
         schemas.insert(format!("{name}Request"), request_schema(t));
+        if crate::routes::OWN_ROUTES.contains(&t) {
+            continue;
+        }
         let el = reference(&name);
         let req = reference(&format!("{name}Request"));
         let page = page_of(el.clone());
@@ -1262,6 +1469,8 @@ pub fn document() -> Value {
     connection_paths(&mut paths);
     action_paths(&mut paths);
     flow_run_paths(&mut paths);
+    external_event_paths(&mut paths);
+    app_event_paths(&mut paths);
     data_link_paths(&mut paths);
     data_source_paths(&mut paths);
     for t in ElementType::ALL {

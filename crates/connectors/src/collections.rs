@@ -21,12 +21,7 @@ pub async fn run_method(
     request: Value,
     parameters: Value,
 ) -> Result<Value, FunctionError> {
-    let collection = runner
-        .connector()
-        .data_collection(collection_key)
-        .ok_or_else(|| FunctionError::NotDefined {
-            function: format!("data collection `{collection_key}`"),
-        })?;
+    let collection = collection(runner, collection_key)?;
     let origin = format!("data/{collection_key}/{}", method.file_stem());
     let def = collection
         .method(method)
@@ -71,6 +66,54 @@ pub async fn run_method(
         &origin,
     )
     .await
+}
+
+/// Runs the `pull-latest-records` function of collection `collection_key`'s
+/// `event_type` events (semantics §2.4): `{parameters, cursor}` in, the records
+/// changed since `cursor` and the next cursor out, shaped as a `list` page is.
+pub async fn pull_latest_records(
+    runner: &FunctionRunner,
+    collection_key: &str,
+    event_type: &str,
+    cursor: Option<Value>,
+    parameters: Value,
+) -> Result<Value, FunctionError> {
+    let origin = format!("data/{collection_key}/events-{event_type}-pull-latest-records");
+    let collection = collection(runner, collection_key)?;
+    let def = collection
+        .event(event_type)
+        .and_then(|e| e.pull_latest_records.as_ref())
+        .ok_or_else(|| FunctionError::NotDefined {
+            function: origin.clone(),
+        })?;
+    let mut input = json!({"parameters": parameters});
+    if let Some(c) = cursor.filter(|c| !c.is_null()) {
+        input["cursor"] = c;
+    }
+    let output = runner.run(def, input).await?.output;
+    shape_output(
+        runner,
+        collection,
+        CollectionMethod::List,
+        output,
+        None,
+        &parameters,
+        &origin,
+    )
+    .await
+}
+
+/// Collection `key` of the runner's connector.
+fn collection<'r>(
+    runner: &'r FunctionRunner,
+    key: &str,
+) -> Result<&'r DataCollection, FunctionError> {
+    runner
+        .connector()
+        .data_collection(key)
+        .ok_or_else(|| FunctionError::NotDefined {
+            function: format!("data collection `{key}`"),
+        })
 }
 
 fn check_filter(

@@ -44,10 +44,13 @@ pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
 /// Every kind of background job this build runs.
-const JOB_HANDLERS: [jobs::Handler; 3] = [
+const JOB_HANDLERS: [jobs::Handler; 6] = [
     jobs::handler::<connections::health::RefreshCredentialsJob>(),
     jobs::handler::<notify::outbound::DeliverNotificationJob>(),
     jobs::handler::<flows::instances::FlowScheduleJob>(),
+    jobs::handler::<events::intake::ProcessDeliveriesJob>(),
+    jobs::handler::<events::external::ExternalEventPullJob>(),
+    jobs::handler::<events::external::ExternalEventSyncJob>(),
 ];
 
 /// Settings the engine needs from the server configuration.
@@ -126,6 +129,8 @@ pub struct Engine {
     /// This node's flow run scheduler (see `flows::scheduler`).
     pub(crate) flow_scheduler: Arc<flows::scheduler::Scheduler>,
     pub(crate) flow_limits: flows::FlowLimits,
+    /// Incoming webhook deliveries in group commits (see `events::intake`).
+    pub(crate) intake: Arc<events::intake::IntakeWriter>,
 }
 
 impl Engine {
@@ -161,6 +166,7 @@ impl Engine {
             flow_writer: Arc::new(flows::writer(Arc::clone(&stores.flow_runs))),
             flow_scheduler: Arc::default(),
             flow_limits: flows::FlowLimits::default(),
+            intake: Arc::new(events::intake::writer(Arc::clone(&stores.events))),
             stores,
             self_api: Default::default(),
         }

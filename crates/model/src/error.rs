@@ -45,6 +45,9 @@ pub mod keys {
     pub const INVALID_QUERY: &str = "invalid_query";
     /// The element is archived or read-only and cannot be changed.
     pub const NOT_EDITABLE: &str = "not_editable";
+    /// What the URL names was archived: it existed and will not come back by
+    /// retrying (HTTP 410), as a webhook delivery to an archived subscription.
+    pub const GONE: &str = "gone";
     /// The request needs a capability this build does not have.
     pub const NOT_SUPPORTED: &str = "not_supported";
     /// `concurrency` key for a stale `revision`.
@@ -201,6 +204,7 @@ impl ApiError {
             (ErrorType::BadRequest, Some(keys::NOT_AUTHENTICATED)) => 401,
             (ErrorType::BadRequest, Some(keys::ACCESS_DENIED)) => 403,
             (ErrorType::BadRequest, Some(keys::ALREADY_EXISTS)) => 409,
+            (ErrorType::BadRequest, Some(keys::GONE)) => 410,
             (ErrorType::BadRequest, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
             (ErrorType::BadRequest, _) => 400,
             (ErrorType::Concurrency, _) => 409,

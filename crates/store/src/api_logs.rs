@@ -144,38 +144,19 @@ for_each_backend! {
             "SELECT {COLUMNS} FROM external_api_logs WHERE workspace_id = "
         ));
         s.push_bind(&q.workspace_id);
-        for (column, value) in [
+        let equalities = [
             ("customer_id", &q.customer_id),
             ("integration_id", &q.integration_id),
             ("connection_id", &q.connection_id),
-        ] {
-            if let Some(v) = value {
-                s.push(format!(" AND {column} = ")).push_bind(v);
-            }
-        }
+        ];
         if let Some(ok) = q.is_success {
             s.push(" AND is_success = ").push_bind(i64::from(ok));
         }
-        if let Some(from) = q.from_ms {
-            s.push(" AND created_ms >= ").push_bind(from);
-        }
-        if let Some(to) = q.to_ms {
-            s.push(" AND created_ms <= ").push_bind(to);
-        }
-        if let Some(cursor) = q.cursor {
-            s.push(if q.descending {
-                " AND seq < "
-            } else {
-                " AND seq > "
-            })
-            .push_bind(cursor);
-        }
-        s.push(if q.descending {
-            " ORDER BY seq DESC LIMIT "
-        } else {
-            " ORDER BY seq LIMIT "
-        })
-        .push_bind(q.limit);
+        crate::query::push_log_filters(
+            &mut s,
+            &equalities,
+            crate::query::log_page!(q),
+        );
         s
     }
 

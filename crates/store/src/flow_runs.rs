@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::sql_store::{for_each_backend, Backend, SqlStore};
+use crate::sql_store::{for_each_backend, write_transaction, Backend, SqlStore};
 
 /// One flow run.
 #[derive(Debug, Clone, PartialEq)]
@@ -295,20 +295,8 @@ for_each_backend! {
             if writes.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut conn = self.writer().await?;
-            let applied = async {
-                let mut tx =
-                    sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
-                // Dropping the transaction on an error rolls it back.
-                let outcomes = apply_all(&mut tx, writes).await?;
-                tx.commit().await?;
-                Ok(outcomes)
-            }
-            .await;
-            if applied.is_err() {
-                conn.discard();
-            }
-            applied
+            // Dropping the transaction on an error rolls it back.
+            write_transaction!(self, |tx| { apply_all(&mut tx, writes).await? })
         }
 
         async fn claim_flow_runs(
@@ -471,28 +459,19 @@ for_each_backend! {
         }
 
         async fn purge_flow_runs(&self, before_ms: i64) -> Result<u64, StoreError> {
-            let mut conn = self.writer().await?;
-            let purged = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let mut nodes = QueryBuilder::<DB>::new(
-                "DELETE FROM flow_node_runs WHERE run_id IN (SELECT id FROM flow_runs \
-                 WHERE ended_ms < ",
-            );
-            nodes.push_bind(before_ms);
-            nodes.push(format!(" AND NOT {UNFINISHED})"));
-            nodes.build().execute(&mut *tx).await?;
-            let mut runs = QueryBuilder::<DB>::new("DELETE FROM flow_runs WHERE ended_ms < ");
-            runs.push_bind(before_ms);
-            runs.push(format!(" AND NOT {UNFINISHED}"));
-            let done = runs.build().execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(done.rows_affected())
-            }
-            .await;
-            if purged.is_err() {
-                conn.discard();
-            }
-            purged
+            write_transaction!(self, |tx| {
+                let mut nodes = QueryBuilder::<DB>::new(
+                    "DELETE FROM flow_node_runs WHERE run_id IN (SELECT id FROM flow_runs \
+                     WHERE ended_ms < ",
+                );
+                nodes.push_bind(before_ms);
+                nodes.push(format!(" AND NOT {UNFINISHED})"));
+                nodes.build().execute(&mut *tx).await?;
+                let mut runs = QueryBuilder::<DB>::new("DELETE FROM flow_runs WHERE ended_ms < ");
+                runs.push_bind(before_ms);
+                runs.push(format!(" AND NOT {UNFINISHED}"));
+                runs.build().execute(&mut *tx).await?.rows_affected()
+            })
         }
     }
 
@@ -761,7 +740,7 @@ for_each_backend! {
             "SELECT {COLUMNS} FROM flow_runs WHERE workspace_id = "
         ));
         s.push_bind(&q.workspace_id);
-        for (column, value) in [
+        let equalities = [
             ("customer_id", &q.customer_id),
             ("integration_id", &q.integration_id),
             ("connection_id", &q.connection_id),
@@ -769,31 +748,12 @@ for_each_backend! {
             ("integration_flow_id", &q.integration_flow_id),
             ("universal_flow_id", &q.universal_flow_id),
             ("state", &q.state),
-        ] {
-            if let Some(v) = value {
-                s.push(format!(" AND {column} = ")).push_bind(v);
-            }
-        }
-        if let Some(from) = q.from_ms {
-            s.push(" AND created_ms >= ").push_bind(from);
-        }
-        if let Some(to) = q.to_ms {
-            s.push(" AND created_ms <= ").push_bind(to);
-        }
-        if let Some(cursor) = q.cursor {
-            s.push(if q.descending {
-                " AND seq < "
-            } else {
-                " AND seq > "
-            })
-            .push_bind(cursor);
-        }
-        s.push(if q.descending {
-            " ORDER BY seq DESC LIMIT "
-        } else {
-            " ORDER BY seq LIMIT "
-        })
-        .push_bind(q.limit);
+        ];
+        crate::query::push_log_filters(
+            &mut s,
+            &equalities,
+            crate::query::log_page!(q),
+        );
         s
     }
 

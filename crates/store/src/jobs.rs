@@ -50,6 +50,11 @@ pub trait JobStore: Send + Sync + 'static {
     /// Marks a claimed job done (a reschedule made while it ran survives).
     async fn finish_job(&self, job: &Job, node: &str) -> Result<(), StoreError>;
 
+    /// Releases every job's claim (on a store only one node uses, at start: the
+    /// jobs the process that died held are due again at once, not after their
+    /// leases run out). Answers how many.
+    async fn release_job_leases(&self) -> Result<u64, StoreError>;
+
     /// Returns a claimed job for another attempt at `run_at`, recording why.
     async fn retry_job(
         &self,
@@ -62,13 +67,21 @@ pub trait JobStore: Send + Sync + 'static {
 
 const COLUMNS: &str = "id, workspace_id, kind, dedupe_key, payload, run_at, attempts, last_error";
 
+/// The columns a new job is inserted with, in the order of [`schedule_job`]'s values.
+pub(crate) const JOB_COLUMNS: &str =
+    "id, workspace_id, kind, dedupe_key, payload, run_at, attempts, created_at";
+
+/// Ends a job insert: the pending job of the same (workspace, kind, key) moves to
+/// the new payload and time instead (see [`JobStore::schedule_job`]).
+pub(crate) const JOB_UPSERT: &str =
+    " ON CONFLICT (workspace_id, kind, dedupe_key) DO UPDATE SET payload = excluded.payload, \
+     run_at = excluded.run_at, attempts = 0, last_error = NULL";
+
 for_each_backend! {
     #[async_trait]
     impl JobStore for SqlStore<DB> {
         async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
-            let mut q = QueryBuilder::<DB>::new(
-                "INSERT INTO jobs (id, workspace_id, kind, dedupe_key, payload, run_at, attempts, created_at) VALUES (",
-            );
+            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ("));
             let mut values = q.separated(", ");
             values.push_bind(&job.id);
             values.push_bind(&job.workspace_id);
@@ -78,10 +91,7 @@ for_each_backend! {
             values.push_bind(job.run_at);
             values.push("0");
             values.push_bind(now_ms);
-            q.push(
-                ") ON CONFLICT (workspace_id, kind, dedupe_key) DO UPDATE SET payload = excluded.payload, \
-                 run_at = excluded.run_at, attempts = 0, last_error = NULL",
-            );
+            q.push(")").push(JOB_UPSERT);
             q.build().execute(&mut *self.writer().await?).await?;
             Ok(())
         }
@@ -124,6 +134,15 @@ for_each_backend! {
                 release.build().execute(&mut *conn).await?;
             }
             Ok(())
+        }
+
+        async fn release_job_leases(&self) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE locked_by IS NOT NULL",
+            )
+            .execute(&mut *self.writer().await?)
+            .await?;
+            Ok(done.rows_affected())
         }
 
         async fn retry_job(

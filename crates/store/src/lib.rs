@@ -44,6 +44,8 @@ mod data_links;
 mod database;
 mod elements;
 mod error;
+mod events;
+mod external_events;
 mod flow_runs;
 mod gate;
 mod jobs;
@@ -64,6 +66,12 @@ pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
+pub use events::{AppEventRow, EventLogQuery, EventStore, IncomingWebhook, Settlement};
+pub use external_events::{
+    ExternalEventLogQuery, ExternalEventLogRow, ExternalEventPullRow, ExternalEventStore,
+    ExternalEventSubscriptionQuery, ExternalEventSubscriptionRow, PullFinish, PullStart,
+    SnapshotChange, SubscriptionChange, PULL_SUBSCRIPTION_GONE,
+};
 pub use flow_runs::{
     Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,
 };
@@ -87,6 +95,8 @@ pub struct Stores {
     pub action_runs: Arc<dyn ActionRunLogStore>,
     pub data_links: Arc<dyn DataLinkStore>,
     pub flow_runs: Arc<dyn FlowRunStore>,
+    pub external_events: Arc<dyn ExternalEventStore>,
+    pub events: Arc<dyn EventStore>,
     pub database: Arc<dyn Database>,
 }
 
@@ -102,6 +112,8 @@ impl Stores {
             + ActionRunLogStore
             + DataLinkStore
             + FlowRunStore
+            + ExternalEventStore
+            + EventStore
             + Database,
     {
         Stores {
@@ -113,6 +125,8 @@ impl Stores {
             action_runs: store.clone(),
             data_links: store.clone(),
             flow_runs: store.clone(),
+            external_events: store.clone(),
+            events: store.clone(),
             database: store,
         }
     }

@@ -56,3 +56,69 @@ impl ElementQuery {
         }
     }
 }
+
+/// How a log list pages (external API logs, action run logs, flow runs, events):
+/// rows created in `[from_ms, to_ms]`, after (ascending) or before (descending)
+/// the cursor's `seq`, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogPage {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub descending: bool,
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+/// The [`LogPage`] of a list query with the fields of one (`from_ms`, `to_ms`,
+/// `descending`, `cursor`, `limit`).
+macro_rules! log_page {
+    ($q:expr) => {
+        crate::query::LogPage {
+            from_ms: $q.from_ms,
+            to_ms: $q.to_ms,
+            descending: $q.descending,
+            cursor: $q.cursor,
+            limit: $q.limit,
+        }
+    };
+}
+pub(crate) use log_page;
+
+/// Ends a log list's `SELECT … WHERE workspace_id = ?`: ` AND column = value` for
+/// each given equality, then `page`'s range, cursor, order and limit. One place,
+/// so every list reads its filters and pages the same way.
+pub(crate) fn push_log_filters<'a, DB>(
+    s: &mut sqlx::QueryBuilder<'a, DB>,
+    equalities: &[(&str, &'a Option<String>)],
+    page: LogPage,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    for (column, value) in equalities {
+        if let Some(v) = value {
+            s.push(format!(" AND {column} = ")).push_bind(v);
+        }
+    }
+    if let Some(from) = page.from_ms {
+        s.push(" AND created_ms >= ").push_bind(from);
+    }
+    if let Some(to) = page.to_ms {
+        s.push(" AND created_ms <= ").push_bind(to);
+    }
+    if let Some(cursor) = page.cursor {
+        s.push(if page.descending {
+            " AND seq < "
+        } else {
+            " AND seq > "
+        })
+        .push_bind(cursor);
+    }
+    s.push(if page.descending {
+        " ORDER BY seq DESC LIMIT "
+    } else {
+        " ORDER BY seq LIMIT "
+    })
+    .push_bind(page.limit);
+}

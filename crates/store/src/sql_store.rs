@@ -71,6 +71,34 @@ macro_rules! for_each_backend {
 }
 pub(crate) use for_each_backend;
 
+/// Runs `$body` in one write transaction on `$store`'s writer (`BEGIN_WRITE`),
+/// committing when it succeeds; its value is the result. The body names the
+/// transaction `$tx` and may use `?`. A failed transaction's connection is not
+/// reused (see `Conn::discard`): sqlx may not have rolled it back (a ROLLBACK
+/// that fails after SQLite rolled back by itself leaves its depth counter up).
+macro_rules! write_transaction {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut conn = $store.writer().await?;
+        let done: Result<_, crate::error::StoreError> = async {
+            #[allow(unused_mut)]
+            let mut $tx = sqlx::Connection::begin_with(
+                &mut *conn,
+                <DB as crate::sql_store::Backend>::BEGIN_WRITE,
+            )
+            .await?;
+            let value = $body;
+            $tx.commit().await?;
+            Ok(value)
+        }
+        .await;
+        if done.is_err() {
+            conn.discard();
+        }
+        done
+    }};
+}
+pub(crate) use write_transaction;
+
 /// Every store of one SQL database, over a pool of `DB` connections.
 pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) pool: Pool<DB>,

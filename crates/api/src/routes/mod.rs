@@ -2,6 +2,7 @@
 //! route shares (CORS, body limit, JSON 404/405).
 
 mod actions;
+mod app_events;
 pub(crate) use actions::{ExecuteRequest, RunActionRequest};
 mod calls;
 pub(crate) use calls::RunOperation;
@@ -12,6 +13,8 @@ mod data_links;
 pub(crate) use data_links::LinkBody;
 mod data_sources;
 mod elements;
+pub(crate) use elements::OWN_ROUTES;
+mod external_events;
 mod field_mappings;
 mod flow_instances;
 mod flow_runs;
@@ -66,11 +69,13 @@ fn parts() -> Vec<Routes> {
         connections::router(),
         calls::router(),
         actions::router(),
+        app_events::router(),
         data_links::router(),
         data_sources::router(),
         field_mappings::router(),
         flow_instances::router(),
         flow_runs::router(),
+        external_events::router(),
         elements::router(),
     ]
 }

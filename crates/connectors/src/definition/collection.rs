@@ -113,6 +113,21 @@ impl CollectionHelper {
     }
 }
 
+/// How a collection detects one type of change (`events.<created|updated|deleted|all>`,
+/// semantics §2.4): the implementation type as written (`webhook`,
+/// `pull-latest-records`, `custom-pull`, `full-scan`, …) and, for
+/// `pull-latest-records`, its function (`pullLatestRecords`, inline or the file
+/// `events-<type>-pull-latest-records.<suffix>`). The functions of the other types
+/// are not read yet: the engine serves only polling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionEvent {
+    pub implementation: String,
+    pub pull_latest_records: Option<FunctionDef>,
+}
+
+/// The field of an event entry holding its `pull-latest-records` function.
+pub const PULL_LATEST_RECORDS: &str = "pullLatestRecords";
+
 /// One data collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataCollection {
@@ -122,6 +137,8 @@ pub struct DataCollection {
     pub spec: Value,
     pub methods: BTreeMap<CollectionMethod, FunctionDef>,
     pub helpers: BTreeMap<CollectionHelper, FunctionDef>,
+    /// `events.<type>` by type (`created`, `updated`, `deleted`, `all`).
+    pub events: BTreeMap<String, CollectionEvent>,
 }
 
 impl DataCollection {
@@ -158,8 +175,15 @@ impl DataCollection {
         spec.insert("name".into(), Value::String(key.to_owned()));
         let mut methods = BTreeMap::new();
         let mut helpers = BTreeMap::new();
+        let mut events = BTreeMap::new();
         for (field, field_value) in object {
             if field == "methods" {
+                continue;
+            }
+            if field == "events" {
+                let (event_spec, parsed) = parse_events(field_value, &location)?;
+                events = parsed;
+                spec.insert(field.clone(), event_spec);
                 continue;
             }
             if let Some(method) = CollectionMethod::parse(field).filter(|m| m.name() == field) {
@@ -216,7 +240,16 @@ impl DataCollection {
             spec: Value::Object(spec),
             methods,
             helpers,
+            events,
         })
+    }
+
+    /// How changes of `event_type` (`created`, `updated`, `deleted`) are detected:
+    /// its own entry, else `events.all`.
+    pub fn event(&self, event_type: &str) -> Option<&CollectionEvent> {
+        self.events
+            .get(event_type)
+            .or_else(|| self.events.get("all"))
     }
 
     pub fn method(&self, method: CollectionMethod) -> Option<&FunctionDef> {
@@ -237,4 +270,53 @@ impl DataCollection {
                 .collect(),
         )
     }
+}
+
+/// `events` of a collection: the spec without functions, and each entry parsed.
+fn parse_events(
+    value: &Value,
+    location: &str,
+) -> Result<(Value, BTreeMap<String, CollectionEvent>), DefinitionError> {
+    let here = format!("{location}.events");
+    let Value::Object(entries) = value else {
+        return Err(DefinitionError::WrongType {
+            location: location.to_owned(),
+            field: "events".into(),
+            expected: "an object",
+        });
+    };
+    let mut spec = Map::new();
+    let mut events = BTreeMap::new();
+    for (event_type, entry) in entries {
+        let Value::Object(entry) = entry else {
+            return Err(DefinitionError::WrongType {
+                location: here,
+                field: event_type.clone(),
+                expected: "an object",
+            });
+        };
+        let implementation = entry
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("full-scan")
+            .to_owned();
+        let pull_latest_records = match entry.get(PULL_LATEST_RECORDS) {
+            None | Some(Value::Null) => None,
+            Some(def) => Some(FunctionDef::from_value(
+                def,
+                &format!("{here}.{event_type}.{PULL_LATEST_RECORDS}"),
+            )?),
+        };
+        let mut shown = entry.clone();
+        shown.remove(PULL_LATEST_RECORDS);
+        spec.insert(event_type.clone(), Value::Object(shown));
+        events.insert(
+            event_type.clone(),
+            CollectionEvent {
+                implementation,
+                pull_latest_records,
+            },
+        );
+    }
+    Ok((Value::Object(spec), events))
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use super::auth_function::AuthFunction;
-use super::collection::{CollectionHelper, CollectionMethod};
+use super::collection::{CollectionHelper, CollectionMethod, PULL_LATEST_RECORDS};
 use super::error::DefinitionError;
 use super::function_def::{FileKind, ImplementationType};
 use super::Connector;
@@ -360,8 +360,28 @@ fn load_collections(
                         helper.name().into(),
                         function_value(files, dir, &path, kind)?,
                     );
+                } else if let Some(event_type) = stem
+                    .strip_prefix("events-")
+                    .and_then(|s| s.strip_suffix("-pull-latest-records"))
+                {
+                    // `events-<type>-pull-latest-records.<suffix>`: that event's
+                    // function, its type `pull-latest-records` unless the spec says.
+                    let events = collection
+                        .entry("events")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(events) = events {
+                        let entry = events
+                            .entry(event_type.to_owned())
+                            .or_insert_with(|| json!({"type": "pull-latest-records"}));
+                        if let Value::Object(entry) = entry {
+                            entry.insert(
+                                PULL_LATEST_RECORDS.into(),
+                                function_value(files, dir, &path, kind)?,
+                            );
+                        }
+                    }
                 }
-                // Other files (event handlers, docs) belong to other capabilities.
+                // Other files (webhook handlers, docs) belong to other capabilities.
             }
         }
         if !methods.is_empty() {

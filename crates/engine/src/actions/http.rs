@@ -35,22 +35,7 @@ impl Run<'_, '_> {
                 "A request to your app runs as a customer: name a connection or use a customer token",
             )
         })?;
-        let headers = [
-            "Authorization",
-            "X-Membrane-Token",
-            "X-Integration-App-Token",
-        ]
-        .into_iter()
-        .map(|h| {
-            let value = if h == "Authorization" {
-                format!("Bearer {token}")
-            } else {
-                token.clone()
-            };
-            (h, value)
-        })
-        .collect();
-        self.send_http(headers).await
+        self.send_http(token_headers(&token)).await
     }
 
     /// A token for the run's customer (the connection's, else the caller's), signed
@@ -61,81 +46,113 @@ impl Run<'_, '_> {
         let Some(customer) = self.variables["user"]["internalId"].as_str() else {
             return Ok(None);
         };
-        let ws = &self.caller.workspace;
-        mint_token(
-            &ws.key,
-            &ws.secret,
-            customer,
-            None,
-            Duration::from_secs(3600),
-        )
-        .map(Some)
-        .map_err(|e| e.to_error_data())
+        customer_token(&self.caller.workspace, customer).map(Some)
     }
 
     /// Sends `config.request` with the outbound client, `extra` headers after the
     /// configured ones; the response body is the output, a non-2xx answer an error
     /// carrying its status and body.
-    async fn send_http(&self, extra: Vec<(&str, String)>) -> Result<Value, ApiError> {
+    async fn send_http(&self, extra: Vec<(&'static str, String)>) -> Result<Value, ApiError> {
         let Some(Value::Object(r)) = self.config_field("request").or(Some(self.config)) else {
             return Err(ApiError::configuration(
                 "The action has no `config.request`",
             ));
         };
-        let url = r
-            .get("url")
-            .or_else(|| r.get("uri"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::configuration("`config.request.url` is required"))?;
-        let mut url = url::Url::parse(url)
-            .map_err(|e| ApiError::configuration(format!("`config.request.url`: {e}")))?;
-        if let Some(Value::Object(q)) = r.get("query") {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in q {
-                pairs.append_pair(k, &scalar(v));
-            }
-        }
-        let method = match r.get("method").and_then(Value::as_str) {
-            Some(m) => ApiRequest::method_from_str(m)
-                .map_err(|e| ApiError::configuration(format!("`config.request.method`: {e}")))?,
-            None => Method::GET,
-        };
-        let mut request = self.actions.calls.http.request(method, url.as_str());
-        if let Some(Value::Object(h)) = r.get("headers") {
-            for (k, v) in h {
-                request = request.header(k.as_str(), scalar(v));
-            }
-        }
-        for (name, value) in extra {
-            request = request.header(name, value);
-        }
-        if let Some(body) = r
-            .get("data")
-            .or_else(|| r.get("body"))
-            .filter(|b| !b.is_null())
-        {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| {
-            ApiError::new(
-                osmosis_model::error::ErrorType::ActionRun,
-                Some("http_request_failed"),
-                format!("The HTTP request failed: {e}"),
-            )
-        })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let data = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if !(200..300).contains(&status) {
-            return Err(ApiError::new(
-                osmosis_model::error::ErrorType::ActionRun,
-                Some("http_request_failed"),
-                format!("The HTTP request answered {status}"),
-            )
-            .with_data(json!({"status": status, "data": data})));
-        }
-        Ok(data)
+        send_request(self.actions.calls.http, r, "config.request", extra).await
     }
+}
+
+/// A token for the customer `internal_id` of `workspace`, signed with the
+/// workspace secret and valid for an hour: what requests to the workspace's own
+/// API carry (see [`token_headers`]).
+pub(crate) fn customer_token(
+    workspace: &osmosis_store::Workspace,
+    internal_id: &str,
+) -> Result<String, ApiError> {
+    mint_token(
+        &workspace.key,
+        &workspace.secret,
+        internal_id,
+        None,
+        Duration::from_secs(3600),
+    )
+    .map_err(|e| e.to_error_data())
+}
+
+/// The headers a request to the workspace's own API carries a customer token in:
+/// `Authorization: Bearer`, `X-Membrane-Token` and `X-Integration-App-Token`, the
+/// headers token connectors send.
+pub(crate) fn token_headers(token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Authorization", format!("Bearer {token}")),
+        ("X-Membrane-Token", token.to_owned()),
+        ("X-Integration-App-Token", token.to_owned()),
+    ]
+}
+
+/// Sends the request `r` describes (`{url|uri, method, query, headers, data|body}`,
+/// named `field` in errors) with the outbound client, `extra` headers after the
+/// configured ones; the response body is the answer, a non-2xx answer an error
+/// carrying its status and body.
+pub(crate) async fn send_request(
+    http: &osmosis_connectors::http::OutboundClient,
+    r: &serde_json::Map<String, Value>,
+    field: &str,
+    extra: Vec<(&'static str, String)>,
+) -> Result<Value, ApiError> {
+    let url = r
+        .get("url")
+        .or_else(|| r.get("uri"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::configuration(format!("`{field}.url` is required")))?;
+    let mut url =
+        url::Url::parse(url).map_err(|e| ApiError::configuration(format!("`{field}.url`: {e}")))?;
+    if let Some(Value::Object(q)) = r.get("query") {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in q {
+            pairs.append_pair(k, &scalar(v));
+        }
+    }
+    let method = match r.get("method").and_then(Value::as_str) {
+        Some(m) => ApiRequest::method_from_str(m)
+            .map_err(|e| ApiError::configuration(format!("`{field}.method`: {e}")))?,
+        None => Method::GET,
+    };
+    let mut request = http.request(method, url.as_str());
+    if let Some(Value::Object(h)) = r.get("headers") {
+        for (k, v) in h {
+            request = request.header(k.as_str(), scalar(v));
+        }
+    }
+    for (name, value) in extra {
+        request = request.header(name, value);
+    }
+    if let Some(body) = r
+        .get("data")
+        .or_else(|| r.get("body"))
+        .filter(|b| !b.is_null())
+    {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|e| {
+        ApiError::new(
+            osmosis_model::error::ErrorType::ActionRun,
+            Some("http_request_failed"),
+            format!("The HTTP request failed: {e}"),
+        )
+    })?;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let data = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if !(200..300).contains(&status) {
+        return Err(ApiError::new(
+            osmosis_model::error::ErrorType::ActionRun,
+            Some("http_request_failed"),
+            format!("The HTTP request answered {status}"),
+        )
+        .with_data(json!({"status": status, "data": data})));
+    }
+    Ok(data)
 }
 
 /// The decorator that gives `membrane` its SDK shape (see [`membrane_object`]).

@@ -21,7 +21,7 @@
 
 mod act;
 mod definition;
-mod http;
+pub(crate) mod http;
 pub(crate) mod input;
 mod kinds;
 mod records;

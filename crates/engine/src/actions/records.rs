@@ -34,9 +34,11 @@ use osmosis_runtime::js::strip_undefined;
 use serde_json::{json, Map, Value};
 
 use super::kinds::Run;
+use super::ActionTarget;
 use crate::data_sources::{add_unified, point, translate, udm_mapping, DataSources, Pointer};
 use crate::elements::InstanceSelector;
 use crate::field_mappings::{self, MappingValues};
+use crate::Caller;
 use crate::PathSelector;
 
 /// What a data action works on: the collection on the run's connection, its UDM
@@ -46,6 +48,86 @@ struct DataTarget {
     /// source has a `udm` the collection maps.
     collection: Pointer,
     mapping: MappingValues,
+    /// The data source element `config.dataSource.key` named (the connection's
+    /// instance or the data source itself), when it named one.
+    source: Option<Element>,
+}
+
+/// What a data config points at on a connection (see
+/// [`super::Actions::data_point`]).
+pub(crate) struct DataPoint {
+    pub collection: Pointer,
+    /// The fields of the data source that applies (its effective fields), when the
+    /// config names one by key: its intervals, among others.
+    pub source: Option<Map<String, Value>>,
+}
+
+impl<'e> super::Actions<'e> {
+    /// A data action or trigger `config` (`{dataSource, fieldMapping}`) as one
+    /// step on `connection`, with no input.
+    fn data_step<'a>(
+        &'a self,
+        caller: &'a Caller,
+        target: &'a ActionTarget,
+        config: &'a Value,
+    ) -> Run<'a, 'e> {
+        Run {
+            actions: self,
+            caller,
+            target,
+            config,
+            raw_config: config,
+            input: &Value::Null,
+            variables: &Value::Null,
+        }
+    }
+
+    /// The collection `config.dataSource` points at on `connection` (resolved as
+    /// the data actions resolve it, module doc), and the data source's fields.
+    pub(crate) async fn data_point(
+        &self,
+        caller: &Caller,
+        connection: &Element,
+        config: &Value,
+    ) -> Result<DataPoint, ApiError> {
+        let target = ActionTarget {
+            action: None,
+            inline: None,
+            connection: Some(connection.clone()),
+        };
+        let t = self
+            .data_step(caller, &target, config)
+            .data_target()
+            .await?;
+        let source = match &t.source {
+            Some(el) => Some(self.calls.elements.effective(el).await?.doc),
+            None => None,
+        };
+        Ok(DataPoint {
+            collection: t.collection,
+            source,
+        })
+    }
+
+    /// `records` of the collection `config.dataSource` points at, as a data action
+    /// with `config` reads them: unified fields added, the import mapping of
+    /// `config.fieldMapping` applied.
+    pub(crate) async fn incoming_records(
+        &self,
+        caller: &Caller,
+        connection: &Element,
+        config: &Value,
+        records: Vec<Value>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let target = ActionTarget {
+            action: None,
+            inline: None,
+            connection: Some(connection.clone()),
+        };
+        let run = self.data_step(caller, &target, config);
+        let t = run.data_target().await?;
+        run.incoming(&t, records)
+    }
 }
 
 /// The data actions: a collection of the connection's connector, and optionally a
@@ -99,6 +181,7 @@ impl Run<'_, '_> {
             ));
         };
         let named = |k: &str| ds.get(k).filter(|v| !v.is_null());
+        let mut source = None;
         let pointer = if let Some(key) = named("collectionKey").and_then(Value::as_str) {
             // Inline: no lookup unless a model asks for the collection's mapping.
             let parameters = match named("collectionParameters") {
@@ -146,6 +229,7 @@ impl Run<'_, '_> {
                         .or_insert_with(|| v.clone());
                 }
             }
+            source = Some(el);
             pointer
         } else {
             point(ds, &self.connector().await?)?
@@ -154,6 +238,7 @@ impl Run<'_, '_> {
         Ok(DataTarget {
             collection: pointer,
             mapping,
+            source,
         })
     }
 

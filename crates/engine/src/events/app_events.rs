@@ -1,1 +1,693 @@
-//! App events (semantics §5.5).
+//! App events (semantics §5.5, §4.3): events from the workspace's own app, posted
+//! to an app event type's `globalWebhookUri` or to a customer's subscription
+//! `webhookUri`, logged (`GET /app-events`) and fired into the `app-event-trigger`
+//! nodes of that customer's enabled flow instances.
+//!
+//! **Processing** (the job of the URL's target, see [`super::intake`]): each stored
+//! delivery becomes its events — a JSON array body is a batch, one event per item;
+//! any other JSON body is one event; a delivery without a body (a `GET`) is one
+//! event of its query parameters. Whose event it is: the subscription's customer;
+//! on a global webhook, the customer of the Bearer token the delivery carried, else
+//! the customer whose `internalId` the type's `tenantIdFormula` (then its legacy
+//! `userIdFormula`) gives when evaluated over the event. An event no rule attributes
+//! to an existing customer is not stored (a payload never creates a customer); the
+//! delivery is settled `error` saying why, and its other events still count.
+//!
+//! **Duplicates**: an event with the same type, customer and payload as one stored
+//! in the last [`DEDUPE_WINDOW_MS`] (a retried delivery) is not stored again; the
+//! delivery lists the event it repeats. Decided here where the docs are silent: an
+//! app that sends the very same payload twice within the window on purpose gets
+//! one event.
+//!
+//! **Dispatch**: an event starts one run per matching trigger — an `app-event-trigger`
+//! whose `config.appEventKey` (or `appEventTypeId`) names the event's type, in a
+//! flow instance of the event's customer that is enabled, live and on a live
+//! connection at dispatch time, whose `config.filter` (over `{payload}`) holds. The
+//! trigger's output is `{payload: <event>}`, as documented. The run's id is derived
+//! from the event, instance and node, and looked up before starting, so a dispatch
+//! retried after a crash never starts a run twice. The event records the runs it
+//! launched (`launchedFlowRunIds`).
+
+use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_store::{AppEventRow, ElementQuery, IncomingWebhook, RefFilter, Settlement};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::intake::{WebhookTarget, PROCESS_BATCH};
+use crate::errors::store_error;
+use crate::flows::Launch;
+use crate::{Caller, Engine};
+
+/// How long a stored event makes a repeat of it a duplicate.
+pub(crate) const DEDUPE_WINDOW_MS: i64 = 5 * 60_000;
+
+/// One claim's work for a target: settle its pending deliveries, then dispatch its
+/// pending events. Answers whether more are waiting.
+pub(crate) async fn process(
+    engine: &Engine,
+    workspace_id: &str,
+    kind: WebhookTarget,
+    target_id: &str,
+    target: Option<Element>,
+) -> Result<bool, String> {
+    let store = &engine.stores.events;
+    let deliveries = store
+        .pending_deliveries(workspace_id, target_id, PROCESS_BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !deliveries.is_empty() {
+        let source = Source::of(engine, kind, target).await?;
+        let mut batch = Batch::default();
+        let mut settlements = Vec::with_capacity(deliveries.len());
+        for d in &deliveries {
+            settlements.push(collect(engine, &source, d, &mut batch).await?);
+        }
+        store
+            .settle_deliveries(&settlements, crate::clock::now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let events = store
+        .pending_app_events(workspace_id, target_id, PROCESS_BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    for event in &events {
+        dispatch(engine, event).await?;
+    }
+    Ok(deliveries.len() as i64 == PROCESS_BATCH || events.len() as i64 == PROCESS_BATCH)
+}
+
+/// Where a target's deliveries come from: the event type, and the subscription
+/// when the URL was one's.
+struct Source {
+    /// `None` when the target is gone or archived: its deliveries fail.
+    event_type: Option<Element>,
+    subscription: Option<Element>,
+    problem: Option<String>,
+}
+
+impl Source {
+    async fn of(
+        engine: &Engine,
+        kind: WebhookTarget,
+        target: Option<Element>,
+    ) -> Result<Source, String> {
+        let gone = |why: &str| Source {
+            event_type: None,
+            subscription: None,
+            problem: Some(why.to_owned()),
+        };
+        let Some(target) = target else {
+            return Ok(gone("The webhook's target no longer exists"));
+        };
+        if target.is_archived() {
+            return Ok(gone("The webhook's target is archived"));
+        }
+        match kind {
+            WebhookTarget::AppEventType => Ok(Source {
+                event_type: Some(target),
+                subscription: None,
+                problem: None,
+            }),
+            WebhookTarget::AppEventSubscription => {
+                let parent = match &target.parent_id {
+                    Some(p) => engine
+                        .stores
+                        .elements
+                        .element_by_id(&target.workspace_id, p)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    None => None,
+                };
+                match parent.filter(|t| !t.is_archived()) {
+                    Some(t) => Ok(Source {
+                        event_type: Some(t),
+                        subscription: Some(target),
+                        problem: None,
+                    }),
+                    None => Ok(gone(
+                        "The subscription's app event type is archived or gone",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Fingerprints seen in this claim, so a batch repeating an event stores it once.
+#[derive(Default)]
+struct Batch {
+    fingerprints: std::collections::HashMap<String, String>,
+}
+
+/// A delivery turned into its events (see the module doc).
+async fn collect(
+    engine: &Engine,
+    source: &Source,
+    d: &IncomingWebhook,
+    batch: &mut Batch,
+) -> Result<Settlement, String> {
+    let mut settlement = Settlement {
+        delivery_id: d.id.clone(),
+        status: "success".into(),
+        error: None,
+        event_ids: Vec::new(),
+        events: Vec::new(),
+    };
+    let Some(event_type) = &source.event_type else {
+        settlement.status = "error".into();
+        settlement.error = source.problem.clone();
+        return Ok(settlement);
+    };
+    let payloads = match &d.request["body"] {
+        Value::Array(items) => items.clone(),
+        Value::Null => vec![d.request["query"].clone()],
+        other => vec![other.clone()],
+    };
+    let mut problems = Vec::new();
+    for (i, event) in payloads.into_iter().enumerate() {
+        let customer_id = match customer_of(engine, source, event_type, d, &event).await? {
+            Ok(id) => id,
+            Err(why) => {
+                problems.push(format!("event {i}: {why}"));
+                continue;
+            }
+        };
+        let fingerprint = fingerprint(&event_type.id, &customer_id, &event);
+        let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
+        let earlier = match batch.fingerprints.get(&fingerprint) {
+            Some(id) => Some(id.clone()),
+            None => engine
+                .stores
+                .events
+                .app_event_with_fingerprint(&d.workspace_id, &fingerprint, since)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        if let Some(id) = earlier {
+            // A repeat: the delivery points at the event it repeats.
+            settlement.event_ids.push(id);
+            continue;
+        }
+        let id = derived_id(&[&d.id, &i.to_string()]);
+        batch.fingerprints.insert(fingerprint.clone(), id.clone());
+        settlement.event_ids.push(id.clone());
+        settlement.events.push(AppEventRow {
+            seq: 0,
+            id,
+            workspace_id: d.workspace_id.clone(),
+            target_id: d.target_id.clone(),
+            customer_id,
+            app_event_type_id: event_type.id.clone(),
+            app_event_subscription_id: source.subscription.as_ref().map(|s| s.id.clone()),
+            incoming_webhook_id: d.id.clone(),
+            fingerprint,
+            status: "created".into(),
+            error: None,
+            event,
+            launched_flow_run_ids: Vec::new(),
+            created_ms: crate::clock::now_ms(),
+        });
+    }
+    if !problems.is_empty() {
+        settlement.status = "error".into();
+        settlement.error = Some(problems.join("; "));
+    }
+    Ok(settlement)
+}
+
+/// Whose `event` is (see the module doc): `Err` saying why nobody's.
+async fn customer_of(
+    engine: &Engine,
+    source: &Source,
+    event_type: &Element,
+    d: &IncomingWebhook,
+    event: &Value,
+) -> Result<Result<String, String>, String> {
+    if let Some(s) = &source.subscription {
+        return Ok(s
+            .customer_id
+            .clone()
+            .ok_or_else(|| "the subscription has no customer".into()));
+    }
+    if let Some(id) = &d.customer_id {
+        return Ok(Ok(id.clone()));
+    }
+    for field in ["tenantIdFormula", "userIdFormula"] {
+        let Some(formula) = event_type.doc.get(field).filter(|f| !f.is_null()) else {
+            continue;
+        };
+        let internal_id = match osmosis_runtime::formula::build_value(Some(formula), Some(event)) {
+            Ok(Some(Value::String(s))) if !s.is_empty() => s,
+            Ok(Some(Value::Number(n))) => n.to_string(),
+            Ok(_) => {
+                return Ok(Err(format!(
+                    "`{field}` gives no customer id for this event"
+                )))
+            }
+            Err(e) => return Ok(Err(format!("`{field}` failed: {e}"))),
+        };
+        let found = engine
+            .find_customer(&d.workspace_id, &internal_id)
+            .await
+            .map_err(|e| e.message)?;
+        return Ok(match found.filter(|c| !c.is_archived()) {
+            Some(c) => Ok(c.id),
+            None => Err(format!(
+                "`{field}` names the customer `{internal_id}`, who does not exist or is archived"
+            )),
+        });
+    }
+    Ok(Err(
+        "no customer: send a customer's token as `Authorization: Bearer`, or give the app event type a `tenantIdFormula`"
+            .into(),
+    ))
+}
+
+/// A stable hash of the event's type, customer and payload (keys sorted).
+fn fingerprint(type_id: &str, customer_id: &str, event: &Value) -> String {
+    let canonical = serde_json::to_string(&sorted(event)).unwrap_or_default();
+    derived_id(&[type_id, customer_id, &canonical])
+}
+
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let ordered: std::collections::BTreeMap<&String, Value> =
+                m.iter().map(|(k, v)| (k, sorted(v))).collect();
+            json!(ordered)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// An id (24 hex digits, as the other ids) derived from `parts`: the same parts
+/// always give the same id.
+fn derived_id(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for p in parts {
+        hash.update(p.as_bytes());
+        hash.update([0u8]);
+    }
+    hash.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Starts the runs `event` triggers and records them (see the module doc).
+async fn dispatch(engine: &Engine, event: &AppEventRow) -> Result<(), String> {
+    let ws = &event.workspace_id;
+    let admin = match engine.workspace_by_id(ws).await {
+        Ok(w) => Caller::admin(w),
+        Err(e) => return Err(e.message),
+    };
+    let event_type = engine
+        .stores
+        .elements
+        .element_by_id(ws, &event.app_event_type_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut launched = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(event_type) = event_type.filter(|t| !t.is_archived()) {
+        let payload = json!({"payload": event.event});
+        for instance in customer_instances(engine, ws, &event.customer_id)
+            .await
+            .map_err(|e| e.message)?
+        {
+            let triggers = match triggers_of(engine, &instance, &event_type, &payload).await {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("flow instance {}: {}", instance.id, e.message));
+                    continue;
+                }
+            };
+            for node in triggers {
+                let run_id = derived_id(&[&event.id, &instance.id, &node]);
+                let existing = engine
+                    .stores
+                    .flow_runs
+                    .flow_run_by_id(ws, &run_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if existing.is_some() {
+                    launched.push(run_id);
+                    continue;
+                }
+                let launch = Launch {
+                    start_node_key: Some(node.clone()),
+                    input: Some(payload.clone()),
+                    meta: None,
+                    launched_by: "app-event-trigger",
+                    launched_by_ids: vec![event.id.clone()],
+                    run_id: Some(run_id.clone()),
+                };
+                match engine.flows().start(&admin, instance.clone(), launch).await {
+                    Ok(_) => launched.push(run_id),
+                    Err(e) => problems.push(format!(
+                        "flow instance {} node {node}: {}",
+                        instance.id, e.message
+                    )),
+                }
+            }
+        }
+    } else {
+        problems.push("the app event type is archived or gone".into());
+    }
+    let (status, error) = if problems.is_empty() {
+        ("success", None)
+    } else {
+        let error = problems.join("; ");
+        tracing::warn!(workspace_id = %ws, app_event = %event.id, error = %error, "an app event could not start every flow run it triggers");
+        ("error", Some(error))
+    };
+    engine
+        .stores
+        .events
+        .finish_app_event(ws, &event.id, status, error.as_deref(), &launched)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The live flow instances of a customer.
+async fn customer_instances(
+    engine: &Engine,
+    workspace_id: &str,
+    customer_id: &str,
+) -> Result<Vec<Element>, ApiError> {
+    let mut all = Vec::new();
+    let mut q = ElementQuery::new(workspace_id, ElementType::FlowInstance);
+    q.customer = RefFilter::Is(customer_id.to_owned());
+    q.limit = 500;
+    loop {
+        let page = engine
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
+        let full = page.len() as i64 == q.limit;
+        if let Some(last) = page.last() {
+            q.after_seq = last.seq;
+        }
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// The keys of `instance`'s `app-event-trigger` nodes that fire on `payload` of
+/// `event_type` now; none while the instance is disabled, archived, on an
+/// archived connection, or its flow has graph errors.
+async fn triggers_of(
+    engine: &Engine,
+    instance: &Element,
+    event_type: &Element,
+    payload: &Value,
+) -> Result<Vec<String>, ApiError> {
+    if !crate::flows::instances::active(engine, instance).await? {
+        return Ok(Vec::new());
+    }
+    let effective = engine.elements().effective(instance).await?;
+    let empty = Map::new();
+    let nodes = effective
+        .doc
+        .get("nodes")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    if !crate::types::flow::flow_graph_errors(nodes, true).is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys = Vec::new();
+    for (key, node) in nodes {
+        if !is_trigger_for(node, event_type) {
+            continue;
+        }
+        let filter = node.get("config").and_then(|c| c.get("filter"));
+        let fires = osmosis_runtime::formula::backward_compatible_filter_match(
+            filter.filter(|f| !f.is_null()),
+            Some(payload),
+        )
+        .map_err(|e| ApiError::configuration(format!("the trigger's filter failed: {e}")))?;
+        if osmosis_runtime::js::truthy(fires.as_ref()) {
+            keys.push(key.clone());
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether `node` is an `app-event-trigger` of `event_type`.
+pub(crate) fn is_trigger_for(node: &Value, event_type: &Element) -> bool {
+    if node.get("type").and_then(Value::as_str) != Some("app-event-trigger") {
+        return false;
+    }
+    let config = node.get("config");
+    let text = |k: &str| config.and_then(|c| c.get(k)).and_then(Value::as_str);
+    let by_key = text("appEventKey").or_else(|| text("eventKey"));
+    by_key.is_some_and(|k| event_type.key.as_deref() == Some(k))
+        || text("appEventTypeId") == Some(event_type.id.as_str())
+}
+
+/// Puts the values of `vars` into every `{{path}}` of the strings in `value` (a
+/// dotted path into `vars`: `{{webhookUri}}`, `{{user.fields.apiKey}}`): strings
+/// as they are, other values as JSON; a path naming nothing gives "".
+fn fill_placeholders(value: &Value, vars: &Value) -> Value {
+    match value {
+        Value::String(s) if s.contains("{{") => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("{{") {
+                let Some(len) = rest[start..].find("}}") else {
+                    break;
+                };
+                out.push_str(&rest[..start]);
+                let path = rest[start + 2..start + len].trim();
+                let found = path
+                    .split('.')
+                    .try_fold(vars, |v, k| v.get(k))
+                    .unwrap_or(&Value::Null);
+                match found {
+                    Value::String(text) => out.push_str(text),
+                    Value::Null => {}
+                    other => out.push_str(&other.to_string()),
+                }
+                rest = &rest[start + len + 2..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| fill_placeholders(v, vars)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), fill_placeholders(v, vars)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+impl Engine {
+    /// `POST /app-event-subscription/subscribe` (and the subscribing a flow's
+    /// enabling does): sends the app event type's `subscribeRequest` to the
+    /// workspace's app as the subscription's customer — its formulas and
+    /// `{{…}}` placeholders given `webhookUri` (the subscription's) and `user` (the
+    /// customer: `id`, `internalId`, `name`, `fields`) — with the customer's token
+    /// in the headers requests to the workspace's API carry. The subscription
+    /// keeps the request (secret headers masked) and the response, and is
+    /// `isSubscribed` once the app answered 2xx. A type without a
+    /// `subscribeRequest` takes its events on the global webhook: subscribing only
+    /// marks the subscription subscribed. A failed request leaves it unsubscribed,
+    /// with the error as its `subscriptionResponse`, and answers the error.
+    pub async fn subscribe_app_events(
+        &self,
+        caller: &Caller,
+        current: &Element,
+    ) -> Result<Element, ApiError> {
+        crate::elements::ensure_editable(current)?;
+        let ws = &current.workspace_id;
+        let event_type = match &current.parent_id {
+            Some(p) => self
+                .stores
+                .elements
+                .element_by_id(ws, p)
+                .await
+                .map_err(store_error)?,
+            None => None,
+        }
+        .filter(|t| !t.is_archived())
+        .ok_or_else(|| {
+            ApiError::configuration("The subscription's app event type is archived or gone")
+        })?;
+        let mut el = current.clone();
+        if el.doc_str("webhookKey").is_none() {
+            crate::types::app_events::prepare_webhook_key(&mut el)?;
+        }
+        let spec = event_type
+            .doc
+            .get("subscribeRequest")
+            .filter(|r| r.is_object());
+        let outcome = match spec {
+            None => {
+                el.doc.insert("subscriptionRequest".into(), json!({}));
+                Ok(())
+            }
+            Some(spec) => {
+                let (request, answer) = self.send_subscribe_request(caller, &el, spec).await;
+                el.doc.insert("subscriptionRequest".into(), request);
+                match answer {
+                    Ok(response) => {
+                        el.doc.insert("subscriptionResponse".into(), response);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        el.doc.insert(
+                            "subscriptionResponse".into(),
+                            json!({"error": serde_json::to_value(&e).unwrap_or(Value::Null)}),
+                        );
+                        Err(e)
+                    }
+                }
+            }
+        };
+        el.doc.insert("isSubscribed".into(), json!(outcome.is_ok()));
+        let stored = self.elements().store_refreshed(current.clone(), el).await?;
+        outcome.map(|()| stored)
+    }
+
+    /// Builds and sends a subscription's request; answers it as kept (secret
+    /// headers masked) and the app's answer.
+    async fn send_subscribe_request(
+        &self,
+        _caller: &Caller,
+        subscription: &Element,
+        spec: &Value,
+    ) -> (Value, Result<Value, ApiError>) {
+        let ws = &subscription.workspace_id;
+        let user = match crate::types::customer::user_variable(
+            self.stores.elements.as_ref(),
+            ws,
+            subscription.customer_id.as_deref(),
+        )
+        .await
+        {
+            Ok(u) => u,
+            Err(e) => return (json!({}), Err(e)),
+        };
+        let webhook_uri = WebhookTarget::AppEventSubscription.uri_of(self, subscription);
+        let vars = json!({"webhookUri": webhook_uri, "user": user, "customer": user});
+        let built = match osmosis_runtime::formula::build_data(Some(spec), Some(&vars)) {
+            Ok(v) => fill_placeholders(&v.unwrap_or(Value::Null), &vars),
+            Err(e) => {
+                return (
+                    json!({}),
+                    Err(ApiError::configuration(format!(
+                        "The app event type's `subscribeRequest` failed: {e}"
+                    ))),
+                )
+            }
+        };
+        let mut kept = built.clone();
+        if let Some(Value::Object(h)) = kept.get_mut("headers") {
+            for (k, v) in h.iter_mut() {
+                if osmosis_connectors::redact::looks_secret(k) {
+                    *v = json!("***");
+                }
+            }
+        }
+        let Value::Object(request) = &built else {
+            return (
+                kept,
+                Err(ApiError::configuration(
+                    "The app event type's `subscribeRequest` must give an object",
+                )),
+            );
+        };
+        let workspace = match self.workspace_by_id(ws).await {
+            Ok(w) => w,
+            Err(e) => return (kept, Err(e)),
+        };
+        let headers = match user["internalId"].as_str() {
+            Some(internal) => match crate::actions::http::customer_token(&workspace, internal) {
+                Ok(token) => crate::actions::http::token_headers(&token),
+                Err(e) => return (kept, Err(e)),
+            },
+            None => Vec::new(),
+        };
+        let answer =
+            crate::actions::http::send_request(&self.http, request, "subscribeRequest", headers)
+                .await;
+        (kept, answer)
+    }
+}
+
+/// After a flow instance's triggers were set up: for each `app-event-trigger` of
+/// an enabled instance, its customer's subscription to the trigger's app event type
+/// exists and — when the type has a `subscribeRequest` — is subscribed. A failure
+/// is logged on the subscription (its `subscriptionResponse`) and in the server log;
+/// `POST /app-event-subscription/subscribe` tries again. Subscriptions are not
+/// unsubscribed when no flow needs them any more: the model has no unsubscribe
+/// request, and events that arrive without a flow to fire are logged and harmless.
+impl Engine {
+    /// See [`try_setup_instance`]: called where a flow instance's triggers are set
+    /// up.
+    pub(crate) async fn subscribe_app_event_triggers(&self, instance: &Element) {
+        if let Err(e) = try_setup_instance(self, instance).await {
+            tracing::warn!(workspace_id = %instance.workspace_id, instance = %instance.id, error = %e.message, "could not subscribe a flow instance's app event triggers");
+        }
+    }
+}
+
+async fn try_setup_instance(engine: &Engine, instance: &Element) -> Result<(), ApiError> {
+    let Some(customer_id) = instance.customer_id.clone() else {
+        return Ok(());
+    };
+    if !crate::flows::instances::active(engine, instance).await? {
+        return Ok(());
+    }
+    let effective = engine.elements().effective(instance).await?;
+    let Some(nodes) = effective.doc.get("nodes").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let workspace = engine.workspace_by_id(&instance.workspace_id).await?;
+    let customer = Caller {
+        workspace,
+        customer_id: Some(customer_id),
+        include_secrets: false,
+    };
+    for node in nodes.values() {
+        if node.get("type").and_then(Value::as_str) != Some("app-event-trigger") {
+            continue;
+        }
+        let config = node.get("config");
+        let text = |k: &str| config.and_then(|c| c.get(k)).and_then(Value::as_str);
+        let Some(type_ref) = text("appEventKey")
+            .or_else(|| text("eventKey"))
+            .or_else(|| text("appEventTypeId"))
+        else {
+            continue;
+        };
+        let subscription = engine
+            .elements()
+            .resolve_instance(
+                &customer,
+                ElementType::AppEventSubscription,
+                &crate::elements::InstanceSelector {
+                    parent: Some(type_ref.to_owned()),
+                    auto_create: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if !subscription.doc_bool("isSubscribed") {
+            engine
+                .subscribe_app_events(&customer, &subscription)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,321 @@
-//! Webhook intake: a delivery is stored, then answered, then processed by a job.
+//! Webhook intake (ARCHITECTURE "Intake before processing"): a delivery to one of
+//! Osmosis's webhook URLs is stored — with the job that will process it, in one
+//! transaction — before it is answered, so a delivery answered 2xx survives a crash
+//! the instant after. Deliveries share group commits: under a burst one commit
+//! stores many, and the bounded queue of the group commit holds back senders
+//! instead of growing memory. The job of a target (an app event type or
+//! subscription) processes its deliveries in arrival order, a batch per claim.
+//!
+//! What a URL names is found by its webhook key, unguessable and unique to the
+//! element; a key nobody holds answers 404, an archived element 410 — logged, and
+//! never processed. Secrets in a stored request are masked: the values of headers
+//! and query parameters whose names look secret (`Authorization`, `X-Api-Key`,
+//! signatures, cookies, tokens).
+
+use std::sync::Arc;
+
+use osmosis_connectors::redact::looks_secret;
+use osmosis_model::error::keys;
+use osmosis_model::{ids, ApiError, Element, ElementType};
+use osmosis_store::{ElementQuery, EventStore, IncomingWebhook, Job};
+use serde_json::{json, Map, Value};
+
+use crate::errors::store_error;
+use crate::group_commit::GroupCommit;
+use crate::jobs::{JobKind, RetryPolicy};
+use crate::{Caller, Engine};
+
+/// Deliveries stored in group commits.
+pub(crate) type IntakeWriter = GroupCommit<IncomingWebhook, ()>;
+
+/// Deliveries per commit: bounds one transaction.
+const INTAKE_BATCH: usize = 512;
+
+/// Deliveries (and app events) one claim of a target's job processes; more wait
+/// for the next claim, which follows at once. Keeps a claim well inside its lease.
+pub(crate) const PROCESS_BATCH: i64 = 100;
+
+pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
+    GroupCommit::new(
+        INTAKE_BATCH,
+        Arc::new(move |deliveries: Vec<IncomingWebhook>| {
+            let store = Arc::clone(&store);
+            Box::pin(async move {
+                let now = crate::clock::now_ms();
+                let jobs = processing_jobs(&deliveries, now);
+                store
+                    .store_deliveries(&deliveries, &jobs, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(vec![(); deliveries.len()])
+            })
+        }),
+    )
+}
+
+/// What a webhook URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookTarget {
+    /// `globalWebhookUri` of an app event type: events of any customer.
+    AppEventType,
+    /// `webhookUri` of an app event subscription: one customer's events.
+    AppEventSubscription,
+}
+
+impl WebhookTarget {
+    pub(crate) fn kind(self) -> &'static str {
+        self.element_type().spec().name
+    }
+
+    fn element_type(self) -> ElementType {
+        match self {
+            WebhookTarget::AppEventType => ElementType::AppEventType,
+            WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription,
+        }
+    }
+
+    fn of_kind(kind: &str) -> Option<Self> {
+        [
+            WebhookTarget::AppEventType,
+            WebhookTarget::AppEventSubscription,
+        ]
+        .into_iter()
+        .find(|t| t.kind() == kind)
+    }
+
+    /// The path segment of its URLs (`/webhooks/<segment>/<workspace>/<key>`).
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            WebhookTarget::AppEventType => crate::types::app_events::APP_EVENT_TYPE_WEBHOOKS,
+            WebhookTarget::AppEventSubscription => {
+                crate::types::app_events::APP_EVENT_SUBSCRIPTION_WEBHOOKS
+            }
+        }
+    }
+
+    /// The URL `el` (of this target's type) receives deliveries at.
+    pub(crate) fn uri_of(self, engine: &Engine, el: &Element) -> Option<String> {
+        crate::types::app_events::webhook_uri(engine, self.path_segment(), el)
+    }
+}
+
+/// A delivery as the HTTP layer received it.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Delivery {
+    /// The delivery as stored and shown: secrets masked, a JSON body parsed.
+    fn record(&self) -> Value {
+        let masked = |pairs: &[(String, String)]| -> Value {
+            let mut m = Map::new();
+            for (k, v) in pairs {
+                let v = if looks_secret(k) { "***" } else { v.as_str() };
+                m.insert(k.clone(), json!(v));
+            }
+            Value::Object(m)
+        };
+        let body = if self.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&self.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into()))
+        };
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "query": masked(&self.query),
+            "headers": masked(&self.headers),
+            "body": body,
+        })
+    }
+}
+
+/// The job that processes a target's deliveries.
+pub(crate) struct ProcessDeliveriesJob;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TargetRef {
+    pub target_kind: String,
+    pub target_id: String,
+}
+
+impl JobKind for ProcessDeliveriesJob {
+    const KIND: &'static str = "process-webhooks";
+    /// Processing fails only when the database does (a delivery that cannot be
+    /// processed is settled as `error`); retried until it answers, as dropping
+    /// the job would strand the target's deliveries.
+    const RETRY: RetryPolicy = RetryPolicy {
+        max_attempts: i32::MAX,
+        backoff_ms: |attempts| crate::clock::backoff_ms(1_000, 60_000, attempts as i64),
+    };
+    type Payload = TargetRef;
+
+    fn run<'a>(
+        engine: &'a Engine,
+        job: &'a Job,
+        target: TargetRef,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(process(engine, job, target))
+    }
+}
+
+/// One job per target among `deliveries`, due now.
+fn processing_jobs(deliveries: &[IncomingWebhook], now: i64) -> Vec<Job> {
+    let mut seen = std::collections::BTreeSet::new();
+    deliveries
+        .iter()
+        .filter(|d| d.status == "received")
+        .filter(|d| seen.insert((d.workspace_id.as_str(), d.target_id.as_str())))
+        .map(|d| processing_job(d, now))
+        .collect()
+}
+
+fn processing_job(d: &IncomingWebhook, now: i64) -> Job {
+    Job {
+        id: ids::object_id(),
+        workspace_id: d.workspace_id.clone(),
+        kind: ProcessDeliveriesJob::KIND.into(),
+        dedupe_key: d.target_id.clone(),
+        payload: json!(TargetRef {
+            target_kind: d.target_kind.clone(),
+            target_id: d.target_id.clone(),
+        }),
+        run_at: now,
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+/// One claim of a target's job: its pending deliveries and events, a batch of
+/// each; the job comes back at once while more are waiting.
+async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), String> {
+    let Some(kind) = WebhookTarget::of_kind(&target.target_kind) else {
+        return Err(format!("unknown webhook target `{}`", target.target_kind));
+    };
+    let el = engine
+        .stores
+        .elements
+        .element_by_id(&job.workspace_id, &target.target_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let more =
+        super::app_events::process(engine, &job.workspace_id, kind, &target.target_id, el).await?;
+    if more {
+        engine
+            .jobs
+            .schedule::<ProcessDeliveriesJob>(
+                &job.workspace_id,
+                job.dedupe_key.clone(),
+                &target,
+                crate::clock::now_ms(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Receives a delivery to `/webhooks/<target>/<workspace_id>/<key>`: stores it
+    /// and answers once it is committed. `customer` is the customer a Bearer token
+    /// named (global app event webhooks take one), checked by the caller to be of
+    /// this workspace.
+    pub async fn receive_webhook(
+        &self,
+        target: WebhookTarget,
+        workspace_id: &str,
+        key: &str,
+        delivery: Delivery,
+        customer: Option<&Caller>,
+    ) -> Result<Value, ApiError> {
+        let el = self.webhook_target(target, workspace_id, key).await?;
+        let now = crate::clock::now_ms();
+        let mut row = IncomingWebhook {
+            seq: 0,
+            id: ids::object_id(),
+            workspace_id: workspace_id.to_owned(),
+            target_kind: target.kind().into(),
+            target_id: el.id.clone(),
+            customer_id: match target {
+                WebhookTarget::AppEventSubscription => el.customer_id.clone(),
+                WebhookTarget::AppEventType => customer.and_then(|c| c.customer_id.clone()),
+            },
+            status: "received".into(),
+            error: None,
+            event_ids: Vec::new(),
+            request: delivery.record(),
+            created_ms: now,
+            processed_ms: None,
+        };
+        let archived = el.is_archived();
+        if archived {
+            row.status = "error".into();
+            row.error = Some(format!("The {} is archived", el.element_type.spec().name));
+            row.processed_ms = Some(now);
+        }
+        self.intake.write(row.clone()).await.map_err(|e| {
+            ApiError::internal(format!("could not store the webhook delivery: {e}"))
+        })?;
+        if archived {
+            tracing::info!(workspace_id, target = %el.id, delivery = %row.id, "a webhook delivery to an archived target was logged and refused");
+            return Err(ApiError::bad_request(
+                keys::GONE,
+                format!(
+                    "The {} `{}` this webhook belongs to is archived; the delivery is logged and not processed",
+                    el.element_type.spec().name,
+                    el.id
+                ),
+            )
+            .with_data(json!({"incomingWebhookId": row.id})));
+        }
+        self.jobs.wake();
+        Ok(json!({"incomingWebhookId": row.id}))
+    }
+
+    /// The element a webhook URL names, archived or not.
+    async fn webhook_target(
+        &self,
+        target: WebhookTarget,
+        workspace_id: &str,
+        key: &str,
+    ) -> Result<Element, ApiError> {
+        let unknown = || {
+            tracing::info!(
+                workspace_id,
+                target = target.kind(),
+                "a webhook delivery to an unknown URL was refused"
+            );
+            ApiError::not_found(format!(
+                "No {} has this webhook URL",
+                target.element_type().spec().name
+            ))
+        };
+        let plausible = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !plausible(key) || !plausible(workspace_id) {
+            return Err(unknown());
+        }
+        let mut q = ElementQuery::new(workspace_id, target.element_type());
+        q.doc_equals = vec![("webhookKey".into(), json!(key))];
+        q.include_archived = true;
+        q.limit = 1;
+        let found = self
+            .stores
+            .elements
+            .find_elements(&q)
+            .await
+            .map_err(store_error)?;
+        found.into_iter().next().ok_or_else(unknown)
+    }
+}

@@ -6,3 +6,4 @@
 pub mod app_events;
 pub mod external;
 pub mod intake;
+pub mod logs;

@@ -50,7 +50,7 @@
 
 mod triggers;
 
-pub(crate) use triggers::FlowScheduleJob;
+pub(crate) use triggers::{active, FlowScheduleJob};
 
 use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, RefFilter};

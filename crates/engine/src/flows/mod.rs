@@ -127,6 +127,10 @@ pub struct Launch {
     /// `api-trigger`, `schedule-trigger`, …
     pub launched_by: &'static str,
     pub launched_by_ids: Vec<String>,
+    /// The run's id, chosen by a starter that may start the same run again after
+    /// a crash (an event's dispatch): it looks the id up first, so a retried start
+    /// finds the run it made instead of making a second. `None`: a new id.
+    pub run_id: Option<String>,
 }
 
 impl Launch {
@@ -138,6 +142,7 @@ impl Launch {
             meta,
             launched_by: "api-trigger",
             launched_by_ids: Vec::new(),
+            run_id: None,
         }
     }
 }
@@ -686,7 +691,10 @@ fn new_row(
     launch: &Launch,
     layers: FlowLayers,
 ) -> FlowRunRow {
-    let id = osmosis_model::ids::object_id();
+    let id = launch
+        .run_id
+        .clone()
+        .unwrap_or_else(osmosis_model::ids::object_id);
     let now = crate::clock::now_ms();
     let customer_id = conn.customer_id.clone().unwrap_or_default();
     let FlowLayers {

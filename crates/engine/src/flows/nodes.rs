@@ -58,12 +58,18 @@ pub(crate) async fn execute(
 ) -> Result<Vec<Value>, NodeFailure> {
     let vars = ctx.variables(input);
     match node.kind.as_str() {
-        k if super::graph::TRIGGERS.contains(&k) => Ok(vec![ctx
-            .row
-            .record
-            .get("input")
-            .cloned()
-            .unwrap_or_else(|| json!({}))]),
+        k if super::graph::TRIGGERS.contains(&k) => {
+            let input = ctx
+                .row
+                .record
+                .get("input")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            if k.starts_with("data-record-") {
+                return record_events(ctx, node, input).await;
+            }
+            Ok(vec![input])
+        }
         "transform-data" => {
             let output = resolve(ctx, node.config.get("output"), &vars).await?;
             Ok(vec![output])
@@ -156,6 +162,38 @@ pub(crate) async fn execute(
             .into())
         }
     }
+}
+
+/// A data record trigger's outputs: one per event of the run's input (an array of
+/// events, or one event), each with its `record` mapped through the trigger's
+/// `config.fieldMapping` as the data actions map records (see `events::external`).
+async fn record_events(
+    ctx: &Arc<RunContext>,
+    node: &Node,
+    input: Value,
+) -> Result<Vec<Value>, NodeFailure> {
+    let mut events = match input {
+        Value::Array(events) => events,
+        one => vec![one],
+    };
+    let records: Vec<Value> = events
+        .iter()
+        .filter_map(|e| e.get("record").filter(|r| r.is_object()).cloned())
+        .collect();
+    let mut mapped = ctx
+        .engine
+        .actions()
+        .incoming_records(&ctx.caller, &ctx.connection, &node.config, records)
+        .await?
+        .into_iter();
+    for event in &mut events {
+        if event.get("record").is_some_and(Value::is_object) {
+            if let Some(record) = mapped.next() {
+                event["record"] = record;
+            }
+        }
+    }
+    Ok(events)
 }
 
 async fn step(

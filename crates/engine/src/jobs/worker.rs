@@ -33,6 +33,13 @@ impl Engine {
     /// Runs the worker until `shutdown` completes.
     pub async fn run_worker(&self, node: String, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        if !self.stores.database.is_shared() {
+            match self.stores.jobs.release_job_leases().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "resuming jobs the previous process held"),
+                Err(e) => tracing::warn!(error = %e, "could not release old job leases"),
+            }
+        }
         let mut last_purge = 0i64;
         let mut last_log_purge = 0i64;
         let mut failures = 0i64;
@@ -88,6 +95,16 @@ impl Engine {
                         tracing::info!(deleted = n, "deleted action run logs past their retention")
                     }
                     Err(e) => tracing::warn!(error = %e, "could not delete old action run logs"),
+                }
+                match self.stores.events.purge_events(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        deleted = n,
+                        "deleted incoming webhooks and app events past their retention"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not delete old incoming webhooks and app events")
+                    }
                 }
             }
             tokio::select! {

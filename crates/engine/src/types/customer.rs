@@ -146,7 +146,7 @@ impl Engine {
         Ok(found.filter(|c| c.element_type == ElementType::Customer))
     }
 
-    async fn find_customer(
+    pub(crate) async fn find_customer(
         &self,
         workspace_id: &str,
         internal_id: &str,

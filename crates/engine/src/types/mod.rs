@@ -4,7 +4,7 @@
 //! [`hooks_of`].
 
 mod action;
-mod app_events;
+pub(crate) mod app_events;
 pub(crate) mod connector;
 pub(crate) mod customer;
 mod data_source;

@@ -9,6 +9,7 @@
 
 mod actions;
 mod app_data_schemas;
+mod app_events;
 mod archived_paths;
 mod auth;
 mod calls;
@@ -30,6 +31,8 @@ mod data_sources;
 mod deadlines;
 mod demo_app;
 mod elements;
+mod events_kill;
+mod external_events;
 mod faults;
 mod faults_kill;
 mod faults_postgres;

@@ -117,7 +117,7 @@ async fn defined(engine: &Engine, el: &Element) -> Result<Vec<Trigger>, ApiError
 }
 
 /// Whether `instance` fires its triggers now: live, enabled, on a live connection.
-async fn active(engine: &Engine, instance: &Element) -> Result<bool, ApiError> {
+pub(crate) async fn active(engine: &Engine, instance: &Element) -> Result<bool, ApiError> {
     if instance.is_archived() || instance.doc.get("enabled") == Some(&Value::Bool(false)) {
         return Ok(false);
     }
@@ -179,11 +179,13 @@ pub(crate) async fn setup_triggers(engine: &Engine, instance: &Element) {
             for t in &triggers {
                 start(engine, instance, t).await;
             }
+            engine.subscribe_app_event_triggers(instance).await;
         }
         Err(e) => {
             tracing::warn!(workspace_id = %instance.workspace_id, instance = %instance.id, error = %e.message, "could not set up a flow instance's triggers")
         }
     }
+    engine.sync_external_event_subscriptions(instance).await;
 }
 
 /// Tears down every trigger of `instance` (disabled or archived). Where event
@@ -199,6 +201,7 @@ pub(crate) async fn teardown_triggers(engine: &Engine, instance: &Element) {
             tracing::warn!(workspace_id = %instance.workspace_id, instance = %instance.id, error = %e.message, "could not tear down a flow instance's triggers")
         }
     }
+    engine.sync_external_event_subscriptions(instance).await;
 }
 
 /// Makes the job of `key` check at once whether it is still wanted.
@@ -211,6 +214,7 @@ async fn check_now(engine: &Engine, instance: &Element, key: &str) {
 /// start from now; triggers it no longer wants stop. Unchanged ones keep their
 /// cadence.
 pub(crate) async fn sync_triggers(engine: &Engine, before: &Element, after: &Element) {
+    engine.sync_external_event_subscriptions(after).await;
     let (old, new) = match (wanted(engine, before).await, wanted(engine, after).await) {
         (Ok(old), Ok(new)) => (old, new),
         (Err(e), _) | (_, Err(e)) => {
@@ -357,6 +361,7 @@ async fn run_tick(engine: &Engine, job: &Job, tick: ScheduleTick) -> Result<(), 
         meta: None,
         launched_by: "schedule-trigger",
         launched_by_ids: vec![instance.id.clone()],
+        run_id: None,
     };
     let id = instance.id.clone();
     match engine.flows().start(&admin, instance, launch).await {

@@ -1,0 +1,485 @@
+//! Incoming webhooks and app events (see the migration `0012_events.sql`). Tables
+//! of their own rather than elements, as the other logs: append-mostly, written at
+//! the rate deliveries arrive, listed and paged but never layered or selected by key.
+//!
+//! A delivery is stored with the job that will process it in one transaction, so an
+//! answered delivery always has a job to take it; its events are stored with its
+//! settlement in one transaction, so a delivery is never half turned into events.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::{QueryBuilder, Row};
+
+use crate::error::StoreError;
+use crate::jobs::{Job, JOB_COLUMNS, JOB_UPSERT};
+use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
+
+/// One delivery to an Osmosis webhook URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingWebhook {
+    /// Insertion order: the processing order and the list cursor. `0` before
+    /// insertion.
+    pub seq: i64,
+    pub id: String,
+    pub workspace_id: String,
+    /// What the URL names: `app-event-type`, `app-event-subscription`.
+    pub target_kind: String,
+    pub target_id: String,
+    /// The customer the delivery was authenticated as or posted for, if known.
+    pub customer_id: Option<String>,
+    /// `received`, `success` or `error`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The events it held (`collectedEventIds`).
+    pub event_ids: Vec<String>,
+    /// `{method, path, query, headers, body}` as received, secrets masked.
+    pub request: Value,
+    pub created_ms: i64,
+    pub processed_ms: Option<i64>,
+}
+
+/// One app event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppEventRow {
+    pub seq: i64,
+    pub id: String,
+    pub workspace_id: String,
+    /// The target of the delivery it came in (whose job dispatches it).
+    pub target_id: String,
+    pub customer_id: String,
+    pub app_event_type_id: String,
+    pub app_event_subscription_id: Option<String>,
+    pub incoming_webhook_id: String,
+    pub fingerprint: String,
+    /// `created` until dispatched, then `success` or `error`.
+    pub status: String,
+    pub error: Option<String>,
+    pub event: Value,
+    pub launched_flow_run_ids: Vec<String>,
+    pub created_ms: i64,
+}
+
+/// How a delivery ended, with the events it made.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub delivery_id: String,
+    /// `success` or `error`.
+    pub status: String,
+    pub error: Option<String>,
+    pub event_ids: Vec<String>,
+    pub events: Vec<AppEventRow>,
+}
+
+/// Which rows to list, in `seq` order from after the cursor; `None` filters nothing.
+#[derive(Debug, Clone, Default)]
+pub struct EventLogQuery {
+    pub workspace_id: String,
+    pub customer_id: Option<String>,
+    /// Incoming webhooks: the target; app events: the app event type.
+    pub target_id: Option<String>,
+    /// App events: the subscription they came through.
+    pub subscription_id: Option<String>,
+    pub status: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub descending: bool,
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores deliveries and (re)schedules the jobs that process them, in one
+    /// transaction.
+    async fn store_deliveries(
+        &self,
+        deliveries: &[IncomingWebhook],
+        jobs: &[Job],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The `received` deliveries to `target_id`, oldest first.
+    async fn pending_deliveries(
+        &self,
+        workspace_id: &str,
+        target_id: &str,
+        limit: i64,
+    ) -> Result<Vec<IncomingWebhook>, StoreError>;
+
+    /// Settles deliveries and stores their events, in one transaction. An event
+    /// already stored (a retried settlement) is kept as it is.
+    async fn settle_deliveries(
+        &self,
+        settlements: &[Settlement],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The `created` app events of deliveries to `target_id`, oldest first.
+    async fn pending_app_events(
+        &self,
+        workspace_id: &str,
+        target_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AppEventRow>, StoreError>;
+
+    /// The id of an app event with `fingerprint` created at or after `since_ms`.
+    async fn app_event_with_fingerprint(
+        &self,
+        workspace_id: &str,
+        fingerprint: &str,
+        since_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Ends an app event's dispatch.
+    async fn finish_app_event(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+        launched_flow_run_ids: &[String],
+    ) -> Result<(), StoreError>;
+
+    async fn find_incoming_webhooks(
+        &self,
+        query: &EventLogQuery,
+    ) -> Result<Vec<IncomingWebhook>, StoreError>;
+
+    async fn incoming_webhook_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<IncomingWebhook>, StoreError>;
+
+    async fn find_app_events(&self, query: &EventLogQuery) -> Result<Vec<AppEventRow>, StoreError>;
+
+    async fn app_event_by_id(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<AppEventRow>, StoreError>;
+
+    /// Deletes settled deliveries and dispatched app events created before
+    /// `before_ms` (retention); answers how many rows.
+    async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+const WEBHOOK_COLUMNS: &str = "seq, id, workspace_id, target_kind, target_id, customer_id, \
+     status, error, event_ids, request, created_ms, processed_ms";
+const EVENT_COLUMNS: &str = "seq, id, workspace_id, target_id, customer_id, app_event_type_id, \
+     app_event_subscription_id, incoming_webhook_id, fingerprint, status, error, event, \
+     launched_flow_run_ids, created_ms";
+
+fn ids_text(ids: &[String]) -> String {
+    Value::from(ids.to_vec()).to_string()
+}
+
+fn json_of(text: &str, what: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn ids_of(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+for_each_backend! {
+    #[async_trait]
+    impl EventStore for SqlStore<DB> {
+        async fn store_deliveries(
+            &self,
+            deliveries: &[IncomingWebhook],
+            jobs: &[Job],
+            now_ms: i64,
+        ) -> Result<(), StoreError> {
+            if deliveries.is_empty() {
+                return Ok(());
+            }
+            write_transaction!(self, |tx| {
+                for chunk in deliveries.chunks(500) {
+                    let mut q = QueryBuilder::<DB>::new(
+                        "INSERT INTO incoming_webhooks (id, workspace_id, target_kind, target_id, \
+                         customer_id, status, error, event_ids, request, created_ms) ",
+                    );
+                    q.push_values(chunk, |mut row, d| {
+                        row.push_bind(&d.id)
+                            .push_bind(&d.workspace_id)
+                            .push_bind(&d.target_kind)
+                            .push_bind(&d.target_id)
+                            .push_bind(&d.customer_id)
+                            .push_bind(&d.status)
+                            .push_bind(&d.error)
+                            .push_bind(ids_text(&d.event_ids))
+                            .push_bind(d.request.to_string())
+                            .push_bind(d.created_ms);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                // One statement may not upsert a row twice: one job per key each.
+                for job in jobs {
+                    let mut q = QueryBuilder::<DB>::new(format!(
+                        "INSERT INTO jobs ({JOB_COLUMNS}) "
+                    ));
+                    q.push_values([job], |mut row, job| {
+                        row.push_bind(&job.id)
+                            .push_bind(&job.workspace_id)
+                            .push_bind(&job.kind)
+                            .push_bind(&job.dedupe_key)
+                            .push_bind(job.payload.to_string())
+                            .push_bind(job.run_at)
+                            .push_bind(0i32)
+                            .push_bind(now_ms);
+                    });
+                    q.push(JOB_UPSERT);
+                    q.build().execute(&mut *tx).await?;
+                }
+            })
+        }
+
+        async fn pending_deliveries(
+            &self,
+            workspace_id: &str,
+            target_id: &str,
+            limit: i64,
+        ) -> Result<Vec<IncomingWebhook>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM incoming_webhooks WHERE status = 'received' AND target_id = "
+            ));
+            q.push_bind(target_id);
+            q.push(" AND workspace_id = ").push_bind(workspace_id);
+            q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_webhook).collect()
+        }
+
+        async fn settle_deliveries(
+            &self,
+            settlements: &[Settlement],
+            now_ms: i64,
+        ) -> Result<(), StoreError> {
+            if settlements.is_empty() {
+                return Ok(());
+            }
+            write_transaction!(self, |tx| {
+                let events: Vec<&AppEventRow> =
+                    settlements.iter().flat_map(|s| s.events.iter()).collect();
+                for chunk in events.chunks(500) {
+                    let mut q = QueryBuilder::<DB>::new(
+                        "INSERT INTO app_events (id, workspace_id, target_id, customer_id, \
+                         app_event_type_id, app_event_subscription_id, incoming_webhook_id, \
+                         fingerprint, status, error, event, launched_flow_run_ids, created_ms) ",
+                    );
+                    q.push_values(chunk, |mut row, e| {
+                        row.push_bind(&e.id)
+                            .push_bind(&e.workspace_id)
+                            .push_bind(&e.target_id)
+                            .push_bind(&e.customer_id)
+                            .push_bind(&e.app_event_type_id)
+                            .push_bind(&e.app_event_subscription_id)
+                            .push_bind(&e.incoming_webhook_id)
+                            .push_bind(&e.fingerprint)
+                            .push_bind(&e.status)
+                            .push_bind(&e.error)
+                            .push_bind(e.event.to_string())
+                            .push_bind(ids_text(&e.launched_flow_run_ids))
+                            .push_bind(e.created_ms);
+                    });
+                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for s in settlements {
+                    let mut q = QueryBuilder::<DB>::new("UPDATE incoming_webhooks SET status = ");
+                    q.push_bind(&s.status);
+                    q.push(", error = ").push_bind(&s.error);
+                    q.push(", event_ids = ").push_bind(ids_text(&s.event_ids));
+                    q.push(", processed_ms = ").push_bind(now_ms);
+                    q.push(" WHERE id = ").push_bind(&s.delivery_id);
+                    q.build().execute(&mut *tx).await?;
+                }
+            })
+        }
+
+        async fn pending_app_events(
+            &self,
+            workspace_id: &str,
+            target_id: &str,
+            limit: i64,
+        ) -> Result<Vec<AppEventRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM app_events WHERE status = 'created' AND target_id = "
+            ));
+            q.push_bind(target_id);
+            q.push(" AND workspace_id = ").push_bind(workspace_id);
+            q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_event).collect()
+        }
+
+        async fn app_event_with_fingerprint(
+            &self,
+            workspace_id: &str,
+            fingerprint: &str,
+            since_ms: i64,
+        ) -> Result<Option<String>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("SELECT id FROM app_events WHERE workspace_id = ");
+            q.push_bind(workspace_id);
+            q.push(" AND fingerprint = ").push_bind(fingerprint);
+            q.push(" AND created_ms >= ").push_bind(since_ms);
+            q.push(" ORDER BY seq LIMIT 1");
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.first().map(|r| r.try_get("id")).transpose().map_err(Into::into)
+        }
+
+        async fn finish_app_event(
+            &self,
+            workspace_id: &str,
+            id: &str,
+            status: &str,
+            error: Option<&str>,
+            launched_flow_run_ids: &[String],
+        ) -> Result<(), StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE app_events SET status = ");
+            q.push_bind(status);
+            q.push(", error = ").push_bind(error);
+            q.push(", launched_flow_run_ids = ").push_bind(ids_text(launched_flow_run_ids));
+            q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            q.build().execute(&mut *self.writer().await?).await?;
+            Ok(())
+        }
+
+        async fn find_incoming_webhooks(
+            &self,
+            query: &EventLogQuery,
+        ) -> Result<Vec<IncomingWebhook>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM incoming_webhooks WHERE workspace_id = "
+            ));
+            q.push_bind(&query.workspace_id);
+            push_filters(&mut q, query, "target_id", None);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_webhook).collect()
+        }
+
+        async fn incoming_webhook_by_id(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<IncomingWebhook>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM incoming_webhooks WHERE workspace_id = "
+            ));
+            q.push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.first().map(decode_webhook).transpose()
+        }
+
+        async fn find_app_events(
+            &self,
+            query: &EventLogQuery,
+        ) -> Result<Vec<AppEventRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM app_events WHERE workspace_id = "
+            ));
+            q.push_bind(&query.workspace_id);
+            push_filters(
+                &mut q,
+                query,
+                "app_event_type_id",
+                Some("app_event_subscription_id"),
+            );
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_event).collect()
+        }
+
+        async fn app_event_by_id(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<AppEventRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM app_events WHERE workspace_id = "
+            ));
+            q.push_bind(workspace_id);
+            q.push(" AND id = ").push_bind(id);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.first().map(decode_event).transpose()
+        }
+
+        async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut conn = self.writer().await?;
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM incoming_webhooks WHERE status <> 'received' AND created_ms < ",
+                "DELETE FROM app_events WHERE status <> 'created' AND created_ms < ",
+            ] {
+                let mut q = QueryBuilder::<DB>::new(sql);
+                q.push_bind(before_ms);
+                deleted += q.build().execute(&mut *conn).await?.rows_affected();
+            }
+            Ok(deleted)
+        }
+    }
+
+    /// The filters, order and limit of a list; `target` names the column
+    /// `query.target_id` filters, `subscription` the one `query.subscription_id` does.
+    fn push_filters<'a>(
+        s: &mut QueryBuilder<'a, DB>,
+        q: &'a EventLogQuery,
+        target: &str,
+        subscription: Option<&str>,
+    ) {
+        let mut equalities = vec![
+            ("customer_id", &q.customer_id),
+            (target, &q.target_id),
+            ("status", &q.status),
+        ];
+        if let Some(column) = subscription {
+            equalities.push((column, &q.subscription_id));
+        }
+        crate::query::push_log_filters(
+            s,
+            &equalities,
+            crate::query::log_page!(q),
+        );
+    }
+
+    fn decode_webhook(row: &<DB as sqlx::Database>::Row) -> Result<IncomingWebhook, StoreError> {
+        Ok(IncomingWebhook {
+            seq: row.try_get("seq")?,
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            target_kind: row.try_get("target_kind")?,
+            target_id: row.try_get("target_id")?,
+            customer_id: row.try_get("customer_id")?,
+            status: row.try_get("status")?,
+            error: row.try_get("error")?,
+            event_ids: ids_of(row.try_get("event_ids")?, "incoming webhook event ids")?,
+            request: json_of(row.try_get("request")?, "incoming webhook request")?,
+            created_ms: row.try_get("created_ms")?,
+            processed_ms: row.try_get("processed_ms")?,
+        })
+    }
+
+    fn decode_event(row: &<DB as sqlx::Database>::Row) -> Result<AppEventRow, StoreError> {
+        Ok(AppEventRow {
+            seq: row.try_get("seq")?,
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            target_id: row.try_get("target_id")?,
+            customer_id: row.try_get("customer_id")?,
+            app_event_type_id: row.try_get("app_event_type_id")?,
+            app_event_subscription_id: row.try_get("app_event_subscription_id")?,
+            incoming_webhook_id: row.try_get("incoming_webhook_id")?,
+            fingerprint: row.try_get("fingerprint")?,
+            status: row.try_get("status")?,
+            error: row.try_get("error")?,
+            event: json_of(row.try_get("event")?, "app event")?,
+            launched_flow_run_ids: ids_of(
+                row.try_get("launched_flow_run_ids")?,
+                "app event flow run ids",
+            )?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }
+}
