@@ -440,6 +440,7 @@ for_each_backend! {
         crate::query::push_log_filters(
             s,
             &equalities,
+            "created_ms",
             crate::query::log_page!(q),
         );
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::sql_store::{for_each_backend, Backend, SqlStore};
+use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One external event subscription.
 #[derive(Debug, Clone, PartialEq)]
@@ -387,10 +387,7 @@ for_each_backend! {
             &self,
             change: &SubscriptionChange,
         ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError> {
-            let mut conn = self.writer().await?;
-            let applied = async {
-                let mut tx =
-                    sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
+            write_transaction!(self, |tx| {
                 let mut q = QueryBuilder::<DB>::new("UPDATE external_event_subscriptions SET status = ");
                 q.push_bind(&change.status);
                 q.push(", error = ").push_bind(opt_json_text(&change.error));
@@ -415,14 +412,8 @@ for_each_backend! {
                     d.build().execute(&mut *tx).await?;
                 }
                 let row = decode_subscription(row)?;
-                tx.commit().await?;
-                Ok(Some(row))
-            }
-            .await;
-            if applied.is_err() {
-                conn.discard();
-            }
-            applied
+                Some(row)
+            })
         }
 
         async fn start_external_event_pull(
@@ -431,10 +422,7 @@ for_each_backend! {
             workspace_cap: i64,
             now_ms: i64,
         ) -> Result<PullStart, StoreError> {
-            let mut conn = self.writer().await?;
-            let started = async {
-                let mut tx =
-                    sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
+            write_transaction!(self, |tx| {
                 if let Some(lock) = <DB as PullLock>::LOCK {
                     let mut l = QueryBuilder::<DB>::new(lock);
                     l.push_bind(&pull.workspace_id).push(" AS TEXT), 0))");
@@ -493,14 +481,8 @@ for_each_backend! {
                     .push_bind(pull.lease_until_ms);
                 q.push(")");
                 q.build().execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(PullStart::Started)
-            }
-            .await;
-            if started.is_err() {
-                conn.discard();
-            }
-            started
+                PullStart::Started
+            })
         }
 
         async fn external_event_snapshot(
@@ -518,10 +500,7 @@ for_each_backend! {
         }
 
         async fn finish_external_event_pull(&self, finish: &PullFinish) -> Result<bool, StoreError> {
-            let mut conn = self.writer().await?;
-            let applied = async {
-                let mut tx =
-                    sqlx::Connection::begin_with(&mut *conn, <DB as Backend>::BEGIN_WRITE).await?;
+            write_transaction!(self, |tx| {
                 let mut error = finish.error.clone();
                 let mut kept = false;
                 if error.is_none() {
@@ -556,14 +535,8 @@ for_each_backend! {
                 q.push(" WHERE workspace_id = ").push_bind(&finish.workspace_id);
                 q.push(" AND id = ").push_bind(&finish.pull_id);
                 q.build().execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(kept)
-            }
-            .await;
-            if applied.is_err() {
-                conn.discard();
-            }
-            applied
+                kept
+            })
         }
 
         async fn settle_external_events(
@@ -693,33 +666,14 @@ for_each_backend! {
     ) -> QueryBuilder<'q, DB> {
         let mut s = QueryBuilder::<DB>::new(format!("SELECT {columns} FROM {table} WHERE workspace_id = "));
         s.push_bind(&q.workspace_id);
-        for (column, value) in [
+        let equalities = [
             ("customer_id", &q.customer_id),
             ("integration_id", &q.integration_id),
             ("connection_id", &q.connection_id),
             ("subscription_id", &q.subscription_id),
             ("status", &q.status),
-        ] {
-            if let Some(v) = value {
-                s.push(format!(" AND {column} = ")).push_bind(v);
-            }
-        }
-        if let Some(from) = q.from_ms {
-            s.push(format!(" AND {time} >= ")).push_bind(from);
-        }
-        if let Some(to) = q.to_ms {
-            s.push(format!(" AND {time} <= ")).push_bind(to);
-        }
-        if let Some(cursor) = q.cursor {
-            s.push(if q.descending { " AND seq < " } else { " AND seq > " })
-                .push_bind(cursor);
-        }
-        s.push(if q.descending {
-            " ORDER BY seq DESC LIMIT "
-        } else {
-            " ORDER BY seq LIMIT "
-        })
-        .push_bind(q.limit);
+        ];
+        crate::query::push_log_filters(&mut s, &equalities, time, crate::query::log_page!(q));
         s
     }
 

@@ -752,6 +752,7 @@ for_each_backend! {
         crate::query::push_log_filters(
             &mut s,
             &equalities,
+            "created_ms",
             crate::query::log_page!(q),
         );
         s

@@ -85,11 +85,12 @@ macro_rules! log_page {
 pub(crate) use log_page;
 
 /// Ends a log list's `SELECT … WHERE workspace_id = ?`: ` AND column = value` for
-/// each given equality, then `page`'s range, cursor, order and limit. One place,
-/// so every list reads its filters and pages the same way.
+/// each given equality, then `page`'s range (over `time_column`), cursor, order
+/// and limit. One place, so every list reads its filters and pages the same way.
 pub(crate) fn push_log_filters<'a, DB>(
     s: &mut sqlx::QueryBuilder<'a, DB>,
     equalities: &[(&str, &'a Option<String>)],
+    time_column: &str,
     page: LogPage,
 ) where
     DB: sqlx::Database,
@@ -102,10 +103,10 @@ pub(crate) fn push_log_filters<'a, DB>(
         }
     }
     if let Some(from) = page.from_ms {
-        s.push(" AND created_ms >= ").push_bind(from);
+        s.push(format!(" AND {time_column} >= ")).push_bind(from);
     }
     if let Some(to) = page.to_ms {
-        s.push(" AND created_ms <= ").push_bind(to);
+        s.push(format!(" AND {time_column} <= ")).push_bind(to);
     }
     if let Some(cursor) = page.cursor {
         s.push(if page.descending {
