@@ -70,6 +70,16 @@ pub struct Settlement {
     pub events: Vec<AppEventRow>,
 }
 
+/// How an app event's dispatch ended.
+#[derive(Debug, Clone)]
+pub struct AppEventOutcome {
+    pub id: String,
+    /// `success`, `error`, or `created` again (dispatch it anew).
+    pub status: String,
+    pub error: Option<String>,
+    pub launched_flow_run_ids: Vec<String>,
+}
+
 /// Which rows to list, in `seq` order from after the cursor; `None` filters nothing.
 #[derive(Debug, Clone, Default)]
 pub struct EventLogQuery {
@@ -122,22 +132,20 @@ pub trait EventStore: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<AppEventRow>, StoreError>;
 
-    /// The id of an app event with `fingerprint` created at or after `since_ms`.
-    async fn app_event_with_fingerprint(
+    /// `(fingerprint, id)` of the earliest app event of each of `fingerprints`
+    /// created at or after `since_ms`, for those there is one.
+    async fn app_events_with_fingerprints(
         &self,
         workspace_id: &str,
-        fingerprint: &str,
+        fingerprints: &[String],
         since_ms: i64,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Vec<(String, String)>, StoreError>;
 
-    /// Ends an app event's dispatch.
-    async fn finish_app_event(
+    /// Ends app events' dispatches, in one transaction.
+    async fn finish_app_events(
         &self,
         workspace_id: &str,
-        id: &str,
-        status: &str,
-        error: Option<&str>,
-        launched_flow_run_ids: &[String],
+        outcomes: &[AppEventOutcome],
     ) -> Result<(), StoreError>;
 
     async fn find_incoming_webhooks(
@@ -314,37 +322,56 @@ for_each_backend! {
             rows.iter().map(decode_event).collect()
         }
 
-        async fn app_event_with_fingerprint(
+        async fn app_events_with_fingerprints(
             &self,
             workspace_id: &str,
-            fingerprint: &str,
+            fingerprints: &[String],
             since_ms: i64,
-        ) -> Result<Option<String>, StoreError> {
-            let mut q = QueryBuilder::<DB>::new("SELECT id FROM app_events WHERE workspace_id = ");
-            q.push_bind(workspace_id);
-            q.push(" AND fingerprint = ").push_bind(fingerprint);
-            q.push(" AND created_ms >= ").push_bind(since_ms);
-            q.push(" ORDER BY seq LIMIT 1");
-            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
-            rows.first().map(|r| r.try_get("id")).transpose().map_err(Into::into)
+        ) -> Result<Vec<(String, String)>, StoreError> {
+            let mut found: Vec<(String, String)> = Vec::new();
+            let mut conn = self.reader().await?;
+            for chunk in fingerprints.chunks(500) {
+                let mut q = QueryBuilder::<DB>::new(
+                    "SELECT fingerprint, id FROM app_events WHERE workspace_id = ",
+                );
+                q.push_bind(workspace_id);
+                q.push(" AND created_ms >= ").push_bind(since_ms);
+                q.push(" AND fingerprint IN (");
+                let mut list = q.separated(", ");
+                for f in chunk {
+                    list.push_bind(f);
+                }
+                q.push(") ORDER BY seq");
+                for row in q.build().fetch_all(&mut *conn).await? {
+                    let fingerprint: String = row.try_get("fingerprint")?;
+                    if !found.iter().any(|(f, _)| *f == fingerprint) {
+                        found.push((fingerprint, row.try_get("id")?));
+                    }
+                }
+            }
+            Ok(found)
         }
 
-        async fn finish_app_event(
+        async fn finish_app_events(
             &self,
             workspace_id: &str,
-            id: &str,
-            status: &str,
-            error: Option<&str>,
-            launched_flow_run_ids: &[String],
+            outcomes: &[AppEventOutcome],
         ) -> Result<(), StoreError> {
-            let mut q = QueryBuilder::<DB>::new("UPDATE app_events SET status = ");
-            q.push_bind(status);
-            q.push(", error = ").push_bind(error);
-            q.push(", launched_flow_run_ids = ").push_bind(ids_text(launched_flow_run_ids));
-            q.push(" WHERE workspace_id = ").push_bind(workspace_id);
-            q.push(" AND id = ").push_bind(id);
-            q.build().execute(&mut *self.writer().await?).await?;
-            Ok(())
+            if outcomes.is_empty() {
+                return Ok(());
+            }
+            write_transaction!(self, |tx| {
+                for o in outcomes {
+                    let mut q = QueryBuilder::<DB>::new("UPDATE app_events SET status = ");
+                    q.push_bind(&o.status);
+                    q.push(", error = ").push_bind(&o.error);
+                    q.push(", launched_flow_run_ids = ")
+                        .push_bind(ids_text(&o.launched_flow_run_ids));
+                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+                    q.push(" AND id = ").push_bind(&o.id);
+                    q.build().execute(&mut *tx).await?;
+                }
+            })
         }
 
         async fn find_incoming_webhooks(

@@ -66,7 +66,9 @@ pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
-pub use events::{AppEventRow, EventLogQuery, EventStore, IncomingWebhook, Settlement};
+pub use events::{
+    AppEventOutcome, AppEventRow, EventLogQuery, EventStore, IncomingWebhook, Settlement,
+};
 pub use external_events::{
     ExternalEventLogQuery, ExternalEventLogRow, ExternalEventPullRow, ExternalEventStore,
     ExternalEventSubscriptionQuery, ExternalEventSubscriptionRow, PullFinish, PullStart,

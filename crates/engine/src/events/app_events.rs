@@ -29,7 +29,11 @@
 //! launched (`launchedFlowRunIds`).
 
 use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_store::{AppEventRow, ElementQuery, IncomingWebhook, RefFilter, Settlement};
+use std::collections::HashMap;
+
+use osmosis_store::{
+    AppEventOutcome, AppEventRow, ElementQuery, IncomingWebhook, RefFilter, Settlement,
+};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -57,11 +61,27 @@ pub(crate) async fn process(
         .map_err(|e| e.to_string())?;
     if !deliveries.is_empty() {
         let source = Source::of(engine, kind, target).await?;
-        let mut batch = Batch::default();
-        let mut settlements = Vec::with_capacity(deliveries.len());
+        let mut parsed = Vec::with_capacity(deliveries.len());
         for d in &deliveries {
-            settlements.push(collect(engine, &source, d, &mut batch).await?);
+            parsed.push(parse(engine, &source, d).await?);
         }
+        // Repeats of events stored within the window, looked up for the batch at once.
+        let fingerprints: Vec<String> = parsed
+            .iter()
+            .flat_map(|p| p.candidates.iter().map(|c| c.fingerprint.clone()))
+            .collect();
+        let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
+        let mut known: HashMap<String, String> = store
+            .app_events_with_fingerprints(workspace_id, &fingerprints, since)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect();
+        let settlements: Vec<Settlement> = deliveries
+            .iter()
+            .zip(parsed)
+            .map(|(d, p)| settle(&source, d, p, &mut known))
+            .collect();
         store
             .settle_deliveries(&settlements, crate::clock::now_ms())
             .await
@@ -71,8 +91,15 @@ pub(crate) async fn process(
         .pending_app_events(workspace_id, target_id, PROCESS_BATCH)
         .await
         .map_err(|e| e.to_string())?;
-    for event in &events {
-        dispatch(engine, event).await?;
+    if !events.is_empty() {
+        let mut dispatcher = Dispatcher::new(engine, workspace_id).await?;
+        for event in &events {
+            dispatcher.dispatch(event).await?;
+        }
+        store
+            .finish_app_events(workspace_id, &dispatcher.outcomes)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(deliveries.len() as i64 == PROCESS_BATCH || events.len() as i64 == PROCESS_BATCH)
 }
@@ -134,19 +161,56 @@ impl Source {
     }
 }
 
-/// Fingerprints seen in this claim, so a batch repeating an event stores it once.
-#[derive(Default)]
-struct Batch {
-    fingerprints: std::collections::HashMap<String, String>,
+/// One event of a delivery, attributed to its customer.
+struct Candidate {
+    index: usize,
+    customer_id: String,
+    fingerprint: String,
+    event: Value,
 }
 
-/// A delivery turned into its events (see the module doc).
-async fn collect(
-    engine: &Engine,
+/// A delivery's events, and why some could not be attributed.
+struct Parsed {
+    candidates: Vec<Candidate>,
+    problems: Vec<String>,
+}
+
+/// The events of a delivery (see the module doc) and whose each is.
+async fn parse(engine: &Engine, source: &Source, d: &IncomingWebhook) -> Result<Parsed, String> {
+    let mut parsed = Parsed {
+        candidates: Vec::new(),
+        problems: Vec::new(),
+    };
+    let Some(event_type) = &source.event_type else {
+        return Ok(parsed);
+    };
+    let payloads = match &d.request["body"] {
+        Value::Array(items) => items.clone(),
+        Value::Null => vec![d.request["query"].clone()],
+        other => vec![other.clone()],
+    };
+    for (index, event) in payloads.into_iter().enumerate() {
+        match customer_of(engine, source, event_type, d, &event).await? {
+            Ok(customer_id) => parsed.candidates.push(Candidate {
+                index,
+                fingerprint: fingerprint(&event_type.id, &customer_id, &event),
+                customer_id,
+                event,
+            }),
+            Err(why) => parsed.problems.push(format!("event {index}: {why}")),
+        }
+    }
+    Ok(parsed)
+}
+
+/// How a delivery settles: its new events, and for a repeat the event it repeats
+/// (`known`: fingerprint → event id, stored or made earlier in this batch).
+fn settle(
     source: &Source,
     d: &IncomingWebhook,
-    batch: &mut Batch,
-) -> Result<Settlement, String> {
+    parsed: Parsed,
+    known: &mut HashMap<String, String>,
+) -> Settlement {
     let mut settlement = Settlement {
         delivery_id: d.id.clone(),
         status: "success".into(),
@@ -157,63 +221,39 @@ async fn collect(
     let Some(event_type) = &source.event_type else {
         settlement.status = "error".into();
         settlement.error = source.problem.clone();
-        return Ok(settlement);
+        return settlement;
     };
-    let payloads = match &d.request["body"] {
-        Value::Array(items) => items.clone(),
-        Value::Null => vec![d.request["query"].clone()],
-        other => vec![other.clone()],
-    };
-    let mut problems = Vec::new();
-    for (i, event) in payloads.into_iter().enumerate() {
-        let customer_id = match customer_of(engine, source, event_type, d, &event).await? {
-            Ok(id) => id,
-            Err(why) => {
-                problems.push(format!("event {i}: {why}"));
-                continue;
-            }
-        };
-        let fingerprint = fingerprint(&event_type.id, &customer_id, &event);
-        let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
-        let earlier = match batch.fingerprints.get(&fingerprint) {
-            Some(id) => Some(id.clone()),
-            None => engine
-                .stores
-                .events
-                .app_event_with_fingerprint(&d.workspace_id, &fingerprint, since)
-                .await
-                .map_err(|e| e.to_string())?,
-        };
-        if let Some(id) = earlier {
+    for c in parsed.candidates {
+        if let Some(id) = known.get(&c.fingerprint) {
             // A repeat: the delivery points at the event it repeats.
-            settlement.event_ids.push(id);
+            settlement.event_ids.push(id.clone());
             continue;
         }
-        let id = derived_id(&[&d.id, &i.to_string()]);
-        batch.fingerprints.insert(fingerprint.clone(), id.clone());
+        let id = derived_id(&[&d.id, &c.index.to_string()]);
+        known.insert(c.fingerprint.clone(), id.clone());
         settlement.event_ids.push(id.clone());
         settlement.events.push(AppEventRow {
             seq: 0,
             id,
             workspace_id: d.workspace_id.clone(),
             target_id: d.target_id.clone(),
-            customer_id,
+            customer_id: c.customer_id,
             app_event_type_id: event_type.id.clone(),
             app_event_subscription_id: source.subscription.as_ref().map(|s| s.id.clone()),
             incoming_webhook_id: d.id.clone(),
-            fingerprint,
+            fingerprint: c.fingerprint,
             status: "created".into(),
             error: None,
-            event,
+            event: c.event,
             launched_flow_run_ids: Vec::new(),
             created_ms: crate::clock::now_ms(),
         });
     }
-    if !problems.is_empty() {
+    if !parsed.problems.is_empty() {
         settlement.status = "error".into();
-        settlement.error = Some(problems.join("; "));
+        settlement.error = Some(parsed.problems.join("; "));
     }
-    Ok(settlement)
+    settlement
 }
 
 /// Whose `event` is (see the module doc): `Err` saying why nobody's.
@@ -296,79 +336,116 @@ fn derived_id(parts: &[&str]) -> String {
         .collect()
 }
 
-/// Starts the runs `event` triggers and records them (see the module doc).
-async fn dispatch(engine: &Engine, event: &AppEventRow) -> Result<(), String> {
-    let ws = &event.workspace_id;
-    let admin = match engine.workspace_by_id(ws).await {
-        Ok(w) => Caller::admin(w),
-        Err(e) => return Err(e.message),
-    };
-    let event_type = engine
-        .stores
-        .elements
-        .element_by_id(ws, &event.app_event_type_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut launched = Vec::new();
-    let mut problems = Vec::new();
-    if let Some(event_type) = event_type.filter(|t| !t.is_archived()) {
-        let payload = json!({"payload": event.event});
-        for instance in customer_instances(engine, ws, &event.customer_id)
-            .await
-            .map_err(|e| e.message)?
-        {
-            let triggers = match triggers_of(engine, &instance, &event_type, &payload).await {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.push(format!("flow instance {}: {}", instance.id, e.message));
-                    continue;
-                }
-            };
-            for node in triggers {
-                let run_id = derived_id(&[&event.id, &instance.id, &node]);
-                let existing = engine
-                    .stores
-                    .flow_runs
-                    .flow_run_by_id(ws, &run_id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if existing.is_some() {
-                    launched.push(run_id);
-                    continue;
-                }
-                let launch = Launch {
-                    start_node_key: Some(node.clone()),
-                    input: Some(payload.clone()),
-                    meta: None,
-                    launched_by: "app-event-trigger",
-                    launched_by_ids: vec![event.id.clone()],
-                    run_id: Some(run_id.clone()),
-                };
-                match engine.flows().start(&admin, instance.clone(), launch).await {
-                    Ok(_) => launched.push(run_id),
-                    Err(e) => problems.push(format!(
-                        "flow instance {} node {node}: {}",
-                        instance.id, e.message
-                    )),
+/// Dispatches one claim's events: what they share (the admin caller, event
+/// types, each customer's flow instances) is read once, and how each went is
+/// written together at the end.
+struct Dispatcher<'e> {
+    engine: &'e Engine,
+    admin: Caller,
+    types: HashMap<String, Option<Element>>,
+    instances: HashMap<String, Vec<Element>>,
+    outcomes: Vec<AppEventOutcome>,
+}
+
+impl<'e> Dispatcher<'e> {
+    async fn new(engine: &'e Engine, workspace_id: &str) -> Result<Dispatcher<'e>, String> {
+        let admin = Caller::admin(
+            engine
+                .workspace_by_id(workspace_id)
+                .await
+                .map_err(|e| e.message)?,
+        );
+        Ok(Dispatcher {
+            engine,
+            admin,
+            types: HashMap::new(),
+            instances: HashMap::new(),
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// Starts the runs `event` triggers (see the module doc); its outcome joins
+    /// [`Dispatcher::outcomes`].
+    async fn dispatch(&mut self, event: &AppEventRow) -> Result<(), String> {
+        let engine = self.engine;
+        let ws = &event.workspace_id;
+        if !self.types.contains_key(&event.app_event_type_id) {
+            let found = engine
+                .stores
+                .elements
+                .element_by_id(ws, &event.app_event_type_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .filter(|t| !t.is_archived());
+            self.types.insert(event.app_event_type_id.clone(), found);
+        }
+        if !self.instances.contains_key(&event.customer_id) {
+            let found = customer_instances(engine, ws, &event.customer_id)
+                .await
+                .map_err(|e| e.message)?;
+            self.instances.insert(event.customer_id.clone(), found);
+        }
+        let mut launched = Vec::new();
+        let mut problems = Vec::new();
+        match &self.types[&event.app_event_type_id] {
+            Some(event_type) => {
+                let payload = json!({"payload": event.event});
+                for instance in &self.instances[&event.customer_id] {
+                    let triggers = match triggers_of(engine, instance, event_type, &payload).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            problems.push(format!("flow instance {}: {}", instance.id, e.message));
+                            continue;
+                        }
+                    };
+                    for node in triggers {
+                        let run_id = derived_id(&[&event.id, &instance.id, &node]);
+                        let existing = engine
+                            .stores
+                            .flow_runs
+                            .flow_run_by_id(ws, &run_id)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if existing.is_some() {
+                            launched.push(run_id);
+                            continue;
+                        }
+                        let launch = Launch {
+                            start_node_key: Some(node.clone()),
+                            input: Some(payload.clone()),
+                            meta: None,
+                            launched_by: "app-event-trigger",
+                            launched_by_ids: vec![event.id.clone()],
+                            run_id: Some(run_id.clone()),
+                        };
+                        match engine
+                            .flows()
+                            .start(&self.admin, instance.clone(), launch)
+                            .await
+                        {
+                            Ok(_) => launched.push(run_id),
+                            Err(e) => problems.push(format!(
+                                "flow instance {} node {node}: {}",
+                                instance.id, e.message
+                            )),
+                        }
+                    }
                 }
             }
+            None => problems.push("the app event type is archived or gone".into()),
         }
-    } else {
-        problems.push("the app event type is archived or gone".into());
+        let error = (!problems.is_empty()).then(|| problems.join("; "));
+        if let Some(error) = &error {
+            tracing::warn!(workspace_id = %ws, app_event = %event.id, error = %error, "an app event could not start every flow run it triggers");
+        }
+        self.outcomes.push(AppEventOutcome {
+            id: event.id.clone(),
+            status: if error.is_some() { "error" } else { "success" }.into(),
+            error,
+            launched_flow_run_ids: launched,
+        });
+        Ok(())
     }
-    let (status, error) = if problems.is_empty() {
-        ("success", None)
-    } else {
-        let error = problems.join("; ");
-        tracing::warn!(workspace_id = %ws, app_event = %event.id, error = %error, "an app event could not start every flow run it triggers");
-        ("error", Some(error))
-    };
-    engine
-        .stores
-        .events
-        .finish_app_event(ws, &event.id, status, error.as_deref(), &launched)
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// The live flow instances of a customer.

@@ -288,12 +288,14 @@ async fn a_repeated_delivery_makes_one_event_and_one_run_and_a_retried_dispatch_
         .unwrap();
     s.stores
         .events
-        .finish_app_event(
+        .finish_app_events(
             &ws.id,
-            events[0]["id"].as_str().unwrap(),
-            "created",
-            None,
-            &[],
+            &[osmosis_store::AppEventOutcome {
+                id: events[0]["id"].as_str().unwrap().to_owned(),
+                status: "created".into(),
+                error: None,
+                launched_flow_run_ids: Vec::new(),
+            }],
         )
         .await
         .unwrap();

@@ -31,6 +31,7 @@ mod data_sources;
 mod deadlines;
 mod demo_app;
 mod elements;
+mod events_burst;
 mod events_kill;
 mod external_events;
 mod faults;
