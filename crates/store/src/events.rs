@@ -252,11 +252,15 @@ for_each_backend! {
             let mut q = QueryBuilder::<DB>::new(format!(
                 "SELECT {WEBHOOK_COLUMNS} FROM incoming_webhooks WHERE status = 'received' AND target_id = "
             ));
+            // Exactly the partial index's predicate and order: with the workspace
+            // in the condition too, SQLite (without statistics) walked
+            // `incoming_webhooks_ws` through every settled row instead. A target id
+            // names one workspace's element; the workspace is checked on the rows.
             q.push_bind(target_id);
-            q.push(" AND workspace_id = ").push_bind(workspace_id);
             q.push(" ORDER BY seq LIMIT ").push_bind(limit);
             let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
-            rows.iter().map(decode_webhook).collect()
+            let rows: Result<Vec<IncomingWebhook>, StoreError> = rows.iter().map(decode_webhook).collect();
+            Ok(rows?.into_iter().filter(|d| d.workspace_id == workspace_id).collect())
         }
 
         async fn settle_deliveries(
@@ -315,11 +319,12 @@ for_each_backend! {
             let mut q = QueryBuilder::<DB>::new(format!(
                 "SELECT {EVENT_COLUMNS} FROM app_events WHERE status = 'created' AND target_id = "
             ));
+            // The partial index's predicate alone (see `pending_deliveries`).
             q.push_bind(target_id);
-            q.push(" AND workspace_id = ").push_bind(workspace_id);
             q.push(" ORDER BY seq LIMIT ").push_bind(limit);
             let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
-            rows.iter().map(decode_event).collect()
+            let rows: Result<Vec<AppEventRow>, StoreError> = rows.iter().map(decode_event).collect();
+            Ok(rows?.into_iter().filter(|e| e.workspace_id == workspace_id).collect())
         }
 
         async fn app_events_with_fingerprints(
