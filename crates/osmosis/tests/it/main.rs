@@ -57,4 +57,5 @@ mod rotation;
 mod run_log_traces;
 mod seeds;
 mod server_limits;
+mod shipped_events;
 mod unified_mappings;
