@@ -1129,6 +1129,8 @@ fn app_event_paths(paths: &mut Map<String, Value>) {
          "An app event type's global webhook: events of any customer (a customer's Bearer token, else the type's tenantIdFormula, says whose); an array body is a batch"),
         ("/webhooks/app-event-subscriptions/{workspace}/{key}",
          "A customer's app event subscription webhook: that customer's events; an array body is a batch"),
+        ("/webhooks/external-events/{workspace}/{key}",
+         "An external event subscription's webhook (its webhookUri): what the connector registered at the external app posts, turned into events by the connector's handle after it is stored"),
     ] {
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = (method != "get" && method != "delete").then(|| json!({}));

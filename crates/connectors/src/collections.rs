@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::definition::{CollectionHelper, CollectionMethod, DataCollection};
+use crate::definition::{CollectionHelper, CollectionMethod, DataCollection, PULL_LATEST_RECORDS};
 use crate::function::{FunctionError, FunctionRunner};
 
 /// Runs `method` of collection `collection_key` with `request` (the method's request
@@ -78,19 +78,18 @@ pub async fn pull_latest_records(
     cursor: Option<Value>,
     parameters: Value,
 ) -> Result<Value, FunctionError> {
-    let origin = format!("data/{collection_key}/events-{event_type}-pull-latest-records");
-    let collection = collection(runner, collection_key)?;
-    let def = collection
-        .event(event_type)
-        .and_then(|e| e.pull_latest_records.as_ref())
-        .ok_or_else(|| FunctionError::NotDefined {
-            function: origin.clone(),
-        })?;
     let mut input = json!({"parameters": parameters});
     if let Some(c) = cursor.filter(|c| !c.is_null()) {
         input["cursor"] = c;
     }
-    let output = runner.run(def, input).await?.output;
+    let (collection, output, origin) = run_event_function(
+        runner,
+        collection_key,
+        event_type,
+        PULL_LATEST_RECORDS,
+        input,
+    )
+    .await?;
     shape_output(
         runner,
         collection,
@@ -101,6 +100,63 @@ pub async fn pull_latest_records(
         &origin,
     )
     .await
+}
+
+/// Runs `function` (`subscribe`, `handle`, `unsubscribe`, `refresh`, …) of
+/// collection `collection_key`'s `event_type` events with `input` (which carries
+/// the collection `parameters`); answers the collection, the output as the
+/// function gave it, and where the function is (for errors).
+pub async fn run_event_function<'r>(
+    runner: &'r FunctionRunner,
+    collection_key: &str,
+    event_type: &str,
+    function: &str,
+    input: Value,
+) -> Result<(&'r DataCollection, Value, String), FunctionError> {
+    let origin = format!("data/{collection_key}/events-{event_type}-{function}");
+    let collection = collection(runner, collection_key)?;
+    let def = collection
+        .event(event_type)
+        .and_then(|e| e.function(function))
+        .ok_or_else(|| FunctionError::NotDefined {
+            function: origin.clone(),
+        })?;
+    let output = runner.run(def, input).await?.output;
+    Ok((collection, output, origin))
+}
+
+/// Runs the webhook `handle` function of collection `collection_key`'s
+/// `event_type` events with `input` (`{query, data, headers, parameters, state,
+/// rawBody}`): answers its output with each event's `record` made a data record
+/// as a `list` makes them (`recordFromApi`, `id` a string). An event that is not
+/// an object, or whose record has no id, makes the output invalid.
+pub async fn handle_webhook(
+    runner: &FunctionRunner,
+    collection_key: &str,
+    event_type: &str,
+    input: Value,
+) -> Result<Value, FunctionError> {
+    let parameters = input.get("parameters").cloned().unwrap_or(Value::Null);
+    let (collection, mut output, origin) =
+        run_event_function(runner, collection_key, event_type, "handle", input).await?;
+    let invalid = |message: String| FunctionError::InvalidOutput {
+        origin: origin.clone(),
+        message,
+    };
+    let events = match output.get_mut("events") {
+        None | Some(Value::Null) => return Ok(output),
+        Some(Value::Array(events)) => events,
+        Some(other) => return Err(invalid(format!("`events` must be an array, got {other}"))),
+    };
+    for event in events.iter_mut() {
+        let Value::Object(event) = event else {
+            return Err(invalid(format!("an event must be an object, got {event}")));
+        };
+        let raw = event.remove("record").unwrap_or(Value::Null);
+        let record = to_record(runner, collection, raw, &parameters, &origin).await?;
+        event.insert("record".into(), record);
+    }
+    Ok(output)
 }
 
 /// Collection `key` of the runner's connector.

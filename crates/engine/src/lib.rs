@@ -44,13 +44,14 @@ pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
 /// Every kind of background job this build runs.
-const JOB_HANDLERS: [jobs::Handler; 6] = [
+const JOB_HANDLERS: [jobs::Handler; 7] = [
     jobs::handler::<connections::health::RefreshCredentialsJob>(),
     jobs::handler::<notify::outbound::DeliverNotificationJob>(),
     jobs::handler::<flows::instances::FlowScheduleJob>(),
     jobs::handler::<events::intake::ProcessDeliveriesJob>(),
     jobs::handler::<events::external::ExternalEventPullJob>(),
     jobs::handler::<events::external::ExternalEventSyncJob>(),
+    jobs::handler::<events::external::ExternalEventWebhookJob>(),
 ];
 
 /// Settings the engine needs from the server configuration.

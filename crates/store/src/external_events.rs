@@ -44,6 +44,13 @@ pub struct ExternalEventSubscriptionRow {
     pub next_pull_ms: Option<i64>,
     pub created_ms: i64,
     pub archived_ms: Option<i64>,
+    /// The random key of its webhook URL.
+    pub webhook_key: String,
+    /// `{state, registeredMs}` while a webhook is registered at the external app
+    /// (written only by [`ExternalEventStore::set_external_event_webhook`] and
+    /// [`ExternalEventStore::settle_external_deliveries`]).
+    pub webhook_state: Option<Value>,
+    pub next_refresh_ms: Option<i64>,
 }
 
 /// Which subscriptions to list, in `seq` order from after the cursor; `None`
@@ -71,8 +78,37 @@ pub struct SubscriptionChange {
     pub next_pull_ms: Option<i64>,
     pub archived_ms: Option<i64>,
     /// Forget what the pulls kept (`stateData` and the snapshot), so the next pull
-    /// takes a new baseline.
+    /// takes a new baseline. A registered webhook (`webhook_state`) is kept: only
+    /// its job may forget it, once it is unsubscribed.
     pub reset_state: bool,
+}
+
+/// What a subscription's webhook job found at the external app: the registration
+/// (`None`: no webhook registered) and, when it tried to register or renew it,
+/// how that went (`Ok`: `subscribed`, `Err(error)`: `error`) — applied only while
+/// the subscription is wanted (live, and `subscribed` or `error`), so an
+/// unsubscribe made meanwhile is not overwritten.
+#[derive(Debug, Clone)]
+pub struct WebhookRegistration {
+    pub workspace_id: String,
+    pub id: String,
+    pub webhook_state: Option<Value>,
+    pub next_refresh_ms: Option<i64>,
+    pub outcome: Option<Result<(), Value>>,
+}
+
+/// How a delivery to a connector webhook ended.
+#[derive(Debug, Clone)]
+pub struct DeliverySettlement {
+    pub delivery_id: String,
+    /// `success` or `error`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The log records it made or repeated.
+    pub event_ids: Vec<String>,
+    /// The request as it is kept from now on (what was sealed for processing
+    /// dropped, what processing adds to read).
+    pub request: Value,
 }
 
 /// One detected event.
@@ -91,6 +127,9 @@ pub struct ExternalEventLogRow {
     pub payload: Value,
     pub launched_flow_run_ids: Vec<String>,
     pub created_ms: i64,
+    /// What makes a webhook event a repeat (`id:<id>` or `fp:<fingerprint>`);
+    /// `None` for polled events.
+    pub dedupe_key: Option<String>,
 }
 
 /// One polling cycle.
@@ -242,14 +281,55 @@ pub trait ExternalEventStore: Send + Sync + 'static {
         &self,
         query: &ExternalEventLogQuery,
     ) -> Result<Vec<ExternalEventPullRow>, StoreError>;
+
+    /// The subscription whose webhook URL has `webhook_key`, archived or not.
+    async fn external_event_subscription_by_webhook_key(
+        &self,
+        workspace_id: &str,
+        webhook_key: &str,
+    ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError>;
+
+    /// Records a subscription's webhook registration (see [`WebhookRegistration`]);
+    /// answers the row as stored.
+    async fn set_external_event_webhook(
+        &self,
+        registration: &WebhookRegistration,
+    ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError>;
+
+    /// Settles deliveries to connector webhooks in one transaction: their
+    /// events stored (an event already stored is kept as it is), the deliveries
+    /// `success` or `error`, and the connector state `handle` gave stored on each
+    /// subscription of `states` that still has a webhook registered.
+    async fn settle_external_deliveries(
+        &self,
+        workspace_id: &str,
+        settlements: &[DeliverySettlement],
+        events: &[ExternalEventLogRow],
+        states: &[(String, Value)],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// `(dedupe key, log record id)` of the earliest event of `subscription_id`
+    /// with each of `keys`: any time for an `id:` key, at or after `since_ms` for
+    /// the others.
+    async fn external_events_with_dedupe_keys(
+        &self,
+        subscription_id: &str,
+        keys: &[String],
+        since_ms: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes dispatched external event log records and ended pulls from before
+    /// `before_ms` (retention); answers how many rows.
+    async fn purge_external_events(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
 const SUBSCRIPTION_COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, \
      connection_id, config_key, config, details, status, error, state_data, next_pull_ms, \
-     created_ms, archived_ms";
+     created_ms, archived_ms, webhook_key, webhook_state, next_refresh_ms";
 
 const LOG_COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, connection_id, \
-     subscription_id, status, error, payload, launched_flow_run_ids, created_ms";
+     subscription_id, status, error, payload, launched_flow_run_ids, created_ms, dedupe_key";
 
 const PULL_COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, connection_id, \
      subscription_id, is_full_scan, status, error, event_ids, started_ms, ended_ms, lease_until_ms";
@@ -308,7 +388,7 @@ for_each_backend! {
             let mut q = QueryBuilder::<DB>::new(
                 "INSERT INTO external_event_subscriptions (id, workspace_id, customer_id, \
                  integration_id, connection_id, config_key, config, details, status, error, \
-                 state_data, next_pull_ms, created_ms, archived_ms) VALUES (",
+                 state_data, next_pull_ms, created_ms, archived_ms, webhook_key) VALUES (",
             );
             let mut v = q.separated(", ");
             v.push_bind(&row.id)
@@ -324,7 +404,8 @@ for_each_backend! {
                 .push_bind(opt_json_text(&row.state_data))
                 .push_bind(row.next_pull_ms)
                 .push_bind(row.created_ms)
-                .push_bind(row.archived_ms);
+                .push_bind(row.archived_ms)
+                .push_bind(&row.webhook_key);
             q.push(") ON CONFLICT (connection_id, config_key) DO NOTHING");
             q.build().execute(&mut *conn).await?;
             let mut s = QueryBuilder::<DB>::new(format!(
@@ -345,13 +426,7 @@ for_each_backend! {
             workspace_id: &str,
             id: &str,
         ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError> {
-            let mut q = QueryBuilder::<DB>::new(format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM external_event_subscriptions WHERE workspace_id = "
-            ));
-            q.push_bind(workspace_id);
-            q.push(" AND id = ").push_bind(id);
-            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
-            row.as_ref().map(decode_subscription).transpose()
+            subscription_by(self, workspace_id, "id", id).await
         }
 
         async fn find_external_event_subscriptions(
@@ -586,6 +661,140 @@ for_each_backend! {
                 .await?;
             rows.iter().map(decode_pull).collect()
         }
+
+        async fn external_event_subscription_by_webhook_key(
+            &self,
+            workspace_id: &str,
+            webhook_key: &str,
+        ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError> {
+            subscription_by(self, workspace_id, "webhook_key", webhook_key).await
+        }
+
+        async fn set_external_event_webhook(
+            &self,
+            r: &WebhookRegistration,
+        ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("UPDATE external_event_subscriptions SET webhook_state = ");
+            q.push_bind(opt_json_text(&r.webhook_state));
+            q.push(", next_refresh_ms = ").push_bind(r.next_refresh_ms);
+            if let Some(outcome) = &r.outcome {
+                // Every SET expression reads the row as it was: the guard holds
+                // for both.
+                let wanted = " WHEN archived_ms IS NULL AND status IN ('subscribed', 'error') THEN ";
+                let (status, error) = match outcome {
+                    Ok(()) => ("subscribed", None),
+                    Err(e) => ("error", Some(json_text(e))),
+                };
+                q.push(format!(", status = CASE{wanted}")).push_bind(status);
+                q.push(" ELSE status END");
+                q.push(format!(", error = CASE{wanted}")).push_bind(error);
+                q.push(" ELSE error END");
+            }
+            q.push(" WHERE workspace_id = ").push_bind(&r.workspace_id);
+            q.push(" AND id = ").push_bind(&r.id);
+            q.push(format!(" RETURNING {SUBSCRIPTION_COLUMNS}"));
+            let rows = q.build().fetch_all(&mut *self.writer().await?).await?;
+            rows.first().map(decode_subscription).transpose()
+        }
+
+        async fn settle_external_deliveries(
+            &self,
+            workspace_id: &str,
+            settlements: &[DeliverySettlement],
+            events: &[ExternalEventLogRow],
+            states: &[(String, Value)],
+            now_ms: i64,
+        ) -> Result<(), StoreError> {
+            if settlements.is_empty() {
+                return Ok(());
+            }
+            write_transaction!(self, |tx| {
+                for chunk in events.chunks(CHUNK) {
+                    insert_events(&mut tx, chunk).await?;
+                }
+                for s in settlements {
+                    let mut q = QueryBuilder::<DB>::new("UPDATE incoming_webhooks SET status = ");
+                    q.push_bind(&s.status);
+                    q.push(", error = ").push_bind(&s.error);
+                    q.push(", event_ids = ").push_bind(ids_text(&s.event_ids));
+                    q.push(", processed_ms = ").push_bind(now_ms);
+                    q.push(", request = ").push_bind(json_text(&s.request));
+                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+                    q.push(" AND id = ").push_bind(&s.delivery_id);
+                    q.build().execute(&mut *tx).await?;
+                }
+                for (id, state) in states {
+                    let mut q = QueryBuilder::<DB>::new(
+                        "UPDATE external_event_subscriptions SET webhook_state = ",
+                    );
+                    q.push_bind(json_text(state));
+                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+                    q.push(" AND id = ").push_bind(id);
+                    q.push(" AND webhook_state IS NOT NULL");
+                    q.build().execute(&mut *tx).await?;
+                }
+            })
+        }
+
+        async fn external_events_with_dedupe_keys(
+            &self,
+            subscription_id: &str,
+            keys: &[String],
+            since_ms: i64,
+        ) -> Result<Vec<(String, String)>, StoreError> {
+            let mut found: Vec<(String, String)> = Vec::new();
+            let mut conn = self.reader().await?;
+            for chunk in keys.chunks(CHUNK) {
+                let mut q = QueryBuilder::<DB>::new(
+                    "SELECT dedupe_key, id FROM external_event_log_records WHERE subscription_id = ",
+                );
+                q.push_bind(subscription_id);
+                q.push(" AND (dedupe_key LIKE 'id:%' OR created_ms >= ").push_bind(since_ms);
+                q.push(") AND dedupe_key IN (");
+                let mut list = q.separated(", ");
+                for k in chunk {
+                    list.push_bind(k);
+                }
+                q.push(") ORDER BY seq");
+                for row in q.build().fetch_all(&mut *conn).await? {
+                    let key: String = row.try_get("dedupe_key")?;
+                    if !found.iter().any(|(k, _)| *k == key) {
+                        found.push((key, row.try_get("id")?));
+                    }
+                }
+            }
+            Ok(found)
+        }
+
+        async fn purge_external_events(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut conn = self.writer().await?;
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM external_event_log_records WHERE status <> 'created' AND created_ms < ",
+                "DELETE FROM external_event_pulls WHERE status <> 'running' AND started_ms < ",
+            ] {
+                let mut q = QueryBuilder::<DB>::new(sql);
+                q.push_bind(before_ms);
+                deleted += q.build().execute(&mut *conn).await?.rows_affected();
+            }
+            Ok(deleted)
+        }
+    }
+
+    /// The subscription of `workspace_id` whose `column` is `value`.
+    async fn subscription_by(
+        store: &SqlStore<DB>,
+        workspace_id: &str,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<ExternalEventSubscriptionRow>, StoreError> {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM external_event_subscriptions WHERE {column} = "
+        ));
+        q.push_bind(value);
+        q.push(" AND workspace_id = ").push_bind(workspace_id);
+        let row = q.build().fetch_optional(&mut *store.reader().await?).await?;
+        row.as_ref().map(decode_subscription).transpose()
     }
 
     async fn write_snapshot(
@@ -639,7 +848,8 @@ for_each_backend! {
         }
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO external_event_log_records (id, workspace_id, customer_id, integration_id, \
-             connection_id, subscription_id, status, error, payload, launched_flow_run_ids, created_ms) ",
+             connection_id, subscription_id, status, error, payload, launched_flow_run_ids, created_ms, \
+             dedupe_key) ",
         );
         q.push_values(events, |mut row, e| {
             row.push_bind(&e.id)
@@ -652,8 +862,10 @@ for_each_backend! {
                 .push_bind(opt_json_text(&e.error))
                 .push_bind(json_text(&e.payload))
                 .push_bind(ids_text(&e.launched_flow_run_ids))
-                .push_bind(e.created_ms);
+                .push_bind(e.created_ms)
+                .push_bind(&e.dedupe_key);
         });
+        q.push(" ON CONFLICT (id) DO NOTHING");
         q.build().execute(&mut **tx).await?;
         Ok(())
     }
@@ -696,6 +908,9 @@ for_each_backend! {
             next_pull_ms: row.try_get("next_pull_ms")?,
             created_ms: row.try_get("created_ms")?,
             archived_ms: row.try_get("archived_ms")?,
+            webhook_key: row.try_get::<Option<String>, _>("webhook_key")?.unwrap_or_default(),
+            webhook_state: parse_opt_json(row.try_get("webhook_state")?, "subscription webhook")?,
+            next_refresh_ms: row.try_get("next_refresh_ms")?,
         })
     }
 
@@ -713,6 +928,7 @@ for_each_backend! {
             payload: parse_json(row.try_get("payload")?, "event payload")?,
             launched_flow_run_ids: parse_ids(row.try_get("launched_flow_run_ids")?, "event runs")?,
             created_ms: row.try_get("created_ms")?,
+            dedupe_key: row.try_get("dedupe_key")?,
         })
     }
 

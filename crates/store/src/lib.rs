@@ -70,9 +70,9 @@ pub use events::{
     AppEventOutcome, AppEventRow, EventLogQuery, EventStore, IncomingWebhook, Settlement,
 };
 pub use external_events::{
-    ExternalEventLogQuery, ExternalEventLogRow, ExternalEventPullRow, ExternalEventStore,
-    ExternalEventSubscriptionQuery, ExternalEventSubscriptionRow, PullFinish, PullStart,
-    SnapshotChange, SubscriptionChange, PULL_SUBSCRIPTION_GONE,
+    DeliverySettlement, ExternalEventLogQuery, ExternalEventLogRow, ExternalEventPullRow,
+    ExternalEventStore, ExternalEventSubscriptionQuery, ExternalEventSubscriptionRow, PullFinish,
+    PullStart, SnapshotChange, SubscriptionChange, WebhookRegistration, PULL_SUBSCRIPTION_GONE,
 };
 pub use flow_runs::{
     Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,

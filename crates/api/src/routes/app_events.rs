@@ -3,6 +3,10 @@
 //! (see `osmosis_engine::events::intake`) — the app event log, the raw incoming
 //! webhook log, and `POST /app-event-subscription/subscribe`.
 //!
+//! An external event subscription's connector webhook URL
+//! (`/webhooks/external-events/…`) takes deliveries the same way; its connector's
+//! `handle` turns them into events after.
+//!
 //! A delivery is answered `200 {incomingWebhookId}` once it is stored; its events
 //! are processed after. An unknown URL answers 404, an archived type or
 //! subscription 410. On a global webhook (`/webhooks/app-events/…`) a customer's
@@ -37,6 +41,23 @@ pub fn router() -> Routes {
             "/webhooks/app-event-subscriptions/{workspace}/{key}",
             any(|s, a, m, u, h, p, b| {
                 receive(s, a, m, u, h, p, b, WebhookTarget::AppEventSubscription)
+            }),
+        )
+        // Connector webhooks (`osmosis_engine::events::external::webhooks`): the
+        // same intake, their deliveries handled by the connector.
+        .route(
+            "/webhooks/external-events/{workspace}/{key}",
+            any(|s, a, m, u, h, p, b| {
+                receive(
+                    s,
+                    a,
+                    m,
+                    u,
+                    h,
+                    p,
+                    b,
+                    WebhookTarget::ExternalEventSubscription,
+                )
             }),
         )
         .route("/app-events", get(list_app_events))

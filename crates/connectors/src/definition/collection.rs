@@ -115,18 +115,55 @@ impl CollectionHelper {
 
 /// How a collection detects one type of change (`events.<created|updated|deleted|all>`,
 /// semantics §2.4): the implementation type as written (`webhook`,
-/// `pull-latest-records`, `custom-pull`, `full-scan`, …) and, for
-/// `pull-latest-records`, its function (`pullLatestRecords`, inline or the file
-/// `events-<type>-pull-latest-records.<suffix>`). The functions of the other types
-/// are not read yet: the engine serves only polling.
+/// `pull-latest-records`, `custom-pull`, `full-scan`, …) and its functions by name,
+/// inline in the entry or from the files `events-<type>-<function>.<suffix>`:
+/// `pullLatestRecords` (`…-pull-latest-records`) for `pull-latest-records`;
+/// `subscribe`, `handle`, `unsubscribe` and `refresh` (`…-webhook-subscribe`, …, and
+/// the legacy `<type>-webhook-<function>`) for `webhook`. The functions of
+/// `custom-pull` and `connector-event` are not read: the engine does not serve them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionEvent {
     pub implementation: String,
-    pub pull_latest_records: Option<FunctionDef>,
+    pub functions: BTreeMap<String, FunctionDef>,
+}
+
+impl CollectionEvent {
+    pub fn function(&self, name: &str) -> Option<&FunctionDef> {
+        self.functions.get(name)
+    }
 }
 
 /// The field of an event entry holding its `pull-latest-records` function.
 pub const PULL_LATEST_RECORDS: &str = "pullLatestRecords";
+
+/// The functions of a `webhook` event entry (semantics §2.4).
+pub const WEBHOOK_FUNCTIONS: [&str; 4] = ["subscribe", "handle", "unsubscribe", "refresh"];
+
+/// The function fields an event entry may hold, with the implementation type
+/// their file implies when the spec names none.
+pub const EVENT_FUNCTIONS: [(&str, &str); 5] = [
+    (PULL_LATEST_RECORDS, "pull-latest-records"),
+    ("subscribe", "webhook"),
+    ("handle", "webhook"),
+    ("unsubscribe", "webhook"),
+    ("refresh", "webhook"),
+];
+
+/// The event type and function a file stem of a collection folder names
+/// (`events-created-webhook-handle` → `created`, `handle`), if it names one.
+pub fn event_function_file(stem: &str) -> Option<(&str, &'static str, &'static str)> {
+    if let Some(event_type) = stem
+        .strip_prefix("events-")
+        .and_then(|s| s.strip_suffix("-pull-latest-records"))
+    {
+        return Some((event_type, PULL_LATEST_RECORDS, "pull-latest-records"));
+    }
+    let rest = stem.strip_prefix("events-").unwrap_or(stem);
+    WEBHOOK_FUNCTIONS.iter().find_map(|f| {
+        let event_type = rest.strip_suffix(f)?.strip_suffix("-webhook-")?;
+        (!event_type.is_empty()).then_some((event_type, *f, "webhook"))
+    })
+}
 
 /// One data collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,21 +337,24 @@ fn parse_events(
             .and_then(Value::as_str)
             .unwrap_or("full-scan")
             .to_owned();
-        let pull_latest_records = match entry.get(PULL_LATEST_RECORDS) {
-            None | Some(Value::Null) => None,
-            Some(def) => Some(FunctionDef::from_value(
-                def,
-                &format!("{here}.{event_type}.{PULL_LATEST_RECORDS}"),
-            )?),
-        };
+        let mut functions = BTreeMap::new();
         let mut shown = entry.clone();
-        shown.remove(PULL_LATEST_RECORDS);
+        for (name, _) in EVENT_FUNCTIONS {
+            match shown.remove(name) {
+                None | Some(Value::Null) => {}
+                Some(def) => {
+                    let def =
+                        FunctionDef::from_value(&def, &format!("{here}.{event_type}.{name}"))?;
+                    functions.insert(name.to_owned(), def);
+                }
+            }
+        }
         spec.insert(event_type.clone(), Value::Object(shown));
         events.insert(
             event_type.clone(),
             CollectionEvent {
                 implementation,
-                pull_latest_records,
+                functions,
             },
         );
     }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use super::auth_function::AuthFunction;
-use super::collection::{CollectionHelper, CollectionMethod, PULL_LATEST_RECORDS};
+use super::collection::{event_function_file, CollectionHelper, CollectionMethod};
 use super::error::DefinitionError;
 use super::function_def::{FileKind, ImplementationType};
 use super::Connector;
@@ -360,28 +360,24 @@ fn load_collections(
                         helper.name().into(),
                         function_value(files, dir, &path, kind)?,
                     );
-                } else if let Some(event_type) = stem
-                    .strip_prefix("events-")
-                    .and_then(|s| s.strip_suffix("-pull-latest-records"))
+                } else if let Some((event_type, function, implementation)) =
+                    event_function_file(&stem)
                 {
-                    // `events-<type>-pull-latest-records.<suffix>`: that event's
-                    // function, its type `pull-latest-records` unless the spec says.
+                    // `events-<type>-<function>.<suffix>`: that event's function,
+                    // its type the one the function implies unless the spec says.
                     let events = collection
                         .entry("events")
                         .or_insert_with(|| Value::Object(Map::new()));
                     if let Value::Object(events) = events {
                         let entry = events
                             .entry(event_type.to_owned())
-                            .or_insert_with(|| json!({"type": "pull-latest-records"}));
+                            .or_insert_with(|| json!({"type": implementation}));
                         if let Value::Object(entry) = entry {
-                            entry.insert(
-                                PULL_LATEST_RECORDS.into(),
-                                function_value(files, dir, &path, kind)?,
-                            );
+                            entry.insert(function.into(), function_value(files, dir, &path, kind)?);
                         }
                     }
                 }
-                // Other files (webhook handlers, docs) belong to other capabilities.
+                // Other files (docs) belong to other capabilities.
             }
         }
         if !methods.is_empty() {

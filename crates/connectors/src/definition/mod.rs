@@ -20,7 +20,9 @@ use osmosis_model::element_type::AUTH_TYPES;
 use serde_json::{Map, Value};
 
 pub use auth_function::AuthFunction;
-pub use collection::{CollectionEvent, CollectionHelper, CollectionMethod, DataCollection};
+pub use collection::{
+    CollectionEvent, CollectionHelper, CollectionMethod, DataCollection, PULL_LATEST_RECORDS,
+};
 pub use error::DefinitionError;
 pub use folder::{assemble_dir, assemble_from, Disk, FileList, FolderSource};
 pub use function_def::{

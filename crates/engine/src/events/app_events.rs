@@ -157,6 +157,10 @@ impl Source {
                     )),
                 }
             }
+            // Connector webhooks are processed by `external::webhooks`.
+            WebhookTarget::ExternalEventSubscription => {
+                Ok(gone("The webhook is not an app event webhook"))
+            }
         }
     }
 }

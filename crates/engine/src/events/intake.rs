@@ -7,8 +7,11 @@
 //! subscription) processes its deliveries in arrival order, a batch per claim.
 //!
 //! What a URL names is found by its webhook key, unguessable and unique to the
-//! element; a key nobody holds answers 404, an archived element 410 — logged, and
-//! never processed. Secrets in a stored request are masked: the values of headers
+//! element (or external event subscription); a key
+//! nobody holds answers 404, an archived target 410 — logged, and never processed.
+//! A connector webhook's delivery also keeps what its connector's `handle` may need
+//! to verify it — the headers and query unmasked and the raw body — sealed with
+//! the credentials key, until it is processed (then dropped). Secrets in a stored request are masked: the values of headers
 //! and query parameters whose names look secret (`Authorization`, `X-Api-Key`,
 //! signatures, cookies, tokens).
 
@@ -33,7 +36,7 @@ const INTAKE_BATCH: usize = 512;
 
 /// Deliveries (and app events) one claim of a target's job processes; more wait
 /// for the next claim, which follows at once. Keeps a claim well inside its lease.
-pub(crate) const PROCESS_BATCH: i64 = 100;
+pub(crate) const PROCESS_BATCH: i64 = 500;
 
 pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
     GroupCommit::new(
@@ -60,27 +63,34 @@ pub enum WebhookTarget {
     AppEventType,
     /// `webhookUri` of an app event subscription: one customer's events.
     AppEventSubscription,
+    /// `webhookUri` of an external event subscription: what the connector's
+    /// webhook registered at the external app posts (`external::webhooks`).
+    ExternalEventSubscription,
 }
+
+const TARGETS: [WebhookTarget; 3] = [
+    WebhookTarget::AppEventType,
+    WebhookTarget::AppEventSubscription,
+    WebhookTarget::ExternalEventSubscription,
+];
 
 impl WebhookTarget {
     pub(crate) fn kind(self) -> &'static str {
-        self.element_type().spec().name
-    }
-
-    fn element_type(self) -> ElementType {
         match self {
-            WebhookTarget::AppEventType => ElementType::AppEventType,
-            WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription,
+            WebhookTarget::AppEventType => ElementType::AppEventType.spec().name,
+            WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription.spec().name,
+            WebhookTarget::ExternalEventSubscription => "external-event-subscription",
         }
     }
 
     fn of_kind(kind: &str) -> Option<Self> {
-        [
-            WebhookTarget::AppEventType,
-            WebhookTarget::AppEventSubscription,
-        ]
-        .into_iter()
-        .find(|t| t.kind() == kind)
+        TARGETS.into_iter().find(|t| t.kind() == kind)
+    }
+
+    /// Whether deliveries go to a connector's `handle` (and keep what it needs
+    /// sealed until then).
+    fn is_connector_webhook(self) -> bool {
+        self == WebhookTarget::ExternalEventSubscription
     }
 
     /// The path segment of its URLs (`/webhooks/<segment>/<workspace>/<key>`).
@@ -90,6 +100,7 @@ impl WebhookTarget {
             WebhookTarget::AppEventSubscription => {
                 crate::types::app_events::APP_EVENT_SUBSCRIPTION_WEBHOOKS
             }
+            WebhookTarget::ExternalEventSubscription => "external-events",
         }
     }
 
@@ -97,6 +108,25 @@ impl WebhookTarget {
     pub(crate) fn uri_of(self, engine: &Engine, el: &Element) -> Option<String> {
         crate::types::app_events::webhook_uri(engine, self.path_segment(), el)
     }
+
+    /// The URL of this target with webhook key `key` in `workspace_id`.
+    pub(crate) fn uri(self, engine: &Engine, workspace_id: &str, key: &str) -> String {
+        let base = engine.config.public_url.trim_end_matches('/');
+        format!(
+            "{base}/webhooks/{}/{workspace_id}/{key}",
+            self.path_segment()
+        )
+    }
+}
+
+/// What a webhook URL names, as intake needs it.
+pub(crate) struct Target {
+    /// The element or subscription deliveries are stored for.
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub archived: bool,
+    /// What it is, for messages (`app event type`, …).
+    pub name: &'static str,
 }
 
 /// A delivery as the HTTP layer received it.
@@ -110,6 +140,20 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// What a connector's `handle` is given of it beyond the stored record:
+    /// headers and query unmasked, and the body as received (`rawBody`, as text:
+    /// a signature is computed over it).
+    fn unmasked(&self) -> Value {
+        let pairs = |pairs: &[(String, String)]| -> Value {
+            Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        };
+        json!({
+            "headers": pairs(&self.headers),
+            "query": pairs(&self.query),
+            "rawBody": String::from_utf8_lossy(&self.body),
+        })
+    }
+
     /// The delivery as stored and shown: secrets masked, a JSON body parsed.
     fn record(&self) -> Value {
         let masked = |pairs: &[(String, String)]| -> Value {
@@ -199,14 +243,17 @@ async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), St
     let Some(kind) = WebhookTarget::of_kind(&target.target_kind) else {
         return Err(format!("unknown webhook target `{}`", target.target_kind));
     };
-    let el = engine
-        .stores
-        .elements
-        .element_by_id(&job.workspace_id, &target.target_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let more =
-        super::app_events::process(engine, &job.workspace_id, kind, &target.target_id, el).await?;
+    let more = if kind.is_connector_webhook() {
+        super::external::webhooks::process(engine, &job.workspace_id, &target.target_id).await?
+    } else {
+        let el = engine
+            .stores
+            .elements
+            .element_by_id(&job.workspace_id, &target.target_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        super::app_events::process(engine, &job.workspace_id, kind, &target.target_id, el).await?
+    };
     if more {
         engine
             .jobs
@@ -220,6 +267,11 @@ async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), St
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The context a delivery's sealed part is bound to.
+pub(crate) fn sealing_context(workspace_id: &str, delivery_id: &str) -> Vec<u8> {
+    format!("incoming-webhook:{workspace_id}:{delivery_id}").into_bytes()
 }
 
 impl Engine {
@@ -244,8 +296,8 @@ impl Engine {
             target_kind: target.kind().into(),
             target_id: el.id.clone(),
             customer_id: match target {
-                WebhookTarget::AppEventSubscription => el.customer_id.clone(),
                 WebhookTarget::AppEventType => customer.and_then(|c| c.customer_id.clone()),
+                _ => el.customer_id.clone(),
             },
             status: "received".into(),
             error: None,
@@ -254,11 +306,18 @@ impl Engine {
             created_ms: now,
             processed_ms: None,
         };
-        let archived = el.is_archived();
+        let archived = el.archived;
         if archived {
             row.status = "error".into();
-            row.error = Some(format!("The {} is archived", el.element_type.spec().name));
+            row.error = Some(format!("The {} is archived", el.name));
             row.processed_ms = Some(now);
+        } else if target.is_connector_webhook() {
+            if let Some(cipher) = &self.cipher {
+                row.request["sealed"] = json!(cipher.seal_json(
+                    &delivery.unmasked(),
+                    &sealing_context(workspace_id, &row.id)
+                ));
+            }
         }
         self.intake.write(row.clone()).await.map_err(|e| {
             ApiError::internal(format!("could not store the webhook delivery: {e}"))
@@ -269,8 +328,7 @@ impl Engine {
                 keys::GONE,
                 format!(
                     "The {} `{}` this webhook belongs to is archived; the delivery is logged and not processed",
-                    el.element_type.spec().name,
-                    el.id
+                    el.name, el.id
                 ),
             )
             .with_data(json!({"incomingWebhookId": row.id})));
@@ -279,23 +337,25 @@ impl Engine {
         Ok(json!({"incomingWebhookId": row.id}))
     }
 
-    /// The element a webhook URL names, archived or not.
+    /// What a webhook URL names, archived or not.
     async fn webhook_target(
         &self,
         target: WebhookTarget,
         workspace_id: &str,
         key: &str,
-    ) -> Result<Element, ApiError> {
+    ) -> Result<Target, ApiError> {
+        let name = match target {
+            WebhookTarget::AppEventType => ElementType::AppEventType.spec().name,
+            WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription.spec().name,
+            WebhookTarget::ExternalEventSubscription => "external event subscription",
+        };
         let unknown = || {
             tracing::info!(
                 workspace_id,
                 target = target.kind(),
                 "a webhook delivery to an unknown URL was refused"
             );
-            ApiError::not_found(format!(
-                "No {} has this webhook URL",
-                target.element_type().spec().name
-            ))
+            ApiError::not_found(format!("No {name} has this webhook URL"))
         };
         let plausible = |s: &str| {
             !s.is_empty()
@@ -306,16 +366,42 @@ impl Engine {
         if !plausible(key) || !plausible(workspace_id) {
             return Err(unknown());
         }
-        let mut q = ElementQuery::new(workspace_id, target.element_type());
-        q.doc_equals = vec![("webhookKey".into(), json!(key))];
-        q.include_archived = true;
-        q.limit = 1;
-        let found = self
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
-        found.into_iter().next().ok_or_else(unknown)
+        let external = &self.stores.external_events;
+        let found = match target {
+            WebhookTarget::ExternalEventSubscription => external
+                .external_event_subscription_by_webhook_key(workspace_id, key)
+                .await
+                .map_err(store_error)?
+                .map(|row| Target {
+                    id: row.id,
+                    customer_id: Some(row.customer_id),
+                    archived: row.archived_ms.is_some(),
+                    name,
+                }),
+            WebhookTarget::AppEventType | WebhookTarget::AppEventSubscription => {
+                let element_type = if target == WebhookTarget::AppEventType {
+                    ElementType::AppEventType
+                } else {
+                    ElementType::AppEventSubscription
+                };
+                let mut q = ElementQuery::new(workspace_id, element_type);
+                q.doc_equals = vec![("webhookKey".into(), json!(key))];
+                q.include_archived = true;
+                q.limit = 1;
+                let found = self
+                    .stores
+                    .elements
+                    .find_elements(&q)
+                    .await
+                    .map_err(store_error)?;
+                found.into_iter().next().map(|el| Target {
+                    archived: el.is_archived(),
+                    id: el.id,
+                    customer_id: el.customer_id,
+                    name,
+                })
+            }
+        };
+        found.ok_or_else(unknown)
     }
 }

@@ -96,6 +96,21 @@ impl Engine {
                     }
                     Err(e) => tracing::warn!(error = %e, "could not delete old action run logs"),
                 }
+                match self
+                    .stores
+                    .external_events
+                    .purge_external_events(before)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        deleted = n,
+                        "deleted external event log records and pulls past their retention"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not delete old external event log records and pulls")
+                    }
+                }
                 match self.stores.events.purge_events(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(

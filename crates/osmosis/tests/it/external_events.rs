@@ -92,7 +92,7 @@ fn feed_connector(base: &str) -> Value {
 
 /// A flow `key` on the integration: trigger `t` of `trigger` over `collection`,
 /// its import mapping `mapping`, and `out` after it.
-async fn event_flow(
+pub(crate) async fn event_flow(
     s: &Server,
     integration_id: &str,
     key: &str,
@@ -114,7 +114,7 @@ async fn event_flow(
 }
 
 /// `token`'s instance of flow `key` on `conn`, made on demand.
-async fn instance(s: &Server, conn: &str, token: &str, key: &str) -> String {
+pub(crate) async fn instance(s: &Server, conn: &str, token: &str, key: &str) -> String {
     let (status, inst) = s
         .get(
             &format!("/connections/{conn}/flows/{key}?autoCreate=true"),
@@ -126,7 +126,7 @@ async fn instance(s: &Server, conn: &str, token: &str, key: &str) -> String {
 }
 
 /// The live subscriptions of a connection, by `config.type`.
-async fn subscriptions(s: &Server, conn: &str) -> Vec<Value> {
+pub(crate) async fn subscriptions(s: &Server, conn: &str) -> Vec<Value> {
     let (status, page) = s
         .get(
             &format!("/external-event-subscriptions?connectionId={conn}"),
@@ -137,7 +137,7 @@ async fn subscriptions(s: &Server, conn: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-fn of_type<'a>(subs: &'a [Value], t: &str) -> &'a Value {
+pub(crate) fn of_type<'a>(subs: &'a [Value], t: &str) -> &'a Value {
     subs.iter()
         .find(|s| s["config"]["type"] == t)
         .unwrap_or_else(|| panic!("no {t} subscription in {subs:?}"))
@@ -156,7 +156,7 @@ async fn pull_now(s: &Server, id: &str, token: &str) -> Value {
 }
 
 /// The runs of instance `id`, each waited for, oldest first.
-async fn finished_runs(s: &Server, id: &str) -> Vec<Value> {
+pub(crate) async fn finished_runs(s: &Server, id: &str) -> Vec<Value> {
     let (status, page) = s
         .get(
             &format!("/flow-runs?connectionFlowId={id}&sortOrder=asc"),
@@ -179,7 +179,7 @@ async fn finished_runs(s: &Server, id: &str) -> Vec<Value> {
 }
 
 /// The outputs of node `node` of run `run`, parsed.
-async fn outputs(s: &Server, run: &Value, node: &str) -> Vec<Value> {
+pub(crate) async fn outputs(s: &Server, run: &Value, node: &str) -> Vec<Value> {
     let (status, page) = s
         .get(
             &format!(
@@ -198,7 +198,7 @@ async fn outputs(s: &Server, run: &Value, node: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn log_records(s: &Server, sub: &str) -> Vec<Value> {
+pub(crate) async fn log_records(s: &Server, sub: &str) -> Vec<Value> {
     let (status, page) = s
         .get(
             &format!("/external-event-log-records?externalEventSubscriptionId={sub}&sortOrder=asc"),

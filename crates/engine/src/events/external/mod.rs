@@ -29,7 +29,7 @@
 //! every `pullUpdatesIntervalSeconds` (default 300); otherwise the collection is
 //! scanned whole through its `list` every `fullSyncIntervalSeconds` (default
 //! 10 800: a full scan *is* a full sync, so `requiresFullSync` is true and the
-//! incremental interval does not apply); both at least 60 s. A connector's webhook,
+//! incremental interval does not apply); both at least 60 s. A connector's
 //! custom-pull and connector events are not served yet: such a subscription is in
 //! `status: error` saying so. The first pull after subscribing takes the baseline
 //! and reports nothing. One incremental pull and one full scan at a time per
@@ -38,6 +38,19 @@
 //! `external-event-pull` record (`running`, then `success` or `error`); a failed
 //! pull leaves the subscription `subscribed` (the next pull tries again) — its
 //! error is on the pull record.
+//!
+//! **Webhooks** ([`webhooks`]). A collection event of type `webhook` (with its
+//! `subscribe` and `handle`) is preferred to polling: the subscription is
+//! `isRealTime`, pulls nothing, and its webhook is registered at the external app
+//! by a job of its own, one at a time per subscription, so any number of changes
+//! on any number of nodes leave exactly one registration (or none). Every
+//! subscription has a `webhookUri` (`/webhooks/external-events/<workspaceId>/<key>`,
+//! 128 random bits); the app's deliveries to it are stored and answered `200
+//! {incomingWebhookId}` before the connector's `handle` runs — so a `response`
+//! it gives is kept on the delivery, not sent — and its events start the same
+//! runs as polled events. Repeats (the same event id, else the same record within
+//! five minutes) start none. Connector-level global webhooks
+//! (`global-webhooks/<key>`, `getEventSelector`) are not served yet.
 //!
 //! **Runs** (decisions where the docs are silent). The events of one pull of one
 //! subscription are stored as `external-event-log-records` (`created`) with the
@@ -60,15 +73,20 @@
 //! it when it is not; `subscribe` subscribes it (its first pull is due at once);
 //! `unsubscribe` stops its pulls and keeps what they kept; `resubscribe` starts
 //! over from a new baseline; `refresh-webhook` answers success and changes nothing
-//! for a polling subscription — nothing of it expires (webhook subscriptions,
-//! whose refresh renews them, are not served yet); `pull-events` pulls now and
+//! for a polling subscription — nothing of it expires; `pull-events` pulls now and
 //! answers once the pull has ended (a connection already being pulled answers
-//! `rate_limit_exceeded`). `nextPullEventsTimestamp` is epoch milliseconds; a
+//! `rate_limit_exceeded`). On a webhook subscription they answer at once and its
+//! job does the rest: `subscribe` and `unsubscribe` register and remove the
+//! webhook, `resubscribe` replaces it, `refresh-webhook` calls the connector's
+//! `refresh`, `pull-events` has nothing to pull and changes nothing; `status`
+//! says what is wanted (`error` once registering failed, with the reason) and
+//! `stateData` holds the registration's state once it exists. `nextPullEventsTimestamp` is epoch milliseconds; a
 //! running pull's `endDatetime` is empty (it has not ended), as the SDK's schema
 //! requires the field.
 
 pub(crate) mod pull;
 pub(crate) mod subscriptions;
+pub(crate) mod webhooks;
 
 use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element};
@@ -79,12 +97,14 @@ use osmosis_store::{
 use serde_json::{json, Map, Value};
 
 pub(crate) use pull::ExternalEventPullJob;
+pub(crate) use webhooks::ExternalEventWebhookJob;
 
 use crate::elements::key_problem;
 use crate::errors::store_error;
 use crate::jobs::{JobKind, RetryPolicy};
 use crate::log_pages::LogPageParams;
 use crate::{Caller, Engine};
+use subscriptions::Reset;
 
 /// How long after a sync its convergence job runs (see the module doc).
 const RESYNC_AFTER_MS: i64 = 5_000;
@@ -127,6 +147,31 @@ impl Engine {
     /// External event subscriptions, their logs and pulls (the API's side).
     pub fn external_events(&self) -> ExternalEvents<'_> {
         ExternalEvents { engine: self }
+    }
+}
+
+/// What a job about one subscription (its pulls, its webhook) carries.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SubscriptionTick {
+    pub subscription_id: String,
+}
+
+/// Queues job `K` of `row` at `at`: one pending per kind and subscription.
+async fn schedule_job<K: JobKind<Payload = SubscriptionTick>>(
+    engine: &Engine,
+    row: &ExternalEventSubscriptionRow,
+    at: i64,
+) {
+    let tick = SubscriptionTick {
+        subscription_id: row.id.clone(),
+    };
+    if let Err(e) = engine
+        .jobs
+        .schedule::<K>(&row.workspace_id, row.id.clone(), &tick, at)
+        .await
+    {
+        tracing::warn!(workspace_id = %row.workspace_id, subscription = %row.id, kind = K::KIND, error = %e, "could not queue a job of an external event subscription");
     }
 }
 
@@ -307,7 +352,7 @@ impl ExternalEvents<'_> {
             .await
             .map_err(store_error)?;
         Ok(page.answer(
-            rows.iter().map(render_subscription).collect(),
+            rows.iter().map(|r| self.render(r)).collect(),
             rows.last().map(|r| r.seq),
         ))
     }
@@ -369,55 +414,59 @@ impl ExternalEvents<'_> {
 
     /// `GET /external-event-subscriptions/{id}`.
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
-        Ok(render_subscription(&self.row(caller, id).await?))
+        Ok(self.render(&self.row(caller, id).await?))
+    }
+
+    fn render(&self, row: &ExternalEventSubscriptionRow) -> Value {
+        render_subscription(self.engine, row)
     }
 
     /// `POST …/{id}/setup` (module doc): how it is served worked out again, and
     /// subscribed.
     pub async fn setup(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, _) = self.live_row(caller, id).await?;
-        Ok(render_subscription(
-            &subscriptions::subscribe(self.engine, &row, false).await?,
-        ))
+        Ok(self.render(&subscriptions::subscribe(self.engine, &row, Reset::No).await?))
     }
 
     /// `POST …/{id}/subscribe`.
     pub async fn subscribe(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, _) = self.live_row(caller, id).await?;
         if row.status == "subscribed" {
-            return Ok(render_subscription(&row));
+            return Ok(self.render(&row));
         }
-        Ok(render_subscription(
-            &subscriptions::subscribe(self.engine, &row, false).await?,
-        ))
+        Ok(self.render(&subscriptions::subscribe(self.engine, &row, Reset::No).await?))
     }
 
     /// `POST …/{id}/unsubscribe`.
     pub async fn unsubscribe(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, _) = self.live_row(caller, id).await?;
-        Ok(render_subscription(
-            &subscriptions::unsubscribe(self.engine, &row).await?,
-        ))
+        Ok(self.render(&subscriptions::unsubscribe(self.engine, &row).await?))
     }
 
-    /// `POST …/{id}/resubscribe`: subscribed again from a new baseline.
+    /// `POST …/{id}/resubscribe`: subscribed again from a new baseline (a
+    /// webhook: unsubscribed at the external app and subscribed anew).
     pub async fn resubscribe(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, _) = self.live_row(caller, id).await?;
-        Ok(render_subscription(
-            &subscriptions::subscribe(self.engine, &row, true).await?,
-        ))
+        Ok(self.render(&subscriptions::subscribe(self.engine, &row, Reset::All).await?))
     }
 
-    /// `POST …/{id}/refresh-webhook`: nothing to renew on a polling subscription
-    /// (module doc).
+    /// `POST …/{id}/refresh-webhook`: the webhook's `refresh` asked of its job;
+    /// nothing to renew on a polling subscription (module doc).
     pub async fn refresh_webhook(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, _) = self.live_row(caller, id).await?;
-        Ok(render_subscription(&row))
+        if !webhooks::is_webhook(&row) {
+            return Ok(self.render(&row));
+        }
+        Ok(self.render(&webhooks::ask_refresh(self.engine, &row).await?))
     }
 
     /// `POST …/{id}/pull-events`: pulls now; answers the subscription after it.
     pub async fn pull_events(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, conn) = self.live_row(caller, id).await?;
+        if webhooks::is_webhook(&row) {
+            // Its events come when the external app posts them: nothing to pull.
+            return Ok(self.render(&row));
+        }
         if row.status != "subscribed" {
             return Err(ApiError::bad_request(
                 keys::INVALID_FIELD,
@@ -428,7 +477,7 @@ impl ExternalEvents<'_> {
             ));
         }
         match pull::pull(self.engine, &row, &conn).await? {
-            pull::Pulled::Done => Ok(render_subscription(&self.row(caller, id).await?)),
+            pull::Pulled::Done => Ok(self.render(&self.row(caller, id).await?)),
             pull::Pulled::Busy => Err(ApiError::bad_request(
                 keys::RATE_LIMIT_EXCEEDED,
                 "A pull of this connection is running, or the workspace runs as many pulls as it may; try again when it ends",
@@ -543,8 +592,12 @@ fn subscription_name(config: &Value) -> String {
     }
 }
 
-/// A subscription as the API answers it (`ExternalEventSubscriptionApiResponse`).
-fn render_subscription(row: &ExternalEventSubscriptionRow) -> Value {
+/// A subscription as the API answers it (`ExternalEventSubscriptionApiResponse`):
+/// `stateData` is what its pulls keep, or its registered webhook's connector
+/// state; `webhookUri` is its own URL (served or not by a webhook: a delivery to
+/// a polled subscription is logged as an error). No global webhooks yet: no
+/// `globalWebhookKey` or `globalWebhookEventSelector`.
+fn render_subscription(engine: &Engine, row: &ExternalEventSubscriptionRow) -> Value {
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
         if !v.is_null() {
@@ -564,16 +617,18 @@ fn render_subscription(row: &ExternalEventSubscriptionRow) -> Value {
     for f in ["isRealTime", "requiresPull", "requiresFullSync"] {
         put(f, d.get(f).cloned().unwrap_or(Value::Null));
     }
-    put("stateData", row.state_data.clone().unwrap_or(Value::Null));
+    let webhook_state = row.webhook_state.as_ref().map(|r| r["state"].clone());
+    put(
+        "stateData",
+        row.state_data
+            .clone()
+            .or(webhook_state)
+            .unwrap_or(Value::Null),
+    );
     put("nextPullEventsTimestamp", json!(row.next_pull_ms));
-    for f in [
-        "pullUpdatesIntervalSeconds",
-        "fullSyncIntervalSeconds",
-        "nextRefreshTimestamp",
-        "webhookUri",
-        "globalWebhookKey",
-        "globalWebhookEventSelector",
-    ] {
+    put("nextRefreshTimestamp", json!(row.next_refresh_ms));
+    put("webhookUri", json!(webhooks::webhook_uri(engine, row)));
+    for f in ["pullUpdatesIntervalSeconds", "fullSyncIntervalSeconds"] {
         put(
             f,
             d.get(f)

@@ -12,6 +12,7 @@ use osmosis_store::{
 use serde_json::{json, Value};
 
 use super::subscriptions::{self, fingerprint};
+use super::SubscriptionTick;
 use crate::connections::{CallError, CallFailure};
 use crate::errors::store_error;
 use crate::flows::Launch;
@@ -40,13 +41,6 @@ const EVENTS_PER_RUN: usize = 100;
 /// The job that pulls one subscription, due at its `nextPullEventsTimestamp`.
 pub(crate) struct ExternalEventPullJob;
 
-/// What a pull job is about.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PullTick {
-    pub subscription_id: String,
-}
-
 impl JobKind for ExternalEventPullJob {
     const KIND: &'static str = "external-event-pull";
     /// A job fails only when the database does (a failed pull is recorded and
@@ -55,12 +49,12 @@ impl JobKind for ExternalEventPullJob {
         max_attempts: i32::MAX,
         backoff_ms: |attempts| crate::clock::backoff_ms(1_000, 300_000, attempts as i64),
     };
-    type Payload = PullTick;
+    type Payload = SubscriptionTick;
 
     fn run<'a>(
         engine: &'a Engine,
         job: &'a Job,
-        tick: PullTick,
+        tick: SubscriptionTick,
     ) -> futures::future::BoxFuture<'a, Result<(), String>> {
         Box::pin(run_job(engine, job, tick))
     }
@@ -68,22 +62,13 @@ impl JobKind for ExternalEventPullJob {
 
 /// Queues the pull of `row` at `at` (one pending job per subscription).
 pub(crate) async fn schedule(engine: &Engine, row: &ExternalEventSubscriptionRow, at: i64) {
-    let tick = PullTick {
-        subscription_id: row.id.clone(),
-    };
-    if let Err(e) = engine
-        .jobs
-        .schedule::<ExternalEventPullJob>(&row.workspace_id, row.id.clone(), &tick, at)
-        .await
-    {
-        tracing::warn!(workspace_id = %row.workspace_id, subscription = %row.id, error = %e, "could not schedule an external event pull");
-    }
+    super::schedule_job::<ExternalEventPullJob>(engine, row, at).await
 }
 
 /// One pull job: while the subscription is subscribed and its connection live,
 /// the next pull is queued first (so the polling survives this node dying), then
 /// this one runs. A connection archived meanwhile has its subscriptions archived.
-async fn run_job(engine: &Engine, job: &Job, tick: PullTick) -> Result<(), String> {
+async fn run_job(engine: &Engine, job: &Job, tick: SubscriptionTick) -> Result<(), String> {
     let store = &engine.stores.external_events;
     let Some(row) = store
         .external_event_subscription(&job.workspace_id, &tick.subscription_id)
@@ -92,7 +77,9 @@ async fn run_job(engine: &Engine, job: &Job, tick: PullTick) -> Result<(), Strin
     else {
         return Ok(());
     };
-    if row.archived_ms.is_some() || row.status != "subscribed" {
+    // A subscription served by a webhook now has nothing to pull.
+    if row.archived_ms.is_some() || row.status != "subscribed" || super::webhooks::is_webhook(&row)
+    {
         return Ok(());
     }
     let Some(conn) = subscriptions::live_connection(engine, &row.workspace_id, &row.connection_id)
@@ -233,6 +220,7 @@ pub(crate) async fn pull(
             payload,
             launched_flow_run_ids: Vec::new(),
             created_ms: ended,
+            dedupe_key: None,
         })
         .collect();
     if !store
@@ -250,7 +238,7 @@ pub(crate) async fn pull(
 }
 
 /// The collection, its parameters and the collection event of `row`.
-fn target(row: &ExternalEventSubscriptionRow) -> (String, Value, &'static str) {
+pub(crate) fn target(row: &ExternalEventSubscriptionRow) -> (String, Value, &'static str) {
     let ds = &row.config["dataSource"];
     (
         ds["collectionKey"].as_str().unwrap_or_default().to_owned(),

@@ -313,7 +313,7 @@ pub(crate) async fn sync_connection(
         };
         let fresh = row.archived_ms.is_some() || row.details.get("implementation").is_none();
         if fresh {
-            subscribe(engine, &row, true).await?;
+            subscribe(engine, &row, Reset::Baseline).await?;
         }
     }
     Ok(())
@@ -340,11 +340,14 @@ fn new_row(conn: &Element, w: &Wanted) -> ExternalEventSubscriptionRow {
         next_pull_ms: None,
         created_ms: crate::clock::now_ms(),
         archived_ms: None,
+        webhook_key: super::webhooks::new_webhook_key(),
+        webhook_state: None,
+        next_refresh_ms: None,
     }
 }
 
-/// How a subscription is served: `pull-latest-records` or `full-scan`, and the
-/// interval of its pulls in seconds.
+/// How a subscription is served: `webhook`, `pull-latest-records` or
+/// `full-scan`, and the interval of its pulls in seconds (none for a webhook).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Plan {
     pub implementation: &'static str,
@@ -355,11 +358,13 @@ pub(crate) struct Plan {
 /// connection's connector (semantics §2.4, in preference order): a collection
 /// event of type `pull-latest-records` with its function serves created and
 /// updated records; without an `events` entry for the type (or with `full-scan`)
-/// the collection's `list` is scanned whole. Webhook, custom-pull and connector
-/// events are refused with a clear error: they are not served yet (webhook intake
-/// is its own part), and quietly scanning instead would turn a real-time
-/// subscription into one three hours late. Deletions are always found by a full
-/// scan: a change feed of records cannot show a record that is gone.
+/// the collection's `list` is scanned whole; a `webhook` event with its
+/// `subscribe` and `handle` functions is served by a webhook registered at the
+/// external app ([`super::webhooks`]), for any event type. Custom-pull and
+/// connector events are refused with a clear error: they are not served yet, and
+/// quietly scanning instead would turn a real-time subscription into one three
+/// hours late. Polled deletions are always found by a full scan: a change feed of
+/// records cannot show a record that is gone.
 pub(crate) async fn plan(
     engine: &Engine,
     connection: &Element,
@@ -378,19 +383,7 @@ pub(crate) async fn plan(
     })?;
     let ds = &row.config["dataSource"];
     let key = ds["collectionKey"].as_str().unwrap_or_default();
-    let (_, connector) = engine
-        .calls()
-        .live_integration_and_connector(connection)
-        .await?;
-    let spec = connector
-        .doc
-        .get("data")
-        .and_then(|d| d.get(key))
-        .ok_or_else(|| {
-            ApiError::not_found(format!("The connector has no data collection `{key}`"))
-        })?;
-    let collection = DataCollection::from_value(key, spec)
-        .map_err(|e| ApiError::configuration(format!("data collection `{key}`: {e}")))?;
+    let collection = collection_of(engine, connection, key).await?;
     let seconds = |name: &str, default: i64| {
         ds.get(name)
             .and_then(Value::as_i64)
@@ -413,13 +406,30 @@ pub(crate) async fn plan(
         return full_scan();
     };
     match declared.implementation.as_str() {
-        "pull-latest-records" if event != "deleted" && declared.pull_latest_records.is_some() => {
+        "pull-latest-records"
+            if event != "deleted"
+                && declared
+                    .function(osmosis_connectors::definition::PULL_LATEST_RECORDS)
+                    .is_some() =>
+        {
             Ok(Plan {
                 implementation: "pull-latest-records",
                 interval_seconds: seconds("pullUpdatesIntervalSeconds", DEFAULT_PULL_SECONDS),
             })
         }
         "pull-latest-records" | "full-scan" => full_scan(),
+        "webhook" => match ["subscribe", "handle"]
+            .into_iter()
+            .find(|f| declared.function(f).is_none())
+        {
+            None => Ok(Plan {
+                implementation: "webhook",
+                interval_seconds: 0,
+            }),
+            Some(missing) => Err(ApiError::configuration(format!(
+                "Data collection `{key}` reports `{event}` events by webhook but has no `{missing}` function (events-{event}-webhook-{missing})"
+            ))),
+        },
         other => Err(ApiError::bad_request(
             osmosis_model::error::keys::NOT_SUPPORTED,
             format!("Data collection `{key}` reports `{event}` events by `{other}`, which is not served yet"),
@@ -427,21 +437,68 @@ pub(crate) async fn plan(
     }
 }
 
+/// What subscribing again forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reset {
+    /// Nothing: go on from where the subscription was.
+    No,
+    /// What the pulls kept: the next pull takes a new baseline.
+    Baseline,
+    /// That, and a registered webhook: it is unsubscribed and subscribed anew
+    /// (`resubscribe`).
+    All,
+}
+
+/// Data collection `key` of `connection`'s connector, parsed.
+pub(crate) async fn collection_of(
+    engine: &Engine,
+    connection: &Element,
+    key: &str,
+) -> Result<DataCollection, ApiError> {
+    let (_, connector) = engine
+        .calls()
+        .live_integration_and_connector(connection)
+        .await?;
+    let spec = connector
+        .doc
+        .get("data")
+        .and_then(|d| d.get(key))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("The connector has no data collection `{key}`"))
+        })?;
+    DataCollection::from_value(key, spec)
+        .map_err(|e| ApiError::configuration(format!("data collection `{key}`: {e}")))
+}
+
 /// Subscribes `row`: works out how it is served ([`plan`]) and, when it can be,
-/// makes it `subscribed` with its first pull due now (that pull only takes the
-/// baseline); else records why in `status: error`. With `reset`, what earlier
-/// pulls kept is forgotten first. Answers the row as stored.
+/// makes it `subscribed` — a polled one with its first pull due now (that pull
+/// only takes the baseline), a webhook one with its webhook job due now, which
+/// registers the webhook at the external app ([`super::webhooks`]); else records
+/// why in `status: error`. Answers the row as stored.
 pub(crate) async fn subscribe(
     engine: &Engine,
     row: &ExternalEventSubscriptionRow,
-    reset: bool,
+    reset: Reset,
 ) -> Result<ExternalEventSubscriptionRow, ApiError> {
     let connection = live_connection(engine, &row.workspace_id, &row.connection_id)
         .await?
         .ok_or_else(|| crate::errors::not_found(ElementType::Connection, &row.connection_id))?;
     let now = crate::clock::now_ms();
     let mut details = row.details.clone();
-    let change = match plan(engine, &connection, row).await {
+    let mut change = SubscriptionChange {
+        workspace_id: row.workspace_id.clone(),
+        id: row.id.clone(),
+        status: "subscribed".into(),
+        error: None,
+        details: Value::Null,
+        next_pull_ms: None,
+        archived_ms: None,
+        reset_state: reset != Reset::No,
+    };
+    match plan(engine, &connection, row).await {
+        Ok(p) if p.implementation == "webhook" => {
+            details = super::webhooks::details(engine, row, reset == Reset::All, now);
+        }
         Ok(p) => {
             let interval = json!(p.interval_seconds);
             let ds = &row.config["dataSource"];
@@ -454,35 +511,19 @@ pub(crate) async fn subscribe(
                 "pullUpdatesIntervalSeconds": ds.get("pullUpdatesIntervalSeconds").cloned().unwrap_or(json!(DEFAULT_PULL_SECONDS)),
                 "fullSyncIntervalSeconds": ds.get("fullSyncIntervalSeconds").cloned().unwrap_or(json!(DEFAULT_FULL_SYNC_SECONDS)),
             });
-            SubscriptionChange {
-                workspace_id: row.workspace_id.clone(),
-                id: row.id.clone(),
-                status: "subscribed".into(),
-                error: None,
-                details,
-                next_pull_ms: Some(now),
-                archived_ms: None,
-                reset_state: reset,
-            }
+            change.next_pull_ms = Some(now);
         }
         Err(e) => {
             if let Value::Object(m) = &mut details {
                 m.remove("implementation");
             }
-            SubscriptionChange {
-                workspace_id: row.workspace_id.clone(),
-                id: row.id.clone(),
-                status: "error".into(),
-                error: Some(serde_json::to_value(&e).unwrap_or(Value::Null)),
-                details,
-                next_pull_ms: None,
-                archived_ms: None,
-                reset_state: reset,
-            }
+            change.status = "error".into();
+            change.error = Some(serde_json::to_value(&e).unwrap_or(Value::Null));
         }
     };
+    change.details = details;
     let stored = change_row(engine, &change).await?;
-    if stored.status == "subscribed" {
+    if stored.status == "subscribed" && stored.next_pull_ms.is_some() {
         super::pull::schedule(engine, &stored, now).await;
     }
     Ok(stored)
@@ -507,16 +548,23 @@ pub(crate) async fn unsubscribe(
     change_row(engine, &change).await
 }
 
-/// Applies `change`; answers the row as stored.
-async fn change_row(
+/// Applies `change`; answers the row as stored. A subscription served by a
+/// webhook, or with one still registered, has its webhook job queued: that job
+/// alone calls the connector's `subscribe`, `unsubscribe` and `refresh`, one at a
+/// time per subscription whichever node made the change ([`super::webhooks`]).
+pub(crate) async fn change_row(
     engine: &Engine,
     change: &SubscriptionChange,
 ) -> Result<ExternalEventSubscriptionRow, ApiError> {
-    engine
+    let stored = engine
         .stores
         .external_events
         .change_external_event_subscription(change)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| super::missing(&change.id))
+        .ok_or_else(|| super::missing(&change.id))?;
+    if super::webhooks::is_webhook(&stored) || stored.webhook_state.is_some() {
+        super::webhooks::schedule(engine, &stored, crate::clock::now_ms()).await;
+    }
+    Ok(stored)
 }
