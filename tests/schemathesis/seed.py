@@ -71,6 +71,16 @@ INSTANCE_PARENTS = {
 # Element types only the engine creates: there is nothing to seed them with through
 # the API, so their operations can only answer 404 (or refuse the write).
 ENGINE_ONLY = {"external-event-subscriptions"}
+# What deliveries make (app events, incoming webhooks, external event logs and
+# pulls) and the webhook URLs themselves (unguessable keys): their lists answer
+# from what exists, and a fuzzed id or key names nothing.
+DELIVERY_MADE = {
+    "webhooks",
+    "app-events",
+    "incoming-webhooks",
+    "external-event-log-records",
+    "external-event-pulls",
+}
 READS = {"get"}
 # `/{collection}/{selector}/...` routes of every element type.
 # A data source instance's collection routes, by their last path segment.
@@ -370,7 +380,7 @@ def plan(world, method, path, operation, collections, singulars):
     def query(values):
         params.update({("query", k): [v] for k, v in values.items()})
 
-    if head in ENGINE_ONLY:
+    if head in ENGINE_ONLY or head in DELIVERY_MADE:
         return params, body
     if path == "/act":
         body = {"connectionId": world.connection["id"], "api": {"method": "get", "path": "/echo/act"}}

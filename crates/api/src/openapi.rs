@@ -1131,6 +1131,8 @@ fn app_event_paths(paths: &mut Map<String, Value>) {
          "A customer's app event subscription webhook: that customer's events; an array body is a batch"),
         ("/webhooks/external-events/{workspace}/{key}",
          "An external event subscription's webhook (its webhookUri): what the connector registered at the external app posts, turned into events by the connector's handle after it is stored"),
+        ("/webhooks/global/{workspace}/{key}",
+         "A connector's global webhook (the webhookUri of its connector-event subscriptions): the app posts the events of every customer here; the connector's global handle turns each delivery into {selector, payload} events, routed to the subscriptions whose globalWebhookKey and globalWebhookEventSelector match"),
     ] {
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = (method != "get" && method != "delete").then(|| json!({}));

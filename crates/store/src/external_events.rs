@@ -53,6 +53,20 @@ pub struct ExternalEventSubscriptionRow {
     pub next_refresh_ms: Option<i64>,
 }
 
+/// The app-wide URL of one global webhook of one connector in one workspace
+/// (migration `0015_connector_global_webhooks.sql`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalWebhookRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub connector_id: String,
+    /// The connector's key of the global webhook (`global-webhooks/<key>`).
+    pub webhook_key: String,
+    /// The random key of its URL.
+    pub url_key: String,
+    pub created_ms: i64,
+}
+
 /// Which subscriptions to list, in `seq` order from after the cursor; `None`
 /// filters nothing.
 #[derive(Debug, Clone, Default)]
@@ -319,10 +333,34 @@ pub trait ExternalEventStore: Send + Sync + 'static {
         since_ms: i64,
     ) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// The global webhook of `row`'s (workspace, connector, key): `row` inserted
+    /// when there is none yet, else the one there (its URL never changes).
+    async fn ensure_global_webhook(
+        &self,
+        row: &GlobalWebhookRow,
+    ) -> Result<GlobalWebhookRow, StoreError>;
+
+    /// The global webhook whose URL has `url_key`.
+    async fn global_webhook_by_url_key(
+        &self,
+        workspace_id: &str,
+        url_key: &str,
+    ) -> Result<Option<GlobalWebhookRow>, StoreError>;
+
+    /// Global webhook `id`.
+    async fn global_webhook(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<GlobalWebhookRow>, StoreError>;
+
     /// Deletes dispatched external event log records and ended pulls from before
     /// `before_ms` (retention); answers how many rows.
     async fn purge_external_events(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
+
+const GLOBAL_WEBHOOK_COLUMNS: &str =
+    "id, workspace_id, connector_id, webhook_key, url_key, created_ms";
 
 const SUBSCRIPTION_COLUMNS: &str = "seq, id, workspace_id, customer_id, integration_id, \
      connection_id, config_key, config, details, status, error, state_data, next_pull_ms, \
@@ -662,6 +700,54 @@ for_each_backend! {
             rows.iter().map(decode_pull).collect()
         }
 
+        async fn ensure_global_webhook(
+            &self,
+            row: &GlobalWebhookRow,
+        ) -> Result<GlobalWebhookRow, StoreError> {
+            let mut conn = self.writer().await?;
+            let mut q = QueryBuilder::<DB>::new(
+                "INSERT INTO connector_global_webhooks (id, workspace_id, connector_id, \
+                 webhook_key, url_key, created_ms) VALUES (",
+            );
+            let mut v = q.separated(", ");
+            v.push_bind(&row.id)
+                .push_bind(&row.workspace_id)
+                .push_bind(&row.connector_id)
+                .push_bind(&row.webhook_key)
+                .push_bind(&row.url_key)
+                .push_bind(row.created_ms);
+            q.push(") ON CONFLICT (workspace_id, connector_id, webhook_key) DO NOTHING");
+            q.build().execute(&mut *conn).await?;
+            let mut s = QueryBuilder::<DB>::new(format!(
+                "SELECT {GLOBAL_WEBHOOK_COLUMNS} FROM connector_global_webhooks WHERE workspace_id = "
+            ));
+            s.push_bind(&row.workspace_id);
+            s.push(" AND connector_id = ").push_bind(&row.connector_id);
+            s.push(" AND webhook_key = ").push_bind(&row.webhook_key);
+            let found = s.build().fetch_all(&mut *conn).await?;
+            found
+                .first()
+                .map(decode_global_webhook)
+                .transpose()?
+                .ok_or_else(|| StoreError::Corrupt("the global webhook just stored is missing".into()))
+        }
+
+        async fn global_webhook_by_url_key(
+            &self,
+            workspace_id: &str,
+            url_key: &str,
+        ) -> Result<Option<GlobalWebhookRow>, StoreError> {
+            global_webhook_by(self, workspace_id, "url_key", url_key).await
+        }
+
+        async fn global_webhook(
+            &self,
+            workspace_id: &str,
+            id: &str,
+        ) -> Result<Option<GlobalWebhookRow>, StoreError> {
+            global_webhook_by(self, workspace_id, "id", id).await
+        }
+
         async fn external_event_subscription_by_webhook_key(
             &self,
             workspace_id: &str,
@@ -782,6 +868,32 @@ for_each_backend! {
     }
 
     /// The subscription of `workspace_id` whose `column` is `value`.
+    async fn global_webhook_by(
+        store: &SqlStore<DB>,
+        workspace_id: &str,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<GlobalWebhookRow>, StoreError> {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "SELECT {GLOBAL_WEBHOOK_COLUMNS} FROM connector_global_webhooks WHERE {column} = "
+        ));
+        q.push_bind(value);
+        q.push(" AND workspace_id = ").push_bind(workspace_id);
+        let row = q.build().fetch_optional(&mut *store.reader().await?).await?;
+        row.as_ref().map(decode_global_webhook).transpose()
+    }
+
+    fn decode_global_webhook(row: &<DB as sqlx::Database>::Row) -> Result<GlobalWebhookRow, StoreError> {
+        Ok(GlobalWebhookRow {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            connector_id: row.try_get("connector_id")?,
+            webhook_key: row.try_get("webhook_key")?,
+            url_key: row.try_get("url_key")?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }
+
     async fn subscription_by(
         store: &SqlStore<DB>,
         workspace_id: &str,

@@ -60,6 +60,12 @@ pub fn router() -> Routes {
                 )
             }),
         )
+        // Connector global webhooks (`osmosis_engine::events::external::global`):
+        // one app-wide URL per workspace, connector and key.
+        .route(
+            "/webhooks/global/{workspace}/{key}",
+            any(|s, a, m, u, h, p, b| receive(s, a, m, u, h, p, b, WebhookTarget::GlobalWebhook)),
+        )
         .route("/app-events", get(list_app_events))
         .route("/app-events/{id}", get(get_app_event))
         .route("/incoming-webhooks", get(list_incoming_webhooks))

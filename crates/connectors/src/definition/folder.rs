@@ -5,6 +5,8 @@
 //! <key>/[src/][auth/]<function>.<suffix>   auth functions, e.g. make-api-client.map.yml, test.rest.yml
 //! <key>/[src/]data/<collection>/spec.yml   + list.rest.yml, find-by-id.js, record-from-api.map.yml, …
 //! <key>/[src/]operations/<op>/spec.yml     + run.rest.yml | run.js | …
+//! <key>/[src/]events/<event>/spec.yml      + get-event-selector.js | …
+//! <key>/[src/]global-webhooks/<key>/spec.yml + handle.js | …
 //! ```
 //!
 //! The suffix picks the implementation type (`.map.yml` mapping, `.rest.yml`/`.api.yml`
@@ -167,6 +169,22 @@ pub fn assemble_from(files: &dyn FolderSource, dir: &Path) -> Result<Value, Defi
         }
         load_collections(files, dir, &content.join("data"), &mut root)?;
         load_operations(files, dir, &content.join("operations"), &mut root)?;
+        load_keyed(
+            files,
+            dir,
+            &content.join("events"),
+            "events",
+            &super::CONNECTOR_EVENT_FUNCTIONS,
+            &mut root,
+        )?;
+        load_keyed(
+            files,
+            dir,
+            &content.join("global-webhooks"),
+            "globalWebhooks",
+            &super::GLOBAL_WEBHOOK_FUNCTIONS,
+            &mut root,
+        )?;
     }
     Ok(Value::Object(root))
 }
@@ -461,6 +479,71 @@ fn load_operations(
                 expected: "an array or an object of operations",
             })
         }
+    }
+    Ok(())
+}
+
+/// `events/<key>/` or `global-webhooks/<key>/` folders: each one's `spec.yml`
+/// with its function files (of `names`, kebab-case) into map `field` of the root.
+fn load_keyed(
+    files: &dyn FolderSource,
+    dir: &Path,
+    folder: &Path,
+    field: &str,
+    names: &[&'static str],
+    root: &mut Map<String, Value>,
+) -> Result<(), DefinitionError> {
+    if !files.is_dir(folder) {
+        return Ok(());
+    }
+    for entry in read_dir(files, folder)? {
+        if !files.is_dir(&entry) {
+            continue;
+        }
+        let key = entry
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut spec = match ["spec.yml", "spec.yaml"]
+            .iter()
+            .map(|n| entry.join(n))
+            .find(|p| files.is_file(p))
+        {
+            Some(p) => match read_yaml(files, &p)? {
+                Value::Object(m) => m,
+                Value::Null => Map::new(),
+                _ => {
+                    return Err(DefinitionError::NotAnObject {
+                        location: relative(dir, &p),
+                    })
+                }
+            },
+            None => Map::new(),
+        };
+        for (path, stem, kind) in function_files(files, &entry)? {
+            if let Some(function) = super::events::function_of_stem(&stem, names) {
+                spec.insert(function.into(), function_value(files, dir, &path, kind)?);
+            }
+        }
+        let map = root
+            .entry(field)
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(map) = map else {
+            return Err(DefinitionError::WrongType {
+                location: "connector".into(),
+                field: field.into(),
+                expected: "an object keyed by key",
+            });
+        };
+        if map.contains_key(&key) {
+            return Err(DefinitionError::Duplicate {
+                location: relative(dir, &entry),
+                name: key,
+                other: format!("the connector file's `{field}`"),
+            });
+        }
+        map.insert(key, Value::Object(spec));
     }
     Ok(())
 }

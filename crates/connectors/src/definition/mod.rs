@@ -5,12 +5,14 @@
 //! The stored shape is the SDK's `ConnectorVersionData`: auth type, schemas and the
 //! auth functions at the top level (or, in the older layout, under `auth`; a
 //! `functions` map is accepted too), `options` of alternative auth methods,
-//! `operations`, and `data` collections. Functions are objects
+//! `operations`, `data` collections, connector `events` and `globalWebhooks`
+//! ([`EventSpec`]). Functions are objects
 //! `{type | implementationType, mapping | code | …}`.
 
 mod auth_function;
 mod collection;
 mod error;
+mod events;
 mod folder;
 mod function_def;
 
@@ -24,6 +26,7 @@ pub use collection::{
     CollectionEvent, CollectionHelper, CollectionMethod, DataCollection, PULL_LATEST_RECORDS,
 };
 pub use error::DefinitionError;
+pub use events::{EventSpec, CONNECTOR_EVENT_FUNCTIONS, GLOBAL_WEBHOOK_FUNCTIONS};
 pub use folder::{assemble_dir, assemble_from, Disk, FileList, FolderSource};
 pub use function_def::{
     FileKind, FunctionDef, GraphqlApiMapping, GraphqlField, GraphqlRequest, Implementation,
@@ -108,6 +111,10 @@ pub struct Connector {
     pub options: BTreeMap<String, AuthConfig>,
     pub operations: BTreeMap<String, Operation>,
     pub data_collections: BTreeMap<String, DataCollection>,
+    /// Connector events (`events.<key>`, `events/<key>/`), see [`EventSpec`].
+    pub events: BTreeMap<String, EventSpec>,
+    /// Global webhooks (`globalWebhooks.<key>`, `global-webhooks/<key>/`).
+    pub global_webhooks: BTreeMap<String, EventSpec>,
     /// The definition as given (folder loads: as assembled), for spec responses.
     pub raw: Value,
 }
@@ -202,6 +209,8 @@ impl Connector {
             }
         }
 
+        let events = events::parse_map(root, "events", &CONNECTOR_EVENT_FUNCTIONS)?;
+        let global_webhooks = events::parse_map(root, "globalWebhooks", &GLOBAL_WEBHOOK_FUNCTIONS)?;
         let connector = Connector {
             key,
             name,
@@ -209,6 +218,8 @@ impl Connector {
             options,
             operations,
             data_collections,
+            events,
+            global_webhooks,
             raw: value.clone(),
         };
         connector.check_operation_references()?;
@@ -272,6 +283,16 @@ impl Connector {
         self.data_collections.get(key)
     }
 
+    /// Connector event `key`.
+    pub fn event(&self, key: &str) -> Option<&EventSpec> {
+        self.events.get(key)
+    }
+
+    /// Global webhook `key`.
+    pub fn global_webhook(&self, key: &str) -> Option<&EventSpec> {
+        self.global_webhooks.get(key)
+    }
+
     /// Every function of the connector with where it lives, for validation.
     fn all_functions(&self) -> Vec<&FunctionDef> {
         let mut all: Vec<&FunctionDef> = self.auth.functions.values().collect();
@@ -284,6 +305,9 @@ impl Connector {
         for collection in self.data_collections.values() {
             all.extend(collection.methods.values());
             all.extend(collection.helpers.values());
+        }
+        for spec in self.events.values().chain(self.global_webhooks.values()) {
+            all.extend(spec.functions.values());
         }
         all
     }

@@ -246,3 +246,71 @@ fn folder_layout_suffixes_pick_implementation_types() {
         Err(DefinitionError::Io { .. })
     ));
 }
+
+#[test]
+fn folder_layout_reads_connector_events_and_global_webhooks() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("hooky");
+    fs::create_dir_all(dir.join("events/deal-won")).unwrap();
+    fs::create_dir_all(dir.join("global-webhooks/all-events")).unwrap();
+    fs::write(
+        dir.join("hooky.yaml"),
+        "key: hooky\nname: Hooky\ntype: client-credentials\n",
+    )
+    .unwrap();
+    fs::write(dir.join("events/deal-won/spec.yml"), "name: Deal won\n").unwrap();
+    fs::write(
+        dir.join("events/deal-won/get-event-selector.js"),
+        "exports.default = async ({parameters}) => ({globalWebhookKey: 'all-events', globalWebhookEventSelector: 'x'})",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("global-webhooks/all-events/spec.yml"),
+        "name: All events\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("global-webhooks/all-events/handle.js"),
+        "exports.default = async ({data}) => ({events: []})",
+    )
+    .unwrap();
+    let connector = Connector::load_dir(&dir).unwrap();
+    let event = connector.event("deal-won").unwrap();
+    assert_eq!(event.spec["name"], "Deal won");
+    assert!(event.function("getEventSelector").is_some());
+    let hook = connector.global_webhook("all-events").unwrap();
+    assert_eq!(hook.spec["key"], "all-events");
+    assert_eq!(
+        hook.function("handle").unwrap().origin,
+        "global-webhooks/all-events/handle.js"
+    );
+    // Inline in the connector file too.
+    let inline = Connector::from_value(&json!({
+        "key": "x", "type": "client-credentials",
+        "globalWebhooks": {"k": {"handle": {"type": "javascript", "code": "exports.default = () => ({})"}}},
+        "events": {"e": {"getEventSelector": {"type": "javascript", "code": "exports.default = () => ({})"}}},
+    }))
+    .unwrap();
+    assert!(inline
+        .global_webhook("k")
+        .unwrap()
+        .function("handle")
+        .is_some());
+    assert!(inline
+        .event("e")
+        .unwrap()
+        .function("getEventSelector")
+        .is_some());
+    // A list of entries naming their keys; an entry without one is refused.
+    let listed = Connector::from_value(&json!({
+        "key": "x", "type": "client-credentials",
+        "events": [{"key": "e", "name": "E"}],
+    }))
+    .unwrap();
+    assert_eq!(listed.event("e").unwrap().spec["name"], "E");
+    let err = Connector::from_value(&json!({
+        "key": "x", "type": "client-credentials", "globalWebhooks": [{"name": "no key"}],
+    }))
+    .unwrap_err();
+    assert!(err.to_string().contains("globalWebhooks[0]"), "{err}");
+}

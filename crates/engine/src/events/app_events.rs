@@ -157,8 +157,9 @@ impl Source {
                     )),
                 }
             }
-            // Connector webhooks are processed by `external::webhooks`.
-            WebhookTarget::ExternalEventSubscription => {
+            // Connector webhooks are processed by `external::webhooks` and
+            // `external::global`.
+            WebhookTarget::ExternalEventSubscription | WebhookTarget::GlobalWebhook => {
                 Ok(gone("The webhook is not an app event webhook"))
             }
         }

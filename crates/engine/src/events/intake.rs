@@ -7,7 +7,8 @@
 //! subscription) processes its deliveries in arrival order, a batch per claim.
 //!
 //! What a URL names is found by its webhook key, unguessable and unique to the
-//! element (or external event subscription); a key
+//! element (or external event subscription, or connector global webhook:
+//! `/webhooks/global/<workspace>/<key>`, `external::global`); a key
 //! nobody holds answers 404, an archived target 410 — logged, and never processed.
 //! A connector webhook's delivery also keeps what its connector's `handle` may need
 //! to verify it — the headers and query unmasked and the raw body — sealed with
@@ -66,12 +67,17 @@ pub enum WebhookTarget {
     /// `webhookUri` of an external event subscription: what the connector's
     /// webhook registered at the external app posts (`external::webhooks`).
     ExternalEventSubscription,
+    /// The app-wide URL of a connector's global webhook in a workspace: events
+    /// of every customer, routed by the connector's `handle`
+    /// (`external::global`).
+    GlobalWebhook,
 }
 
-const TARGETS: [WebhookTarget; 3] = [
+const TARGETS: [WebhookTarget; 4] = [
     WebhookTarget::AppEventType,
     WebhookTarget::AppEventSubscription,
     WebhookTarget::ExternalEventSubscription,
+    WebhookTarget::GlobalWebhook,
 ];
 
 impl WebhookTarget {
@@ -80,6 +86,7 @@ impl WebhookTarget {
             WebhookTarget::AppEventType => ElementType::AppEventType.spec().name,
             WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription.spec().name,
             WebhookTarget::ExternalEventSubscription => "external-event-subscription",
+            WebhookTarget::GlobalWebhook => "connector-global-webhook",
         }
     }
 
@@ -90,7 +97,10 @@ impl WebhookTarget {
     /// Whether deliveries go to a connector's `handle` (and keep what it needs
     /// sealed until then).
     fn is_connector_webhook(self) -> bool {
-        self == WebhookTarget::ExternalEventSubscription
+        matches!(
+            self,
+            WebhookTarget::ExternalEventSubscription | WebhookTarget::GlobalWebhook
+        )
     }
 
     /// The path segment of its URLs (`/webhooks/<segment>/<workspace>/<key>`).
@@ -101,6 +111,7 @@ impl WebhookTarget {
                 crate::types::app_events::APP_EVENT_SUBSCRIPTION_WEBHOOKS
             }
             WebhookTarget::ExternalEventSubscription => "external-events",
+            WebhookTarget::GlobalWebhook => "global",
         }
     }
 
@@ -243,7 +254,9 @@ async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), St
     let Some(kind) = WebhookTarget::of_kind(&target.target_kind) else {
         return Err(format!("unknown webhook target `{}`", target.target_kind));
     };
-    let more = if kind.is_connector_webhook() {
+    let more = if kind == WebhookTarget::GlobalWebhook {
+        super::external::global::process(engine, &job.workspace_id, &target.target_id).await?
+    } else if kind.is_connector_webhook() {
         super::external::webhooks::process(engine, &job.workspace_id, &target.target_id).await?
     } else {
         let el = engine
@@ -348,6 +361,7 @@ impl Engine {
             WebhookTarget::AppEventType => ElementType::AppEventType.spec().name,
             WebhookTarget::AppEventSubscription => ElementType::AppEventSubscription.spec().name,
             WebhookTarget::ExternalEventSubscription => "external event subscription",
+            WebhookTarget::GlobalWebhook => "global webhook",
         };
         let unknown = || {
             tracing::info!(
@@ -376,6 +390,16 @@ impl Engine {
                     id: row.id,
                     customer_id: Some(row.customer_id),
                     archived: row.archived_ms.is_some(),
+                    name,
+                }),
+            WebhookTarget::GlobalWebhook => external
+                .global_webhook_by_url_key(workspace_id, key)
+                .await
+                .map_err(store_error)?
+                .map(|row| Target {
+                    id: row.id,
+                    customer_id: None,
+                    archived: false,
                     name,
                 }),
             WebhookTarget::AppEventType | WebhookTarget::AppEventSubscription => {

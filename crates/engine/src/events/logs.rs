@@ -188,7 +188,9 @@ fn render_app_event(r: &AppEventRow) -> Value {
 
 /// A delivery as the SDK's `IncomingWebhookApiResponse` has it (a delivery to an
 /// app event URL has no integration or connection: `""`; `subscriptionId` is the
-/// app event type or subscription posted to; `received` until processed); one
+/// app event type or subscription posted to — for a connector's global webhook,
+/// which belongs to no customer, the global webhook's id and the events it made
+/// are in `collectedEventIds`; `received` until processed); one
 /// read by id adds what a user debugs with: `error`, `processedAt` and the
 /// `request` as received, secrets masked.
 fn render_incoming_webhook(r: &IncomingWebhook, detailed: bool) -> Value {

@@ -34,6 +34,7 @@ mod elements;
 mod events_burst;
 mod events_kill;
 mod external_events;
+mod external_global_webhooks;
 mod external_webhooks;
 mod faults;
 mod faults_kill;

@@ -29,9 +29,10 @@
 //! every `pullUpdatesIntervalSeconds` (default 300); otherwise the collection is
 //! scanned whole through its `list` every `fullSyncIntervalSeconds` (default
 //! 10 800: a full scan *is* a full sync, so `requiresFullSync` is true and the
-//! incremental interval does not apply); both at least 60 s. A connector's
-//! custom-pull and connector events are not served yet: such a subscription is in
-//! `status: error` saying so. The first pull after subscribing takes the baseline
+//! incremental interval does not apply); both at least 60 s. A collection's
+//! custom-pull events are not served yet: such a subscription is in `status:
+//! error` saying so; so is a connector event not served by a global webhook
+//! (see below). The first pull after subscribing takes the baseline
 //! and reports nothing. One incremental pull and one full scan at a time per
 //! connection and at most ten pulls per workspace, across nodes; a pull that finds
 //! its connection or workspace busy is tried again 15 s later. Each pull leaves an
@@ -49,8 +50,14 @@
 //! {incomingWebhookId}` before the connector's `handle` runs — so a `response`
 //! it gives is kept on the delivery, not sent — and its events start the same
 //! runs as polled events. Repeats (the same event id, else the same record within
-//! five minutes) start none. Connector-level global webhooks
-//! (`global-webhooks/<key>`, `getEventSelector`) are not served yet.
+//! five minutes) start none.
+//!
+//! **Global webhooks** ([`global`]). A `connector-event` subscription whose
+//! connector event has `getEventSelector` is served by the connector's global
+//! webhook (`global-webhooks/<key>`): one app-wide URL per workspace, connector
+//! and key (`/webhooks/global/<workspaceId>/<key>`), whose deliveries the
+//! connector's `handle` turns into `{selector, payload}` events, each routed to
+//! every subscription with that key and selector.
 //!
 //! **Runs** (decisions where the docs are silent). The events of one pull of one
 //! subscription are stored as `external-event-log-records` (`created`) with the
@@ -84,6 +91,7 @@
 //! running pull's `endDatetime` is empty (it has not ended), as the SDK's schema
 //! requires the field.
 
+pub(crate) mod global;
 pub(crate) mod pull;
 pub(crate) mod subscriptions;
 pub(crate) mod webhooks;
@@ -463,7 +471,7 @@ impl ExternalEvents<'_> {
     /// `POST …/{id}/pull-events`: pulls now; answers the subscription after it.
     pub async fn pull_events(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
         let (row, conn) = self.live_row(caller, id).await?;
-        if webhooks::is_webhook(&row) {
+        if webhooks::is_webhook(&row) || global::is_global(&row) {
             // Its events come when the external app posts them: nothing to pull.
             return Ok(self.render(&row));
         }
@@ -595,8 +603,9 @@ fn subscription_name(config: &Value) -> String {
 /// A subscription as the API answers it (`ExternalEventSubscriptionApiResponse`):
 /// `stateData` is what its pulls keep, or its registered webhook's connector
 /// state; `webhookUri` is its own URL (served or not by a webhook: a delivery to
-/// a polled subscription is logged as an error). No global webhooks yet: no
-/// `globalWebhookKey` or `globalWebhookEventSelector`.
+/// a polled subscription is logged as an error), or for a connector event served
+/// by a global webhook the global URL, with `globalWebhookKey` and
+/// `globalWebhookEventSelector` ([`global`]).
 fn render_subscription(engine: &Engine, row: &ExternalEventSubscriptionRow) -> Value {
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -627,7 +636,17 @@ fn render_subscription(engine: &Engine, row: &ExternalEventSubscriptionRow) -> V
     );
     put("nextPullEventsTimestamp", json!(row.next_pull_ms));
     put("nextRefreshTimestamp", json!(row.next_refresh_ms));
-    put("webhookUri", json!(webhooks::webhook_uri(engine, row)));
+    if global::is_global(row) {
+        for f in [
+            "globalWebhookKey",
+            "globalWebhookEventSelector",
+            "webhookUri",
+        ] {
+            put(f, d.get(f).cloned().unwrap_or(Value::Null));
+        }
+    } else {
+        put("webhookUri", json!(webhooks::webhook_uri(engine, row)));
+    }
     for f in ["pullUpdatesIntervalSeconds", "fullSyncIntervalSeconds"] {
         put(
             f,

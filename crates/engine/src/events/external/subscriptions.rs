@@ -120,11 +120,9 @@ pub(crate) async fn wanted_by(
                 config[f] = v.clone();
             }
         }
-        let problem = ApiError::bad_request(
-            osmosis_model::error::keys::NOT_SUPPORTED,
-            "Connector events are not served yet: this subscription cannot receive events",
-        );
-        return make(config, Some(problem));
+        // Served by a global webhook, worked out when subscribing
+        // (`super::global`).
+        return make(config, None);
     }
     let written = node_config
         .get("dataSource")
@@ -360,11 +358,12 @@ pub(crate) struct Plan {
 /// updated records; without an `events` entry for the type (or with `full-scan`)
 /// the collection's `list` is scanned whole; a `webhook` event with its
 /// `subscribe` and `handle` functions is served by a webhook registered at the
-/// external app ([`super::webhooks`]), for any event type. Custom-pull and
-/// connector events are refused with a clear error: they are not served yet, and
-/// quietly scanning instead would turn a real-time subscription into one three
+/// external app ([`super::webhooks`]), for any event type. Custom-pull events
+/// are refused with a clear error: they are not served yet, and quietly scanning instead would turn a real-time subscription into one three
 /// hours late. Polled deletions are always found by a full scan: a change feed of
-/// records cannot show a record that is gone.
+/// records cannot show a record that is gone. (Connector events are not
+/// collection events: [`subscribe`] serves them by a global webhook,
+/// [`super::global`].)
 pub(crate) async fn plan(
     engine: &Engine,
     connection: &Element,
@@ -495,7 +494,22 @@ pub(crate) async fn subscribe(
         archived_ms: None,
         reset_state: reset != Reset::No,
     };
-    match plan(engine, &connection, row).await {
+    let planned = if row.config["type"] == "connector-event" && row.details.get("problem").is_none()
+    {
+        super::global::details(engine, &connection, row)
+            .await
+            .map(|d| {
+                details = d;
+                Plan {
+                    implementation: super::global::IMPLEMENTATION,
+                    interval_seconds: 0,
+                }
+            })
+    } else {
+        plan(engine, &connection, row).await
+    };
+    match planned {
+        Ok(p) if p.implementation == super::global::IMPLEMENTATION => {}
         Ok(p) if p.implementation == "webhook" => {
             details = super::webhooks::details(engine, row, reset == Reset::All, now);
         }

@@ -381,7 +381,7 @@ pub(crate) async fn process(
 
 /// How `d` ended: its request kept without what was sealed for processing, with
 /// the `response` `handle` gave (not sent: see the module doc).
-fn settled(
+pub(super) fn settled(
     d: &IncomingWebhook,
     outcome: Result<(), String>,
     event_ids: Vec<String>,
@@ -410,7 +410,7 @@ fn settled(
     }
 }
 
-async fn settle(
+pub(super) async fn settle(
     engine: &Engine,
     workspace_id: &str,
     settlements: &[DeliverySettlement],
@@ -433,7 +433,7 @@ async fn settle(
 
 /// What `handle` is given of delivery `d` (module doc): the sealed part opened
 /// when it can be, else what was stored (secrets masked).
-fn handle_input(engine: &Engine, d: &IncomingWebhook) -> Value {
+pub(super) fn handle_input(engine: &Engine, d: &IncomingWebhook) -> Value {
     let request = &d.request;
     let unsealed = request["sealed"].as_str().and_then(|text| {
         let cipher = engine.cipher.as_ref()?;
