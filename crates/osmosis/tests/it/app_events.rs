@@ -241,6 +241,39 @@ async fn a_batch_with_a_customer_token_makes_one_event_each_and_the_filter_picks
         .await;
     assert_eq!(w["request"]["headers"]["authorization"], "***", "{w}");
     assert!(!w.to_string().contains(&f.alice), "no token in the log");
+
+    // A token in the query is masked too; an oversized body is refused unstored.
+    let (status, answer) = deliver(
+        &s,
+        "POST",
+        &format!("{uri}?token=tok-secret-123&source=app"),
+        None,
+        Some(json!({"amount": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, w) = s
+        .get(
+            &format!(
+                "/incoming-webhooks/{}",
+                answer["incomingWebhookId"].as_str().unwrap()
+            ),
+            &s.admin(),
+        )
+        .await;
+    assert_eq!(w["request"]["query"]["token"], "***", "{w}");
+    assert_eq!(w["request"]["query"]["source"], "app", "{w}");
+    assert!(!w.to_string().contains("tok-secret-123"), "{w}");
+    let (_, before) = s.get("/incoming-webhooks?limit=1000", &s.admin()).await;
+    let huge = "x".repeat(11 * 1024 * 1024);
+    let (status, e) = deliver(&s, "POST", &uri, None, Some(json!({"blob": huge}))).await;
+    assert_eq!(status, 413, "{e}");
+    let (_, after) = s.get("/incoming-webhooks?limit=1000", &s.admin()).await;
+    assert_eq!(
+        before["items"].as_array().unwrap().len(),
+        after["items"].as_array().unwrap().len(),
+        "nothing stored"
+    );
     s.finish().await;
 }
 
