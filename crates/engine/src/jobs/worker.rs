@@ -81,51 +81,47 @@ impl Engine {
             if now - last_log_purge > 3_600_000 {
                 last_log_purge = now;
                 let before = now - self.api_log_retention.as_millis() as i64;
-                match self.stores.api_logs.purge_api_logs(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
-                        deleted = n,
-                        "deleted external API logs past their retention"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "could not delete old external API logs"),
-                }
-                match self.stores.action_runs.purge_action_runs(before).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(deleted = n, "deleted action run logs past their retention")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "could not delete old action run logs"),
-                }
-                match self
-                    .stores
-                    .external_events
-                    .purge_external_events(before)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
-                        deleted = n,
-                        "deleted external event log records and pulls past their retention"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not delete old external event log records and pulls")
-                    }
-                }
-                match self.stores.events.purge_events(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(
-                        deleted = n,
-                        "deleted incoming webhooks and app events past their retention"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not delete old incoming webhooks and app events")
-                    }
-                }
+                self.purge_logs(before).await;
             }
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.jobs.woken() => {}
                 _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Deletes every log kept for the log retention that is older than `before_ms`:
+    /// external API logs, action run logs, incoming webhooks and app events,
+    /// external event log records and pulls. One failing does not stop the others.
+    async fn purge_logs(&self, before_ms: i64) {
+        let stores = &self.stores;
+        let purges: [(
+            &str,
+            futures::future::BoxFuture<'_, Result<u64, StoreError>>,
+        ); 4] = [
+            (
+                "external API logs",
+                stores.api_logs.purge_api_logs(before_ms),
+            ),
+            (
+                "action run logs",
+                stores.action_runs.purge_action_runs(before_ms),
+            ),
+            (
+                "incoming webhooks and app events",
+                stores.events.purge_events(before_ms),
+            ),
+            (
+                "external event log records and pulls",
+                stores.external_events.purge_external_events(before_ms),
+            ),
+        ];
+        for (logs, purge) in purges {
+            match purge.await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, logs, "deleted logs past their retention"),
+                Err(e) => tracing::warn!(error = %e, logs, "could not delete old logs"),
             }
         }
     }
