@@ -155,22 +155,130 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// Whether a field, header or query parameter name marks its value as secret.
+/// Whether a field, header or query parameter name marks its value as secret: it
+/// holds `secret`, `password`, `passphrase`, `token`, `key`, `credential`,
+/// `signature`, `hmac`, `cookie`, `session` or `auth` (`authorization`, `x-auth-…`,
+/// `oauth…`; not `author`, `author_association`, `authority`), or a word `sig`
+/// (`sig`, `x-sig`, `apiSig`; not `assignee`, `design`, `signal`). Words that only
+/// contain a marker by accident (`keyword`, `keyboard`) are not secret.
 pub fn looks_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [
-        "auth",
+    const MARKERS: [&str; 10] = [
+        "secret",
+        "password",
+        "passphrase",
         "token",
         "key",
-        "secret",
+        "credential",
         "signature",
+        "hmac",
         "cookie",
         "session",
-        "password",
-        "sig",
-    ]
-    .iter()
-    .any(|marker| name.contains(marker))
+    ];
+    const NOT_SECRET: [&str; 2] = ["keyword", "keyboard"];
+    let mut lower = name.to_ascii_lowercase();
+    for word in NOT_SECRET {
+        if lower.contains(word) {
+            lower = lower.replace(word, " ");
+        }
+    }
+    MARKERS.iter().any(|marker| lower.contains(marker))
+        || auth_marker(&lower)
+        || (lower.contains("sig") && words(name).any(|w| sig_word(&w)))
+}
+
+/// `sig`, `sigs`, `sig256`: a signature, not `signal` or `assignee`.
+fn sig_word(word: &str) -> bool {
+    word.strip_prefix("sig")
+        .is_some_and(|rest| rest == "s" || rest.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether lower-case `name` holds `auth` other than as the start of `author…`
+/// (which is secret again as `authoriz…` / `authoris…`).
+fn auth_marker(name: &str) -> bool {
+    name.match_indices("auth").any(|(at, _)| {
+        let rest = &name[at + 4..];
+        !rest.starts_with("or") || rest.starts_with("oriz") || rest.starts_with("oris")
+    })
+}
+
+/// The lower-case words of a name: split at anything not a letter or digit and
+/// where a capital follows a small letter (`webhookSecret`, `x-api-key`).
+fn words(name: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            out.push(std::mem::take(&mut word));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        word.push(c.to_ascii_lowercase());
+    }
+    out.push(word);
+    out.into_iter().filter(|w| !w.is_empty())
+}
+
+/// Masks, in place, what fields named like secrets ([`looks_secret`]) hold anywhere
+/// inside `value`: every non-empty string under such a field (however deep) becomes
+/// [`MASK`]; numbers, booleans, `null` and empty strings are kept (`"total_tokens":
+/// 12` tells nothing). Other fields are walked. For what is shown or logged of data
+/// whose secrets are not known in advance (a webhook's signing secret in a
+/// subscription's state, a request or response body).
+pub fn redact_json_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if looks_secret(key) {
+                    mask_strings(item);
+                } else {
+                    redact_json_keys(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json_keys),
+        _ => {}
+    }
+}
+
+/// [`redact_json_keys`] on a copy.
+pub fn redacted_json_keys(value: &Value) -> Value {
+    let mut copy = value.clone();
+    redact_json_keys(&mut copy);
+    copy
+}
+
+fn mask_strings(value: &mut Value) {
+    match value {
+        Value::String(s) if !s.is_empty() => *s = MASK.to_owned(),
+        Value::Array(items) => items.iter_mut().for_each(mask_strings),
+        Value::Object(map) => map.values_mut().for_each(mask_strings),
+        _ => {}
+    }
+}
+
+/// A form-encoded body (`a=1&client_secret=…`) with the values of secret-looking
+/// fields ([`looks_secret`]) masked; as given when it has none.
+pub fn redact_form_text(text: &str) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect();
+    if !pairs.iter().any(|(k, v)| !v.is_empty() && looks_secret(k)) {
+        return text.to_owned();
+    }
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &pairs {
+        if !v.is_empty() && looks_secret(k) {
+            out.append_pair(k, MASK);
+        } else {
+            out.append_pair(k, v);
+        }
+    }
+    out.finish()
 }
 
 /// A secret string whose `Debug` never shows it.
@@ -216,5 +324,127 @@ mod tests {
             json!({"msg": "bad ***", "list": ["***"]})
         );
         assert_eq!(format!("{:?}", Secret::new("tok-123")), "***");
+    }
+
+    #[test]
+    fn names_that_look_secret() {
+        for name in [
+            "secret",
+            "webhookSecret",
+            "client_secret",
+            "clientSecret",
+            "password",
+            "Passphrase",
+            "token",
+            "access_token",
+            "refreshToken",
+            "apiKey",
+            "x-api-key",
+            "api_key",
+            "key",
+            "privateKey",
+            "credentials",
+            "Authorization",
+            "proxy-authorization",
+            "auth",
+            "x-auth-token",
+            "oauth_verifier",
+            "authorise",
+            "X-Hub-Signature-256",
+            "Stripe-Signature",
+            "X-Shopify-Hmac-Sha256",
+            "cookie",
+            "Set-Cookie",
+            "sessionId",
+            "sig",
+            "x-sig",
+            "apiSig",
+            "sig256",
+        ] {
+            assert!(looks_secret(name), "{name} should look secret");
+        }
+        for name in [
+            "id",
+            "hookId",
+            "endpointId",
+            "url",
+            "webhookUri",
+            "cursor",
+            "name",
+            "content_type",
+            "insecure_ssl",
+            "events",
+            "enabled_events[]",
+            "author",
+            "author_association",
+            "authority",
+            "assignee",
+            "assignees",
+            "design",
+            "signal",
+            "signup_date",
+            "insight",
+            "keyword",
+            "keywords",
+            "description",
+            "status",
+        ] {
+            assert!(!looks_secret(name), "{name} should not look secret");
+        }
+    }
+
+    #[test]
+    fn masks_values_of_secret_looking_fields_at_any_depth() {
+        let mut v = json!({
+            "id": "we_1",
+            "hookId": 12345,
+            "url": "https://h/webhooks/x",
+            "secret": "whsec_abc",
+            "webhookSecret": "f00d",
+            "config": {"url": "https://h", "content_type": "json", "secret": "s3cr3t"},
+            "list": [{"client_secret": "cs", "name": "n"}],
+            "credentials": {"access_token": "t", "nested": ["a", "b"], "expires": 3600},
+            "total_tokens": 12,
+            "password": "",
+            "author": {"login": "octocat"},
+        });
+        redact_json_keys(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "id": "we_1",
+                "hookId": 12345,
+                "url": "https://h/webhooks/x",
+                "secret": MASK,
+                "webhookSecret": MASK,
+                "config": {"url": "https://h", "content_type": "json", "secret": MASK},
+                "list": [{"client_secret": MASK, "name": "n"}],
+                "credentials": {"access_token": MASK, "nested": [MASK, MASK], "expires": 3600},
+                "total_tokens": 12,
+                "password": "",
+                "author": {"login": "octocat"},
+            })
+        );
+        let original = json!({"state": {"webhookSecret": "f00d", "hookId": 1}});
+        let shown = redacted_json_keys(&original);
+        assert_eq!(shown["state"]["webhookSecret"], MASK);
+        assert_eq!(
+            original["state"]["webhookSecret"], "f00d",
+            "the original is kept"
+        );
+        let mut scalar = json!("whsec_abc");
+        redact_json_keys(&mut scalar);
+        assert_eq!(scalar, "whsec_abc", "a bare value has no name to judge");
+    }
+
+    #[test]
+    fn masks_secret_looking_form_fields() {
+        assert_eq!(
+            redact_form_text("grant_type=refresh&client_secret=abc%20d&refresh_token=rt&x="),
+            "grant_type=refresh&client_secret=***&refresh_token=***&x="
+        );
+        let plain = "url=https%3A%2F%2Fh%2Fw&enabled_events[]=customer.created";
+        assert_eq!(redact_form_text(plain), plain, "kept as given");
+        assert_eq!(redact_form_text("not a form"), "not a form");
     }
 }

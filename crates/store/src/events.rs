@@ -12,6 +12,7 @@ use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
 use crate::jobs::{Job, JOB_COLUMNS, JOB_UPSERT};
+use crate::query::{bulk_update, ROWS_PER_UPDATE};
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One delivery to an Osmosis webhook URL.
@@ -298,14 +299,18 @@ for_each_backend! {
                     q.push(" ON CONFLICT (id) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-                for s in settlements {
-                    let mut q = QueryBuilder::<DB>::new("UPDATE incoming_webhooks SET status = ");
-                    q.push_bind(&s.status);
-                    q.push(", error = ").push_bind(&s.error);
-                    q.push(", event_ids = ").push_bind(ids_text(&s.event_ids));
-                    q.push(", processed_ms = ").push_bind(now_ms);
-                    q.push(" WHERE id = ").push_bind(&s.delivery_id);
-                    q.build().execute(&mut *tx).await?;
+                for chunk in settlements.chunks(ROWS_PER_UPDATE) {
+                    let columns = ["status", "error", "event_ids", "processed_ms"];
+                    bulk_update::<DB, _>("incoming_webhooks", &["id"], &columns, chunk, |mut row, s| {
+                        row.push_bind(&s.delivery_id)
+                            .push_bind(&s.status)
+                            .push_bind(&s.error)
+                            .push_bind(ids_text(&s.event_ids))
+                            .push_bind(now_ms);
+                    })
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 }
             })
         }
@@ -366,15 +371,18 @@ for_each_backend! {
                 return Ok(());
             }
             write_transaction!(self, |tx| {
-                for o in outcomes {
-                    let mut q = QueryBuilder::<DB>::new("UPDATE app_events SET status = ");
-                    q.push_bind(&o.status);
-                    q.push(", error = ").push_bind(&o.error);
-                    q.push(", launched_flow_run_ids = ")
-                        .push_bind(ids_text(&o.launched_flow_run_ids));
-                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
-                    q.push(" AND id = ").push_bind(&o.id);
-                    q.build().execute(&mut *tx).await?;
+                for chunk in outcomes.chunks(ROWS_PER_UPDATE) {
+                    let columns = ["status", "error", "launched_flow_run_ids"];
+                    bulk_update::<DB, _>("app_events", &["workspace_id", "id"], &columns, chunk, |mut row, o| {
+                        row.push_bind(workspace_id)
+                            .push_bind(&o.id)
+                            .push_bind(&o.status)
+                            .push_bind(&o.error)
+                            .push_bind(ids_text(&o.launched_flow_run_ids));
+                    })
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 }
             })
         }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
+use crate::query::{bulk_update, ROWS_PER_UPDATE};
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One external event subscription.
@@ -290,6 +291,25 @@ pub trait ExternalEventStore: Send + Sync + 'static {
         &self,
         query: &ExternalEventLogQuery,
     ) -> Result<Vec<ExternalEventLogRow>, StoreError>;
+
+    /// Up to `limit` log records of `subscription_id` still `created` (their runs
+    /// not started, or not recorded), oldest first (migration
+    /// `0016_external_events_created.sql`).
+    async fn created_external_events(
+        &self,
+        workspace_id: &str,
+        subscription_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ExternalEventLogRow>, StoreError>;
+
+    /// Settles every log record of `subscription_id` still `created` as `error`
+    /// with `error` and no runs; answers how many.
+    async fn abandon_created_external_events(
+        &self,
+        workspace_id: &str,
+        subscription_id: &str,
+        error: &Value,
+    ) -> Result<u64, StoreError>;
 
     async fn find_external_event_pulls(
         &self,
@@ -689,6 +709,38 @@ for_each_backend! {
             rows.iter().map(decode_event).collect()
         }
 
+        async fn created_external_events(
+            &self,
+            workspace_id: &str,
+            subscription_id: &str,
+            limit: i64,
+        ) -> Result<Vec<ExternalEventLogRow>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {LOG_COLUMNS} FROM external_event_log_records WHERE subscription_id = "
+            ));
+            q.push_bind(subscription_id);
+            q.push(" AND status = 'created' AND workspace_id = ").push_bind(workspace_id);
+            q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter().map(decode_event).collect()
+        }
+
+        async fn abandon_created_external_events(
+            &self,
+            workspace_id: &str,
+            subscription_id: &str,
+            error: &Value,
+        ) -> Result<u64, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "UPDATE external_event_log_records SET status = 'error', error = ",
+            );
+            q.push_bind(json_text(error));
+            q.push(", launched_flow_run_ids = '[]' WHERE subscription_id = ");
+            q.push_bind(subscription_id);
+            q.push(" AND status = 'created' AND workspace_id = ").push_bind(workspace_id);
+            Ok(q.build().execute(&mut *self.writer().await?).await?.rows_affected())
+        }
+
         async fn find_external_event_pulls(
             &self,
             query: &ExternalEventLogQuery,
@@ -798,16 +850,21 @@ for_each_backend! {
                 for chunk in events.chunks(CHUNK) {
                     insert_events(&mut tx, chunk).await?;
                 }
-                for s in settlements {
-                    let mut q = QueryBuilder::<DB>::new("UPDATE incoming_webhooks SET status = ");
-                    q.push_bind(&s.status);
-                    q.push(", error = ").push_bind(&s.error);
-                    q.push(", event_ids = ").push_bind(ids_text(&s.event_ids));
-                    q.push(", processed_ms = ").push_bind(now_ms);
-                    q.push(", request = ").push_bind(json_text(&s.request));
-                    q.push(" WHERE workspace_id = ").push_bind(workspace_id);
-                    q.push(" AND id = ").push_bind(&s.delivery_id);
-                    q.build().execute(&mut *tx).await?;
+                for chunk in settlements.chunks(ROWS_PER_UPDATE) {
+                    let columns = ["status", "error", "event_ids", "processed_ms", "request"];
+                    let keys = ["workspace_id", "id"];
+                    bulk_update::<DB, _>("incoming_webhooks", &keys, &columns, chunk, |mut row, s| {
+                        row.push_bind(workspace_id)
+                            .push_bind(&s.delivery_id)
+                            .push_bind(&s.status)
+                            .push_bind(&s.error)
+                            .push_bind(ids_text(&s.event_ids))
+                            .push_bind(now_ms)
+                            .push_bind(json_text(&s.request));
+                    })
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 for (id, state) in states {
                     let mut q = QueryBuilder::<DB>::new(

@@ -101,7 +101,10 @@ pub enum FlowWrite {
     /// `queue_cap` queued runs. With `claim`, the run is claimed for that node in
     /// the same transaction when it is the head of its connection's queue
     /// (nothing of the connection is unfinished before it): the node that created
-    /// it executes it at once, without a claim round trip (`Claimed`).
+    /// it executes it at once, without a claim round trip (`Claimed`). A run whose
+    /// id is stored already (or made by an earlier create of the same batch) is
+    /// left as it is: that write is `Exists`, and the rest of the batch is stored
+    /// as if it were not there.
     Create {
         run: FlowRunRow,
         queue_cap: i64,
@@ -139,6 +142,8 @@ pub enum WriteOutcome {
     Claimed,
     /// Its condition did not hold (queue full, lease lost, run no longer queued).
     Refused,
+    /// A create of a run whose id exists: nothing was stored.
+    Exists,
 }
 
 /// Which runs to list, in `seq` order from after the cursor. Every filter is an
@@ -570,12 +575,22 @@ for_each_backend! {
                 outcomes[i] = WriteOutcome::Refused;
             }
         }
+        // An id already there (a starter that derives its run ids started the
+        // run before) is skipped by the insert, not an error that would fail the
+        // whole batch; the first create of an id the insert returns made it.
+        let mut made = std::collections::HashSet::new();
         for chunk in accepted.chunks(RUNS_PER_STATEMENT) {
-            insert_runs(chunk.iter().map(|a| a.1))
-                .build()
-                .execute(&mut *tx)
-                .await?;
+            let mut q = insert_runs(chunk.iter().map(|a| a.1));
+            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            made.extend(returned_ids(q, tx).await?);
         }
+        accepted.retain(|&(i, run, _)| {
+            let new = made.remove(&run.id);
+            if !new {
+                outcomes[i] = WriteOutcome::Exists;
+            }
+            new
+        });
         // One node makes a batch, so its claims share the node; the lease is the
         // latest asked for (they differ by the milliseconds between the creates).
         let claims: Vec<(usize, &FlowRunRow, &Claim)> = accepted

@@ -123,3 +123,39 @@ pub(crate) fn push_log_filters<'a, DB>(
     })
     .push_bind(page.limit);
 }
+
+/// Rows of one bulk update per statement: bounds its bind parameters.
+pub(crate) const ROWS_PER_UPDATE: usize = 500;
+
+/// `WITH v (keys…, columns…) AS (VALUES …) UPDATE table SET column = v.column, …
+/// FROM v WHERE table.key = v.key AND …`: many rows, each with its own values,
+/// updated by key in one statement (both SQLite ≥ 3.33 and PostgreSQL take it).
+/// One `UPDATE` per row made a transaction that settles a batch as many round
+/// trips to the database — on SQLite each through its connection's worker thread —
+/// all while holding the single writer every webhook's group commit waits for.
+/// `bind` pushes one row's values: its keys, then its columns, in order.
+pub(crate) fn bulk_update<'a, DB, T>(
+    table: &str,
+    keys: &[&str],
+    columns: &[&str],
+    rows: &'a [T],
+    bind: impl FnMut(sqlx::query_builder::Separated<'_, 'a, DB, &'static str>, &'a T),
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+{
+    let names: Vec<&str> = keys.iter().chain(columns).copied().collect();
+    let mut q = sqlx::QueryBuilder::new(format!("WITH v ({}) AS (", names.join(", ")));
+    q.push_values(rows, bind);
+    let set: Vec<String> = columns.iter().map(|c| format!("{c} = v.{c}")).collect();
+    let on: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{table}.{k} = v.{k}"))
+        .collect();
+    q.push(format!(
+        ") UPDATE {table} SET {} FROM v WHERE {}",
+        set.join(", "),
+        on.join(" AND ")
+    ));
+    q
+}

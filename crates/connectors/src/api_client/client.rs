@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::{string_pairs, ApiClientConfig};
 use super::error::{keys, ApiClientError, ResponseSummary, TransportKind};
-use super::observe::{mask_header, mask_header_map, mask_url, CallObserver, CallRecord};
+use super::observe::{mask_body, mask_header, mask_header_map, mask_url, CallObserver, CallRecord};
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::http::{Deadline, OutboundClient, OutboundError, OutboundRequest};
 use crate::redact::Redactor;
@@ -383,18 +383,26 @@ impl ApiClient {
         let Some(observer) = &self.observer else {
             return;
         };
+        let request_type = self
+            .effective_headers(headers)
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.to_owned());
+        let response_type = response.and_then(|r| r.1.get("content-type")?.as_str());
         observer.record(CallRecord {
             started_at: started.0,
             duration: started.1.elapsed(),
             method: method.as_str().to_owned(),
             url: mask_url(&self.redactor, url),
             request_headers: self.logged_headers(headers),
-            request_body: request_body.map(|b| self.redactor.value(&b)),
+            request_body: request_body
+                .map(|b| mask_body(&self.redactor, &b, request_type.as_deref())),
             status: response.map(|r| r.0),
             response_headers: response
                 .map(|r| mask_header_map(&self.redactor, r.1))
                 .unwrap_or_default(),
-            response_body: response.and_then(|r| r.2).map(|b| self.redactor.value(b)),
+            response_body: response
+                .and_then(|r| r.2)
+                .map(|b| mask_body(&self.redactor, b, response_type)),
             is_success: error.is_none(),
             error: error.map(|e| e.to_string()),
         });

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use crate::redact::{looks_secret, Redactor, MASK};
+use crate::redact::{looks_secret, redact_form_text, redact_json_keys, Redactor, MASK};
 
 /// One request to the external API and what came back, secrets masked.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +93,25 @@ pub fn mask_url(redactor: &Redactor, url: &url::Url) -> String {
     redactor.text(url.as_str())
 }
 
+/// A request or response body as it may be logged: the connection's known secrets
+/// masked, and the values of secret-looking fields (`secret`, `client_secret`,
+/// `password`, …: [`redact_json_keys`]) whatever they are — a webhook's signing
+/// secret sent or received is no credential of the connection. A form-encoded body
+/// kept as text (`content_type` says so) has its secret-looking fields masked too.
+pub fn mask_body(redactor: &Redactor, body: &Value, content_type: Option<&str>) -> Value {
+    let mut body = redactor.value(body);
+    redact_json_keys(&mut body);
+    let form = content_type.is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if let (true, Value::String(text)) = (form, &body) {
+        body = Value::String(redact_form_text(text));
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +132,24 @@ mod tests {
             "{masked}"
         );
         assert!(masked.contains("page=2"), "{masked}");
+    }
+
+    #[test]
+    fn masks_secret_fields_of_bodies() {
+        let r = Redactor::new().with_secret("sk-abcdef");
+        let body = serde_json::json!({"id": "we_1", "secret": "whsec_1", "note": "sk-abcdef",
+                                      "config": {"url": "https://h", "secret": "gh"}});
+        assert_eq!(
+            mask_body(&r, &body, Some("application/json")),
+            serde_json::json!({"id": "we_1", "secret": MASK, "note": MASK,
+                               "config": {"url": "https://h", "secret": MASK}})
+        );
+        let form = Value::String("code=c&client_secret=cs&redirect_uri=u".into());
+        let ct = Some("application/x-www-form-urlencoded; charset=utf-8");
+        assert_eq!(
+            mask_body(&r, &form, ct),
+            Value::String("code=c&client_secret=***&redirect_uri=u".into())
+        );
+        assert_eq!(mask_body(&r, &form, Some("text/plain")), form);
     }
 }

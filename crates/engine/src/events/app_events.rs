@@ -405,30 +405,21 @@ impl<'e> Dispatcher<'e> {
                     };
                     for node in triggers {
                         let run_id = derived_id(&[&event.id, &instance.id, &node]);
-                        let existing = engine
-                            .stores
-                            .flow_runs
-                            .flow_run_by_id(ws, &run_id)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        if existing.is_some() {
-                            launched.push(run_id);
-                            continue;
-                        }
                         let launch = Launch {
                             start_node_key: Some(node.clone()),
                             input: Some(payload.clone()),
                             meta: None,
                             launched_by: "app-event-trigger",
                             launched_by_ids: vec![event.id.clone()],
-                            run_id: Some(run_id.clone()),
+                            run_id: Some(run_id),
                         };
                         match engine
                             .flows()
-                            .start(&self.admin, instance.clone(), launch)
+                            .start_once(&self.admin, instance.clone(), launch)
                             .await
+                            .map_err(|e| e.message)?
                         {
-                            Ok(_) => launched.push(run_id),
+                            Ok(run_id) => launched.push(run_id),
                             Err(e) => problems.push(format!(
                                 "flow instance {} node {node}: {}",
                                 instance.id, e.message

@@ -9,6 +9,7 @@ use osmosis_model::ApiError;
 use osmosis_store::{AppEventRow, EventLogQuery, IncomingWebhook};
 use serde_json::{json, Value};
 
+use super::intake::WebhookTarget;
 use crate::errors::store_error;
 use crate::log_pages::LogPageParams;
 use crate::{Caller, Engine};
@@ -145,10 +146,15 @@ impl Engine {
             .find_incoming_webhooks(&q)
             .await
             .map_err(store_error)?;
-        let items = rows
-            .iter()
-            .map(|r| render_incoming_webhook(r, false))
-            .collect();
+        let mut owners = std::collections::HashMap::new();
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if !owners.contains_key(&r.target_id) {
+                let owner = self.webhook_owner(r).await?;
+                owners.insert(r.target_id.clone(), owner);
+            }
+            items.push(render_incoming_webhook(r, &owners[&r.target_id], false));
+        }
         Ok(page.answer(items, rows.last().map(|r| r.seq)))
     }
 
@@ -167,7 +173,27 @@ impl Engine {
                     .is_none_or(|me| r.customer_id.as_ref() == Some(me))
             })
             .ok_or_else(|| ApiError::not_found(format!("No incoming webhook matches `{id}`")))?;
-        Ok(render_incoming_webhook(&row, true))
+        let owner = self.webhook_owner(&row).await?;
+        Ok(render_incoming_webhook(&row, &owner, true))
+    }
+
+    /// The integration and connection of a delivery's target when it has them: an
+    /// external event subscription's (the subscription still stored, archived or
+    /// not). App event URLs and connectors' global webhooks have none.
+    async fn webhook_owner(
+        &self,
+        r: &IncomingWebhook,
+    ) -> Result<Option<(String, String)>, ApiError> {
+        if r.target_kind != WebhookTarget::ExternalEventSubscription.kind() {
+            return Ok(None);
+        }
+        Ok(self
+            .stores
+            .external_events
+            .external_event_subscription(&r.workspace_id, &r.target_id)
+            .await
+            .map_err(store_error)?
+            .map(|sub| (sub.integration_id, sub.connection_id)))
     }
 }
 
@@ -186,23 +212,30 @@ fn render_app_event(r: &AppEventRow) -> Value {
     })
 }
 
-/// A delivery as the SDK's `IncomingWebhookApiResponse` has it (a delivery to an
-/// app event URL has no integration or connection: `""`; `subscriptionId` is the
+/// A delivery as the SDK's `IncomingWebhookApiResponse` has it (`integrationId`
+/// and `connectionId` are those of the external event subscription it was posted
+/// to, `owner`; a delivery to an app event URL or a connector's global webhook has
+/// no integration or connection: `""`; `subscriptionId` is the
 /// app event type or subscription posted to — for a connector's global webhook,
 /// which belongs to no customer, the global webhook's id and the events it made
 /// are in `collectedEventIds`; `received` until processed); one
 /// read by id adds what a user debugs with: `error`, `processedAt` and the
 /// `request` as received, secrets masked.
-fn render_incoming_webhook(r: &IncomingWebhook, detailed: bool) -> Value {
+fn render_incoming_webhook(
+    r: &IncomingWebhook,
+    owner: &Option<(String, String)>,
+    detailed: bool,
+) -> Value {
     let customer = r.customer_id.clone().unwrap_or_default();
+    let (integration, connection) = owner.clone().unwrap_or_default();
     let mut v = json!({
         "id": r.id,
         "uuid": r.id,
         "workspaceId": r.workspace_id,
         "customerId": customer,
         "userId": customer,
-        "integrationId": "",
-        "connectionId": "",
+        "integrationId": integration,
+        "connectionId": connection,
         "subscriptionId": r.target_id,
         "status": r.status,
         "collectedEventIds": r.event_ids,

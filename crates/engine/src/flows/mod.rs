@@ -128,8 +128,8 @@ pub struct Launch {
     pub launched_by: &'static str,
     pub launched_by_ids: Vec<String>,
     /// The run's id, chosen by a starter that may start the same run again after
-    /// a crash (an event's dispatch): it looks the id up first, so a retried start
-    /// finds the run it made instead of making a second. `None`: a new id.
+    /// a crash (an event's dispatch), through [`Flows::start_once`]: a retried
+    /// start finds the run it made instead of making a second. `None`: a new id.
     pub run_id: Option<String>,
 }
 
@@ -145,6 +145,14 @@ impl Launch {
             run_id: None,
         }
     }
+}
+
+/// What a create did.
+enum Created {
+    /// The run, queued (or running here).
+    New(Value),
+    /// A run with its id exists; nothing was stored.
+    Exists,
 }
 
 /// Which runs to list (`GET /flow-runs`), as given; every filter is an equality.
@@ -204,12 +212,69 @@ impl<'e> Flows<'e> {
     }
 
     /// Starts a run of `instance` (see the module doc); answers the run, queued.
+    /// A `launch.run_id` that names a stored run is refused (`bad_request`);
+    /// [`Flows::start_once`] answers that run instead.
     pub async fn start(
         &self,
         caller: &Caller,
         instance: Element,
         launch: Launch,
     ) -> Result<Value, ApiError> {
+        let id = launch.run_id.clone();
+        match self.create(caller, instance, launch).await? {
+            Created::New(run) => Ok(run),
+            Created::Exists => Err(ApiError::bad_request(
+                keys::INVALID_FIELD,
+                format!("A flow run `{}` exists already", id.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// Starts the run `launch.run_id` names unless a run with that id exists —
+    /// for a starter that derives the id from what it starts (an event and the
+    /// trigger it fires), so starting again after a crash, or twice at once on
+    /// two nodes, leaves one run. The id is looked up first: a run found is
+    /// answered as it is, whatever its instance is now (it was started; that is
+    /// what the starter records). Two starts that race past the look-up make one
+    /// run too: the store skips a create whose id exists without failing the rest
+    /// of its group commit, and the loser answers the winner's run. Without a
+    /// `run_id` it is [`Flows::start`].
+    ///
+    /// Answers the run's id. `Err`: whether the run exists could not be told (the
+    /// database failed) — nothing was started, and the starter should try again
+    /// later rather than record an outcome; `Ok(Err)`: the run could not start
+    /// (the instance disabled, the queue full, …), as `start` says.
+    pub async fn start_once(
+        &self,
+        caller: &Caller,
+        instance: Element,
+        launch: Launch,
+    ) -> Result<Result<String, ApiError>, ApiError> {
+        let Some(id) = launch.run_id.clone() else {
+            let run = self.start(caller, instance, launch).await;
+            return Ok(run.map(|r| r["id"].as_str().unwrap_or_default().to_owned()));
+        };
+        let existing = self
+            .engine
+            .stores
+            .flow_runs
+            .flow_run_by_id(&instance.workspace_id, &id)
+            .await
+            .map_err(store_error)?;
+        if existing.is_some() {
+            return Ok(Ok(id));
+        }
+        Ok(self.create(caller, instance, launch).await.map(|_| id))
+    }
+
+    /// [`Flows::start`], telling a run made from a create skipped because its id
+    /// exists.
+    async fn create(
+        &self,
+        caller: &Caller,
+        instance: Element,
+        launch: Launch,
+    ) -> Result<Created, ApiError> {
         let t = ElementType::FlowInstance;
         if instance.element_type != t || !visible_to(caller, &instance) {
             return Err(not_found(t, &instance.id));
@@ -303,7 +368,10 @@ impl<'e> Flows<'e> {
             };
             let answer = records::render_run(&row);
             self.engine.spawn_run(claim.node, row, Some(parts));
-            return Ok(answer);
+            return Ok(Created::New(answer));
+        }
+        if outcome == WriteOutcome::Exists {
+            return Ok(Created::Exists);
         }
         if outcome == WriteOutcome::Refused {
             return Err(ApiError::bad_request(
@@ -321,7 +389,7 @@ impl<'e> Flows<'e> {
                 records::render_run(&row)
             })
             .await;
-        Ok(records::render_run(&row))
+        Ok(Created::New(records::render_run(&row)))
     }
 
     /// The integration-level and universal flows `instance` was made from: its

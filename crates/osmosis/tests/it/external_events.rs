@@ -21,12 +21,12 @@ use crate::common::{assert_error, now, token, Server};
 /// (`GET /changes?cursor=<n>` → the changes after the n-th, two a page, and the
 /// cursor after them). No list of tickets at all.
 #[derive(Clone, Default)]
-struct Feed {
+pub(crate) struct Feed {
     changes: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Feed {
-    fn push(&self, ticket: Value) {
+    pub(crate) fn push(&self, ticket: Value) {
         self.changes.lock().unwrap().push(ticket);
     }
 }
@@ -41,7 +41,7 @@ async fn changes(
     Json(json!({"items": items, "next": (from + items.len()).to_string()}))
 }
 
-async fn start_feed() -> (String, Feed) {
+pub(crate) async fn start_feed() -> (String, Feed) {
     let feed = Feed::default();
     let app = Router::new()
         .route("/me", get(|| async { Json(json!({"id": "me"})) }))
@@ -66,7 +66,7 @@ fn rest(path: &str, request: Value, response: Value) -> Value {
 
 /// The `feed` connector: collection `tickets` with `pull-latest-records` events
 /// for created and updated tickets, and no `list`.
-fn feed_connector(base: &str) -> Value {
+pub(crate) fn feed_connector(base: &str) -> Value {
     let pull = rest(
         "/changes",
         json!({"query": {"cursor": {"$var": "$.cursor"}}}),
@@ -699,5 +699,247 @@ async fn lifecycle_routes_and_tenancy() {
         .get(&format!("/external-event-subscriptions/{id}"), &s.admin())
         .await;
     assert!(gone["archivedAt"].is_string(), "{gone}");
+    s.finish().await;
+}
+
+/// A stored event record of subscription `sub` that no launch ever got to: what a
+/// node dying between storing a pull's events and launching them leaves. Stored
+/// as a pull stores its events (the subscription's state as it is).
+async fn strand_new_event(s: &Server, ws: &str, sub: &str, record: Value) -> String {
+    let store = &s.stores.external_events;
+    let row = store
+        .external_event_subscription(ws, sub)
+        .await
+        .unwrap()
+        .expect("the subscription");
+    let id = osmosis_model::ids::object_id();
+    let now = osmosis_engine::clock::now_ms();
+    let kept = store
+        .finish_external_event_pull(&osmosis_store::PullFinish {
+            workspace_id: ws.to_owned(),
+            pull_id: "no-such-pull".into(),
+            subscription_id: sub.to_owned(),
+            ended_ms: now,
+            error: None,
+            state_data: row.state_data.clone(),
+            next_pull_ms: row.next_pull_ms,
+            snapshot: Default::default(),
+            events: vec![osmosis_store::ExternalEventLogRow {
+                seq: 0,
+                id: id.clone(),
+                workspace_id: ws.to_owned(),
+                customer_id: row.customer_id.clone(),
+                integration_id: row.integration_id.clone(),
+                connection_id: row.connection_id.clone(),
+                subscription_id: sub.to_owned(),
+                status: "created".into(),
+                error: None,
+                payload: json!({"type": "created", "record": record}),
+                launched_flow_run_ids: Vec::new(),
+                created_ms: now,
+                dedupe_key: None,
+            }],
+        })
+        .await
+        .unwrap();
+    assert!(kept);
+    id
+}
+
+/// Events stranded `created` — by a node that died after it started their runs
+/// and before it recorded them, or before it started any — are launched by the
+/// subscription's next pull, before the events that pull finds: a group launched
+/// again finds the run it started (one run, never two), one never launched starts
+/// its own. A run started again by its id, amid other starts sharing its group
+/// commit, is refused alone: the others start. An archived subscription's
+/// stranded events are settled `error` and start nothing.
+#[tokio::test]
+async fn stranded_events_are_launched_once_and_a_repeated_run_fails_no_other() {
+    let s = Server::start().await;
+    let (url, feed) = start_feed().await;
+    let (_, integration) = crate::common::mock_api::install(&s, feed_connector(&url)).await;
+    let alice = s.customer("alice");
+    let conn = crate::common::mock_api::connect(&s, &alice, &integration).await;
+    let conn = conn["id"].as_str().unwrap().to_owned();
+    let iid = integration["id"].as_str().unwrap();
+    let mapping = json!({"title": {"$var": "$.subject"}});
+    event_flow(
+        &s,
+        iid,
+        "on-created",
+        "data-record-created-trigger",
+        "tickets",
+        mapping,
+    )
+    .await;
+    let inst = instance(&s, &conn, &alice, "on-created").await;
+    let subs = subscriptions(&s, &conn).await;
+    let sub = of_type(&subs, "data-record-created")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws = s
+        .stores
+        .workspaces
+        .workspace_by_key(crate::common::WS_KEY)
+        .await
+        .unwrap()
+        .expect("the workspace")
+        .id;
+    let store = &s.stores.external_events;
+    let run_ids = |records: &[Value], i: usize| records[i]["launchedFlowRunIds"].clone();
+    pull_now(&s, &sub, &alice).await;
+    feed.push(json!({"id": "1", "subject": "Ticket 1"}));
+    pull_now(&s, &sub, &alice).await;
+    let made = log_records(&s, &sub).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["status"], "success", "{made:?}");
+    let first_run = made[0]["launchedFlowRunIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The node died after it started the run of event 1 and before it recorded
+    // it; and after it stored event 2, before it launched it.
+    store
+        .settle_external_events(
+            &ws,
+            &[made[0]["id"].as_str().unwrap().to_owned()],
+            "created",
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    let never = strand_new_event(&s, &ws, &sub, json!({"id": "2", "subject": "Ticket 2"})).await;
+    assert_eq!(log_records(&s, &sub).await[0]["status"], "created");
+    // The next pull launches both, then what it finds.
+    feed.push(json!({"id": "3", "subject": "Ticket 3"}));
+    pull_now(&s, &sub, &alice).await;
+    let records = log_records(&s, &sub).await;
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(
+        records.iter().all(|r| r["status"] == "success"),
+        "{records:?}"
+    );
+    assert_eq!(records[1]["id"], json!(never));
+    assert_eq!(
+        run_ids(&records, 0),
+        json!([first_run]),
+        "one run for event 1"
+    );
+    let runs = finished_runs(&s, &inst).await;
+    assert_eq!(runs.len(), 3, "one run per event: {runs:?}");
+    for (i, record) in records.iter().enumerate() {
+        let run = &runs[i];
+        assert_eq!(run_ids(&records, i), json!([run["id"]]), "{records:?}");
+        assert_eq!(
+            run["launchedBy"],
+            json!({"type": "external-event", "ids": [record["id"]]})
+        );
+        let out = outputs(&s, run, "t").await;
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["record"]["id"], record["payload"]["record"]["id"]);
+    }
+    // Launched again, and again: still one run each.
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    store
+        .settle_external_events(&ws, &ids[..2], "created", None, &[])
+        .await
+        .unwrap();
+    pull_now(&s, &sub, &alice).await;
+    pull_now(&s, &sub, &alice).await;
+    let again = log_records(&s, &sub).await;
+    assert_eq!(
+        again
+            .iter()
+            .map(|r| r["launchedFlowRunIds"].clone())
+            .collect::<Vec<_>>(),
+        records
+            .iter()
+            .map(|r| r["launchedFlowRunIds"].clone())
+            .collect::<Vec<_>>(),
+    );
+    assert!(again.iter().all(|r| r["status"] == "success"), "{again:?}");
+    assert_eq!(finished_runs(&s, &inst).await.len(), 3);
+
+    // Starts of an existing run id amid others, all at once so they share group
+    // commits: the repeats are refused (or, once, found), every other start runs.
+    let admin = osmosis_engine::Caller::admin(s.engine.workspace_by_id(&ws).await.unwrap());
+    let element = s
+        .stores
+        .elements
+        .element_by_id(&ws, &inst)
+        .await
+        .unwrap()
+        .expect("the instance");
+    let flows = s.engine.flows();
+    let launch = |run_id: Option<String>| osmosis_engine::flows::Launch {
+        start_node_key: Some("t".into()),
+        input: Some(json!([{"type": "created", "record": {"id": "x"}}])),
+        meta: None,
+        launched_by: "external-event",
+        launched_by_ids: Vec::new(),
+        run_id,
+    };
+    let mut starts = Vec::new();
+    let mut once = Vec::new();
+    for i in 0..40 {
+        let (admin, element) = (admin.clone(), element.clone());
+        let repeat = (i % 4 == 0).then(|| first_run.clone());
+        let l = launch(repeat.clone());
+        if i % 8 == 4 {
+            once.push(async move { flows.start_once(&admin, element, l).await });
+        } else {
+            starts.push(async move { (repeat.is_some(), flows.start(&admin, element, l).await) });
+        }
+    }
+    let (started, found) = futures::future::join(
+        futures::future::join_all(starts),
+        futures::future::join_all(once),
+    )
+    .await;
+    let mut new = 0;
+    for (repeat, answer) in started {
+        match answer {
+            Ok(run) => {
+                assert!(!repeat, "a run started again: {run}");
+                new += 1;
+            }
+            Err(e) => assert!(repeat, "a start failed beside a repeated one: {e:?}"),
+        }
+    }
+    assert_eq!(new, 30);
+    for answer in found {
+        assert_eq!(answer.unwrap().unwrap(), first_run);
+    }
+    assert_eq!(finished_runs(&s, &inst).await.len(), 33);
+
+    // An archived subscription's stranded events never run.
+    let stranded = strand_new_event(&s, &ws, &sub, json!({"id": "4", "subject": "Ticket 4"})).await;
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/flow-instances/{inst}"),
+            Some(&s.admin()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let records = log_records(&s, &sub).await;
+    let last = records.last().unwrap();
+    assert_eq!(last["id"], json!(stranded));
+    assert_eq!(last["status"], "error", "{last}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("archived"),
+        "{last}"
+    );
+    assert_eq!(last["launchedFlowRunIds"], json!([]));
     s.finish().await;
 }

@@ -628,3 +628,61 @@ async fn two_nodes_leave_exactly_one_webhook() {
     other.finish().await;
     s.finish().await;
 }
+
+/// The events of a delivery stored, their run started, and never recorded (the
+/// node died in between: what is left is `created`) are launched by the
+/// subscription's next claim, before that claim's own: the run started before is
+/// found, not started again.
+#[tokio::test]
+async fn the_next_delivery_launches_events_an_earlier_claim_left_created() {
+    let s = Server::start().await;
+    let f = fixture(&s).await;
+    let flow = instance(&s, &f.conn, &f.alice, "on-created").await;
+    let sid = of_type(&subscriptions(&s, &f.conn).await, "data-record-created")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    settle_jobs(&s).await;
+    let first = json!({"eventId": "evt-1", "tickets": [ticket("7", "Printer on fire")]});
+    assert_eq!(f.hooks.deliver(&first, Some(SECRET)).await[0].0, 200);
+    settle_jobs(&s).await;
+    let events = log_records(&s, &sid).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let run = events[0]["launchedFlowRunIds"].clone();
+    assert_eq!(run.as_array().unwrap().len(), 1, "{events:?}");
+    let ws = s
+        .stores
+        .workspaces
+        .workspace_by_key(crate::common::WS_KEY)
+        .await
+        .unwrap()
+        .expect("the workspace")
+        .id;
+    s.stores
+        .external_events
+        .settle_external_events(
+            &ws,
+            &[events[0]["id"].as_str().unwrap().to_owned()],
+            "created",
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let second = json!({"eventId": "evt-2", "tickets": [ticket("8", "Paper jam")]});
+    assert_eq!(f.hooks.deliver(&second, Some(SECRET)).await[0].0, 200);
+    settle_jobs(&s).await;
+    let events = log_records(&s, &sid).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events.iter().all(|e| e["status"] == "success"),
+        "{events:?}"
+    );
+    assert_eq!(events[0]["launchedFlowRunIds"], run, "{events:?}");
+    let runs = finished_runs(&s, &flow).await;
+    assert_eq!(runs.len(), 2, "one run per event: {runs:?}");
+    assert_eq!(json!([runs[0]["id"]]), run);
+    assert_eq!(events[1]["launchedFlowRunIds"], json!([runs[1]["id"]]));
+    s.finish().await;
+}

@@ -1,6 +1,6 @@
 //! Flow runs on the backend under test: a batch of writes answers each write (the
-//! queue cap, a lost lease and a run no longer queued refuse theirs) and fails as a
-//! whole on a database error; claims take only the head of each connection's queue,
+//! queue cap, a lost lease and a run no longer queued refuse theirs, a create of an
+//! id stored already is skipped alone) and fails as a whole on a database error; claims take only the head of each connection's queue,
 //! one holder at a time, and an expired lease hands the head over; node runs are
 //! written once per id; lists select by every filter and page both ways; a stop
 //! request reaches the lease holder; retention keeps unfinished runs. With several
@@ -214,18 +214,65 @@ async fn a_batch_answers_each_write_and_the_queue_cap_refuses_the_run_over_it() 
     db.finish().await;
 }
 
+/// Runs `sql` on the test's database, past the store.
+async fn database_sql(db: &TestDb, sql: &str) {
+    if is_postgres() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// A trigger making the database refuse node run `boom` (an error none of the
+/// writes can cause: each is valid).
+async fn refuse_node_run_boom(db: &TestDb) {
+    if is_postgres() {
+        database_sql(
+            db,
+            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.id = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$",
+        )
+        .await;
+        database_sql(
+            db,
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON flow_node_runs \
+             FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        )
+        .await;
+    } else {
+        database_sql(
+            db,
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON flow_node_runs WHEN NEW.id = 'boom' \
+             BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn a_database_error_fails_the_whole_batch() {
     let (db, store) = fresh().await;
     let store = store.as_ref();
     apply(store, vec![create(run("r1", "con_a", 1), 10)]).await;
+    refuse_node_run_boom(&db).await;
     let failed = store
         .apply_flow_writes(&[
             create(run("r2", "con_a", 2), 10),
             FlowWrite::NodeRuns(vec![node_run("r1", "n1", "x")]),
             update("r1", None, "stopped", Some(5)),
-            // The same id again: a unique violation.
-            create(run("r1", "con_b", 3), 10),
+            FlowWrite::NodeRuns(vec![node_run("r1", "boom", "y")]),
         ])
         .await;
     assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
@@ -324,6 +371,67 @@ async fn a_released_lease_is_claimable_at_once() {
 
 /// A run created with a claim is its creator's at once when its connection has
 /// nothing unfinished; behind another run it is queued like any other.
+/// A create of an id stored already — a starter that derives its run ids
+/// starting a run again — is `Exists` and changes nothing (the run stays as it
+/// is, unclaimed), and the rest of its batch is stored; so is a second create of
+/// one id in one batch.
+#[tokio::test]
+async fn a_create_of_an_existing_id_is_skipped_alone() {
+    let (db, store) = fresh().await;
+    let store = store.as_ref();
+    apply(store, vec![create(run("r1", "con_a", 1), 10)]).await;
+    let claimed = |r: FlowRunRow| FlowWrite::Create {
+        run: r,
+        queue_cap: 10,
+        claim: Some(Claim {
+            node: "node-a".into(),
+            lease_until_ms: 60_000,
+        }),
+    };
+    let mut again = run("r1", "con_b", 2);
+    again.record = json!({"id": "r1", "again": true});
+    let outcomes = apply(
+        store,
+        vec![
+            create(run("r2", "con_a", 3), 10),
+            claimed(run("r1", "con_a", 4)),
+            create(again, 10),
+            claimed(run("b1", "con_b", 5)),
+            create(run("r2", "con_a", 6), 10),
+            FlowWrite::NodeRuns(vec![node_run("r2", "n1", "x")]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        [
+            Applied,
+            WriteOutcome::Exists,
+            WriteOutcome::Exists,
+            WriteOutcome::Claimed,
+            WriteOutcome::Exists,
+            Applied
+        ]
+    );
+    let r1 = get(store, "r1").await.unwrap();
+    assert_eq!(
+        (r1.connection_id.as_str(), r1.state.as_str(), r1.attempts),
+        ("con_a", "queued", 0)
+    );
+    assert_eq!(r1.record, run("r1", "con_a", 1).record);
+    assert_eq!(get(store, "r2").await.unwrap().created_ms, 3);
+    assert_eq!(get(store, "b1").await.unwrap().state, "running");
+    assert_eq!(
+        store
+            .find_node_runs(WS, "r2", None, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn a_run_created_at_the_head_of_its_queue_is_claimed_by_its_creator() {
     let (db, store) = fresh().await;

@@ -35,7 +35,9 @@
 //! `external-event-log-record` of that subscription, payload `{type:
 //! connector-event, eventKey, payload}`, and the flow runs start as for any
 //! external event (`super::pull::launch`): the `connector-event-trigger` outputs
-//! the run's input (the array of events). A delivery whose events match no
+//! the run's input (the array of events); the events a subscription was given
+//! by an earlier claim and never launched (the node died in between) are
+//! launched first (`super::pull::launch_stranded`). A delivery whose events match no
 //! subscription is settled `success` with no events; its request keeps
 //! `unmatchedSelectors`. An event of a subscription whose connection was archived
 //! meanwhile is logged `error`. A `handle` that throws settles the delivery
@@ -266,6 +268,9 @@ async fn process_batch(
         .map(|r| (r, canonical_json(&r.details["globalWebhookEventSelector"])))
         .collect();
     let mut events: Vec<ExternalEventLogRow> = Vec::new();
+    // One instant for the claim's events: it tells them apart from other
+    // claims' should they be launched again (`super::pull::launch_stranded`).
+    let created_ms = crate::clock::now_ms();
     let mut settlements = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         let mut input = super::webhooks::handle_input(engine, d);
@@ -309,7 +314,7 @@ async fn process_batch(
                         "payload": event.get("payload").cloned().unwrap_or(Value::Null),
                     }),
                     launched_flow_run_ids: Vec::new(),
-                    created_ms: crate::clock::now_ms(),
+                    created_ms,
                     dedupe_key: None,
                 });
             }
@@ -324,22 +329,32 @@ async fn process_batch(
         }
         settlements.push(s);
     }
+    let admin = Caller::admin(engine.workspace_by_id(workspace_id).await?);
+    // The subscriptions this claim has events for, with their live connections:
+    // the events earlier claims stored for them and never launched (a node died
+    // in between) go first, before this claim's are stored.
+    let mut targets = Vec::new();
+    for (row, _) in &routes {
+        if !events.iter().any(|e| e.subscription_id == row.id) {
+            continue;
+        }
+        let conn =
+            super::subscriptions::live_connection(engine, workspace_id, &row.connection_id).await?;
+        if let Some(conn) = &conn {
+            super::pull::launch_stranded(engine, &admin, row, conn).await?;
+        }
+        targets.push((*row, conn));
+    }
     super::webhooks::settle(engine, workspace_id, &settlements, &events, &[])
         .await
         .map_err(ApiError::internal)?;
-    let admin = Caller::admin(engine.workspace_by_id(workspace_id).await?);
-    for (row, _) in &routes {
+    for (row, conn) in targets {
         let mine: Vec<ExternalEventLogRow> = events
             .iter()
             .filter(|e| e.subscription_id == row.id)
             .cloned()
             .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        match super::subscriptions::live_connection(engine, workspace_id, &row.connection_id)
-            .await?
-        {
+        match conn {
             Some(conn) => super::pull::launch(engine, &admin, row, &conn, &mine).await,
             None => {
                 tracing::info!(workspace_id, subscription = %row.id, "the connection of a global webhook subscription is archived: its events start no run");

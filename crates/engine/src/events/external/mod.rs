@@ -73,6 +73,14 @@
 //! event carries `record: {id}` (a full scan keeps fingerprints, not records). The
 //! log records then say `success` with the runs launched (`launchedFlowRunIds`),
 //! or `error` when no run could start. A disabled instance receives nothing.
+//! Each run's id is derived from its instance and its group's events, and a run
+//! whose id exists is found, not started again (`Flows::start_once`): events a
+//! node stored and died before recording (still `created`) are launched by the
+//! subscription's next pull or delivery claim before its new ones
+//! ([`pull::launch_stranded`]), and end with the runs started before the crash
+//! plus those it never got to — one run per group and instance, never two. Those
+//! of a subscription archived meanwhile are settled `error` and never run
+//! ([`pull::abandon_stranded`]).
 //!
 //! **API.** A customer token sees its own subscriptions, logs and pulls; an admin
 //! token its workspace's; anything else is `not_found`. `setup` works out again
@@ -602,8 +610,10 @@ fn subscription_name(config: &Value) -> String {
 
 /// A subscription as the API answers it (`ExternalEventSubscriptionApiResponse`):
 /// `stateData` is what its pulls keep, or its registered webhook's connector
-/// state; `webhookUri` is its own URL (served or not by a webhook: a delivery to
-/// a polled subscription is logged as an error), or for a connector event served
+/// state, with the values of secret-looking fields masked (`"***"`,
+/// `osmosis_connectors::redact::redact_json_keys`); `webhookUri` is its own URL
+/// (served or not by a webhook: a delivery to a polled subscription is logged as
+/// an error), or for a connector event served
 /// by a global webhook the global URL, with `globalWebhookKey` and
 /// `globalWebhookEventSelector` ([`global`]).
 fn render_subscription(engine: &Engine, row: &ExternalEventSubscriptionRow) -> Value {
@@ -627,13 +637,15 @@ fn render_subscription(engine: &Engine, row: &ExternalEventSubscriptionRow) -> V
         put(f, d.get(f).cloned().unwrap_or(Value::Null));
     }
     let webhook_state = row.webhook_state.as_ref().map(|r| r["state"].clone());
-    put(
-        "stateData",
-        row.state_data
-            .clone()
-            .or(webhook_state)
-            .unwrap_or(Value::Null),
-    );
+    let mut state = row
+        .state_data
+        .clone()
+        .or(webhook_state)
+        .unwrap_or(Value::Null);
+    // Shown to the admin and the customer: a webhook's signing secret
+    // (`webhookSecret`) and the like masked; the connector is given the stored state.
+    osmosis_connectors::redact::redact_json_keys(&mut state);
+    put("stateData", state);
     put("nextPullEventsTimestamp", json!(row.next_pull_ms));
     put("nextRefreshTimestamp", json!(row.next_refresh_ms));
     if global::is_global(row) {

@@ -38,6 +38,15 @@ const BUSY_RETRY_MS: i64 = 15_000;
 /// each its own run).
 const EVENTS_PER_RUN: usize = 100;
 
+/// Stranded events (see [`launch_stranded`]) launched each time a subscription's
+/// work runs: a whole number of groups, so the groups are those the first launch
+/// made, and their runs the runs it may have started.
+const STRANDED_BATCH: i64 = 10 * EVENTS_PER_RUN as i64;
+
+/// Why the events of an archived subscription that never started their runs
+/// never will.
+const ABANDONED: &str = "The external event subscription was archived before this event started its flow runs: none will start";
+
 /// The job that pulls one subscription, due at its `nextPullEventsTimestamp`.
 pub(crate) struct ExternalEventPullJob;
 
@@ -77,9 +86,13 @@ async fn run_job(engine: &Engine, job: &Job, tick: SubscriptionTick) -> Result<(
     else {
         return Ok(());
     };
+    if row.archived_ms.is_some() {
+        return abandon_stranded(engine, &row.workspace_id, &row.id)
+            .await
+            .map_err(|e| e.message);
+    }
     // A subscription served by a webhook now has nothing to pull.
-    if row.archived_ms.is_some() || row.status != "subscribed" || super::webhooks::is_webhook(&row)
-    {
+    if row.status != "subscribed" || super::webhooks::is_webhook(&row) {
         return Ok(());
     }
     let Some(conn) = subscriptions::live_connection(engine, &row.workspace_id, &row.connection_id)
@@ -131,7 +144,9 @@ struct Found {
 
 /// Pulls `row` now (see the module doc of `external`): records an
 /// `external-event-pull` (running, then success or error), stores what it found
-/// with it, then starts the flow runs of its events. An error is the pull's.
+/// with it, then starts the flow runs of its events. Before it pulls, while it
+/// holds the pull's lock, the events earlier pulls stored and never launched are
+/// ([`launch_stranded`]). An error is the pull's.
 pub(crate) async fn pull(
     engine: &Engine,
     row: &ExternalEventSubscriptionRow,
@@ -175,6 +190,9 @@ pub(crate) async fn pull(
         .map_err(store_error)?;
     let row = fresh.as_ref().unwrap_or(row);
     let admin = Caller::admin(engine.workspace_by_id(&row.workspace_id).await?);
+    if let Err(e) = launch_stranded(engine, &admin, row, conn).await {
+        tracing::warn!(workspace_id = %row.workspace_id, subscription = %row.id, error = %e.message, "could not launch the stranded events of a subscription");
+    }
     let found = match implementation {
         "pull-latest-records" => latest_records(engine, &admin, conn, row).await,
         _ => full_scan(engine, &admin, conn, row).await,
@@ -465,6 +483,13 @@ fn too_many_pages(read: usize) -> ApiError {
 /// `external-event` with the events' log record ids and the events as its input
 /// (an array: the trigger outputs one per event). Each event is then `success`
 /// with the runs it launched, or `error` when none of its runs could start.
+///
+/// A run's id is derived from its instance and its group's events, and started
+/// through [`crate::flows::Flows::start_once`]: launching a group again (its
+/// events stranded by a node that died before it recorded them, or launched
+/// twice at once) finds the runs made before instead of starting them twice. A
+/// group whose runs could not be looked up (the database failed) is left
+/// `created`, for [`launch_stranded`] to launch the next time.
 pub(crate) async fn launch(
     engine: &Engine,
     admin: &Caller,
@@ -482,7 +507,7 @@ pub(crate) async fn launch(
             Vec::new()
         }
     };
-    for group in events.chunks(EVENTS_PER_RUN) {
+    'groups: for group in events.chunks(EVENTS_PER_RUN) {
         let ids: Vec<String> = group.iter().map(|e| e.id.clone()).collect();
         let input = Value::Array(
             group
@@ -503,15 +528,21 @@ pub(crate) async fn launch(
                 meta: None,
                 launched_by: "external-event",
                 launched_by_ids: ids.clone(),
-                // The same group on the same instance is the same run, should it
-                // ever be started twice.
                 run_id: Some(fingerprint(&json!([instance.id, ids]))[..24].to_owned()),
             };
-            match engine.flows().start(admin, instance.clone(), launch).await {
-                Ok(run) => runs.extend(run["id"].as_str().map(str::to_owned)),
-                Err(e) => {
+            match engine
+                .flows()
+                .start_once(admin, instance.clone(), launch)
+                .await
+            {
+                Ok(Ok(run_id)) => runs.push(run_id),
+                Ok(Err(e)) => {
                     tracing::warn!(workspace_id = %row.workspace_id, instance = %instance.id, error = %e.message, "an external event could not start its flow run");
                     error = Some(serde_json::to_value(&e).unwrap_or(Value::Null));
+                }
+                Err(e) => {
+                    tracing::warn!(workspace_id = %row.workspace_id, instance = %instance.id, error = %e.message, "could not tell whether external events started their flow run; they are launched again later");
+                    continue 'groups;
                 }
             }
         }
@@ -529,6 +560,74 @@ pub(crate) async fn launch(
             tracing::warn!(workspace_id = %row.workspace_id, subscription = %row.id, error = %e, "could not record the runs of external events");
         }
     }
+}
+
+/// Launches ([`launch`]) the log records of `row` still `created` — stored, but
+/// their runs never started or never recorded, because the node that stored them
+/// died (or its database failed) before it settled them — oldest first, at most
+/// [`STRANDED_BATCH`] of them (the rest the next time). Called whenever the
+/// subscription's work runs, before it stores new events: by each pull, and by
+/// each claim of its webhook's or global webhook's deliveries.
+///
+/// Runs a launch made before the crash are found, not started again, when the
+/// groups are that launch's: the records one launch was given share their
+/// `created_ms` (a pull's end, a claim's time), so each such batch is launched on
+/// its own, and a launch settles its groups in order, so what is left of one
+/// starts at a group's first event. A batch the limit cuts short is left for the
+/// next time unless it is the first (which then starts where it did before, and
+/// is cut at a whole number of groups).
+pub(crate) async fn launch_stranded(
+    engine: &Engine,
+    admin: &Caller,
+    row: &ExternalEventSubscriptionRow,
+    conn: &Element,
+) -> Result<(), ApiError> {
+    let stranded = engine
+        .stores
+        .external_events
+        .created_external_events(&row.workspace_id, &row.id, STRANDED_BATCH)
+        .await
+        .map_err(store_error)?;
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(workspace_id = %row.workspace_id, subscription = %row.id, events = stranded.len(), "launching external events stored before their runs were started");
+    let full = stranded.len() as i64 == STRANDED_BATCH;
+    let batches: Vec<&[ExternalEventLogRow]> = stranded
+        .chunk_by(|a, b| a.created_ms == b.created_ms)
+        .collect();
+    let keep = if full && batches.len() > 1 {
+        batches.len() - 1
+    } else {
+        batches.len()
+    };
+    for batch in &batches[..keep] {
+        launch(engine, admin, row, conn, batch).await;
+    }
+    Ok(())
+}
+
+/// Settles the log records of subscription `id` still `created` as `error`
+/// ([`ABANDONED`]), never to start a run: the subscription is archived (no flow
+/// instance needs it any more, or its connection is archived), so whatever would
+/// have run them is gone. Called when it is archived, and by its jobs and
+/// deliveries that find it archived or gone. An unsubscribed (not archived)
+/// subscription keeps them for when it is subscribed again.
+pub(crate) async fn abandon_stranded(
+    engine: &Engine,
+    workspace_id: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let n = engine
+        .stores
+        .external_events
+        .abandon_created_external_events(workspace_id, id, &json!({"message": ABANDONED}))
+        .await
+        .map_err(store_error)?;
+    if n > 0 {
+        tracing::info!(workspace_id, subscription = %id, events = n, "the events of an archived subscription will start no run");
+    }
+    Ok(())
 }
 
 /// The enabled instances of the connection with a trigger that needs `row`, and

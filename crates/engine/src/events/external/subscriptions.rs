@@ -295,6 +295,7 @@ pub(crate) async fn sync_connection(
             reset_state: true,
         };
         change_row(engine, &change).await?;
+        super::pull::abandon_stranded(engine, workspace_id, &row.id).await?;
     }
     let Some(conn) = connection else {
         return Ok(());

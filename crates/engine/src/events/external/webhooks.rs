@@ -41,7 +41,11 @@
 //! subscription's type (`created` events on a `data-record-created`
 //! subscription; others are not its) becomes an `external-event-log-record`, and
 //! the flow runs start exactly as for polled events (`super::pull::launch`). A
-//! `state` `handle` gives is the registration's state from then on.
+//! `state` `handle` gives is the registration's state from then on. Each claim
+//! first launches the subscription's events an earlier claim stored but never
+//! launched (`super::pull::launch_stranded`: the node died in between); a
+//! claim that finds the subscription archived or gone settles them `error`
+//! instead (`super::pull::abandon_stranded`).
 //!
 //! **Duplicates**: an event with the `id` of an event this subscription already
 //! logged (any time), or — without an id — with the type and record of one logged
@@ -484,7 +488,11 @@ async fn process_subscription(
         }
         _ => None,
     };
+    let abandoned = row.as_ref().is_none_or(|r| r.archived_ms.is_some());
     let (Some(row), Some(conn), None) = (row, conn, problem) else {
+        if abandoned {
+            super::pull::abandon_stranded(engine, workspace_id, id).await?;
+        }
         let problem = problem.unwrap_or_default().to_owned();
         let settlements: Vec<_> = deliveries
             .iter()
@@ -495,6 +503,10 @@ async fn process_subscription(
             .map_err(ApiError::internal);
     };
     let admin = Caller::admin(engine.workspace_by_id(workspace_id).await?);
+    // Events of earlier claims stored and never launched (a node died between
+    // the two) go first: one job at a time handles this subscription's
+    // deliveries, so none of them is another claim's launch in progress.
+    super::pull::launch_stranded(engine, &admin, &row, &conn).await?;
     let mut registration = row.webhook_state.clone();
     let mut new_state = false;
     let mut collected = Collected::new(&row);
@@ -550,6 +562,10 @@ struct Collected<'r> {
     /// `(dedupe key, log record id)` of the events of this claim.
     seen: Vec<(String, String)>,
     events: Vec<ExternalEventLogRow>,
+    /// When the claim's events were made: one instant for all of them, which
+    /// tells them apart from other claims' should they be launched again
+    /// (`super::pull::launch_stranded`).
+    created_ms: i64,
 }
 
 impl<'r> Collected<'r> {
@@ -558,6 +574,7 @@ impl<'r> Collected<'r> {
             row,
             seen: Vec::new(),
             events: Vec::new(),
+            created_ms: crate::clock::now_ms(),
         }
     }
 
@@ -618,7 +635,7 @@ impl<'r> Collected<'r> {
                 error: None,
                 payload,
                 launched_flow_run_ids: Vec::new(),
-                created_ms: crate::clock::now_ms(),
+                created_ms: self.created_ms,
                 dedupe_key: Some(key),
             });
         }
