@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
 use crate::jobs::{Job, JOB_COLUMNS, JOB_UPSERT};
-use crate::query::{bulk_update, ROWS_PER_UPDATE};
+use crate::query::{bulk_update, keep_earliest, ROWS_PER_UPDATE};
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One delivery to an Osmosis webhook URL.
@@ -338,11 +338,11 @@ for_each_backend! {
             fingerprints: &[String],
             since_ms: i64,
         ) -> Result<Vec<(String, String)>, StoreError> {
-            let mut found: Vec<(String, String)> = Vec::new();
+            let mut found = std::collections::HashMap::new();
             let mut conn = self.reader().await?;
             for chunk in fingerprints.chunks(500) {
                 let mut q = QueryBuilder::<DB>::new(
-                    "SELECT fingerprint, id FROM app_events WHERE workspace_id = ",
+                    "SELECT fingerprint, seq, id FROM app_events WHERE workspace_id = ",
                 );
                 q.push_bind(workspace_id);
                 q.push(" AND created_ms >= ").push_bind(since_ms);
@@ -351,15 +351,17 @@ for_each_backend! {
                 for f in chunk {
                     list.push_bind(f);
                 }
-                q.push(") ORDER BY seq");
+                q.push(")");
                 for row in q.build().fetch_all(&mut *conn).await? {
-                    let fingerprint: String = row.try_get("fingerprint")?;
-                    if !found.iter().any(|(f, _)| *f == fingerprint) {
-                        found.push((fingerprint, row.try_get("id")?));
-                    }
+                    keep_earliest(
+                        &mut found,
+                        row.try_get("fingerprint")?,
+                        row.try_get("seq")?,
+                        row.try_get("id")?,
+                    );
                 }
             }
-            Ok(found)
+            Ok(found.into_iter().map(|(k, (_, id))| (k, id)).collect())
         }
 
         async fn finish_app_events(

@@ -19,7 +19,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::query::{bulk_update, ROWS_PER_UPDATE};
+use crate::query::{bulk_update, keep_earliest, ROWS_PER_UPDATE};
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One external event subscription.
@@ -52,6 +52,15 @@ pub struct ExternalEventSubscriptionRow {
     /// [`ExternalEventStore::settle_external_deliveries`]).
     pub webhook_state: Option<Value>,
     pub next_refresh_ms: Option<i64>,
+}
+
+/// A subscription with log records left `created` (see
+/// [`ExternalEventStore::stranded_external_event_subscriptions`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrandedSubscription {
+    pub seq: i64,
+    pub workspace_id: String,
+    pub subscription_id: String,
 }
 
 /// The app-wide URL of one global webhook of one connector in one workspace
@@ -301,6 +310,21 @@ pub trait ExternalEventStore: Send + Sync + 'static {
         subscription_id: &str,
         limit: i64,
     ) -> Result<Vec<ExternalEventLogRow>, StoreError>;
+
+    /// Up to `limit` subscriptions (of `workspace_id`, or of every workspace),
+    /// by `seq` after `after_seq`, with a log record still `created` from before
+    /// `created_before_ms` that no pull will launch: the subscription is not
+    /// polled (no next pull due) and not unsubscribed (which keeps its records
+    /// for when it is subscribed again), or it is archived (its records are to be
+    /// abandoned). Reads the created records alone (migration
+    /// `0016_external_events_created.sql`).
+    async fn stranded_external_event_subscriptions(
+        &self,
+        workspace_id: Option<&str>,
+        created_before_ms: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StrandedSubscription>, StoreError>;
 
     /// Settles every log record of `subscription_id` still `created` as `error`
     /// with `error` and no runs; answers how many.
@@ -725,6 +749,40 @@ for_each_backend! {
             rows.iter().map(decode_event).collect()
         }
 
+        async fn stranded_external_event_subscriptions(
+            &self,
+            workspace_id: Option<&str>,
+            created_before_ms: i64,
+            after_seq: i64,
+            limit: i64,
+        ) -> Result<Vec<StrandedSubscription>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "SELECT s.seq, s.workspace_id, s.id FROM external_event_subscriptions s \
+                 WHERE s.seq > ",
+            );
+            q.push_bind(after_seq);
+            if let Some(ws) = workspace_id {
+                q.push(" AND s.workspace_id = ").push_bind(ws);
+            }
+            q.push(
+                " AND (s.archived_ms IS NOT NULL OR (s.status <> 'unsubscribed' \
+                 AND s.next_pull_ms IS NULL)) AND s.id IN (SELECT r.subscription_id \
+                 FROM external_event_log_records r WHERE r.status = 'created' AND r.created_ms < ",
+            );
+            q.push_bind(created_before_ms);
+            q.push(") ORDER BY s.seq LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StrandedSubscription {
+                        seq: row.try_get("seq")?,
+                        workspace_id: row.try_get("workspace_id")?,
+                        subscription_id: row.try_get("id")?,
+                    })
+                })
+                .collect()
+        }
+
         async fn abandon_created_external_events(
             &self,
             workspace_id: &str,
@@ -885,11 +943,11 @@ for_each_backend! {
             keys: &[String],
             since_ms: i64,
         ) -> Result<Vec<(String, String)>, StoreError> {
-            let mut found: Vec<(String, String)> = Vec::new();
+            let mut found = std::collections::HashMap::new();
             let mut conn = self.reader().await?;
             for chunk in keys.chunks(CHUNK) {
                 let mut q = QueryBuilder::<DB>::new(
-                    "SELECT dedupe_key, id FROM external_event_log_records WHERE subscription_id = ",
+                    "SELECT dedupe_key, seq, id FROM external_event_log_records WHERE subscription_id = ",
                 );
                 q.push_bind(subscription_id);
                 q.push(" AND (dedupe_key LIKE 'id:%' OR created_ms >= ").push_bind(since_ms);
@@ -898,15 +956,17 @@ for_each_backend! {
                 for k in chunk {
                     list.push_bind(k);
                 }
-                q.push(") ORDER BY seq");
+                q.push(")");
                 for row in q.build().fetch_all(&mut *conn).await? {
-                    let key: String = row.try_get("dedupe_key")?;
-                    if !found.iter().any(|(k, _)| *k == key) {
-                        found.push((key, row.try_get("id")?));
-                    }
+                    keep_earliest(
+                        &mut found,
+                        row.try_get("dedupe_key")?,
+                        row.try_get("seq")?,
+                        row.try_get("id")?,
+                    );
                 }
             }
-            Ok(found)
+            Ok(found.into_iter().map(|(k, (_, id))| (k, id)).collect())
         }
 
         async fn purge_external_events(&self, before_ms: i64) -> Result<u64, StoreError> {

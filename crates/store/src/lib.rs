@@ -72,8 +72,8 @@ pub use events::{
 pub use external_events::{
     DeliverySettlement, ExternalEventLogQuery, ExternalEventLogRow, ExternalEventPullRow,
     ExternalEventStore, ExternalEventSubscriptionQuery, ExternalEventSubscriptionRow,
-    GlobalWebhookRow, PullFinish, PullStart, SnapshotChange, SubscriptionChange,
-    WebhookRegistration, PULL_SUBSCRIPTION_GONE,
+    GlobalWebhookRow, PullFinish, PullStart, SnapshotChange, StrandedSubscription,
+    SubscriptionChange, WebhookRegistration, PULL_SUBSCRIPTION_GONE,
 };
 pub use flow_runs::{
     Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,

@@ -159,3 +159,22 @@ where
     ));
     q
 }
+
+/// Keeps, for each key, the id of its earliest row (lowest `seq`) among `(key,
+/// seq, id)` rows. The queries that look up repeats by key (fingerprints, dedupe
+/// keys) select `seq` and leave the order to this instead of `ORDER BY seq`: with
+/// that order SQLite walked the whole table in `seq` order, reading every row,
+/// rather than seek the key's index — about 30 ms per claim at 56k stored events.
+pub(crate) fn keep_earliest(
+    found: &mut std::collections::HashMap<String, (i64, String)>,
+    key: String,
+    seq: i64,
+    id: String,
+) {
+    match found.get(&key) {
+        Some((earlier, _)) if *earlier <= seq => {}
+        _ => {
+            found.insert(key, (seq, id));
+        }
+    }
+}

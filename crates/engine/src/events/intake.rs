@@ -248,6 +248,31 @@ fn processing_job(d: &IncomingWebhook, now: i64) -> Job {
     }
 }
 
+/// Queues the processing job of `target_id` (a `target`) now, deliveries
+/// waiting or not: a connector webhook's claim first launches the events an
+/// earlier claim stored and never launched (`external::pull::launch_stranded`),
+/// and that job is what serializes them with its deliveries.
+pub(crate) async fn schedule_processing(
+    engine: &Engine,
+    workspace_id: &str,
+    target: WebhookTarget,
+    target_id: &str,
+) -> Result<(), osmosis_store::StoreError> {
+    let payload = TargetRef {
+        target_kind: target.kind().to_owned(),
+        target_id: target_id.to_owned(),
+    };
+    engine
+        .jobs
+        .schedule::<ProcessDeliveriesJob>(
+            workspace_id,
+            target_id.to_owned(),
+            &payload,
+            crate::clock::now_ms(),
+        )
+        .await
+}
+
 /// One claim of a target's job: its pending deliveries and events, a batch of
 /// each; the job comes back at once while more are waiting.
 async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), String> {

@@ -2,7 +2,9 @@
 //! (exactly one node gets each) and runs them — proactive credential refreshes and
 //! webhook deliveries — retrying failures with backoff. It also forgets expired
 //! connect-flow records (every minute) and external API logs past their retention
-//! (every hour; on several nodes each deletes, which is idempotent).
+//! (every hour; on several nodes each deletes, which is idempotent), and at
+//! start-up and every minute has the external events left `created` by a node
+//! that died launched (`Engine::sweep_stranded_external_events`).
 //!
 //! When the database cannot be reached the worker keeps running: it logs, polls
 //! less often (doubling up to [`MAX_PAUSE`]), and resumes on its own — at once
@@ -42,6 +44,8 @@ impl Engine {
         }
         let mut last_purge = 0i64;
         let mut last_log_purge = 0i64;
+        let mut last_stranded_sweep = 0i64;
+        let mut stranded_cursor = 0i64;
         let mut failures = 0i64;
         loop {
             match self.claim_and_run(&node).await {
@@ -77,6 +81,13 @@ impl Engine {
                 {
                     tracing::warn!(error = %e, "could not purge expired connect records");
                 }
+            }
+            // At start-up, then every minute: events a node stored and died
+            // before launching, of subscriptions no new delivery may come to.
+            if now - last_stranded_sweep > 60_000 {
+                last_stranded_sweep = now;
+                self.sweep_stranded_external_events(now, &mut stranded_cursor)
+                    .await;
             }
             if now - last_log_purge > 3_600_000 {
                 last_log_purge = now;

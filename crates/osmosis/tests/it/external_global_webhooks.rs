@@ -259,6 +259,80 @@ async fn one_global_url_routes_each_customers_events_to_their_own_runs() {
     s.finish().await;
 }
 
+/// An event a global webhook's claim left `created` (the node died before
+/// recording its runs) is launched by the worker's sweep with no new delivery to
+/// the app-wide URL, and starts no run twice.
+#[tokio::test]
+async fn the_sweep_launches_an_event_a_global_claim_left_created() {
+    let s = Server::start().await;
+    let base = start_app().await;
+    let (_, integration) = crate::common::mock_api::install(&s, globe_connector(&base)).await;
+    s.create(
+        "flows",
+        json!({"key": "on-deal", "integrationId": integration["id"], "nodes": {
+            "t": {"type": "connector-event-trigger", "config": {"eventKey": "deal-won"},
+                  "links": [{"key": "out"}]},
+            "out": {"type": "transform-data", "config": {"output": {"deals": {"$var": "$.input.t"}}}}
+        }}),
+    )
+    .await;
+    let (alice, conn_a) = connect(&s, &integration, "alice", "acct-a").await;
+    let (bob, conn_b) = connect(&s, &integration, "bob", "acct-b").await;
+    let flow_a = instance(&s, &conn_a, &alice, "on-deal").await;
+    let flow_b = instance(&s, &conn_b, &bob, "on-deal").await;
+    settle_jobs(&s).await;
+    let sub_a = of_type(&subscriptions(&s, &conn_a).await, "connector-event").clone();
+    let sid = sub_a["id"].as_str().unwrap().to_owned();
+    let uri = sub_a["webhookUri"].as_str().unwrap().to_owned();
+    let ws = uri.rsplit('/').nth(1).unwrap().to_owned();
+    let (status, answer) = post(
+        &s,
+        &uri,
+        json!({"events": [{"type": "deal.won", "account": "acct-a", "deal": {"id": "d1"}}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    settle_jobs(&s).await;
+    let events = log_records(&s, &sid).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let run = events[0]["launchedFlowRunIds"].clone();
+    assert_eq!(run.as_array().unwrap().len(), 1, "{events:?}");
+    s.stores
+        .external_events
+        .settle_external_events(
+            &ws,
+            &[events[0]["id"].as_str().unwrap().to_owned()],
+            "created",
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let mut cursor = 0;
+    let later = osmosis_engine::clock::now_ms() + 61_000;
+    assert_eq!(
+        s.engine
+            .sweep_stranded_external_events(later, &mut cursor)
+            .await,
+        1
+    );
+    settle_jobs(&s).await;
+    let events = log_records(&s, &sid).await;
+    assert_eq!(events[0]["status"], "success", "{events:?}");
+    assert_eq!(events[0]["launchedFlowRunIds"], run, "{events:?}");
+    let runs = finished_runs(&s, &flow_a).await;
+    assert_eq!(runs.len(), 1, "the run started once: {runs:?}");
+    assert_eq!(finished_runs(&s, &flow_b).await.len(), 0);
+    assert_eq!(
+        s.engine
+            .sweep_stranded_external_events(later, &mut cursor)
+            .await,
+        0
+    );
+    s.finish().await;
+}
+
 #[tokio::test]
 async fn a_connector_event_without_a_selector_is_an_error() {
     let s = Server::start().await;

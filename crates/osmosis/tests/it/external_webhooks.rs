@@ -629,12 +629,10 @@ async fn two_nodes_leave_exactly_one_webhook() {
     s.finish().await;
 }
 
-/// The events of a delivery stored, their run started, and never recorded (the
-/// node died in between: what is left is `created`) are launched by the
-/// subscription's next claim, before that claim's own: the run started before is
-/// found, not started again.
-#[tokio::test]
-async fn the_next_delivery_launches_events_an_earlier_claim_left_created() {
+/// A subscription's first event, launched (one run), then set back to `created`
+/// as a node that died before recording its run leaves it: the server, fixture,
+/// flow instance, subscription id and that run's id (`launchedFlowRunIds`).
+async fn one_event_left_created() -> (Server, Fixture, String, String, Value) {
     let s = Server::start().await;
     let f = fixture(&s).await;
     let flow = instance(&s, &f.conn, &f.alice, "on-created").await;
@@ -669,7 +667,16 @@ async fn the_next_delivery_launches_events_an_earlier_claim_left_created() {
         )
         .await
         .unwrap();
+    (s, f, flow, sid, run)
+}
 
+/// The events of a delivery stored, their run started, and never recorded (the
+/// node died in between: what is left is `created`) are launched by the
+/// subscription's next claim, before that claim's own: the run started before is
+/// found, not started again.
+#[tokio::test]
+async fn the_next_delivery_launches_events_an_earlier_claim_left_created() {
+    let (s, f, flow, sid, run) = one_event_left_created().await;
     let second = json!({"eventId": "evt-2", "tickets": [ticket("8", "Paper jam")]});
     assert_eq!(f.hooks.deliver(&second, Some(SECRET)).await[0].0, 200);
     settle_jobs(&s).await;
@@ -684,5 +691,50 @@ async fn the_next_delivery_launches_events_an_earlier_claim_left_created() {
     assert_eq!(runs.len(), 2, "one run per event: {runs:?}");
     assert_eq!(json!([runs[0]["id"]]), run);
     assert_eq!(events[1]["launchedFlowRunIds"], json!([runs[1]["id"]]));
+    s.finish().await;
+}
+
+/// Events a claim left `created` (the node died before recording their runs) of
+/// a subscription the app sends nothing more to are launched by the worker's
+/// sweep — once it is sure no claim is still launching them — with no delivery,
+/// and start no run twice.
+#[tokio::test]
+async fn the_sweep_launches_events_a_claim_left_created_without_a_new_delivery() {
+    let (s, _f, flow, sid, run) = one_event_left_created().await;
+    // Just stored: a claim may still be launching it.
+    let now = osmosis_engine::clock::now_ms();
+    let mut cursor = 0;
+    assert_eq!(
+        s.engine
+            .sweep_stranded_external_events(now, &mut cursor)
+            .await,
+        0
+    );
+    settle_jobs(&s).await;
+    assert_eq!(log_records(&s, &sid).await[0]["status"], "created");
+
+    // A minute on, it is stranded: launched with no delivery.
+    let later = now + 61_000;
+    assert_eq!(
+        s.engine
+            .sweep_stranded_external_events(later, &mut cursor)
+            .await,
+        1
+    );
+    settle_jobs(&s).await;
+    let events = log_records(&s, &sid).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["status"], "success", "{events:?}");
+    assert_eq!(events[0]["launchedFlowRunIds"], run, "{events:?}");
+    let runs = finished_runs(&s, &flow).await;
+    assert_eq!(runs.len(), 1, "the run started once: {runs:?}");
+    assert_eq!(json!([runs[0]["id"]]), run);
+    assert_eq!(
+        s.engine
+            .sweep_stranded_external_events(later, &mut cursor)
+            .await,
+        0,
+        "nothing is left to launch"
+    );
     s.finish().await;
 }

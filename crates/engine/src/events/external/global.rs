@@ -186,12 +186,69 @@ pub(crate) async fn process(
         .await
         .map_err(|e| e.to_string())?;
     if deliveries.is_empty() {
+        relaunch_stranded(engine, workspace_id, target_id)
+            .await
+            .map_err(|e| e.message)?;
         return Ok(false);
     }
     process_batch(engine, workspace_id, target_id, &deliveries)
         .await
         .map_err(|e| e.message)?;
     Ok(deliveries.len() as i64 == PROCESS_BATCH)
+}
+
+/// A claim without deliveries (queued by the sweep, [`super::sweep_stranded`],
+/// or left after a full batch): the events earlier claims of this global
+/// webhook stored for its subscriptions (subscribed, live, routed here) and
+/// never launched are launched, under this job as a claim's are. Any `created`
+/// record of those subscriptions is stranded (only this job stores and launches
+/// them), so none is too recent.
+async fn relaunch_stranded(engine: &Engine, workspace_id: &str, id: &str) -> Result<(), ApiError> {
+    let store = &engine.stores.external_events;
+    let mut admin = None;
+    let mut after = 0;
+    loop {
+        let page = store
+            .stranded_external_event_subscriptions(
+                Some(workspace_id),
+                i64::MAX,
+                after,
+                super::STRANDED_SWEEP,
+            )
+            .await
+            .map_err(store_error)?;
+        for s in &page {
+            let Some(row) = store
+                .external_event_subscription(workspace_id, &s.subscription_id)
+                .await
+                .map_err(store_error)?
+            else {
+                continue;
+            };
+            if row.archived_ms.is_some()
+                || row.status != "subscribed"
+                || !is_global(&row)
+                || row.details["globalWebhookId"] != id
+            {
+                continue;
+            }
+            let Some(conn) =
+                super::subscriptions::live_connection(engine, workspace_id, &row.connection_id)
+                    .await?
+            else {
+                continue;
+            };
+            let admin = match &admin {
+                Some(a) => a,
+                None => admin.insert(Caller::admin(engine.workspace_by_id(workspace_id).await?)),
+            };
+            super::pull::launch_stranded(engine, admin, &row, &conn).await?;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == super::STRANDED_SWEEP => after = last.seq,
+            _ => return Ok(()),
+        }
+    }
 }
 
 async fn process_batch(

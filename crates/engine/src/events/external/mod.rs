@@ -77,7 +77,9 @@
 //! whose id exists is found, not started again (`Flows::start_once`): events a
 //! node stored and died before recording (still `created`) are launched by the
 //! subscription's next pull or delivery claim before its new ones
-//! ([`pull::launch_stranded`]), and end with the runs started before the crash
+//! ([`pull::launch_stranded`]) — and, for a webhook or global-webhook
+//! subscription the app may send nothing more to, by the claim the worker's
+//! sweep queues once they are a minute old ([`sweep_stranded`]) — and end with the runs started before the crash
 //! plus those it never got to — one run per group and instance, never two. Those
 //! of a subscription archived meanwhile are settled `error` and never run
 //! ([`pull::abandon_stranded`]).
@@ -125,6 +127,19 @@ use subscriptions::Reset;
 /// How long after a sync its convergence job runs (see the module doc).
 const RESYNC_AFTER_MS: i64 = 5_000;
 
+/// Subscriptions with stranded events one sweep ([`sweep_stranded`]) looks at, at
+/// most; the next sweep goes on after the last.
+const STRANDED_SWEEP: i64 = 100;
+
+/// How old a `created` log record must be before the sweep takes it for
+/// stranded: a claim stores its events and launches them at once, so one older
+/// than a minute was left by a node that died (or whose database failed). The
+/// grace only spares queuing a job for nothing while a claim is launching: the
+/// launch goes through the job that claims the subscription's deliveries, one at
+/// a time, and runs are started once (`Flows::start_once`), so a sweep racing a
+/// claim (a slow launch, two nodes sweeping) starts no run twice.
+const STRANDED_GRACE_MS: i64 = 60_000;
+
 /// The answer for a subscription that does not exist or the caller may not see.
 pub(crate) fn missing(id: &str) -> ApiError {
     ApiError::not_found(format!("No external event subscription matches `{id}`"))
@@ -160,10 +175,105 @@ impl Engine {
         }
     }
 
+    /// Launches the events of webhook and global-webhook subscriptions left
+    /// `created` (stored, their runs never started or never recorded: a node
+    /// died in between) without waiting for the external app's next delivery
+    /// ([`sweep_stranded`]). As at `now_ms`; `cursor` is where the previous sweep
+    /// stopped (`0`: from the start) and becomes where this one did. The worker
+    /// runs it at start-up and every minute. Answers how many subscriptions it
+    /// queued or settled.
+    pub async fn sweep_stranded_external_events(&self, now_ms: i64, cursor: &mut i64) -> usize {
+        match sweep_stranded(self, now_ms, cursor).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "could not look for stranded external events");
+                0
+            }
+        }
+    }
+
     /// External event subscriptions, their logs and pulls (the API's side).
     pub fn external_events(&self) -> ExternalEvents<'_> {
         ExternalEvents { engine: self }
     }
+}
+
+/// One sweep for stranded events (module doc, **Runs**): up to
+/// [`STRANDED_SWEEP`] subscriptions after `cursor` with a `created` log record
+/// older than [`STRANDED_GRACE_MS`] that no pull will launch. A webhook
+/// subscription has the processing job of its deliveries queued, a
+/// global-webhook one that of its global webhook: a claim of that job launches
+/// the subscription's stranded events first, deliveries waiting or not
+/// ([`pull::launch_stranded`]), so the sweep launches nothing itself and never
+/// alongside a claim. An archived subscription's are abandoned
+/// ([`pull::abandon_stranded`]). A polled subscription's wait for its next pull
+/// (which launches them first); an unsubscribed one keeps them until subscribed
+/// again. `cursor` moves past the subscriptions seen, back to `0` once the last
+/// was, so subscriptions that stay stranded (a database failing) do not keep the
+/// others out.
+async fn sweep_stranded(engine: &Engine, now_ms: i64, cursor: &mut i64) -> Result<usize, ApiError> {
+    let store = &engine.stores.external_events;
+    let page = store
+        .stranded_external_event_subscriptions(
+            None,
+            now_ms - STRANDED_GRACE_MS,
+            *cursor,
+            STRANDED_SWEEP,
+        )
+        .await
+        .map_err(store_error)?;
+    *cursor = match page.last() {
+        Some(last) if page.len() as i64 == STRANDED_SWEEP => last.seq,
+        _ => 0,
+    };
+    let mut done = 0;
+    for s in &page {
+        let Some(row) = store
+            .external_event_subscription(&s.workspace_id, &s.subscription_id)
+            .await
+            .map_err(store_error)?
+        else {
+            continue;
+        };
+        let queued = if row.archived_ms.is_some() {
+            pull::abandon_stranded(engine, &row.workspace_id, &row.id)
+                .await
+                .map_err(|e| e.message)
+        } else if webhooks::is_webhook(&row) {
+            crate::events::intake::schedule_processing(
+                engine,
+                &row.workspace_id,
+                crate::events::intake::WebhookTarget::ExternalEventSubscription,
+                &row.id,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        } else if let Some(gw) = row.details["globalWebhookId"]
+            .as_str()
+            .filter(|_| global::is_global(&row))
+        {
+            crate::events::intake::schedule_processing(
+                engine,
+                &row.workspace_id,
+                crate::events::intake::WebhookTarget::GlobalWebhook,
+                gw,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        } else {
+            continue;
+        };
+        match queued {
+            Ok(()) => {
+                done += 1;
+                tracing::info!(workspace_id = %row.workspace_id, subscription = %row.id, "external events left created are launched without waiting for a delivery");
+            }
+            Err(e) => {
+                tracing::warn!(workspace_id = %row.workspace_id, subscription = %row.id, error = %e, "could not queue the launch of stranded external events")
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// What a job about one subscription (its pulls, its webhook) carries.

@@ -567,7 +567,8 @@ pub(crate) async fn launch(
 /// died (or its database failed) before it settled them — oldest first, at most
 /// [`STRANDED_BATCH`] of them (the rest the next time). Called whenever the
 /// subscription's work runs, before it stores new events: by each pull, and by
-/// each claim of its webhook's or global webhook's deliveries.
+/// each claim of its webhook's or global webhook's deliveries (also a claim with
+/// none, which the worker's sweep queues: `super::sweep_stranded`).
 ///
 /// Runs a launch made before the crash are found, not started again, when the
 /// groups are that launch's: the records one launch was given share their

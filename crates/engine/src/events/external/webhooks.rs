@@ -375,12 +375,33 @@ pub(crate) async fn process(
         .await
         .map_err(|e| e.to_string())?;
     if deliveries.is_empty() {
+        relaunch_stranded(engine, workspace_id, target_id)
+            .await
+            .map_err(|e| e.message)?;
         return Ok(false);
     }
     process_subscription(engine, workspace_id, target_id, &deliveries)
         .await
         .map_err(|e| e.message)?;
     Ok(deliveries.len() as i64 == PROCESS_BATCH)
+}
+
+/// A claim without deliveries (queued by the sweep, [`super::sweep_stranded`],
+/// or left after a full batch): the events earlier claims stored and never
+/// launched are launched as a claim's would be, under this job, which runs one
+/// at a time per subscription; those of a subscription archived or gone are
+/// abandoned.
+async fn relaunch_stranded(engine: &Engine, workspace_id: &str, id: &str) -> Result<(), ApiError> {
+    let created = engine
+        .stores
+        .external_events
+        .created_external_events(workspace_id, id, 1)
+        .await
+        .map_err(crate::errors::store_error)?;
+    if created.is_empty() {
+        return Ok(());
+    }
+    process_subscription(engine, workspace_id, id, &[]).await
 }
 
 /// How `d` ended: its request kept without what was sealed for processing, with
@@ -493,6 +514,9 @@ async fn process_subscription(
         if abandoned {
             super::pull::abandon_stranded(engine, workspace_id, id).await?;
         }
+        if deliveries.is_empty() {
+            return Ok(());
+        }
         let problem = problem.unwrap_or_default().to_owned();
         let settlements: Vec<_> = deliveries
             .iter()
@@ -507,6 +531,9 @@ async fn process_subscription(
     // the two) go first: one job at a time handles this subscription's
     // deliveries, so none of them is another claim's launch in progress.
     super::pull::launch_stranded(engine, &admin, &row, &conn).await?;
+    if deliveries.is_empty() {
+        return Ok(());
+    }
     let mut registration = row.webhook_state.clone();
     let mut new_state = false;
     let mut collected = Collected::new(&row);
