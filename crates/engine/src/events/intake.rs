@@ -293,14 +293,7 @@ async fn process(engine: &Engine, job: &Job, target: TargetRef) -> Result<(), St
         super::app_events::process(engine, &job.workspace_id, kind, &target.target_id, el).await?
     };
     if more {
-        engine
-            .jobs
-            .schedule::<ProcessDeliveriesJob>(
-                &job.workspace_id,
-                job.dedupe_key.clone(),
-                &target,
-                crate::clock::now_ms(),
-            )
+        schedule_processing(engine, &job.workspace_id, kind, &target.target_id)
             .await
             .map_err(|e| e.to_string())?;
     }
