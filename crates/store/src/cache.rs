@@ -376,4 +376,12 @@ impl ElementStore for CachedElementStore {
         self.keep(key, generation, Found::List(Arc::new(found.clone())));
         Ok(found)
     }
+
+    async fn archived_among(
+        &self,
+        workspace_id: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Element>, StoreError> {
+        self.inner.archived_among(workspace_id, ids).await
+    }
 }

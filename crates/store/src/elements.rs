@@ -35,6 +35,16 @@ pub trait ElementStore: Send + Sync + 'static {
 
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
+
+    /// Those of `ids` in the workspace that are archived, as the database holds
+    /// them now: never answered from a cache, since it is the check that must see
+    /// another node's archive the moment it committed (a cache hears of it a
+    /// moment later).
+    async fn archived_among(
+        &self,
+        workspace_id: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Element>, StoreError>;
 }
 
 const COLUMNS: &str = "seq, id, workspace_id, element_type, key, uuid, name, integration_id, \
@@ -204,6 +214,28 @@ for_each_backend! {
                 .build()
                 .fetch_all(&mut *self.reader().await?)
                 .await?;
+            rows.iter().map(decode).collect()
+        }
+
+        async fn archived_among(
+            &self,
+            workspace_id: &str,
+            ids: &[&str],
+        ) -> Result<Vec<Element>, StoreError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "SELECT {COLUMNS} FROM elements WHERE workspace_id = "
+            ));
+            q.push_bind(workspace_id);
+            q.push(" AND archived_at IS NOT NULL AND id IN (");
+            let mut listed = q.separated(", ");
+            for id in ids {
+                listed.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
             rows.iter().map(decode).collect()
         }
     }

@@ -200,8 +200,9 @@ impl Calls<'_> {
 
     /// Whether the connection, its customer, its integration and the
     /// integration's connector are all live. Checked on every call against the
-    /// rows as stored now — never through a cached runner — so archiving any of
-    /// them stops outbound calls at once, on every node.
+    /// rows as stored now — never through a cached runner, and on a shared
+    /// database never through the element cache alone — so archiving any of them
+    /// stops outbound calls at once, on every node.
     pub(crate) async fn ensure_live(&self, conn: &Element) -> Result<(), ApiError> {
         if conn.is_archived() {
             return Err(ApiError::not_found(format!(
@@ -222,10 +223,33 @@ impl Calls<'_> {
         };
         let (customer, parents) =
             futures::join!(customer, self.live_integration_and_connector(conn));
-        if let Some(customer) = customer?.filter(Element::is_archived) {
-            return Err(out_of_service(&customer));
+        let customer = customer?;
+        if let Some(customer) = customer.as_ref().filter(|c| c.is_archived()) {
+            return Err(out_of_service(customer));
         }
-        parents.map(|_| ())
+        let (integration, connector) = parents?;
+        if !self.database.is_shared() {
+            return Ok(());
+        }
+        // The reads above may come from this node's element cache, which hears of
+        // another node's archive a moment after it committed: one uncached read of
+        // the whole path closes that window.
+        let mut path = vec![
+            conn.id.as_str(),
+            integration.id.as_str(),
+            connector.id.as_str(),
+        ];
+        path.extend(customer.as_ref().map(|c| c.id.as_str()));
+        let archived = self
+            .elements
+            .store
+            .archived_among(&conn.workspace_id, &path)
+            .await
+            .map_err(store_error)?;
+        match archived.first() {
+            Some(archived) => Err(out_of_service(archived)),
+            None => Ok(()),
+        }
     }
 
     /// A runner for a stored connection, with its credentials unsealed.

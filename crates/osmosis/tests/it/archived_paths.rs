@@ -251,3 +251,34 @@ async fn another_node_stops_calling_at_once() {
     other.finish().await;
     f.s.finish().await;
 }
+
+/// The other node's element cache hears of an archive a moment after it
+/// committed; a call in that moment must not go out. Archived here in the
+/// database with no notice at all — a notice that never arrives — so every read
+/// the other node caches stays stale: only the uncached check of the path stops
+/// the calls, for each element on it.
+#[tokio::test]
+async fn a_late_cache_notice_opens_no_window() {
+    if backend() != "postgres" {
+        return;
+    }
+    let f = fixture().await;
+    let (s, a, c) = (&f.s, &f.alice, &f.conn);
+    let other = s.another_node().await;
+    let db = sqlx_pg_pool(&s.database_url).await;
+    for id in [&f.integration, &f.connector, &f.alice_id, &f.conn] {
+        assert_in_service(&other, &f.mock, a, c).await;
+        db.execute_sql(&format!(
+            "UPDATE elements SET archived_at = '2026-01-01T00:00:00.000Z' WHERE id = '{id}'"
+        ))
+        .await;
+        assert_out_of_service(&other, &f.mock, a, c).await;
+        db.execute_sql(&format!(
+            "UPDATE elements SET archived_at = NULL WHERE id = '{id}'"
+        ))
+        .await;
+    }
+    assert_in_service(&other, &f.mock, a, c).await;
+    other.finish().await;
+    f.s.finish().await;
+}
