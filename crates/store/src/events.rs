@@ -100,11 +100,12 @@ pub struct EventLogQuery {
 
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores deliveries and (re)schedules the jobs that process them, in one
-    /// transaction.
+    /// Stores deliveries, the app events of those settled as they arrived, and
+    /// (re)schedules the jobs that process what is left, in one transaction.
     async fn store_deliveries(
         &self,
         deliveries: &[IncomingWebhook],
+        events: &[AppEventRow],
         jobs: &[Job],
         now_ms: i64,
     ) -> Result<(), StoreError>;
@@ -192,11 +193,46 @@ fn ids_of(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
 }
 
 for_each_backend! {
+    /// Inserts app events; one already stored (a retried settlement) is kept as
+    /// it is.
+    async fn insert_app_events<'a>(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        events: impl Iterator<Item = &'a AppEventRow>,
+    ) -> Result<(), StoreError> {
+        let events: Vec<&AppEventRow> = events.collect();
+        for chunk in events.chunks(500) {
+            let mut q = QueryBuilder::<DB>::new(
+                "INSERT INTO app_events (id, workspace_id, target_id, customer_id, \
+                 app_event_type_id, app_event_subscription_id, incoming_webhook_id, \
+                 fingerprint, status, error, event, launched_flow_run_ids, created_ms) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(&e.id)
+                    .push_bind(&e.workspace_id)
+                    .push_bind(&e.target_id)
+                    .push_bind(&e.customer_id)
+                    .push_bind(&e.app_event_type_id)
+                    .push_bind(&e.app_event_subscription_id)
+                    .push_bind(&e.incoming_webhook_id)
+                    .push_bind(&e.fingerprint)
+                    .push_bind(&e.status)
+                    .push_bind(&e.error)
+                    .push_bind(e.event.to_string())
+                    .push_bind(ids_text(&e.launched_flow_run_ids))
+                    .push_bind(e.created_ms);
+            });
+            q.push(" ON CONFLICT (id) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
+
     #[async_trait]
     impl EventStore for SqlStore<DB> {
         async fn store_deliveries(
             &self,
             deliveries: &[IncomingWebhook],
+            events: &[AppEventRow],
             jobs: &[Job],
             now_ms: i64,
         ) -> Result<(), StoreError> {
@@ -204,6 +240,7 @@ for_each_backend! {
                 return Ok(());
             }
             write_transaction!(self, |tx| {
+                insert_app_events(&mut tx, events.iter()).await?;
                 for chunk in deliveries.chunks(500) {
                     let mut q = QueryBuilder::<DB>::new(
                         "INSERT INTO incoming_webhooks (id, workspace_id, target_kind, target_id, \
@@ -273,32 +310,7 @@ for_each_backend! {
                 return Ok(());
             }
             write_transaction!(self, |tx| {
-                let events: Vec<&AppEventRow> =
-                    settlements.iter().flat_map(|s| s.events.iter()).collect();
-                for chunk in events.chunks(500) {
-                    let mut q = QueryBuilder::<DB>::new(
-                        "INSERT INTO app_events (id, workspace_id, target_id, customer_id, \
-                         app_event_type_id, app_event_subscription_id, incoming_webhook_id, \
-                         fingerprint, status, error, event, launched_flow_run_ids, created_ms) ",
-                    );
-                    q.push_values(chunk, |mut row, e| {
-                        row.push_bind(&e.id)
-                            .push_bind(&e.workspace_id)
-                            .push_bind(&e.target_id)
-                            .push_bind(&e.customer_id)
-                            .push_bind(&e.app_event_type_id)
-                            .push_bind(&e.app_event_subscription_id)
-                            .push_bind(&e.incoming_webhook_id)
-                            .push_bind(&e.fingerprint)
-                            .push_bind(&e.status)
-                            .push_bind(&e.error)
-                            .push_bind(e.event.to_string())
-                            .push_bind(ids_text(&e.launched_flow_run_ids))
-                            .push_bind(e.created_ms);
-                    });
-                    q.push(" ON CONFLICT (id) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
+                insert_app_events(&mut tx, settlements.iter().flat_map(|s| s.events.iter())).await?;
                 for chunk in settlements.chunks(ROWS_PER_UPDATE) {
                     let columns = ["status", "error", "event_ids", "processed_ms"];
                     bulk_update::<DB, _>("incoming_webhooks", &["id"], &columns, chunk, |mut row, s| {

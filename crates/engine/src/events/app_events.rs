@@ -3,8 +3,9 @@
 //! `webhookUri`, logged (`GET /app-events`) and fired into the `app-event-trigger`
 //! nodes of that customer's enabled flow instances.
 //!
-//! **Processing** (the job of the URL's target, see [`super::intake`]): each stored
-//! delivery becomes its events — a JSON array body is a batch, one event per item;
+//! **Processing**: each delivery becomes its events — on a database this node
+//! owns, in the group commit that stores it ([`super::intake`]); on a shared one,
+//! in the job of the URL's target. A JSON array body is a batch, one event per item;
 //! any other JSON body is one event; a delivery without a body (a `GET`) is one
 //! event of its query parameters. Whose event it is: the subscription's customer;
 //! on a global webhook, the customer of the Bearer token the delivery carried, else
@@ -19,7 +20,9 @@
 //! app that sends the very same payload twice within the window on purpose gets
 //! one event.
 //!
-//! **Dispatch**: an event starts one run per matching trigger — an `app-event-trigger`
+//! **Dispatch** (the job of the URL's target): an event whose customer has no flow
+//! instance with a trigger of its type is stored handled at once
+//! ([`TriggerMemo::may_trigger`]). Any other starts one run per matching trigger — an `app-event-trigger`
 //! whose `config.appEventKey` (or `appEventTypeId`) names the event's type, in a
 //! flow instance of the event's customer that is enabled, live and on a live
 //! connection at dispatch time, whose `config.filter` (over `{payload}`) holds. The
@@ -29,10 +32,12 @@
 //! launched (`launchedFlowRunIds`).
 
 use osmosis_model::{ApiError, Element, ElementType};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use osmosis_store::{
-    AppEventOutcome, AppEventRow, ElementQuery, IncomingWebhook, RefFilter, Settlement,
+    AppEventOutcome, AppEventRow, ElementQuery, EventStore, IncomingWebhook, RefFilter, Settlement,
+    StoreError,
 };
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -60,28 +65,18 @@ pub(crate) async fn process(
         .await
         .map_err(|e| e.to_string())?;
     if !deliveries.is_empty() {
-        let source = Source::of(engine, kind, target).await?;
-        let mut parsed = Vec::with_capacity(deliveries.len());
+        let source = Arc::new(Source::of(engine, kind, target).await?);
+        let mut triggers = TriggerMemo::default();
+        let mut arrivals = Vec::with_capacity(deliveries.len());
         for d in &deliveries {
-            parsed.push(parse(engine, &source, d).await?);
+            arrivals.push(Arrival {
+                parsed: parse(engine, &source, d, &mut triggers).await?,
+                source: Arc::clone(&source),
+            });
         }
-        // Repeats of events stored within the window, looked up for the batch at once.
-        let fingerprints: Vec<String> = parsed
-            .iter()
-            .flat_map(|p| p.candidates.iter().map(|c| c.fingerprint.clone()))
-            .collect();
-        let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
-        let mut known: HashMap<String, String> = store
-            .app_events_with_fingerprints(workspace_id, &fingerprints, since)
+        let settlements = settle_all(&**store, deliveries.iter().zip(arrivals))
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect();
-        let settlements: Vec<Settlement> = deliveries
-            .iter()
-            .zip(parsed)
-            .map(|(d, p)| settle(&source, d, p, &mut known))
-            .collect();
+            .map_err(|e| e.to_string())?;
         store
             .settle_deliveries(&settlements, crate::clock::now_ms())
             .await
@@ -102,6 +97,64 @@ pub(crate) async fn process(
             .map_err(|e| e.to_string())?;
     }
     Ok(deliveries.len() as i64 == PROCESS_BATCH || events.len() as i64 == PROCESS_BATCH)
+}
+
+/// A delivery's events worked out (whose each is, whether it may trigger
+/// anything) but not yet settled: settling needs the events stored so far, to
+/// tell repeats, so it happens where writes are serialized — the intake's group
+/// commit ([`super::intake`]) or the target's job.
+pub(crate) struct Arrival {
+    source: Arc<Source>,
+    parsed: Parsed,
+}
+
+/// Works out a delivery to an app event webhook as it arrives (see [`Arrival`]).
+pub(crate) async fn arrival(
+    engine: &Engine,
+    kind: WebhookTarget,
+    target: Element,
+    d: &IncomingWebhook,
+) -> Result<Arrival, String> {
+    let source = Source::of(engine, kind, Some(target)).await?;
+    let parsed = parse(engine, &source, d, &mut TriggerMemo::default()).await?;
+    Ok(Arrival {
+        source: Arc::new(source),
+        parsed,
+    })
+}
+
+/// Settles deliveries with their arrivals: each event stored within the
+/// [`DEDUPE_WINDOW_MS`] (or earlier in the batch) with the same fingerprint makes
+/// a repeat; the others are new events.
+pub(crate) async fn settle_all<'a>(
+    store: &dyn EventStore,
+    batch: impl Iterator<Item = (&'a IncomingWebhook, Arrival)>,
+) -> Result<Vec<Settlement>, StoreError> {
+    let batch: Vec<(&IncomingWebhook, Arrival)> = batch.collect();
+    // Repeats of events stored within the window, looked up at once per workspace.
+    let mut fingerprints: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (d, a) in &batch {
+        fingerprints
+            .entry(d.workspace_id.as_str())
+            .or_default()
+            .extend(a.parsed.candidates.iter().map(|c| c.fingerprint.clone()));
+    }
+    let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
+    let mut known = HashMap::new();
+    for (workspace_id, fingerprints) in fingerprints {
+        if fingerprints.is_empty() {
+            continue;
+        }
+        known.extend(
+            store
+                .app_events_with_fingerprints(workspace_id, &fingerprints, since)
+                .await?,
+        );
+    }
+    Ok(batch
+        .into_iter()
+        .map(|(d, a)| settle(&a.source, d, a.parsed, &mut known))
+        .collect())
 }
 
 /// Where a target's deliveries come from: the event type, and the subscription
@@ -172,6 +225,9 @@ struct Candidate {
     customer_id: String,
     fingerprint: String,
     event: Value,
+    /// Whether a flow instance of the customer has a trigger of the type
+    /// ([`may_trigger`]); an event no trigger can fire is stored as handled.
+    dispatch: bool,
 }
 
 /// A delivery's events, and why some could not be attributed.
@@ -180,8 +236,14 @@ struct Parsed {
     problems: Vec<String>,
 }
 
-/// The events of a delivery (see the module doc) and whose each is.
-async fn parse(engine: &Engine, source: &Source, d: &IncomingWebhook) -> Result<Parsed, String> {
+/// The events of a delivery (see the module doc), whose each is, and whether
+/// each may trigger a run (`triggers` remembers it per customer).
+async fn parse(
+    engine: &Engine,
+    source: &Source,
+    d: &IncomingWebhook,
+    triggers: &mut TriggerMemo,
+) -> Result<Parsed, String> {
     let mut parsed = Parsed {
         candidates: Vec::new(),
         problems: Vec::new(),
@@ -199,6 +261,9 @@ async fn parse(engine: &Engine, source: &Source, d: &IncomingWebhook) -> Result<
             Ok(customer_id) => parsed.candidates.push(Candidate {
                 index,
                 fingerprint: fingerprint(&event_type.id, &customer_id, &event),
+                dispatch: triggers
+                    .may_trigger(engine, event_type, &customer_id)
+                    .await?,
                 customer_id,
                 event,
             }),
@@ -247,7 +312,7 @@ fn settle(
             app_event_subscription_id: source.subscription.as_ref().map(|s| s.id.clone()),
             incoming_webhook_id: d.id.clone(),
             fingerprint: c.fingerprint,
-            status: "created".into(),
+            status: if c.dispatch { "created" } else { "success" }.into(),
             error: None,
             event: c.event,
             launched_flow_run_ids: Vec::new(),
@@ -441,6 +506,49 @@ impl<'e> Dispatcher<'e> {
             launched_flow_run_ids: launched,
         });
         Ok(())
+    }
+}
+
+/// Whether a customer's flow instances have a trigger of an event type, per
+/// customer, for one batch.
+#[derive(Default)]
+struct TriggerMemo(HashMap<String, bool>);
+
+impl TriggerMemo {
+    /// Whether any live flow instance of `customer_id`, enabled or not, has an
+    /// `app-event-trigger` of `event_type` among its nodes. Only then is the
+    /// event dispatched (by its target's job, which checks each instance is
+    /// enabled and each trigger's filter); otherwise it is stored handled,
+    /// launching nothing, with no job. Decided here where the docs are silent: a
+    /// trigger added after the event was stored does not receive it, as one
+    /// added after its dispatch would not.
+    async fn may_trigger(
+        &mut self,
+        engine: &Engine,
+        event_type: &Element,
+        customer_id: &str,
+    ) -> Result<bool, String> {
+        if let Some(known) = self.0.get(customer_id) {
+            return Ok(*known);
+        }
+        let mut found = false;
+        for instance in customer_instances(engine, &event_type.workspace_id, customer_id)
+            .await
+            .map_err(|e| e.message)?
+        {
+            let effective = engine
+                .elements()
+                .effective(&instance)
+                .await
+                .map_err(|e| e.message)?;
+            let nodes = effective.doc.get("nodes").and_then(Value::as_object);
+            if nodes.is_some_and(|n| n.values().any(|node| is_trigger_for(node, event_type))) {
+                found = true;
+                break;
+            }
+        }
+        self.0.insert(customer_id.to_owned(), found);
+        Ok(found)
     }
 }
 

@@ -6,6 +6,12 @@
 //! instead of growing memory. The job of a target (an app event type or
 //! subscription) processes its deliveries in arrival order, a batch per claim.
 //!
+//! A delivery to an app event webhook on a database this node owns is settled
+//! in that same commit, with its events ([`settle_arrivals`]); the job is left
+//! only the events a trigger may fire. One transaction per group of deliveries,
+//! where the job took four more (claim, settle, dispatch, done) — the single
+//! SQLite writer's commits are what bounded the intake.
+//!
 //! What a URL names is found by its webhook key, unguessable and unique to the
 //! element (or external event subscription, or connector global webhook:
 //! `/webhooks/global/<workspace>/<key>`, `external::global`); a key
@@ -21,7 +27,7 @@ use std::sync::Arc;
 use osmosis_connectors::redact::looks_secret;
 use osmosis_model::error::keys;
 use osmosis_model::{ids, ApiError, Element, ElementType};
-use osmosis_store::{ElementQuery, EventStore, IncomingWebhook, Job};
+use osmosis_store::{AppEventRow, ElementQuery, EventStore, IncomingWebhook, Job};
 use serde_json::{json, Map, Value};
 
 use crate::errors::store_error;
@@ -30,7 +36,14 @@ use crate::jobs::{JobKind, RetryPolicy};
 use crate::{Caller, Engine};
 
 /// Deliveries stored in group commits.
-pub(crate) type IntakeWriter = GroupCommit<IncomingWebhook, ()>;
+pub(crate) type IntakeWriter = GroupCommit<Intake, ()>;
+
+/// A delivery for the group commit, with its events when they were worked out as
+/// it arrived.
+pub(crate) struct Intake {
+    delivery: IncomingWebhook,
+    arrival: Option<super::app_events::Arrival>,
+}
 
 /// Deliveries per commit: bounds one transaction.
 const INTAKE_BATCH: usize = 512;
@@ -42,16 +55,20 @@ pub(crate) const PROCESS_BATCH: i64 = 500;
 pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
     GroupCommit::new(
         INTAKE_BATCH,
-        Arc::new(move |deliveries: Vec<IncomingWebhook>| {
+        Arc::new(move |batch: Vec<Intake>| {
             let store = Arc::clone(&store);
             Box::pin(async move {
-                let now = crate::clock::now_ms();
-                let jobs = processing_jobs(&deliveries, now);
-                store
-                    .store_deliveries(&deliveries, &jobs, now)
+                let count = batch.len();
+                let (deliveries, events) = settle_arrivals(&*store, batch)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(vec![(); deliveries.len()])
+                let now = crate::clock::now_ms();
+                let jobs = processing_jobs(&deliveries, &events, now);
+                store
+                    .store_deliveries(&deliveries, &events, &jobs, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(vec![(); count])
             })
         }),
     )
@@ -138,6 +155,8 @@ pub(crate) struct Target {
     pub archived: bool,
     /// What it is, for messages (`app event type`, …).
     pub name: &'static str,
+    /// The element, when the target is one (app event types and subscriptions).
+    pub element: Option<Element>,
 }
 
 /// A delivery as the HTTP layer received it.
@@ -221,26 +240,80 @@ impl JobKind for ProcessDeliveriesJob {
     }
 }
 
-/// One job per target among `deliveries`, due now.
-fn processing_jobs(deliveries: &[IncomingWebhook], now: i64) -> Vec<Job> {
+/// Settles the deliveries of a group commit whose events were worked out as they
+/// arrived: the one place they are settled besides their target's job, and like
+/// it serialized (one group commit at a time on this node, the only writer of
+/// its database), so two copies of an event in flight cannot both be stored.
+/// Answers the deliveries (settled or still `received`) and the new events.
+async fn settle_arrivals(
+    store: &dyn EventStore,
+    batch: Vec<Intake>,
+) -> Result<(Vec<IncomingWebhook>, Vec<AppEventRow>), osmosis_store::StoreError> {
+    let (mut deliveries, arrivals): (Vec<IncomingWebhook>, Vec<_>) =
+        batch.into_iter().map(|i| (i.delivery, i.arrival)).unzip();
+    let arrived = deliveries
+        .iter()
+        .zip(arrivals)
+        .enumerate()
+        .filter_map(|(i, (d, a))| Some((i, d, a?)))
+        .collect::<Vec<_>>();
+    let at: Vec<usize> = arrived.iter().map(|(i, _, _)| *i).collect();
+    let settlements =
+        super::app_events::settle_all(store, arrived.into_iter().map(|(_, d, a)| (d, a))).await?;
+    let now = crate::clock::now_ms();
+    let mut events = Vec::new();
+    for (i, settlement) in at.into_iter().zip(settlements) {
+        let d = &mut deliveries[i];
+        d.status = settlement.status;
+        d.error = settlement.error;
+        d.event_ids = settlement.event_ids;
+        d.processed_ms = Some(now);
+        events.extend(settlement.events);
+    }
+    Ok((deliveries, events))
+}
+
+/// One job per target with deliveries still `received` or events to dispatch,
+/// due now.
+fn processing_jobs(deliveries: &[IncomingWebhook], events: &[AppEventRow], now: i64) -> Vec<Job> {
     let mut seen = std::collections::BTreeSet::new();
-    deliveries
+    let received = deliveries
         .iter()
         .filter(|d| d.status == "received")
-        .filter(|d| seen.insert((d.workspace_id.as_str(), d.target_id.as_str())))
-        .map(|d| processing_job(d, now))
+        .map(|d| {
+            (
+                d.workspace_id.as_str(),
+                d.target_id.as_str(),
+                d.target_kind.as_str(),
+            )
+        });
+    let targets = deliveries
+        .iter()
+        .map(|d| (d.target_id.as_str(), d.target_kind.as_str()))
+        .collect::<std::collections::HashMap<_, _>>();
+    let dispatching = events
+        .iter()
+        .filter(|e| e.status == "created")
+        .filter_map(|e| {
+            let kind = targets.get(e.target_id.as_str())?;
+            Some((e.workspace_id.as_str(), e.target_id.as_str(), *kind))
+        });
+    received
+        .chain(dispatching)
+        .filter(|(ws, target, _)| seen.insert((*ws, *target)))
+        .map(|(ws, target, kind)| processing_job(ws, target, kind, now))
         .collect()
 }
 
-fn processing_job(d: &IncomingWebhook, now: i64) -> Job {
+fn processing_job(workspace_id: &str, target_id: &str, target_kind: &str, now: i64) -> Job {
     Job {
         id: ids::object_id(),
-        workspace_id: d.workspace_id.clone(),
+        workspace_id: workspace_id.to_owned(),
         kind: ProcessDeliveriesJob::KIND.into(),
-        dedupe_key: d.target_id.clone(),
+        dedupe_key: target_id.to_owned(),
         payload: json!(TargetRef {
-            target_kind: d.target_kind.clone(),
-            target_id: d.target_id.clone(),
+            target_kind: target_kind.to_owned(),
+            target_id: target_id.to_owned(),
         }),
         run_at: now,
         attempts: 0,
@@ -338,6 +411,7 @@ impl Engine {
             processed_ms: None,
         };
         let archived = el.archived;
+        let mut arrival = None;
         if archived {
             row.status = "error".into();
             row.error = Some(format!("The {} is archived", el.name));
@@ -349,12 +423,29 @@ impl Engine {
                     &sealing_context(workspace_id, &row.id)
                 ));
             }
+        } else if let (Some(element), false) = (el.element, self.stores.database.is_shared()) {
+            // Settled in the group commit that stores it, with its events: no job
+            // unless an event has a trigger to fire. On a shared database two nodes
+            // could store copies of one event at once, so there the target's job,
+            // which runs on one node at a time, settles deliveries.
+            arrival = Some(
+                super::app_events::arrival(self, target, element, &row)
+                    .await
+                    .map_err(ApiError::internal)?,
+            );
         }
-        self.intake.write(row.clone()).await.map_err(|e| {
-            ApiError::internal(format!("could not store the webhook delivery: {e}"))
-        })?;
+        let id = row.id.clone();
+        self.intake
+            .write(Intake {
+                delivery: row,
+                arrival,
+            })
+            .await
+            .map_err(|e| {
+                ApiError::internal(format!("could not store the webhook delivery: {e}"))
+            })?;
         if archived {
-            tracing::info!(workspace_id, target = %el.id, delivery = %row.id, "a webhook delivery to an archived target was logged and refused");
+            tracing::info!(workspace_id, target = %el.id, delivery = %id, "a webhook delivery to an archived target was logged and refused");
             return Err(ApiError::bad_request(
                 keys::GONE,
                 format!(
@@ -362,10 +453,10 @@ impl Engine {
                     el.name, el.id
                 ),
             )
-            .with_data(json!({"incomingWebhookId": row.id})));
+            .with_data(json!({"incomingWebhookId": id})));
         }
         self.jobs.wake();
-        Ok(json!({"incomingWebhookId": row.id}))
+        Ok(json!({"incomingWebhookId": id}))
     }
 
     /// What a webhook URL names, archived or not.
@@ -409,6 +500,7 @@ impl Engine {
                     customer_id: Some(row.customer_id),
                     archived: row.archived_ms.is_some(),
                     name,
+                    element: None,
                 }),
             WebhookTarget::GlobalWebhook => external
                 .global_webhook_by_url_key(workspace_id, key)
@@ -419,6 +511,7 @@ impl Engine {
                     customer_id: None,
                     archived: false,
                     name,
+                    element: None,
                 }),
             WebhookTarget::AppEventType | WebhookTarget::AppEventSubscription => {
                 let element_type = if target == WebhookTarget::AppEventType {
@@ -438,9 +531,10 @@ impl Engine {
                     .map_err(store_error)?;
                 found.into_iter().next().map(|el| Target {
                     archived: el.is_archived(),
-                    id: el.id,
-                    customer_id: el.customer_id,
+                    id: el.id.clone(),
+                    customer_id: el.customer_id.clone(),
                     name,
+                    element: Some(el),
                 })
             }
         };

@@ -626,3 +626,78 @@ async fn log_lists_refuse_bad_parameters_by_name() {
     }
     s.finish().await;
 }
+
+/// An event whose customer has no flow instance with a trigger of its type
+/// launches nothing, so nothing is left to do for it. On a database the node owns
+/// it is settled in the commit that stores its delivery: handled the moment the
+/// webhook answers, no job queued. Copies of one event sent at once — in one
+/// group commit or several — are one event. A trigger added afterwards does not
+/// receive it (decided: an event fires the triggers there were when it arrived).
+#[tokio::test]
+async fn an_event_no_trigger_can_fire_is_handled_with_its_delivery() {
+    let s = Server::start().await;
+    let f = crm_fixture(&s, 1).await;
+    let t = event_type(&s, "ping", json!({"tenantIdFormula": {"$var": "$.user"}})).await;
+    let uri = t["globalWebhookUri"].as_str().unwrap().to_owned();
+    let copies = futures::future::join_all((0..20).map(|_| {
+        deliver(
+            &s,
+            "POST",
+            &uri,
+            None,
+            Some(json!({"user": "alice", "n": 1})),
+        )
+    }))
+    .await;
+    let shared = crate::common::backend() == "postgres";
+    let mut delivery_ids = Vec::new();
+    for (status, answer) in &copies {
+        assert_eq!(*status, 200, "{answer}");
+        delivery_ids.push(answer["incomingWebhookId"].as_str().unwrap().to_owned());
+    }
+    if shared {
+        // Two nodes could store copies at once: the target's job settles them.
+        let (_, w) = s
+            .get(
+                &format!("/incoming-webhooks/{}", delivery_ids[0]),
+                &s.admin(),
+            )
+            .await;
+        assert_eq!(w["status"], "received", "{w}");
+        process(&s).await;
+    } else {
+        assert_eq!(
+            s.engine.run_due_jobs("test-worker").await,
+            0,
+            "nothing was left for a job"
+        );
+    }
+    let events = app_events(&s, &s.admin(), "").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e["launchedFlowRunIds"], json!([]), "{e}");
+    for id in &delivery_ids {
+        let (_, w) = s.get(&format!("/incoming-webhooks/{id}"), &s.admin()).await;
+        assert_eq!(w["status"], "success", "{w}");
+        assert_eq!(w["collectedEventIds"], json!([e["id"]]), "{w}");
+    }
+
+    // A trigger of the type now: the event already handled does not reach it.
+    trigger_flow(&s, &f.integration_id, "on-ping", "ping", None).await;
+    let alices = instance(&s, &f.alice_conn, &f.alice, "on-ping").await;
+    process(&s).await;
+    assert!(runs_of(&s, &alices).await.is_empty());
+    // The next event does.
+    deliver(
+        &s,
+        "POST",
+        &uri,
+        None,
+        Some(json!({"user": "alice", "n": 2})),
+    )
+    .await;
+    process(&s).await;
+    let runs = runs_of(&s, &alices).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    s.finish().await;
+}
