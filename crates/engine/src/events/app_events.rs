@@ -299,7 +299,7 @@ fn settle(
             settlement.event_ids.push(id.clone());
             continue;
         }
-        let id = derived_id(&[&d.id, &c.index.to_string()]);
+        let id = derived_id_at(&d.id, &[&d.id, &c.index.to_string()]);
         known.insert(c.fingerprint.clone(), id.clone());
         settlement.event_ids.push(id.clone());
         settlement.events.push(AppEventRow {
@@ -389,6 +389,18 @@ fn sorted(v: &Value) -> Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
+    }
+}
+
+/// Like [`derived_id`], but sorting with the object id `at` (its 12 timestamp
+/// digits, then 12 of the hash): ids that follow time insert at the end of their
+/// index, where a random one dirtied a page anywhere in it, one more page for
+/// every commit to write.
+fn derived_id_at(at: &str, parts: &[&str]) -> String {
+    let hash = derived_id(parts);
+    match at.get(..12) {
+        Some(time) => format!("{time}{}", &hash[..12]),
+        None => hash,
     }
 }
 
