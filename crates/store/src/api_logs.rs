@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
+use crate::retention::Retention;
 use crate::sql_store::{for_each_backend, SqlStore};
 
 /// One outbound call.
@@ -131,11 +132,12 @@ for_each_backend! {
         }
 
         async fn purge_api_logs(&self, before_ms: i64) -> Result<u64, StoreError> {
-            let mut q =
-                QueryBuilder::<DB>::new("DELETE FROM external_api_logs WHERE created_ms < ");
-            q.push_bind(before_ms);
-            let done = q.build().execute(&mut *self.writer().await?).await?;
-            Ok(done.rows_affected())
+            let table = Retention {
+                table: "external_api_logs",
+                time: "created_ms",
+                in_work: None,
+            };
+            self.purge_older(&[table], before_ms).await
         }
     }
 

@@ -13,6 +13,7 @@ use sqlx::{QueryBuilder, Row};
 use crate::error::StoreError;
 use crate::jobs::{Job, JOB_COLUMNS, JOB_UPSERT};
 use crate::query::{bulk_update, keep_earliest, ROWS_PER_UPDATE};
+use crate::retention::Retention;
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One delivery to an Osmosis webhook URL.
@@ -461,17 +462,19 @@ for_each_backend! {
         }
 
         async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError> {
-            let mut conn = self.writer().await?;
-            let mut deleted = 0;
-            for sql in [
-                "DELETE FROM incoming_webhooks WHERE status <> 'received' AND created_ms < ",
-                "DELETE FROM app_events WHERE status <> 'created' AND created_ms < ",
-            ] {
-                let mut q = QueryBuilder::<DB>::new(sql);
-                q.push_bind(before_ms);
-                deleted += q.build().execute(&mut *conn).await?.rows_affected();
-            }
-            Ok(deleted)
+            let tables = [
+                Retention {
+                    table: "incoming_webhooks",
+                    time: "created_ms",
+                    in_work: Some("status = 'received'"),
+                },
+                Retention {
+                    table: "app_events",
+                    time: "created_ms",
+                    in_work: Some("status = 'created'"),
+                },
+            ];
+            self.purge_older(&tables, before_ms).await
         }
     }
 

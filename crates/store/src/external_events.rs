@@ -20,6 +20,7 @@ use sqlx::{QueryBuilder, Row};
 
 use crate::error::StoreError;
 use crate::query::{bulk_update, keep_earliest, ROWS_PER_UPDATE};
+use crate::retention::Retention;
 use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
 
 /// One external event subscription.
@@ -970,17 +971,19 @@ for_each_backend! {
         }
 
         async fn purge_external_events(&self, before_ms: i64) -> Result<u64, StoreError> {
-            let mut conn = self.writer().await?;
-            let mut deleted = 0;
-            for sql in [
-                "DELETE FROM external_event_log_records WHERE status <> 'created' AND created_ms < ",
-                "DELETE FROM external_event_pulls WHERE status <> 'running' AND started_ms < ",
-            ] {
-                let mut q = QueryBuilder::<DB>::new(sql);
-                q.push_bind(before_ms);
-                deleted += q.build().execute(&mut *conn).await?.rows_affected();
-            }
-            Ok(deleted)
+            let tables = [
+                Retention {
+                    table: "external_event_log_records",
+                    time: "created_ms",
+                    in_work: Some("status = 'created'"),
+                },
+                Retention {
+                    table: "external_event_pulls",
+                    time: "started_ms",
+                    in_work: Some("status = 'running'"),
+                },
+            ];
+            self.purge_older(&tables, before_ms).await
         }
     }
 

@@ -51,6 +51,7 @@ mod gate;
 mod jobs;
 mod postgres;
 mod query;
+mod retention;
 mod sql_store;
 mod sqlite;
 mod weight;

@@ -8,5 +8,6 @@ mod common;
 mod conformance;
 mod data_links;
 mod elements;
+mod events;
 mod flow_runs;
 mod jobs;
