@@ -66,7 +66,7 @@ pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
                     .map_err(|e| e.to_string())?;
                 let settled = started.elapsed();
                 let now = crate::clock::now_ms();
-                let jobs = processing_jobs(&deliveries, &events, now);
+                let jobs = processing_jobs(&deliveries, &events, now).map_err(|e| e.to_string())?;
                 store
                     .store_deliveries(&deliveries, &events, &jobs, now)
                     .await
@@ -286,50 +286,34 @@ async fn settle_arrivals(
 
 /// One job per target with deliveries still `received` or events to dispatch,
 /// due now.
-fn processing_jobs(deliveries: &[IncomingWebhook], events: &[AppEventRow], now: i64) -> Vec<Job> {
-    let mut seen = std::collections::BTreeSet::new();
-    let received = deliveries
-        .iter()
-        .filter(|d| d.status == "received")
-        .map(|d| {
-            (
-                d.workspace_id.as_str(),
-                d.target_id.as_str(),
-                d.target_kind.as_str(),
-            )
-        });
-    let targets = deliveries
-        .iter()
-        .map(|d| (d.target_id.as_str(), d.target_kind.as_str()))
-        .collect::<std::collections::HashMap<_, _>>();
-    let dispatching = events
+fn processing_jobs(
+    deliveries: &[IncomingWebhook],
+    events: &[AppEventRow],
+    now: i64,
+) -> Result<Vec<Job>, osmosis_store::StoreError> {
+    let dispatching: std::collections::HashSet<&str> = events
         .iter()
         .filter(|e| e.status == "created")
-        .filter_map(|e| {
-            let kind = targets.get(e.target_id.as_str())?;
-            Some((e.workspace_id.as_str(), e.target_id.as_str(), *kind))
-        });
-    received
-        .chain(dispatching)
-        .filter(|(ws, target, _)| seen.insert((*ws, *target)))
-        .map(|(ws, target, kind)| processing_job(ws, target, kind, now))
+        .map(|e| e.target_id.as_str())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    deliveries
+        .iter()
+        .filter(|d| d.status == "received" || dispatching.contains(d.target_id.as_str()))
+        .filter(|d| seen.insert((d.workspace_id.as_str(), d.target_id.as_str())))
+        .map(|d| {
+            let target = TargetRef {
+                target_kind: d.target_kind.clone(),
+                target_id: d.target_id.clone(),
+            };
+            crate::jobs::job_row::<ProcessDeliveriesJob>(
+                &d.workspace_id,
+                d.target_id.clone(),
+                &target,
+                now,
+            )
+        })
         .collect()
-}
-
-fn processing_job(workspace_id: &str, target_id: &str, target_kind: &str, now: i64) -> Job {
-    Job {
-        id: ids::object_id(),
-        workspace_id: workspace_id.to_owned(),
-        kind: ProcessDeliveriesJob::KIND.into(),
-        dedupe_key: target_id.to_owned(),
-        payload: json!(TargetRef {
-            target_kind: target_kind.to_owned(),
-            target_id: target_id.to_owned(),
-        }),
-        run_at: now,
-        attempts: 0,
-        last_error: None,
-    }
 }
 
 /// Queues the processing job of `target_id` (a `target`) now, deliveries

@@ -78,6 +78,27 @@ pub(crate) struct JobQueue {
     handlers: &'static [Handler],
 }
 
+/// The row of a new job of kind `K`: what [`JobQueue::schedule`] stores, and what
+/// a writer storing a job in a transaction of its own (the webhook intake) gives
+/// its store.
+pub(crate) fn job_row<K: JobKind>(
+    workspace_id: &str,
+    dedupe_key: String,
+    payload: &K::Payload,
+    run_at: i64,
+) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: osmosis_model::ids::object_id(),
+        workspace_id: workspace_id.to_owned(),
+        kind: K::KIND.into(),
+        dedupe_key,
+        payload: serde_json::to_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        run_at,
+        attempts: 0,
+        last_error: None,
+    })
+}
+
 impl JobQueue {
     pub(crate) fn new(store: Arc<dyn JobStore>, handlers: &'static [Handler]) -> Self {
         JobQueue {
@@ -102,18 +123,7 @@ impl JobQueue {
         payload: &K::Payload,
         run_at: i64,
     ) -> Result<(), StoreError> {
-        let payload =
-            serde_json::to_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let job = Job {
-            id: osmosis_model::ids::object_id(),
-            workspace_id: workspace_id.to_owned(),
-            kind: K::KIND.into(),
-            dedupe_key,
-            payload,
-            run_at,
-            attempts: 0,
-            last_error: None,
-        };
+        let job = job_row::<K>(workspace_id, dedupe_key, payload, run_at)?;
         let now = crate::clock::now_ms();
         self.store.schedule_job(&job, now).await?;
         if run_at <= now {

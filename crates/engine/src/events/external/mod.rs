@@ -239,29 +239,23 @@ async fn sweep_stranded(engine: &Engine, now_ms: i64, cursor: &mut i64) -> Resul
             pull::abandon_stranded(engine, &row.workspace_id, &row.id)
                 .await
                 .map_err(|e| e.message)
-        } else if webhooks::is_webhook(&row) {
-            crate::events::intake::schedule_processing(
-                engine,
-                &row.workspace_id,
-                crate::events::intake::WebhookTarget::ExternalEventSubscription,
-                &row.id,
-            )
-            .await
-            .map_err(|e| e.to_string())
-        } else if let Some(gw) = row.details["globalWebhookId"]
-            .as_str()
-            .filter(|_| global::is_global(&row))
-        {
-            crate::events::intake::schedule_processing(
-                engine,
-                &row.workspace_id,
-                crate::events::intake::WebhookTarget::GlobalWebhook,
-                gw,
-            )
-            .await
-            .map_err(|e| e.to_string())
         } else {
-            continue;
+            use crate::events::intake::{schedule_processing, WebhookTarget};
+            // The job whose claims launch the subscription's events.
+            let claimed_by = if webhooks::is_webhook(&row) {
+                Some((WebhookTarget::ExternalEventSubscription, row.id.as_str()))
+            } else {
+                row.details["globalWebhookId"]
+                    .as_str()
+                    .filter(|_| global::is_global(&row))
+                    .map(|gw| (WebhookTarget::GlobalWebhook, gw))
+            };
+            let Some((target, target_id)) = claimed_by else {
+                continue;
+            };
+            schedule_processing(engine, &row.workspace_id, target, target_id)
+                .await
+                .map_err(|e| e.to_string())
         };
         match queued {
             Ok(()) => {
