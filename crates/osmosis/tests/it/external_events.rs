@@ -209,6 +209,35 @@ pub(crate) async fn log_records(s: &Server, sub: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// Runs due jobs until none is left (a claim may queue more).
+pub(crate) async fn settle_jobs(s: &Server) {
+    for _ in 0..50 {
+        if s.engine.run_due_jobs("test-worker").await == 0 {
+            return;
+        }
+    }
+    panic!("jobs keep coming");
+}
+
+/// Puts the log record `event_id` (of the test workspace) back to `created`, its
+/// runs unrecorded: what a node that died between starting its runs and
+/// recording them leaves.
+pub(crate) async fn leave_created(s: &Server, event_id: &str) {
+    let ws = s
+        .stores
+        .workspaces
+        .workspace_by_key(crate::common::WS_KEY)
+        .await
+        .unwrap()
+        .expect("the workspace")
+        .id;
+    s.stores
+        .external_events
+        .settle_external_events(&ws, &[event_id.to_owned()], "created", None, &[])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_change_feed_finds_created_and_updated_records() {
     let s = Server::start().await;

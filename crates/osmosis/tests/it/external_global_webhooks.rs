@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use crate::common::mock_api::API_KEY;
 use crate::common::{now, token, Server};
 use crate::external_events::{
-    finished_runs, instance, log_records, of_type, outputs, subscriptions,
+    finished_runs, instance, leave_created, log_records, of_type, outputs, settle_jobs,
+    subscriptions,
 };
 
 fn js(code: &str) -> Value {
@@ -55,16 +56,6 @@ fn globe_connector(base: &str) -> Value {
     })
 }
 
-/// Runs due jobs until none is left.
-async fn settle_jobs(s: &Server) {
-    for _ in 0..50 {
-        if s.engine.run_due_jobs("test-worker").await == 0 {
-            return;
-        }
-    }
-    panic!("jobs keep coming");
-}
-
 async fn incoming(s: &Server, id: &str) -> Value {
     let (status, d) = s.get(&format!("/incoming-webhooks/{id}"), &s.admin()).await;
     assert_eq!(status, 200, "{d}");
@@ -96,8 +87,19 @@ async fn post(s: &Server, uri: &str, body: Value) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn one_global_url_routes_each_customers_events_to_their_own_runs() {
+/// Alice's and Bob's connections (accounts `acct-a`, `acct-b`) through the
+/// global-webhook connector, each with an enabled instance of `on-deal`, whose
+/// `connector-event-trigger` takes `deal-won`; subscribed.
+struct Deals {
+    s: Server,
+    alice: String,
+    conn_a: String,
+    conn_b: String,
+    flow_a: String,
+    flow_b: String,
+}
+
+async fn deals() -> Deals {
     let s = Server::start().await;
     let base = start_app().await;
     let (_, integration) = crate::common::mock_api::install(&s, globe_connector(&base)).await;
@@ -115,6 +117,26 @@ async fn one_global_url_routes_each_customers_events_to_their_own_runs() {
     let flow_a = instance(&s, &conn_a, &alice, "on-deal").await;
     let flow_b = instance(&s, &conn_b, &bob, "on-deal").await;
     settle_jobs(&s).await;
+    Deals {
+        s,
+        alice,
+        conn_a,
+        conn_b,
+        flow_a,
+        flow_b,
+    }
+}
+
+#[tokio::test]
+async fn one_global_url_routes_each_customers_events_to_their_own_runs() {
+    let Deals {
+        s,
+        alice,
+        conn_a,
+        conn_b,
+        flow_a,
+        flow_b,
+    } = deals().await;
 
     let sub_a = of_type(&subscriptions(&s, &conn_a).await, "connector-event").clone();
     let sub_b = of_type(&subscriptions(&s, &conn_b).await, "connector-event").clone();
@@ -264,27 +286,16 @@ async fn one_global_url_routes_each_customers_events_to_their_own_runs() {
 /// the app-wide URL, and starts no run twice.
 #[tokio::test]
 async fn the_sweep_launches_an_event_a_global_claim_left_created() {
-    let s = Server::start().await;
-    let base = start_app().await;
-    let (_, integration) = crate::common::mock_api::install(&s, globe_connector(&base)).await;
-    s.create(
-        "flows",
-        json!({"key": "on-deal", "integrationId": integration["id"], "nodes": {
-            "t": {"type": "connector-event-trigger", "config": {"eventKey": "deal-won"},
-                  "links": [{"key": "out"}]},
-            "out": {"type": "transform-data", "config": {"output": {"deals": {"$var": "$.input.t"}}}}
-        }}),
-    )
-    .await;
-    let (alice, conn_a) = connect(&s, &integration, "alice", "acct-a").await;
-    let (bob, conn_b) = connect(&s, &integration, "bob", "acct-b").await;
-    let flow_a = instance(&s, &conn_a, &alice, "on-deal").await;
-    let flow_b = instance(&s, &conn_b, &bob, "on-deal").await;
-    settle_jobs(&s).await;
+    let Deals {
+        s,
+        conn_a,
+        flow_a,
+        flow_b,
+        ..
+    } = deals().await;
     let sub_a = of_type(&subscriptions(&s, &conn_a).await, "connector-event").clone();
     let sid = sub_a["id"].as_str().unwrap().to_owned();
     let uri = sub_a["webhookUri"].as_str().unwrap().to_owned();
-    let ws = uri.rsplit('/').nth(1).unwrap().to_owned();
     let (status, answer) = post(
         &s,
         &uri,
@@ -297,17 +308,7 @@ async fn the_sweep_launches_an_event_a_global_claim_left_created() {
     assert_eq!(events.len(), 1, "{events:?}");
     let run = events[0]["launchedFlowRunIds"].clone();
     assert_eq!(run.as_array().unwrap().len(), 1, "{events:?}");
-    s.stores
-        .external_events
-        .settle_external_events(
-            &ws,
-            &[events[0]["id"].as_str().unwrap().to_owned()],
-            "created",
-            None,
-            &[],
-        )
-        .await
-        .unwrap();
+    leave_created(&s, events[0]["id"].as_str().unwrap()).await;
 
     let mut cursor = 0;
     let later = osmosis_engine::clock::now_ms() + 61_000;

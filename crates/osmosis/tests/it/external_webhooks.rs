@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 use crate::common::mock_api::API_KEY;
 use crate::common::{backend, Server};
 use crate::external_events::{
-    event_flow, finished_runs, instance, log_records, of_type, outputs, subscriptions,
+    event_flow, finished_runs, instance, leave_created, log_records, of_type, outputs, settle_jobs,
+    subscriptions,
 };
 
 /// The secret the app signs its deliveries with; the connection holds it.
@@ -278,16 +279,6 @@ async fn fixture(s: &Server) -> Fixture {
         conn: conn["id"].as_str().unwrap().to_owned(),
         iid,
     }
-}
-
-/// Runs due jobs until none is left.
-async fn settle_jobs(s: &Server) {
-    for _ in 0..50 {
-        if s.engine.run_due_jobs("test-worker").await == 0 {
-            return;
-        }
-    }
-    panic!("jobs keep coming");
 }
 
 async fn incoming(s: &Server, id: &str) -> Value {
@@ -648,25 +639,7 @@ async fn one_event_left_created() -> (Server, Fixture, String, String, Value) {
     assert_eq!(events.len(), 1, "{events:?}");
     let run = events[0]["launchedFlowRunIds"].clone();
     assert_eq!(run.as_array().unwrap().len(), 1, "{events:?}");
-    let ws = s
-        .stores
-        .workspaces
-        .workspace_by_key(crate::common::WS_KEY)
-        .await
-        .unwrap()
-        .expect("the workspace")
-        .id;
-    s.stores
-        .external_events
-        .settle_external_events(
-            &ws,
-            &[events[0]["id"].as_str().unwrap().to_owned()],
-            "created",
-            None,
-            &[],
-        )
-        .await
-        .unwrap();
+    leave_created(&s, events[0]["id"].as_str().unwrap()).await;
     (s, f, flow, sid, run)
 }
 

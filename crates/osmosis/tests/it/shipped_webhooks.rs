@@ -29,7 +29,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
 use crate::common::{Extras, Server};
-use crate::external_events::{finished_runs, log_records, outputs, subscriptions};
+use crate::external_events::{finished_runs, log_records, outputs, settle_jobs, subscriptions};
 
 const GITHUB_TOKEN: &str = "gho-shipped-webhooks-0001";
 const STRIPE_KEY: &str = "sk_test_shipped_webhooks_0001";
@@ -306,16 +306,6 @@ async fn start_app() -> (String, App) {
 }
 
 // ---- Through the engine ---------------------------------------------------------
-
-/// Runs due jobs until none is left.
-async fn settle_jobs(s: &Server) {
-    for _ in 0..50 {
-        if s.engine.run_due_jobs("test-worker").await == 0 {
-            return;
-        }
-    }
-    panic!("jobs keep coming");
-}
 
 async fn incoming(s: &Server, id: &str) -> Value {
     let (status, d) = s.get(&format!("/incoming-webhooks/{id}"), &s.admin()).await;
