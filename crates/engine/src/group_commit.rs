@@ -31,6 +31,9 @@ pub(crate) struct GroupCommit<W, O> {
     store: StoreBatch<W, O>,
     /// Writes per batch: bounds a transaction's size.
     batch: usize,
+    /// Whether the writer task runs on a thread of its own (see
+    /// [`GroupCommit::on_own_thread`]).
+    own_thread: bool,
     tx: OnceLock<Option<Inbox<W, O>>>,
 }
 
@@ -39,17 +42,46 @@ impl<W: Send + 'static, O: Clone + Send + 'static> GroupCommit<W, O> {
         GroupCommit {
             store,
             batch,
+            own_thread: false,
             tx: OnceLock::new(),
         }
+    }
+
+    /// Runs the writer task on a thread of its own, with a single-threaded
+    /// runtime, when `yes`. A commit is a chain of round trips — the writer
+    /// connection's acquire, each statement, the commit, sqlx's task returning the
+    /// connection to its pool — and on the shared runtime every step resumed only
+    /// when a worker was free of HTTP tasks: under load the writer waited more
+    /// than it wrote (intake at 16 clients: 5,800 → 9,800 deliveries/s,
+    /// `bench/events/README.md`). Only for a database this node owns (SQLite,
+    /// whose connections run on threads of their own): a PostgreSQL connection
+    /// opened from this runtime would register its socket with it, and the pool
+    /// it joins outlives the runtime.
+    pub(crate) fn on_own_thread(mut self, yes: bool) -> Self {
+        self.own_thread = yes;
+        self
     }
 
     /// The writer task, started on first use inside a runtime.
     fn sender(&self) -> Option<&Inbox<W, O>> {
         self.tx
             .get_or_init(|| {
-                let runtime = tokio::runtime::Handle::try_current().ok()?;
+                let shared = tokio::runtime::Handle::try_current().ok()?;
                 let (tx, rx) = mpsc::channel(QUEUE);
-                runtime.spawn(write_loop(Arc::clone(&self.store), self.batch, rx));
+                let writer = write_loop(Arc::clone(&self.store), self.batch, rx);
+                if !self.own_thread {
+                    shared.spawn(writer);
+                    return Some(tx);
+                }
+                let own = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                // The thread ends with the writer task: when every sender is gone.
+                std::thread::Builder::new()
+                    .name("osmosis-commit".into())
+                    .spawn(move || own.block_on(writer))
+                    .ok()?;
                 Some(tx)
             })
             .as_ref()

@@ -132,12 +132,17 @@ pub struct Engine {
     pub(crate) flow_limits: flows::FlowLimits,
     /// Incoming webhook deliveries in group commits (see `events::intake`).
     pub(crate) intake: Arc<events::intake::IntakeWriter>,
+    /// The app events of the dedupe window, on a database this node owns (see
+    /// `events::recent_events`); `None` on a shared one.
+    pub(crate) recent_events: Option<Arc<events::recent_events::RecentEvents>>,
 }
 
 impl Engine {
     pub fn new(stores: Stores, config: EngineConfig) -> Self {
         let jobs = jobs::JobQueue::new(Arc::clone(&stores.jobs), &JOB_HANDLERS);
         let http = OutboundClient::default();
+        let owned = !stores.database.is_shared();
+        let recent_events = owned.then(Arc::default);
         Engine {
             config: Arc::new(config),
             customers: Arc::new(types::customer::CustomerCache::default()),
@@ -152,9 +157,10 @@ impl Engine {
             api_logs: Arc::new(connections::api_logs::ApiLogWriter::new(Arc::clone(
                 &stores.api_logs,
             ))),
-            action_run_writer: Arc::new(actions::run_log_writer::RunLogWriter::new(Arc::clone(
-                &stores.action_runs,
-            ))),
+            action_run_writer: Arc::new(actions::run_log_writer::RunLogWriter::new(
+                Arc::clone(&stores.action_runs),
+                owned,
+            )),
             element_hooks: types::hooks_of,
             jobs: jobs.clone(),
             notifications: notify::outbound::Notifier::new(
@@ -164,10 +170,16 @@ impl Engine {
                 http.clone(),
             ),
             http,
-            flow_writer: Arc::new(flows::writer(Arc::clone(&stores.flow_runs))),
+            flow_writer: Arc::new(
+                flows::writer(Arc::clone(&stores.flow_runs)).on_own_thread(owned),
+            ),
             flow_scheduler: Arc::default(),
             flow_limits: flows::FlowLimits::default(),
-            intake: Arc::new(events::intake::writer(Arc::clone(&stores.events))),
+            intake: Arc::new(
+                events::intake::writer(Arc::clone(&stores.events), recent_events.clone())
+                    .on_own_thread(owned),
+            ),
+            recent_events,
             stores,
             self_api: Default::default(),
         }

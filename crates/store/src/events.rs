@@ -135,8 +135,19 @@ pub trait EventStore: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<AppEventRow>, StoreError>;
 
+    /// `(fingerprint, id, created_ms)` of the app events of every workspace
+    /// created at or after `since_ms`, the newest `limit`, newest first: what a
+    /// node that owns its database holds of them in memory to tell repeats.
+    async fn recent_app_event_fingerprints(
+        &self,
+        since_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+
     /// `(fingerprint, id)` of the earliest app event of each of `fingerprints`
-    /// created at or after `since_ms`, for those there is one.
+    /// created at or after `since_ms`, for those there is one. For a shared
+    /// database: on SQLite no index serves it (the node holds the window in
+    /// memory, `0017_app_event_fingerprints_in_memory.sql`).
     async fn app_events_with_fingerprints(
         &self,
         workspace_id: &str,
@@ -343,6 +354,22 @@ for_each_backend! {
             let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
             let rows: Result<Vec<AppEventRow>, StoreError> = rows.iter().map(decode_event).collect();
             Ok(rows?.into_iter().filter(|e| e.workspace_id == workspace_id).collect())
+        }
+
+        async fn recent_app_event_fingerprints(
+            &self,
+            since_ms: i64,
+            limit: i64,
+        ) -> Result<Vec<(String, String, i64)>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "SELECT fingerprint, id, created_ms FROM app_events WHERE created_ms >= ",
+            );
+            q.push_bind(since_ms);
+            q.push(" ORDER BY created_ms DESC LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("fingerprint")?, r.try_get("id")?, r.try_get("created_ms")?)))
+                .collect()
         }
 
         async fn app_events_with_fingerprints(

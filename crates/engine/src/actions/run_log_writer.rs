@@ -16,21 +16,25 @@ const BATCH: usize = 64;
 pub(crate) struct RunLogWriter(GroupCommit<ActionRunLog, ()>);
 
 impl RunLogWriter {
-    pub(crate) fn new(store: Arc<dyn ActionRunLogStore>) -> Self {
-        RunLogWriter(GroupCommit::new(
-            BATCH,
-            Arc::new(move |rows: Vec<ActionRunLog>| {
-                let store = Arc::clone(&store);
-                Box::pin(async move {
-                    let count = rows.len();
-                    store
-                        .insert_action_runs(&rows)
-                        .await
-                        .map(|()| vec![(); count])
-                        .map_err(|e| e.to_string())
-                })
-            }),
-        ))
+    /// `own_thread`: see `GroupCommit::on_own_thread`.
+    pub(crate) fn new(store: Arc<dyn ActionRunLogStore>, own_thread: bool) -> Self {
+        RunLogWriter(
+            GroupCommit::new(
+                BATCH,
+                Arc::new(move |rows: Vec<ActionRunLog>| {
+                    let store = Arc::clone(&store);
+                    Box::pin(async move {
+                        let count = rows.len();
+                        store
+                            .insert_action_runs(&rows)
+                            .await
+                            .map(|()| vec![(); count])
+                            .map_err(|e| e.to_string())
+                    })
+                }),
+            )
+            .on_own_thread(own_thread),
+        )
     }
 
     /// Stores `log`; returns once it is committed (or why it could not be).

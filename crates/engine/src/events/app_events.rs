@@ -18,7 +18,10 @@
 //! in the last [`DEDUPE_WINDOW_MS`] (a retried delivery) is not stored again; the
 //! delivery lists the event it repeats. Decided here where the docs are silent: an
 //! app that sends the very same payload twice within the window on purpose gets
-//! one event.
+//! one event. Where the stored events are looked up ([`Repeats`]): on a database
+//! this node owns, in its window of recent events held in memory
+//! ([`super::recent_events`], at most a million events); on a shared one, in the
+//! database.
 //!
 //! **Dispatch** (the job of the URL's target): an event whose customer has no flow
 //! instance with a trigger of its type is stored handled at once
@@ -43,6 +46,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::intake::{WebhookTarget, PROCESS_BATCH};
+use super::recent_events::Held;
 use crate::errors::store_error;
 use crate::flows::Launch;
 use crate::{Caller, Engine};
@@ -74,13 +78,20 @@ pub(crate) async fn process(
                 source: Arc::clone(&source),
             });
         }
-        let settlements = settle_all(&**store, deliveries.iter().zip(arrivals))
+        let mut held = super::recent_events::hold(engine.recent_events.as_deref(), &**store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let repeats = Repeats::of(held.as_ref(), &**store);
+        let settlements = settle_all(repeats, deliveries.iter().zip(arrivals))
             .await
             .map_err(|e| e.to_string())?;
         store
             .settle_deliveries(&settlements, crate::clock::now_ms())
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(held) = &mut held {
+            held.remember(settlements.iter().flat_map(|s| &s.events));
+        }
     }
     let events = store
         .pending_app_events(workspace_id, target_id, PROCESS_BATCH)
@@ -123,33 +134,62 @@ pub(crate) async fn arrival(
     })
 }
 
+/// Where repeats of stored events are looked up.
+pub(crate) enum Repeats<'a, 'w> {
+    /// The database: on a shared one, other nodes store events too.
+    Stored(&'a dyn EventStore),
+    /// This node's window ([`super::recent_events`]), locked until the
+    /// settlement's events are committed and remembered.
+    Window(&'a Held<'w>),
+}
+
+impl<'a, 'w> Repeats<'a, 'w> {
+    /// The window when this node holds one, else the database.
+    pub(crate) fn of(held: Option<&'a Held<'w>>, store: &'a dyn EventStore) -> Self {
+        held.map_or(Repeats::Stored(store), Repeats::Window)
+    }
+}
+
 /// Settles deliveries with their arrivals: each event stored within the
 /// [`DEDUPE_WINDOW_MS`] (or earlier in the batch) with the same fingerprint makes
 /// a repeat; the others are new events.
 pub(crate) async fn settle_all<'a>(
-    store: &dyn EventStore,
+    repeats: Repeats<'_, '_>,
     batch: impl Iterator<Item = (&'a IncomingWebhook, Arrival)>,
 ) -> Result<Vec<Settlement>, StoreError> {
     let batch: Vec<(&IncomingWebhook, Arrival)> = batch.collect();
-    // Repeats of events stored within the window, looked up at once per workspace.
-    let mut fingerprints: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (d, a) in &batch {
-        fingerprints
-            .entry(d.workspace_id.as_str())
-            .or_default()
-            .extend(a.parsed.candidates.iter().map(|c| c.fingerprint.clone()));
-    }
+    let candidates = || {
+        batch
+            .iter()
+            .flat_map(|(d, a)| a.parsed.candidates.iter().map(move |c| (*d, c)))
+    };
     let since = crate::clock::now_ms() - DEDUPE_WINDOW_MS;
     let mut known = HashMap::new();
-    for (workspace_id, fingerprints) in fingerprints {
-        if fingerprints.is_empty() {
-            continue;
+    match repeats {
+        Repeats::Window(held) => {
+            for (_, c) in candidates() {
+                if let Some(id) = held.find(&c.fingerprint, since) {
+                    known.insert(c.fingerprint.clone(), id);
+                }
+            }
         }
-        known.extend(
-            store
-                .app_events_with_fingerprints(workspace_id, &fingerprints, since)
-                .await?,
-        );
+        Repeats::Stored(store) => {
+            // Looked up at once per workspace.
+            let mut fingerprints: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (d, c) in candidates() {
+                fingerprints
+                    .entry(d.workspace_id.as_str())
+                    .or_default()
+                    .push(c.fingerprint.clone());
+            }
+            for (workspace_id, fingerprints) in fingerprints {
+                known.extend(
+                    store
+                        .app_events_with_fingerprints(workspace_id, &fingerprints, since)
+                        .await?,
+                );
+            }
+        }
     }
     Ok(batch
         .into_iter()

@@ -30,6 +30,8 @@ use osmosis_model::{ids, ApiError, Element, ElementType};
 use osmosis_store::{AppEventRow, ElementQuery, EventStore, IncomingWebhook, Job};
 use serde_json::{json, Map, Value};
 
+use super::app_events::Repeats;
+use super::recent_events::RecentEvents;
 use crate::errors::store_error;
 use crate::group_commit::GroupCommit;
 use crate::jobs::{JobKind, RetryPolicy};
@@ -53,17 +55,25 @@ const INTAKE_BATCH: usize = 512;
 /// for the next claim, which follows at once. Keeps a claim well inside its lease.
 pub(crate) const PROCESS_BATCH: i64 = 500;
 
-pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
+pub(crate) fn writer(
+    store: Arc<dyn EventStore>,
+    recent: Option<Arc<RecentEvents>>,
+) -> IntakeWriter {
     GroupCommit::new(
         INTAKE_BATCH,
         Arc::new(move |batch: Vec<Intake>| {
             let store = Arc::clone(&store);
+            let recent = recent.clone();
             Box::pin(async move {
                 let count = batch.len();
                 let started = std::time::Instant::now();
-                let (deliveries, events) = settle_arrivals(&*store, batch)
+                let mut held = super::recent_events::hold(recent.as_deref(), &*store)
                     .await
                     .map_err(|e| e.to_string())?;
+                let (deliveries, events) =
+                    settle_arrivals(Repeats::of(held.as_ref(), &*store), batch)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 let settled = started.elapsed();
                 let now = crate::clock::now_ms();
                 let jobs = processing_jobs(&deliveries, &events, now).map_err(|e| e.to_string())?;
@@ -71,6 +81,9 @@ pub(crate) fn writer(store: Arc<dyn EventStore>) -> IntakeWriter {
                     .store_deliveries(&deliveries, &events, &jobs, now)
                     .await
                     .map_err(|e| e.to_string())?;
+                if let Some(held) = &mut held {
+                    held.remember(&events);
+                }
                 // Where a commit's time goes, for `RUST_LOG=osmosis_engine::events::intake=debug`
                 // (the writer's cycle bounds the intake, `bench/events/README.md`).
                 tracing::debug!(
@@ -257,7 +270,7 @@ impl JobKind for ProcessDeliveriesJob {
 /// its database), so two copies of an event in flight cannot both be stored.
 /// Answers the deliveries (settled or still `received`) and the new events.
 async fn settle_arrivals(
-    store: &dyn EventStore,
+    repeats: Repeats<'_, '_>,
     batch: Vec<Intake>,
 ) -> Result<(Vec<IncomingWebhook>, Vec<AppEventRow>), osmosis_store::StoreError> {
     let (mut deliveries, arrivals): (Vec<IncomingWebhook>, Vec<_>) =
@@ -270,7 +283,7 @@ async fn settle_arrivals(
         .collect::<Vec<_>>();
     let at: Vec<usize> = arrived.iter().map(|(i, _, _)| *i).collect();
     let settlements =
-        super::app_events::settle_all(store, arrived.into_iter().map(|(_, d, a)| (d, a))).await?;
+        super::app_events::settle_all(repeats, arrived.into_iter().map(|(_, d, a)| (d, a))).await?;
     let now = crate::clock::now_ms();
     let mut events = Vec::new();
     for (i, settlement) in at.into_iter().zip(settlements) {

@@ -7,3 +7,4 @@ pub mod app_events;
 pub mod external;
 pub mod intake;
 pub mod logs;
+pub(crate) mod recent_events;

@@ -106,6 +106,7 @@ async fn sigkill_mid_burst_loses_no_answered_delivery_and_processes_each_once() 
     }
     // One event per payload: none lost, none made twice.
     let mut seqs = std::collections::HashMap::<u64, usize>::new();
+    let mut event_of_seq = std::collections::HashMap::<u64, String>::new();
     let mut cursor = String::new();
     loop {
         let (status, page) = node
@@ -118,7 +119,9 @@ async fn sigkill_mid_burst_loses_no_answered_delivery_and_processes_each_once() 
             .await;
         assert_eq!(status, 200, "{page}");
         for e in page["items"].as_array().unwrap() {
-            *seqs.entry(e["event"]["seq"].as_u64().unwrap()).or_default() += 1;
+            let seq = e["event"]["seq"].as_u64().unwrap();
+            *seqs.entry(seq).or_default() += 1;
+            event_of_seq.insert(seq, e["id"].as_str().unwrap().to_owned());
         }
         match page["cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -129,6 +132,41 @@ async fn sigkill_mid_burst_loses_no_answered_delivery_and_processes_each_once() 
         assert_eq!(seqs.get(seq), Some(&1), "seq {seq}: one event");
     }
     assert!(seqs.values().all(|n| *n == 1), "no event twice");
+
+    // A retry, after the restart, of a delivery answered before the kill is a
+    // repeat of the event stored then: the restarted node's window of recent
+    // events (`events::recent_events`, SQLite) was loaded from the database.
+    let (seq, _) = answered[0];
+    let resp = reqwest::Client::new()
+        .post(&uri)
+        .json(&json!({"customer": "alice", "seq": seq}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let retry = resp.json::<Value>().await.unwrap()["incomingWebhookId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let retried = loop {
+        let (_, w) = node
+            .call("GET", &format!("/incoming-webhooks/{retry}"), &admin, None)
+            .await;
+        if w["status"] == "success" {
+            break w;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the retry was never processed: {w}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        retried["collectedEventIds"],
+        json!([event_of_seq[&seq]]),
+        "the retry points at the event stored before the kill: {retried}"
+    );
     node.stop();
     drop_database(pg).await;
 }
