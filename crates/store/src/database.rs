@@ -29,6 +29,7 @@ for_each_backend! {
 
         async fn close(&self) {
             self.pool.close().await;
+            self.release_kept_writer().await;
             self.writer.close().await;
         }
 

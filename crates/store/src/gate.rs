@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{MutexGuard, Semaphore, SemaphorePermit};
 
 use crate::error::StoreError;
 
@@ -54,38 +54,78 @@ pub(crate) struct Gate {
 /// A pooled connection with the slot it was taken under.
 pub(crate) struct Conn<'a, DB: Database> {
     // Dropped first: the connection goes back to the pool before the slot frees.
-    conn: PoolConnection<DB>,
+    conn: Taken<'a, DB>,
     _slot: Option<SemaphorePermit<'a>>,
+}
+
+/// How a connection was taken: from its pool, or the one kept out of it
+/// (SQLite's writer, see `SqlStore::writer`).
+enum Taken<'a, DB: Database> {
+    Pooled(PoolConnection<DB>),
+    Kept(MutexGuard<'a, Option<PoolConnection<DB>>>),
 }
 
 impl<'a, DB: Database> Conn<'a, DB> {
     /// A connection taken straight from the pool (SQLite: one local file, nothing to
     /// be unreachable).
     pub(crate) fn ungated(conn: PoolConnection<DB>) -> Self {
-        Conn { conn, _slot: None }
+        Conn {
+            conn: Taken::Pooled(conn),
+            _slot: None,
+        }
     }
 
-    /// Closes the connection when dropped instead of returning it to the pool.
-    /// After a transaction failed, the driver's idea of the connection may no
-    /// longer be the database's: when SQLite rolls a transaction back by itself
-    /// (a full disk), sqlx-sqlite's `ROLLBACK` fails and its transaction depth
-    /// stays up, so every later `BEGIN IMMEDIATE` on that connection is refused.
-    /// A fresh connection starts clean; closing one rolls back whatever it left.
+    /// The connection kept in `kept` (taken from `pool` when there is none yet),
+    /// held until this is dropped.
+    pub(crate) async fn kept(
+        kept: &'a tokio::sync::Mutex<Option<PoolConnection<DB>>>,
+        pool: &Pool<DB>,
+    ) -> Result<Self, StoreError> {
+        let mut kept = kept.lock().await;
+        if kept.is_none() {
+            *kept = Some(pool.acquire().await?);
+        }
+        Ok(Conn {
+            conn: Taken::Kept(kept),
+            _slot: None,
+        })
+    }
+
+    /// Closes the connection when dropped instead of returning it to the pool
+    /// (or keeping it). After a transaction failed, the driver's idea of the
+    /// connection may no longer be the database's: when SQLite rolls a
+    /// transaction back by itself (a full disk), sqlx-sqlite's `ROLLBACK` fails
+    /// and its transaction depth stays up, so every later `BEGIN IMMEDIATE` on
+    /// that connection is refused. A fresh connection starts clean; closing one
+    /// rolls back whatever it left.
     pub(crate) fn discard(&mut self) {
-        self.conn.close_on_drop();
+        match &mut self.conn {
+            Taken::Pooled(conn) => conn.close_on_drop(),
+            Taken::Kept(kept) => {
+                if let Some(mut conn) = kept.take() {
+                    conn.close_on_drop();
+                }
+            }
+        }
     }
 }
 
 impl<DB: Database> Deref for Conn<'_, DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &DB::Connection {
-        &self.conn
+        match &self.conn {
+            Taken::Pooled(conn) => conn,
+            Taken::Kept(kept) => kept.as_ref().expect("discarded connections are not used"),
+        }
     }
 }
 
 impl<DB: Database> DerefMut for Conn<'_, DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
-        &mut self.conn
+        match &mut self.conn {
+            Taken::Pooled(conn) => conn,
+            Taken::Kept(kept) => kept.as_mut().expect("discarded connections are not used"),
+        }
     }
 }
 
@@ -115,7 +155,7 @@ impl Gate {
             Ok(conn) => {
                 self.breaker.close();
                 Ok(Conn {
-                    conn,
+                    conn: Taken::Pooled(conn),
                     _slot: Some(slot),
                 })
             }

@@ -107,20 +107,38 @@ pub struct SqlStore<DB: sqlx::Database> {
     /// handler (which turns contention into 100 ms latency spikes). PostgreSQL
     /// writes through the shared pool.
     pub(crate) writer: Pool<DB>,
+    /// The writer's one connection, kept out of its pool on a database this node
+    /// owns (see [`SqlStore::writer`]).
+    pub(crate) kept_writer: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<DB>>>,
     /// Answers at once while a shared database is unreachable (see `gate.rs`);
     /// `None` for SQLite, a local file that is never unreachable.
     pub(crate) gate: Option<Gate>,
 }
 
-impl<DB: sqlx::Database> SqlStore<DB> {
+impl<DB: Backend> SqlStore<DB> {
     /// A connection for reading, through the gate when there is one.
     pub(crate) async fn reader(&self) -> Result<Conn<'_, DB>, StoreError> {
         self.conn(&self.pool).await
     }
 
     /// A connection for writing, through the gate when there is one.
+    ///
+    /// Where the writer pool has one connection for this node alone (SQLite), it
+    /// is kept out of the pool and handed from writer to writer under a lock: sqlx
+    /// returns a connection to its pool from a spawned task that pings it first,
+    /// one more round trip to the connection's thread after every write, which
+    /// the next writer waited for (~0.3 ms of each intake group commit,
+    /// `bench/events/README.md`).
     pub(crate) async fn writer(&self) -> Result<Conn<'_, DB>, StoreError> {
+        if !DB::SHARED {
+            return Conn::kept(&self.kept_writer, &self.writer).await;
+        }
         self.conn(&self.writer).await
+    }
+
+    /// Gives the kept writer connection back to its pool (before closing it).
+    pub(crate) async fn release_kept_writer(&self) {
+        self.kept_writer.lock().await.take();
     }
 
     async fn conn<'a>(&'a self, pool: &Pool<DB>) -> Result<Conn<'a, DB>, StoreError> {
@@ -142,7 +160,12 @@ for_each_backend! {
             gate: Option<Gate>,
             migrate: bool,
         ) -> Result<Self, StoreError> {
-            let store = SqlStore { pool, writer, gate };
+            let store = SqlStore {
+                pool,
+                writer,
+                kept_writer: Default::default(),
+                gate,
+            };
             let found = store.applied_version().await?;
             let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);
             if found > known {
