@@ -16,7 +16,7 @@
 //! remembered. On a shared database (PostgreSQL) other nodes store events too, so
 //! there the database is asked (`EventStore::app_events_with_fingerprints`).
 //!
-//! Bounded: at most [`CAP`] events (about 50 MB). Decided here where the docs are
+//! Bounded: at most [`CAP`] events (about 60 MB). Decided here where the docs are
 //! silent: past a million events within [`DEDUPE_WINDOW_MS`] (3,300 a second,
 //! sustained for five minutes) the window is the last million events, so a repeat
 //! arriving later than that is stored as a new event.
@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::app_events::DEDUPE_WINDOW_MS;
 
-/// The most events held: bounds the memory (an event costs ~48 bytes).
+/// The most events held: bounds the memory (an event costs ~56 bytes).
 const CAP: usize = 1_000_000;
 
 /// Events are held in slices of this much time, so expiry drops whole maps.
@@ -53,8 +53,8 @@ struct Window {
 
 struct Slice {
     from_ms: i64,
-    /// Fingerprint → the event's id and creation time.
-    events: HashMap<u128, ([u8; 12], i64)>,
+    /// Fingerprint → the event's id and creation time, each as [`bits`].
+    events: HashMap<u128, (u128, i64)>,
 }
 
 impl RecentEvents {
@@ -96,14 +96,14 @@ impl Held<'_> {
     /// The id of the event with `fingerprint` created at or after `since_ms`, if
     /// one is held.
     pub(crate) fn find(&self, fingerprint: &str, since_ms: i64) -> Option<String> {
-        let key = key_of(fingerprint)?;
+        let key = bits(fingerprint)?;
         self.window()
             .slices
             .iter()
             .rev()
             .take_while(|s| s.from_ms + SLICE_MS > since_ms)
             .find_map(|s| s.events.get(&key).filter(|(_, at)| *at >= since_ms))
-            .map(|(id, _)| hex(id))
+            .map(|(id, _)| format!("{id:024x}"))
     }
 
     /// Remembers events just committed; forgets those past the window or the cap.
@@ -120,7 +120,7 @@ impl Window {
     fn insert(&mut self, fingerprint: &str, id: &str, created_ms: i64) {
         // Ids and fingerprints are 24 hex digits (`app_events::derived_id`); one
         // that is not cannot be held, and is not expected.
-        let (Some(key), Some(id)) = (key_of(fingerprint), id_bytes(id)) else {
+        let (Some(key), Some(id)) = (bits(fingerprint), bits(id)) else {
             return;
         };
         let from_ms = created_ms - created_ms.rem_euclid(SLICE_MS);
@@ -151,26 +151,13 @@ impl Window {
     }
 }
 
-/// A fingerprint's 96 bits.
-fn key_of(fingerprint: &str) -> Option<u128> {
-    (fingerprint.len() == 24)
-        .then(|| u128::from_str_radix(fingerprint, 16).ok())
+/// The 96 bits of a fingerprint or an event id: 24 lowercase hex digits, which
+/// `{:024x}` writes back as they were.
+fn bits(hex: &str) -> Option<u128> {
+    let lowercase_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    (hex.len() == 24 && hex.bytes().all(lowercase_hex))
+        .then(|| u128::from_str_radix(hex, 16).ok())
         .flatten()
-}
-
-fn id_bytes(id: &str) -> Option<[u8; 12]> {
-    if id.len() != 24 {
-        return None;
-    }
-    let mut out = [0u8; 12];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(id.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-fn hex(id: &[u8; 12]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -215,6 +202,14 @@ mod tests {
         assert_eq!(h.find("ffffffffffffffffffffffff", now - 60_000), None);
         // Not a fingerprint this module makes: never a repeat.
         assert_eq!(h.find("xyz", now - 60_000), None);
+    }
+
+    #[test]
+    fn ids_are_held_as_bits_and_written_back_as_they_were() {
+        assert_eq!(bits(ID).map(|b| format!("{b:024x}")).as_deref(), Some(ID));
+        // What would not write back the same is not held.
+        assert_eq!(bits(&ID.to_uppercase()), None);
+        assert_eq!(bits(&ID[1..]), None);
     }
 
     #[test]
