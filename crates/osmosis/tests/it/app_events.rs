@@ -313,16 +313,11 @@ async fn a_repeated_delivery_makes_one_event_and_one_run_and_a_retried_dispatch_
     finished_run(&s, runs[0]["id"].as_str().unwrap()).await;
 
     // A dispatch retried after a crash (the event still `created`) finds its run.
-    let ws = s
-        .engine
-        .workspace_by_key(crate::common::WS_KEY)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = s.workspace_id().await;
     s.stores
         .events
         .finish_app_events(
-            &ws.id,
+            &ws,
             &[osmosis_store::AppEventOutcome {
                 id: events[0]["id"].as_str().unwrap().to_owned(),
                 status: "created".into(),
@@ -368,22 +363,17 @@ async fn unknown_archived_and_unattributable_deliveries_are_refused_or_logged_an
     let alices = instance(&s, &f.alice_conn, &f.alice, "on-no-tenant").await;
 
     // Hostile or unknown URLs: 404, nothing stored.
-    let ws = s
-        .engine
-        .workspace_by_key(crate::common::WS_KEY)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = s.workspace_id().await;
     for path in [
-        format!("/webhooks/app-events/{}/not-a-key", ws.id),
+        format!("/webhooks/app-events/{}/not-a-key", ws),
         format!(
             "/webhooks/app-events/nope/{}",
             &uri[uri.rfind('/').unwrap() + 1..]
         ),
-        format!("/webhooks/app-events/{}/%27%20OR%201%3D1", ws.id),
+        format!("/webhooks/app-events/{}/%27%20OR%201%3D1", ws),
         format!(
             "/webhooks/app-event-subscriptions/{}/{}",
-            ws.id,
+            ws,
             &uri[uri.rfind('/').unwrap() + 1..]
         ),
     ] {

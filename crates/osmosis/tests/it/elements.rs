@@ -569,7 +569,7 @@ async fn read_only_elements_refuse_writes() {
     let mut el = s
         .stores
         .elements
-        .element_by_id(&v_ws(&s).await, v["id"].as_str().unwrap())
+        .element_by_id(&s.workspace_id().await, v["id"].as_str().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -599,16 +599,6 @@ async fn read_only_elements_refuse_writes() {
         "not_editable",
     );
     s.finish().await;
-}
-
-async fn v_ws(s: &Server) -> String {
-    s.stores
-        .workspaces
-        .workspace_by_key(WS_KEY)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 #[tokio::test]

@@ -223,14 +223,7 @@ pub(crate) async fn settle_jobs(s: &Server) {
 /// runs unrecorded: what a node that died between starting its runs and
 /// recording them leaves.
 pub(crate) async fn leave_created(s: &Server, event_id: &str) {
-    let ws = s
-        .stores
-        .workspaces
-        .workspace_by_key(crate::common::WS_KEY)
-        .await
-        .unwrap()
-        .expect("the workspace")
-        .id;
+    let ws = s.workspace_id().await;
     s.stores
         .external_events
         .settle_external_events(&ws, &[event_id.to_owned()], "created", None, &[])
@@ -807,14 +800,7 @@ async fn stranded_events_are_launched_once_and_a_repeated_run_fails_no_other() {
         .as_str()
         .unwrap()
         .to_owned();
-    let ws = s
-        .stores
-        .workspaces
-        .workspace_by_key(crate::common::WS_KEY)
-        .await
-        .unwrap()
-        .expect("the workspace")
-        .id;
+    let ws = s.workspace_id().await;
     let store = &s.stores.external_events;
     let run_ids = |records: &[Value], i: usize| records[i]["launchedFlowRunIds"].clone();
     pull_now(&s, &sub, &alice).await;

@@ -283,14 +283,7 @@ async fn flow_retention_purges_finished_runs_only() {
     let running = id_of(&start(&s, &f.alice, &f.alice_conn, "held", json!({})).await);
     probe.wait_at_gate(1).await;
     let queued = id_of(&start(&s, &f.alice, &f.alice_conn, "plain", json!({})).await);
-    let workspace = s
-        .stores
-        .workspaces
-        .workspace_by_key(WS_KEY)
-        .await
-        .unwrap()
-        .expect("the workspace")
-        .id;
+    let workspace = s.workspace_id().await;
     let runs = &s.stores.flow_runs;
     let ended = runs
         .flow_run_by_id(&workspace, &done_id)

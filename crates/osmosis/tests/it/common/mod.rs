@@ -119,6 +119,18 @@ pub mod sqlx_pg {
 }
 
 impl Server {
+    /// The id of the test workspace (`WS_KEY`), for tests that read or change its
+    /// rows in the stores directly.
+    pub async fn workspace_id(&self) -> String {
+        self.stores
+            .workspaces
+            .workspace_by_key(WS_KEY)
+            .await
+            .unwrap()
+            .expect("the test workspace")
+            .id
+    }
+
     /// A server whose outbound calls may reach this machine, where the mock APIs
     /// listen.
     pub async fn start() -> Server {
