@@ -135,6 +135,11 @@ pub struct Engine {
     /// The app events of the dedupe window, on a database this node owns (see
     /// `events::recent_events`); `None` on a shared one.
     pub(crate) recent_events: Option<Arc<events::recent_events::RecentEvents>>,
+    /// Whether customers' flows have a trigger of an app event type (see
+    /// `events::app_events`).
+    pub(crate) triggers: Arc<events::app_events::Triggers>,
+    /// Live customers' ids by `internalId` (see `types::customer`).
+    pub(crate) customer_ids: Arc<crate::node_cache::NodeCache<Option<String>>>,
 }
 
 impl Engine {
@@ -180,6 +185,8 @@ impl Engine {
                     .on_own_thread(owned),
             ),
             recent_events,
+            triggers: Arc::default(),
+            customer_ids: Arc::default(),
             stores,
             self_api: Default::default(),
         }

@@ -1,6 +1,7 @@
 //! Values derived from stored elements, kept on this node between requests — the
 //! one mechanism behind every such cache (built runners of connections,
-//! connector-derived fields of integrations).
+//! connector-derived fields of integrations, whether a customer's flows have a
+//! trigger of an app event type).
 //!
 //! An entry is valid for the revision it was built from and for this node's
 //! generation of writes that may change what it was derived from ([`NodeCache::
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use osmosis_model::ElementType;
+use osmosis_store::ElementStore;
 
 /// How long an entry is trusted when other nodes may write what it came from.
 pub(crate) const SHARED_TTL: Duration = Duration::from_secs(10);
@@ -44,6 +47,26 @@ impl<V> Default for NodeCache<V> {
 /// while a write invalidated the cache is not kept as current.
 #[derive(Clone, Copy)]
 pub(crate) struct Ticket(u64);
+
+/// A revision for a value derived from the elements of `types` in a workspace
+/// (and from what `also` names, e.g. another element's revision): the element
+/// cache's generations of those types ([`ElementStore::generation`]), which move
+/// with every write of one of them. `None` while the cache keeps nothing: derive
+/// afresh and keep nothing.
+pub(crate) fn elements_revision(
+    store: &dyn ElementStore,
+    workspace_id: &str,
+    types: &[ElementType],
+    also: &str,
+) -> Option<String> {
+    let mut revision = String::new();
+    for t in types {
+        let (epoch, generation) = store.generation(workspace_id, *t)?;
+        revision.push_str(&format!("{epoch}.{generation}/"));
+    }
+    revision.push_str(also);
+    Some(revision)
+}
 
 impl<V> NodeCache<V> {
     /// Something entries may be derived from changed: every entry may be stale.

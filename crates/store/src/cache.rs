@@ -230,7 +230,7 @@ impl CachedElementStore {
 
     /// What answers about `(workspace_id, t)` read now are valid for; `None` while
     /// nothing may be kept or served.
-    fn generation(&self, workspace_id: &str, t: ElementType) -> Option<Generation> {
+    fn current(&self, workspace_id: &str, t: ElementType) -> Option<Generation> {
         // `live` before the epoch: once live again, the epoch read after it is the
         // one `set_live` moved to, which nothing read while down was kept under.
         if !self.live.load(Ordering::Acquire) {
@@ -352,7 +352,7 @@ impl ElementStore for CachedElementStore {
         let Some(t) = type_of_id(id) else {
             return self.inner.element_by_id(workspace_id, id).await;
         };
-        let Some(generation) = self.generation(workspace_id, t) else {
+        let Some(generation) = self.current(workspace_id, t) else {
             return self.inner.element_by_id(workspace_id, id).await;
         };
         let key = Key::ById(workspace_id.to_string(), id.to_string());
@@ -365,7 +365,7 @@ impl ElementStore for CachedElementStore {
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
-        let Some(generation) = self.generation(&query.workspace_id, query.element_type) else {
+        let Some(generation) = self.current(&query.workspace_id, query.element_type) else {
             return self.inner.find_elements(query).await;
         };
         let key = Key::Query(Box::new(query.clone()));
@@ -383,5 +383,9 @@ impl ElementStore for CachedElementStore {
         ids: &[&str],
     ) -> Result<Vec<Element>, StoreError> {
         self.inner.archived_among(workspace_id, ids).await
+    }
+
+    fn generation(&self, workspace_id: &str, t: ElementType) -> Option<(u64, u64)> {
+        self.current(workspace_id, t)
     }
 }

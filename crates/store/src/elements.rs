@@ -45,6 +45,15 @@ pub trait ElementStore: Send + Sync + 'static {
         workspace_id: &str,
         ids: &[&str],
     ) -> Result<Vec<Element>, StoreError>;
+
+    /// Where this store answers from memory ([`crate::cache`]): what its answers
+    /// about elements of type `t` in the workspace are valid for now. A value
+    /// derived from those answers stays current while this is unchanged; on a
+    /// shared database, as long as the cache's own answers do. `None` where
+    /// nothing is kept in memory, or nothing may be now: derive afresh.
+    fn generation(&self, _workspace_id: &str, _t: ElementType) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 const COLUMNS: &str = "seq, id, workspace_id, element_type, key, uuid, name, integration_id, \

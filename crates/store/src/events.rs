@@ -14,7 +14,7 @@ use crate::error::StoreError;
 use crate::jobs::{Job, JOB_COLUMNS, JOB_UPSERT};
 use crate::query::{bulk_update, keep_earliest, ROWS_PER_UPDATE};
 use crate::retention::Retention;
-use crate::sql_store::{for_each_backend, write_transaction, SqlStore};
+use crate::sql_store::{for_each_backend, write_transaction, SqlStore, Statement};
 
 /// One delivery to an Osmosis webhook URL.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,35 +205,41 @@ fn ids_of(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
 }
 
 for_each_backend! {
-    /// Inserts app events; one already stored (a retried settlement) is kept as
-    /// it is.
+    /// Pushes the insert of `events` (at most 500: binds per statement are
+    /// bounded); one already stored (a retried settlement) is kept as it is.
+    fn push_app_events<'a>(q: &mut QueryBuilder<'a, DB>, events: &[&'a AppEventRow]) {
+        q.push(
+            "INSERT INTO app_events (id, workspace_id, target_id, customer_id, \
+             app_event_type_id, app_event_subscription_id, incoming_webhook_id, \
+             fingerprint, status, error, event, launched_flow_run_ids, created_ms) ",
+        );
+        q.push_values(events, |mut row, e| {
+            row.push_bind(&e.id)
+                .push_bind(&e.workspace_id)
+                .push_bind(&e.target_id)
+                .push_bind(&e.customer_id)
+                .push_bind(&e.app_event_type_id)
+                .push_bind(&e.app_event_subscription_id)
+                .push_bind(&e.incoming_webhook_id)
+                .push_bind(&e.fingerprint)
+                .push_bind(&e.status)
+                .push_bind(&e.error)
+                .push_bind(e.event.to_string())
+                .push_bind(ids_text(&e.launched_flow_run_ids))
+                .push_bind(e.created_ms);
+        });
+        q.push(" ON CONFLICT (id) DO NOTHING");
+    }
+
+    /// Inserts app events (see [`push_app_events`]) in `tx`.
     async fn insert_app_events<'a>(
         tx: &mut <DB as sqlx::Database>::Connection,
         events: impl Iterator<Item = &'a AppEventRow>,
     ) -> Result<(), StoreError> {
         let events: Vec<&AppEventRow> = events.collect();
         for chunk in events.chunks(500) {
-            let mut q = QueryBuilder::<DB>::new(
-                "INSERT INTO app_events (id, workspace_id, target_id, customer_id, \
-                 app_event_type_id, app_event_subscription_id, incoming_webhook_id, \
-                 fingerprint, status, error, event, launched_flow_run_ids, created_ms) ",
-            );
-            q.push_values(chunk, |mut row, e| {
-                row.push_bind(&e.id)
-                    .push_bind(&e.workspace_id)
-                    .push_bind(&e.target_id)
-                    .push_bind(&e.customer_id)
-                    .push_bind(&e.app_event_type_id)
-                    .push_bind(&e.app_event_subscription_id)
-                    .push_bind(&e.incoming_webhook_id)
-                    .push_bind(&e.fingerprint)
-                    .push_bind(&e.status)
-                    .push_bind(&e.error)
-                    .push_bind(e.event.to_string())
-                    .push_bind(ids_text(&e.launched_flow_run_ids))
-                    .push_bind(e.created_ms);
-            });
-            q.push(" ON CONFLICT (id) DO NOTHING");
+            let mut q = QueryBuilder::<DB>::new("");
+            push_app_events(&mut q, chunk);
             q.build().execute(&mut *tx).await?;
         }
         Ok(())
@@ -251,10 +257,14 @@ for_each_backend! {
             if deliveries.is_empty() {
                 return Ok(());
             }
-            write_transaction!(self, |tx| {
-                insert_app_events(&mut tx, events.iter()).await?;
-                for chunk in deliveries.chunks(500) {
-                    let mut q = QueryBuilder::<DB>::new(
+            let events: Vec<&AppEventRow> = events.iter().collect();
+            let mut statements: Vec<Statement<'_, DB>> = Vec::new();
+            for chunk in events.chunks(500) {
+                statements.push(Box::new(move |q| push_app_events(q, chunk)));
+            }
+            for chunk in deliveries.chunks(500) {
+                statements.push(Box::new(move |q| {
+                    q.push(
                         "INSERT INTO incoming_webhooks (id, workspace_id, target_kind, target_id, \
                          customer_id, status, error, event_ids, request, created_ms) ",
                     );
@@ -270,13 +280,12 @@ for_each_backend! {
                             .push_bind(d.request.to_string())
                             .push_bind(d.created_ms);
                     });
-                    q.build().execute(&mut *tx).await?;
-                }
-                // One statement may not upsert a row twice: one job per key each.
-                for job in jobs {
-                    let mut q = QueryBuilder::<DB>::new(format!(
-                        "INSERT INTO jobs ({JOB_COLUMNS}) "
-                    ));
+                }));
+            }
+            // One statement may not upsert a row twice: one job per key each.
+            for job in jobs {
+                statements.push(Box::new(move |q| {
+                    q.push(format!("INSERT INTO jobs ({JOB_COLUMNS}) "));
                     q.push_values([job], |mut row, job| {
                         row.push_bind(&job.id)
                             .push_bind(&job.workspace_id)
@@ -288,9 +297,9 @@ for_each_backend! {
                             .push_bind(now_ms);
                     });
                     q.push(JOB_UPSERT);
-                    q.build().execute(&mut *tx).await?;
-                }
-            })
+                }));
+            }
+            self.write_all(statements).await
         }
 
         async fn pending_deliveries(

@@ -113,6 +113,9 @@ pub struct SqlStore<DB: sqlx::Database> {
     /// Answers at once while a shared database is unreachable (see `gate.rs`);
     /// `None` for SQLite, a local file that is never unreachable.
     pub(crate) gate: Option<Gate>,
+    /// Dropped with the store: ends the tasks it started (SQLite's checkpoints,
+    /// `sqlite.rs`).
+    pub(crate) stop_tasks: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl<DB: Backend> SqlStore<DB> {
@@ -149,8 +152,55 @@ impl<DB: Backend> SqlStore<DB> {
     }
 }
 
+/// One statement of a [`SqlStore::write_all`] transaction: pushes its SQL and
+/// binds into the builder it is given.
+pub(crate) type Statement<'q, DB> = Box<dyn FnOnce(&mut QueryBuilder<'q, DB>) + Send + 'q>;
+
 for_each_backend! {
     impl SqlStore<DB> {
+        /// Writes `statements` in one transaction, in order, committing when every
+        /// one succeeded.
+        ///
+        /// Where this node owns the database (SQLite), the whole transaction goes
+        /// to the writer connection's thread as one script, `BEGIN IMMEDIATE; …;
+        /// COMMIT`: one round trip to that thread where the begin, each statement
+        /// and the commit took one each — and a round trip, two thread wake-ups on
+        /// a busy machine, cost more than SQLite's own work for a small insert
+        /// (intake group commits, `bench/events/README.md`). A statement that
+        /// fails stops the script inside its transaction; the connection is
+        /// discarded, which rolls it back. PostgreSQL prepares one statement per
+        /// query, so there each is sent on its own in a [`write_transaction!`].
+        pub(crate) async fn write_all<'q>(
+            &self,
+            statements: Vec<Statement<'q, DB>>,
+        ) -> Result<(), StoreError> {
+            if statements.is_empty() {
+                return Ok(());
+            }
+            if !<DB as Backend>::SHARED {
+                let mut q = QueryBuilder::<DB>::new(<DB as Backend>::BEGIN_WRITE);
+                for statement in statements {
+                    q.push("; ");
+                    statement(&mut q);
+                }
+                q.push("; COMMIT");
+                let mut conn = self.writer().await?;
+                let done = q.build().execute(&mut *conn).await;
+                if done.is_err() {
+                    conn.discard();
+                }
+                done?;
+                return Ok(());
+            }
+            write_transaction!(self, |tx| {
+                for statement in statements {
+                    let mut q = QueryBuilder::<DB>::new("");
+                    statement(&mut q);
+                    q.build().execute(&mut *tx).await?;
+                }
+            })
+        }
+
         /// Wraps a connected pool: refuses a schema newer than this binary knows,
         /// then migrates when asked. Checking first means an old node never runs
         /// against (or half-migrates) a database it cannot read.
@@ -165,6 +215,7 @@ for_each_backend! {
                 writer,
                 kept_writer: Default::default(),
                 gate,
+                stop_tasks: None,
             };
             let found = store.applied_version().await?;
             let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);

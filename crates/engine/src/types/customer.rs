@@ -146,6 +146,43 @@ impl Engine {
         Ok(found.filter(|c| c.element_type == ElementType::Customer))
     }
 
+    /// The id of the live customer with this `internalId`, if there is one (whose
+    /// an app event is). Kept on this node while no customer of the workspace was
+    /// written ([`crate::node_cache::elements_revision`]): looked up for every
+    /// delivery to an app event type, the lookup cloned the customer out of the
+    /// element cache each time.
+    pub(crate) async fn live_customer_id(
+        &self,
+        workspace_id: &str,
+        internal_id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let key = format!("{workspace_id}/{internal_id}");
+        let revision = crate::node_cache::elements_revision(
+            &*self.stores.elements,
+            workspace_id,
+            &[ElementType::Customer],
+            "",
+        );
+        let shared = self.stores.database.is_shared();
+        let mut ticket = None;
+        if let Some(revision) = &revision {
+            match self.customer_ids.get(&key, revision, shared) {
+                Ok(known) => return Ok((*known).clone()),
+                Err(t) => ticket = Some(t),
+            }
+        }
+        let found = self
+            .find_customer(workspace_id, internal_id)
+            .await?
+            .filter(|c| !c.is_archived())
+            .map(|c| c.id);
+        if let (Some(revision), Some(ticket)) = (revision, ticket) {
+            self.customer_ids
+                .insert(key, revision, ticket, Arc::new(found.clone()));
+        }
+        Ok(found)
+    }
+
     pub(crate) async fn find_customer(
         &self,
         workspace_id: &str,

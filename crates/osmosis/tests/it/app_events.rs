@@ -689,5 +689,41 @@ async fn an_event_no_trigger_can_fire_is_handled_with_its_delivery() {
     process(&s).await;
     let runs = runs_of(&s, &alices).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
+
+    // Whose an event is follows the customers as they are now: a customer
+    // created after an event named them unknown gets the next one, and one
+    // archived since does not.
+    let delivery_status = |n: i64| {
+        let s = &s;
+        let uri = &uri;
+        async move {
+            let (status, answer) =
+                deliver(s, "POST", uri, None, Some(json!({"user": "carol", "n": n}))).await;
+            assert_eq!(status, 200, "{answer}");
+            process(s).await;
+            let id = answer["incomingWebhookId"].as_str().unwrap();
+            let (_, w) = s.get(&format!("/incoming-webhooks/{id}"), &s.admin()).await;
+            w
+        }
+    };
+    let w = delivery_status(1).await;
+    assert_eq!(w["status"], "error", "{w}");
+    assert!(w["error"].as_str().unwrap().contains("carol"), "{w}");
+    let carol = s
+        .create("customers", json!({"internalId": "carol", "name": "Carol"}))
+        .await;
+    let w = delivery_status(2).await;
+    assert_eq!(w["status"], "success", "{w}");
+    let (status, archived) = s
+        .call(
+            "DELETE",
+            &format!("/customers/{}", carol["id"].as_str().unwrap()),
+            Some(&s.admin()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{archived}");
+    let w = delivery_status(3).await;
+    assert_eq!(w["status"], "error", "{w}");
     s.finish().await;
 }
