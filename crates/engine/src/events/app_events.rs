@@ -415,21 +415,66 @@ async fn customer_of(
     ))
 }
 
-/// A stable hash of the event's type, customer and payload (keys sorted).
+/// A stable hash of the event's type, customer and payload: the payload as
+/// compact JSON with every object's keys sorted, hashed as it is written rather
+/// than built as a sorted copy first (half of working out an arrival's events,
+/// `bench/events/README.md`). The bytes hashed are the same as that copy's
+/// serialization, so events stored before still match (tested).
 fn fingerprint(type_id: &str, customer_id: &str, event: &Value) -> String {
-    let canonical = serde_json::to_string(&sorted(event)).unwrap_or_default();
-    derived_id(&[type_id, customer_id, &canonical])
+    let mut hash = Sha256::new();
+    for part in [type_id, customer_id] {
+        hash.update(part.as_bytes());
+        hash.update([0u8]);
+    }
+    write_canonical(event, &mut Hashing(&mut hash));
+    hash.update([0u8]);
+    hex_id(hash)
 }
 
-fn sorted(v: &Value) -> Value {
+/// Feeds what is written to a hash.
+struct Hashing<'a>(&'a mut Sha256);
+
+impl std::io::Write for Hashing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `v` as compact JSON with every object's keys in byte order.
+fn write_canonical(v: &Value, out: &mut Hashing) {
+    // Writing into a hash cannot fail, nor can serializing a string or a scalar.
     match v {
         Value::Object(m) => {
-            let ordered: std::collections::BTreeMap<&String, Value> =
-                m.iter().map(|(k, v)| (k, sorted(v))).collect();
-            json!(ordered)
+            let mut fields: Vec<(&String, &Value)> = m.iter().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.0.update(b"{");
+            for (i, (k, v)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.0.update(b",");
+                }
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.0.update(b":");
+                write_canonical(v, out);
+            }
+            out.0.update(b"}");
         }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
+        Value::Array(items) => {
+            out.0.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.0.update(b",");
+                }
+                write_canonical(item, out);
+            }
+            out.0.update(b"]");
+        }
+        scalar => {
+            let _ = serde_json::to_writer(out, scalar);
+        }
     }
 }
 
@@ -453,10 +498,15 @@ fn derived_id(parts: &[&str]) -> String {
         hash.update(p.as_bytes());
         hash.update([0u8]);
     }
-    hash.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex_id(hash)
+}
+
+/// The first 12 bytes of the hash as 24 lowercase hex digits.
+fn hex_id(hash: Sha256) -> String {
+    let digest = hash.finalize();
+    let mut first = [0u8; 16];
+    first[4..].copy_from_slice(&digest[..12]);
+    format!("{:024x}", u128::from_be_bytes(first))
 }
 
 /// Dispatches one claim's events: what they share (the admin caller, event
@@ -955,4 +1005,75 @@ async fn try_setup_instance(engine: &Engine, instance: &Element) -> Result<(), A
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How fingerprints were made before they were hashed as written: the
+    /// payload copied with sorted keys, then serialized.
+    fn fingerprint_as_before(type_id: &str, customer_id: &str, event: &Value) -> String {
+        fn sorted(v: &Value) -> Value {
+            match v {
+                Value::Object(m) => {
+                    let ordered: BTreeMap<&String, Value> =
+                        m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                    json!(ordered)
+                }
+                Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+                other => other.clone(),
+            }
+        }
+        let canonical = serde_json::to_string(&sorted(event)).unwrap_or_default();
+        let mut hash = Sha256::new();
+        for p in [type_id, customer_id, &canonical] {
+            hash.update(p.as_bytes());
+            hash.update([0u8]);
+        }
+        hash.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn fingerprints_are_those_of_events_stored_before() {
+        let events = [
+            json!(null),
+            json!(42),
+            json!(-1.5e300),
+            json!("plain"),
+            json!({}),
+            json!([]),
+            json!({"b": 1, "a": [3, {"z": null, "y": "\"quoted\"\n"}], "é": "ü", "A": true}),
+            json!([{"k": {"c": 1, "b": 2, "a": [[], {}]}}, "x", 0.1]),
+            json!({"emoji": "😀", "ctl": "\u{1}", "big": 18446744073709551615u64}),
+        ];
+        for event in &events {
+            assert_eq!(
+                fingerprint("aet_1", "cus_1", event),
+                fingerprint_as_before("aet_1", "cus_1", event),
+                "{event}"
+            );
+        }
+        assert_ne!(
+            fingerprint("aet_1", "cus_1", &json!({"a": 1})),
+            fingerprint("aet_1", "cus_2", &json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn derived_ids_are_24_lowercase_hex_digits() {
+        let id = derived_id(&["a", "b"]);
+        assert_eq!(id.len(), 24);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let mut hash = Sha256::new();
+        hash.update(b"a\0b\0");
+        let digest = hash.finalize();
+        let expected: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(id, expected);
+    }
 }
