@@ -27,28 +27,6 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
-/// Every item of a paged list, oldest first.
-async fn all_items(node: &Running, path: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = node
-            .call(
-                "GET",
-                &format!("{path}?limit=1000&sortOrder=asc{cursor}"),
-                &admin_token(),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return items,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_deliveries_are_stored_with_bounded_memory_and_processed_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +84,7 @@ async fn ten_thousand_deliveries_are_stored_with_bounded_memory_and_processed_in
     // Processed, in order.
     let deadline = Instant::now() + Duration::from_secs(240);
     let events = loop {
-        let events = all_items(&node, "/app-events").await;
+        let events = node.all_items("/app-events?limit=1000").await;
         if events.len() as u64 == DELIVERIES {
             break events;
         }
@@ -117,7 +95,7 @@ async fn ten_thousand_deliveries_are_stored_with_bounded_memory_and_processed_in
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let deliveries = all_items(&node, "/incoming-webhooks").await;
+    let deliveries = node.all_items("/incoming-webhooks?limit=1000").await;
     assert_eq!(deliveries.len() as u64, DELIVERIES);
     let in_delivery_order: Vec<&Value> = deliveries
         .iter()

@@ -102,28 +102,6 @@ async fn pull(node: &Running, sub: &str) -> Value {
     }
 }
 
-/// Every page of `path` (a log list taking `limit` and `cursor`).
-async fn all(node: &Running, path: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = node
-            .call(
-                "GET",
-                &format!("{path}&limit=100&sortOrder=asc{cursor}"),
-                &admin_token(),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return items,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_storing_and_settling_events_launches_each_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,22 +172,22 @@ async fn sigkill_between_storing_and_settling_events_launches_each_once() {
     let records_path = format!("/external-event-log-records?externalEventSubscriptionId={sub}");
     let runs_path = format!("/flow-runs?connectionFlowId={inst}");
     // Stored, their runs started, none recorded: the window.
-    let stranded = all(&node, &records_path).await;
+    let stranded = node.all_items(&format!("{records_path}&limit=100")).await;
     assert_eq!(stranded.len(), EVENTS);
     assert!(
         stranded.iter().all(|r| r["status"] == "created"),
         "{stranded:?}"
     );
-    let before = all(&node, &runs_path).await;
+    let before = node.all_items(&format!("{runs_path}&limit=100")).await;
     assert_eq!(before.len(), GROUPS, "{before:?}");
     assert!(node.kill().code().is_none(), "killed by the signal");
 
     allow_settling(&db).await;
     let node = Running::serve_workspace(&db, port, dir.path(), &[]).await;
     pull(&node, &sub).await;
-    let records = all(&node, &records_path).await;
+    let records = node.all_items(&format!("{records_path}&limit=100")).await;
     assert_eq!(records.len(), EVENTS);
-    let runs = all(&node, &runs_path).await;
+    let runs = node.all_items(&format!("{runs_path}&limit=100")).await;
     let ids = |v: &[Value]| {
         v.iter()
             .map(|r| r["id"].as_str().unwrap().to_owned())

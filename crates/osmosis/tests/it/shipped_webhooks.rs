@@ -347,6 +347,31 @@ async fn flow(
 }
 
 /// `token`'s instance of flow `key` on `conn`, made (enabled) on demand.
+/// Disables `instances`; then every hook of `hooks` is deleted at the app (the
+/// path of each deletion is `deleted_at` and its id) and none is left live.
+async fn disable_all(
+    s: &Server,
+    app: &App,
+    instances: &[&str],
+    token: &str,
+    hooks: &[Hook],
+    deleted_at: &str,
+) {
+    for inst in instances {
+        enable(s, inst, token, false).await;
+    }
+    settle_jobs(s).await;
+    assert!(app.live().is_empty(), "{:?}", app.live());
+    let mut deleted = app.deleted();
+    deleted.sort();
+    let mut want: Vec<String> = hooks
+        .iter()
+        .map(|h| format!("{deleted_at}{}", h.id))
+        .collect();
+    want.sort();
+    assert_eq!(deleted, want);
+}
+
 async fn instance(s: &Server, conn: &str, token: &str, key: &str) -> String {
     let (status, inst) = s
         .get(
@@ -766,19 +791,15 @@ async fn github_issue_webhooks_are_verified_and_reach_flows() {
             .unwrap(),
     );
     app.drop_hook(&changed_hook.id);
-    for inst in [&opened, &changed, &deleted] {
-        enable(&s, inst, &alice, false).await;
-    }
-    settle_jobs(&s).await;
-    assert!(app.live().is_empty(), "{:?}", app.live());
-    let mut gone = app.deleted();
-    gone.sort();
-    let mut want: Vec<String> = hooks
-        .iter()
-        .map(|h| format!("/repos/octo/hello/hooks/{}", h.id))
-        .collect();
-    want.sort();
-    assert_eq!(gone, want);
+    disable_all(
+        &s,
+        &app,
+        &[&opened, &changed, &deleted],
+        &alice,
+        &hooks,
+        "/repos/octo/hello/hooks/",
+    )
+    .await;
     let (_, all) = s
         .get(
             &format!("/external-event-subscriptions?connectionId={conn}&includeArchived=true"),
@@ -1062,19 +1083,15 @@ async fn stripe_webhooks_are_verified_and_reach_flows() {
     );
 
     // Disabled: every endpoint deleted at Stripe.
-    for inst in [&created, &gone, &invoiced] {
-        enable(&s, inst, &alice, false).await;
-    }
-    settle_jobs(&s).await;
-    assert!(app.live().is_empty(), "{:?}", app.live());
-    let mut deleted = app.deleted();
-    deleted.sort();
-    let mut want: Vec<String> = hooks
-        .iter()
-        .map(|h| format!("/v1/webhook_endpoints/{}", h.id))
-        .collect();
-    want.sort();
-    assert_eq!(deleted, want);
+    disable_all(
+        &s,
+        &app,
+        &[&created, &gone, &invoiced],
+        &alice,
+        &hooks,
+        "/v1/webhook_endpoints/",
+    )
+    .await;
     s.finish().await;
 }
 

@@ -157,6 +157,15 @@ impl Running {
         )
     }
 
+    /// Every item of the list at `path` (with a query string), oldest first, as
+    /// admin, through [`super::list_pages`] (at most 1,000 pages).
+    pub async fn all_items(&self, path: &str) -> Vec<serde_json::Value> {
+        let url = format!("{}{path}&sortOrder=asc", self.url);
+        let http = reqwest::Client::new();
+        let pages = super::list_pages(&http, &url, &super::admin_token(), 1_000).await;
+        super::items_of(&pages)
+    }
+
     /// Creates as admin and returns the element, failing the test on an error.
     pub async fn create(&self, plural: &str, body: serde_json::Value) -> serde_json::Value {
         let (status, v) = self
