@@ -9,6 +9,8 @@
 //! node may write without this node hearing of it, so there entries also expire
 //! after [`SHARED_TTL`].
 
+use std::fmt::Write;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +64,7 @@ pub(crate) fn elements_revision(
     let mut revision = String::new();
     for t in types {
         let (epoch, generation) = store.generation(workspace_id, *t)?;
-        revision.push_str(&format!("{epoch}.{generation}/"));
+        let _ = write!(revision, "{epoch}.{generation}/");
     }
     revision.push_str(also);
     Some(revision)
@@ -87,6 +89,34 @@ impl<V> NodeCache<V> {
             }
         }
         Err(Ticket(generation))
+    }
+
+    /// The value for `key` current at `revision`, else the one `derive` builds,
+    /// kept for the next caller. With no `revision` (nothing may be kept), derived
+    /// each time.
+    pub(crate) async fn get_or_derive<E>(
+        &self,
+        key: &str,
+        revision: Option<&str>,
+        shared: bool,
+        derive: impl Future<Output = Result<V, E>>,
+    ) -> Result<Arc<V>, E> {
+        let Some(revision) = revision else {
+            return derive.await.map(Arc::new);
+        };
+        // Taken before deriving, so a write racing it leaves nothing kept.
+        let ticket = match self.get(key, revision, shared) {
+            Ok(kept) => return Ok(kept),
+            Err(ticket) => ticket,
+        };
+        let value = Arc::new(derive.await?);
+        self.insert(
+            key.to_owned(),
+            revision.to_owned(),
+            ticket,
+            Arc::clone(&value),
+        );
+        Ok(value)
     }
 
     /// Keeps `value`, built from `revision` after [`NodeCache::get`] gave `ticket`.

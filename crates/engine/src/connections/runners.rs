@@ -26,24 +26,19 @@ impl Calls<'_> {
         &self,
         conn: &Element,
     ) -> Result<Arc<FunctionRunner>, ApiError> {
-        let ticket = match self
-            .runners
-            .get(&conn.id, &conn.revision, self.database.is_shared())
-        {
-            Ok(runner) => return Ok(runner),
-            Err(ticket) => ticket,
-        };
-        let runner = Arc::new(
-            self.connection_runner(conn)
+        let derive = async {
+            Ok(self
+                .connection_runner(conn)
                 .await?
-                .with_observer(Arc::new(ConnectionObserver::new(self.api_logs, conn))),
-        );
-        self.runners.insert(
-            conn.id.clone(),
-            conn.revision.clone(),
-            ticket,
-            Arc::clone(&runner),
-        );
-        Ok(runner)
+                .with_observer(Arc::new(ConnectionObserver::new(self.api_logs, conn))))
+        };
+        self.runners
+            .get_or_derive(
+                &conn.id,
+                Some(&conn.revision),
+                self.database.is_shared(),
+                derive,
+            )
+            .await
     }
 }

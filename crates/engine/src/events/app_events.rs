@@ -421,11 +421,7 @@ async fn customer_of(
 /// `bench/events/README.md`). The bytes hashed are the same as that copy's
 /// serialization, so events stored before still match (tested).
 fn fingerprint(type_id: &str, customer_id: &str, event: &Value) -> String {
-    let mut hash = Sha256::new();
-    for part in [type_id, customer_id] {
-        hash.update(part.as_bytes());
-        hash.update([0u8]);
-    }
+    let mut hash = hash_of(&[type_id, customer_id]);
     write_canonical(event, &mut Hashing(&mut hash));
     hash.update([0u8]);
     hex_id(hash)
@@ -493,12 +489,17 @@ fn derived_id_at(at: &str, parts: &[&str]) -> String {
 /// An id (24 hex digits, as the other ids) derived from `parts`: the same parts
 /// always give the same id.
 fn derived_id(parts: &[&str]) -> String {
+    hex_id(hash_of(parts))
+}
+
+/// A hash fed with each of `parts` and a zero byte after each.
+fn hash_of(parts: &[&str]) -> Sha256 {
     let mut hash = Sha256::new();
     for p in parts {
         hash.update(p.as_bytes());
         hash.update([0u8]);
     }
-    hex_id(hash)
+    hash
 }
 
 /// The first 12 bytes of the hash as 24 lowercase hex digits.
@@ -642,45 +643,38 @@ impl TriggerMemo {
             return Ok(*known);
         }
         let ws = &event_type.workspace_id;
-        let key = format!("{ws}/{}/{customer_id}", event_type.id);
         let revision = elements_revision(
             &*engine.stores.elements,
             ws,
             &[ElementType::FlowInstance, ElementType::Flow],
             &event_type.revision,
         );
-        let shared = engine.stores.database.is_shared();
-        let mut ticket = None;
-        if let Some(revision) = &revision {
-            match engine.triggers.get(&key, revision, shared) {
-                Ok(known) => {
-                    self.0.insert(customer_id.to_owned(), *known);
-                    return Ok(*known);
-                }
-                Err(t) => ticket = Some(t),
-            }
-        }
-        let mut found = false;
-        for instance in customer_instances(engine, ws, customer_id)
-            .await
-            .map_err(|e| e.message)?
-        {
-            let effective = engine
-                .elements()
-                .effective(&instance)
+        let derive = async {
+            for instance in customer_instances(engine, ws, customer_id)
                 .await
-                .map_err(|e| e.message)?;
-            let nodes = effective.doc.get("nodes").and_then(Value::as_object);
-            if nodes.is_some_and(|n| n.values().any(|node| is_trigger_for(node, event_type))) {
-                found = true;
-                break;
+                .map_err(|e| e.message)?
+            {
+                let effective = engine
+                    .elements()
+                    .effective(&instance)
+                    .await
+                    .map_err(|e| e.message)?;
+                let nodes = effective.doc.get("nodes").and_then(Value::as_object);
+                if nodes.is_some_and(|n| n.values().any(|node| is_trigger_for(node, event_type))) {
+                    return Ok(true);
+                }
             }
-        }
-        if let (Some(revision), Some(ticket)) = (revision, ticket) {
-            engine
-                .triggers
-                .insert(key, revision, ticket, Arc::new(found));
-        }
+            Ok::<_, String>(false)
+        };
+        let found = *engine
+            .triggers
+            .get_or_derive(
+                &format!("{ws}/{}/{customer_id}", event_type.id),
+                revision.as_deref(),
+                engine.stores.database.is_shared(),
+                derive,
+            )
+            .await?;
         self.0.insert(customer_id.to_owned(), found);
         Ok(found)
     }

@@ -156,31 +156,26 @@ impl Engine {
         workspace_id: &str,
         internal_id: &str,
     ) -> Result<Option<String>, ApiError> {
-        let key = format!("{workspace_id}/{internal_id}");
         let revision = crate::node_cache::elements_revision(
             &*self.stores.elements,
             workspace_id,
             &[ElementType::Customer],
             "",
         );
-        let shared = self.stores.database.is_shared();
-        let mut ticket = None;
-        if let Some(revision) = &revision {
-            match self.customer_ids.get(&key, revision, shared) {
-                Ok(known) => return Ok((*known).clone()),
-                Err(t) => ticket = Some(t),
-            }
-        }
+        let derive = async {
+            let found = self.find_customer(workspace_id, internal_id).await?;
+            Ok::<_, ApiError>(found.filter(|c| !c.is_archived()).map(|c| c.id))
+        };
         let found = self
-            .find_customer(workspace_id, internal_id)
-            .await?
-            .filter(|c| !c.is_archived())
-            .map(|c| c.id);
-        if let (Some(revision), Some(ticket)) = (revision, ticket) {
-            self.customer_ids
-                .insert(key, revision, ticket, Arc::new(found.clone()));
-        }
-        Ok(found)
+            .customer_ids
+            .get_or_derive(
+                &format!("{workspace_id}/{internal_id}"),
+                revision.as_deref(),
+                self.stores.database.is_shared(),
+                derive,
+            )
+            .await?;
+        Ok((*found).clone())
     }
 
     pub(crate) async fn find_customer(

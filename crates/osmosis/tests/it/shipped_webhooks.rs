@@ -346,7 +346,6 @@ async fn flow(
     .await;
 }
 
-/// `token`'s instance of flow `key` on `conn`, made (enabled) on demand.
 /// Disables `instances`; then every hook of `hooks` is deleted at the app (the
 /// path of each deletion is `deleted_at` and its id) and none is left live.
 async fn disable_all(
@@ -372,6 +371,7 @@ async fn disable_all(
     assert_eq!(deleted, want);
 }
 
+/// `token`'s instance of flow `key` on `conn`, made (enabled) on demand.
 async fn instance(s: &Server, conn: &str, token: &str, key: &str) -> String {
     let (status, inst) = s
         .get(
