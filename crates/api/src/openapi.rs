@@ -257,7 +257,7 @@ fn connection_paths(paths: &mut Map<String, Value>) {
     let run: Option<BodySchema> = Some(body_schema::<crate::routes::RunOperation>);
     let settings: Option<BodySchema> = Some(body_schema::<SettingsPatch>);
     let connect: Option<BodySchema> = Some(body_schema::<ConnectRequest>);
-    let entries: [Entry; 15] = [
+    let entries: [Entry; 18] = [
         ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), None),
         ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), None),
         ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), run),
@@ -275,6 +275,9 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/connections/{selector}/test", "post", "Run the connector's test through the connection: `{success, error?}`", sel(&[]), None),
         ("/settings", "get", "The workspace's settings (webhookUri, enabledWebhookEvents); admin", vec![], None),
         ("/settings", "patch", "Change the workspace's settings; admin", vec![], settings),
+        ("/export", "get", "Start exporting the workspace (admin; `includeSecrets`): the background job to poll", vec![query_param("includeSecrets", json!({"type": "boolean"}))], None),
+        ("/background-jobs/{id}", "get", "A background job: `{id, type, status: running|completed|failed, result?: {downloadUrl}, error?}`; admin", vec![path_param("id")], None),
+        ("/background-jobs/{id}/download", "get", "The zip a completed export produced (application/zip); admin", vec![path_param("id")], None),
     ];
     for (path, method, summary, params, body) in entries {
         // The operation and data collection lists and the connection options are
@@ -1457,6 +1460,19 @@ pub fn document() -> Value {
             paths.insert(
                 format!("/{}/{{selector}}/{action}", spec.api_path),
                 json!({"post": op(format!("{what} {n}"), sel_params.clone(), None, el.clone())}),
+            );
+        }
+        if osmosis_engine::config_as_code::export::EXPORTED_TYPES.contains(&t) {
+            let mut params = sel_params.clone();
+            params.push(query_param("includeSecrets", json!({"type": "boolean"})));
+            paths.insert(
+                format!("/{}/{{selector}}/export", spec.api_path),
+                json!({"get": op(
+                    format!("The {n}'s export properties (its spec.yaml in a workspace export)"),
+                    params,
+                    None,
+                    json!({"type": "object"}),
+                )}),
             );
         }
     }

@@ -11,6 +11,7 @@ pub mod actions;
 pub mod app_data_schemas;
 pub mod caller;
 pub mod clock;
+pub mod config_as_code;
 pub mod connect;
 pub mod connections;
 pub mod data_links;
@@ -44,7 +45,7 @@ pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
 /// Every kind of background job this build runs.
-const JOB_HANDLERS: [jobs::Handler; 7] = [
+const JOB_HANDLERS: [jobs::Handler; 8] = [
     jobs::handler::<connections::health::RefreshCredentialsJob>(),
     jobs::handler::<notify::outbound::DeliverNotificationJob>(),
     jobs::handler::<flows::instances::FlowScheduleJob>(),
@@ -52,6 +53,7 @@ const JOB_HANDLERS: [jobs::Handler; 7] = [
     jobs::handler::<events::external::ExternalEventPullJob>(),
     jobs::handler::<events::external::ExternalEventSyncJob>(),
     jobs::handler::<events::external::ExternalEventWebhookJob>(),
+    jobs::handler::<config_as_code::jobs::ExportJob>(),
 ];
 
 /// Settings the engine needs from the server configuration.

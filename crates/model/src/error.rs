@@ -48,6 +48,9 @@ pub mod keys {
     /// What the URL names was archived: it existed and will not come back by
     /// retrying (HTTP 410), as a webhook delivery to an archived subscription.
     pub const GONE: &str = "gone";
+    /// What the request asks for is not there yet (a background job still
+    /// running has nothing to download).
+    pub const NOT_READY: &str = "not_ready";
     /// The request needs a capability this build does not have.
     pub const NOT_SUPPORTED: &str = "not_supported";
     /// `concurrency` key for a stale `revision`.
@@ -205,6 +208,7 @@ impl ApiError {
             (ErrorType::BadRequest, Some(keys::ACCESS_DENIED)) => 403,
             (ErrorType::BadRequest, Some(keys::ALREADY_EXISTS)) => 409,
             (ErrorType::BadRequest, Some(keys::GONE)) => 410,
+            (ErrorType::BadRequest, Some(keys::NOT_READY)) => 409,
             (ErrorType::BadRequest, Some(keys::RATE_LIMIT_EXCEEDED)) => 429,
             (ErrorType::BadRequest, _) => 400,
             (ErrorType::Concurrency, _) => 409,

@@ -56,6 +56,12 @@ enum Command {
     /// `OSMOSIS_WORKSPACE_KEY` names another workspace), else the secret stored in
     /// the database `--data-dir`/`--database` point at (the same flags as `serve`).
     Token(cli::token::TokenArgs),
+    /// Export a workspace's elements as files in Membrane's layout
+    /// (`membrane/integrations/<key>/spec.yaml`, `membrane/actions/<key>/spec.yaml`,
+    /// …), from the database `serve` uses: into a folder's `membrane/` tree
+    /// (replaced whole) or, with `--out FILE.zip`, as the zip `GET /export` serves.
+    /// Customers, connections and their instances are not exported.
+    Export(cli::export::ExportArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Seal every stored connection's credentials (archived ones too) with the
@@ -320,6 +326,7 @@ async fn main() -> ExitCode {
             command: WorkspaceCommand::Delete(args),
         } => cli::workspace::delete(args).await,
         Command::Token(args) => cli::token::run(args).await,
+        Command::Export(args) => cli::export::run(args).await,
         Command::Migrate(database) => migrate(database).await,
         Command::RotateCredentialsKey(database) => rotate_credentials_key(database).await,
         Command::Runtime {

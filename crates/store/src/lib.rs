@@ -1,7 +1,8 @@
 //! The stores: one narrow interface per concern — [`WorkspaceStore`],
 //! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`],
 //! [`ActionRunLogStore`], [`DataLinkStore`], [`FlowRunStore`] (flow runs, their node
-//! runs and the queue they form), and the [`Database`] itself — gathered in
+//! runs and the queue they form), [`BackgroundJobStore`] (long operations a client
+//! polls for, and their files), and the [`Database`] itself — gathered in
 //! [`Stores`], with an embedded SQLite implementation (the default) and a PostgreSQL
 //! one (for several nodes). Events will be a concern of its own beside these.
 //!
@@ -16,12 +17,12 @@
 //! ## Column types on PostgreSQL: text documents and timestamps
 //!
 //! Documents (element documents, job payloads, connect records, workspace settings,
-//! API log details, action run records and details, flow and node run records) are
-//! stored as JSON text, not `jsonb`, on both backends. `jsonb` does not keep a
-//! document as written: it reorders object keys (shortest first, then bytewise),
-//! drops duplicate keys and normalises numbers, and the API returns documents in the
-//! order their authors wrote them (`serde_json` keeps that order, and the SDK suite
-//! compares responses).
+//! API log details, action run records and details, flow and node run records,
+//! background job parameters and results) are stored as JSON text, not `jsonb`, on
+//! both backends. `jsonb` does not keep a document as written: it reorders object
+//! keys (shortest first, then bytewise), drops duplicate keys and normalises
+//! numbers, and the API returns documents in the order their authors wrote them
+//! (`serde_json` keeps that order, and the SDK suite compares responses).
 //! The one query that reads inside a document, a list's equality filter on a flag
 //! (`ElementQuery::doc_equals`), casts the text per row; an index on workspace and
 //! type has narrowed the rows first, so `jsonb` would save little there. A `jsonb`
@@ -36,6 +37,7 @@
 
 mod action_runs;
 mod api_logs;
+mod background_jobs;
 mod cache;
 mod cache_listener;
 mod connect_records;
@@ -61,6 +63,7 @@ use std::sync::Arc;
 
 pub use action_runs::{ActionRunLog, ActionRunLogQuery, ActionRunLogStore};
 pub use api_logs::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
+pub use background_jobs::{BackgroundJob, BackgroundJobStatus, BackgroundJobStore};
 pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
 pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
@@ -101,6 +104,7 @@ pub struct Stores {
     pub flow_runs: Arc<dyn FlowRunStore>,
     pub external_events: Arc<dyn ExternalEventStore>,
     pub events: Arc<dyn EventStore>,
+    pub background_jobs: Arc<dyn BackgroundJobStore>,
     pub database: Arc<dyn Database>,
 }
 
@@ -118,6 +122,7 @@ impl Stores {
             + FlowRunStore
             + ExternalEventStore
             + EventStore
+            + BackgroundJobStore
             + Database,
     {
         Stores {
@@ -131,6 +136,7 @@ impl Stores {
             flow_runs: store.clone(),
             external_events: store.clone(),
             events: store.clone(),
+            background_jobs: store.clone(),
             database: store,
         }
     }

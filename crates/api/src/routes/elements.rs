@@ -3,6 +3,8 @@
 //! * `/{plural}` — list, create
 //! * `/{plural}/{selector}` — get, patch, put, archive (DELETE), with the flat Q-layer query
 //! * `/{plural}/{selector}/{restore|refresh|setup|reset}`
+//! * `/{plural}/{selector}/export` — the element's export properties, for the
+//!   types a workspace export holds (`config_as_code::export`)
 //! * `/{singular}?{selector fields}` (+ `/restore` …) — the object-selector form the SDK uses
 //!
 //! One set of handlers serves every type; the type arrives as route state.
@@ -10,6 +12,8 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post, MethodRouter};
 use axum::Json;
+use osmosis_engine::config_as_code::export::EXPORTED_TYPES;
+use osmosis_engine::config_as_code::ExportOptions;
 use osmosis_engine::elements::{Depth, InstanceSelector, NewElement};
 use osmosis_engine::{Caller, ListQuery, PathSelector};
 use osmosis_model::element_type::Layering;
@@ -58,6 +62,12 @@ pub fn router() -> Routes {
                 &format!("{base}/{{selector}}/reset"),
                 post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)),
             );
+        if EXPORTED_TYPES.contains(&t) {
+            r = r.route(
+                &format!("{base}/{{selector}}/export"),
+                get(move |s, a, p, q| path_export(s, a, t, p, q)),
+            );
+        }
         if let Some(singular) = spec.singular_path {
             let one = format!("/{singular}");
             r = r
@@ -205,6 +215,42 @@ async fn list(
             .or(q.string(&format!("{stem}Key")));
     }
     list_page(&state, &caller, t, &lq).await
+}
+
+/// `GET /{plural}/{selector}/export`: what the element's `spec.yaml` in a
+/// workspace export holds, as JSON (admin, as `GET /export`: an export shows
+/// fields a customer's read leaves out); secrets only with `includeSecrets`. An
+/// archived element answers 410, as a workspace export leaves it out.
+async fn path_export(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(selector): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    if !caller.is_admin() {
+        return Err(ApiError::access_denied("exporting an element needs an admin token").into());
+    }
+    let q = Query::parse(raw.as_deref());
+    let caller = with_secrets(caller, &q)?;
+    let el = resolve_path(&state, &caller, t, selector, &q).await?;
+    if el.is_archived() {
+        return Err(ApiError::bad_request(
+            osmosis_model::error::keys::GONE,
+            format!(
+                "{} {} is archived: archived elements are not exported",
+                t.name(),
+                el.id
+            ),
+        )
+        .into());
+    }
+    let options = ExportOptions {
+        include_secrets: caller.include_secrets,
+    };
+    Ok(Json(Value::Object(
+        state.engine.export_element(&el, options).await?,
+    )))
 }
 
 async fn create(

@@ -5,6 +5,7 @@ mod actions;
 mod app_events;
 pub(crate) use actions::{ExecuteRequest, RunActionRequest};
 mod calls;
+mod config_as_code;
 pub(crate) use calls::RunOperation;
 pub(crate) use self_::SelfPatch;
 mod connect;
@@ -64,6 +65,7 @@ fn parts() -> Vec<Routes> {
         health::router(),
         openapi_route::router(),
         self_::router(),
+        config_as_code::router(),
         nested::router(),
         connect::router(),
         connections::router(),

@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use super::Calls;
 use super::{secrets, ConnectionError};
+use futures::TryStreamExt;
+
+use crate::elements::element_pages;
 use crate::errors::store_error;
 
 /// Connections read per page.
@@ -66,13 +69,8 @@ impl Calls<'_> {
             let mut query = ElementQuery::new(&workspace.id, ElementType::Connection);
             query.include_archived = true;
             query.limit = PAGE;
-            loop {
-                let page = self
-                    .elements
-                    .store
-                    .find_elements(&query)
-                    .await
-                    .map_err(store_error)?;
+            let mut pages = std::pin::pin!(element_pages(self.elements.store, query));
+            while let Some(page) = pages.try_next().await? {
                 for conn in &page {
                     match self.rotate_one(conn).await? {
                         Outcome::NoSecrets => {}
@@ -84,10 +82,6 @@ impl Calls<'_> {
                             error,
                         }),
                     }
-                }
-                match page.last() {
-                    Some(last) if page.len() as i64 == PAGE => query.after_seq = last.seq,
-                    _ => break,
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod hooks;
 mod input;
 mod limits;
 mod list;
+mod pages;
 mod render;
 mod select;
 
@@ -33,6 +34,7 @@ pub fn camel_stem_of(t: ElementType) -> String {
     camel_stem(t)
 }
 pub use list::{ListPage, ListQuery};
+pub(crate) use pages::element_pages;
 pub use render::Depth;
 pub use select::{InstanceSelector, PathSelector};
 

@@ -58,8 +58,11 @@ use serde_json::{json, Map, Value};
 
 use super::Flows;
 use crate::caller::visible_to;
+use futures::TryStreamExt;
+
 use crate::elements::{
-    check_writer, ensure_editable, Change, InstanceSelector, OnConflict, PathSelector, WriteMode,
+    check_writer, element_pages, ensure_editable, Change, InstanceSelector, OnConflict,
+    PathSelector, WriteMode,
 };
 use crate::errors::{not_found, store_error};
 use crate::{Caller, Engine};
@@ -627,26 +630,16 @@ impl Engine {
     }
 
     async fn restart_instance_triggers(&self, conn: &Element) -> Result<(), ApiError> {
-        let mut after_seq = 0;
-        loop {
-            let mut q = ElementQuery::new(&conn.workspace_id, ElementType::FlowInstance);
-            q.connection = RefFilter::Is(conn.id.clone());
-            q.after_seq = after_seq;
-            q.limit = PAGE;
-            let instances = self
-                .stores
-                .elements
-                .find_elements(&q)
-                .await
-                .map_err(store_error)?;
+        let mut q = ElementQuery::new(&conn.workspace_id, ElementType::FlowInstance);
+        q.connection = RefFilter::Is(conn.id.clone());
+        q.limit = PAGE;
+        let mut pages = std::pin::pin!(element_pages(&*self.stores.elements, q));
+        while let Some(instances) = pages.try_next().await? {
             for instance in &instances {
                 triggers::setup_triggers(self, instance).await;
             }
-            match instances.last() {
-                Some(last) if instances.len() as i64 == PAGE => after_seq = last.seq,
-                _ => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// After a connection is stored: an instance of every flow that asks for one
@@ -666,25 +659,14 @@ impl Engine {
         }
         let admin = self.admin_of(&conn.workspace_id).await?;
         for scope in [RefFilter::Is(iid), RefFilter::None] {
-            let mut after_seq = 0;
-            loop {
-                let mut q = ElementQuery::new(&conn.workspace_id, ElementType::Flow);
-                q.integration = scope.clone();
-                q.doc_equals = vec![("autoCreateInstances".into(), Value::Bool(true))];
-                q.after_seq = after_seq;
-                q.limit = PAGE;
-                let flows = self
-                    .stores
-                    .elements
-                    .find_elements(&q)
-                    .await
-                    .map_err(store_error)?;
+            let mut q = ElementQuery::new(&conn.workspace_id, ElementType::Flow);
+            q.integration = scope;
+            q.doc_equals = vec![("autoCreateInstances".into(), Value::Bool(true))];
+            q.limit = PAGE;
+            let mut pages = std::pin::pin!(element_pages(&*self.stores.elements, q));
+            while let Some(flows) = pages.try_next().await? {
                 for flow in &flows {
                     self.auto_instance(&admin, flow, conn).await;
-                }
-                match flows.last() {
-                    Some(last) if flows.len() as i64 == PAGE => after_seq = last.seq,
-                    _ => break,
                 }
             }
         }
@@ -698,28 +680,18 @@ impl Engine {
             return Ok(());
         }
         let admin = self.admin_of(&flow.workspace_id).await?;
-        let mut after_seq = 0;
-        loop {
-            let mut q = ElementQuery::new(&flow.workspace_id, ElementType::Connection);
-            if let Some(iid) = &flow.integration_id {
-                q.integration = RefFilter::Is(iid.clone());
-            }
-            q.after_seq = after_seq;
-            q.limit = PAGE;
-            let connections = self
-                .stores
-                .elements
-                .find_elements(&q)
-                .await
-                .map_err(store_error)?;
+        let mut q = ElementQuery::new(&flow.workspace_id, ElementType::Connection);
+        if let Some(iid) = &flow.integration_id {
+            q.integration = RefFilter::Is(iid.clone());
+        }
+        q.limit = PAGE;
+        let mut pages = std::pin::pin!(element_pages(&*self.stores.elements, q));
+        while let Some(connections) = pages.try_next().await? {
             for conn in &connections {
                 self.auto_instance(&admin, flow, conn).await;
             }
-            match connections.last() {
-                Some(last) if connections.len() as i64 == PAGE => after_seq = last.seq,
-                _ => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// The instance of `flow` — or of its most specific copy for the connection's

@@ -81,6 +81,9 @@ impl Engine {
                 {
                     tracing::warn!(error = %e, "could not purge expired connect records");
                 }
+                if let Err(e) = self.purge_background_jobs().await {
+                    tracing::warn!(error = %e.message, "could not purge finished background jobs");
+                }
             }
             // At start-up, then every minute: events a node stored and died
             // before launching, of subscriptions no new delivery may come to.

@@ -2,6 +2,7 @@
 //! friendlier parse errors, and what `serve` says and undoes at start.
 
 pub mod database;
+pub mod export;
 pub mod flags;
 pub mod startup;
 pub mod token;

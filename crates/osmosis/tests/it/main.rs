@@ -20,6 +20,7 @@ mod cli_start;
 mod cli_token;
 mod cli_workspace;
 mod common;
+mod config_export;
 mod connect_flow;
 mod connect_kill;
 mod connection_tenancy;

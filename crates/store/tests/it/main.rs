@@ -3,6 +3,7 @@
 //! binary links the crate once instead of once per file.
 
 mod action_runs;
+mod background_jobs;
 mod cache_budget;
 mod common;
 mod conformance;

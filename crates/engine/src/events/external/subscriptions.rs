@@ -8,6 +8,9 @@ use osmosis_store::{ElementQuery, ExternalEventSubscriptionRow, RefFilter, Subsc
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use futures::TryStreamExt;
+
+use crate::elements::element_pages;
 use crate::errors::store_error;
 use crate::{Caller, Engine};
 
@@ -210,26 +213,15 @@ pub(crate) async fn active_instances(
     workspace_id: &str,
     connection_id: &str,
 ) -> Result<Vec<Element>, ApiError> {
+    let mut q = ElementQuery::new(workspace_id, ElementType::FlowInstance);
+    q.connection = RefFilter::Is(connection_id.to_owned());
+    q.limit = PAGE;
     let mut found = Vec::new();
-    let mut after_seq = 0;
-    loop {
-        let mut q = ElementQuery::new(workspace_id, ElementType::FlowInstance);
-        q.connection = RefFilter::Is(connection_id.to_owned());
-        q.after_seq = after_seq;
-        q.limit = PAGE;
-        let page = engine
-            .stores
-            .elements
-            .find_elements(&q)
-            .await
-            .map_err(store_error)?;
-        let full = page.len() as i64 == PAGE;
-        after_seq = page.last().map_or(after_seq, |e| e.seq);
+    let mut pages = std::pin::pin!(element_pages(&*engine.stores.elements, q));
+    while let Some(page) = pages.try_next().await? {
         found.extend(page.into_iter().filter(active));
-        if !full {
-            return Ok(found);
-        }
     }
+    Ok(found)
 }
 
 /// The live connection `id`, when it is live.

@@ -30,6 +30,8 @@ use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::{ElementQuery, Job, RefFilter};
 use serde_json::{json, Map, Value};
 
+use futures::TryStreamExt;
+
 use crate::flows::Launch;
 use crate::jobs::{JobKind, RetryPolicy};
 use crate::types::flow::schedule::Schedule;
@@ -276,19 +278,12 @@ async fn try_sync_followers(
         (RefFilter::Is(after.id.clone()), Vec::new()),
         (RefFilter::Any, by_universal),
     ] {
-        let mut after_seq = 0;
-        loop {
-            let mut q = ElementQuery::new(&after.workspace_id, ElementType::FlowInstance);
-            q.parent = parent.clone();
-            q.doc_equals = doc_equals.clone();
-            q.after_seq = after_seq;
-            q.limit = 500;
-            let instances = engine
-                .stores
-                .elements
-                .find_elements(&q)
-                .await
-                .map_err(crate::errors::store_error)?;
+        let mut q = ElementQuery::new(&after.workspace_id, ElementType::FlowInstance);
+        q.parent = parent;
+        q.doc_equals = doc_equals;
+        q.limit = 500;
+        let mut pages = std::pin::pin!(crate::elements::element_pages(&*engine.stores.elements, q));
+        while let Some(instances) = pages.try_next().await? {
             for instance in &instances {
                 if !seen.insert(instance.id.clone()) {
                     continue;
@@ -300,10 +295,6 @@ async fn try_sync_followers(
                 if active(engine, instance).await? {
                     apply_change(engine, instance, &old, &new).await;
                 }
-            }
-            match instances.last() {
-                Some(last) if instances.len() == 500 => after_seq = last.seq,
-                _ => break,
             }
         }
     }

@@ -1,0 +1,211 @@
+//! Exports as background jobs: `GET /export` records a job (`running`) and
+//! queues its work on the durable job queue, so a node that dies mid-export
+//! leaves the job to another claim instead of `running` forever; the client polls
+//! `GET /background-jobs/{id}` until `completed` (with `result.downloadUrl`) or
+//! `failed` (with `error`), and downloads the zip with the same admin token.
+//!
+//! The zip is kept in the database beside the job, so any node serves the
+//! download. Jobs and their files are kept for [`KEEP_FOR`] after they finish
+//! (`purge`, from the engine's retention loop); a download after that is a 404.
+
+use osmosis_model::{ids, ApiError};
+use osmosis_store::{BackgroundJob, BackgroundJobStatus, Job};
+use serde_json::{json, Value};
+
+use super::export::ExportOptions;
+use crate::errors::store_error;
+use crate::jobs::{JobKind, RetryPolicy};
+use crate::{Caller, Engine};
+
+/// How long a finished job and its file are kept.
+pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The kind of an export's background job.
+pub const EXPORT: &str = "export";
+
+/// The queued work of one export.
+pub(crate) struct ExportJob;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExportPayload {
+    background_job_id: String,
+    options: ExportOptions,
+}
+
+impl JobKind for ExportJob {
+    const KIND: &'static str = "workspace-export";
+    /// A failed read of the database is retried; once the attempts are spent the
+    /// job is recorded `failed` (see [`run_export`]).
+    const RETRY: RetryPolicy = RetryPolicy {
+        max_attempts: 5,
+        backoff_ms: |attempts| crate::clock::backoff_ms(1_000, 60_000, i64::from(attempts)),
+    };
+    type Payload = ExportPayload;
+
+    fn run<'a>(
+        engine: &'a Engine,
+        job: &'a Job,
+        payload: ExportPayload,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(run_export(engine, job, payload))
+    }
+}
+
+async fn run_export(engine: &Engine, job: &Job, payload: ExportPayload) -> Result<(), String> {
+    let ws = &job.workspace_id;
+    let id = &payload.background_job_id;
+    let built = async {
+        let files = engine.export_workspace(ws, payload.options).await?;
+        let zip = files.to_zip()?;
+        Ok::<_, ApiError>((files.files.len(), zip))
+    }
+    .await;
+    let store = &engine.stores.background_jobs;
+    let now = crate::clock::now_ms();
+    match built {
+        Ok((count, zip)) => {
+            let result = json!({"files": count, "bytes": zip.len()});
+            store
+                .complete_background_job(ws, id, &result, Some(&zip), now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        Err(e) if job.attempts < ExportJob::RETRY.max_attempts => Err(e.message),
+        Err(e) => {
+            store
+                .fail_background_job(ws, id, &e.message, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
+impl Engine {
+    /// `GET /export` (admin): starts exporting the caller's workspace; answers the
+    /// background job to poll.
+    pub async fn start_export(
+        &self,
+        caller: &Caller,
+        options: ExportOptions,
+    ) -> Result<Value, ApiError> {
+        require_admin(caller, "exporting a workspace")?;
+        let ws = caller.workspace_id();
+        let job = BackgroundJob {
+            id: format!("bgj_{}", ids::object_id()),
+            workspace_id: ws.to_owned(),
+            kind: EXPORT.into(),
+            status: BackgroundJobStatus::Running,
+            params: serde_json::to_value(options).map_err(|e| ApiError::internal(e.to_string()))?,
+            result: None,
+            error: None,
+            created_ms: crate::clock::now_ms(),
+            finished_ms: None,
+        };
+        self.stores
+            .background_jobs
+            .create_background_job(&job)
+            .await
+            .map_err(store_error)?;
+        let payload = ExportPayload {
+            background_job_id: job.id.clone(),
+            options,
+        };
+        self.jobs
+            .schedule::<ExportJob>(ws, job.id.clone(), &payload, crate::clock::now_ms())
+            .await
+            .map_err(store_error)?;
+        Ok(self.render_background_job(&job))
+    }
+
+    /// `GET /background-jobs/{id}` (admin, the job's workspace).
+    pub async fn background_job(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
+        require_admin(caller, "background jobs")?;
+        let job = self.find_background_job(caller, id).await?;
+        Ok(self.render_background_job(&job))
+    }
+
+    /// The file a completed job produced (`GET /background-jobs/{id}/download`).
+    pub async fn background_job_file(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        require_admin(caller, "background jobs")?;
+        let job = self.find_background_job(caller, id).await?;
+        if job.status != BackgroundJobStatus::Completed {
+            return Err(ApiError::bad_request(
+                osmosis_model::error::keys::NOT_READY,
+                format!(
+                    "background job {id} is {}: it has nothing to download yet",
+                    job.status.as_str()
+                ),
+            ));
+        }
+        self.stores
+            .background_jobs
+            .background_job_file(caller.workspace_id(), id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("the file of background job {id} is no longer kept"))
+            })
+    }
+
+    /// Forgets jobs that finished more than [`KEEP_FOR`] ago, with their files.
+    pub async fn purge_background_jobs(&self) -> Result<u64, ApiError> {
+        let before = crate::clock::now_ms() - KEEP_FOR.as_millis() as i64;
+        self.stores
+            .background_jobs
+            .purge_background_jobs(before)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn find_background_job(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<BackgroundJob, ApiError> {
+        self.stores
+            .background_jobs
+            .background_job(caller.workspace_id(), id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::not_found(format!("no background job {id}")))
+    }
+
+    fn render_background_job(&self, job: &BackgroundJob) -> Value {
+        let mut out = json!({
+            "id": job.id,
+            "type": job.kind,
+            "status": job.status.as_str(),
+            "createdAt": crate::clock::iso_of_ms(job.created_ms),
+        });
+        if let Some(at) = job.finished_ms {
+            out["finishedAt"] = json!(crate::clock::iso_of_ms(at));
+        }
+        if job.status == BackgroundJobStatus::Completed {
+            let base = self.config.public_url.trim_end_matches('/');
+            let mut result = job.result.clone().unwrap_or_else(|| json!({}));
+            result["downloadUrl"] = json!(format!("{base}/background-jobs/{}/download", job.id));
+            out["result"] = result;
+        }
+        if let Some(e) = &job.error {
+            out["error"] = json!({"type": "internal", "message": e});
+        }
+        out
+    }
+}
+
+fn require_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::access_denied(format!(
+            "{what} needs an admin token"
+        )))
+    }
+}
