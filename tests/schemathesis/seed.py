@@ -85,7 +85,7 @@ READS = {"get"}
 # `/{collection}/{selector}/...` routes of every element type.
 # A data source instance's collection routes, by their last path segment.
 DATA_SOURCE_CALLS = {"collection", "{method}", "unified-fields-to-native"}
-ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"], ["run"])
+ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"], ["run"], ["export"])
 
 
 class SeedError(Exception):
@@ -241,6 +241,16 @@ class World:
         if not node_runs or not node_runs[0]["outputs"]:
             raise SeedError(f"the seeded flow run left no node run with an output: {json.dumps(node_runs)}")
         self.node_run = node_runs[0]
+        # A completed workspace export, for the background job routes.
+        job = api.ok("GET", "/export")
+        for _ in range(600):
+            job = api.ok("GET", f"/background-jobs/{job['id']}")
+            if job["status"] != "running":
+                break
+            time.sleep(0.05)
+        if job["status"] != "completed":
+            raise SeedError(f"the seeded export did not complete: {json.dumps(job)}")
+        self.export_job = job
 
     def fresh_customer(self):
         internal = self.unique("fuzz-customer")
@@ -392,8 +402,10 @@ def plan(world, method, path, operation, collections, singulars):
         body = {"webhookUri": "http://127.0.0.1:9/hook"} if write else None
     elif path == "/self":
         body = {"name": "Renamed"} if write else None
-    elif path in {"/health", "/openapi.json", "/external-api-logs", "/action-run-logs"}:
+    elif path in {"/health", "/openapi.json", "/external-api-logs", "/action-run-logs", "/export"}:
         pass
+    elif head == "background-jobs":
+        params[("path", "id")] = [world.export_job["id"]]
     elif head == "external-api-logs":
         params[("path", "selector")] = [world.log["id"]]
     elif head == "action-run-logs":

@@ -293,6 +293,10 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         if path.ends_with("/{method}") {
             operation["responses"]["204"] = json!({"description": "`delete` answers nothing"});
         }
+        if path.ends_with("/download") {
+            operation["responses"]["200"]["content"] =
+                json!({"application/zip": {"schema": {"type": "string", "format": "binary"}}});
+        }
         add(paths, path, method, operation);
     }
 }

@@ -49,12 +49,15 @@ pub struct CustomerClaims {
 /// Customer-owned elements are visible only to their customer and admins. Others'
 /// elements answer `not_found`, so a customer cannot probe what exists.
 pub(crate) fn visible_to(caller: &Caller, el: &Element) -> bool {
-    match (&caller.customer_id, el.element_type.spec().readers) {
+    may_see(caller, el.element_type, el.customer_id.as_deref())
+}
+
+/// [`visible_to`] for an element known by its type and owning customer alone.
+pub(crate) fn may_see(caller: &Caller, t: osmosis_model::ElementType, owner: Option<&str>) -> bool {
+    match (&caller.customer_id, t.spec().readers) {
         (None, _) => true,
         (Some(_), osmosis_model::element_type::Readers::Workspace) => true,
-        (Some(me), osmosis_model::element_type::Readers::Owner) => {
-            el.customer_id.as_deref() == Some(me.as_str())
-        }
+        (Some(me), osmosis_model::element_type::Readers::Owner) => owner == Some(me.as_str()),
     }
 }
 

@@ -183,6 +183,9 @@ pub struct CachedElementStore {
     entries: Cache<Key, Tagged, ByBytes>,
     /// Entries heavier than this are not cached.
     largest_entry: u64,
+    /// Where this node's element writes are told as they commit, when it owns
+    /// the database (on a shared one every node's come from the listener).
+    events: Option<Arc<crate::ElementEvents>>,
 }
 
 impl CachedElementStore {
@@ -206,6 +209,20 @@ impl CachedElementStore {
             dropped: Default::default(),
             entries: Cache::with_options(options, ByBytes, Default::default(), Default::default()),
             largest_entry: budget / LARGEST_SHARE,
+            events: None,
+        }
+    }
+
+    /// Publishes each element this store writes to `events` once it is written.
+    pub fn publishing_to(mut self, events: Arc<crate::ElementEvents>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    fn written(&self, element: &Element) {
+        self.bump(&element.workspace_id, element.element_type);
+        if let Some(events) = &self.events {
+            events.publish(crate::ElementEvent::of(element));
         }
     }
 
@@ -326,7 +343,10 @@ fn type_of_id(id: &str) -> Option<ElementType> {
 impl ElementStore for CachedElementStore {
     async fn insert_element(&self, element: &Element, key_scope: &str) -> Result<i64, StoreError> {
         let result = self.inner.insert_element(element, key_scope).await;
-        self.bump(&element.workspace_id, element.element_type);
+        match &result {
+            Ok(_) => self.written(element),
+            Err(_) => self.bump(&element.workspace_id, element.element_type),
+        }
         result
     }
 
@@ -340,7 +360,10 @@ impl ElementStore for CachedElementStore {
             .inner
             .update_element(element, key_scope, expected)
             .await;
-        self.bump(&element.workspace_id, element.element_type);
+        match &result {
+            Ok(()) => self.written(element),
+            Err(_) => self.bump(&element.workspace_id, element.element_type),
+        }
         result
     }
 

@@ -17,10 +17,11 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use osmosis_model::ElementType;
+use osmosis_model::{Element, ElementType};
 use sqlx::postgres::PgListener;
 
 use crate::cache::CachedElementStore;
+use crate::{ElementEvent, ElementEvents};
 
 /// The channel element writes are announced on.
 pub(crate) const CHANNEL: &str = "osmosis_elements";
@@ -28,31 +29,56 @@ pub(crate) const CHANNEL: &str = "osmosis_elements";
 /// How long to wait before listening again after the connection failed.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// A notice's text: the workspace id and the element type's name.
-pub(crate) fn payload(workspace_id: &str, t: ElementType) -> String {
-    format!("{workspace_id} {}", t.name())
+/// A notice's text: the workspace id, the element type's name, the element's id
+/// and its customer's (empty for none), space-separated. Ids never hold spaces.
+/// A node of the version before (which sent the first two alone and reads only
+/// those) takes the longer notice for one it does not know and forgets its whole
+/// cache: correct, only slower, during a rolling upgrade.
+pub(crate) fn payload(e: &Element) -> String {
+    format!(
+        "{} {} {} {}",
+        e.workspace_id,
+        e.element_type.name(),
+        e.id,
+        e.customer_id.as_deref().unwrap_or_default()
+    )
 }
 
-fn parse(payload: &str) -> Option<(&str, ElementType)> {
-    let (workspace_id, t) = payload.split_once(' ')?;
-    Some((workspace_id, ElementType::from_name(t)?))
+/// What a notice says: always the workspace and type, and the element (an
+/// [`ElementEvent`]) when a node of this version sent it.
+fn parse(payload: &str) -> Option<(&str, ElementType, Option<ElementEvent>)> {
+    let mut parts = payload.split(' ');
+    let workspace_id = parts.next().filter(|w| !w.is_empty())?;
+    let t = ElementType::from_name(parts.next()?)?;
+    let event = match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => None,
+        (Some(id), Some(customer), None) if !id.is_empty() => Some(ElementEvent {
+            workspace_id: workspace_id.to_owned(),
+            element_type: t,
+            element_id: id.to_owned(),
+            customer_id: (!customer.is_empty()).then(|| customer.to_owned()),
+        }),
+        _ => return None,
+    };
+    Some((workspace_id, t, event))
 }
 
-/// Listens for other nodes' element writes on `url`'s database until `cache` is
-/// dropped. The cache serves nothing until the first listen succeeds.
-pub(crate) fn listen(cache: &Arc<CachedElementStore>, url: String) {
+/// Listens for element writes on `url`'s database until `cache` is dropped, and
+/// tells `events` of each (this node's own too). The cache serves nothing until
+/// the first listen succeeds.
+pub(crate) fn listen(cache: &Arc<CachedElementStore>, url: String, events: Arc<ElementEvents>) {
     cache.set_live(false);
     let gone = cache.on_drop();
     let cache = Arc::downgrade(cache);
     tokio::spawn(async move {
         tokio::select! {
             _ = gone => {}
-            _ = keep_listening(cache, url) => {}
+            _ = keep_listening(cache, url, events) => {}
         }
     });
 }
 
-async fn keep_listening(cache: Weak<CachedElementStore>, url: String) {
+async fn keep_listening(cache: Weak<CachedElementStore>, url: String, events: Arc<ElementEvents>) {
     {
         let mut failures = 0u32;
         loop {
@@ -60,7 +86,7 @@ async fn keep_listening(cache: Weak<CachedElementStore>, url: String) {
                 Ok(mut listener) => match listener.listen(CHANNEL).await {
                     Ok(()) => {
                         failures = 0;
-                        if !hear(&cache, &mut listener).await {
+                        if !hear(&cache, &mut listener, &events).await {
                             return;
                         }
                     }
@@ -85,7 +111,11 @@ fn note_failure(failures: &mut u32, e: &sqlx::Error) {
 
 /// Applies notices until the connection drops (answers `true`: listen again) or
 /// the cache is gone (`false`).
-async fn hear(cache: &Weak<CachedElementStore>, listener: &mut PgListener) -> bool {
+async fn hear(
+    cache: &Weak<CachedElementStore>,
+    listener: &mut PgListener,
+    events: &ElementEvents,
+) -> bool {
     match cache.upgrade() {
         Some(live) => live.set_live(true),
         None => return false,
@@ -97,7 +127,12 @@ async fn hear(cache: &Weak<CachedElementStore>, listener: &mut PgListener) -> bo
         };
         match next {
             Ok(Some(notice)) => match parse(notice.payload()) {
-                Some((workspace_id, t)) => live.changed(workspace_id, t),
+                Some((workspace_id, t, event)) => {
+                    live.changed(workspace_id, t);
+                    if let Some(event) = event {
+                        events.publish(event);
+                    }
+                }
                 // Not one this version writes: forget everything rather than guess.
                 None => live.forget_all(),
             },
@@ -115,10 +150,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_payload_names_the_workspace_and_the_type() {
-        let p = payload("ws_1", ElementType::Connection);
-        assert_eq!(parse(&p), Some(("ws_1", ElementType::Connection)));
+    fn a_payload_names_the_workspace_the_type_and_the_element() {
+        let mut e = Element::new("ws_1", ElementType::Connection, "2026-01-01T00:00:00Z");
+        e.customer_id = Some("cus_1".into());
+        let event = ElementEvent::of(&e);
+        assert_eq!(
+            parse(&payload(&e)),
+            Some(("ws_1", ElementType::Connection, Some(event)))
+        );
+        let flow = Element::new("ws_1", ElementType::Flow, "2026-01-01T00:00:00Z");
+        let (_, _, event) = parse(&payload(&flow)).unwrap();
+        assert_eq!(event.unwrap().customer_id, None);
+        // What the version before sent: the cache still moves, no event.
+        assert_eq!(
+            parse("ws_1 connection"),
+            Some(("ws_1", ElementType::Connection, None))
+        );
         assert_eq!(parse("ws_1 no-such-type"), None);
         assert_eq!(parse("nospace"), None);
+        assert_eq!(parse("ws_1 flow id cus extra"), None);
     }
 }

@@ -129,7 +129,7 @@ for_each_backend! {
         if let Some(channel) = <DB as Backend>::ELEMENT_CHANNEL {
             sqlx::query("SELECT count(*) FROM (SELECT pg_notify($1, $2)) AS sent")
                 .bind(channel)
-                .bind(crate::cache_listener::payload(&e.workspace_id, e.element_type))
+                .bind(crate::cache_listener::payload(e))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -44,6 +44,7 @@ mod connect_records;
 mod constraints;
 mod data_links;
 mod database;
+mod element_events;
 mod elements;
 mod error;
 mod events;
@@ -68,6 +69,7 @@ pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
 pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
+pub use element_events::{ElementEvent, ElementEvents};
 pub use elements::ElementStore;
 pub use error::{StoreError, UniqueField};
 pub use events::{
@@ -106,6 +108,9 @@ pub struct Stores {
     pub events: Arc<dyn EventStore>,
     pub background_jobs: Arc<dyn BackgroundJobStore>,
     pub database: Arc<dyn Database>,
+    /// Element writes as they happen (`element_events`): published by the element
+    /// cache of a store [`open`] made.
+    pub element_events: Arc<ElementEvents>,
 }
 
 impl Stores {
@@ -138,6 +143,7 @@ impl Stores {
             events: store.clone(),
             background_jobs: store.clone(),
             database: store,
+            element_events: Arc::default(),
         }
     }
 }
@@ -194,17 +200,17 @@ pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Stores, Store
             stores.elements,
             options.cache_bytes,
         ));
-        cache_listener::listen(&cache, url.to_owned());
+        cache_listener::listen(&cache, url.to_owned(), Arc::clone(&stores.element_events));
         stores.elements = cache;
         Ok(stores)
     } else if url.starts_with("sqlite:") {
         let sqlite = SqliteStore::connect(url, options.max_connections, options.migrate).await?;
         let mut stores = Stores::of(Arc::new(sqlite));
         // One node owns a SQLite file, so its reads can be served from memory.
-        stores.elements = Arc::new(CachedElementStore::new(
-            stores.elements,
-            options.cache_bytes,
-        ));
+        stores.elements = Arc::new(
+            CachedElementStore::new(stores.elements, options.cache_bytes)
+                .publishing_to(Arc::clone(&stores.element_events)),
+        );
         Ok(stores)
     } else {
         Err(StoreError::UnsupportedUrl(

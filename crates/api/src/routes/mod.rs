@@ -24,6 +24,7 @@ mod health;
 pub(crate) mod nested;
 mod openapi_route;
 mod self_;
+mod watch;
 
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,6 +67,7 @@ fn parts() -> Vec<Routes> {
         openapi_route::router(),
         self_::router(),
         config_as_code::router(),
+        watch::router(),
         nested::router(),
         connect::router(),
         connections::router(),

@@ -12,6 +12,7 @@ mod list;
 mod pages;
 mod render;
 mod select;
+mod watch;
 
 use futures::future::BoxFuture;
 use osmosis_model::element_type::{Layering, Writers};

@@ -427,19 +427,7 @@ async fn only_an_admin_of_the_workspace_starts_sees_and_downloads_an_export() {
     assert_eq!(download(&s, &alice, url).await.0, 403);
 
     // An admin of another workspace finds nothing.
-    s.engine
-        .create_workspace(
-            "Other",
-            Some("other-ws".into()),
-            Some("other-secret".into()),
-        )
-        .await
-        .unwrap();
-    let other = token(
-        json!({"iss": "other-ws", "isAdmin": true, "exp": now() + 3600}),
-        "other-secret",
-        jsonwebtoken::Algorithm::HS256,
-    );
+    let other = s.other_workspace_admin().await;
     assert_error(
         &s.get(&format!("/background-jobs/{id}"), &other).await,
         404,

@@ -64,3 +64,4 @@ mod server_limits;
 mod shipped_events;
 mod shipped_webhooks;
 mod unified_mappings;
+mod workspace_events;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::common::*;
 
 /// Routes deliberately left out of the document, and so out of the JSON fuzz.
-const NOT_DOCUMENTED: [&str; 9] = [
+const NOT_DOCUMENTED: [&str; 10] = [
     // The connect flow's browser side: HTML pages and form posts (the SDK opens
     // them in a popup or iframe), answered with HTML, redirects or postMessage scripts.
     "/connect",
@@ -28,6 +28,7 @@ const NOT_DOCUMENTED: [&str; 9] = [
     "/screens/integrations/{}/connect",
     // Server-sent events: a stream that stays open, not a JSON answer.
     "/sse/connection-events/{}",
+    "/sse/workspace",
     // The Penpal script those pages load: JavaScript.
     "/static/penpal.min.js",
 ];

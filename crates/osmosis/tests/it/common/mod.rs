@@ -386,6 +386,24 @@ impl Server {
         list_pages(&self.http, &format!("{}{path}", self.url), token, max_pages).await
     }
 
+    /// A second workspace on this server (`other-ws`) and an admin token of it,
+    /// for the wrong-tenant checks.
+    pub async fn other_workspace_admin(&self) -> String {
+        self.engine
+            .create_workspace(
+                "Other",
+                Some("other-ws".into()),
+                Some("other-secret".into()),
+            )
+            .await
+            .expect("the other workspace");
+        token(
+            json!({"iss": "other-ws", "isAdmin": true, "exp": now() + 3600}),
+            "other-secret",
+            jsonwebtoken::Algorithm::HS256,
+        )
+    }
+
     /// Creates as admin and returns the element, failing the test on an error.
     pub async fn create(&self, plural: &str, body: Value) -> Value {
         let (status, v) = self.post(&format!("/{plural}"), &self.admin(), body).await;
