@@ -82,6 +82,9 @@ DELIVERY_MADE = {
     "external-event-pulls",
 }
 READS = {"get"}
+# Other names of element routes (the older SDK's scenarios are packages): planned
+# as the routes they alias.
+ALIASES = {"scenarios": "packages", "scenario": "package"}
 # `/{collection}/{selector}/...` routes of every element type.
 # A data source instance's collection routes, by their last path segment.
 DATA_SOURCE_CALLS = {"collection", "{method}", "unified-fields-to-native"}
@@ -384,7 +387,7 @@ def plan(world, method, path, operation, collections, singulars):
 
     pick = world.fresh if write else world.shared
     segments = path.strip("/").split("/")
-    head, rest = segments[0], segments[1:]
+    head, rest = ALIASES.get(segments[0], segments[0]), segments[1:]
     params, body = {}, None
 
     def query(values):
@@ -603,7 +606,7 @@ def main():
     document = api.ok("GET", "/openapi.json")
     collections = element_collections(document)
     known = {"customers", "connections", "connectors", "integrations", *INSTANCE_PARENTS, *LEVEL_BODIES, *PLAIN_BODIES}
-    unknown = collections - known - ENGINE_ONLY
+    unknown = collections - known - ENGINE_ONLY - set(ALIASES)
     if unknown:
         raise SeedError(f"element collections the seeding has no recipe for: {sorted(unknown)}")
     # Object-selector routes: `/x` beside a collection `/xs`.

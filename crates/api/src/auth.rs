@@ -2,8 +2,8 @@
 //!
 //! Accepted exactly as the SDK mints them (docs/spec/api-surface.md §5): HS256 or HS512, the
 //! workspace key in `iss` (or `workspaceKey`), the customer's id in `id` (or
-//! `tenantKey`/`sub`), optional `name` and `fields`; `isAdmin: true` with no customer
-//! claim is an admin token. `exp` is checked when present; a token without `exp`
+//! `tenantKey`/`sub`), optional `name` and `fields`; `isAdmin: true` (or `"true"`,
+//! as Membrane's export scripts write it) with no customer claim is an admin token. `exp` is checked when present; a token without `exp`
 //! is accepted, as the hosted service's jsonwebtoken-based check does. `exp` and
 //! `nbf` must be non-negative numbers (seconds since the epoch): a string, a
 //! negative or a past `exp`, or an `nbf` still ahead, is refused — by our own check
@@ -51,8 +51,22 @@ struct Claims {
     sub: Option<Value>,
     name: Option<String>,
     fields: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flag")]
     is_admin: bool,
+}
+
+/// `true`, or the text `"true"` as Membrane's export scripts send `isAdmin`
+/// (`false` and `"false"` likewise); anything else makes the token unreadable,
+/// so it is refused rather than taken for a customer's.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Bool(b) => Ok(b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "isAdmin must be true or false, not {other}"
+        ))),
+    }
 }
 
 /// Verified workspaces by key, each re-read from the database once it is

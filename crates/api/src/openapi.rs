@@ -837,6 +837,32 @@ fn singular_paths(paths: &mut Map<String, Value>, t: ElementType) {
     }
 }
 
+/// The routes of the element types' aliases (`/scenarios` for packages): each of
+/// the type's own top-level paths again under the alias, as the router serves them.
+fn alias_paths(paths: &mut Map<String, Value>) {
+    for (t, plural, singular) in crate::routes::ELEMENT_ALIASES {
+        let spec = t.spec();
+        let own_plural = format!("/{}", spec.api_path);
+        let own_singular = spec.singular_path.map(|s| format!("/{s}"));
+        let under = |path: &str, stem: &str| {
+            path.strip_prefix(stem)
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                .map(str::to_owned)
+        };
+        let copies: Vec<(String, Value)> = paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let aliased = match under(path, &own_plural) {
+                    Some(rest) => format!("/{plural}{rest}"),
+                    None => format!("/{singular}{}", under(path, own_singular.as_deref()?)?),
+                };
+                Some((aliased, item.clone()))
+            })
+            .collect();
+        paths.extend(copies);
+    }
+}
+
 /// Elements under their integration (`/integrations/{integration}/flows/{selector}`)
 /// and instances under their connection (`/connections/{connection}/flows/{selector}`).
 fn nested_paths(paths: &mut Map<String, Value>) {
@@ -1503,6 +1529,7 @@ pub fn document() -> Value {
     nested_paths(&mut paths);
     integration_paths(&mut paths);
     proxy_paths(&mut paths);
+    alias_paths(&mut paths);
     add(
         &mut paths,
         "/self",

@@ -6,6 +6,7 @@
 //! * `/{plural}/{selector}/export` — the element's export properties, for the
 //!   types a workspace export holds (`config_as_code::export`)
 //! * `/{singular}?{selector fields}` (+ `/restore` …) — the object-selector form the SDK uses
+//! * the same under a type's [`ALIASES`] (`/scenarios` for packages)
 //!
 //! One set of handlers serves every type; the type arrives as route state.
 
@@ -32,59 +33,86 @@ use crate::AppState;
 /// acted on through `routes/external_events.rs`, never written as elements.
 pub(crate) const OWN_ROUTES: [ElementType; 1] = [ElementType::ExternalEventSubscription];
 
+/// Other names a type's routes answer under, `(type, plural, singular)`: the
+/// older `@integration-app/sdk` 1.x calls packages scenarios (`/scenarios`,
+/// `/scenarios/{selector}`, `/scenario?{selector}`), and gets the same routes.
+pub const ALIASES: [(ElementType, &str, &str); 1] =
+    [(ElementType::Package, "scenarios", "scenario")];
+
+/// The `(plural, singular)` path stems a type is routed under: its own, then
+/// its [`ALIASES`].
+pub fn stems(t: ElementType) -> Vec<(&'static str, Option<&'static str>)> {
+    let spec = t.spec();
+    let mut out = vec![(spec.api_path, spec.singular_path)];
+    out.extend(
+        ALIASES
+            .iter()
+            .filter(|(aliased, _, _)| *aliased == t)
+            .map(|(_, plural, singular)| (*plural, Some(*singular))),
+    );
+    out
+}
+
 pub fn router() -> Routes {
     let mut r = Routes::new();
     for t in ElementType::ALL {
         if OWN_ROUTES.contains(&t) {
             continue;
         }
-        let spec = t.spec();
-        let base = format!("/{}", spec.api_path);
+        for (plural, singular) in stems(t) {
+            r = type_routes(r, t, plural, singular);
+        }
+    }
+    r
+}
+
+/// Every route of type `t` under the stems `/{plural}` and `/{singular}`.
+fn type_routes(mut r: Routes, t: ElementType, plural: &str, singular: Option<&str>) -> Routes {
+    let base = format!("/{plural}");
+    r = r
+        .route(
+            &base,
+            get(move |s, a, q| list(s, a, t, q)).post(move |s, a, b| create(s, a, t, b)),
+        )
+        .route(&format!("{base}/{{selector}}"), by_path(t))
+        .route(
+            &format!("{base}/{{selector}}/restore"),
+            post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Restore)),
+        )
+        .route(
+            &format!("{base}/{{selector}}/refresh"),
+            post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
+        )
+        .route(
+            &format!("{base}/{{selector}}/setup"),
+            post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
+        )
+        .route(
+            &format!("{base}/{{selector}}/reset"),
+            post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)),
+        );
+    if EXPORTED_TYPES.contains(&t) {
+        r = r.route(
+            &format!("{base}/{{selector}}/export"),
+            get(move |s, a, p, q| path_export(s, a, t, p, q)),
+        );
+    }
+    if let Some(singular) = singular {
+        let one = format!("/{singular}");
         r = r
+            .route(&one, by_query(t))
             .route(
-                &base,
-                get(move |s, a, q| list(s, a, t, q)).post(move |s, a, b| create(s, a, t, b)),
-            )
-            .route(&format!("{base}/{{selector}}"), by_path(t))
-            .route(
-                &format!("{base}/{{selector}}/restore"),
-                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Restore)),
+                &format!("{one}/restore"),
+                post(move |s, a, q| query_op(s, a, t, q, Op::Restore)),
             )
             .route(
-                &format!("{base}/{{selector}}/refresh"),
-                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
+                &format!("{one}/setup"),
+                post(move |s, a, q| query_op(s, a, t, q, Op::Refresh)),
             )
             .route(
-                &format!("{base}/{{selector}}/setup"),
-                post(move |s, a, p, q| path_op(s, a, t, p, q, Op::Refresh)),
-            )
-            .route(
-                &format!("{base}/{{selector}}/reset"),
-                post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)),
+                &format!("{one}/reset"),
+                post(move |s, a, q, b| query_reset(s, a, t, q, b)),
             );
-        if EXPORTED_TYPES.contains(&t) {
-            r = r.route(
-                &format!("{base}/{{selector}}/export"),
-                get(move |s, a, p, q| path_export(s, a, t, p, q)),
-            );
-        }
-        if let Some(singular) = spec.singular_path {
-            let one = format!("/{singular}");
-            r = r
-                .route(&one, by_query(t))
-                .route(
-                    &format!("{one}/restore"),
-                    post(move |s, a, q| query_op(s, a, t, q, Op::Restore)),
-                )
-                .route(
-                    &format!("{one}/setup"),
-                    post(move |s, a, q| query_op(s, a, t, q, Op::Refresh)),
-                )
-                .route(
-                    &format!("{one}/reset"),
-                    post(move |s, a, q, b| query_reset(s, a, t, q, b)),
-                );
-        }
     }
     r
 }

@@ -14,7 +14,7 @@ mod data_links;
 pub(crate) use data_links::LinkBody;
 mod data_sources;
 mod elements;
-pub(crate) use elements::OWN_ROUTES;
+pub(crate) use elements::{ALIASES as ELEMENT_ALIASES, OWN_ROUTES};
 mod external_events;
 mod field_mappings;
 mod flow_instances;

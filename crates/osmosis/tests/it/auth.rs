@@ -152,6 +152,49 @@ async fn every_bad_token_is_not_authenticated() {
     s.finish().await;
 }
 
+/// Membrane's CLI signs `{name, isAdmin: true, iss}` with HS512, its export
+/// scripts `{workspaceKey, isAdmin: "true"}`: both are admin tokens. Any other
+/// `isAdmin` is refused, and `"false"` is no admin.
+#[tokio::test]
+async fn admin_tokens_of_membranes_tools_are_accepted() {
+    let s = Server::start().await;
+    for (claims, alg) in [
+        (
+            json!({"name": "membrane-cli", "isAdmin": true, "iss": WS_KEY}),
+            jsonwebtoken::Algorithm::HS512,
+        ),
+        (
+            json!({"workspaceKey": WS_KEY, "isAdmin": "true"}),
+            jsonwebtoken::Algorithm::HS256,
+        ),
+    ] {
+        let t = token(claims.clone(), WS_SECRET, alg);
+        let (status, body) = s.get("/settings", &t).await;
+        assert_eq!(status, 200, "{claims}: {body}");
+    }
+    // Not readable, or (`"false"`) no admin and no customer either.
+    for is_admin in [
+        json!("yes"),
+        json!(1),
+        json!("TRUE"),
+        json!(null),
+        json!("false"),
+    ] {
+        let t = token(
+            json!({"workspaceKey": WS_KEY, "isAdmin": is_admin}),
+            WS_SECRET,
+            jsonwebtoken::Algorithm::HS256,
+        );
+        assert_error(
+            &s.get("/settings", &t).await,
+            401,
+            "bad_request",
+            "not_authenticated",
+        );
+    }
+    s.finish().await;
+}
+
 /// HS512 and `workspaceKey`/`tenantKey` claims are accepted. A token in the query
 /// string is not, except by the SSE endpoint a browser's `EventSource` opens.
 #[tokio::test]
