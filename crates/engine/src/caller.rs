@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use osmosis_model::Element;
+use osmosis_model::{ApiError, Element};
 use osmosis_store::Workspace;
 use serde_json::Value;
 
@@ -30,6 +30,16 @@ impl Caller {
 
     pub fn is_admin(&self) -> bool {
         self.customer_id.is_none()
+    }
+
+    /// `Ok` for an admin token; for a customer's, `access_denied` saying
+    /// `message` (what needs the admin token).
+    pub fn require_admin(&self, message: &str) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::access_denied(message))
+        }
     }
 
     pub fn workspace_id(&self) -> &str {

@@ -221,7 +221,7 @@ impl CachedElementStore {
 
     fn written(&self, element: &Element) {
         self.bump(&element.workspace_id, element.element_type);
-        if let Some(events) = &self.events {
+        if let Some(events) = self.events.as_ref().filter(|e| e.watched()) {
             events.publish(crate::ElementEvent::of(element));
         }
     }

@@ -59,4 +59,10 @@ impl ElementEvents {
     pub(crate) fn publish(&self, event: ElementEvent) {
         let _ = self.tx.send(event);
     }
+
+    /// Whether anyone watches: the element cache builds no event for nobody on
+    /// every element write.
+    pub(crate) fn watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
 }

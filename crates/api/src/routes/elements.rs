@@ -14,7 +14,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post, MethodRouter};
 use axum::Json;
 use osmosis_engine::config_as_code::export::EXPORTED_TYPES;
-use osmosis_engine::config_as_code::ExportOptions;
 use osmosis_engine::elements::{Depth, InstanceSelector, NewElement};
 use osmosis_engine::{Caller, ListQuery, PathSelector};
 use osmosis_model::element_type::Layering;
@@ -148,11 +147,7 @@ pub(crate) fn with_secrets(caller: Caller, q: &Query) -> Result<Caller, ApiError
 /// [`with_secrets`] for a handler that took its query typed.
 pub(crate) fn grant_secrets(mut caller: Caller, include: Option<bool>) -> Result<Caller, ApiError> {
     if include == Some(true) {
-        if !caller.is_admin() {
-            return Err(ApiError::access_denied(
-                "includeSecrets needs an admin token",
-            ));
-        }
+        caller.require_admin("includeSecrets needs an admin token")?;
         caller.include_secrets = true;
     }
     Ok(caller)
@@ -246,9 +241,7 @@ async fn list(
 }
 
 /// `GET /{plural}/{selector}/export`: what the element's `spec.yaml` in a
-/// workspace export holds, as JSON (admin, as `GET /export`: an export shows
-/// fields a customer's read leaves out); secrets only with `includeSecrets`. An
-/// archived element answers 410, as a workspace export leaves it out.
+/// workspace export holds, as JSON (`Engine::export_element`).
 async fn path_export(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -256,28 +249,12 @@ async fn path_export(
     Path(selector): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    if !caller.is_admin() {
-        return Err(ApiError::access_denied("exporting an element needs an admin token").into());
-    }
+    caller.require_admin("exporting an element needs an admin token")?;
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let el = resolve_path(&state, &caller, t, selector, &q).await?;
-    if el.is_archived() {
-        return Err(ApiError::bad_request(
-            osmosis_model::error::keys::GONE,
-            format!(
-                "{} {} is archived: archived elements are not exported",
-                t.name(),
-                el.id
-            ),
-        )
-        .into());
-    }
-    let options = ExportOptions {
-        include_secrets: caller.include_secrets,
-    };
     Ok(Json(Value::Object(
-        state.engine.export_element(&el, options).await?,
+        state.engine.export_element(&caller, &el).await?,
     )))
 }
 

@@ -474,22 +474,12 @@ async fn data_collection(
     Ok(Json(collection_spec(&connector, &key)?))
 }
 
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::access_denied(
-            "Integration parameters need an admin token",
-        ))
-    }
-}
-
 async fn get_parameters(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(i): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    admin_only(&caller)?;
+    caller.require_admin("Integration parameters need an admin token")?;
     let integration = integration(&state, &caller, &i).await?;
     Ok(Json(
         integration
@@ -507,7 +497,7 @@ async fn set_parameters(
     body: Map<String, Value>,
     merge: bool,
 ) -> ApiResult<Json<Value>> {
-    admin_only(caller)?;
+    caller.require_admin("Integration parameters need an admin token")?;
     let integration = integration(state, caller, i).await?;
     let mut params = if merge {
         integration

@@ -38,15 +38,16 @@ use std::io::Write;
 
 use osmosis_connectors::redact::looks_secret;
 use osmosis_model::element_type::Layering;
+use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element, ElementType};
 use osmosis_store::ElementQuery;
 use serde_json::{json, Map, Value};
 
 use futures::TryStreamExt;
 
-use crate::elements::element_pages;
+use crate::elements::{copy_type_fields, element_pages};
 use crate::errors::store_error;
-use crate::Engine;
+use crate::{Caller, Engine};
 
 /// The folder every exported path starts with.
 pub const ROOT: &str = "membrane";
@@ -129,12 +130,29 @@ impl Engine {
         })
     }
 
-    /// One element's export properties (`GET /{elements}/{id}/export`).
+    /// One element's export properties (`GET /{elements}/{id}/export`): for an
+    /// admin, as `GET /export` (an export shows fields a customer's read leaves
+    /// out), secrets when the caller asked for them. An archived element answers
+    /// 410, as a workspace export leaves it out.
     pub async fn export_element(
         &self,
+        caller: &Caller,
         el: &Element,
-        options: ExportOptions,
     ) -> Result<Map<String, Value>, ApiError> {
+        caller.require_admin("exporting an element needs an admin token")?;
+        if el.is_archived() {
+            return Err(ApiError::bad_request(
+                keys::GONE,
+                format!(
+                    "{} {} is archived: archived elements are not exported",
+                    el.element_type.name(),
+                    el.id
+                ),
+            ));
+        }
+        let options = ExportOptions {
+            include_secrets: caller.include_secrets,
+        };
         let refs = Refs::new(self, &el.workspace_id, std::slice::from_ref(el)).await?;
         Ok(export_properties(el, &refs, options))
     }
@@ -246,13 +264,7 @@ fn export_properties(el: &Element, refs: &Refs, options: ExportOptions) -> Map<S
         }
         m.insert("isCustomized".into(), json!(el.doc_bool("isCustomized")));
     }
-    for table in spec.fields {
-        for f in table.iter() {
-            if let Some(v) = el.doc.get(f.name) {
-                m.insert(f.name.into(), v.clone());
-            }
-        }
-    }
+    copy_type_fields(el, &mut m);
     if let Some(uuid) = el.doc_str("connectorId").and_then(|id| refs.uuid(id)) {
         m.insert("connectorUuid".into(), json!(uuid));
     }
@@ -302,7 +314,7 @@ struct Folders {
 
 impl Folders {
     fn path_of(&self, el: &Element, refs: &Refs) -> String {
-        let by_uuid = |dir: &str, name: &str| format!("{dir}/{}/{name}", el.uuid);
+        let by_uuid = |dir: &str| format!("{dir}/{}/spec.yaml", el.uuid);
         if el.element_type == ElementType::Connector {
             return format!("{ROOT}/connectors/{0}/{0}.yml", el.uuid);
         }
@@ -323,12 +335,12 @@ impl Folders {
             Some(key) => {
                 let path = format!("{dir}/{key}/spec.yaml");
                 if self.files.contains_key(&path) {
-                    by_uuid(&dir, "spec.yaml")
+                    by_uuid(&dir)
                 } else {
                     path
                 }
             }
-            None => by_uuid(&dir, "spec.yaml"),
+            None => by_uuid(&dir),
         }
     }
 }

@@ -91,7 +91,7 @@ impl Engine {
         caller: &Caller,
         options: ExportOptions,
     ) -> Result<Value, ApiError> {
-        require_admin(caller, "exporting a workspace")?;
+        caller.require_admin("exporting a workspace needs an admin token")?;
         let ws = caller.workspace_id();
         let job = BackgroundJob {
             id: format!("bgj_{}", ids::object_id()),
@@ -122,7 +122,7 @@ impl Engine {
 
     /// `GET /background-jobs/{id}` (admin, the job's workspace).
     pub async fn background_job(&self, caller: &Caller, id: &str) -> Result<Value, ApiError> {
-        require_admin(caller, "background jobs")?;
+        caller.require_admin("background jobs need an admin token")?;
         let job = self.find_background_job(caller, id).await?;
         Ok(self.render_background_job(&job))
     }
@@ -133,7 +133,7 @@ impl Engine {
         caller: &Caller,
         id: &str,
     ) -> Result<Vec<u8>, ApiError> {
-        require_admin(caller, "background jobs")?;
+        caller.require_admin("background jobs need an admin token")?;
         let job = self.find_background_job(caller, id).await?;
         if job.status != BackgroundJobStatus::Completed {
             return Err(ApiError::bad_request(
@@ -197,15 +197,5 @@ impl Engine {
             out["error"] = json!({"type": "internal", "message": e});
         }
         out
-    }
-}
-
-fn require_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::access_denied(format!(
-            "{what} needs an admin token"
-        )))
     }
 }

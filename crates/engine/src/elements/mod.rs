@@ -36,6 +36,7 @@ pub fn camel_stem_of(t: ElementType) -> String {
 }
 pub use list::{ListPage, ListQuery};
 pub(crate) use pages::element_pages;
+pub(crate) use render::copy_type_fields;
 pub use render::Depth;
 pub use select::{InstanceSelector, PathSelector};
 

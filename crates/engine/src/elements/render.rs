@@ -168,6 +168,18 @@ impl LayeringParent for osmosis_model::TypeSpec {
     }
 }
 
+/// Copies the type's own fields (its `TypeSpec::fields`) the document holds into
+/// `m`: what a response and an export both carry of the element's type.
+pub(crate) fn copy_type_fields(el: &Element, m: &mut Map<String, Value>) {
+    for table in el.element_type.spec().fields {
+        for f in table.iter() {
+            if let Some(v) = el.doc.get(f.name) {
+                m.insert(f.name.into(), v.clone());
+            }
+        }
+    }
+}
+
 /// The fields every type shares, from the envelope columns and the document.
 fn envelope(el: &Element) -> Map<String, Value> {
     let spec = el.element_type.spec();
@@ -227,13 +239,7 @@ fn envelope(el: &Element) -> Map<String, Value> {
     if el.parent_id.is_some() {
         m.insert("isCustomized".into(), json!(el.doc_bool("isCustomized")));
     }
-    for table in spec.fields {
-        for f in table.iter() {
-            if let Some(v) = el.doc.get(f.name) {
-                m.insert(f.name.into(), v.clone());
-            }
-        }
-    }
+    copy_type_fields(el, &mut m);
     for f in [
         "externalAppId",
         "universalFlowId",

@@ -20,19 +20,20 @@ impl Engine {
     /// stops.
     pub fn element_updates(&self, caller: &Caller) -> impl Stream<Item = Value> + Send + 'static {
         let events = self.stores.element_events.subscribe();
-        let caller = caller.clone();
-        futures::stream::unfold(events, move |mut events| {
-            let caller = caller.clone();
-            async move {
+        futures::stream::unfold(
+            (events, caller.clone()),
+            |(mut events, caller)| async move {
                 loop {
                     match events.recv().await {
-                        Ok(e) if heard_by(&caller, &e) => return Some((update(&e), events)),
+                        Ok(e) if heard_by(&caller, &e) => {
+                            return Some((update(&e), (events, caller)))
+                        }
                         Ok(_) | Err(RecvError::Lagged(_)) => continue,
                         Err(RecvError::Closed) => return None,
                     }
                 }
-            }
-        })
+            },
+        )
     }
 }
 

@@ -262,11 +262,7 @@ impl Notifier {
 
     /// The workspace's settings (`webhookUri`, `enabledWebhookEvents`), admin only.
     pub async fn settings(&self, caller: &Caller) -> Result<Value, ApiError> {
-        if !caller.is_admin() {
-            return Err(ApiError::access_denied(
-                "workspace settings need an admin token",
-            ));
-        }
+        caller.require_admin("workspace settings need an admin token")?;
         self.workspaces
             .workspace_settings(&caller.workspace.id)
             .await

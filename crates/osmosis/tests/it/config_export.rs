@@ -452,11 +452,49 @@ async fn only_an_admin_of_the_workspace_starts_sees_and_downloads_an_export() {
         "another workspace's export is empty"
     );
 
-    // Hostile ids are a plain 404.
-    for bad in ["..%2F..%2Fetc", "bgj_%00", "x'%20OR%20'1'='1"] {
+    // Hostile ids are a plain 404 (a NUL: the router's invalid_query).
+    let long = "x".repeat(10_000);
+    for bad in [
+        "..%2F..%2Fetc",
+        "bgj_%00",
+        "x'%20OR%20'1'='1",
+        long.as_str(),
+    ] {
         let (status, _) = s.get(&format!("/background-jobs/{bad}"), &s.admin()).await;
-        assert!(status == 404 || status == 400, "{bad}: {status}");
+        assert!(status == 404 || status == 400, "{bad:.40}: {status}");
+        let (status, _) = s
+            .get(&format!("/background-jobs/{bad}/download"), &s.admin())
+            .await;
+        assert!(status == 404 || status == 400, "{bad:.40}: {status}");
     }
+    // A flag of the wrong type is refused; a token in the query string is no
+    // token here (only the SSE stream reads one).
+    assert_error(
+        &s.get("/export?includeSecrets=maybe", &s.admin()).await,
+        400,
+        "bad_request",
+        "invalid_query",
+    );
+    assert_error(
+        &s.call("GET", &format!("/export?token={}", s.admin()), None, None)
+            .await,
+        401,
+        "bad_request",
+        "not_authenticated",
+    );
+    let (status, action) = s.get("/actions", &s.admin()).await;
+    assert_eq!(status, 200);
+    let some_action = action["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_error(
+        &s.get(
+            &format!("/actions/{some_action}/export?includeSecrets=maybe"),
+            &s.admin(),
+        )
+        .await,
+        400,
+        "bad_request",
+        "invalid_query",
+    );
     s.finish().await;
 }
 
