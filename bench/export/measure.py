@@ -1,8 +1,11 @@
 """Seeds a workspace of N integrations x M integration-level elements through the API,
-then times (a) `GET /export` to a completed job plus the zip's download and (b) reading
-the same elements through the list API, page by page; prints one JSON line.
+then times (a) `GET /export` to a completed job plus the zip's download, (b) reading
+the same elements through the list API, page by page, (c) `POST /import` of that zip
+into a fresh workspace (every element created) and (d) into the workspace it came from
+(every element unchanged), each to a completed job; prints one JSON line.
 
-usage: measure.py URL ADMIN_TOKEN SERVER_PID INTEGRATIONS PER_INTEGRATION ROUNDS
+usage: measure.py URL ADMIN_TOKEN SERVER_PID INTEGRATIONS PER_INTEGRATION ROUNDS FRESH_TOKEN...
+(one admin token of an empty workspace per round)
 """
 
 import http.client
@@ -15,13 +18,20 @@ import zipfile
 
 url, token, pid, integrations, per, rounds = sys.argv[1:7]
 pid, integrations, per, rounds = int(pid), int(integrations), int(per), int(rounds)
+fresh_tokens = sys.argv[7:]
+if len(fresh_tokens) < rounds:
+    raise SystemExit(f"one fresh workspace token per round: {rounds} rounds, {len(fresh_tokens)} tokens")
 host = urllib.parse.urlsplit(url)
 conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
 HEADERS = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
-def call(method, path, body=None, raw=False):
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=HEADERS)
+def call(method, path, body=None, raw=False, headers=None):
+    if isinstance(body, (bytes, bytearray)):
+        data = body
+    else:
+        data = json.dumps(body) if body is not None else None
+    conn.request(method, path, body=data, headers=headers or HEADERS)
     r = conn.getresponse()
     data = r.read()
     if r.status != 200:
@@ -93,8 +103,22 @@ def export():
     return call("GET", path, raw=True)
 
 
+def import_zip(zip_bytes, admin):
+    """`POST /import` of the zip (raw body) with `admin`, polled to a completed job;
+    answers the report."""
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/zip"}
+    job = call("POST", "/import", zip_bytes, headers=headers)
+    auth = {"Authorization": f"Bearer {admin}"}
+    while job["status"] == "running":
+        time.sleep(0.01)
+        job = call("GET", f"/background-jobs/{job['id']}", headers=auth)
+    if job["status"] != "completed":
+        raise SystemExit(f"import failed: {json.dumps(job)[:2000]}")
+    return job["result"]
+
+
 results = []
-for _ in range(rounds):
+for round_no in range(rounds):
     reset_hwm()
     before_kb = hwm_kb()
     t = time.monotonic()
@@ -107,9 +131,25 @@ for _ in range(rounds):
     export_s = time.monotonic() - t
     export_hwm = hwm_kb()
     files = len(zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())
+    reset_hwm()
+    t = time.monotonic()
+    report = import_zip(zip_bytes, fresh_tokens[round_no])
+    import_fresh_s = time.monotonic() - t
+    import_fresh_hwm = hwm_kb()
+    created = sum(1 for c in report["changes"] if c["change"] == "create")
+    reset_hwm()
+    t = time.monotonic()
+    report = import_zip(zip_bytes, token)
+    import_same_s = time.monotonic() - t
+    import_same_hwm = hwm_kb()
+    if report["changes"]:
+        raise SystemExit(f"re-importing the workspace's own export changed {len(report['changes'])} elements")
     results.append({"list_s": list_s, "export_s": export_s, "read": read, "files": files,
                     "zip_bytes": len(zip_bytes), "rss_before_kb": before_kb,
-                    "list_hwm_kb": list_hwm, "export_hwm_kb": export_hwm})
+                    "list_hwm_kb": list_hwm, "export_hwm_kb": export_hwm,
+                    "import_fresh_s": import_fresh_s, "import_fresh_hwm_kb": import_fresh_hwm,
+                    "created": created, "import_same_s": import_same_s,
+                    "import_same_hwm_kb": import_same_hwm, "unchanged": report["unchanged"]})
 
 print(json.dumps({"integrations": integrations, "per_integration": per, "elements": elements,
                   "seed_s": seed_s, "rounds": results}))

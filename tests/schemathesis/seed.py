@@ -89,6 +89,8 @@ ALIASES = {"scenarios": "packages", "scenario": "package"}
 # A data source instance's collection routes, by their last path segment.
 DATA_SOURCE_CALLS = {"collection", "{method}", "unified-fields-to-native"}
 ELEMENT_ACTIONS = ([], ["restore"], ["refresh"], ["setup"], ["reset"], ["run"], ["export"])
+# `/connectors/{selector}/...` routes of connector sources and versions.
+CONNECTOR_SOURCE_ROUTES = {"upload", "download", "versions", "publish-version", "files"}
 
 
 class SeedError(Exception):
@@ -405,7 +407,7 @@ def plan(world, method, path, operation, collections, singulars):
         body = {"webhookUri": "http://127.0.0.1:9/hook"} if write else None
     elif path == "/self":
         body = {"name": "Renamed"} if write else None
-    elif path in {"/health", "/openapi.json", "/external-api-logs", "/action-run-logs", "/export"}:
+    elif path in {"/health", "/openapi.json", "/external-api-logs", "/action-run-logs", "/export", "/import", "/org-workspace-id"}:
         pass
     elif head == "background-jobs":
         params[("path", "id")] = [world.export_job["id"]]
@@ -443,6 +445,21 @@ def plan(world, method, path, operation, collections, singulars):
             body = DATA_BODY
         elif method == "post":
             body = {"email": "ada@x.io"}
+    elif head == "connectors" and rest[:1] == ["{selector}"] and rest[1:2] and rest[1] in CONNECTOR_SOURCE_ROUTES:
+        # Connector sources: reads of the shared connector (its source is built
+        # from its definition), writes to one of their own.
+        connector = pick("connectors")
+        params[("path", "selector")] = [connector["id"]]
+        kind = rest[1]
+        if kind == "download":
+            query({"version": "development"})
+        elif kind == "files":
+            params[("path", "path")] = ["data/fuzz/spec.yml"]
+            if method == "delete":
+                # A file to delete (JSON is YAML too).
+                world.api.ok("PUT", f"/connectors/{connector['id']}/files/data/fuzz/spec.yml", {"name": "Fuzz"})
+        elif kind == "publish-version":
+            body = {"version": "1.0.0", "changelog": "Fuzzed"}
     elif head in collections and not rest:
         if method == "post":
             body = world.create_body(head)
@@ -460,6 +477,12 @@ def plan(world, method, path, operation, collections, singulars):
         body = write_body()
     elif head in singulars:
         collection = singulars[head]
+        if rest == ["apply"]:
+            # A universal element of its own, applied to the shared integration.
+            extra = LEVEL_BODIES.get(collection) or PLAIN_BODIES.get(collection) or {}
+            element = world.api.ok("POST", f"/{collection}", {"key": world.unique("fuzz"), "name": collection, **extra})
+            query({"key": element["key"]})
+            return params, {"integrationKeys": [world.integration["key"]]}
         if rest == ["app-schema"]:
             element = world.shared(collection)
         elif not rest and method == "post":

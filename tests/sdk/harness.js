@@ -263,6 +263,9 @@ const EXTRA_KEYS = {
   // When the event was found: the SDK's schema names no time at all.
   ExternalEventLogRecordApiResponse: ['createdAt'],
   IntegrationListItem: ['isConnected'],
+  // A workspace's own connectors name it (public ones do not): how Membrane's CLI
+  // 1.x tells which connectors to pull (tools/response-keys.json).
+  Connector: ['workspaceId'],
 };
 
 const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -257,7 +257,7 @@ fn connection_paths(paths: &mut Map<String, Value>) {
     let run: Option<BodySchema> = Some(body_schema::<crate::routes::RunOperation>);
     let settings: Option<BodySchema> = Some(body_schema::<SettingsPatch>);
     let connect: Option<BodySchema> = Some(body_schema::<ConnectRequest>);
-    let entries: [Entry; 18] = [
+    let entries: [Entry; 19] = [
         ("/connections/{selector}/operations", "get", "The connection's operations", sel(&[]), None),
         ("/connections/{selector}/operations/{key}", "get", "An operation's spec", sel(&["key"]), None),
         ("/connections/{selector}/operations/{key}/run", "post", "Run an operation: `{input}` → `{output}`", sel(&["key"]), run),
@@ -276,6 +276,8 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         ("/settings", "get", "The workspace's settings (webhookUri, enabledWebhookEvents); admin", vec![], None),
         ("/settings", "patch", "Change the workspace's settings; admin", vec![], settings),
         ("/export", "get", "Start exporting the workspace (admin; `includeSecrets`): the background job to poll", vec![query_param("includeSecrets", json!({"type": "boolean"}))], None),
+        ("/import", "post", "Start importing a zip in the export's layout (admin): the background job to poll; its result lists the changes. `dryRun`/`diff` write nothing, `partial` archives nothing, `force` archives elements customers use",
+         ["dryRun", "diff", "partial", "force"].iter().map(|p| query_param(p, json!({"type": "boolean"}))).collect(), None),
         ("/background-jobs/{id}", "get", "A background job: `{id, type, status: running|completed|failed, result?: {downloadUrl}, error?}`; admin", vec![path_param("id")], None),
         ("/background-jobs/{id}/download", "get", "The zip a completed export produced (application/zip); admin", vec![path_param("id")], None),
     ];
@@ -293,12 +295,100 @@ fn connection_paths(paths: &mut Map<String, Value>) {
         if path.ends_with("/{method}") {
             operation["responses"]["204"] = json!({"description": "`delete` answers nothing"});
         }
+        if path == "/import" {
+            operation["requestBody"] = json!({"required": true, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}}}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            }});
+        }
         if path.ends_with("/download") {
             operation["responses"]["200"]["content"] =
                 json!({"application/zip": {"schema": {"type": "string", "format": "binary"}}});
         }
         add(paths, path, method, operation);
     }
+}
+
+/// Connector sources and versions (routes/connector_sources.rs), admin only: the
+/// source zip's upload and download, published versions, and one file of the
+/// development source.
+fn connector_source_paths(paths: &mut Map<String, Value>) {
+    let connector = reference(&type_schema_name(ElementType::Connector));
+    let binary = || json!({"type": "string", "format": "binary"});
+    let version = json!({"type": "object", "required": ["id", "connectorId", "version", "createdAt"],
+        "properties": {"id": {"type": "string"}, "connectorId": {"type": "string"},
+            "version": {"type": "string"}, "changelog": {"type": "string"},
+            "createdAt": {"type": "string", "format": "date-time"}}});
+    let sel = || vec![path_param("selector")];
+    let zip_form = |required: &[&str], with_version: bool| {
+        let mut properties = json!({"file": binary()});
+        if with_version {
+            properties["version"] = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._+-]*$", "maxLength": 100});
+            properties["changelog"] = json!({"type": "string"});
+        }
+        json!({"type": "object", "required": required, "properties": properties})
+    };
+    // The JSON form of a publish names a version, and takes no file.
+    let without_file = |mut schema: Value| {
+        if let Some(properties) = schema["properties"].as_object_mut() {
+            properties.remove("file");
+        }
+        schema
+    };
+    let mut upload = op(
+        "Upload the connector's source folder as a zip (admin): it becomes the development source and the connector's definition; answers the connector".into(),
+        sel(), None, connector.clone());
+    upload["requestBody"] = json!({"required": true, "content": {
+        "multipart/form-data": {"schema": zip_form(&["file"], false)},
+        "application/zip": {"schema": binary()},
+    }});
+    add(paths, "/connectors/{selector}/upload", "post", upload);
+    let mut download = op(
+        "The source zip of a version (admin); `development` (the default) is built from the definition when none was uploaded".into(),
+        vec![path_param("selector"), query_param("version", json!({"type": "string"}))], None, json!({}));
+    download["responses"]["200"]["content"] = json!({"application/zip": {"schema": binary()}});
+    add(paths, "/connectors/{selector}/download", "get", download);
+    add(
+        paths,
+        "/connectors/{selector}/versions",
+        "get",
+        op(
+            "The connector's published versions, newest first, as an array (admin)".into(),
+            sel(),
+            None,
+            json!({"type": "array", "items": version.clone()}),
+        ),
+    );
+    let mut publish = op(
+        "Publish a version (admin): the zip given, else the development source; versions cannot change (409 when it exists)".into(),
+        sel(), None, version);
+    publish["requestBody"] = json!({"required": true, "content": {
+        "multipart/form-data": {"schema": zip_form(&["version"], true)},
+        "application/json": {"schema": without_file(zip_form(&["version"], true))},
+    }});
+    add(
+        paths,
+        "/connectors/{selector}/publish-version",
+        "post",
+        publish,
+    );
+    let file_params = || vec![path_param("selector"), path_param("path")];
+    let mut put_file = op(
+        "Write one file of the development source (the body is its contents); the connector's definition follows; answers the connector (admin)".into(),
+        file_params(), None, connector.clone());
+    put_file["requestBody"] = json!({"required": true, "content": {
+        "text/plain": {"schema": {"type": "string"}},
+    }});
+    add(
+        paths,
+        "/connectors/{selector}/files/{path}",
+        "put",
+        put_file,
+    );
+    add(paths, "/connectors/{selector}/files/{path}", "delete", op(
+        "Delete one file of the development source; the connector's definition follows; answers the connector (admin)".into(),
+        file_params(), None, connector));
 }
 
 /// `(path, method, summary, parameters, body, 200 response)`.
@@ -832,6 +922,19 @@ fn singular_paths(paths: &mut Map<String, Value>, t: ElementType) {
                 params.clone(),
                 body,
                 el.clone(),
+            ),
+        );
+    }
+    if t.spec().layering == osmosis_model::element_type::Layering::IntegrationLevel {
+        add(
+            paths,
+            &format!("{one}/apply"),
+            "post",
+            op(
+                format!("Make the universal {n}'s copies for the integrations `integrationKeys` names (Membrane's CLI 1.x); answers the universal {n}"),
+                params.clone(),
+                Some(body_schema::<crate::routes::ApplyRequest>()),
+                el,
             ),
         );
     }
@@ -1509,6 +1612,11 @@ pub fn document() -> Value {
     for (path, summary, ok) in [
         ("/health", "Readiness", json!({"type": "object"})),
         ("/self", "The calling customer", reference("Customer")),
+        (
+            "/org-workspace-id",
+            "The token's workspace: `{id}`",
+            json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}),
+        ),
         ("/openapi.json", "This document", json!({"type": "object"})),
     ] {
         paths.insert(
@@ -1523,6 +1631,7 @@ pub fn document() -> Value {
     app_event_paths(&mut paths);
     data_link_paths(&mut paths);
     data_source_paths(&mut paths);
+    connector_source_paths(&mut paths);
     for t in ElementType::ALL {
         singular_paths(&mut paths, t);
     }

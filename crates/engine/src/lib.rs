@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config_as_code;
 pub mod connect;
 pub mod connections;
+pub mod connector_sources;
 pub mod data_links;
 pub mod data_sources;
 pub mod elements;
@@ -31,6 +32,7 @@ pub(crate) mod refs;
 pub mod self_api;
 pub mod types;
 pub mod workspaces;
+pub mod zip_files;
 
 #[cfg(test)]
 mod module_graph;
@@ -45,7 +47,7 @@ pub use caller::Caller;
 pub use elements::{ListPage, ListQuery, PathSelector};
 
 /// Every kind of background job this build runs.
-const JOB_HANDLERS: [jobs::Handler; 8] = [
+const JOB_HANDLERS: [jobs::Handler; 9] = [
     jobs::handler::<connections::health::RefreshCredentialsJob>(),
     jobs::handler::<notify::outbound::DeliverNotificationJob>(),
     jobs::handler::<flows::instances::FlowScheduleJob>(),
@@ -54,6 +56,7 @@ const JOB_HANDLERS: [jobs::Handler; 8] = [
     jobs::handler::<events::external::ExternalEventSyncJob>(),
     jobs::handler::<events::external::ExternalEventWebhookJob>(),
     jobs::handler::<config_as_code::jobs::ExportJob>(),
+    jobs::handler::<config_as_code::jobs::ImportJob>(),
 ];
 
 /// Settings the engine needs from the server configuration.
@@ -142,6 +145,11 @@ pub struct Engine {
     pub(crate) triggers: Arc<events::app_events::Triggers>,
     /// Live customers' ids by `internalId` (see `types::customer`).
     pub(crate) customer_ids: Arc<crate::node_cache::NodeCache<Option<String>>>,
+    /// Set on the engine an import stages its writes through
+    /// (`config_as_code::staged`): its element writes go to memory, so the
+    /// element core runs none of the hooks that act on a stored write (caches,
+    /// triggers, instances) — the import runs them once it committed.
+    pub(crate) staging: bool,
 }
 
 impl Engine {
@@ -191,6 +199,7 @@ impl Engine {
             customer_ids: Arc::default(),
             stores,
             self_api: Default::default(),
+            staging: false,
         }
     }
 

@@ -175,6 +175,14 @@ impl Engine {
         self
     }
 
+    /// Whether `key` is the key of one of the catalog's connectors.
+    pub(crate) fn is_catalog_connector(&self, key: &str) -> bool {
+        self.catalog
+            .connectors
+            .iter()
+            .any(|c| c.get("key").and_then(serde_json::Value::as_str) == Some(key))
+    }
+
     /// Installs the catalog's connectors into every workspace that lacks them (by
     /// key, archived ones included: a connector the workspace archived or changed
     /// is its own and is left alone). Runs at start; workspaces that appear later

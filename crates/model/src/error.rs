@@ -51,6 +51,12 @@ pub mod keys {
     /// What the request asks for is not there yet (a background job still
     /// running has nothing to download).
     pub const NOT_READY: &str = "not_ready";
+    /// An import was refused as a whole (its `data.refused` names each element
+    /// and why); nothing was written.
+    pub const IMPORT_REFUSED: &str = "import_refused";
+    /// The element is used by customers (connections, instances), so it is not
+    /// archived without being told to.
+    pub const IN_USE: &str = "in_use";
     /// The request needs a capability this build does not have.
     pub const NOT_SUPPORTED: &str = "not_supported";
     /// `concurrency` key for a stale `revision`.

@@ -66,6 +66,7 @@ pub fn response_keys(t: ElementType) -> &'static [&'static str] {
             "proxyKey",
             "ui",
             "options",
+            "workspaceId",
         ],
         ElementType::Integration => &[
             "id",

@@ -62,6 +62,34 @@ enum Command {
     /// (replaced whole) or, with `--out FILE.zip`, as the zip `GET /export` serves.
     /// Customers, connections and their instances are not exported.
     Export(cli::export::ExportArgs),
+    /// Import files in Membrane's layout into a workspace of the database `serve`
+    /// uses: a folder's `membrane/` tree (as `export --out DIR` writes it) or a zip.
+    ///
+    /// The files are the workspace's whole truth: elements they do not hold are
+    /// archived (unless `--partial`; refused while customers use them unless
+    /// `--force`). All or nothing: a refused file (or element) is listed, with
+    /// its field and why, and nothing is written. Prints the report as JSON:
+    /// `{"dryRun", "changes": [{"change", "type", "key", "path", "fields"…}],
+    /// "unchanged", "ignored"}`. A running server on SQLite serves the imported
+    /// elements once its cache forgets the old ones; `push` goes through its API.
+    Import(cli::import::ImportArgs),
+    /// Download a running server's workspace into a folder's `membrane/` tree
+    /// (replaced whole), through its API (`GET /export`).
+    ///
+    /// The server and workspace come from `--api-uri`/`--workspace-key`/
+    /// `--workspace-secret`, else `MEMBRANE_API_URI`/`MEMBRANE_WORKSPACE_KEY`/
+    /// `MEMBRANE_WORKSPACE_SECRET`, else `membrane.config.yml` (`apiUri`,
+    /// `workspaceKey`, `workspaceSecret`, or the older
+    /// `workspaces: {default: {key, secret, apiUri}}`).
+    Pull(cli::remote::PullArgs),
+    /// Upload a folder's `membrane/` tree to a running server's workspace, through
+    /// its API (`POST /import`): prints the diff (`+ create`, `~ update`,
+    /// `- archive`, one line each), then applies it once confirmed.
+    ///
+    /// Asks on a terminal unless `--yes`; when stdin is not a terminal, applies
+    /// only with `--yes` (else prints the diff and applies nothing). Configured as
+    /// `pull`.
+    Push(cli::remote::PushArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Seal every stored connection's credentials (archived ones too) with the
@@ -327,6 +355,9 @@ async fn main() -> ExitCode {
         } => cli::workspace::delete(args).await,
         Command::Token(args) => cli::token::run(args).await,
         Command::Export(args) => cli::export::run(args).await,
+        Command::Import(args) => cli::import::run(args).await,
+        Command::Pull(args) => cli::remote::pull(args).await,
+        Command::Push(args) => cli::remote::push(args).await,
         Command::Migrate(database) => migrate(database).await,
         Command::RotateCredentialsKey(database) => rotate_credentials_key(database).await,
         Command::Runtime {

@@ -64,8 +64,15 @@ pub struct BackgroundJob {
 
 #[async_trait]
 pub trait BackgroundJobStore: Send + Sync + 'static {
-    /// Stores a new job as given (normally `running`, not finished).
-    async fn create_background_job(&self, job: &BackgroundJob) -> Result<(), StoreError>;
+    /// Stores a new job as given (normally `running`, not finished), with the
+    /// file it works on when it has one (an import's upload), in one
+    /// transaction. That file is the job's file until a completion gives
+    /// another.
+    async fn create_background_job(
+        &self,
+        job: &BackgroundJob,
+        file: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
 
     /// The job of that workspace (None for another workspace's id).
     async fn background_job(
@@ -114,27 +121,54 @@ const COLUMNS: &str =
 const PURGED: &str = "status <> 'running' AND finished_ms < ";
 
 for_each_backend! {
+    /// Keeps `bytes` as the job's file.
+    async fn insert_file(
+        tx: &mut <DB as sqlx::Database>::Connection,
+        workspace_id: &str,
+        id: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO background_job_files (workspace_id, id, bytes) VALUES (",
+        );
+        let mut values = q.separated(", ");
+        values.push_bind(workspace_id);
+        values.push_bind(id);
+        values.push_bind(bytes);
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
     #[async_trait]
     impl BackgroundJobStore for SqlStore<DB> {
-        async fn create_background_job(&self, job: &BackgroundJob) -> Result<(), StoreError> {
+        async fn create_background_job(
+            &self,
+            job: &BackgroundJob,
+            file: Option<&[u8]>,
+        ) -> Result<(), StoreError> {
             let params = job.params.to_string();
             let result = job.result.as_ref().map(Value::to_string);
-            let mut q = QueryBuilder::<DB>::new(format!(
-                "INSERT INTO background_jobs ({COLUMNS}) VALUES ("
-            ));
-            let mut values = q.separated(", ");
-            values.push_bind(&job.workspace_id);
-            values.push_bind(&job.id);
-            values.push_bind(&job.kind);
-            values.push_bind(job.status.as_str());
-            values.push_bind(&params);
-            values.push_bind(&result);
-            values.push_bind(&job.error);
-            values.push_bind(job.created_ms);
-            values.push_bind(job.finished_ms);
-            q.push(")");
-            q.build().execute(&mut *self.writer().await?).await?;
-            Ok(())
+            write_transaction!(self, |tx| {
+                let mut q = QueryBuilder::<DB>::new(format!(
+                    "INSERT INTO background_jobs ({COLUMNS}) VALUES ("
+                ));
+                let mut values = q.separated(", ");
+                values.push_bind(&job.workspace_id);
+                values.push_bind(&job.id);
+                values.push_bind(&job.kind);
+                values.push_bind(job.status.as_str());
+                values.push_bind(&params);
+                values.push_bind(&result);
+                values.push_bind(&job.error);
+                values.push_bind(job.created_ms);
+                values.push_bind(job.finished_ms);
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+                if let Some(bytes) = file {
+                    insert_file(&mut tx, &job.workspace_id, &job.id, bytes).await?;
+                }
+            })
         }
 
         async fn background_job(
@@ -170,15 +204,10 @@ for_each_backend! {
                 q.push(" AND status = 'running'");
                 let completed = q.build().execute(&mut *tx).await?.rows_affected() > 0;
                 if let (true, Some(bytes)) = (completed, file) {
-                    let mut q = QueryBuilder::<DB>::new(
-                        "INSERT INTO background_job_files (workspace_id, id, bytes) VALUES (",
-                    );
-                    let mut values = q.separated(", ");
-                    values.push_bind(workspace_id);
-                    values.push_bind(id);
-                    values.push_bind(bytes);
-                    q.push(")");
+                    let mut q = QueryBuilder::<DB>::new("DELETE FROM background_job_files");
+                    push_address(&mut q, workspace_id, id);
                     q.build().execute(&mut *tx).await?;
+                    insert_file(&mut tx, workspace_id, id, bytes).await?;
                 }
                 completed
             })

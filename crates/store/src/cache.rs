@@ -367,6 +367,20 @@ impl ElementStore for CachedElementStore {
         result
     }
 
+    async fn write_elements(
+        &self,
+        writes: &[crate::ElementWrite],
+    ) -> Result<Vec<i64>, crate::BatchWriteError> {
+        let result = self.inner.write_elements(writes).await;
+        for w in writes {
+            match &result {
+                Ok(_) => self.written(&w.element),
+                Err(_) => self.bump(&w.element.workspace_id, w.element.element_type),
+            }
+        }
+        result
+    }
+
     async fn element_by_id(
         &self,
         workspace_id: &str,

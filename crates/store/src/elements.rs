@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Row};
 use crate::constraints::classify_unique;
 use crate::error::StoreError;
 use crate::query::{ElementQuery, RefFilter};
-use crate::sql_store::{for_each_backend, Backend, SqlStore};
+use crate::sql_store::{for_each_backend, write_transaction, Backend, SqlStore};
 
 #[async_trait]
 pub trait ElementStore: Send + Sync + 'static {
@@ -26,6 +26,13 @@ pub trait ElementStore: Send + Sync + 'static {
         key_scope: &str,
         expected_revision: &str,
     ) -> Result<(), StoreError>;
+
+    /// Writes every one of `writes`, in order, in one transaction: all of them,
+    /// or — at the first that fails as [`ElementStore::insert_element`] or
+    /// [`ElementStore::update_element`] would — none. Answers each write's `seq`
+    /// (an update's is the element's own). For changes that must land together,
+    /// such as a workspace import.
+    async fn write_elements(&self, writes: &[ElementWrite]) -> Result<Vec<i64>, BatchWriteError>;
 
     async fn element_by_id(
         &self,
@@ -54,6 +61,23 @@ pub trait ElementStore: Send + Sync + 'static {
     fn generation(&self, _workspace_id: &str, _t: ElementType) -> Option<(u64, u64)> {
         None
     }
+}
+
+/// One write of [`ElementStore::write_elements`]: a new element (no expected
+/// revision) or a change of a stored one, made from the revision it expects.
+#[derive(Debug, Clone)]
+pub struct ElementWrite {
+    pub element: Element,
+    pub key_scope: String,
+    pub expected_revision: Option<String>,
+}
+
+/// Why a batch of element writes was not written (none of it was).
+#[derive(Debug)]
+pub struct BatchWriteError {
+    /// The write that failed; `None` when the transaction itself did.
+    pub index: Option<usize>,
+    pub error: StoreError,
 }
 
 const COLUMNS: &str = "seq, id, workspace_id, element_type, key, uuid, name, integration_id, \
@@ -136,26 +160,63 @@ for_each_backend! {
         Ok(())
     }
 
+    /// `INSERT` of a new element's row, answering its `seq`.
+    fn insert_query<'a>(e: &'a Element, key_scope: &'a str, doc: &'a str) -> QueryBuilder<'a, DB> {
+        let row = row(e, key_scope, doc);
+        let names: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO elements ({}) VALUES (",
+            names.join(", ")
+        ));
+        let mut values = q.separated(", ");
+        for (_, value) in row {
+            values.push_bind(value);
+        }
+        q.push(") RETURNING seq");
+        q
+    }
+
+    /// `UPDATE` of a stored element's row, if its revision is still `expected`.
+    fn update_query<'a>(
+        e: &'a Element,
+        key_scope: &'a str,
+        doc: &'a str,
+        expected: &'a str,
+    ) -> QueryBuilder<'a, DB> {
+        let mut q = QueryBuilder::<DB>::new("UPDATE elements SET ");
+        let mut set = q.separated(", ");
+        for (name, value) in row(e, key_scope, doc) {
+            if !IMMUTABLE.contains(&name) {
+                set.push(format!("{name} = ")).push_bind_unseparated(value);
+            }
+        }
+        q.push(" WHERE workspace_id = ").push_bind(&e.workspace_id);
+        q.push(" AND id = ").push_bind(&e.id);
+        q.push(" AND revision = ").push_bind(expected);
+        q
+    }
+
+    /// The `seq` an insert answered.
+    fn seq_of(rows: Vec<<DB as sqlx::Database>::Row>) -> Result<i64, StoreError> {
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// An update that changed no row lost its compare-and-swap.
+    fn updated(done: <DB as sqlx::Database>::QueryResult) -> Result<(), StoreError> {
+        if done.rows_affected() == 0 {
+            Err(StoreError::RevisionConflict)
+        } else {
+            Ok(())
+        }
+    }
+
     #[async_trait]
     impl ElementStore for SqlStore<DB> {
         async fn insert_element(&self, e: &Element, key_scope: &str) -> Result<i64, StoreError> {
             let doc = doc_text(e);
-            let row = row(e, key_scope, &doc);
-            let names: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
-            let mut q = QueryBuilder::<DB>::new(format!(
-                "INSERT INTO elements ({}) VALUES (",
-                names.join(", ")
-            ));
-            let mut values = q.separated(", ");
-            for (_, value) in row {
-                values.push_bind(value);
-            }
-            q.push(") RETURNING seq");
+            let mut q = insert_query(e, key_scope, &doc);
             let mut conn = self.writer().await?;
-            let seq_of = |rows: Vec<<DB as sqlx::Database>::Row>| -> Result<i64, StoreError> {
-                let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-                Ok(row.try_get("seq")?)
-            };
             if <DB as Backend>::ELEMENT_CHANNEL.is_none() {
                 // Nothing to announce: one statement, no transaction around it (on
                 // SQLite a failed statement inside one, a full disk's, may roll it
@@ -176,24 +237,8 @@ for_each_backend! {
             expected: &str,
         ) -> Result<(), StoreError> {
             let doc = doc_text(e);
-            let mut q = QueryBuilder::<DB>::new("UPDATE elements SET ");
-            let mut set = q.separated(", ");
-            for (name, value) in row(e, key_scope, &doc) {
-                if !IMMUTABLE.contains(&name) {
-                    set.push(format!("{name} = ")).push_bind_unseparated(value);
-                }
-            }
-            q.push(" WHERE workspace_id = ").push_bind(&e.workspace_id);
-            q.push(" AND id = ").push_bind(&e.id);
-            q.push(" AND revision = ").push_bind(expected);
+            let mut q = update_query(e, key_scope, &doc, expected);
             let mut conn = self.writer().await?;
-            let updated = |done: <DB as sqlx::Database>::QueryResult| {
-                if done.rows_affected() == 0 {
-                    Err(StoreError::RevisionConflict)
-                } else {
-                    Ok(())
-                }
-            };
             if <DB as Backend>::ELEMENT_CHANNEL.is_none() {
                 return updated(q.build().execute(&mut *conn).await.map_err(classify_unique)?);
             }
@@ -202,6 +247,45 @@ for_each_backend! {
             announce(&mut tx, e).await?;
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn write_elements(
+            &self,
+            writes: &[ElementWrite],
+        ) -> Result<Vec<i64>, BatchWriteError> {
+            let docs: Vec<String> = writes.iter().map(|w| doc_text(&w.element)).collect();
+            let mut at = None;
+            let done = async { write_transaction!(self, |tx| {
+                let mut seqs = Vec::with_capacity(writes.len());
+                for (i, (w, doc)) in writes.iter().zip(&docs).enumerate() {
+                    at = Some(i);
+                    let e = &w.element;
+                    match &w.expected_revision {
+                        None => {
+                            let rows = insert_query(e, &w.key_scope, doc)
+                                .build()
+                                .fetch_all(&mut *tx)
+                                .await
+                                .map_err(classify_unique)?;
+                            seqs.push(seq_of(rows)?);
+                        }
+                        Some(expected) => {
+                            let done = update_query(e, &w.key_scope, doc, expected)
+                                .build()
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(classify_unique)?;
+                            updated(done)?;
+                            seqs.push(e.seq);
+                        }
+                    }
+                    announce(&mut tx, e).await?;
+                }
+                at = None;
+                seqs
+            }) }
+            .await;
+            done.map_err(|error| BatchWriteError { index: at, error })
         }
 
         async fn element_by_id(

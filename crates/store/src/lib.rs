@@ -41,6 +41,7 @@ mod background_jobs;
 mod cache;
 mod cache_listener;
 mod connect_records;
+mod connector_versions;
 mod constraints;
 mod data_links;
 mod database;
@@ -67,10 +68,11 @@ pub use api_logs::{ApiLogStore, ExternalApiLog, ExternalApiLogQuery};
 pub use background_jobs::{BackgroundJob, BackgroundJobStatus, BackgroundJobStore};
 pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
+pub use connector_versions::{ConnectorVersion, ConnectorVersionStore};
 pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::Database;
 pub use element_events::{ElementEvent, ElementEvents};
-pub use elements::ElementStore;
+pub use elements::{BatchWriteError, ElementStore, ElementWrite};
 pub use error::{StoreError, UniqueField};
 pub use events::{
     AppEventOutcome, AppEventRow, EventLogQuery, EventStore, IncomingWebhook, Settlement,
@@ -107,6 +109,8 @@ pub struct Stores {
     pub external_events: Arc<dyn ExternalEventStore>,
     pub events: Arc<dyn EventStore>,
     pub background_jobs: Arc<dyn BackgroundJobStore>,
+    /// Connector sources and their published versions.
+    pub connector_versions: Arc<dyn ConnectorVersionStore>,
     pub database: Arc<dyn Database>,
     /// Element writes as they happen (`element_events`): published by the element
     /// cache of a store [`open`] made.
@@ -128,6 +132,7 @@ impl Stores {
             + ExternalEventStore
             + EventStore
             + BackgroundJobStore
+            + ConnectorVersionStore
             + Database,
     {
         Stores {
@@ -142,6 +147,7 @@ impl Stores {
             external_events: store.clone(),
             events: store.clone(),
             background_jobs: store.clone(),
+            connector_versions: store.clone(),
             database: store,
             element_events: Arc::default(),
         }

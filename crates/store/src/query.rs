@@ -1,4 +1,4 @@
-use osmosis_model::ElementType;
+use osmosis_model::{Element, ElementType};
 
 /// A condition on an optional reference column (integration, parent, connection, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -54,6 +54,54 @@ impl ElementQuery {
             after_seq: 0,
             limit: 1000,
         }
+    }
+}
+
+impl RefFilter {
+    /// Whether an optional reference column holding `value` passes.
+    fn admits(&self, value: &Option<String>) -> bool {
+        match self {
+            RefFilter::Any => true,
+            RefFilter::None => value.is_none(),
+            RefFilter::Some => value.is_some(),
+            RefFilter::Is(v) => value.as_deref() == Some(v.as_str()),
+        }
+    }
+}
+
+impl ElementQuery {
+    /// Whether `e` is among what the query finds, `limit` aside: the conditions
+    /// the SQL stores apply, for elements held in memory (an import's staged
+    /// writes). A document field the element lacks reads as `false` when
+    /// compared with `false`, as in SQL.
+    pub fn matches(&self, e: &Element) -> bool {
+        let identity = self.id.is_some() || self.key.is_some() || self.uuid.is_some();
+        let lower = |s: &str| s.to_lowercase();
+        e.workspace_id == self.workspace_id
+            && e.element_type == self.element_type
+            && self.id.as_ref().is_none_or(|v| *v == e.id)
+            && self.key.as_ref().is_none_or(|v| Some(v) == e.key.as_ref())
+            && self.uuid.as_ref().is_none_or(|v| *v == e.uuid)
+            && self.integration.admits(&e.integration_id)
+            && self.parent.admits(&e.parent_id)
+            && self.connection.admits(&e.connection_id)
+            && self.instance_key.admits(&e.instance_key)
+            && self.customer.admits(&e.customer_id)
+            && (self.include_archived || e.archived_at.is_none())
+            && self.search.as_ref().is_none_or(|s| {
+                let s = lower(s);
+                lower(&e.name).contains(&s)
+                    || e.key.as_deref().is_some_and(|k| lower(k).contains(&s))
+            })
+            && self.doc_equals.iter().all(|(field, value)| {
+                let missing = if *value == serde_json::Value::Bool(false) {
+                    serde_json::Value::Bool(false)
+                } else {
+                    serde_json::Value::Null
+                };
+                e.doc.get(field).unwrap_or(&missing) == value
+            })
+            && (identity || e.seq > self.after_seq)
     }
 }
 

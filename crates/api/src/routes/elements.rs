@@ -24,6 +24,7 @@ use super::Routes;
 use crate::auth::Auth;
 use crate::body::JsonObject;
 use crate::error::ApiResult;
+use crate::extract::Body;
 use crate::query::Query;
 use crate::AppState;
 
@@ -112,6 +113,12 @@ fn type_routes(mut r: Routes, t: ElementType, plural: &str, singular: Option<&st
                 &format!("{one}/reset"),
                 post(move |s, a, q, b| query_reset(s, a, t, q, b)),
             );
+        if t.spec().layering == Layering::IntegrationLevel {
+            r = r.route(
+                &format!("{one}/apply"),
+                post(move |s, a, q, b| query_apply(s, a, t, q, b)),
+            );
+        }
     }
     r
 }
@@ -229,6 +236,11 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
+    if t == ElementType::Connector {
+        if let Some(workspace_id) = q.string("workspaceId") {
+            return workspace_connectors(&state, &caller, &workspace_id).await;
+        }
+    }
     let mut lq = q.list(parent_param(t))?;
     if let Layering::Instance(parent_type) = t.spec().layering {
         let stem = osmosis_engine::elements::camel_stem_of(parent_type);
@@ -238,6 +250,48 @@ async fn list(
             .or(q.string(&format!("{stem}Key")));
     }
     list_page(&state, &caller, t, &lq).await
+}
+
+/// `GET /connectors?workspaceId=W`, as Membrane's CLI 1.x reads it: every live
+/// connector of the workspace as a bare array (the SDK's lists are `{items}`;
+/// none of its calls sends `workspaceId` here). Another workspace's id answers
+/// an empty array: a token sees its own workspace only.
+async fn workspace_connectors(
+    state: &AppState,
+    caller: &Caller,
+    workspace_id: &str,
+) -> ApiResult<Json<Value>> {
+    if workspace_id != caller.workspace_id() {
+        return Ok(Json(json!([])));
+    }
+    let mut items = Vec::new();
+    let mut lq = ListQuery {
+        limit: Some(1000),
+        ..Default::default()
+    };
+    loop {
+        let page = state
+            .engine
+            .elements()
+            .list(caller, ElementType::Connector, &lq)
+            .await?;
+        items.extend(
+            state
+                .engine
+                .elements()
+                .render_all(caller, &page.items)
+                .await?,
+        );
+        match page.cursor {
+            Some(c) => {
+                lq.cursor = Some(c.parse().map_err(|_| {
+                    ApiError::internal(format!("a list cursor that is not a number: {c}"))
+                })?)
+            }
+            None => break,
+        }
+    }
+    Ok(Json(Value::Array(items)))
 }
 
 /// `GET /{plural}/{selector}/export`: what the element's `spec.yaml` in a
@@ -438,8 +492,60 @@ async fn query_write(
     put: bool,
 ) -> ApiResult<Json<Value>> {
     let q = Query::parse(raw.as_deref());
-    let el = resolve_query(&state, &caller, t, &q).await?;
+    let el = match (put, t.spec().layering) {
+        // A PUT naming an integration writes that integration's copy, made from
+        // the universal element when there is none yet (Membrane's CLI pushes
+        // customised copies so).
+        (true, Layering::IntegrationLevel) => {
+            let value = q.string("id").or(q.string("key")).ok_or_else(|| {
+                ApiError::invalid_query("id", "give `id` or `key` to select an element")
+            })?;
+            state
+                .engine
+                .elements()
+                .resolve_for_integration_put(&caller, t, &path_selector(value, &q)?)
+                .await?
+        }
+        _ => resolve_query(&state, &caller, t, &q).await?,
+    };
     write(&state, &caller, el, body, put).await
+}
+
+/// The body of `POST /{singular}/apply?key=K`: the integrations (keys or ids) to
+/// make the universal element's copies for.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ApplyRequest {
+    pub integration_keys: Vec<String>,
+}
+
+/// `POST /{singular}/apply?key=K {integrationKeys}` (Membrane's CLI 1.x): the
+/// universal element's copies for those integrations, made when missing
+/// (`Elements::apply_to_integrations`); answers the universal element with
+/// `appliedToIntegrations`.
+async fn query_apply(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    RawQuery(raw): RawQuery,
+    Body(body): Body<ApplyRequest>,
+) -> ApiResult<Json<Value>> {
+    let q = Query::parse(raw.as_deref());
+    let value = q.string("id").or(q.string("key")).ok_or_else(|| {
+        ApiError::invalid_query(
+            "key",
+            "give `key` or `id` of the universal element to apply",
+        )
+    })?;
+    let mut sel = path_selector(value, &q)?;
+    sel.layer.layer = Some(osmosis_model::Layer::Universal);
+    let universal = state.engine.elements().resolve(&caller, t, &sel).await?;
+    state
+        .engine
+        .elements()
+        .apply_to_integrations(&caller, &universal, &body.integration_keys)
+        .await?;
+    respond(&state, &caller, &universal).await
 }
 
 async fn query_reset(

@@ -10,11 +10,12 @@ pub(crate) use calls::RunOperation;
 pub(crate) use self_::SelfPatch;
 mod connect;
 mod connections;
+mod connector_sources;
 mod data_links;
 pub(crate) use data_links::LinkBody;
 mod data_sources;
 mod elements;
-pub(crate) use elements::{ALIASES as ELEMENT_ALIASES, OWN_ROUTES};
+pub(crate) use elements::{ApplyRequest, ALIASES as ELEMENT_ALIASES, OWN_ROUTES};
 mod external_events;
 mod field_mappings;
 mod flow_instances;
@@ -80,6 +81,7 @@ fn parts() -> Vec<Routes> {
         flow_instances::router(),
         flow_runs::router(),
         external_events::router(),
+        connector_sources::router(),
         elements::router(),
     ]
 }

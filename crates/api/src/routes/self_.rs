@@ -1,4 +1,5 @@
-//! `/self`: the calling customer, with the workspace key.
+//! `/self`: the calling customer, with the workspace key; `/org-workspace-id`:
+//! the token's workspace.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -16,7 +17,15 @@ use crate::extract::Body;
 use crate::AppState;
 
 pub fn router() -> Routes {
-    Routes::new().route("/self", get(get_self).patch(patch_self))
+    Routes::new()
+        .route("/self", get(get_self).patch(patch_self))
+        .route("/org-workspace-id", get(workspace_id))
+}
+
+/// `GET /org-workspace-id`: the id of the token's workspace, `{id}` (Membrane's
+/// CLI 1.x reads it before a push).
+async fn workspace_id(Auth(caller): Auth) -> Json<Value> {
+    Json(json!({"id": caller.workspace_id()}))
 }
 
 async fn customer(state: &AppState, caller: &Caller) -> Result<Element, ApiError> {

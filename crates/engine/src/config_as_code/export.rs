@@ -34,7 +34,6 @@
 //!   workspace always gives the same bytes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 
 use osmosis_connectors::redact::looks_secret;
 use osmosis_model::element_type::Layering;
@@ -88,20 +87,7 @@ pub struct WorkspaceFiles {
 impl WorkspaceFiles {
     /// The files as a zip archive, deflated, entries without times.
     pub fn to_zip(&self) -> Result<Vec<u8>, ApiError> {
-        let broken =
-            |e: &dyn std::fmt::Display| ApiError::internal(format!("writing the export zip: {e}"));
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .last_modified_time(zip::DateTime::default())
-            .unix_permissions(0o644);
-        for (path, bytes) in &self.files {
-            zip.start_file(path.as_str(), options)
-                .map_err(|e| broken(&e))?;
-            zip.write_all(bytes).map_err(|e| broken(&e))?;
-        }
-        let cursor = zip.finish().map_err(|e| broken(&e))?;
-        Ok(cursor.into_inner())
+        crate::zip_files::write_zip(&self.files)
     }
 }
 
@@ -170,14 +156,14 @@ impl Engine {
 }
 
 /// The uuid and key of every element the exported ones refer to, by id.
-struct Refs {
+pub(super) struct Refs {
     by_id: HashMap<String, (String, Option<String>)>,
 }
 
 impl Refs {
     /// Indexes `elements`, then reads what they refer to outside them (an
     /// archived parent, an element of a type not exported) by id.
-    async fn new(
+    pub(super) async fn new(
         engine: &Engine,
         workspace_id: &str,
         elements: &[Element],
@@ -239,7 +225,11 @@ fn referenced_ids(el: &Element) -> Vec<String> {
 }
 
 /// The element's export properties: editable fields, references by uuid.
-fn export_properties(el: &Element, refs: &Refs, options: ExportOptions) -> Map<String, Value> {
+pub(super) fn export_properties(
+    el: &Element,
+    refs: &Refs,
+    options: ExportOptions,
+) -> Map<String, Value> {
     let spec = el.element_type.spec();
     let mut m = Map::new();
     m.insert("uuid".into(), json!(el.uuid));

@@ -1,18 +1,22 @@
-//! Exports as background jobs: `GET /export` records a job (`running`) and
-//! queues its work on the durable job queue, so a node that dies mid-export
-//! leaves the job to another claim instead of `running` forever; the client polls
-//! `GET /background-jobs/{id}` until `completed` (with `result.downloadUrl`) or
-//! `failed` (with `error`), and downloads the zip with the same admin token.
+//! Exports and imports as background jobs: `GET /export` and `POST /import`
+//! record a job (`running`) and queue its work on the durable job queue, so a
+//! node that dies midway leaves the job to another claim instead of `running`
+//! forever; the client polls `GET /background-jobs/{id}` until `completed` (an
+//! export's with `result.downloadUrl`, an import's with its changes) or `failed`
+//! (with `error`, an `ErrorData`), and downloads an export's zip with the same
+//! admin token.
 //!
-//! The zip is kept in the database beside the job, so any node serves the
-//! download. Jobs and their files are kept for [`KEEP_FOR`] after they finish
-//! (`purge`, from the engine's retention loop); a download after that is a 404.
+//! The files — an export's zip, an import's upload — are kept in the database
+//! beside the job, so any node serves the download or runs the import. Jobs and
+//! their files are kept for [`KEEP_FOR`] after they finish (`purge`, from the
+//! engine's retention loop); a download after that is a 404.
 
 use osmosis_model::{ids, ApiError};
 use osmosis_store::{BackgroundJob, BackgroundJobStatus, Job};
 use serde_json::{json, Value};
 
-use super::export::ExportOptions;
+use super::export::{ExportOptions, WorkspaceFiles};
+use super::import::ImportOptions;
 use crate::errors::store_error;
 use crate::jobs::{JobKind, RetryPolicy};
 use crate::{Caller, Engine};
@@ -23,15 +27,23 @@ pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 36
 /// The kind of an export's background job.
 pub const EXPORT: &str = "export";
 
+/// The kind of an import's background job.
+pub const IMPORT: &str = "import";
+
 /// The queued work of one export.
 pub(crate) struct ExportJob;
 
+/// What a queued export or import works on: its background job, and what was
+/// asked.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ExportPayload {
+pub(crate) struct JobPayload<O> {
     background_job_id: String,
-    options: ExportOptions,
+    options: O,
 }
+
+type ExportPayload = JobPayload<ExportOptions>;
+type ImportPayload = JobPayload<ImportOptions>;
 
 impl JobKind for ExportJob {
     const KIND: &'static str = "workspace-export";
@@ -83,6 +95,66 @@ async fn run_export(engine: &Engine, job: &Job, payload: ExportPayload) -> Resul
     }
 }
 
+/// The queued work of one import.
+pub(crate) struct ImportJob;
+
+impl JobKind for ImportJob {
+    const KIND: &'static str = "workspace-import";
+    /// A database that failed, or an element written while the import ran, is
+    /// retried from the start; a refused import is final (see [`run_import`]).
+    const RETRY: RetryPolicy = ExportJob::RETRY;
+    type Payload = ImportPayload;
+
+    fn run<'a>(
+        engine: &'a Engine,
+        job: &'a Job,
+        payload: ImportPayload,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(run_import(engine, job, payload))
+    }
+}
+
+async fn run_import(engine: &Engine, job: &Job, payload: ImportPayload) -> Result<(), String> {
+    let ws = &job.workspace_id;
+    let id = &payload.background_job_id;
+    let store = &engine.stores.background_jobs;
+    let imported = async {
+        let zip = store
+            .background_job_file(ws, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::internal(format!("the upload of import {id} is gone")))?;
+        let files = WorkspaceFiles::from_zip(&zip)?;
+        engine.import_workspace(ws, &files, payload.options).await
+    }
+    .await;
+    let now = crate::clock::now_ms();
+    let retryable = |e: &ApiError| {
+        matches!(
+            e.error_type,
+            osmosis_model::ErrorType::Internal | osmosis_model::ErrorType::Concurrency
+        )
+    };
+    match imported {
+        Ok(report) => {
+            store
+                .complete_background_job(ws, id, &report, None, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        Err(e) if retryable(&e) && job.attempts < ImportJob::RETRY.max_attempts => Err(e.message),
+        Err(e) => {
+            let error = serde_json::to_string(&e).unwrap_or(e.message);
+            store
+                .fail_background_job(ws, id, &error, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
 impl Engine {
     /// `GET /export` (admin): starts exporting the caller's workspace; answers the
     /// background job to poll.
@@ -92,13 +164,71 @@ impl Engine {
         options: ExportOptions,
     ) -> Result<Value, ApiError> {
         caller.require_admin("exporting a workspace needs an admin token")?;
-        let ws = caller.workspace_id();
+        self.start_background_job::<ExportJob, _>(caller, EXPORT, options, None)
+            .await
+    }
+
+    /// `POST /import` (admin): starts importing `zip` into the caller's
+    /// workspace; answers the background job to poll. A zip that cannot be read
+    /// is refused here, before any job is made.
+    pub async fn start_import(
+        &self,
+        caller: &Caller,
+        zip: &[u8],
+        options: ImportOptions,
+    ) -> Result<Value, ApiError> {
+        caller.require_admin("importing into a workspace needs an admin token")?;
+        WorkspaceFiles::from_zip(zip)?;
+        self.start_background_job::<ImportJob, _>(caller, IMPORT, options, Some(zip))
+            .await
+    }
+
+    /// Records a running job of `kind` with the file it works on, and queues
+    /// its work `K`; answers the job as the API renders it.
+    async fn start_background_job<K, O>(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        options: O,
+        file: Option<&[u8]>,
+    ) -> Result<Value, ApiError>
+    where
+        K: JobKind<Payload = JobPayload<O>>,
+        O: serde::Serialize,
+    {
+        let job = self
+            .record_background_job(caller, kind, &options, file)
+            .await?;
+        let payload = JobPayload {
+            background_job_id: job.id.clone(),
+            options,
+        };
+        self.jobs
+            .schedule::<K>(
+                &job.workspace_id,
+                job.id.clone(),
+                &payload,
+                crate::clock::now_ms(),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(self.render_background_job(&job))
+    }
+
+    /// A new running job of the caller's workspace, with the file it works on.
+    async fn record_background_job(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        params: &impl serde::Serialize,
+        file: Option<&[u8]>,
+    ) -> Result<BackgroundJob, ApiError> {
         let job = BackgroundJob {
             id: format!("bgj_{}", ids::object_id()),
-            workspace_id: ws.to_owned(),
-            kind: EXPORT.into(),
+            workspace_id: caller.workspace_id().to_owned(),
+            kind: kind.into(),
             status: BackgroundJobStatus::Running,
-            params: serde_json::to_value(options).map_err(|e| ApiError::internal(e.to_string()))?,
+            params: serde_json::to_value(params).map_err(|e| ApiError::internal(e.to_string()))?,
             result: None,
             error: None,
             created_ms: crate::clock::now_ms(),
@@ -106,18 +236,10 @@ impl Engine {
         };
         self.stores
             .background_jobs
-            .create_background_job(&job)
+            .create_background_job(&job, file)
             .await
             .map_err(store_error)?;
-        let payload = ExportPayload {
-            background_job_id: job.id.clone(),
-            options,
-        };
-        self.jobs
-            .schedule::<ExportJob>(ws, job.id.clone(), &payload, crate::clock::now_ms())
-            .await
-            .map_err(store_error)?;
-        Ok(self.render_background_job(&job))
+        Ok(job)
     }
 
     /// `GET /background-jobs/{id}` (admin, the job's workspace).
@@ -135,6 +257,12 @@ impl Engine {
     ) -> Result<Vec<u8>, ApiError> {
         caller.require_admin("background jobs need an admin token")?;
         let job = self.find_background_job(caller, id).await?;
+        if job.kind != EXPORT {
+            return Err(ApiError::not_found(format!(
+                "background job {id} is an {}: it has no file to download",
+                job.kind
+            )));
+        }
         if job.status != BackgroundJobStatus::Completed {
             return Err(ApiError::bad_request(
                 osmosis_model::error::keys::NOT_READY,
@@ -188,13 +316,21 @@ impl Engine {
             out["finishedAt"] = json!(crate::clock::iso_of_ms(at));
         }
         if job.status == BackgroundJobStatus::Completed {
-            let base = self.config.public_url.trim_end_matches('/');
             let mut result = job.result.clone().unwrap_or_else(|| json!({}));
-            result["downloadUrl"] = json!(format!("{base}/background-jobs/{}/download", job.id));
+            if job.kind == EXPORT {
+                let base = self.config.public_url.trim_end_matches('/');
+                result["downloadUrl"] =
+                    json!(format!("{base}/background-jobs/{}/download", job.id));
+            }
             out["result"] = result;
         }
         if let Some(e) = &job.error {
-            out["error"] = json!({"type": "internal", "message": e});
+            // An import's refusal is kept as its `ErrorData`; anything else as a
+            // message.
+            out["error"] = serde_json::from_str::<ApiError>(e)
+                .ok()
+                .and_then(|e| serde_json::to_value(e).ok())
+                .unwrap_or_else(|| json!({"type": "internal", "message": e}));
         }
         out
     }

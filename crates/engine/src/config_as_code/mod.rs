@@ -3,10 +3,13 @@
 //!
 //! [`export`] writes the files; the zip a client downloads is built by a
 //! background job ([`jobs`]), so a large workspace does not hold a request open.
-//! Import (the way back) is not built yet: `POST /import` answers that no route
-//! serves it.
+//! [`import`] is the way back: files made the workspace's elements, all or
+//! nothing, staged through the element core ([`staged`]) first.
 
 pub mod export;
+pub mod import;
 pub mod jobs;
+mod staged;
 
 pub use export::{ExportOptions, WorkspaceFiles};
+pub use import::ImportOptions;

@@ -4,6 +4,7 @@
 //! Types differ only through their `TypeSpec` (model crate) and the hooks in
 //! [`hooks`] the types register; nothing here is written for one type.
 
+mod apply;
 mod follow;
 pub mod hooks;
 mod input;
@@ -59,6 +60,9 @@ pub struct Elements<'e> {
     /// connection disconnects it through the calls service). The core itself
     /// reads nothing through it.
     pub(crate) hook_context: &'e Engine,
+    /// Writes are staged in memory (see [`Engine::staging`]): the hooks that act
+    /// on a stored write are not run.
+    staging: bool,
 }
 
 impl<'e> Elements<'e> {
@@ -68,6 +72,7 @@ impl<'e> Elements<'e> {
             locks: &engine.locks,
             registry: engine.element_hooks,
             hook_context: engine,
+            staging: engine.staging,
         }
     }
 }
@@ -163,7 +168,9 @@ impl Elements<'_> {
             .before_insert(self.hook_context, caller, &mut el, &new.body)
             .await?;
         let el = self.insert_with_key(el, key_given).await?;
-        hooks.after_insert(self.hook_context, &el).await;
+        if !self.staging {
+            hooks.after_insert(self.hook_context, &el).await;
+        }
         Ok(el)
     }
 
@@ -345,7 +352,7 @@ impl Elements<'_> {
         let _lock = self.locks.lock(&current.id).await;
         current = self.reload(&current).await?;
         let hooks = self.hooks(current.element_type);
-        if archived && !current.is_archived() {
+        if archived && !current.is_archived() && !self.staging {
             hooks
                 .before_archive(self.hook_context, caller, &current)
                 .await;
@@ -363,7 +370,7 @@ impl Elements<'_> {
                 Ok(true)
             })
             .await?;
-        if archived && !was_archived {
+        if archived && !was_archived && !self.staging {
             hooks.after_archive(self.hook_context, &stored).await;
         }
         Ok(stored)
@@ -463,8 +470,10 @@ impl Elements<'_> {
 
     /// Node-local caches that a write invalidates.
     fn after_write(&self, before: &Element, after: &Element) {
-        self.hooks(before.element_type)
-            .after_write(self.hook_context, before, after);
+        if !self.staging {
+            self.hooks(before.element_type)
+                .after_write(self.hook_context, before, after);
+        }
     }
 
     /// Applies identity, scope and references from a body to `el`.
@@ -514,6 +523,24 @@ impl Elements<'_> {
             let integration = self
                 .resolve_ref(caller, ElementType::Integration, r, "integration")
                 .await?;
+            // Which integration an element belongs to is fixed when it is made:
+            // moving it would leave its customers' instances and its copies'
+            // parents pointing across integrations.
+            if !creating && el.integration_id.as_deref() != Some(integration.id.as_str()) {
+                return Err(ApiError::invalid_field(
+                    "integrationId",
+                    format!(
+                        "the {} `{}` belongs to {}; an element's integration cannot change",
+                        t.name(),
+                        el.id,
+                        el.integration_id
+                            .as_deref()
+                            .map_or("no integration (it is universal)".to_owned(), |i| format!(
+                                "integration `{i}`"
+                            ))
+                    ),
+                ));
+            }
             el.integration_id = Some(integration.id);
         }
         if let Some(is_universal) = env.is_universal {
@@ -554,7 +581,16 @@ impl Elements<'_> {
             }
         }
         if let Some(r) = &env.parent {
-            self.apply_parent(caller, el, r).await?;
+            match self.apply_parent(caller, el, r).await {
+                // A copy written with files from another workspace names its
+                // parent by that workspace's id: it keeps the parent it has.
+                Err(e)
+                    if !creating
+                        && el.parent_id.is_some()
+                        && matches!(r, Ref::Id(_))
+                        && e.key.as_deref() == Some(keys::NOT_FOUND) => {}
+                done => done?,
+            }
         }
         if let Layering::Instance(parent_type) = spec.layering {
             if creating && el.parent_id.is_none() {
@@ -625,6 +661,14 @@ impl Elements<'_> {
                     return Err(ApiError::invalid_field(field, "only an integration-level element can have a universal parent; give integrationId or integrationKey"));
                 }
                 el.parent_id = Some(parent.id.clone());
+                // A copy for an integration is the parent under its own key and
+                // name unless told otherwise, as Membrane's apply makes them.
+                if el.key.is_none() {
+                    el.key = parent.key.clone();
+                }
+                if el.name.is_empty() {
+                    el.name = parent.name.clone();
+                }
                 if el.doc_is_empty_of_type_fields() {
                     inherit_type_fields(el, &parent);
                 } else if self.hooks(el.element_type).tracks_customization() {

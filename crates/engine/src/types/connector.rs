@@ -131,7 +131,11 @@ pub(crate) fn spec(connector: &Element) -> Value {
     Value::Object(s)
 }
 
-pub(super) fn render(el: &Element, m: &mut Map<String, Value>) {
+/// `public`: the connector is one of the server's catalog (shipped with the
+/// binary, installed into every workspace), as Membrane's public connectors
+/// are; only a workspace's own connectors name their `workspaceId`, which is
+/// how Membrane's CLI tells the connectors it pulls from the public ones.
+pub(super) fn render(el: &Element, m: &mut Map<String, Value>, public: bool) {
     let caps = capabilities(el);
     m.entry("logoUri").or_insert_with(|| json!(""));
     m.entry("baseUri").or_insert_with(|| json!(""));
@@ -146,7 +150,10 @@ pub(super) fn render(el: &Element, m: &mut Map<String, Value>) {
     m.insert("hasUdm".into(), json!(caps.udm));
     m.insert("hasTest".into(), json!(caps.has_test));
     m.insert("hasReadme".into(), json!(caps.documentation));
-    m.insert("isPublic".into(), json!(false));
+    m.insert("isPublic".into(), json!(public));
+    if !public {
+        m.insert("workspaceId".into(), json!(el.workspace_id));
+    }
 }
 
 /// Connectors: validated on write, summarised on read; a change makes every built
@@ -172,13 +179,17 @@ impl crate::elements::ElementHooks for ConnectorHooks {
 
     async fn render(
         &self,
-        _engine: &crate::Engine,
+        engine: &crate::Engine,
         _caller: &crate::Caller,
         el: &Element,
         m: &mut Map<String, Value>,
         _depth: crate::elements::Depth,
     ) -> Result<(), ApiError> {
-        render(el, m);
+        let public = el
+            .key
+            .as_deref()
+            .is_some_and(|k| engine.is_catalog_connector(k));
+        render(el, m, public);
         Ok(())
     }
 }

@@ -73,6 +73,35 @@ impl DatabaseArgs {
         }
         self.open(true).await
     }
+
+    /// An engine over the existing database and the id of its workspace `key`,
+    /// for the commands that work on one workspace's elements without a server
+    /// (`export`, `import`).
+    pub(crate) async fn workspace_engine(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<(osmosis_engine::Engine, String)> {
+        use anyhow::Context;
+        let stores = self.open_existing().await?;
+        let workspace = stores
+            .workspaces
+            .workspace_by_key(key)
+            .await
+            .context("reading the workspace")?
+            .with_context(|| {
+                format!(
+                    "no workspace `{key}` in {} (see `osmosis workspace list`)",
+                    self.describe()
+                )
+            })?;
+        let engine = osmosis_engine::Engine::new(
+            stores,
+            osmosis_engine::EngineConfig {
+                public_url: String::new(),
+            },
+        );
+        Ok((engine, workspace.id))
+    }
 }
 
 /// A database URL with its password (in the user info or a `password=` query

@@ -108,14 +108,34 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         }
         None => claims["isAdmin"] = json!(true),
     }
-    let token = jsonwebtoken::encode(
+    println!("{}", sign(&claims, &secret)?);
+    Ok(())
+}
+
+/// An admin token of the workspace `key`, valid for `ttl`: what `osmosis pull`
+/// and `osmosis push` send.
+pub fn admin_token(key: &str, secret: &str, ttl: Duration) -> anyhow::Result<String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let claims = json!({
+        "iss": key,
+        "iat": now,
+        "exp": now.saturating_add(ttl.as_secs()),
+        "isAdmin": true,
+    });
+    sign(&claims, secret)
+}
+
+/// The claims signed with the workspace's secret (HS256).
+fn sign(claims: &Value, secret: &str) -> anyhow::Result<String> {
+    jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
-    .context("signing the token")?;
-    println!("{token}");
-    Ok(())
+    .context("signing the token")
 }
 
 /// The workspace's secret: `OSMOSIS_WORKSPACE_SECRET` when it is set and

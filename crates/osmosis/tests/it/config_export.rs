@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// The zip's files by path.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
+pub(crate) fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
     let mut files = BTreeMap::new();
     for i in 0..archive.len() {
@@ -25,13 +25,13 @@ fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
     files
 }
 
-fn yaml(body: &str) -> Value {
+pub(crate) fn yaml(body: &str) -> Value {
     serde_yaml::from_str(body).expect("YAML")
 }
 
 /// Runs due jobs (the test server has no worker of its own) and polls the job
 /// until it is no longer running.
-async fn finished(s: &Server, token: &str, id: &str) -> Value {
+pub(crate) async fn finished(s: &Server, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         s.engine.run_due_jobs("test-worker").await;
@@ -48,7 +48,7 @@ async fn finished(s: &Server, token: &str, id: &str) -> Value {
     }
 }
 
-async fn download(s: &Server, token: &str, url: &str) -> (u16, Vec<u8>, String) {
+pub(crate) async fn download(s: &Server, token: &str, url: &str) -> (u16, Vec<u8>, String) {
     let resp = reqwest::Client::new()
         .get(url)
         .bearer_auth(token)
@@ -67,7 +67,16 @@ async fn download(s: &Server, token: &str, url: &str) -> (u16, Vec<u8>, String) 
 
 /// Exports through the API as admin: the finished job and the zip's files.
 async fn export(s: &Server, query: &str) -> (Value, BTreeMap<String, String>) {
-    let admin = s.admin();
+    export_as(s, &s.admin(), query).await
+}
+
+/// Exports through the API with `admin`, a token of the workspace to export.
+pub(crate) async fn export_as(
+    s: &Server,
+    admin: &str,
+    query: &str,
+) -> (Value, BTreeMap<String, String>) {
+    let admin = admin.to_owned();
     let (status, job) = s.get(&format!("/export{query}"), &admin).await;
     assert_eq!(status, 200, "{job}");
     assert_eq!(job["status"], "running", "{job}");
@@ -84,16 +93,16 @@ async fn export(s: &Server, query: &str) -> (Value, BTreeMap<String, String>) {
 }
 
 /// Every element type the export holds, layered, and what it must leave out.
-struct Workspace {
-    connector: Value,
-    integration: Value,
-    universal_action: Value,
-    custom_action: Value,
-    data_source: Value,
-    ids: Vec<String>,
+pub(crate) struct Workspace {
+    pub connector: Value,
+    pub integration: Value,
+    pub universal_action: Value,
+    pub custom_action: Value,
+    pub data_source: Value,
+    pub ids: Vec<String>,
 }
 
-async fn workspace(s: &Server) -> Workspace {
+pub(crate) async fn workspace(s: &Server) -> Workspace {
     // No `test`: the customer's connection below is stored without calling anything.
     let mut connector = oauth2_connector("http://127.0.0.1:9");
     connector.as_object_mut().unwrap().remove("test");

@@ -48,7 +48,7 @@ async fn a_background_job_reads_back_as_created_within_its_workspace_only() {
     let db = TestDb::new().await;
     let jobs = db.node().await.background_jobs;
     let created = job(WS, "bgj_1", 1_000);
-    jobs.create_background_job(&created).await.unwrap();
+    jobs.create_background_job(&created, None).await.unwrap();
     assert_eq!(stored_job(&*jobs, WS, "bgj_1").await, created);
     // Another workspace's id, and an id never created, find nothing.
     assert_eq!(jobs.background_job("ws_2", "bgj_1").await.unwrap(), None);
@@ -58,11 +58,11 @@ async fn a_background_job_reads_back_as_created_within_its_workspace_only() {
         kind: "import".into(),
         ..job("ws_2", "bgj_1", 2_000)
     };
-    jobs.create_background_job(&other).await.unwrap();
+    jobs.create_background_job(&other, None).await.unwrap();
     assert_eq!(stored_job(&*jobs, "ws_2", "bgj_1").await, other);
     assert_eq!(stored_job(&*jobs, WS, "bgj_1").await, created);
     // An id is created once in its workspace.
-    assert!(jobs.create_background_job(&created).await.is_err());
+    assert!(jobs.create_background_job(&created, None).await.is_err());
     // A running job has produced no file.
     assert_eq!(jobs.background_job_file(WS, "bgj_1").await.unwrap(), None);
     db.finish().await;
@@ -72,7 +72,7 @@ async fn a_background_job_reads_back_as_created_within_its_workspace_only() {
 async fn a_completed_job_keeps_its_result_and_file_and_settles_once() {
     let db = TestDb::new().await;
     let jobs = db.node().await.background_jobs;
-    jobs.create_background_job(&job(WS, "bgj_1", 1_000))
+    jobs.create_background_job(&job(WS, "bgj_1", 1_000), None)
         .await
         .unwrap();
     let result = json!({"elements": 42, "bytes": 5});
@@ -146,7 +146,7 @@ async fn a_completed_job_keeps_its_result_and_file_and_settles_once() {
     );
 
     // A job may complete without a file.
-    jobs.create_background_job(&job(WS, "bgj_3", 1_000))
+    jobs.create_background_job(&job(WS, "bgj_3", 1_000), None)
         .await
         .unwrap();
     assert!(jobs
@@ -165,7 +165,7 @@ async fn a_completed_job_keeps_its_result_and_file_and_settles_once() {
 async fn a_failed_job_keeps_its_error_has_no_file_and_settles_once() {
     let db = TestDb::new().await;
     let jobs = db.node().await.background_jobs;
-    jobs.create_background_job(&job(WS, "bgj_1", 1_000))
+    jobs.create_background_job(&job(WS, "bgj_1", 1_000), None)
         .await
         .unwrap();
     assert!(!jobs
@@ -218,7 +218,9 @@ async fn purge_deletes_jobs_finished_before_the_cutoff_with_their_files_and_keep
         (WS, "completed_recent"),
         ("ws_2", "completed_old"),
     ] {
-        jobs.create_background_job(&job(ws, id, 0)).await.unwrap();
+        jobs.create_background_job(&job(ws, id, 0), None)
+            .await
+            .unwrap();
     }
     let result = json!({"ok": true});
     for (ws, id, finished_ms) in [

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use osmosis_model::{ids, Element, ElementType};
-use osmosis_store::{ElementQuery, RefFilter, StoreError, Stores, UniqueField};
+use osmosis_store::{ElementQuery, ElementWrite, RefFilter, StoreError, Stores, UniqueField};
 use serde_json::json;
 
 use crate::common::*;
@@ -348,11 +348,29 @@ async fn filters_select_by_reference_archive_search_and_document() {
         change(&mut q);
         let node = node.clone();
         async move {
-            let found = node.elements.find_elements(&q).await.unwrap();
-            found
+            let found: BTreeSet<String> = node
+                .elements
+                .find_elements(&q)
+                .await
+                .unwrap()
                 .into_iter()
                 .map(|e| e.key.unwrap())
-                .collect::<BTreeSet<_>>()
+                .collect();
+            // The same query over the rows in memory (an import's staged
+            // writes) selects the same rows.
+            let mut every = ElementQuery::new(WS, ElementType::Flow);
+            every.include_archived = true;
+            let in_memory: BTreeSet<String> = node
+                .elements
+                .find_elements(&every)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| q.matches(e))
+                .map(|e| e.key.unwrap())
+                .collect();
+            assert_eq!(found, in_memory, "{q:?}");
+            found
         }
     };
     let set = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
@@ -402,6 +420,93 @@ async fn filters_select_by_reference_archive_search_and_document() {
     assert_eq!(
         keys(&|q| q.doc_equals = vec![("isTest".into(), json!(false))]).await,
         set(&["in-int-1", "thousand", "plain"])
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_lands_whole_or_not_at_all() {
+    let db = TestDb::new().await;
+    let node = db.node().await;
+    let old = insert(&*node.elements, element(WS, ElementType::Action, "old")).await;
+    let kept = insert(&*node.elements, element(WS, ElementType::Action, "kept")).await;
+    let write = |e: Element, expected: Option<&str>| ElementWrite {
+        element: e,
+        key_scope: String::new(),
+        expected_revision: expected.map(str::to_owned),
+    };
+    // The last write names a revision that is no longer current: nothing of
+    // the batch lands, and the failed write is named.
+    let new = element(WS, ElementType::Action, "new");
+    let failed = node
+        .elements
+        .write_elements(&[
+            write(new.clone(), None),
+            write(renamed(&old, "Old renamed"), Some(&old.revision)),
+            write(renamed(&kept, "Kept renamed"), Some("stale")),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(failed.index, Some(2));
+    assert!(
+        matches!(failed.error, StoreError::RevisionConflict),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(stored(&db, &old).await.name, old.name);
+    let lookup = |key: &str| {
+        let mut q = ElementQuery::new(WS, ElementType::Action);
+        q.key = Some(key.into());
+        q
+    };
+    assert!(node
+        .elements
+        .find_elements(&lookup("new"))
+        .await
+        .unwrap()
+        .is_empty());
+    // A key taken by a live element fails the batch the same way.
+    let failed = node
+        .elements
+        .write_elements(&[
+            write(renamed(&old, "Old renamed"), Some(&old.revision)),
+            write(element(WS, ElementType::Action, "kept"), None),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(failed.index, Some(1));
+    assert!(
+        matches!(failed.error, StoreError::Unique(UniqueField::Key)),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(stored(&db, &old).await.name, old.name);
+    // In order: archiving first frees the key a new element then takes.
+    let mut archived = renamed(&kept, "Kept");
+    archived.archived_at = Some("2026-01-02T00:00:00.000Z".into());
+    let seqs = node
+        .elements
+        .write_elements(&[
+            write(archived, Some(&kept.revision)),
+            write(element(WS, ElementType::Action, "kept"), None),
+            write(new.clone(), None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), 3);
+    assert_eq!(seqs[0], kept.seq);
+    assert!(seqs[1] > kept.seq && seqs[2] > seqs[1], "{seqs:?}");
+    assert!(stored(&db, &kept).await.archived_at.is_some());
+    let fresh = node.elements.find_elements(&lookup("kept")).await.unwrap();
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh[0].id, kept.id);
+    assert_eq!(
+        node.elements
+            .find_elements(&lookup("new"))
+            .await
+            .unwrap()
+            .len(),
+        1
     );
     db.finish().await;
 }

@@ -7,6 +7,7 @@ mod background_jobs;
 mod cache_budget;
 mod common;
 mod conformance;
+mod connector_versions;
 mod data_links;
 mod elements;
 mod events;

@@ -63,7 +63,22 @@ pub fn pg_admin_url() -> String {
 
 /// A fresh, empty database URL of the configured backend.
 pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<String>) {
-    if backend() == "postgres" {
+    fresh_database_on(&backend(), dir).await
+}
+
+/// The backend that is not the configured one when PostgreSQL is configured
+/// for the tests (`OSMOSIS_TEST_PG_URL`); else the configured one.
+pub fn other_backend() -> String {
+    match backend().as_str() {
+        "postgres" => "sqlite".into(),
+        _ if std::env::var_os("OSMOSIS_TEST_PG_URL").is_some() => "postgres".into(),
+        configured => configured.into(),
+    }
+}
+
+/// A fresh, empty database URL of `backend` (`sqlite` or `postgres`).
+pub async fn fresh_database_on(backend: &str, dir: &std::path::Path) -> (String, Option<String>) {
+    if backend == "postgres" {
         let name = format!("osmosis_t_{}", osmosis_model::ids::object_id());
         let admin = pg_admin_url();
         let pool = sqlx_pg_pool(&admin).await;
@@ -203,8 +218,14 @@ impl Server {
     /// A server (outbound calls may reach this machine) with `extras`, and the
     /// test workspace.
     pub async fn start_with(extras: Extras) -> Server {
+        Server::start_on_with(&backend(), extras).await
+    }
+
+    /// A server on a fresh database of `backend` with `extras`, and the test
+    /// workspace.
+    pub async fn start_on_with(backend: &str, extras: Extras) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg_database) = fresh_database(dir.path()).await;
+        let (database_url, pg_database) = fresh_database_on(backend, dir.path()).await;
         let key = osmosis_connectors::sealing::EncryptionKey::generate();
         let server = Server::serve(
             database_url,

@@ -1,0 +1,425 @@
+//! Workspace import (issue "config as code"): `POST /import` of an export's
+//! zip as a background job — a round trip onto a server on the other database
+//! backend gives the same files, an import is all or nothing and names what it
+//! refused, `dryRun`/`diff` write nothing, the same zip twice changes nothing,
+//! absent elements are archived unless `partial` (and never when customers use
+//! them, unless `force`), and only the workspace's admin imports.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::config_export::{export_as, finished, workspace};
+
+/// A zip of `files`.
+fn zip_of(files: &BTreeMap<String, String>) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (path, body) in files {
+        zip.start_file(path.as_str(), options).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// `body` as a multipart form with one `file` part, as Membrane's CLI sends it.
+fn multipart(body: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "osmosis-test-boundary-7d3f";
+    let mut out = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), out)
+}
+
+/// `POST /import{query}` of `zip` with `token`: the status and the answer.
+async fn post_import(s: &Server, token: &str, query: &str, zip: &[u8]) -> (u16, Value) {
+    let (content_type, body) = multipart(zip);
+    let resp = s
+        .http
+        .post(format!("{}/import{query}", s.url))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Imports `zip` as admin and waits for the job: the finished job.
+async fn import(s: &Server, token: &str, query: &str, zip: &[u8]) -> Value {
+    let (status, job) = post_import(s, token, query, zip).await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["type"], "import", "{job}");
+    assert_eq!(job["status"], "running", "{job}");
+    finished(s, token, job["id"].as_str().unwrap()).await
+}
+
+/// The change of the report for the element at `path`.
+fn change_at<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == path)
+        .unwrap_or_else(|| panic!("no change for {path} in {report}"))
+}
+
+#[tokio::test]
+async fn a_workspace_round_trips_through_files_onto_the_other_backend() {
+    let shipped = Extras {
+        shipped: true,
+        ..Extras::default()
+    };
+    let source = Server::start_on_with(&backend(), shipped).await;
+    let w = workspace(&source).await;
+    // A copy that follows its parent (not customised) beside the customised one.
+    let flow = source
+        .create(
+            "flows",
+            json!({"key": "copy-me", "name": "Copy me", "nodes": {"start": {"type": "api-trigger", "name": "Start"}}}),
+        )
+        .await;
+    source
+        .create(
+            "flows",
+            json!({"integrationId": w.integration["id"], "parentId": flow["id"]}),
+        )
+        .await;
+    let (_, files) = export_as(&source, &source.admin(), "?includeSecrets=true").await;
+    assert!(
+        files.contains_key("membrane/integrations/crm/flows/copy-me/spec.yaml"),
+        "{:?}",
+        files.keys().collect::<Vec<_>>()
+    );
+
+    let target = Server::start_on_with(&other_backend(), shipped).await;
+    let admin = target.admin();
+    let job = import(&target, &admin, "", &zip_of(&files)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let report = &job["result"];
+    assert_eq!(report["dryRun"], false);
+    assert_eq!(
+        change_at(report, "membrane/actions/sync/spec.yaml")["change"],
+        "create"
+    );
+    let (_, again) = export_as(&target, &admin, "?includeSecrets=true").await;
+    assert_eq!(
+        again.keys().collect::<Vec<_>>(),
+        files.keys().collect::<Vec<_>>()
+    );
+    for (path, body) in &files {
+        assert_eq!(&again[path], body, "{path} differs after the round trip");
+    }
+    // What the API answers matches too: the copy still follows its parent.
+    let (status, copy) = target
+        .get("/flow?key=copy-me&integrationKey=crm", &admin)
+        .await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(copy["isCustomized"], false, "{copy}");
+    assert_eq!(
+        copy["integrationId"].as_str().map(|s| s.starts_with("int")),
+        Some(true)
+    );
+    let (status, integration) = target.get("/integrations/crm", &admin).await;
+    assert_eq!(status, 200, "{integration}");
+    assert_eq!(integration["uuid"], w.integration["uuid"]);
+    assert!(
+        integration["connectorId"].as_str().is_some(),
+        "{integration}"
+    );
+
+    // The same files again: nothing to change, nothing written.
+    let before = target.get("/actions/sync", &admin).await.1;
+    let job = import(&target, &admin, "", &zip_of(&files)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"]["changes"], json!([]), "{job}");
+    assert_eq!(job["result"]["unchanged"], files.len());
+    let after = target.get("/actions/sync", &admin).await.1;
+    assert_eq!(before["revision"], after["revision"]);
+    source.finish().await;
+    target.finish().await;
+}
+
+#[tokio::test]
+async fn an_import_is_all_or_nothing_and_dry_runs_write_nothing() {
+    let s = Server::start().await;
+    workspace(&s).await;
+    let admin = s.admin();
+    let (_, files) = export_as(&s, &admin, "").await;
+
+    // One element that cannot be taken: nothing else lands either.
+    let mut broken = files.clone();
+    broken.insert(
+        "membrane/actions/new-one/spec.yaml".into(),
+        "key: new-one\nname: New one\n".into(),
+    );
+    let renamed =
+        files["membrane/flows/on-change/spec.yaml"].replace("name: On change", "name: Renamed");
+    broken.insert("membrane/flows/on-change/spec.yaml".into(), renamed.clone());
+    broken.insert(
+        "membrane/actions/sync/spec.yaml".into(),
+        files["membrane/actions/sync/spec.yaml"].replace("type: run-javascript", "type: 5"),
+    );
+    let job = import(&s, &admin, "", &zip_of(&broken)).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["type"], "bad_request", "{job}");
+    assert_eq!(job["error"]["key"], "import_refused", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("membrane/actions/sync/spec.yaml"),
+        "{message}"
+    );
+    let refused = job["error"]["data"]["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{job}");
+    assert_eq!(refused[0]["path"], "membrane/actions/sync/spec.yaml");
+    assert_eq!(refused[0]["type"], "action");
+    assert_eq!(refused[0]["error"]["data"]["field"], "type", "{job}");
+    let (_, unchanged) = export_as(&s, &admin, "").await;
+    assert_eq!(unchanged, files, "a refused import changed something");
+    assert_error(
+        &s.get("/actions/new-one", &admin).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+
+    // A file that is not YAML is refused by its path.
+    let mut garbled = files.clone();
+    garbled.insert(
+        "membrane/actions/bad/spec.yaml".into(),
+        "key: [unclosed\n".into(),
+    );
+    let job = import(&s, &admin, "", &zip_of(&garbled)).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(
+        job["error"]["data"]["refused"][0]["path"],
+        "membrane/actions/bad/spec.yaml"
+    );
+
+    // dryRun and diff answer the changes and write nothing.
+    let mut edited = files.clone();
+    edited.insert("membrane/flows/on-change/spec.yaml".into(), renamed);
+    edited.insert(
+        "membrane/actions/new-one/spec.yaml".into(),
+        "key: new-one\nname: New one\n".into(),
+    );
+    edited.remove("membrane/app-event-types/signup/spec.yaml");
+    for query in ["?dryRun=true", "?diff=true"] {
+        let job = import(&s, &admin, query, &zip_of(&edited)).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        let report = &job["result"];
+        assert_eq!(report["dryRun"], true);
+        let update = change_at(report, "membrane/flows/on-change/spec.yaml");
+        assert_eq!(update["change"], "update");
+        assert_eq!(update["fields"], json!(["name"]), "{update}");
+        if query == "?diff=true" {
+            assert_eq!(
+                update["diff"]["name"],
+                json!({"before": "On change", "after": "Renamed"})
+            );
+        } else {
+            assert!(update.get("diff").is_none());
+        }
+        assert_eq!(
+            change_at(report, "membrane/actions/new-one/spec.yaml")["change"],
+            "create"
+        );
+        let archived: Vec<&Value> = report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["change"] == "archive")
+            .collect();
+        assert_eq!(archived.len(), 1, "{report}");
+        assert_eq!(archived[0]["key"], "signup");
+        let (_, now) = export_as(&s, &admin, "").await;
+        assert_eq!(now, files, "{query} wrote something");
+    }
+
+    // Applied: the rename, the new action, the archived event type.
+    let job = import(&s, &admin, "", &zip_of(&edited)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(s.get("/flows/on-change", &admin).await.1["name"], "Renamed");
+    assert_eq!(s.get("/actions/new-one", &admin).await.0, 200);
+    let (status, signup) = s.get("/app-event-types/signup", &admin).await;
+    assert_eq!(status, 200, "{signup}");
+    assert!(signup["archivedAt"].is_string(), "{signup}");
+
+    // The archived element comes back when the files hold it again.
+    let job = import(&s, &admin, "", &zip_of(&files)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        change_at(&job["result"], "membrane/app-event-types/signup/spec.yaml")["change"],
+        "restore"
+    );
+    let (_, restored) = export_as(&s, &admin, "").await;
+    assert_eq!(restored, files);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn absent_elements_customers_use_are_archived_only_with_force() {
+    let s = Server::start().await;
+    let w = workspace(&s).await;
+    let admin = s.admin();
+    let (_, files) = export_as(&s, &admin, "").await;
+    // Without the integration (alice has a connection to it) and its copy of
+    // the action.
+    let without: BTreeMap<String, String> = files
+        .iter()
+        .filter(|(p, _)| !p.starts_with("membrane/integrations/"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    let job = import(&s, &admin, "", &zip_of(&without)).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let refused = job["error"]["data"]["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{job}");
+    assert_eq!(refused[0]["type"], "integration");
+    assert_eq!(refused[0]["key"], "crm");
+    assert_eq!(refused[0]["error"]["key"], "in_use");
+    assert_eq!(
+        s.get("/integrations/crm", &admin).await.1["archivedAt"],
+        Value::Null
+    );
+
+    // partial keeps what the files do not hold.
+    let job = import(&s, &admin, "?partial=true", &zip_of(&without)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"]["changes"], json!([]));
+    assert_eq!(
+        s.get("/integrations/crm", &admin).await.1["archivedAt"],
+        Value::Null
+    );
+
+    // force archives it, and its copy of the action.
+    let job = import(&s, &admin, "?force=true", &zip_of(&without)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let integration_id = w.integration["id"].as_str().unwrap();
+    let (_, integration) = s
+        .get(&format!("/integrations/{integration_id}"), &admin)
+        .await;
+    assert!(integration["archivedAt"].is_string(), "{integration}");
+    let custom = w.custom_action["id"].as_str().unwrap();
+    let (_, custom) = s.get(&format!("/actions/{custom}"), &admin).await;
+    assert!(custom["archivedAt"].is_string(), "{custom}");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn only_the_workspaces_admin_imports_and_hostile_uploads_are_refused() {
+    let s = Server::start().await;
+    workspace(&s).await;
+    let admin = s.admin();
+    let (_, files) = export_as(&s, &admin, "").await;
+    let zip = zip_of(&files);
+
+    let alice = s.customer("alice");
+    assert_error(
+        &post_import(&s, &alice, "", &zip).await,
+        403,
+        "bad_request",
+        "access_denied",
+    );
+
+    // Another workspace's admin imports into its own workspace only, and does
+    // not see this one's jobs.
+    let other = s.other_workspace_admin().await;
+    let job = import(&s, &other, "?dryRun=true", &zip).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let mine = post_import(&s, &admin, "?dryRun=true", &zip).await.1;
+    assert_error(
+        &s.get(
+            &format!("/background-jobs/{}", mine["id"].as_str().unwrap()),
+            &other,
+        )
+        .await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    // An import's job has no file to download.
+    let done = finished(&s, &admin, mine["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["result"].get("downloadUrl").is_none(), "{done}");
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/background-jobs/{}/download", mine["id"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Not a zip; no file; a bad flag.
+    assert_error(
+        &post_import(&s, &admin, "", b"not a zip").await,
+        400,
+        "bad_request",
+        "invalid_field",
+    );
+    let (status, body) = s.call("POST", "/import", Some(&admin), None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["data"]["field"], "file");
+    assert_error(
+        &post_import(&s, &admin, "?dryRun=maybe", &zip).await,
+        400,
+        "bad_request",
+        "invalid_query",
+    );
+
+    // A zip with an entry that climbs out of its tree is refused whole, before
+    // any job is made.
+    for unsafe_path in [
+        "../../etc/passwd",
+        "membrane/../../escape/spec.yaml",
+        "/etc/cron.d/x",
+    ] {
+        let mut hostile = files.clone();
+        hostile.insert(unsafe_path.into(), "key: x\n".into());
+        let refused = post_import(&s, &admin, "", &zip_of(&hostile)).await;
+        assert_error(&refused, 400, "bad_request", "invalid_field");
+        assert!(
+            refused.1["message"]
+                .as_str()
+                .unwrap()
+                .contains("unsafe path"),
+            "{}",
+            refused.1
+        );
+    }
+    // Paths outside the layout are not elements: listed as ignored, nothing made
+    // of them; a field past its limit names the file and the field.
+    let mut odd = files.clone();
+    odd.insert(
+        "membrane/customers/c/spec.yaml".into(),
+        "internalId: c".into(),
+    );
+    odd.insert("README.md".into(), "not in membrane/".into());
+    odd.insert(
+        "membrane/actions/x/spec.yaml".into(),
+        format!("key: x\nname: {}\n", "n".repeat(10_000)),
+    );
+    let job = import(&s, &admin, "?dryRun=true", &zip_of(&odd)).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let refused = job["error"]["data"]["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{job}");
+    assert_eq!(refused[0]["path"], "membrane/actions/x/spec.yaml");
+    assert_eq!(refused[0]["error"]["data"]["field"], "name", "{job}");
+    odd.remove("membrane/actions/x/spec.yaml");
+    let job = import(&s, &admin, "?dryRun=true", &zip_of(&odd)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        job["result"]["ignored"],
+        json!(["membrane/customers/c/spec.yaml"])
+    );
+    assert_eq!(job["result"]["changes"], json!([]));
+    s.finish().await;
+}
