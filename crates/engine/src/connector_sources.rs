@@ -301,6 +301,27 @@ fn render_version(row: &ConnectorVersion) -> Value {
     Value::Object(m)
 }
 
+/// The row of `version` of `connector` with the source `zip`, which must
+/// assemble to a valid definition (kept in the row, with the connector's key).
+pub(crate) fn version_row(
+    connector: &Element,
+    version: &str,
+    zip: &[u8],
+    changelog: Option<String>,
+) -> Result<ConnectorVersion, ApiError> {
+    let mut definition = SourceFiles::from_zip(zip)?.assemble(connector.key.as_deref())?;
+    keep_identity(connector, &mut definition);
+    Ok(ConnectorVersion {
+        workspace_id: connector.workspace_id.clone(),
+        connector_id: connector.id.clone(),
+        version: version.to_owned(),
+        id: ids::object_id(),
+        changelog: changelog.filter(|c| !c.is_empty()),
+        created_ms: now_ms(),
+        definition: Value::Object(definition),
+    })
+}
+
 /// Refuses a write to an archived connector.
 fn ensure_live(el: &Element) -> Result<(), ApiError> {
     if el.is_archived() {
@@ -397,17 +418,7 @@ impl Engine {
             Some(zip) => zip,
             None => self.connector_source_zip(caller, connector, None).await?,
         };
-        let mut definition = SourceFiles::from_zip(&zip)?.assemble(connector.key.as_deref())?;
-        keep_identity(connector, &mut definition);
-        let row = ConnectorVersion {
-            workspace_id: connector.workspace_id.clone(),
-            connector_id: connector.id.clone(),
-            version: version.to_owned(),
-            id: ids::object_id(),
-            changelog: changelog.filter(|c| !c.is_empty()),
-            created_ms: now_ms(),
-            definition: Value::Object(definition),
-        };
+        let row = version_row(connector, version, &zip, changelog)?;
         let inserted = self
             .stores
             .connector_versions

@@ -6,6 +6,7 @@
 //!   integrations/<integrationKey>/<type>/<key>/spec.yaml   integration-level elements
 //!   <type>/<key>/spec.yaml                                 universal elements
 //!   connectors/<uuid>/<uuid>.yml
+//!   connectors/<uuid>/<version|development>/src.zip
 //! ```
 //!
 //! `<type>` is the type's API path (`actions`, `flows`, `data-sources`,
@@ -27,9 +28,10 @@
 //! * A key that is not a safe folder name (empty, `.`, `..`, a `/` or `\`), or
 //!   that two elements of one folder share, gives its element a folder named by
 //!   its uuid instead.
-//! * Every connector is exported as its definition (`<uuid>.yml`); the source
-//!   archives of connector versions (`<version>/src.zip`) come with connector
-//!   versions, which are not built yet.
+//! * Every connector is exported as its definition (`<uuid>.yml`), with the
+//!   sources stored for it (`connector_sources`): its development source when
+//!   one was uploaded, and each published version's. A connector made as JSON
+//!   and never given a source has the `.yml` only.
 //! * Files are sorted by path and the zip's entries carry no time, so the same
 //!   workspace always gives the same bytes.
 
@@ -110,6 +112,11 @@ impl Engine {
             let yaml = serde_yaml::to_string(&Value::Object(props))
                 .map_err(|e| ApiError::internal(format!("writing {path}: {e}")))?;
             folders.files.insert(path, yaml.into_bytes());
+            if el.element_type == ElementType::Connector {
+                for (version, zip) in self.connector_sources(workspace_id, &el.id).await? {
+                    folders.files.insert(source_path(&el.uuid, &version), zip);
+                }
+            }
         }
         Ok(WorkspaceFiles {
             files: folders.files,
@@ -294,6 +301,12 @@ fn package_item(item: &Value, refs: &Refs) -> Value {
         out.insert("type".into(), t.clone());
     }
     Value::Object(out)
+}
+
+/// Where a connector's stored source of `version` (`development` or a
+/// published one) goes: `connectors/<uuid>/<version>/src.zip`.
+pub(super) fn source_path(connector_uuid: &str, version: &str) -> String {
+    format!("{ROOT}/connectors/{connector_uuid}/{version}/src.zip")
 }
 
 /// Paths handed out so far, so no two elements share a folder.

@@ -21,7 +21,13 @@
 //!    refusal is answered.
 //! 5. What changed is committed in one transaction, or nothing is (a concurrent
 //!    write to one of the elements fails the whole import, to be retried). Then
-//!    the hooks a stored write runs (caches, triggers, a flow's instances) run.
+//!    the connectors' sources (`connectors/<folder>/<version>/src.zip`) are
+//!    stored, each checked before anything was written as an upload or a
+//!    publish would be; a published version never changes, so one that exists
+//!    with other contents is refused. The import's job completes only once they
+//!    are stored: a crash between retries the job, which then finds the
+//!    elements unchanged. Then the hooks a stored write runs (caches, triggers,
+//!    a flow's instances) run.
 //!
 //! Decisions where Membrane's docs are silent:
 //! * Files are the whole truth of an element: a field a file leaves out is
@@ -47,11 +53,14 @@ use osmosis_connectors::redact::looks_secret;
 use osmosis_model::element_type::Layering;
 use osmosis_model::error::keys;
 use osmosis_model::{ApiError, Element, ElementType};
-use osmosis_store::{ElementQuery, RefFilter, StoreError, UniqueField};
+use osmosis_store::{
+    ConnectorVersion, ElementQuery, ElementStore, RefFilter, StoreError, UniqueField,
+};
 use serde_json::{json, Map, Value};
 
 use super::export::{export_properties, ExportOptions, Refs, WorkspaceFiles, EXPORTED_TYPES, ROOT};
 use super::staged::{StagedElements, StagedRow};
+use crate::connector_sources::{check_version, version_row, DEVELOPMENT};
 use crate::elements::{element_pages, NewElement, WriteMode};
 use crate::errors::store_error;
 use crate::zip_files::{read_zip, ZipLimits};
@@ -189,15 +198,47 @@ impl Refusal {
     }
 }
 
-/// Reads every file: the element entries in dependency order, the paths
-/// outside the layout, and the files that do not parse.
-fn read_entries(files: &WorkspaceFiles) -> (Vec<Entry>, Vec<String>, Vec<Refusal>) {
-    let mut entries = Vec::new();
-    let mut ignored = Vec::new();
-    let mut refused = Vec::new();
+/// A connector's source in the files: `connectors/<folder>/<version>/src.zip`.
+#[derive(Debug, Clone)]
+struct SourceEntry {
+    path: String,
+    /// The connector's folder (its `.yml` is `connectors/<folder>/<folder>.yml`).
+    folder: String,
+    version: String,
+    bytes: Vec<u8>,
+}
+
+/// The files, read.
+struct ReadFiles {
+    /// The element files, in dependency order.
+    entries: Vec<Entry>,
+    sources: Vec<SourceEntry>,
+    /// Paths outside the layout.
+    ignored: Vec<String>,
+    /// Files that do not parse.
+    refused: Vec<Refusal>,
+}
+
+/// Reads every file.
+fn read_entries(files: &WorkspaceFiles) -> ReadFiles {
+    let mut read = ReadFiles {
+        entries: Vec::new(),
+        sources: Vec::new(),
+        ignored: Vec::new(),
+        refused: Vec::new(),
+    };
     for (path, bytes) in &files.files {
+        if let Some((folder, version)) = source_of(path) {
+            read.sources.push(SourceEntry {
+                path: path.clone(),
+                folder,
+                version,
+                bytes: bytes.clone(),
+            });
+            continue;
+        }
         let Some((element_type, integration_folder)) = place_of(path) else {
-            ignored.push(path.clone());
+            read.ignored.push(path.clone());
             continue;
         };
         let parsed = std::str::from_utf8(bytes)
@@ -211,21 +252,52 @@ fn read_entries(files: &WorkspaceFiles) -> (Vec<Entry>, Vec<String>, Vec<Refusal
             error: ApiError::bad_request(keys::INVALID_BODY, message),
         };
         match parsed {
-            Ok(Value::Object(props)) => entries.push(Entry {
+            Ok(Value::Object(props)) => read.entries.push(Entry {
                 path: path.clone(),
                 element_type,
                 integration_folder,
                 props,
             }),
-            Ok(other) => refused.push(fail(format!(
+            Ok(other) => read.refused.push(fail(format!(
                 "expected a mapping of the element's properties, got {}",
                 osmosis_model::fields::json_type_name(&other)
             ))),
-            Err(e) => refused.push(fail(format!("is not YAML: {e}"))),
+            Err(e) => read.refused.push(fail(format!("is not YAML: {e}"))),
         }
     }
-    entries.sort_by_key(Entry::order);
-    (entries, ignored, refused)
+    read.entries.sort_by_key(Entry::order);
+    read
+}
+
+/// The connector folder and version of a source's path.
+fn source_of(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix(ROOT)?.strip_prefix('/')?;
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["connectors", folder, version, "src.zip"] => {
+            Some(((*folder).to_owned(), (*version).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// A connector source the import writes.
+struct PlannedSource {
+    row: ConnectorVersion,
+    bytes: Vec<u8>,
+    path: String,
+    change: &'static str,
+}
+
+impl PlannedSource {
+    fn render(&self) -> Value {
+        json!({
+            "change": self.change,
+            "type": "connector-version",
+            "connectorId": self.row.connector_id,
+            "version": self.row.version,
+            "path": self.path,
+        })
+    }
 }
 
 /// The element type a path holds, and the integration folder it is under.
@@ -362,7 +434,12 @@ impl Engine {
         let workspace =
             crate::workspaces::workspace_by_id(&*self.stores.workspaces, workspace_id).await?;
         let caller = Caller::admin(workspace);
-        let (entries, ignored, mut refused) = read_entries(files);
+        let ReadFiles {
+            entries,
+            sources,
+            ignored,
+            mut refused,
+        } = read_entries(files);
         let existing = self.importable_elements(workspace_id).await?;
         let matched = match_entries(&entries, &existing);
 
@@ -443,6 +520,16 @@ impl Engine {
                 Err(error) => refused.push(Refusal::of(entry, error)),
             }
         }
+        let (planned_sources, unchanged_sources) = self
+            .plan_sources(
+                workspace_id,
+                &staged,
+                &entries,
+                &paths,
+                &sources,
+                &mut refused,
+            )
+            .await?;
 
         if !refused.is_empty() {
             let list: Vec<String> = refused.iter().take(5).map(Refusal::describe).collect();
@@ -479,11 +566,12 @@ impl Engine {
             "changes": changes
                 .iter()
                 .map(|c| c.render(paths.get(&c.row.element.id), options.diff))
+                .chain(planned_sources.iter().map(PlannedSource::render))
                 .collect::<Vec<_>>(),
-            "unchanged": unchanged,
+            "unchanged": unchanged + unchanged_sources,
             "ignored": ignored,
         });
-        if options.dry_run || options.diff || changes.is_empty() {
+        if options.dry_run || options.diff || (changes.is_empty() && planned_sources.is_empty()) {
             return Ok(report);
         }
         let writes: Vec<osmosis_store::ElementWrite> = changes
@@ -520,8 +608,123 @@ impl Engine {
                     other => store_error(other),
                 }
             })?;
+        // The sources after the elements they belong to: should this fail, the
+        // job is retried, and the elements are then unchanged.
+        let store = &self.stores.connector_versions;
+        for source in &planned_sources {
+            if source.row.version == DEVELOPMENT {
+                store
+                    .upsert_connector_version(&source.row, &source.bytes)
+                    .await
+            } else {
+                store
+                    .insert_connector_version(&source.row, &source.bytes)
+                    .await
+                    .map(|_| ())
+            }
+            .map_err(store_error)?;
+        }
         self.after_import(&changes).await;
         Ok(report)
+    }
+
+    /// What the files' connector sources change: each checked as an upload or
+    /// a publish would be (the zip assembles to a valid definition), a
+    /// published version that exists with other contents refused (published
+    /// versions never change), one with the same contents unchanged. Versions
+    /// the files do not hold are kept: an import never deletes a source.
+    async fn plan_sources(
+        &self,
+        workspace_id: &str,
+        staged: &StagedElements,
+        entries: &[Entry],
+        paths: &HashMap<String, String>,
+        sources: &[SourceEntry],
+        refused: &mut Vec<Refusal>,
+    ) -> Result<(Vec<PlannedSource>, usize), ApiError> {
+        let connector_ids: HashMap<&str, &str> = paths
+            .iter()
+            .map(|(id, path)| (path.as_str(), id.as_str()))
+            .collect();
+        let mut planned = Vec::new();
+        let mut unchanged = 0;
+        for source in sources {
+            let refuse = |error: ApiError| Refusal {
+                path: Some(source.path.clone()),
+                element_type: ElementType::Connector,
+                key: None,
+                uuid: None,
+                error,
+            };
+            let Some(file) = entries.iter().find(|e| {
+                e.element_type == ElementType::Connector
+                    && e.path.split('/').nth(2) == Some(source.folder.as_str())
+            }) else {
+                refused.push(refuse(ApiError::invalid_field(
+                    "file",
+                    format!(
+                        "a connector source needs its connector beside it: no `{ROOT}/connectors/{0}/{0}.yml`",
+                        source.folder
+                    ),
+                )));
+                continue;
+            };
+            // A connector file refused already says why.
+            let Some(id) = connector_ids.get(file.path.as_str()) else {
+                continue;
+            };
+            if source.version != DEVELOPMENT {
+                if let Err(e) = check_version(&source.version) {
+                    refused.push(refuse(e));
+                    continue;
+                }
+            }
+            let connector = staged
+                .element_by_id(workspace_id, id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| ApiError::internal(format!("the staged connector {id} is gone")))?;
+            let row = match version_row(
+                &connector,
+                &source.version,
+                &source.bytes,
+                Some("Imported".into()),
+            ) {
+                Ok(row) => row,
+                Err(e) => {
+                    refused.push(refuse(e));
+                    continue;
+                }
+            };
+            let stored = self
+                .stores
+                .connector_versions
+                .connector_version_source(workspace_id, &connector.id, &source.version)
+                .await
+                .map_err(store_error)?;
+            let change = match stored {
+                Some(bytes) if bytes == source.bytes => {
+                    unchanged += 1;
+                    continue;
+                }
+                Some(_) if source.version != DEVELOPMENT => {
+                    refused.push(refuse(ApiError::already_exists(format!(
+                        "the connector already has version `{}` with other contents; published versions cannot change, publish another",
+                        source.version
+                    ))));
+                    continue;
+                }
+                Some(_) => "update",
+                None => "create",
+            };
+            planned.push(PlannedSource {
+                row,
+                bytes: source.bytes.clone(),
+                path: source.path.clone(),
+                change,
+            });
+        }
+        Ok((planned, unchanged))
     }
 
     /// What a stored write runs, for each element the import committed.
@@ -759,6 +962,15 @@ mod tests {
             place_of("membrane/connectors/u1/u1.yml"),
             Some((ElementType::Connector, None))
         );
+        assert_eq!(
+            source_of("membrane/connectors/u1/development/src.zip"),
+            Some(("u1".into(), "development".into()))
+        );
+        assert_eq!(
+            source_of("membrane/connectors/u1/1.0.0/src.zip"),
+            Some(("u1".into(), "1.0.0".into()))
+        );
+        assert_eq!(source_of("membrane/connectors/u1/u1.yml"), None);
         for ignored in [
             "membrane/connectors/u1/development/src.zip",
             "membrane/customers/c/spec.yaml",

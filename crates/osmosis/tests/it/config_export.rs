@@ -11,15 +11,26 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-/// The zip's files by path.
+/// What a file that is not text (a connector's `src.zip`) reads as in
+/// [`unzip`]'s map: this prefix, then its bytes in base64.
+pub(crate) const BINARY: &str = "\u{0}base64:";
+
+/// The zip's files by path; text as is, other files as [`BINARY`].
 pub(crate) fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
+    use base64::Engine as _;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
     let mut files = BTreeMap::new();
     for i in 0..archive.len() {
         let mut f = archive.by_index(i).unwrap();
-        let mut body = String::new();
-        f.read_to_string(&mut body).unwrap();
+        let mut body = Vec::new();
+        f.read_to_end(&mut body).unwrap();
         let name = f.name().expect("a UTF-8 name").into_owned();
+        let body = String::from_utf8(body).unwrap_or_else(|e| {
+            format!(
+                "{BINARY}{}",
+                base64::engine::general_purpose::STANDARD.encode(e.into_bytes())
+            )
+        });
         files.insert(name, body);
     }
     files

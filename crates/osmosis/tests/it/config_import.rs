@@ -10,16 +10,23 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::config_export::{export_as, finished, workspace};
+use crate::config_export::{export_as, finished, workspace, BINARY};
 
-/// A zip of `files`.
+/// A zip of `files` ([`unzip`]'s map: binary files as `BINARY`).
 fn zip_of(files: &BTreeMap<String, String>) -> Vec<u8> {
+    use base64::Engine as _;
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
     for (path, body) in files {
         zip.start_file(path.as_str(), options).unwrap();
-        zip.write_all(body.as_bytes()).unwrap();
+        let bytes = match body.strip_prefix(BINARY) {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64"),
+            None => body.clone().into_bytes(),
+        };
+        zip.write_all(&bytes).unwrap();
     }
     zip.finish().unwrap().into_inner()
 }
@@ -61,6 +68,65 @@ async fn import(s: &Server, token: &str, query: &str, zip: &[u8]) -> Value {
     finished(s, token, job["id"].as_str().unwrap()).await
 }
 
+/// Gives connector `id` a development source (its own, as downloaded) and
+/// publishes it as `version`.
+async fn upload_and_publish(s: &Server, id: &str, version: &str) {
+    let zip = s
+        .http
+        .get(format!("{}/connectors/{id}/download", s.url))
+        .bearer_auth(s.admin())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (content_type, body) = multipart(&zip);
+    let uploaded = s
+        .http
+        .post(format!("{}/connectors/{id}/upload", s.url))
+        .bearer_auth(s.admin())
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status().as_u16(), 200);
+    let (status, published) = s
+        .post(
+            &format!("/connectors/{id}/publish-version"),
+            &s.admin(),
+            json!({"version": version, "changelog": "First"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{published}");
+}
+
+/// A connector source (`BINARY`, as `unzip` reads it) with a README added:
+/// another valid source.
+fn with_readme(source: &str) -> String {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = b64
+        .decode(source.strip_prefix(BINARY).expect("a binary file"))
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut body = Vec::new();
+        f.read_to_end(&mut body).unwrap();
+        out.start_file(f.name().unwrap().into_owned(), options)
+            .unwrap();
+        out.write_all(&body).unwrap();
+    }
+    out.start_file("README.md", options).unwrap();
+    out.write_all(b"changed after publishing").unwrap();
+    format!("{BINARY}{}", b64.encode(out.finish().unwrap().into_inner()))
+}
+
 /// The change of the report for the element at `path`.
 fn change_at<'a>(report: &'a Value, path: &str) -> &'a Value {
     report["changes"]
@@ -92,7 +158,20 @@ async fn a_workspace_round_trips_through_files_onto_the_other_backend() {
             json!({"integrationId": w.integration["id"], "parentId": flow["id"]}),
         )
         .await;
+    // The custom connector's source uploaded, and published as 1.0.0.
+    let connector = w.connector["id"].as_str().unwrap();
+    upload_and_publish(&source, connector, "1.0.0").await;
     let (_, files) = export_as(&source, &source.admin(), "?includeSecrets=true").await;
+    let connector_uuid = w.connector["uuid"].as_str().unwrap();
+    for version in ["development", "1.0.0"] {
+        assert!(
+            files.contains_key(&format!(
+                "membrane/connectors/{connector_uuid}/{version}/src.zip"
+            )),
+            "{version}: {:?}",
+            files.keys().collect::<Vec<_>>()
+        );
+    }
     assert!(
         files.contains_key("membrane/integrations/crm/flows/copy-me/spec.yaml"),
         "{:?}",
@@ -421,5 +500,86 @@ async fn only_the_workspaces_admin_imports_and_hostile_uploads_are_refused() {
         json!(["membrane/customers/c/spec.yaml"])
     );
     assert_eq!(job["result"]["changes"], json!([]));
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn connector_sources_travel_with_their_connector_and_published_ones_never_change() {
+    let s = Server::start().await;
+    let w = workspace(&s).await;
+    let admin = s.admin();
+    let connector = w.connector["id"].as_str().unwrap();
+    let uuid = w.connector["uuid"].as_str().unwrap();
+    upload_and_publish(&s, connector, "1.0.0").await;
+    let (_, files) = export_as(&s, &admin, "").await;
+    let dev = format!("membrane/connectors/{uuid}/development/src.zip");
+    let v1 = format!("membrane/connectors/{uuid}/1.0.0/src.zip");
+    assert!(files.contains_key(&dev) && files.contains_key(&v1));
+
+    // The same sources: nothing to do.
+    let job = import(&s, &admin, "", &zip_of(&files)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"]["changes"], json!([]), "{job}");
+
+    // A new version is published by the import; a published one that differs,
+    // a source without its connector, and a source that is no connector's are
+    // refused, and then nothing is written.
+    let mut newer = files.clone();
+    let v2 = format!("membrane/connectors/{uuid}/2.0.0/src.zip");
+    newer.insert(v2.clone(), files[&dev].clone());
+    let job = import(&s, &admin, "?dryRun=true", &zip_of(&newer)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let planned = change_at(&job["result"], &v2);
+    assert_eq!(planned["change"], "create");
+    assert_eq!(planned["type"], "connector-version");
+    assert_eq!(planned["version"], "2.0.0");
+
+    let mut broken = newer.clone();
+    let garbage = crate::config_export::BINARY.to_owned() + "bm90IGEgemlw";
+    broken.insert(v1.clone(), with_readme(&files[&dev]));
+    broken.insert(
+        "membrane/connectors/nobody/development/src.zip".into(),
+        files[&dev].clone(),
+    );
+    broken.insert(format!("membrane/connectors/{uuid}/3.0.0/src.zip"), garbage);
+    let job = import(&s, &admin, "", &zip_of(&broken)).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let refused = job["error"]["data"]["refused"].as_array().unwrap();
+    let by_path = |p: &str| {
+        refused
+            .iter()
+            .find(|r| r["path"] == p)
+            .unwrap_or_else(|| panic!("{p} not refused: {job}"))
+            .clone()
+    };
+    assert_eq!(by_path(&v1)["error"]["key"], "already_exists");
+    assert_eq!(
+        by_path("membrane/connectors/nobody/development/src.zip")["error"]["data"]["field"],
+        "file"
+    );
+    assert_eq!(
+        by_path(&format!("membrane/connectors/{uuid}/3.0.0/src.zip"))["error"]["data"]["field"],
+        "file"
+    );
+    let (_, versions) = s
+        .get(&format!("/connectors/{connector}/versions"), &admin)
+        .await;
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+
+    let job = import(&s, &admin, "", &zip_of(&newer)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let (_, versions) = s
+        .get(&format!("/connectors/{connector}/versions"), &admin)
+        .await;
+    let names: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{versions}");
+    assert!(names.contains(&"2.0.0"), "{versions}");
+    let (_, again) = export_as(&s, &admin, "").await;
+    assert_eq!(again, newer);
     s.finish().await;
 }
