@@ -443,9 +443,11 @@ impl Engine {
         let existing = self.importable_elements(workspace_id).await?;
         let matched = match_entries(&entries, &existing);
 
-        let staged = Arc::new(StagedElements::over(
+        let staged = Arc::new(StagedElements::with_snapshot(
             Arc::clone(&self.stores.elements),
             self.element_hooks,
+            &EXPORTED_TYPES,
+            &existing,
         ));
         let mut stage = self.clone();
         stage.stores.elements = Arc::clone(&staged) as Arc<dyn osmosis_store::ElementStore>;
@@ -758,7 +760,6 @@ impl Engine {
         for t in EXPORTED_TYPES {
             let mut q = ElementQuery::new(workspace_id, t);
             q.include_archived = true;
-            q.connection = RefFilter::None;
             q.limit = 1000;
             out.extend(
                 element_pages(&*self.stores.elements, q)

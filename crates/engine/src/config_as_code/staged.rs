@@ -10,11 +10,11 @@
 //! written once, with the revision it had when it was first read, so the commit
 //! fails as a whole if anybody wrote it since.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use osmosis_model::Element;
+use osmosis_model::{Element, ElementType};
 use osmosis_store::{
     BatchWriteError, ElementQuery, ElementStore, ElementWrite, StoreError, UniqueField,
 };
@@ -36,25 +36,134 @@ pub(crate) struct StagedRow {
     pub before: Option<Element>,
 }
 
+/// Element ids by an identity (type and uuid, or type and key).
+type Index = HashMap<(ElementType, String), Vec<String>>;
+
+/// Adds `e` to the uuid and key indexes (an id listed twice is harmless: every
+/// candidate is checked against the query).
+fn index(uuids: &mut Index, keys: &mut Index, e: &Element) {
+    uuids
+        .entry((e.element_type, e.uuid.clone()))
+        .or_default()
+        .push(e.id.clone());
+    if let Some(key) = &e.key {
+        keys.entry((e.element_type, key.clone()))
+            .or_default()
+            .push(e.id.clone());
+    }
+}
+
 #[derive(Default)]
 struct Staged {
     rows: Vec<StagedRow>,
     by_id: HashMap<String, usize>,
+    by_uuid: Index,
+    by_key: Index,
+}
+
+/// The stored elements of some types, as the import read them.
+#[derive(Default)]
+struct Snapshot {
+    types: HashSet<ElementType>,
+    by_id: HashMap<String, Element>,
+    by_type: HashMap<ElementType, Vec<String>>,
+    by_uuid: Index,
+    by_key: Index,
 }
 
 pub(crate) struct StagedElements {
     stored: Arc<dyn ElementStore>,
     registry: HooksRegistry,
+    snapshot: Snapshot,
     staged: Mutex<Staged>,
 }
 
 impl StagedElements {
-    pub(crate) fn over(stored: Arc<dyn ElementStore>, registry: HooksRegistry) -> Self {
+    /// Staging over `stored`; every element of `types` is one of `elements`
+    /// (all of them, archived ones included), read from those alone.
+    pub(crate) fn with_snapshot(
+        stored: Arc<dyn ElementStore>,
+        registry: HooksRegistry,
+        types: &[ElementType],
+        elements: &[Element],
+    ) -> Self {
+        let mut snapshot = Snapshot {
+            types: types.iter().copied().collect(),
+            ..Default::default()
+        };
+        for e in elements {
+            index(&mut snapshot.by_uuid, &mut snapshot.by_key, e);
+            snapshot
+                .by_type
+                .entry(e.element_type)
+                .or_default()
+                .push(e.id.clone());
+            snapshot.by_id.insert(e.id.clone(), e.clone());
+        }
         StagedElements {
             stored,
             registry,
+            snapshot,
             staged: Mutex::default(),
         }
+    }
+
+    /// Whether elements of type `t` are read from the snapshot.
+    fn snapshotted(&self, t: ElementType) -> bool {
+        self.snapshot.types.contains(&t)
+    }
+
+    /// The element with this id as staged, else as the snapshot holds it.
+    fn current(&self, staged: &Staged, id: &str) -> Option<Element> {
+        match staged.by_id.get(id) {
+            Some(&i) => Some(staged.rows[i].element.clone()),
+            None => self.snapshot.by_id.get(id).cloned(),
+        }
+    }
+
+    /// A query of a snapshotted type, answered from memory: the candidates its
+    /// identity fields name (every element of the type without one), as they
+    /// are now, that it matches.
+    fn find_in_memory(&self, q: &ElementQuery) -> Vec<Element> {
+        let staged = self.staged();
+        let t = q.element_type;
+        let mut ids: Vec<String> = if let Some(id) = &q.id {
+            vec![id.clone()]
+        } else if let Some(uuid) = &q.uuid {
+            let key = (t, uuid.clone());
+            [&self.snapshot.by_uuid, &staged.by_uuid]
+                .iter()
+                .filter_map(|index| index.get(&key))
+                .flatten()
+                .cloned()
+                .collect()
+        } else if let Some(k) = &q.key {
+            let key = (t, k.clone());
+            [&self.snapshot.by_key, &staged.by_key]
+                .iter()
+                .filter_map(|index| index.get(&key))
+                .flatten()
+                .cloned()
+                .collect()
+        } else {
+            let stored = self.snapshot.by_type.get(&t).into_iter().flatten();
+            let new = staged
+                .rows
+                .iter()
+                .filter(|r| r.before.is_none() && r.element.element_type == t)
+                .map(|r| &r.element.id);
+            stored.chain(new).cloned().collect()
+        };
+        ids.sort();
+        ids.dedup();
+        let mut found: Vec<Element> = ids
+            .iter()
+            .filter_map(|id| self.current(&staged, id))
+            .filter(|e| q.matches(e))
+            .collect();
+        found.sort_by_key(|e| e.seq);
+        found.truncate(usize::try_from(q.limit.max(0)).unwrap_or(usize::MAX));
+        found
     }
 
     fn staged(&self) -> MutexGuard<'_, Staged> {
@@ -118,6 +227,10 @@ impl ElementStore for StagedElements {
         let seq = element.seq;
         let i = staged.rows.len();
         staged.by_id.insert(element.id.clone(), i);
+        let Staged {
+            by_uuid, by_key, ..
+        } = &mut *staged;
+        index(by_uuid, by_key, &element);
         staged.rows.push(StagedRow {
             element,
             key_scope: key_scope.to_owned(),
@@ -143,12 +256,18 @@ impl ElementStore for StagedElements {
         self.check_unique(element, key_scope).await?;
         let stored = if self.staged().by_id.contains_key(&element.id) {
             None
+        } else if self.snapshotted(element.element_type) {
+            self.snapshot.by_id.get(&element.id).cloned()
         } else {
             self.stored
                 .element_by_id(&element.workspace_id, &element.id)
                 .await?
         };
         let mut staged = self.staged();
+        let Staged {
+            by_uuid, by_key, ..
+        } = &mut *staged;
+        index(by_uuid, by_key, element);
         match staged.by_id.get(&element.id).copied() {
             Some(i) => {
                 let row = &mut staged.rows[i];
@@ -206,10 +325,24 @@ impl ElementStore for StagedElements {
                 return Ok((e.workspace_id == workspace_id).then(|| e.clone()));
             }
         }
+        if ElementType::ALL
+            .into_iter()
+            .any(|t| t.is_id(id) && self.snapshotted(t))
+        {
+            return Ok(self
+                .snapshot
+                .by_id
+                .get(id)
+                .filter(|e| e.workspace_id == workspace_id)
+                .cloned());
+        }
         self.stored.element_by_id(workspace_id, id).await
     }
 
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError> {
+        if self.snapshotted(query.element_type) {
+            return Ok(self.find_in_memory(query));
+        }
         let (shadowed, matching) = {
             let staged = self.staged();
             let of_type = staged
