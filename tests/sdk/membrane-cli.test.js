@@ -67,7 +67,15 @@ async function exported(server) {
   const zip = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'ws.zip');
   fs.writeFileSync(zip, Buffer.from(await res.arrayBuffer()));
   const files = await new Promise((resolve, reject) => {
-    const read = 'import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nprint(json.dumps({n: z.read(n).decode() for n in z.namelist()}))';
+    // Text as is; a binary file (a connector's src.zip) as its bytes in base64.
+    const read = [
+      'import base64,json,sys,zipfile',
+      'z=zipfile.ZipFile(sys.argv[1])',
+      'def body(b):',
+      '    try: return b.decode()',
+      '    except UnicodeDecodeError: return "base64:" + base64.b64encode(b).decode()',
+      'print(json.dumps({n: body(z.read(n)) for n in z.namelist()}))',
+    ].join('\n');
     execFile('python3', ['-c', read, zip], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout))));
   });
   return files;
@@ -110,6 +118,19 @@ describe('the published Membrane CLI 1.2.3', () => {
       test: { type: 'rest-api-mapping', mapping: { path: '/me', method: 'GET' } },
     });
     assert.equal(connector.workspaceId, (await api(source, 'GET', '/org-workspace-id')).id);
+    // Its source uploaded (its own, as downloaded): the CLI pulls and pushes it.
+    const download = await fetch(`${source.apiUri}/connectors/${connector.id}/download`, {
+      headers: { authorization: `Bearer ${source.adminToken}` },
+    });
+    assert.equal(download.status, 200);
+    const form = new FormData();
+    form.append('file', new Blob([await download.arrayBuffer()], { type: 'application/zip' }), 'file.zip');
+    const uploaded = await fetch(`${source.apiUri}/connectors/${connector.id}/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${source.adminToken}` },
+      body: form,
+    });
+    assert.equal(uploaded.status, 200, await uploaded.text());
     await api(source, 'POST', '/integrations', { key: 'acme', name: 'Acme', connectorId: connector.id });
     await api(source, 'POST', '/actions', {
       key: 'create-contact',
@@ -149,6 +170,10 @@ describe('the published Membrane CLI 1.2.3', () => {
     const [from, into] = await Promise.all([exported(source), exported(target)]);
     const mine = own(from, await publicConnectors(source));
     const theirs = own(into, await publicConnectors(target));
+    assert.ok(
+      Object.keys(mine).some((p) => p.endsWith('/development/src.zip')),
+      'the connector\'s source is in the export',
+    );
     assert.deepEqual(Object.keys(theirs).sort(), Object.keys(mine).sort());
     for (const [file, body] of Object.entries(mine)) {
       assert.equal(theirs[file], body, `${file} differs after pull and push`);
