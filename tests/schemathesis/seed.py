@@ -460,6 +460,13 @@ def plan(world, method, path, operation, collections, singulars):
                 world.api.ok("PUT", f"/connectors/{connector['id']}/files/data/fuzz/spec.yml", {"name": "Fuzz"})
         elif kind == "publish-version":
             body = {"version": "1.0.0", "changelog": "Fuzzed"}
+    elif head == "packages" and rest == ["{selector}", "versions"]:
+        # Package versions: the list of the shared package; a publish of one of
+        # its own, under a version name no call has used.
+        package = pick("packages")
+        params[("path", "selector")] = [package["id"]]
+        if method == "post":
+            body = {"version": f"1.0.{world.unique('v').split('-')[-1]}", "changelog": "Fuzzed"}
     elif head in collections and not rest:
         if method == "post":
             body = world.create_body(head)

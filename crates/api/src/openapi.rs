@@ -391,6 +391,45 @@ fn connector_source_paths(paths: &mut Map<String, Value>) {
         file_params(), None, connector));
 }
 
+/// Package versions (routes/package_versions.rs), admin only: publish and list,
+/// and `version` on the package GETs (`dev`, the default, is the working copy;
+/// `latest` the newest version). `alias_paths` copies them under `/scenarios`.
+fn package_version_paths(paths: &mut Map<String, Value>) {
+    let item = json!({"type": "object", "required": ["id", "version"],
+        "properties": {"id": {"type": "string"}, "version": {"type": "string"},
+            "changelog": {"type": "string"}, "parentPackageVersion": {"type": "string"}}});
+    add(
+        paths,
+        "/packages/{selector}/versions",
+        "get",
+        op(
+            "The package's published versions, newest first (admin)".into(),
+            vec![path_param("selector")],
+            None,
+            json!({"type": "object", "required": ["items"],
+                "properties": {"items": {"type": "array", "items": item.clone()}}}),
+        ),
+    );
+    let mut publish = op(
+        "Publish the package as it is now as a version (admin); versions cannot change (409 when it exists, 410 for an archived package); `parentPackageVersion` is the version published before".into(),
+        vec![path_param("selector")],
+        Some(body_schema::<crate::routes::PublishPackageVersion>()),
+        item,
+    );
+    publish["requestBody"]["required"] = json!(true);
+    add(paths, "/packages/{selector}/versions", "post", publish);
+    let version = query_param("version", json!({"type": "string", "maxLength": 100}));
+    for path in ["/packages/{selector}", "/package"] {
+        if let Some(Value::Array(params)) = paths
+            .get_mut(path)
+            .and_then(|item| item.get_mut("get"))
+            .and_then(|get| get.get_mut("parameters"))
+        {
+            params.push(version.clone());
+        }
+    }
+}
+
 /// `(path, method, summary, parameters, body, 200 response)`.
 type Operation = (
     &'static str,
@@ -1638,6 +1677,7 @@ pub fn document() -> Value {
     nested_paths(&mut paths);
     integration_paths(&mut paths);
     proxy_paths(&mut paths);
+    package_version_paths(&mut paths);
     alias_paths(&mut paths);
     add(
         &mut paths,

@@ -28,6 +28,7 @@ mod locks;
 pub mod log_pages;
 mod node_cache;
 pub mod notify;
+pub mod package_versions;
 pub(crate) mod refs;
 pub mod self_api;
 pub mod types;

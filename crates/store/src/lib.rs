@@ -53,6 +53,7 @@ mod external_events;
 mod flow_runs;
 mod gate;
 mod jobs;
+mod package_versions;
 mod postgres;
 mod query;
 mod retention;
@@ -88,6 +89,7 @@ pub use flow_runs::{
 };
 pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
 pub use jobs::{Job, JobStore, Lease};
+pub use package_versions::{PackageVersion, PackageVersionStore};
 pub use postgres::PostgresStore;
 pub use query::{ElementQuery, RefFilter};
 pub use sql_store::{Backend, SqlStore};
@@ -111,6 +113,8 @@ pub struct Stores {
     pub background_jobs: Arc<dyn BackgroundJobStore>,
     /// Connector sources and their published versions.
     pub connector_versions: Arc<dyn ConnectorVersionStore>,
+    /// Packages' published versions.
+    pub package_versions: Arc<dyn PackageVersionStore>,
     pub database: Arc<dyn Database>,
     /// Element writes as they happen (`element_events`): published by the element
     /// cache of a store [`open`] made.
@@ -133,6 +137,7 @@ impl Stores {
             + EventStore
             + BackgroundJobStore
             + ConnectorVersionStore
+            + PackageVersionStore
             + Database,
     {
         Stores {
@@ -148,6 +153,7 @@ impl Stores {
             events: store.clone(),
             background_jobs: store.clone(),
             connector_versions: store.clone(),
+            package_versions: store.clone(),
             database: store,
             element_events: Arc::default(),
         }

@@ -1,7 +1,8 @@
 //! The routes every element type shares, generated from the type registry:
 //!
 //! * `/{plural}` — list, create
-//! * `/{plural}/{selector}` — get, patch, put, archive (DELETE), with the flat Q-layer query
+//! * `/{plural}/{selector}` — get, patch, put, archive (DELETE), with the flat Q-layer query;
+//!   a package's GET takes `version` too (`osmosis_engine::package_versions`)
 //! * `/{plural}/{selector}/{restore|refresh|setup|reset}`
 //! * `/{plural}/{selector}/export` — the element's export properties, for the
 //!   types a workspace export holds (`config_as_code::export`)
@@ -374,6 +375,9 @@ async fn path_op(
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let el = resolve_path(&state, &caller, t, sel, &q).await?;
+    if let Some(at) = at_version(&state, &caller, &el, &q, op).await? {
+        return Ok(at);
+    }
     apply_op(&state, &caller, el, op).await
 }
 
@@ -480,7 +484,30 @@ async fn query_op(
     let q = Query::parse(raw.as_deref());
     let caller = with_secrets(caller, &q)?;
     let el = resolve_query(&state, &caller, t, &q).await?;
+    if let Some(at) = at_version(&state, &caller, &el, &q, op).await? {
+        return Ok(at);
+    }
     apply_op(&state, &caller, el, op).await
+}
+
+/// A GET with `version=V` (not `dev`) of a package: the package as of that
+/// published version (`Engine::package_at_version`); `None` for the rest,
+/// which read as they are.
+async fn at_version(
+    state: &AppState,
+    caller: &Caller,
+    el: &Element,
+    q: &Query,
+    op: Op,
+) -> Result<Option<Json<Value>>, ApiError> {
+    let (Op::Get, Some(version)) = (op, q.string("version")) else {
+        return Ok(None);
+    };
+    Ok(state
+        .engine
+        .package_at_version(caller, el, &version)
+        .await?
+        .map(Json))
 }
 
 async fn query_write(

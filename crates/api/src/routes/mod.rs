@@ -24,6 +24,8 @@ pub(crate) use flow_runs::{CreateFlowRun, RunFlow};
 mod health;
 pub(crate) mod nested;
 mod openapi_route;
+mod package_versions;
+pub(crate) use package_versions::PublishPackageVersion;
 mod self_;
 mod watch;
 
@@ -82,6 +84,7 @@ fn parts() -> Vec<Routes> {
         flow_runs::router(),
         external_events::router(),
         connector_sources::router(),
+        package_versions::router(),
         elements::router(),
     ]
 }

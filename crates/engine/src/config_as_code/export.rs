@@ -163,14 +163,14 @@ impl Engine {
 }
 
 /// The uuid and key of every element the exported ones refer to, by id.
-pub(super) struct Refs {
+pub(crate) struct Refs {
     by_id: HashMap<String, (String, Option<String>)>,
 }
 
 impl Refs {
     /// Indexes `elements`, then reads what they refer to outside them (an
     /// archived parent, an element of a type not exported) by id.
-    pub(super) async fn new(
+    pub(crate) async fn new(
         engine: &Engine,
         workspace_id: &str,
         elements: &[Element],
@@ -232,7 +232,7 @@ fn referenced_ids(el: &Element) -> Vec<String> {
 }
 
 /// The element's export properties: editable fields, references by uuid.
-pub(super) fn export_properties(
+pub(crate) fn export_properties(
     el: &Element,
     refs: &Refs,
     options: ExportOptions,

@@ -60,6 +60,7 @@ mod mock_crm_check;
 mod multinode;
 mod openapi_routes;
 mod outbound_guard;
+mod package_versions;
 mod request_logs;
 mod rotation;
 mod run_log_traces;

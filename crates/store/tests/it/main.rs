@@ -13,3 +13,4 @@ mod elements;
 mod events;
 mod flow_runs;
 mod jobs;
+mod package_versions;
