@@ -31,32 +31,19 @@ fn zip_of(files: &BTreeMap<String, String>) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-/// `body` as a multipart form with one `file` part, as Membrane's CLI sends it.
-fn multipart(body: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "osmosis-test-boundary-7d3f";
-    let mut out = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), out)
-}
-
-/// `POST /import{query}` of `zip` with `token`: the status and the answer.
+/// `POST /import{query}` of `zip` as a multipart form's `file` (as Membrane's
+/// CLI sends it) with `token`: the status and the answer.
 async fn post_import(s: &Server, token: &str, query: &str, zip: &[u8]) -> (u16, Value) {
-    let (content_type, body) = multipart(zip);
-    let resp = s
-        .http
-        .post(format!("{}/import{query}", s.url))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let (content_type, body) = multipart(&[("file", Some("file.zip"), zip)]);
+    send(
+        s,
+        "POST",
+        &format!("/import{query}"),
+        token,
+        &content_type,
+        body,
+    )
+    .await
 }
 
 /// Imports `zip` as admin and waits for the job: the finished job.
@@ -81,17 +68,17 @@ async fn upload_and_publish(s: &Server, id: &str, version: &str) {
         .bytes()
         .await
         .unwrap();
-    let (content_type, body) = multipart(&zip);
-    let uploaded = s
-        .http
-        .post(format!("{}/connectors/{id}/upload", s.url))
-        .bearer_auth(s.admin())
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status().as_u16(), 200);
+    let (content_type, body) = multipart(&[("file", Some("file.zip"), &zip)]);
+    let (status, uploaded) = send(
+        s,
+        "POST",
+        &format!("/connectors/{id}/upload"),
+        &s.admin(),
+        &content_type,
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{uploaded}");
     let (status, published) = s
         .post(
             &format!("/connectors/{id}/publish-version"),

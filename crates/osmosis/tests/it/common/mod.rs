@@ -539,3 +539,48 @@ pub fn assert_error(resp: &(u16, Value), status: u16, error_type: &str, key: &st
         resp.1
     );
 }
+
+/// A multipart form: `(name, Some(filename) for a file, contents)`.
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "osmosis-test-boundary-c0ffee";
+    let mut out = Vec::new();
+    for (name, filename, body) in parts {
+        let head = match filename {
+            Some(f) => format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/zip\r\n\r\n"
+            ),
+            None => format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), out)
+}
+
+/// A request with a raw body: the status and the JSON answer (or the text).
+pub async fn send(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let resp = s
+        .http
+        .request(method.parse().unwrap(), format!("{}{path}", s.url))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
