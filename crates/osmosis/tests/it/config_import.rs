@@ -424,6 +424,14 @@ async fn only_the_workspaces_admin_imports_and_hostile_uploads_are_refused() {
         .await;
     assert_eq!(status, 404);
 
+    // A token in the query string is no token here.
+    assert_error(
+        &s.call("POST", &format!("/import?token={admin}"), None, None)
+            .await,
+        401,
+        "bad_request",
+        "not_authenticated",
+    );
     // Not a zip; no file; a bad flag.
     assert_error(
         &post_import(&s, &admin, "", b"not a zip").await,

@@ -204,6 +204,18 @@ async fn an_elements_integration_is_fixed_and_apply_is_checked() {
         assert_eq!(status, 400, "{refused}");
         assert_eq!(refused["type"], "bad_request", "{refused}");
     }
+    assert_error(
+        &s.call(
+            "POST",
+            &format!("/action/apply?key=sync&token={admin}"),
+            None,
+            Some(crm.clone()),
+        )
+        .await,
+        401,
+        "bad_request",
+        "not_authenticated",
+    );
     let (status, body) = s.post("/action/apply", &admin, crm.clone()).await;
     assert_eq!(status, 400, "{body}");
     s.finish().await;
