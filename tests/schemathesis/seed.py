@@ -460,6 +460,31 @@ def plan(world, method, path, operation, collections, singulars):
                 world.api.ok("PUT", f"/connectors/{connector['id']}/files/data/fuzz/spec.yml", {"name": "Fuzz"})
         elif kind == "publish-version":
             body = {"version": "1.0.0", "changelog": "Fuzzed"}
+    elif head == "packages" and rest in (["{selector}", "publish"], ["{selector}", "unpublish"]):
+        # Public packages: a package of its own with a published version, so
+        # a publish may succeed (an unpublish always does); universal, as a
+        # public package must be.
+        package = world.api.ok("POST", "/packages", {"key": world.unique("pub"), "name": "Public"})
+        world.api.ok("POST", f"/packages/{package['id']}/versions", {"version": "1.0.0"})
+        params[("path", "selector")] = [package["id"]]
+    elif head == "packages" and rest == ["{selector}", "upgrade"]:
+        params[("path", "selector")] = [pick("packages")["id"]]
+        body = {}
+    elif head == "public-packages":
+        if rest:
+            # The seeded workspace's own public package (an install of it is
+            # refused: see no-success.txt).
+            package = world.api.ok("POST", "/packages", {"key": world.unique("pub"), "name": "Public"})
+            world.api.ok("POST", f"/packages/{package['id']}/versions", {"version": "1.0.0"})
+            world.api.ok("POST", f"/packages/{package['id']}/publish", {})
+            params[("path", "id")] = [package["id"]]
+            body = {}
+    elif head in collections and rest[1:] == ["apply"]:
+        # A universal element of its own, applied to the shared integration.
+        extra = LEVEL_BODIES.get(head) or PLAIN_BODIES.get(head) or {}
+        element = world.api.ok("POST", f"/{head}", {"key": world.unique("fuzz"), "name": head, **extra})
+        params[("path", "selector")] = [element["id"]]
+        return params, {"integrationKeys": [world.integration["key"]]}
     elif head == "packages" and rest == ["{selector}", "versions"]:
         # Package versions: the list of the shared package; a publish of one of
         # its own, under a version name no call has used.
@@ -623,7 +648,9 @@ def element_collections(document):
         schema = item.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
         schema = schema.get("application/json", {}).get("schema", {})
         items = schema.get("properties", {}).get("items", {}).get("items", {})
-        if path.count("/") == 1 and "$ref" in items:
+        # `/public-packages` pages packages too, but of every workspace and
+        # made by publishing, not by a POST of its own.
+        if path.count("/") == 1 and "$ref" in items and path != "/public-packages":
             out.add(path[1:])
     return out
 

@@ -86,17 +86,31 @@ function createPostgresDatabase(adminUrl) {
  * Starts `osmosis serve` on a free port with a fresh data dir and workspace; resolves
  * once `/health` answers 200. Call `stop()` at the end: it sends SIGTERM and fails
  * unless the server exits 0.
+ *
+ * `options` (all optional), for a test that runs several servers over one database:
+ *   dataDir          the data dir to use instead of a fresh one (with SQLite, the
+ *                    database; always, the credentials key)
+ *   database         the PostgreSQL database to use instead of a fresh one: the
+ *                    `server.database` ({url, drop}) of an earlier server (ignored
+ *                    unless OSMOSIS_TEST_DATABASE_URL is a postgres:// URL)
+ *   workspaceKey,    the workspace the server ensures at start (created when
+ *   workspaceSecret  missing) instead of a fresh one; a database keeps every
+ *                    workspace made in it
+ *   keepData         `stop()` leaves the data dir (and the PostgreSQL database) in
+ *                    place for a next server; the last server of the chain, started
+ *                    without it, removes them
  */
-async function startServer() {
+async function startServer(options = {}) {
   const bin = osmosisBin();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osmosis-sdk-'));
-  const workspaceKey = `wk-${crypto.randomBytes(6).toString('hex')}`;
-  const workspaceSecret = crypto.randomBytes(24).toString('hex');
+  const dataDir = options.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'osmosis-sdk-'));
+  const workspaceKey = options.workspaceKey || `wk-${crypto.randomBytes(6).toString('hex')}`;
+  const workspaceSecret = options.workspaceSecret || crypto.randomBytes(24).toString('hex');
+  const keepData = Boolean(options.keepData);
   let database = null;
   const dbEnv = process.env.OSMOSIS_TEST_DATABASE_URL;
   const args = [];
   if (dbEnv && /^postgres(ql)?:\/\//.test(dbEnv)) {
-    database = createPostgresDatabase(dbEnv);
+    database = options.database || createPostgresDatabase(dbEnv);
     args.push('--database', database.url);
   } else if (dbEnv) {
     args.push('--database', dbEnv);
@@ -164,6 +178,8 @@ async function startServer() {
     workspaceKey,
     workspaceSecret,
     dataDir,
+    /** The PostgreSQL database ({url, drop}) made or given for this server, else null. */
+    database,
     get stdout() {
       return stdout;
     },
@@ -190,10 +206,12 @@ async function startServer() {
         await child.exited;
         clearTimeout(timer);
       }
-      try {
-        if (database) database.drop();
-      } finally {
-        fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) {
+        try {
+          if (database) database.drop();
+        } finally {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+        }
       }
       assert.deepEqual(exit, { code: 0, signal: null }, `osmosis should drain and exit 0 on SIGTERM\n${stderr.slice(-4000)}`);
     },

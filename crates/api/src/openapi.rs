@@ -418,6 +418,47 @@ fn package_version_paths(paths: &mut Map<String, Value>) {
     );
     publish["requestBody"]["required"] = json!(true);
     add(paths, "/packages/{selector}/versions", "post", publish);
+    let package = reference(&type_schema_name(ElementType::Package));
+    for (action, summary, body) in [
+        ("publish", "Make the package public: every workspace of this server can list it and install its published versions (admin; it needs a published version and universal elements)", None),
+        ("unpublish", "Make the package private again; installs made keep what they have (admin)", None),
+        ("upgrade", "Move a package installed from a public package to a newer published version (`version`, newest by default); customised integration copies are kept (admin)", Some(body_schema::<crate::routes::PackageVersionChoice>())),
+    ] {
+        add(
+            paths,
+            &format!("/packages/{{selector}}/{action}"),
+            "post",
+            op(summary.into(), vec![path_param("selector")], body, package.clone()),
+        );
+    }
+    let public_list = json!({"type": "object", "required": ["items"],
+        "properties": {"items": {"type": "array", "items": package.clone()}, "cursor": {"type": "string"}}});
+    add(
+        paths,
+        "/public-packages",
+        "get",
+        op(
+            "The public packages of every workspace, each as its newest version names it; `search` matches name or key (admin)".into(),
+            vec![
+                query_param("search", json!({"type": "string"})),
+                query_param("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+                query_param("cursor", json!({"type": "string"})),
+            ],
+            None,
+            public_list,
+        ),
+    );
+    add(
+        paths,
+        "/public-packages/{id}/install",
+        "post",
+        op(
+            "Install a public package's version (`version`, newest by default) into this workspace: its elements read-only (admin); answers the installed package".into(),
+            vec![path_param("id")],
+            Some(body_schema::<crate::routes::PackageVersionChoice>()),
+            package,
+        ),
+    );
     let version = query_param("version", json!({"type": "string", "maxLength": 100}));
     for path in ["/packages/{selector}", "/package"] {
         if let Some(Value::Array(params)) = paths
@@ -1632,6 +1673,17 @@ pub fn document() -> Value {
             paths.insert(
                 format!("/{}/{{selector}}/{action}", spec.api_path),
                 json!({"post": op(format!("{what} {n}"), sel_params.clone(), None, el.clone())}),
+            );
+        }
+        if spec.layering == osmosis_model::element_type::Layering::IntegrationLevel {
+            paths.insert(
+                format!("/{}/{{selector}}/apply", spec.api_path),
+                json!({"post": op(
+                    format!("Make the universal {n}'s copies for the integrations `integrationKeys` names (a package with its elements); answers the universal {n}"),
+                    sel_params.clone(),
+                    Some(body_schema::<crate::routes::ApplyRequest>()),
+                    el.clone(),
+                )}),
             );
         }
         if osmosis_engine::config_as_code::export::EXPORTED_TYPES.contains(&t) {

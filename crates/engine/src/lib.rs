@@ -29,6 +29,7 @@ pub mod log_pages;
 mod node_cache;
 pub mod notify;
 pub mod package_versions;
+pub mod public_packages;
 pub(crate) mod refs;
 pub mod self_api;
 pub mod types;

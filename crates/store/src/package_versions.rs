@@ -5,6 +5,9 @@
 //! holds, which version is a version's parent and what `latest` means is the
 //! engine's business (`osmosis_engine::package_versions`); this store only keeps
 //! rows apart by workspace and package and lists them newest first.
+//!
+//! The packages made public live here too (`public_packages`): the one list
+//! that crosses workspaces, so any workspace can find and install them.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -51,6 +54,29 @@ pub trait PackageVersionStore: Send + Sync + 'static {
         package_id: &str,
         version: &str,
     ) -> Result<Option<PackageVersion>, StoreError>;
+
+    /// Makes the package public (`published_ms`) or not (`None`); either twice
+    /// is a no-op.
+    async fn set_package_public(
+        &self,
+        workspace_id: &str,
+        package_id: &str,
+        published_ms: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// The workspace of a public package; `None` when it is not public.
+    async fn public_package_workspace(
+        &self,
+        package_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The public packages of every workspace as `(workspace_id, package_id)`,
+    /// by package id, from after `after`, at most `limit`.
+    async fn public_packages(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 const COLUMNS: &str =
@@ -105,6 +131,56 @@ for_each_backend! {
             q.push(" AND version = ").push_bind(version);
             let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
             row.as_ref().map(decode).transpose()
+        }
+
+        async fn set_package_public(
+            &self,
+            workspace_id: &str,
+            package_id: &str,
+            published_ms: Option<i64>,
+        ) -> Result<(), StoreError> {
+            let mut q = QueryBuilder::<DB>::new("");
+            match published_ms {
+                Some(ms) => {
+                    q.push("INSERT INTO public_packages (package_id, workspace_id, published_ms) VALUES (");
+                    q.push_bind(package_id).push(", ").push_bind(workspace_id).push(", ").push_bind(ms);
+                    q.push(") ON CONFLICT (package_id) DO NOTHING");
+                }
+                None => {
+                    q.push("DELETE FROM public_packages WHERE package_id = ").push_bind(package_id);
+                    q.push(" AND workspace_id = ").push_bind(workspace_id);
+                }
+            }
+            q.build().execute(&mut *self.writer().await?).await?;
+            Ok(())
+        }
+
+        async fn public_package_workspace(
+            &self,
+            package_id: &str,
+        ) -> Result<Option<String>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("SELECT workspace_id FROM public_packages");
+            q.push(" WHERE package_id = ").push_bind(package_id);
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.map(|r| r.try_get("workspace_id")).transpose().map_err(Into::into)
+        }
+
+        async fn public_packages(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<(String, String)>, StoreError> {
+            let mut q =
+                QueryBuilder::<DB>::new("SELECT workspace_id, package_id FROM public_packages");
+            if let Some(after) = after {
+                q.push(" WHERE package_id > ").push_bind(after);
+            }
+            q.push(" ORDER BY package_id LIMIT ")
+                .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("package_id")?)))
+                .collect()
         }
     }
 

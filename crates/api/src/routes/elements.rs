@@ -92,6 +92,12 @@ fn type_routes(mut r: Routes, t: ElementType, plural: &str, singular: Option<&st
             &format!("{base}/{{selector}}/reset"),
             post(move |s, a, p, q, b| path_reset(s, a, t, p, q, b)),
         );
+    if t.spec().layering == Layering::IntegrationLevel {
+        r = r.route(
+            &format!("{base}/{{selector}}/apply"),
+            post(move |s, a, p, b| path_apply(s, a, t, p, b)),
+        );
+    }
     if EXPORTED_TYPES.contains(&t) {
         r = r.route(
             &format!("{base}/{{selector}}/export"),
@@ -565,6 +571,27 @@ async fn query_apply(
         )
     })?;
     let mut sel = path_selector(value, &q)?;
+    sel.layer.layer = Some(osmosis_model::Layer::Universal);
+    let universal = state.engine.elements().resolve(&caller, t, &sel).await?;
+    state
+        .engine
+        .elements()
+        .apply_to_integrations(&caller, &universal, &body.integration_keys)
+        .await?;
+    respond(&state, &caller, &universal).await
+}
+
+/// `POST /{plural}/{selector}/apply {integrationKeys}`: [`query_apply`] with
+/// the universal element named in the path, as the SDK's accessors name
+/// elements (a package applies with its elements).
+async fn path_apply(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    t: ElementType,
+    Path(sel): Path<String>,
+    Body(body): Body<ApplyRequest>,
+) -> ApiResult<Json<Value>> {
+    let mut sel = path_selector(sel, &Query::parse(None))?;
     sel.layer.layer = Some(osmosis_model::Layer::Universal);
     let universal = state.engine.elements().resolve(&caller, t, &sel).await?;
     state

@@ -25,7 +25,7 @@ mod health;
 pub(crate) mod nested;
 mod openapi_route;
 mod package_versions;
-pub(crate) use package_versions::PublishPackageVersion;
+pub(crate) use package_versions::{PackageVersionChoice, PublishPackageVersion};
 mod self_;
 mod watch;
 

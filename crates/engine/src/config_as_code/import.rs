@@ -86,6 +86,45 @@ pub struct ImportOptions {
     pub force: bool,
 }
 
+/// What else an import does: the defaults are a workspace import's; a
+/// package install (`crate::public_packages`) runs the same import with its
+/// own, so both are checked, staged and committed by one mechanism.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportMode {
+    /// Match the files' elements with the workspace's by key when no uuid
+    /// matches. An install does not: the workspace's own element that happens
+    /// to have a key the package uses is not the package's, and the install is
+    /// refused on the key instead of taking that element over.
+    pub match_by_key: bool,
+    /// The elements written are read-only, and read-only ones the files match
+    /// may be rewritten (the install of a newer version).
+    pub read_only: bool,
+    /// Elements to archive besides (what a newer version of a package dropped).
+    pub archive: Vec<Element>,
+    /// Document fields set on the element of a uuid as it is written (where
+    /// an installed package came from): one of [`MARKS`].
+    pub marks: HashMap<String, Map<String, Value>>,
+}
+
+/// The doc field of a package installed from a public package that names
+/// where it came from (`crate::public_packages`); never rendered or exported.
+pub(crate) const INSTALLED_FROM: &str = "installedFrom";
+
+/// The document fields besides the export properties an import writes and
+/// compares: an element differing only in one of them is a change.
+const MARKS: [&str; 2] = ["isReadOnly", INSTALLED_FROM];
+
+impl Default for ImportMode {
+    fn default() -> Self {
+        ImportMode {
+            match_by_key: true,
+            read_only: false,
+            archive: Vec::new(),
+            marks: HashMap::new(),
+        }
+    }
+}
+
 /// The most files a zip may hold.
 const MAX_FILES: usize = 100_000;
 /// The most bytes a zip's files may hold once inflated.
@@ -163,6 +202,17 @@ impl Refusal {
             element_type: entry.element_type,
             key: entry.key().map(str::to_owned),
             uuid: entry.uuid().map(str::to_owned),
+            error,
+        }
+    }
+
+    /// A refusal of a stored element no file names (one to archive).
+    fn of_element(el: &Element, error: ApiError) -> Self {
+        Refusal {
+            path: None,
+            element_type: el.element_type,
+            key: el.key.clone(),
+            uuid: Some(el.uuid.clone()),
             error,
         }
     }
@@ -350,6 +400,11 @@ fn change_of<'a>(row: &'a StagedRow, refs: &Refs) -> Option<Change<'a>> {
             },
         );
         m.insert("state".into(), json!(e.state.as_str()));
+        for mark in MARKS {
+            if let Some(v) = e.doc.get(mark) {
+                m.insert(mark.into(), v.clone());
+            }
+        }
         m
     };
     let after = props(&row.element);
@@ -431,6 +486,18 @@ impl Engine {
         files: &WorkspaceFiles,
         options: ImportOptions,
     ) -> Result<Value, ApiError> {
+        self.import_files(workspace_id, files, options, &ImportMode::default())
+            .await
+    }
+
+    /// [`Engine::import_workspace`], in `mode`.
+    pub(crate) async fn import_files(
+        &self,
+        workspace_id: &str,
+        files: &WorkspaceFiles,
+        options: ImportOptions,
+        mode: &ImportMode,
+    ) -> Result<Value, ApiError> {
         let workspace =
             crate::workspaces::workspace_by_id(&*self.stores.workspaces, workspace_id).await?;
         let caller = Caller::admin(workspace);
@@ -441,7 +508,7 @@ impl Engine {
             mut refused,
         } = read_entries(files);
         let existing = self.importable_elements(workspace_id).await?;
-        let matched = match_entries(&entries, &existing);
+        let matched = match_entries(&entries, &existing, mode.match_by_key);
 
         let staged = Arc::new(StagedElements::with_snapshot(
             Arc::clone(&self.stores.elements),
@@ -468,14 +535,20 @@ impl Engine {
                 }
                 .await;
                 if let Err(error) = archived {
-                    refused.push(Refusal {
-                        path: None,
-                        element_type: el.element_type,
-                        key: el.key.clone(),
-                        uuid: Some(el.uuid.clone()),
-                        error,
-                    });
+                    refused.push(Refusal::of_element(el, error));
                 }
+            }
+        }
+
+        for el in &mode.archive {
+            let archived = async {
+                let el = writable(&elements, el).await?;
+                let el = elements.set_archived(&caller, el, true).await?;
+                seal(&elements, el, true, None).await
+            }
+            .await;
+            if let Err(error) = archived {
+                refused.push(Refusal::of_element(el, error));
             }
         }
 
@@ -484,6 +557,7 @@ impl Engine {
         for (entry, target) in entries.iter().zip(&matched) {
             let body = body_of(entry, target.as_ref(), &folders);
             let written = async {
+                let mut was_read_only = false;
                 let el = match target {
                     None => {
                         elements
@@ -491,7 +565,8 @@ impl Engine {
                             .await?
                     }
                     Some(current) => {
-                        let mut current = current.clone();
+                        was_read_only = current.doc_bool("isReadOnly");
+                        let mut current = writable(&elements, current).await?;
                         if current.is_archived() {
                             current = elements.set_archived(&caller, current, false).await?;
                         }
@@ -500,7 +575,7 @@ impl Engine {
                             .await?
                     }
                 };
-                match entry.props.get("isCustomized").and_then(Value::as_bool) {
+                let el = match entry.props.get("isCustomized").and_then(Value::as_bool) {
                     Some(customized)
                         if el.parent_id.is_some() && el.doc_bool("isCustomized") != customized =>
                     {
@@ -509,10 +584,12 @@ impl Engine {
                                 e.doc.insert("isCustomized".into(), json!(customized));
                                 Ok(true)
                             })
-                            .await
+                            .await?
                     }
-                    _ => Ok(el),
-                }
+                    _ => el,
+                };
+                let marks = mode.marks.get(&el.uuid);
+                seal(&elements, el, mode.read_only || was_read_only, marks).await
             }
             .await;
             match written {
@@ -534,20 +611,7 @@ impl Engine {
             .await?;
 
         if !refused.is_empty() {
-            let list: Vec<String> = refused.iter().take(5).map(Refusal::describe).collect();
-            let more = refused.len().saturating_sub(5);
-            let message = format!(
-                "The import was refused, nothing changed: {}{}",
-                list.join("; "),
-                if more > 0 {
-                    format!("; and {more} more")
-                } else {
-                    String::new()
-                }
-            );
-            let data: Vec<Value> = refused.iter().map(Refusal::render).collect();
-            return Err(ApiError::bad_request(keys::IMPORT_REFUSED, message)
-                .with_data(json!({ "refused": data })));
+            return Err(refused_error(&refused));
         }
 
         let rows = staged.rows();
@@ -558,6 +622,12 @@ impl Engine {
             .collect();
         let refs = Refs::new(&stage, workspace_id, &touched).await?;
         let changes: Vec<Change> = rows.iter().filter_map(|r| change_of(r, &refs)).collect();
+        if !mode.read_only {
+            let refused = refuse_read_only(&changes, &paths);
+            if !refused.is_empty() {
+                return Err(refused_error(&refused));
+            }
+        }
         let unchanged = entries.len()
             - changes
                 .iter()
@@ -815,7 +885,93 @@ impl Engine {
 
 /// For each entry, the workspace element it updates: the one with its uuid,
 /// else the one with its key in its scope.
-fn match_entries(entries: &[Entry], existing: &[Element]) -> Vec<Option<Element>> {
+/// A matched element as the staged engine may write it: a read-only one made
+/// writable ([`seal`] makes it read-only again before anything is committed,
+/// and a workspace import refuses to change it: see `refuse_read_only`).
+async fn writable(
+    elements: &crate::elements::Elements<'_>,
+    el: &Element,
+) -> Result<Element, ApiError> {
+    if !el.doc_bool("isReadOnly") {
+        return Ok(el.clone());
+    }
+    elements
+        .update_with(el, |e| Ok(e.doc.remove("isReadOnly").is_some()))
+        .await
+}
+
+/// A written element, read-only again (or for the first time) when
+/// `read_only`, with `marks` set.
+async fn seal(
+    elements: &crate::elements::Elements<'_>,
+    el: Element,
+    read_only: bool,
+    marks: Option<&Map<String, Value>>,
+) -> Result<Element, ApiError> {
+    let needed = (read_only && !el.doc_bool("isReadOnly"))
+        || marks.is_some_and(|m| m.iter().any(|(k, v)| el.doc.get(k) != Some(v)));
+    if !needed {
+        return Ok(el);
+    }
+    elements
+        .update_with(&el, |e| {
+            if read_only {
+                e.doc.insert("isReadOnly".into(), json!(true));
+            }
+            for (k, v) in marks.into_iter().flatten() {
+                e.doc.insert(k.clone(), v.clone());
+            }
+            Ok(true)
+        })
+        .await
+}
+
+/// The refusal of the whole import, naming the first few refused elements.
+fn refused_error(refused: &[Refusal]) -> ApiError {
+    let list: Vec<String> = refused.iter().take(5).map(Refusal::describe).collect();
+    let more = refused.len().saturating_sub(5);
+    let message = format!(
+        "The import was refused, nothing changed: {}{}",
+        list.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    let data: Vec<Value> = refused.iter().map(Refusal::render).collect();
+    ApiError::bad_request(keys::IMPORT_REFUSED, message).with_data(json!({ "refused": data }))
+}
+
+/// Changes a workspace import would make to read-only elements (those a
+/// package install made): refused, as the same write through the API is —
+/// the package's upgrade changes them. Unchanged ones pass, so a workspace
+/// that installed packages imports its own export.
+fn refuse_read_only(changes: &[Change<'_>], paths: &HashMap<String, String>) -> Vec<Refusal> {
+    changes
+        .iter()
+        .filter_map(|c| {
+            let before = c.row.before.as_ref()?;
+            if !before.doc_bool("isReadOnly") {
+                return None;
+            }
+            let el = &c.row.element;
+            Some(Refusal {
+                path: paths.get(&el.id).cloned(),
+                element_type: el.element_type,
+                key: el.key.clone(),
+                uuid: Some(el.uuid.clone()),
+                error: crate::elements::read_only(before),
+            })
+        })
+        .collect()
+}
+
+fn match_entries(
+    entries: &[Entry],
+    existing: &[Element],
+    match_by_key: bool,
+) -> Vec<Option<Element>> {
     let by_uuid: HashMap<(ElementType, &str), &Element> = existing
         .iter()
         .map(|e| ((e.element_type, e.uuid.as_str()), e))
@@ -871,7 +1027,7 @@ fn match_entries(entries: &[Entry], existing: &[Element]) -> Vec<Option<Element>
             .uuid()
             .and_then(|u| by_uuid.get(&(entry.element_type, u)))
             .or_else(|| {
-                let key = entry.key()?;
+                let key = entry.key().filter(|_| match_by_key)?;
                 by_key.get(&(entry.element_type, integration.as_deref(), key))
             })
             .filter(|e| !taken.contains(&e.id))

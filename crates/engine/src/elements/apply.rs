@@ -6,7 +6,13 @@
 //! * a copy made here follows its parent: the parent's key, name and type
 //!   fields, not customised;
 //! * a copy that exists is left as it is, customised or not;
-//! * only universal elements of integration-level types apply.
+//! * only universal elements of integration-level types apply;
+//! * a package applies with its elements: each universal element of an
+//!   integration-level type it lists is applied too, and the package's copy
+//!   lists those copies (elements of workspace-level types, which have no
+//!   copies, as they are). Applying again brings a copy that is not customised
+//!   in step with its package's list — what a package upgrade relies on to give
+//!   the integrations the elements a newer version added.
 
 use osmosis_model::element_type::Layering;
 use osmosis_model::error::keys;
@@ -50,23 +56,88 @@ impl Elements<'_> {
             let integration = self
                 .resolve_ref(caller, ElementType::Integration, &r, "integrationKeys")
                 .await?;
-            let mut q = ElementQuery::new(caller.workspace_id(), t);
-            q.parent = RefFilter::Is(universal.id.clone());
-            q.integration = RefFilter::Is(integration.id.clone());
-            q.limit = 1;
-            let existing = self.store.find_elements(&q).await.map_err(store_error)?;
-            let copy = match existing.into_iter().next() {
-                Some(copy) => copy,
-                None => {
-                    let mut body = Map::new();
-                    body.insert("integrationId".into(), json!(integration.id));
-                    body.insert("parentId".into(), json!(universal.id));
-                    self.create(caller, t, NewElement::from_body(body)).await?
-                }
-            };
+            let mut copy = self.copy_for(caller, universal, &integration).await?;
+            if t == ElementType::Package {
+                copy = self
+                    .apply_members(caller, universal, copy, &integration)
+                    .await?;
+            }
             copies.push(copy);
         }
         Ok(copies)
+    }
+
+    /// The copy of `universal` for `integration`, made when missing.
+    async fn copy_for(
+        &self,
+        caller: &Caller,
+        universal: &Element,
+        integration: &Element,
+    ) -> Result<Element, ApiError> {
+        let t = universal.element_type;
+        let mut q = ElementQuery::new(caller.workspace_id(), t);
+        q.parent = RefFilter::Is(universal.id.clone());
+        q.integration = RefFilter::Is(integration.id.clone());
+        q.limit = 1;
+        let existing = self.store.find_elements(&q).await.map_err(store_error)?;
+        match existing.into_iter().next() {
+            Some(copy) => Ok(copy),
+            None => {
+                let mut body = Map::new();
+                body.insert("integrationId".into(), json!(integration.id));
+                body.insert("parentId".into(), json!(universal.id));
+                self.create(caller, t, NewElement::from_body(body)).await
+            }
+        }
+    }
+
+    /// Applies the elements `package` lists to `integration`, and makes its
+    /// copy (unless customised) list their copies.
+    async fn apply_members(
+        &self,
+        caller: &Caller,
+        package: &Element,
+        copy: Element,
+        integration: &Element,
+    ) -> Result<Element, ApiError> {
+        let items = package
+            .doc
+            .get("elements")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let mut listed = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let Some(member) = self
+                .store
+                .element_by_id(&package.workspace_id, id)
+                .await
+                .map_err(store_error)?
+            else {
+                continue;
+            };
+            let applies = member.element_type.spec().layering == Layering::IntegrationLevel
+                && member.integration_id.is_none()
+                && !member.is_archived();
+            let id = if applies {
+                self.copy_for(caller, &member, integration).await?.id
+            } else {
+                member.id.clone()
+            };
+            listed.push(json!({"id": id, "type": member.element_type.name()}));
+        }
+        let listed = serde_json::Value::Array(listed);
+        if copy.doc_bool("isCustomized") || copy.doc.get("elements") == Some(&listed) {
+            return Ok(copy);
+        }
+        self.update_with(&copy, |c| {
+            c.doc.insert("elements".into(), listed.clone());
+            Ok(true)
+        })
+        .await
     }
 
     /// What a PUT naming an integration writes: that integration's element,

@@ -840,7 +840,7 @@ pub(crate) fn ensure_editable(el: &Element) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn read_only(el: &Element) -> ApiError {
+pub(crate) fn read_only(el: &Element) -> ApiError {
     ApiError::bad_request(
         keys::NOT_EDITABLE,
         format!("The {} `{}` is read-only", el.element_type.name(), el.id),

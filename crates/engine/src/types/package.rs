@@ -1,5 +1,7 @@
 //! Packages list elements by reference; the references are checked and stored as
-//! ids, and the elements are embedded when a package is read whole.
+//! ids, and the elements are embedded when a package is read whole. A universal
+//! package says whether it is public; one installed from another workspace's
+//! public package says which version (`crate::public_packages`).
 
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
@@ -58,6 +60,15 @@ pub(super) async fn render(
     m: &mut Map<String, Value>,
     depth: Depth,
 ) -> Result<(), ApiError> {
+    if el.integration_id.is_none() {
+        m.insert(
+            "isPublic".into(),
+            json!(engine.package_is_public(el).await?),
+        );
+    }
+    if let Some(version) = crate::public_packages::installed_version(el) {
+        m.insert("version".into(), json!(version));
+    }
     if depth != Depth::Full {
         return Ok(());
     }

@@ -61,6 +61,7 @@ mod multinode;
 mod openapi_routes;
 mod outbound_guard;
 mod package_versions;
+mod public_packages;
 mod request_logs;
 mod rotation;
 mod run_log_traces;
