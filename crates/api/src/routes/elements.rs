@@ -570,15 +570,26 @@ async fn query_apply(
             "give `key` or `id` of the universal element to apply",
         )
     })?;
-    let mut sel = path_selector(value, &q)?;
+    apply(&state, &caller, t, path_selector(value, &q)?, &body).await
+}
+
+/// Applies the universal element `sel` names to the body's integrations;
+/// answers it with `appliedToIntegrations`.
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    t: ElementType,
+    mut sel: PathSelector,
+    body: &ApplyRequest,
+) -> ApiResult<Json<Value>> {
     sel.layer.layer = Some(osmosis_model::Layer::Universal);
-    let universal = state.engine.elements().resolve(&caller, t, &sel).await?;
+    let universal = state.engine.elements().resolve(caller, t, &sel).await?;
     state
         .engine
         .elements()
-        .apply_to_integrations(&caller, &universal, &body.integration_keys)
+        .apply_to_integrations(caller, &universal, &body.integration_keys)
         .await?;
-    respond(&state, &caller, &universal).await
+    respond(state, caller, &universal).await
 }
 
 /// `POST /{plural}/{selector}/apply {integrationKeys}`: [`query_apply`] with
@@ -591,15 +602,14 @@ async fn path_apply(
     Path(sel): Path<String>,
     Body(body): Body<ApplyRequest>,
 ) -> ApiResult<Json<Value>> {
-    let mut sel = path_selector(sel, &Query::parse(None))?;
-    sel.layer.layer = Some(osmosis_model::Layer::Universal);
-    let universal = state.engine.elements().resolve(&caller, t, &sel).await?;
-    state
-        .engine
-        .elements()
-        .apply_to_integrations(&caller, &universal, &body.integration_keys)
-        .await?;
-    respond(&state, &caller, &universal).await
+    apply(
+        &state,
+        &caller,
+        t,
+        path_selector(sel, &Query::parse(None))?,
+        &body,
+    )
+    .await
 }
 
 async fn query_reset(

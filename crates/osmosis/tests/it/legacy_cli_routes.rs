@@ -269,3 +269,106 @@ async fn connectors_say_whose_they_are_and_the_workspace_is_named() {
     assert_eq!(status, 401);
     s.finish().await;
 }
+
+#[tokio::test]
+async fn a_put_that_makes_a_copy_refuses_customers_other_workspaces_and_archived_parents() {
+    let s = Server::start().await;
+    let w = workspace(&s).await;
+    let admin = s.admin();
+    let put = |token: String, path: &'static str| {
+        let s = &s;
+        async move {
+            s.call(
+                "PUT",
+                path,
+                Some(&token),
+                Some(json!({"key": "people", "name": "Copy", "udm": "contacts"})),
+            )
+            .await
+        }
+    };
+    let path = "/data-source?key=people&integrationKey=crm";
+    // A customer writes no workspace element; another workspace's admin finds
+    // neither the integration nor the element: no copy is made by either.
+    assert_error(
+        &put(s.customer("alice"), path).await,
+        403,
+        "bad_request",
+        "access_denied",
+    );
+    let other = s.other_workspace_admin().await;
+    assert_error(
+        &put(other.clone(), path).await,
+        404,
+        "bad_request",
+        "not_found",
+    );
+    assert_eq!(copies(&s, &admin).await, 0);
+    // An archived universal element is not copied; nor is an element into an
+    // archived integration; restored, the same PUT makes the copy (so the
+    // counts here can see one).
+    let universal = w.data_source["id"].as_str().unwrap();
+    let integration = w.integration["id"].as_str().unwrap();
+    for (archive, restore, what) in [
+        (
+            format!("/data-sources/{universal}"),
+            format!("/data-sources/{universal}/restore"),
+            "parent",
+        ),
+        (
+            format!("/integrations/{integration}"),
+            format!("/integrations/{integration}/restore"),
+            "integration",
+        ),
+    ] {
+        let (status, _) = s.call("DELETE", &archive, Some(&admin), None).await;
+        assert_eq!(status, 200);
+        let refused = put(admin.clone(), path).await;
+        assert!(
+            matches!(refused.0, 404 | 410),
+            "an archived {what} makes no copy: {refused:?}"
+        );
+        assert_eq!(copies(&s, &admin).await, 0);
+        let (status, _) = s.call("POST", &restore, Some(&admin), None).await;
+        assert_eq!(status, 200);
+    }
+    let made = put(admin.clone(), path).await;
+    assert_eq!(made.0, 200, "{:?}", made.1);
+    assert_eq!(copies(&s, &admin).await, 1);
+
+    // `/org-workspace-id` names the token's own workspace, a customer's too
+    // (it is the id its connectors' `workspaceId` carry); a hostile or
+    // foreign-signed token is refused.
+    let ws = s.workspace_id().await;
+    let (status, id) = s.get("/org-workspace-id", &s.customer("alice")).await;
+    assert_eq!(status, 200, "{id}");
+    assert_eq!(id, json!({"id": ws}));
+    let forged = token(
+        json!({"iss": "other-ws", "isAdmin": true, "exp": now() + 3600}),
+        "not-the-secret",
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let (status, _) = s.get("/org-workspace-id", &forged).await;
+    assert_eq!(status, 401);
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/org-workspace-id?token={admin}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    s.finish().await;
+}
+
+/// How many integration-level data sources the workspace has.
+async fn copies(s: &Server, admin: &str) -> usize {
+    let (_, page) = s
+        .get(
+            "/data-sources?layer=integration&includeArchived=true",
+            admin,
+        )
+        .await;
+    items(&page).len()
+}
