@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod html;
 pub mod log_writer;
+pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod request_span;
@@ -35,6 +36,9 @@ pub struct AppState {
     /// body, and a client trickling a 10 MiB body a byte at a time would otherwise
     /// hold its connection for weeks.
     pub body_timeout: std::time::Duration,
+    /// Whether the API's own listener serves `GET /metrics` ([`metrics`]):
+    /// not when `serve --metrics-listen` gives it a listener of its own.
+    pub metrics_on_api: bool,
 }
 
 impl AppState {
@@ -46,7 +50,15 @@ impl AppState {
             engine: Arc::new(engine),
             workspaces: Arc::new(auth::WorkspaceCache::default()),
             body_timeout: Self::BODY_TIMEOUT,
+            metrics_on_api: true,
         }
+    }
+
+    /// `GET /metrics` served elsewhere ([`metrics::router`] on its own
+    /// listener), not by the API.
+    pub fn with_metrics_elsewhere(mut self) -> Self {
+        self.metrics_on_api = false;
+        self
     }
 
     pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
@@ -59,7 +71,11 @@ impl AppState {
 /// customer (`osmosis_engine::self_api`).
 pub fn router(state: AppState) -> Router {
     let engine = Arc::clone(&state.engine);
-    let router = routes::router(state);
+    let metrics_on_api = state.metrics_on_api;
+    let mut router = routes::router(state);
+    if metrics_on_api {
+        router = router.merge(metrics::router());
+    }
     engine
         .self_api
         .set(Arc::new(self_api::RouterApi(router.clone())));

@@ -24,6 +24,9 @@
 //!   answered 200 (a load balancer's probes would drown the rest);
 //!   `RUST_LOG=osmosis_api::request_span=warn` leaves only the failures.
 //!
+//! The same place counts it in the request metrics (`osmosis_engine::metrics`), by the
+//! same route template.
+//!
 //! A request is named by its `x-request-id`: the client's, when it sent one (a
 //! proxy in front of Osmosis may have), or a fresh one ([`NodeRequestIds`]); either
 //! way the response echoes it, so a client reporting a problem can quote the id its
@@ -142,11 +145,18 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = CURRENT
         .scope(Arc::clone(&current), next.run(request).instrument(span))
         .await;
+    let elapsed = started.elapsed();
+    osmosis_engine::metrics::record_request(
+        method.as_str(),
+        route,
+        response.status().as_u16(),
+        elapsed,
+    );
     log_line(
         &method,
         route,
         response.status(),
-        started.elapsed(),
+        elapsed,
         current.who.get(),
         &id,
     );

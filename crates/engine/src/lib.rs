@@ -26,6 +26,7 @@ mod group_commit;
 pub mod jobs;
 mod locks;
 pub mod log_pages;
+pub mod metrics;
 mod node_cache;
 pub mod notify;
 pub mod package_versions;

@@ -178,6 +178,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OSMOSIS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve `GET /metrics` (Prometheus) on this address instead of on --listen,
+    /// to keep it off a public one.
+    #[arg(long, env = "OSMOSIS_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// URL clients reach this server at (callback and webhook URLs); default: http://<listen>.
     #[arg(long, env = "OSMOSIS_PUBLIC_URL")]
     public_url: Option<String>,
@@ -497,6 +501,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener =
         listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let metrics_listener = args
+        .metrics_listen
+        .map(|addr| listen(addr).with_context(|| format!("cannot listen on {addr} for metrics")))
+        .transpose()?;
     let demo = osmosis_demo_app::Demo::new(args.demo, listener.local_addr()?)?;
     let created = data_dir::Created::note(
         &args.database.data_dir,
@@ -556,11 +564,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         key_source: cli::startup::key_source(&args.database.data_dir),
         max_connections: limits.max_connections,
     });
-    let app = osmosis_api::router(osmosis_api::AppState::new(engine).with_body_timeout(
+    let mut state = osmosis_api::AppState::new(engine).with_body_timeout(
         std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
-    ));
+    );
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    let metrics = match metrics_listener {
+        Some(metrics_listener) => {
+            state = state.with_metrics_elsewhere();
+            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics at /metrics");
+            Some(tokio::spawn(osmosis_api::server::serve(
+                metrics_listener,
+                osmosis_api::metrics::router(),
+                osmosis_api::server::Limits::default(),
+                stopped(metrics_stopped),
+            )))
+        }
+        None => None,
+    };
+    let app = osmosis_api::router(state);
     let app = demo_routes.mount(app);
     osmosis_api::server::serve(listener, app, limits, shutdown_signal()).await?;
+    let _ = stop_metrics.send(true);
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let _ = stop_worker.send(true);
     let _ = worker.await;
     let _ = flow_scheduler.await;

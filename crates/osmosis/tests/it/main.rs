@@ -56,6 +56,7 @@ mod flows;
 mod instances;
 mod legacy_cli_routes;
 mod limits;
+mod metrics;
 mod mock_crm_check;
 mod multinode;
 mod openapi_routes;
