@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
     let metrics_on_api = state.metrics_on_api;
     let mut router = routes::router(state);
     if metrics_on_api {
-        router = router.merge(metrics::router());
+        router = router.merge(metrics::router(Arc::clone(&engine)));
     }
     engine
         .self_api

@@ -574,7 +574,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(addr = %metrics_listener.local_addr()?, "metrics at /metrics");
             Some(tokio::spawn(osmosis_api::server::serve(
                 metrics_listener,
-                osmosis_api::metrics::router(),
+                osmosis_api::metrics::router(std::sync::Arc::clone(&state.engine)),
                 osmosis_api::server::Limits::default(),
                 stopped(metrics_stopped),
             )))

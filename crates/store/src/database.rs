@@ -18,6 +18,19 @@ pub trait Database: Send + Sync + 'static {
     /// The highest migration version this database has applied, and whether this
     /// binary knows it (a node must not run against a newer schema).
     async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// The read pool's connections now (the metrics' pool use).
+    fn pool_use(&self) -> PoolUse;
+}
+
+/// A connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, in use or idle.
+    pub open: u32,
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
 }
 
 for_each_backend! {
@@ -35,6 +48,14 @@ for_each_backend! {
 
         async fn schema_version(&self) -> Result<i64, StoreError> {
             self.applied_version().await
+        }
+
+        fn pool_use(&self) -> PoolUse {
+            PoolUse {
+                open: self.pool.size(),
+                idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                max: self.pool.options().get_max_connections(),
+            }
         }
     }
 }

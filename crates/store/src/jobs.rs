@@ -32,8 +32,25 @@ pub struct Lease {
     pub duration_ms: i64,
 }
 
+/// What the queue holds of one kind of job at a moment (the metrics' queue
+/// depth and age).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobQueueKind {
+    pub kind: String,
+    /// Due and not claimed: waiting for a worker.
+    pub waiting: i64,
+    /// When the longest-waiting one came due (ms since the epoch).
+    pub oldest_due_ms: Option<i64>,
+    /// Claimed under a lease that has not run out: being worked on.
+    pub running: i64,
+}
+
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// What the queue holds at `now_ms`, by kind (kinds with no due or claimed
+    /// job are left out).
+    async fn job_queue(&self, now_ms: i64) -> Result<Vec<JobQueueKind>, StoreError>;
+
     /// Adds a job, or moves the pending job of the same (workspace, kind, key) to
     /// this payload and time.
     async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError>;
@@ -80,6 +97,33 @@ pub(crate) const JOB_UPSERT: &str =
 for_each_backend! {
     #[async_trait]
     impl JobStore for SqlStore<DB> {
+        async fn job_queue(&self, now_ms: i64) -> Result<Vec<JobQueueKind>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new(
+                "SELECT kind, \
+                 SUM(CASE WHEN locked_until IS NULL OR locked_until < ",
+            );
+            q.push_bind(now_ms);
+            q.push(" THEN 1 ELSE 0 END) AS waiting, MIN(CASE WHEN locked_until IS NULL OR locked_until < ");
+            q.push_bind(now_ms);
+            q.push(" THEN run_at END) AS oldest, SUM(CASE WHEN locked_until >= ");
+            q.push_bind(now_ms);
+            q.push(" THEN 1 ELSE 0 END) AS running FROM jobs WHERE run_at <= ");
+            q.push_bind(now_ms);
+            q.push(" OR locked_until >= ").push_bind(now_ms);
+            q.push(" GROUP BY kind ORDER BY kind");
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(JobQueueKind {
+                        kind: r.try_get("kind")?,
+                        waiting: r.try_get::<Option<i64>, _>("waiting")?.unwrap_or(0),
+                        oldest_due_ms: r.try_get("oldest")?,
+                        running: r.try_get::<Option<i64>, _>("running")?.unwrap_or(0),
+                    })
+                })
+                .collect()
+        }
+
         async fn schedule_job(&self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
             let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ("));
             let mut values = q.separated(", ");

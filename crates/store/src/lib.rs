@@ -71,7 +71,7 @@ pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
 pub use connector_versions::{ConnectorVersion, ConnectorVersionStore};
 pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
-pub use database::Database;
+pub use database::{Database, PoolUse};
 pub use element_events::{ElementEvent, ElementEvents};
 pub use elements::{BatchWriteError, ElementStore, ElementWrite};
 pub use error::{StoreError, UniqueField};
@@ -88,7 +88,7 @@ pub use flow_runs::{
     Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,
 };
 pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
-pub use jobs::{Job, JobStore, Lease};
+pub use jobs::{Job, JobQueueKind, JobStore, Lease};
 pub use package_versions::{PackageVersion, PackageVersionStore};
 pub use postgres::PostgresStore;
 pub use query::{ElementQuery, RefFilter};

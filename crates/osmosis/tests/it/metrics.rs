@@ -183,6 +183,65 @@ async fn request_metrics_move_with_the_traffic_by_route_template() {
 }
 
 #[tokio::test]
+async fn the_job_queue_and_the_pool_are_read_at_each_scrape() {
+    // The in-process server runs no job worker: a due job stays waiting.
+    let s = Server::start().await;
+    let now = now() * 1000;
+    let job = osmosis_store::Job {
+        id: format!("job_{}", osmosis_model::ids::object_id()),
+        workspace_id: s.workspace_id().await,
+        kind: "metrics-test".into(),
+        dedupe_key: "one".into(),
+        payload: serde_json::json!({}),
+        run_at: now - 60_000,
+        attempts: 0,
+        last_error: None,
+    };
+    let kind = [("kind", "metrics-test")];
+    let before = scrape(&s.url).await;
+    assert_eq!(value(&before, "osmosis_jobs_waiting", &kind), 0.0);
+    s.stores.jobs.schedule_job(&job, now).await.unwrap();
+    let after = scrape(&s.url).await;
+    assert_eq!(value(&after, "osmosis_jobs_waiting", &kind), 1.0);
+    assert_eq!(value(&after, "osmosis_jobs_running", &kind), 0.0);
+    let waited = value(&after, "osmosis_jobs_oldest_wait_seconds", &kind);
+    assert!((59.0..3600.0).contains(&waited), "{waited}");
+    assert!(value(&after, "osmosis_db_pool_max_connections", &[]) >= 1.0);
+    let in_use = value(
+        &after,
+        "osmosis_db_pool_connections",
+        &[("state", "in_use")],
+    );
+    let idle = value(&after, "osmosis_db_pool_connections", &[("state", "idle")]);
+    assert!(in_use + idle >= 1.0, "the pool has a connection open");
+    // Done, the job leaves the gauges.
+    let claimed = s
+        .stores
+        .jobs
+        .claim_jobs(
+            "test-node",
+            osmosis_store::Lease {
+                now_ms: now,
+                duration_ms: 60_000,
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    let running = scrape(&s.url).await;
+    assert_eq!(value(&running, "osmosis_jobs_running", &kind), 1.0);
+    assert_eq!(value(&running, "osmosis_jobs_waiting", &kind), 0.0);
+    for job in &claimed {
+        s.stores.jobs.finish_job(job, "test-node").await.unwrap();
+    }
+    let done = scrape(&s.url).await;
+    assert!(done
+        .iter()
+        .all(|x| x.labels.get("kind").map(String::as_str) != Some("metrics-test")));
+    s.finish().await;
+}
+
+#[tokio::test]
 async fn metrics_listen_moves_metrics_off_the_api_listener() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/osmosis.db", dir.path().display());

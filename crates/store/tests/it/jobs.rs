@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use osmosis_store::{Job, Lease, Stores};
+use osmosis_store::{Job, JobQueueKind, Lease, Stores};
 use serde_json::json;
 
 use crate::common::*;
@@ -274,5 +274,49 @@ async fn a_refresh_lease_has_one_holder_across_nodes_until_it_expires() {
         .take_lease(&lease(1_090), 1_060)
         .await
         .unwrap());
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn the_job_queue_counts_waiting_and_running_jobs_by_kind() {
+    let (a, _b, db) = two_nodes().await;
+    assert_eq!(a.jobs.job_queue(5_000).await.unwrap(), vec![]);
+    for (key, run_at) in [("a", 1_000), ("b", 3_000), ("later", 10_000)] {
+        a.jobs.schedule_job(&job(WS, key, run_at), 0).await.unwrap();
+    }
+    let mut other = job(WS, "x", 4_000);
+    other.kind = "other".into();
+    a.jobs.schedule_job(&other, 0).await.unwrap();
+    let lease = Lease {
+        now_ms: 5_000,
+        duration_ms: 1_000,
+    };
+    // The longest-waiting job (`a`, due at 1 000) is claimed; the queue is
+    // read within its lease.
+    let claimed = a.jobs.claim_jobs("node-a", lease, 1).await.unwrap();
+    assert_eq!(claimed[0].dedupe_key, "a");
+    let queue = a.jobs.job_queue(5_500).await.unwrap();
+    assert_eq!(
+        queue,
+        vec![
+            JobQueueKind {
+                kind: "other".into(),
+                waiting: 1,
+                oldest_due_ms: Some(4_000),
+                running: 0,
+            },
+            JobQueueKind {
+                kind: "test".into(),
+                waiting: 1,
+                oldest_due_ms: Some(3_000),
+                running: 1,
+            },
+        ]
+    );
+    // Past its lease the claimed job waits again.
+    let queue = a.jobs.job_queue(7_000).await.unwrap();
+    assert_eq!(queue[1].waiting, 2);
+    assert_eq!(queue[1].oldest_due_ms, Some(1_000));
+    assert_eq!(queue[1].running, 0);
     db.finish().await;
 }
