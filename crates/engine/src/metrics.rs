@@ -7,6 +7,15 @@
 //!   request, recorded where its log line is written (the API's
 //!   `request_span`), so the two always agree. `route` is the route template,
 //!   never the path (a path may carry a token).
+//! * `osmosis_outbound_requests_total{connector, status}`: every call made
+//!   through a connection (what its external API logs record), by connector
+//!   key and HTTP status (`none` when no response came).
+//! * `osmosis_credential_refreshes_total{result="ok"|"failed"}`: asks to a
+//!   provider for new credentials.
+//! * `osmosis_flow_run_duration_seconds{state}`: finished flow runs, from
+//!   being queued to their end, by how they ended.
+//! * `osmosis_webhook_deliveries_total{result="ok"|"failed"}`: the
+//!   workspace's webhook notifications, each attempt (a failed one is retried).
 //! * `osmosis_jobs_waiting{kind}`, `osmosis_jobs_running{kind}` and
 //!   `osmosis_jobs_oldest_wait_seconds{kind}`: the background job queue
 //!   (credential refreshes, webhook retries, schedules…) as the database holds
@@ -50,6 +59,22 @@ struct BuildLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    connector: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
 }
@@ -60,16 +85,32 @@ struct PoolLabels {
 }
 
 type Durations = Family<RouteLabels, Histogram, fn() -> Histogram>;
+type RunDurations = Family<StateLabels, Histogram, fn() -> Histogram>;
 
 /// Request latencies from 1 ms to about 33 s, doubling.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// Flow run durations from 10 ms to about 45 minutes, doubling.
+fn run_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 19))
+}
+
+fn result(ok: bool) -> ResultLabels {
+    ResultLabels {
+        result: if ok { "ok" } else { "failed" },
+    }
+}
+
 struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Durations,
+    outbound: Family<OutboundLabels, Counter>,
+    refreshes: Family<ResultLabels, Counter>,
+    runs: RunDurations,
+    webhooks: Family<ResultLabels, Counter>,
     jobs_waiting: Family<KindLabels, Gauge>,
     jobs_running: Family<KindLabels, Gauge>,
     jobs_oldest_wait: Family<KindLabels, Gauge<f64, AtomicU64>>,
@@ -93,6 +134,30 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "osmosis_http_request_duration_seconds",
         "Time until a response's head was ready, by route template",
         durations.clone(),
+    );
+    let outbound = Family::<OutboundLabels, Counter>::default();
+    registry.register(
+        "osmosis_outbound_requests",
+        "Calls made through connections, by connector and HTTP status",
+        outbound.clone(),
+    );
+    let refreshes = Family::<ResultLabels, Counter>::default();
+    registry.register(
+        "osmosis_credential_refreshes",
+        "Credential refreshes asked of providers, by result",
+        refreshes.clone(),
+    );
+    let runs: RunDurations = Family::new_with_constructor(run_histogram);
+    registry.register(
+        "osmosis_flow_run_duration_seconds",
+        "Finished flow runs, from being queued to their end, by final state",
+        runs.clone(),
+    );
+    let webhooks = Family::<ResultLabels, Counter>::default();
+    registry.register(
+        "osmosis_webhook_deliveries",
+        "Attempts to deliver the workspace's webhook notifications, by result",
+        webhooks.clone(),
     );
     let build = Family::<BuildLabels, Gauge>::default();
     build
@@ -135,6 +200,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         registry,
         requests,
         durations,
+        outbound,
+        refreshes,
+        runs,
+        webhooks,
         jobs_waiting,
         jobs_running,
         jobs_oldest_wait,
@@ -160,6 +229,38 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
             route: route.to_owned(),
         })
         .observe(elapsed.as_secs_f64());
+}
+
+/// Counts one call made through a connection; `status` `None` when no
+/// response came.
+pub(crate) fn record_outbound(connector: &str, status: Option<u16>) {
+    METRICS
+        .outbound
+        .get_or_create(&OutboundLabels {
+            connector: connector.to_owned(),
+            status: status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+        })
+        .inc();
+}
+
+/// Counts one credential refresh.
+pub(crate) fn record_refresh(ok: bool) {
+    METRICS.refreshes.get_or_create(&result(ok)).inc();
+}
+
+/// Records a finished flow run's `state` and time from queued to ended.
+pub(crate) fn record_flow_run(state: &str, elapsed_ms: i64) {
+    METRICS
+        .runs
+        .get_or_create(&StateLabels {
+            state: state.to_owned(),
+        })
+        .observe(elapsed_ms.max(0) as f64 / 1000.0);
+}
+
+/// Counts one attempt to deliver a webhook notification.
+pub(crate) fn record_webhook_delivery(ok: bool) {
+    METRICS.webhooks.get_or_create(&result(ok)).inc();
 }
 
 impl crate::Engine {

@@ -113,6 +113,8 @@ async fn write_loop(store: Arc<dyn ApiLogStore>, mut rx: mpsc::Receiver<External
 /// The observer one connection's API client reports to.
 pub(crate) struct ConnectionObserver {
     writer: Arc<ApiLogWriter>,
+    /// The connector's key, for the outbound call metrics.
+    connector: String,
     workspace_id: String,
     customer_id: String,
     integration_id: String,
@@ -120,9 +122,10 @@ pub(crate) struct ConnectionObserver {
 }
 
 impl ConnectionObserver {
-    pub(crate) fn new(writer: &Arc<ApiLogWriter>, conn: &Element) -> Self {
+    pub(crate) fn new(writer: &Arc<ApiLogWriter>, conn: &Element, connector: &str) -> Self {
         Self {
             writer: Arc::clone(writer),
+            connector: connector.to_owned(),
             workspace_id: conn.workspace_id.clone(),
             customer_id: conn.customer_id.clone().unwrap_or_default(),
             integration_id: conn.integration_id.clone().unwrap_or_default(),
@@ -166,6 +169,7 @@ impl CallObserver for ConnectionObserver {
             connection = %self.connection_id,
             "outbound call"
         );
+        crate::metrics::record_outbound(&self.connector, r.status);
         let created_ms = r
             .started_at
             .duration_since(UNIX_EPOCH)

@@ -207,6 +207,7 @@ impl Calls<'_> {
             }
         }
         let outcome = self.refresh_now(current, opened).await;
+        crate::metrics::record_refresh(outcome.is_ok());
         if self.database.is_shared() {
             self.release_refresh_lease(conn).await;
         }

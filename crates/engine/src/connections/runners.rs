@@ -27,10 +27,10 @@ impl Calls<'_> {
         conn: &Element,
     ) -> Result<Arc<FunctionRunner>, ApiError> {
         let derive = async {
-            Ok(self
-                .connection_runner(conn)
-                .await?
-                .with_observer(Arc::new(ConnectionObserver::new(self.api_logs, conn))))
+            let runner = self.connection_runner(conn).await?;
+            let connector = runner.connector().key.clone().unwrap_or_default();
+            let observer = ConnectionObserver::new(self.api_logs, conn, &connector);
+            Ok(runner.with_observer(Arc::new(observer)))
         };
         self.runners
             .get_or_derive(

@@ -434,6 +434,7 @@ impl Engine {
         }
         match ctx.flush(Some((state, now))).await {
             Ok(record) => {
+                crate::metrics::record_flow_run(state, now - ctx.row.created_ms);
                 let ended = FlowRunRow {
                     state: state.to_owned(),
                     ended_ms: Some(now),
@@ -473,6 +474,7 @@ impl Engine {
         };
         match super::write_all(self, vec![write]).await {
             Ok(_) => {
+                crate::metrics::record_flow_run("failed", now - row.created_ms);
                 let done = FlowRunRow {
                     state: "failed".into(),
                     record,

@@ -239,6 +239,12 @@ impl Notifier {
 
     /// Sends one queued notification; an error is the reason to retry.
     async fn deliver(&self, payload: &NotificationPayload) -> Result<(), String> {
+        let delivered = self.send_notification(payload).await;
+        crate::metrics::record_webhook_delivery(delivered.is_ok());
+        delivered
+    }
+
+    async fn send_notification(&self, payload: &NotificationPayload) -> Result<(), String> {
         let response = self
             .http
             .post(&payload.uri)

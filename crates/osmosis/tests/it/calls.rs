@@ -1039,3 +1039,47 @@ async fn logs_past_their_retention_are_deleted() {
     assert_eq!(left["items"], json!([]));
     f.s.finish().await;
 }
+
+#[tokio::test]
+async fn calls_through_a_connection_are_counted_by_connector_and_status() {
+    use crate::metrics::{scrape, value};
+    let f = fixture().await;
+    let (s, a, c) = (&f.s, &f.alice, &f.conn);
+    let before = scrape(&s.url).await;
+    let (status, out) = s
+        .post(
+            "/act",
+            a,
+            json!({"connectionId": c, "api": {"method": "GET", "path": "/echo/metrics"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let (status, out) = s
+        .post(
+            "/act",
+            a,
+            json!({"connectionId": c, "api": {"method": "GET", "path": "/status/404"}}),
+        )
+        .await;
+    assert_ne!(status, 200, "{out}");
+    let after = scrape(&s.url).await;
+    let moved = |status: &str| {
+        let labels = [("connector", "crm"), ("status", status)];
+        value(&after, "osmosis_outbound_requests_total", &labels)
+            - value(&before, "osmosis_outbound_requests_total", &labels)
+    };
+    let seen: Vec<_> = after
+        .iter()
+        .filter(|x| x.name == "osmosis_outbound_requests_total")
+        .map(|x| (&x.labels, x.value))
+        .collect();
+    // The mock's echo answers 201.
+    assert_eq!(moved("201"), 1.0, "{seen:?}");
+    assert_eq!(moved("404"), 1.0, "{seen:?}");
+    // No label carries a path or the customer.
+    assert!(after.iter().all(|x| x
+        .labels
+        .values()
+        .all(|v| !v.contains("/echo") && !v.contains("alice"))));
+    f.s.finish().await;
+}

@@ -259,8 +259,11 @@ async fn revoked_refresh_token_needs_the_customer_and_loses_nothing() {
 
 #[tokio::test]
 async fn refresh_credentials_endpoint_and_test_endpoint() {
+    use crate::metrics::{scrape, value};
     let f = fixture().await;
     let alice = f.s.customer("alice");
+    let ok = [("result", "ok")];
+    let before = scrape(&f.s.url).await;
     let (status, conn) =
         f.s.post(
             &format!("/connections/{}/refresh-credentials", f.conn),
@@ -270,6 +273,13 @@ async fn refresh_credentials_endpoint_and_test_endpoint() {
         .await;
     assert_eq!(status, 200, "{conn}");
     assert_eq!(f.p.refreshes.load(Ordering::SeqCst), 1);
+    let after = scrape(&f.s.url).await;
+    let refreshes = "osmosis_credential_refreshes_total";
+    assert_eq!(
+        value(&after, refreshes, &ok) - value(&before, refreshes, &ok),
+        1.0,
+        "the refresh is counted"
+    );
     let (_, t) =
         f.s.post(&format!("/connections/{}/test", f.conn), &alice, json!({}))
             .await;
@@ -303,6 +313,7 @@ async fn webhook_notifications_are_retried_until_accepted() {
         .await;
     assert_eq!(r.0, 200, "{:?}", r.1);
     f.p.webhook_failures_left.store(2, Ordering::SeqCst);
+    let before = crate::metrics::scrape(&f.s.url).await;
     let (status, _) =
         f.s.call(
             "DELETE",
@@ -328,6 +339,14 @@ async fn webhook_notifications_are_retried_until_accepted() {
     assert_eq!(got[0]["data"]["id"], f.conn.as_str());
     assert_eq!(got[0]["data"]["integrationKey"], "oauthapi");
     assert_eq!(f.p.webhook_failures_left.load(Ordering::SeqCst), 0);
+    // Each attempt is counted: two refused, then the one accepted.
+    let after = crate::metrics::scrape(&f.s.url).await;
+    let moved = |result: &str| {
+        let labels = [("result", result)];
+        let name = "osmosis_webhook_deliveries_total";
+        crate::metrics::value(&after, name, &labels) - crate::metrics::value(&before, name, &labels)
+    };
+    assert_eq!((moved("failed"), moved("ok")), (2.0, 1.0));
     f.s.finish().await;
 }
 

@@ -271,8 +271,26 @@ async fn flow_run_output_node_runs_and_outputs_are_read_back() {
         }),
     )
     .await;
+    let completed = [("state", "completed")];
+    let runs = "osmosis_flow_run_duration_seconds_count";
+    let before = crate::metrics::scrape(&s.url).await;
     let run = run_flow(&s, &f.alice, &f.alice_conn, "each", json!({})).await;
     assert_eq!(run["state"], "completed", "{run}");
+    // Counted as its end is stored: a scrape may come a moment before.
+    let counted = || async {
+        let after = crate::metrics::scrape(&s.url).await;
+        crate::metrics::value(&after, runs, &completed)
+            - crate::metrics::value(&before, runs, &completed)
+    };
+    let mut moved = counted().await;
+    for _ in 0..100 {
+        if moved != 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        moved = counted().await;
+    }
+    assert_eq!(moved, 1.0, "the finished run is counted by its state");
     let id = id_of(&run);
     let a = &f.alice;
     // The run's output: the last node run that nothing followed.

@@ -9,10 +9,10 @@ use crate::common::*;
 
 /// One sample of the exposition: its metric name and labels, and its value.
 #[derive(Debug)]
-struct Sample {
-    name: String,
-    labels: HashMap<String, String>,
-    value: f64,
+pub(crate) struct Sample {
+    pub(crate) name: String,
+    pub(crate) labels: HashMap<String, String>,
+    pub(crate) value: f64,
 }
 
 /// Parses the Prometheus / OpenMetrics text format strictly enough that a
@@ -108,7 +108,7 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 /// The value of the sample `name` whose labels include `labels`; 0 when none.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|s| s.name == name)
@@ -120,7 +120,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .map_or(0.0, |s| s.value)
 }
 
-async fn scrape(url: &str) -> Vec<Sample> {
+pub(crate) async fn scrape(url: &str) -> Vec<Sample> {
     let resp = reqwest::get(format!("{url}/metrics"))
         .await
         .expect("scraped");
