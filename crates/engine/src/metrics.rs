@@ -20,6 +20,9 @@
 //!   `osmosis_jobs_oldest_wait_seconds{kind}`: the background job queue
 //!   (credential refreshes, webhook retries, schedules…) as the database holds
 //!   it, read at each scrape — on a shared database, the whole cluster's.
+//! * `osmosis_flow_runs_queued`, `osmosis_flow_runs_running` and
+//!   `osmosis_flow_runs_oldest_queued_seconds`: the flow run queue, read at
+//!   each scrape (the whole cluster's on a shared database).
 //! * `osmosis_db_pool_connections{state="in_use"|"idle"}` and
 //!   `osmosis_db_pool_max_connections`: this node's read pool, at each scrape.
 //! * `osmosis_build_info{version}`: 1, so a dashboard can tell versions apart.
@@ -116,6 +119,9 @@ struct Metrics {
     jobs_oldest_wait: Family<KindLabels, Gauge<f64, AtomicU64>>,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
+    runs_queued: Gauge,
+    runs_running: Gauge,
+    runs_oldest_queued: Gauge<f64, AtomicU64>,
     /// One scrape at a time: a scrape clears the job families before setting
     /// them, and another must not encode in between.
     scrape: tokio::sync::Mutex<()>,
@@ -196,6 +202,24 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "The most connections this node's read pool opens",
         pool_max.clone(),
     );
+    let runs_queued = Gauge::default();
+    registry.register(
+        "osmosis_flow_runs_queued",
+        "Flow runs waiting to start",
+        runs_queued.clone(),
+    );
+    let runs_running = Gauge::default();
+    registry.register(
+        "osmosis_flow_runs_running",
+        "Flow runs being executed",
+        runs_running.clone(),
+    );
+    let runs_oldest_queued = Gauge::<f64, AtomicU64>::default();
+    registry.register(
+        "osmosis_flow_runs_oldest_queued_seconds",
+        "How long the oldest queued flow run has waited",
+        runs_oldest_queued.clone(),
+    );
     Metrics {
         registry,
         requests,
@@ -209,6 +233,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         jobs_oldest_wait,
         pool_connections,
         pool_max,
+        runs_queued,
+        runs_running,
+        runs_oldest_queued,
         scrape: tokio::sync::Mutex::new(()),
     }
 });
@@ -265,8 +292,8 @@ pub(crate) fn record_webhook_delivery(ok: bool) {
 
 impl crate::Engine {
     /// The metrics as OpenMetrics text, with what is read at each scrape (the
-    /// job queue, the pool) read now. A job queue that cannot be read leaves
-    /// its gauges as the last scrape set them, and says so in the log.
+    /// job and flow run queues, the pool) read now. A queue that cannot be read
+    /// leaves its gauges as the last scrape set them, and says so in the log.
     pub async fn metrics_text(&self) -> String {
         let m = &*METRICS;
         let _one = m.scrape.lock().await;
@@ -287,6 +314,15 @@ impl crate::Engine {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "metrics: cannot read the job queue"),
+        }
+        match self.stores.flow_runs.flow_run_queue().await {
+            Ok(queue) => {
+                m.runs_queued.set(queue.queued);
+                m.runs_running.set(queue.running);
+                let waited = queue.oldest_queued_ms.map_or(0, |at| (now - at).max(0));
+                m.runs_oldest_queued.set(waited as f64 / 1000.0);
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read the flow run queue"),
         }
         let pool = self.stores.database.pool_use();
         let in_use = pool.open.saturating_sub(pool.idle);

@@ -169,8 +169,20 @@ pub struct FlowRunQuery {
     pub limit: i64,
 }
 
+/// The flow runs not finished yet, at a moment (the metrics' run queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowRunQueue {
+    pub queued: i64,
+    /// When the oldest queued run was made (ms since the epoch).
+    pub oldest_queued_ms: Option<i64>,
+    pub running: i64,
+}
+
 #[async_trait]
 pub trait FlowRunStore: Send + Sync + 'static {
+    /// How many runs are queued and running, and the oldest queued one's age.
+    async fn flow_run_queue(&self) -> Result<FlowRunQueue, StoreError>;
+
     /// Applies `writes` in one transaction; answers one outcome per write. Every
     /// create comes first (in order), then every node run, then every update (in
     /// order): for the writes of different runs the order makes no difference, and
@@ -293,6 +305,22 @@ impl QueueLock for sqlx::Postgres {
 for_each_backend! {
     #[async_trait]
     impl FlowRunStore for SqlStore<DB> {
+        async fn flow_run_queue(&self) -> Result<FlowRunQueue, StoreError> {
+            let row = sqlx::query(&format!(
+                "SELECT SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued, \
+                 MIN(CASE WHEN state = 'queued' THEN created_ms END) AS oldest, \
+                 SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running \
+                 FROM flow_runs WHERE {UNFINISHED}"
+            ))
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
+            Ok(FlowRunQueue {
+                queued: row.try_get::<Option<i64>, _>("queued")?.unwrap_or(0),
+                oldest_queued_ms: row.try_get("oldest")?,
+                running: row.try_get::<Option<i64>, _>("running")?.unwrap_or(0),
+            })
+        }
+
         async fn apply_flow_writes(
             &self,
             writes: &[FlowWrite],

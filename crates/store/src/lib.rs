@@ -85,7 +85,8 @@ pub use external_events::{
     SubscriptionChange, WebhookRegistration, PULL_SUBSCRIPTION_GONE,
 };
 pub use flow_runs::{
-    Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, WriteOutcome,
+    Claim, FlowRunQuery, FlowRunQueue, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow,
+    WriteOutcome,
 };
 pub use gate::{BUSY_WAIT, PROBE_INTERVAL};
 pub use jobs::{Job, JobQueueKind, JobStore, Lease};

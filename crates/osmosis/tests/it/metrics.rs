@@ -214,6 +214,14 @@ async fn the_job_queue_and_the_pool_are_read_at_each_scrape() {
     );
     let idle = value(&after, "osmosis_db_pool_connections", &[("state", "idle")]);
     assert!(in_use + idle >= 1.0, "the pool has a connection open");
+    // The flow run queue is read too (store tests check its counts).
+    for name in [
+        "osmosis_flow_runs_queued",
+        "osmosis_flow_runs_running",
+        "osmosis_flow_runs_oldest_queued_seconds",
+    ] {
+        assert!(after.iter().any(|x| x.name == name), "{name} is exposed");
+    }
     // Done, the job leaves the gauges.
     let claimed = s
         .stores

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use osmosis_store::{
-    Claim, FlowRunQuery, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, StoreError, Stores,
-    WriteOutcome,
+    Claim, FlowRunQuery, FlowRunQueue, FlowRunRow, FlowRunStore, FlowWrite, NodeRunRow, StoreError,
+    Stores, WriteOutcome,
 };
 use serde_json::json;
 
@@ -295,6 +295,10 @@ async fn a_database_error_fails_the_whole_batch() {
 async fn claims_take_the_head_of_each_connection_until_its_lease_expires() {
     let (db, store) = fresh().await;
     let store = store.as_ref();
+    assert_eq!(
+        store.flow_run_queue().await.unwrap(),
+        FlowRunQueue::default()
+    );
     let mut writes = Vec::new();
     for n in 1..=3 {
         writes.push(create(run(&format!("a{n}"), "con_a", n), 10));
@@ -306,6 +310,15 @@ async fn claims_take_the_head_of_each_connection_until_its_lease_expires() {
         .claim_flow_runs("node-a", 1_000, 2_000, 10)
         .await
         .unwrap();
+    // What the metrics read: four queued (the oldest made at 2), two running.
+    assert_eq!(
+        store.flow_run_queue().await.unwrap(),
+        FlowRunQueue {
+            queued: 4,
+            oldest_queued_ms: Some(2),
+            running: 2
+        }
+    );
     let heads: Vec<_> = claimed.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(heads, ["a1", "b1"], "the heads, in queue order");
     assert!(claimed
