@@ -44,13 +44,41 @@ pub fn script_json(v: &Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;padding:24px;color:#1d2433;background:#fff}\
-h1{font-size:20px;margin:0 0 16px}label{display:block;margin:12px 0 4px;font-weight:600}\
-input{width:100%;box-sizing:border-box;padding:8px;border:1px solid #c3c9d5;border-radius:6px}\
-button{margin:16px 8px 0 0;padding:8px 16px;border-radius:6px;border:1px solid #3451b2;background:#3451b2;color:#fff;cursor:pointer}\
-button.secondary{background:#fff;color:#3451b2}.help{color:#5b6478;font-size:13px}\
-#connect-error{color:#b42318;background:#fef3f2;padding:8px 12px;border-radius:6px}\
-body.dark{background:#14161c;color:#e8eaf0}";
+/// One small design for every page: a centred card on a tinted page, readable
+/// from a phone-sized iframe up, with visible focus and text contrast of at least
+/// 4.5:1 in both themes (`body.dark` for `theme=dark`).
+const STYLE: &str = "*{box-sizing:border-box}\
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:16px;line-height:1.5;margin:0;padding:24px 12px;color:#1d2433;background:#f3f4f7}\
+main{max-width:440px;margin:0 auto;background:#fff;border:1px solid #d9dde5;border-radius:12px;padding:24px;box-shadow:0 1px 3px rgba(16,24,40,.08)}\
+.brand{display:flex;align-items:center;gap:12px;margin:0 0 20px}\
+.logo{width:44px;height:44px;flex:none;border-radius:10px;object-fit:contain;background:#fff;border:1px solid #d9dde5}\
+span.logo{display:flex;align-items:center;justify-content:center;font-weight:700;font-size:20px;color:#fff;background:#3451b2;border-color:#3451b2}\
+h1{font-size:20px;line-height:1.3;margin:0 0 16px}.brand h1{margin:0}\
+.workspace{margin:2px 0 0;font-size:14px;color:#4b5466}\
+label{display:block;margin:16px 0 4px;font-weight:600}\
+input{width:100%;padding:10px 12px;font:inherit;color:inherit;background:#fff;border:1px solid #767f92;border-radius:8px}\
+.help{color:#4b5466;font-size:14px;margin-top:6px}.help p{margin:0 0 4px}.help p:last-child{margin:0}\
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;background:#eef0f4;padding:1px 4px;border-radius:4px}\
+a{color:#2a44a0}\
+.actions{display:flex;flex-wrap:wrap;gap:12px;margin-top:24px}.actions>button{flex:1 1 120px;margin:0}\
+.options{display:flex;flex-direction:column;gap:12px}.options button{width:100%;margin:0}\
+button{min-height:44px;margin:0;padding:10px 18px;font:inherit;font-weight:600;border-radius:8px;border:1px solid #3451b2;background:#3451b2;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#2a44a0}\
+button:hover{background:#2a44a0}button.secondary:hover{background:#eef1fb}\
+button:disabled{cursor:progress;opacity:.75}\
+:focus-visible{outline:3px solid #1f6feb;outline-offset:2px}input:focus-visible{outline-offset:0}\
+#connect-error{color:#a3200f;background:#fef3f2;border:1px solid #f5c2bc;padding:10px 12px;border-radius:8px;margin:0 0 12px}\
+#connect-reference{margin:0 0 12px}\
+.sr-only{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}\
+body.dark{background:#0f1115;color:#e8eaf0}\
+.dark main{background:#1a1d24;border-color:#333845;box-shadow:none}\
+.dark .logo{border-color:#333845}.dark span.logo{background:#3451b2}\
+.dark .workspace,.dark .help{color:#b8bfcc}\
+.dark input{background:#0f1115;border-color:#8a93a6}\
+.dark code{background:#2b303b}.dark a{color:#a9bcff}\
+.dark button.secondary{background:transparent;color:#a9bcff;border-color:#a9bcff}.dark button.secondary:hover{background:#262b36}\
+.dark :focus-visible{outline-color:#7aa7ff}\
+.dark #connect-error{color:#ffc9c2;background:#3a1612;border-color:#7a2a20}";
 
 fn page(title: &str, theme: Option<&str>, body: &str, script: &str) -> String {
     let class = if theme == Some("dark") {
@@ -59,11 +87,81 @@ fn page(title: &str, theme: Option<&str>, body: &str, script: &str) -> String {
         ""
     };
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{}</title><style>{STYLE}</style></head><body{class}>{body}\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body{class}><main>{body}</main>\
          <script src=\"/static/penpal.min.js\"></script><script>{script}</script></body></html>",
         escape(title)
     )
+}
+
+/// The busy state of `#connect-form`: on submit, the form is `aria-busy`, the
+/// submit button disabled and saying "Connecting…", and the status line says so
+/// for screen readers. A page restored from the back-forward cache is reset.
+const BUSY_SCRIPT: &str = "(function(){var f=document.getElementById('connect-form');if(!f)return;\
+var b=document.getElementById('connect-submit'),s=document.getElementById('connect-status'),l=b?b.textContent:'';\
+f.addEventListener('submit',function(){f.setAttribute('aria-busy','true');\
+if(b){b.disabled=true;b.textContent='Connecting\\u2026';}if(s)s.textContent='Connecting\\u2026';});\
+window.addEventListener('pageshow',function(e){if(!e.persisted)return;f.removeAttribute('aria-busy');\
+if(b){b.disabled=false;b.textContent=l;}if(s)s.textContent='';});})();";
+
+/// Help text (a field's or an auth option's `description`, written by whoever
+/// wrote the connector) as HTML: Markdown rendered, raw HTML shown as text, links
+/// kept only to `http(s)` and `mailto` targets and opened in a new tab, images as
+/// their alt text, headings as paragraphs (the page has its own).
+pub fn markdown(text: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, LinkType, Parser, Tag, TagEnd};
+    let mut links: Vec<bool> = Vec::new();
+    let events = Parser::new(text).filter_map(|event| match event {
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            ..
+        }) => {
+            let url = if link_type == LinkType::Email {
+                format!("mailto:{dest_url}")
+            } else {
+                dest_url.trim().to_owned()
+            };
+            let lower = url.to_ascii_lowercase();
+            let safe = ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|p| lower.starts_with(p));
+            links.push(safe);
+            safe.then(|| {
+                Event::InlineHtml(CowStr::from(format!(
+                    "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">",
+                    escape(&url)
+                )))
+            })
+        }
+        Event::End(TagEnd::Link) => links
+            .pop()
+            .unwrap_or(false)
+            .then(|| Event::InlineHtml(CowStr::from("</a>"))),
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::Start(Tag::Heading { .. }) => Some(Event::Start(Tag::Paragraph)),
+        Event::End(TagEnd::Heading(_)) => Some(Event::End(TagEnd::Paragraph)),
+        Event::Start(Tag::HtmlBlock) | Event::End(TagEnd::HtmlBlock) => None,
+        other => Some(other),
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+/// A logo URL an `<img>` may load: `http(s)`, or the `data:image/…;base64,` URI
+/// an integration's uploaded `logoBase64` is stored as.
+fn logo_src(uri: &str) -> Option<&str> {
+    let uri = uri.trim();
+    let lower = uri.to_ascii_lowercase();
+    let ok = lower.starts_with("http://")
+        || lower.starts_with("https://")
+        || ["png", "jpeg", "gif", "webp", "svg+xml"]
+            .iter()
+            .any(|t| lower.starts_with(&format!("data:image/{t};base64,")));
+    ok.then_some(uri)
 }
 
 /// Connects to the parent page with penpal when framed (hosted screens), then
@@ -131,10 +229,18 @@ fn fields(schema: Option<&Value>) -> Vec<Field> {
 pub struct ConnectScreen<'a> {
     pub title: &'a str,
     pub theme: Option<&'a str>,
+    /// The integration's name, shown beside its logo.
+    pub app_name: &'a str,
+    /// The integration's `logoUri` (its connector's when it has none); shown when
+    /// it is an `http(s)` URL or an uploaded image, else the name's first letter.
+    pub logo_uri: Option<&'a str>,
+    /// The name of the workspace (the developer's product) asking to connect.
+    pub workspace_name: Option<&'a str>,
     /// Hidden fields carried to the next step (token, integration, options…).
     pub carry: &'a [(String, String)],
-    /// `(key, title)` of each auth option, when the customer must choose one.
-    pub options: Option<Vec<(String, String)>>,
+    /// `(key, title, description)` of each auth option, when the customer must
+    /// choose one; the description is Markdown.
+    pub options: Option<Vec<(String, String, Option<String>)>>,
     pub input_schema: Option<&'a Value>,
     /// Values typed so far, kept when the page comes back with an error.
     pub input: &'a Map<String, Value>,
@@ -179,30 +285,79 @@ fn error_block(message: &str, reference: Option<&str>, reason: Option<&str>) -> 
     )
 }
 
+/// The card's header: the app's logo, the screen's title, the workspace asking.
+fn brand(s: &ConnectScreen) -> String {
+    let logo = match s.logo_uri.and_then(logo_src) {
+        Some(src) => format!(
+            "<img class=\"logo\" src=\"{}\" alt=\"{}\">",
+            escape(src),
+            escape(s.app_name)
+        ),
+        None => format!(
+            "<span class=\"logo\" aria-hidden=\"true\">{}</span>",
+            escape(
+                &s.app_name
+                    .chars()
+                    .next()
+                    .map(|c| c.to_uppercase().to_string())
+                    .unwrap_or_default()
+            )
+        ),
+    };
+    let workspace = s
+        .workspace_name
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| {
+            format!(
+                "<p class=\"workspace\" id=\"connect-workspace\">Requested by {}</p>",
+                escape(w)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<header class=\"brand\">{logo}<div><h1>{}</h1>{workspace}</div></header>",
+        escape(s.title)
+    )
+}
+
 pub fn connect_screen(s: &ConnectScreen) -> String {
     let hidden = hidden_fields(s.carry);
     let error = s
         .error
         .map(|e| error_block(e, s.reference, None))
         .unwrap_or_default();
-    let mut body = format!("<h1>{}</h1>{error}", escape(s.title));
+    let cancel =
+        "<button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Cancel</button>";
+    let mut body = format!("{}{error}", brand(s));
     if let Some(options) = &s.options {
         body.push_str("<form method=\"post\" action=\"/screens/connect\">");
         body.push_str(&hidden);
-        body.push_str("<p>Choose how to connect:</p>");
-        for (key, title) in options {
+        body.push_str("<p id=\"connect-choose\">Choose how to connect:</p>");
+        body.push_str("<div class=\"options\" role=\"group\" aria-labelledby=\"connect-choose\">");
+        for (i, (key, title, description)) in options.iter().enumerate() {
+            let help = description
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| (format!("option-help-{i}"), markdown(d)));
             body.push_str(&format!(
-                "<button type=\"submit\" name=\"authOptionKey\" value=\"{k}\" data-auth-option=\"{k}\">{}</button>",
+                "<button type=\"submit\" name=\"authOptionKey\" value=\"{k}\" data-auth-option=\"{k}\"{}>{}</button>",
+                help.as_ref()
+                    .map(|(id, _)| format!(" aria-describedby=\"{id}\""))
+                    .unwrap_or_default(),
                 escape(title),
                 k = escape(key)
             ));
+            if let Some((id, html)) = help {
+                body.push_str(&format!("<div class=\"help\" id=\"{id}\">{html}</div>"));
+            }
         }
-        body.push_str("</form>");
+        body.push_str("</div></form>");
+        body.push_str(&format!("<div class=\"actions\">{cancel}</div>"));
     } else {
         body.push_str("<form id=\"connect-form\" method=\"post\" action=\"/screens/connect\">");
         body.push_str(&hidden);
         body.push_str("<input type=\"hidden\" name=\"step\" value=\"submit\">");
-        for f in fields(s.input_schema) {
+        for (i, f) in fields(s.input_schema).into_iter().enumerate() {
             let id = format!("input-{}", f.name);
             let value = s
                 .input
@@ -212,29 +367,36 @@ pub fn connect_screen(s: &ConnectScreen) -> String {
                     other => other.to_string(),
                 })
                 .unwrap_or_default();
+            let help = f
+                .description
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| (format!("help-{i}"), markdown(d)));
             body.push_str(&format!(
-                "<label for=\"{id}\">{}</label><input id=\"{id}\" name=\"input.{}\" type=\"{}\" value=\"{}\" autocomplete=\"off\"{}>",
+                "<label for=\"{id}\">{}</label><input id=\"{id}\" name=\"input.{}\" type=\"{}\" value=\"{}\" autocomplete=\"off\"{}{}>",
                 escape(&f.title),
                 escape(&f.name),
                 if f.secret { "password" } else { "text" },
                 escape(&value),
-                if f.required { " required" } else { "" },
+                if f.required { " required aria-required=\"true\"" } else { "" },
+                help.as_ref()
+                    .map(|(h, _)| format!(" aria-describedby=\"{h}\""))
+                    .unwrap_or_default(),
                 id = escape(&id),
             ));
-            if let Some(d) = &f.description {
-                body.push_str(&format!("<div class=\"help\">{}</div>", escape(d)));
+            if let Some((h, html)) = help {
+                body.push_str(&format!("<div class=\"help\" id=\"{h}\">{html}</div>"));
             }
         }
         body.push_str(&format!(
-            "<button type=\"submit\" id=\"connect-submit\">{}</button>",
+            "<div class=\"actions\"><button type=\"submit\" id=\"connect-submit\">{}</button>{cancel}</div>\
+             <p class=\"sr-only\" id=\"connect-status\" role=\"status\"></p>",
             escape(s.submit_label)
         ));
         body.push_str("</form>");
     }
-    body.push_str(
-        "<button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Cancel</button>",
-    );
-    page(s.title, s.theme, &body, &penpal_script(""))
+    let script = format!("{}{BUSY_SCRIPT}", penpal_script(""));
+    page(s.title, s.theme, &body, &script)
 }
 
 /// The page that ends a connect: tells the SDK through every channel it listens
@@ -257,8 +419,8 @@ pub fn connect_result(event: &Value, theme: Option<&str>, reference: Option<&str
             "<button type=\"button\" id=\"connect-retry\" onclick=\"history.go(-1)\">Try again</button>"
         };
         format!(
-            "<h1>Could not connect</h1>{}{retry}\
-             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+            "<h1>Could not connect</h1>{}<div class=\"actions\">{retry}\
+             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button></div>",
             error_block(
                 event["error"].as_str().unwrap_or("Connecting failed"),
                 reference,
@@ -298,8 +460,8 @@ pub fn cannot_connect(message: &str, theme: Option<&str>, reference: Option<&str
         "Cannot connect",
         theme,
         &format!(
-            "<h1>Cannot connect</h1>{}\
-             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+            "<h1>Cannot connect</h1>{}<div class=\"actions\">\
+             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button></div>",
             error_block(message, reference, None)
         ),
     )
@@ -318,8 +480,8 @@ pub fn not_set_up(
         title,
         theme,
         &format!(
-            "<h1>{}</h1>{}\
-             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+            "<h1>{}</h1>{}<div class=\"actions\">\
+             <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button></div>",
             escape(title),
             not_set_up_block(message, reference)
         ),
@@ -329,4 +491,83 @@ pub fn not_set_up(
 /// The not-set-up message alone, for pages that show it in place of an action.
 pub fn not_set_up_block(message: &str, reference: Option<&str>) -> String {
     error_block(message, reference, Some("not-set-up"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_html_and_drops_unsafe_links() {
+        let out = markdown(
+            "Find the key (`sk_…`) in [Settings](https://example.com/keys).\n\n\
+             <script>alert(1)</script>\n\n\
+             Not a [link](javascript:alert(2)), <b onclick=\"x()\">bold</b>, \
+             [mail](mailto:help@example.com), ![img](https://example.com/x.png)",
+        );
+        assert!(out.contains("<code>sk_…</code>"), "{out}");
+        assert!(
+            out.contains(
+                "<a href=\"https://example.com/keys\" target=\"_blank\" rel=\"noopener noreferrer\">Settings</a>"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("<script"), "{out}");
+        assert!(
+            out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{out}"
+        );
+        assert!(!out.contains("<b "), "{out}");
+        assert!(out.contains("&lt;b onclick="), "{out}");
+        assert!(!out.to_lowercase().contains("javascript:"), "{out}");
+        assert!(out.contains("Not a link,"), "{out}");
+        assert!(out.contains("href=\"mailto:help@example.com\""), "{out}");
+        assert!(!out.contains("<img"), "{out}");
+    }
+
+    #[test]
+    fn logo_only_from_http_or_uploaded_images() {
+        assert!(logo_src("https://example.com/a.png").is_some());
+        assert!(logo_src("data:image/png;base64,iVBORw0KGgo=").is_some());
+        assert!(logo_src("javascript:alert(1)").is_none());
+        assert!(logo_src("data:text/html;base64,PHNjcmlwdD4=").is_none());
+    }
+
+    #[test]
+    fn connect_screen_has_the_card_and_keeps_its_ids() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"apiKey": {"type": "string", "title": "API key", "description": "Starts with `sk_`"}},
+            "required": ["apiKey"],
+        });
+        let html = connect_screen(&ConnectScreen {
+            title: "Connect Key <App>",
+            theme: Some("dark"),
+            app_name: "Key <App>",
+            logo_uri: Some("https://example.com/logo.png\" onerror=\"x()"),
+            workspace_name: Some("Acme"),
+            carry: &[],
+            options: None,
+            input_schema: Some(&schema),
+            input: &Map::new(),
+            submit_label: "Connect",
+            error: None,
+            reference: None,
+        });
+        assert!(html.contains("<html lang=\"en\">"), "{html}");
+        assert!(html.contains("<body class=\"dark\"><main>"), "{html}");
+        assert!(
+            html.contains("src=\"https://example.com/logo.png&quot; onerror=&quot;x()\" alt=\"Key &lt;App&gt;\""),
+            "{html}"
+        );
+        assert!(html.contains("<h1>Connect Key &lt;App&gt;</h1>"), "{html}");
+        assert!(html.contains("Requested by Acme"), "{html}");
+        assert!(html.contains("aria-describedby=\"help-0\""), "{html}");
+        assert!(html.contains("<code>sk_</code>"), "{html}");
+        let submit = html.find("id=\"connect-submit\"").unwrap();
+        let cancel = html.find("id=\"connect-cancel\"").unwrap();
+        let input = html.find("id=\"input-apiKey\"").unwrap();
+        assert!(input < submit && submit < cancel, "focus order: {html}");
+        assert!(cancel < html.find("</form>").unwrap(), "{html}");
+    }
 }

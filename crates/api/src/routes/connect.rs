@@ -101,6 +101,8 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 struct Page<'a> {
     theme: Option<&'a str>,
     reference: Option<&'a str>,
+    /// The caller's workspace name, shown on the connect screen once known.
+    workspace: Option<&'a str>,
 }
 
 /// The request's `x-request-id` (set by `request_span` when the client sent none).
@@ -147,6 +149,7 @@ async fn connect(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let page = Page {
         theme: None,
         reference: rid.as_deref(),
+        workspace: None,
     };
     let fields = form_fields(&body);
     let payload = field(&fields, "payload")
@@ -176,6 +179,7 @@ async fn connection_popup(
     let page = Page {
         theme: None,
         reference: rid.as_deref(),
+        workspace: None,
     };
     connect_payload(state, payload, page).await
 }
@@ -406,6 +410,7 @@ async fn callback(
     let page = Page {
         theme: None,
         reference: rid.as_deref(),
+        workspace: None,
     };
     finish(
         &state,
@@ -507,6 +512,17 @@ fn carry_fields(
     carry
 }
 
+/// The logo the connect screen shows: the integration's `logoUri`, else its
+/// connector's.
+fn logo_uri(target: &Target) -> Option<&str> {
+    target
+        .integration
+        .doc_str("logoUri")
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| target.connector.raw.get("logoUri").and_then(Value::as_str))
+        .filter(|u| !u.trim().is_empty())
+}
+
 /// The connect form; `error` is the customer's sentence for a failed attempt.
 fn form_page(
     target: &Target,
@@ -524,6 +540,9 @@ fn form_page(
     let html = html::connect_screen(&html::ConnectScreen {
         title: &title,
         theme: page.theme,
+        app_name: &target.integration.name,
+        logo_uri: logo_uri(target),
+        workspace_name: page.workspace,
         carry,
         options: None,
         input_schema: target.input_schema(),
@@ -571,11 +590,16 @@ async fn screen(state: AppState, fields: Vec<(String, String)>, rid: Option<Stri
     let page = Page {
         theme: theme.as_deref(),
         reference: rid.as_deref(),
+        workspace: None,
     };
     let token = field(&fields, "token").unwrap_or("").to_owned();
     let caller = match state.authenticate(&token).await {
         Ok(c) => c,
         Err(e) => return error_page(&e.0, None, page),
+    };
+    let page = Page {
+        workspace: Some(caller.workspace.name.as_str()),
+        ..page
     };
     let delivery = match field(&fields, "delivery") {
         Some("message") => Delivery::Message,
@@ -619,9 +643,23 @@ async fn screen(state: AppState, fields: Vec<(String, String)>, rid: Option<Stri
             .filter(|(k, _)| k != "authOptionKey")
             .collect();
         let title = format!("Connect {}", target.integration.name);
+        let options = options
+            .into_iter()
+            .map(|(key, title)| {
+                let description = target
+                    .connector
+                    .options
+                    .get(&key)
+                    .and_then(|o| o.description.clone());
+                (key, title, description)
+            })
+            .collect();
         return Html(html::connect_screen(&html::ConnectScreen {
             title: &title,
             theme: page.theme,
+            app_name: &target.integration.name,
+            logo_uri: logo_uri(&target),
+            workspace_name: page.workspace,
             carry: &carry,
             options: Some(options),
             input_schema: None,
@@ -751,6 +789,7 @@ async fn connection_screen(
     let page = Page {
         theme: theme.as_deref(),
         reference: rid.as_deref(),
+        workspace: None,
     };
     let token = field(&fields, "token").unwrap_or("");
     let caller = match state.authenticate(token).await {
@@ -887,6 +926,7 @@ async fn request_screen(
     let page = Page {
         theme: theme.as_deref(),
         reference: rid.as_deref(),
+        workspace: None,
     };
     let Some(id) = field(&query, "connectionRequestId") else {
         return error_page(
