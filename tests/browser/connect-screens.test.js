@@ -234,3 +234,34 @@ test('Connect shows a busy state: the form is aria-busy, the button disabled and
     await page.closeAll();
   }
 });
+
+test('the connection screen at 400 and 1200 px: Reconnect and Close side by side; axe finds nothing serious', async (t) => {
+  const token = h.customerToken(server, h.unique('cust'));
+  const conn = await h.apiOk(server, 'POST', '/connections', token, { integrationKey: 'designapp', input: { apiKey: 'sk-test-design' } });
+  for (const width of WIDTHS) {
+    const what = `the connection screen at ${width} px`;
+    const page = await h.openApp(world);
+    try {
+      await page.setViewport({ width, height: HEIGHT });
+      const url = `${server.apiUri}/screens/connection?token=${encodeURIComponent(token)}&connectionId=${encodeURIComponent(conn.id)}`;
+      await page.goto(url, { waitUntil: 'load' });
+      const frame = page.mainFrame();
+      await frame.waitForSelector('#connection-reconnect', { timeout: h.TIMEOUT });
+      await screenshot(page, t, `connection-${width}`);
+      const rows = await frame.evaluate(() => {
+        const box = (id) => {
+          const r = document.getElementById(id).getBoundingClientRect();
+          return { top: Math.round(r.top), left: Math.round(r.left) };
+        };
+        return { reconnect: box('connection-reconnect'), close: box('connect-cancel'), status: document.getElementById('connection-status').dataset.connected };
+      });
+      assert.equal(rows.status, 'true', `${what}: the connection is shown connected`);
+      assert.equal(rows.reconnect.top, rows.close.top, `${what}: Reconnect and Close on one row: ${JSON.stringify(rows)}`);
+      assert.ok(rows.reconnect.left < rows.close.left, `${what}: Reconnect (primary) before Close: ${JSON.stringify(rows)}`);
+      await expectFits(frame, what);
+      await expectAccessible(frame, what, t);
+    } finally {
+      await page.closeAll();
+    }
+  }
+});

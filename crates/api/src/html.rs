@@ -53,7 +53,7 @@ main{max-width:440px;margin:0 auto;background:#fff;border:1px solid #d9dde5;bord
 .brand{display:flex;align-items:center;gap:12px;margin:0 0 20px}\
 .logo{width:44px;height:44px;flex:none;border-radius:10px;object-fit:contain;background:#fff;border:1px solid #d9dde5}\
 span.logo{display:flex;align-items:center;justify-content:center;font-weight:700;font-size:20px;color:#fff;background:#3451b2;border-color:#3451b2}\
-h1{font-size:20px;line-height:1.3;margin:0 0 16px}.brand h1{margin:0}\
+h1{font-size:20px;line-height:1.3;margin:0 0 16px;overflow-wrap:anywhere}.brand h1{margin:0}\
 .workspace{margin:2px 0 0;font-size:14px;color:#4b5466}\
 label{display:block;margin:16px 0 4px;font-weight:600}\
 input{width:100%;padding:10px 12px;font:inherit;color:inherit;background:#fff;border:1px solid #767f92;border-radius:8px}\

@@ -842,20 +842,25 @@ async fn connection_screen(
         Ok(target) => target.not_set_up().map(|e| (target.integration.name, e)),
         Err(_) => None,
     };
+    // Reconnect and Close side by side, as the connect screens' buttons are.
+    const CLOSE: &str =
+        "<button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>";
     let action = match not_set_up {
         Some((app, e)) => {
             let shown = for_customer(&e, Some(&caller), Some(&app), page, "connection screen");
-            html::not_set_up_block(&shown.message, page.reference)
+            format!(
+                "{}<div class=\"actions\">{CLOSE}</div>",
+                html::not_set_up_block(&shown.message, page.reference)
+            )
         }
         None => format!(
-            "<form method=\"post\" action=\"/screens/connect\">{}\
-             <button type=\"submit\" id=\"connection-reconnect\">Reconnect</button></form>",
+            "<form method=\"post\" action=\"/screens/connect\">{}<div class=\"actions\">\
+             <button type=\"submit\" id=\"connection-reconnect\">Reconnect</button>{CLOSE}</div></form>",
             html::hidden_fields(&carry)
         ),
     };
     let body = format!(
-        "<h1>{}</h1><p id=\"connection-status\" data-connected=\"{connected}\">{status}</p>{action}\
-         <button type=\"button\" class=\"secondary\" id=\"connect-cancel\">Close</button>",
+        "<h1>{}</h1><p id=\"connection-status\" data-connected=\"{connected}\">{status}</p>{action}",
         html::escape(&conn.name)
     );
     Html(html::message_page(&conn.name, page.theme, &body)).into_response()
