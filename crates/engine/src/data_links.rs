@@ -478,15 +478,14 @@ impl<'e> DataLinks<'e> {
         q.connection = RefFilter::Is(connection_id.to_owned());
         q.instance_key = RefFilter::None;
         only_visible(caller, &mut q);
-        q.limit = 1;
         let found = self
             .calls
             .elements
             .store
-            .find_elements(&q)
+            .first_element(q)
             .await
             .map_err(store_error)?;
-        let Some(instance) = found.into_iter().next() else {
+        let Some(instance) = found else {
             return Ok(None);
         };
         let (app, external) = match direction {

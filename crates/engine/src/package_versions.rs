@@ -244,7 +244,7 @@ impl Engine {
     /// The package's export properties and each listed element's.
     async fn package_snapshot(&self, package: &Element) -> Result<Value, ApiError> {
         let ws = &package.workspace_id;
-        let members = self.package_members(package).await?;
+        let members = self.elements().package_members(package).await?;
         let mut all = vec![package.clone()];
         all.extend(members.iter().cloned());
         let refs = Refs::new(self, ws, &all).await?;
@@ -266,36 +266,6 @@ impl Engine {
         }))
     }
 
-    /// The elements a package lists that exist (archived ones too), in its
-    /// order.
-    pub(crate) async fn package_members(
-        &self,
-        package: &Element,
-    ) -> Result<Vec<Element>, ApiError> {
-        let mut members = Vec::new();
-        for item in package
-            .doc
-            .get("elements")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(id) = item.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            if let Some(el) = self
-                .stores
-                .elements
-                .element_by_id(&package.workspace_id, id)
-                .await
-                .map_err(store_error)?
-            {
-                members.push(el);
-            }
-        }
-        Ok(members)
-    }
-
     /// One element of a version: the element with that uuid as it is now.
     async fn element_at_version(
         &self,
@@ -311,14 +281,11 @@ impl Engine {
                 let mut q = ElementQuery::new(&package.workspace_id, t);
                 q.uuid = Some(uuid.to_owned());
                 q.include_archived = true;
-                q.limit = 1;
                 self.stores
                     .elements
-                    .find_elements(&q)
+                    .first_element(q)
                     .await
                     .map_err(store_error)?
-                    .into_iter()
-                    .next()
             }
             _ => None,
         };

@@ -235,29 +235,41 @@ impl Engine {
         id: &str,
         version: Option<&str>,
     ) -> Result<(Element, PackageVersion), ApiError> {
-        let store = &self.stores.package_versions;
-        let ws = store
+        let ws = self
+            .stores
+            .package_versions
             .public_package_workspace(id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| not_public(id))?;
+        self.public_version_in(&ws, id, version).await
+    }
+
+    /// [`Engine::public_version`] of a package known to be public in `ws`.
+    async fn public_version_in(
+        &self,
+        ws: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(Element, PackageVersion), ApiError> {
+        let store = &self.stores.package_versions;
         let package = self
             .stores
             .elements
-            .element_by_id(&ws, id)
+            .element_by_id(ws, id)
             .await
             .map_err(store_error)?
             .filter(|p| !p.is_archived() && p.element_type == ElementType::Package)
             .ok_or_else(|| not_public(id))?;
         let row = match version.filter(|v| *v != LATEST) {
             None => store
-                .package_versions(&ws, id)
+                .package_versions(ws, id)
                 .await
                 .map_err(store_error)?
                 .into_iter()
                 .next(),
             Some(v) => store
-                .package_version(&ws, id, v)
+                .package_version(ws, id, v)
                 .await
                 .map_err(store_error)?,
         }
@@ -294,10 +306,14 @@ impl Engine {
                 .await
                 .map_err(store_error)?;
             let last_page = rows.len() < MAX_LIMIT;
-            for (_, id) in &rows {
+            for (ws, id) in &rows {
                 after = Some(id.clone());
-                let Ok((package, row)) = self.public_version(id, None).await else {
-                    continue;
+                // Archived, or without a version yet: not listed. A failing
+                // read fails the list rather than hiding the package.
+                let (package, row) = match self.public_version_in(ws, id, None).await {
+                    Ok(found) => found,
+                    Err(e) if e.key.as_deref() == Some(keys::NOT_FOUND) => continue,
+                    Err(e) => return Err(e),
                 };
                 let item = public_item(&package, &row);
                 let matches = needle.as_ref().is_none_or(|n| {
@@ -418,7 +434,7 @@ impl Engine {
             .filter_map(|i| i["uuid"].as_str())
             .collect();
         let mut dropped = Vec::new();
-        for el in self.package_members(package).await? {
+        for el in self.elements().package_members(package).await? {
             if el.is_archived() || kept.contains(el.uuid.as_str()) {
                 continue;
             }
@@ -513,15 +529,11 @@ impl Engine {
         let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Package);
         q.uuid = Some(uuid.to_owned());
         q.include_archived = true;
-        q.limit = 1;
-        Ok(self
-            .stores
+        self.stores
             .elements
-            .find_elements(&q)
+            .first_element(q)
             .await
-            .map_err(store_error)?
-            .into_iter()
-            .next())
+            .map_err(store_error)
     }
 }
 

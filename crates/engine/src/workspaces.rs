@@ -237,14 +237,13 @@ impl Engine {
             );
             q.key = Some(key.to_owned());
             q.include_archived = true;
-            q.limit = 1;
-            if !self
+            if self
                 .stores
                 .elements
-                .find_elements(&q)
+                .first_element(q)
                 .await
                 .map_err(store_error)?
-                .is_empty()
+                .is_some()
             {
                 continue;
             }

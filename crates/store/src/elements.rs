@@ -43,6 +43,13 @@ pub trait ElementStore: Send + Sync + 'static {
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
 
+    /// The first element matching `query` (in `seq` order), if any: the query
+    /// with a limit of one.
+    async fn first_element(&self, mut query: ElementQuery) -> Result<Option<Element>, StoreError> {
+        query.limit = 1;
+        Ok(self.find_elements(&query).await?.into_iter().next())
+    }
+
     /// Those of `ids` in the workspace that are archived, as the database holds
     /// them now: never answered from a cache, since it is the check that must see
     /// another node's archive the moment it committed (a cache hears of it a

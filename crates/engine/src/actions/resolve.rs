@@ -268,14 +268,7 @@ impl Actions<'_> {
                 let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Action);
                 q.parent = RefFilter::Is(base.id.clone());
                 q.integration = RefFilter::Is(iid.clone());
-                q.limit = 1;
-                if let Some(copy) = store
-                    .find_elements(&q)
-                    .await
-                    .map_err(store_error)?
-                    .into_iter()
-                    .next()
-                {
+                if let Some(copy) = store.first_element(q).await.map_err(store_error)? {
                     base = copy;
                 }
             }
@@ -290,14 +283,7 @@ impl Actions<'_> {
             q.connection = RefFilter::Is(conn.id.clone());
             q.instance_key = RefFilter::None;
             only_visible(caller, &mut q);
-            q.limit = 1;
-            if let Some(instance) = store
-                .find_elements(&q)
-                .await
-                .map_err(store_error)?
-                .into_iter()
-                .next()
-            {
+            if let Some(instance) = store.first_element(q).await.map_err(store_error)? {
                 return Ok(instance);
             }
         }

@@ -859,14 +859,13 @@ impl Engine {
             } else {
                 q.parent = RefFilter::Is(el.id.clone());
             }
-            q.limit = 1;
-            if !self
+            if self
                 .stores
                 .elements
-                .find_elements(&q)
+                .first_element(q)
                 .await
                 .map_err(store_error)?
-                .is_empty()
+                .is_some()
             {
                 return Err(ApiError::bad_request(
                     keys::IN_USE,

@@ -867,14 +867,11 @@ impl Connect<'_> {
             .clone()
             .map(osmosis_store::RefFilter::Is)
             .unwrap_or_default();
-        query.limit = 1;
-        let found = self
-            .elements
+        self.elements
             .store
-            .find_elements(&query)
+            .first_element(query)
             .await
-            .map_err(store_error)?;
-        Ok(found.into_iter().next())
+            .map_err(store_error)
     }
 
     /// Publishes a connect result for the browser's SSE listener.

@@ -78,9 +78,7 @@ impl Elements<'_> {
         let mut q = ElementQuery::new(caller.workspace_id(), t);
         q.parent = RefFilter::Is(universal.id.clone());
         q.integration = RefFilter::Is(integration.id.clone());
-        q.limit = 1;
-        let existing = self.store.find_elements(&q).await.map_err(store_error)?;
-        match existing.into_iter().next() {
+        match self.store.first_element(q).await.map_err(store_error)? {
             Some(copy) => Ok(copy),
             None => {
                 let mut body = Map::new();
@@ -89,6 +87,35 @@ impl Elements<'_> {
                 self.create(caller, t, NewElement::from_body(body)).await
             }
         }
+    }
+
+    /// The elements a package lists that exist (archived ones too), in its
+    /// order: what it applies, snapshots and upgrades.
+    pub(crate) async fn package_members(
+        &self,
+        package: &Element,
+    ) -> Result<Vec<Element>, ApiError> {
+        let mut members = Vec::new();
+        for item in package
+            .doc
+            .get("elements")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Some(el) = self
+                .store
+                .element_by_id(&package.workspace_id, id)
+                .await
+                .map_err(store_error)?
+            {
+                members.push(el);
+            }
+        }
+        Ok(members)
     }
 
     /// Applies the elements `package` lists to `integration`, and makes its
@@ -100,25 +127,9 @@ impl Elements<'_> {
         copy: Element,
         integration: &Element,
     ) -> Result<Element, ApiError> {
-        let items = package
-            .doc
-            .get("elements")
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default();
-        let mut listed = Vec::with_capacity(items.len());
-        for item in items {
-            let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
-                continue;
-            };
-            let Some(member) = self
-                .store
-                .element_by_id(&package.workspace_id, id)
-                .await
-                .map_err(store_error)?
-            else {
-                continue;
-            };
+        let members = self.package_members(package).await?;
+        let mut listed = Vec::with_capacity(members.len());
+        for member in members {
             let applies = member.element_type.spec().layering == Layering::IntegrationLevel
                 && member.integration_id.is_none()
                 && !member.is_archived();

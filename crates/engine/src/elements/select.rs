@@ -258,9 +258,7 @@ impl Elements<'_> {
             let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Connection);
             q.integration = RefFilter::Is(iid);
             q.customer = RefFilter::Is(me.clone());
-            q.limit = 1;
-            let found = self.store.find_elements(&q).await.map_err(store_error)?;
-            return Ok(found.into_iter().next());
+            return self.store.first_element(q).await.map_err(store_error);
         }
         Ok(None)
     }

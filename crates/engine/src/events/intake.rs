@@ -533,14 +533,13 @@ impl Engine {
                 let mut q = ElementQuery::new(workspace_id, element_type);
                 q.doc_equals = vec![("webhookKey".into(), json!(key))];
                 q.include_archived = true;
-                q.limit = 1;
                 let found = self
                     .stores
                     .elements
-                    .find_elements(&q)
+                    .first_element(q)
                     .await
                     .map_err(store_error)?;
-                found.into_iter().next().map(|el| Target {
+                found.map(|el| Target {
                     archived: el.is_archived(),
                     id: el.id.clone(),
                     customer_id: el.customer_id.clone(),

@@ -32,15 +32,12 @@ pub(super) async fn prepare(
         if let Some(app) = el.doc_str("externalAppId").map(str::to_string) {
             let mut q = ElementQuery::new(caller.workspace_id(), ElementType::Connector);
             q.doc_equals = vec![("externalAppId".into(), json!(app))];
-            q.limit = 1;
             if let Some(c) = engine
                 .stores
                 .elements
-                .find_elements(&q)
+                .first_element(q)
                 .await
                 .map_err(store_error)?
-                .into_iter()
-                .next()
             {
                 el.doc.insert("connectorId".into(), json!(c.id));
             }
@@ -212,15 +209,12 @@ pub(super) async fn render(
             let mut q = ElementQuery::new(&el.workspace_id, ElementType::Connection);
             q.integration = RefFilter::Is(el.id.clone());
             q.customer = RefFilter::Is(me.clone());
-            q.limit = 1;
             engine
                 .stores
                 .elements
-                .find_elements(&q)
+                .first_element(q)
                 .await
                 .map_err(store_error)?
-                .into_iter()
-                .next()
         }
         _ => None,
     };
