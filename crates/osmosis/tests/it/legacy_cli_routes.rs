@@ -162,60 +162,73 @@ async fn an_elements_integration_is_fixed_and_apply_is_checked() {
         .await;
     assert_eq!(status, 200, "{same}");
 
-    let apply = |token: String, path: &'static str, body: Value| {
-        let s = &s;
-        async move { s.post(path, &token, body).await }
-    };
+    // The CLI's query form and the path form the SDK's selectors name share
+    // one handler; both are held to the same refusals.
+    let forms: [fn(&str) -> String; 2] = [
+        |key| format!("/action/apply?key={key}"),
+        |key| format!("/actions/{key}/apply"),
+    ];
     let crm = json!({"integrationKeys": ["crm"]});
-    assert_error(
-        &apply(s.customer("alice"), "/action/apply?key=sync", crm.clone()).await,
-        403,
-        "bad_request",
-        "access_denied",
-    );
     let other = s.other_workspace_admin().await;
-    assert_error(
-        &apply(other, "/action/apply?key=sync", crm.clone()).await,
-        404,
-        "bad_request",
-        "not_found",
-    );
-    let unknown = apply(
-        admin.clone(),
-        "/action/apply?key=sync",
-        json!({"integrationKeys": ["nope"]}),
-    )
-    .await;
-    assert_error(&unknown, 404, "bad_request", "not_found");
-    assert_eq!(unknown.1["data"]["field"], "integrationKeys");
-    // `gone` was archived by the fixture: not applied.
-    assert_error(
-        &apply(admin.clone(), "/action/apply?key=gone", crm.clone()).await,
-        404,
-        "bad_request",
-        "not_found",
-    );
-    for body in [
-        json!({}),
-        json!({"integrationKeys": "crm"}),
-        json!({"integrationKeys": ["crm"], "x": 1}),
-    ] {
-        let (status, refused) = apply(admin.clone(), "/action/apply?key=sync", body).await;
-        assert_eq!(status, 400, "{refused}");
-        assert_eq!(refused["type"], "bad_request", "{refused}");
-    }
-    assert_error(
-        &s.call(
-            "POST",
-            &format!("/action/apply?key=sync&token={admin}"),
-            None,
-            Some(crm.clone()),
+    for form in forms {
+        let sync = form("sync");
+        let apply = |token: String, path: String, body: Value| {
+            let s = &s;
+            async move { s.post(&path, &token, body).await }
+        };
+        assert_error(
+            &apply(s.customer("alice"), sync.clone(), crm.clone()).await,
+            403,
+            "bad_request",
+            "access_denied",
+        );
+        assert_error(
+            &apply(other.clone(), sync.clone(), crm.clone()).await,
+            404,
+            "bad_request",
+            "not_found",
+        );
+        let unknown = apply(
+            admin.clone(),
+            sync.clone(),
+            json!({"integrationKeys": ["nope"]}),
         )
-        .await,
-        401,
-        "bad_request",
-        "not_authenticated",
-    );
+        .await;
+        assert_error(&unknown, 404, "bad_request", "not_found");
+        assert_eq!(unknown.1["data"]["field"], "integrationKeys");
+        // `gone` was archived by the fixture: not applied.
+        assert_error(
+            &apply(admin.clone(), form("gone"), crm.clone()).await,
+            404,
+            "bad_request",
+            "not_found",
+        );
+        for body in [
+            json!({}),
+            json!({"integrationKeys": "crm"}),
+            json!({"integrationKeys": ["crm"], "x": 1}),
+        ] {
+            let (status, refused) = apply(admin.clone(), sync.clone(), body).await;
+            assert_eq!(status, 400, "{sync}: {refused}");
+            assert_eq!(refused["type"], "bad_request", "{refused}");
+        }
+        let oversized = json!({"integrationKeys": ["x".repeat(11 * 1024 * 1024)]});
+        let (status, refused) = apply(admin.clone(), sync.clone(), oversized).await;
+        assert_eq!(status, 413, "{sync}: {refused}");
+        let joined = if sync.contains('?') { '&' } else { '?' };
+        assert_error(
+            &s.call(
+                "POST",
+                &format!("{sync}{joined}token={admin}"),
+                None,
+                Some(crm.clone()),
+            )
+            .await,
+            401,
+            "bad_request",
+            "not_authenticated",
+        );
+    }
     let (status, body) = s.post("/action/apply", &admin, crm.clone()).await;
     assert_eq!(status, 400, "{body}");
     s.finish().await;
