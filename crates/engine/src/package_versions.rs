@@ -127,11 +127,9 @@ impl Engine {
         // interleave with another publish, element writes may.
         let _lock = self.locks.lock(&format!("{id}#versions")).await;
         let newest = store
-            .package_versions(ws, id)
+            .newest_package_version(ws, id)
             .await
-            .map_err(store_error)?
-            .into_iter()
-            .next();
+            .map_err(store_error)?;
         let row = PackageVersion {
             workspace_id: ws.clone(),
             package_id: id.clone(),
@@ -190,11 +188,9 @@ impl Engine {
         let (ws, id) = (&package.workspace_id, &package.id);
         let row = if version == LATEST {
             store
-                .package_versions(ws, id)
+                .newest_package_version(ws, id)
                 .await
                 .map_err(store_error)?
-                .into_iter()
-                .next()
                 .ok_or_else(|| {
                     ApiError::not_found(format!("The package `{id}` has no published version"))
                 })?

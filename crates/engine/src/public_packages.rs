@@ -195,11 +195,9 @@ impl Engine {
             ));
         }
         let latest = store
-            .package_versions(&package.workspace_id, &package.id)
+            .newest_package_version(&package.workspace_id, &package.id)
             .await
             .map_err(store_error)?
-            .into_iter()
-            .next()
             .ok_or_else(|| {
                 ApiError::bad_request(
                     keys::NOT_SUPPORTED,
@@ -263,11 +261,9 @@ impl Engine {
             .ok_or_else(|| not_public(id))?;
         let row = match version.filter(|v| *v != LATEST) {
             None => store
-                .package_versions(ws, id)
+                .newest_package_version(ws, id)
                 .await
-                .map_err(store_error)?
-                .into_iter()
-                .next(),
+                .map_err(store_error)?,
             Some(v) => store
                 .package_version(ws, id, v)
                 .await

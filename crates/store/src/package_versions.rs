@@ -47,6 +47,14 @@ pub trait PackageVersionStore: Send + Sync + 'static {
         package_id: &str,
     ) -> Result<Vec<PackageVersion>, StoreError>;
 
+    /// The newest version of a package (the first of [`Self::package_versions`]),
+    /// read alone.
+    async fn newest_package_version(
+        &self,
+        workspace_id: &str,
+        package_id: &str,
+    ) -> Result<Option<PackageVersion>, StoreError>;
+
     /// One version of a package.
     async fn package_version(
         &self,
@@ -109,13 +117,20 @@ for_each_backend! {
             workspace_id: &str,
             package_id: &str,
         ) -> Result<Vec<PackageVersion>, StoreError> {
-            let mut q =
-                QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM package_versions"));
-            q.push(" WHERE workspace_id = ").push_bind(workspace_id);
-            q.push(" AND package_id = ").push_bind(package_id);
-            q.push(" ORDER BY created_ms DESC, version DESC");
+            let mut q = newest_first(workspace_id, package_id);
             let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
             rows.iter().map(decode).collect()
+        }
+
+        async fn newest_package_version(
+            &self,
+            workspace_id: &str,
+            package_id: &str,
+        ) -> Result<Option<PackageVersion>, StoreError> {
+            let mut q = newest_first(workspace_id, package_id);
+            q.push(" LIMIT 1");
+            let row = q.build().fetch_optional(&mut *self.reader().await?).await?;
+            row.as_ref().map(decode).transpose()
         }
 
         async fn package_version(
@@ -182,6 +197,15 @@ for_each_backend! {
                 .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("package_id")?)))
                 .collect()
         }
+    }
+
+    /// A package's versions, newest first.
+    fn newest_first<'a>(workspace_id: &'a str, package_id: &'a str) -> QueryBuilder<'a, DB> {
+        let mut q = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM package_versions"));
+        q.push(" WHERE workspace_id = ").push_bind(workspace_id);
+        q.push(" AND package_id = ").push_bind(package_id);
+        q.push(" ORDER BY created_ms DESC, version DESC");
+        q
     }
 
     fn decode(row: &<DB as sqlx::Database>::Row) -> Result<PackageVersion, StoreError> {
