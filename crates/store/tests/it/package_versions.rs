@@ -84,7 +84,10 @@ async fn package_versions_list_newest_first_with_their_parents() {
         parent_version: Some("1.10.0".into()),
         ..version(WS, "pkg_1", "1.9.0", 3_000)
     };
-    assert_eq!(store.newest_package_version(WS, "pkg_1").await.unwrap(), None);
+    assert_eq!(
+        store.newest_package_version(WS, "pkg_1").await.unwrap(),
+        None
+    );
     for v in [&v1, &v3, &v2] {
         assert!(store.insert_package_version(v).await.unwrap());
     }
