@@ -148,7 +148,7 @@ fn claim_string(v: &Option<Value>) -> Option<String> {
 
 impl AppState {
     /// The live workspace `key`: cached, re-read once [`WORKSPACE_RECHECK`] old.
-    async fn workspace(&self, key: &str) -> Result<Arc<Workspace>, ErrorResponse> {
+    pub(crate) async fn workspace(&self, key: &str) -> Result<Arc<Workspace>, ErrorResponse> {
         let cached = self
             .workspaces
             .by_key

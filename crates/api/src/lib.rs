@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod body;
+mod console;
 pub mod error;
 pub mod extract;
 mod html;

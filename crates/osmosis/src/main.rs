@@ -56,6 +56,10 @@ enum Command {
     /// `OSMOSIS_WORKSPACE_KEY` names another workspace), else the secret stored in
     /// the database `--data-dir`/`--database` point at (the same flags as `serve`).
     Token(cli::token::TokenArgs),
+    /// Print a one-time link that signs a browser in to a workspace's console
+    /// (`/console`): it works once, for ten minutes. Reads the database
+    /// `--data-dir`/`--database` point at (the same flags as `serve`).
+    ConsoleLink(cli::console_link::ConsoleLinkArgs),
     /// Export a workspace's elements as files in Membrane's layout
     /// (`membrane/integrations/<key>/spec.yaml`, `membrane/actions/<key>/spec.yaml`,
     /// …), from the database `serve` uses: into a folder's `membrane/` tree
@@ -358,6 +362,7 @@ async fn main() -> ExitCode {
             command: WorkspaceCommand::Delete(args),
         } => cli::workspace::delete(args).await,
         Command::Token(args) => cli::token::run(args).await,
+        Command::ConsoleLink(args) => cli::console_link::run(args).await,
         Command::Export(args) => cli::export::run(args).await,
         Command::Import(args) => cli::import::run(args).await,
         Command::Pull(args) => cli::remote::pull(args).await,

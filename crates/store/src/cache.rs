@@ -414,6 +414,11 @@ impl ElementStore for CachedElementStore {
         Ok(found)
     }
 
+    /// Counted by the database: a count is one cheap query, not worth caching.
+    async fn count_elements(&self, query: &ElementQuery) -> Result<i64, StoreError> {
+        self.inner.count_elements(query).await
+    }
+
     async fn archived_among(
         &self,
         workspace_id: &str,

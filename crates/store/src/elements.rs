@@ -43,6 +43,24 @@ pub trait ElementStore: Send + Sync + 'static {
     /// Elements matching `query`, in `seq` order, at most `query.limit`.
     async fn find_elements(&self, query: &ElementQuery) -> Result<Vec<Element>, StoreError>;
 
+    /// How many elements match `query` (its limit and cursor ignored): the
+    /// console's counts. The default pages through [`Self::find_elements`]; the
+    /// SQL store counts in the database.
+    async fn count_elements(&self, query: &ElementQuery) -> Result<i64, StoreError> {
+        let mut page = query.clone();
+        page.limit = 1000;
+        page.after_seq = 0;
+        let mut count = 0;
+        loop {
+            let found = self.find_elements(&page).await?;
+            count += found.len() as i64;
+            match found.last() {
+                Some(last) if found.len() as i64 == page.limit => page.after_seq = last.seq,
+                _ => return Ok(count),
+            }
+        }
+    }
+
     /// The first element matching `query` (in `seq` order), if any: the query
     /// with a limit of one.
     async fn first_element(&self, mut query: ElementQuery) -> Result<Option<Element>, StoreError> {
@@ -317,6 +335,14 @@ for_each_backend! {
             rows.iter().map(decode).collect()
         }
 
+        async fn count_elements(&self, query: &ElementQuery) -> Result<i64, StoreError> {
+            let row = filtered(query, "COUNT(*)")
+                .build()
+                .fetch_one(&mut *self.reader().await?)
+                .await?;
+            Ok(row.try_get(0)?)
+        }
+
         async fn archived_among(
             &self,
             workspace_id: &str,
@@ -341,8 +367,22 @@ for_each_backend! {
     }
 
     fn find(q: &ElementQuery) -> QueryBuilder<'_, DB> {
+        let mut s = filtered(q, COLUMNS);
+        if q.id.is_some() || q.key.is_some() || q.uuid.is_some() {
+            // A lookup by identity matches a handful of rows at most: let the planner
+            // use the identity indexes instead of walking `seq` order to find them.
+            s.push(" LIMIT ").push_bind(q.limit);
+        } else {
+            s.push(" AND seq > ").push_bind(q.after_seq);
+            s.push(" ORDER BY seq LIMIT ").push_bind(q.limit);
+        }
+        s
+    }
+
+    /// `SELECT {select} FROM elements WHERE` every filter of `q` (not its page).
+    fn filtered<'a>(q: &'a ElementQuery, select: &str) -> QueryBuilder<'a, DB> {
         let mut s = QueryBuilder::<DB>::new(format!(
-            "SELECT {COLUMNS} FROM elements WHERE workspace_id = "
+            "SELECT {select} FROM elements WHERE workspace_id = "
         ));
         s.push_bind(&q.workspace_id);
         s.push(" AND element_type = ")
@@ -390,14 +430,6 @@ for_each_backend! {
                 "null"
             };
             DB::push_doc_equals(&mut s, field, value, missing);
-        }
-        if q.id.is_some() || q.key.is_some() || q.uuid.is_some() {
-            // A lookup by identity matches a handful of rows at most: let the planner
-            // use the identity indexes instead of walking `seq` order to find them.
-            s.push(" LIMIT ").push_bind(q.limit);
-        } else {
-            s.push(" AND seq > ").push_bind(q.after_seq);
-            s.push(" ORDER BY seq LIMIT ").push_bind(q.limit);
         }
         s
     }

@@ -236,6 +236,14 @@ pub trait FlowRunStore: Send + Sync + 'static {
 
     async fn find_flow_runs(&self, query: &FlowRunQuery) -> Result<Vec<FlowRunRow>, StoreError>;
 
+    /// How many of a workspace's runs made since `from_ms` are in each state
+    /// (the console's overview).
+    async fn count_flow_runs_by_state(
+        &self,
+        workspace_id: &str,
+        from_ms: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Node runs of one run in `seq` order, of one node when `node_key` is given,
     /// after `cursor`, at most `limit`.
     async fn find_node_runs(
@@ -449,6 +457,21 @@ for_each_backend! {
                 .fetch_all(&mut *self.reader().await?)
                 .await?;
             rows.iter().map(decode).collect()
+        }
+
+        async fn count_flow_runs_by_state(
+            &self,
+            workspace_id: &str,
+            from_ms: i64,
+        ) -> Result<Vec<(String, i64)>, StoreError> {
+            let mut q = QueryBuilder::<DB>::new("SELECT state, COUNT(*) FROM flow_runs WHERE workspace_id = ");
+            q.push_bind(workspace_id);
+            q.push(" AND created_ms >= ").push_bind(from_ms);
+            q.push(" GROUP BY state ORDER BY state");
+            let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect()
         }
 
         async fn find_node_runs(

@@ -1,5 +1,5 @@
 //! The stores: one narrow interface per concern — [`WorkspaceStore`],
-//! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ApiLogStore`],
+//! [`ElementStore`], [`JobStore`], [`ConnectRecordStore`], [`ConsoleSessionStore`], [`ApiLogStore`],
 //! [`ActionRunLogStore`], [`DataLinkStore`], [`FlowRunStore`] (flow runs, their node
 //! runs and the queue they form), [`BackgroundJobStore`] (long operations a client
 //! polls for, and their files), and the [`Database`] itself — gathered in
@@ -42,6 +42,7 @@ mod cache;
 mod cache_listener;
 mod connect_records;
 mod connector_versions;
+mod console_sessions;
 mod constraints;
 mod data_links;
 mod database;
@@ -70,6 +71,7 @@ pub use background_jobs::{BackgroundJob, BackgroundJobStatus, BackgroundJobStore
 pub use cache::{CachedElementStore, DEFAULT_CACHE_BYTES};
 pub use connect_records::{ConnectRecord, ConnectRecordStore};
 pub use connector_versions::{ConnectorVersion, ConnectorVersionStore};
+pub use console_sessions::{ConsoleSession, ConsoleSessionKind, ConsoleSessionStore};
 pub use data_links::{DataLink, DataLinkQuery, DataLinkStore};
 pub use database::{Database, PoolUse};
 pub use element_events::{ElementEvent, ElementEvents};
@@ -105,6 +107,8 @@ pub struct Stores {
     pub elements: Arc<dyn ElementStore>,
     pub jobs: Arc<dyn JobStore>,
     pub connect_records: Arc<dyn ConnectRecordStore>,
+    /// Console sessions and one-time sign-in links.
+    pub console_sessions: Arc<dyn ConsoleSessionStore>,
     pub api_logs: Arc<dyn ApiLogStore>,
     pub action_runs: Arc<dyn ActionRunLogStore>,
     pub data_links: Arc<dyn DataLinkStore>,
@@ -130,6 +134,7 @@ impl Stores {
             + ElementStore
             + JobStore
             + ConnectRecordStore
+            + ConsoleSessionStore
             + ApiLogStore
             + ActionRunLogStore
             + DataLinkStore
@@ -146,6 +151,7 @@ impl Stores {
             elements: store.clone(),
             jobs: store.clone(),
             connect_records: store.clone(),
+            console_sessions: store.clone(),
             api_logs: store.clone(),
             action_runs: store.clone(),
             data_links: store.clone(),

@@ -118,6 +118,8 @@ pub fn router(state: AppState) -> Router {
     let routes = parts()
         .into_iter()
         .fold(Router::new(), |router, part| router.merge(part.router))
+        // The console's HTML pages: not API routes, so not in `paths()`.
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_nul))

@@ -81,6 +81,14 @@ impl Engine {
                 {
                     tracing::warn!(error = %e, "could not purge expired connect records");
                 }
+                if let Err(e) = self
+                    .stores
+                    .console_sessions
+                    .purge_console_sessions(now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not purge expired console sessions");
+                }
                 if let Err(e) = self.purge_background_jobs().await {
                     tracing::warn!(error = %e.message, "could not purge finished background jobs");
                 }

@@ -3,6 +3,7 @@
 //! server's API), friendlier parse errors, and what `serve` says and undoes at
 //! start.
 
+pub mod console_link;
 pub mod database;
 pub mod export;
 pub mod flags;

@@ -28,6 +28,7 @@ mod connect_kill;
 mod connection_tenancy;
 mod connections;
 mod connector_sources;
+mod console;
 mod credentials;
 mod customer_errors;
 mod data_links;

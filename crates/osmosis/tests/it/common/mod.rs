@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 pub mod mock_api;
 pub mod mock_crm;
 pub mod process;
