@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 mod console;
+mod embed;
 pub mod error;
 pub mod extract;
 mod html;

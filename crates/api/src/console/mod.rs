@@ -22,6 +22,7 @@
 //! [`Caller`]: osmosis_engine::Caller
 
 mod assets;
+mod graph;
 mod layout;
 mod pages;
 mod session;

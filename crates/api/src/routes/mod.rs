@@ -120,6 +120,8 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |router, part| router.merge(part.router))
         // The console's HTML pages: not API routes, so not in `paths()`.
         .merge(crate::console::router())
+        // The pages the SDK opens on its `uiUri`: HTML too.
+        .merge(crate::embed::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_nul))

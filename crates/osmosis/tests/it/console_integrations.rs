@@ -1,0 +1,1 @@
+//! Console pages: see the module doc of each test below.

@@ -1,0 +1,1 @@
+//! The embedded pages (/embed/...): see the tests below.
