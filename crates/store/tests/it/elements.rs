@@ -560,3 +560,36 @@ async fn a_node_reads_what_another_node_wrote_though_it_cached_the_element() {
     reads_until_named(&a, &other, &other.name).await;
     db.finish().await;
 }
+
+#[tokio::test]
+async fn elements_are_counted_by_the_query_filters_not_its_page() {
+    let db = TestDb::new().await;
+    let node = db.node().await;
+    node.workspaces
+        .insert_workspace(&workspace("ws_other"))
+        .await
+        .unwrap();
+    let store = node.elements;
+    for i in 0..7 {
+        let mut e = element(WS, ElementType::Connection, &format!("c{i}"));
+        if i % 3 == 0 {
+            e.doc
+                .insert("disconnected".into(), serde_json::Value::Bool(true));
+        }
+        insert(store.as_ref(), e).await;
+    }
+    insert(
+        store.as_ref(),
+        element("ws_other", ElementType::Connection, "x"),
+    )
+    .await;
+    let mut q = ElementQuery::new(WS, ElementType::Connection);
+    q.limit = 2;
+    q.after_seq = 3;
+    assert_eq!(store.count_elements(&q).await.unwrap(), 7);
+    q.doc_equals = vec![("disconnected".into(), serde_json::Value::Bool(true))];
+    assert_eq!(store.count_elements(&q).await.unwrap(), 3);
+    q.doc_equals.clear();
+    q.search = Some("C1".into());
+    assert_eq!(store.count_elements(&q).await.unwrap(), 1);
+}

@@ -1051,3 +1051,35 @@ async fn concurrent_creates_stop_at_the_queue_cap() {
     );
     db.finish().await;
 }
+
+#[tokio::test]
+async fn runs_are_counted_by_state_from_a_time_in_their_workspace_only() {
+    let db = TestDb::new().await;
+    let store = db.node().await.flow_runs;
+    let mut writes = Vec::new();
+    for (id, created) in [("a", 1_000), ("b", 2_000), ("c", 3_000), ("d", 4_000)] {
+        writes.push(create(run(id, "conn_1", created), 100));
+    }
+    store.apply_flow_writes(&writes).await.unwrap();
+    store
+        .apply_flow_writes(&[
+            update("c", None, "failed", Some(3_500)),
+            update("d", None, "completed", Some(4_500)),
+        ])
+        .await
+        .unwrap();
+    let counts = store.count_flow_runs_by_state(WS, 2_000).await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            ("completed".to_string(), 1),
+            ("failed".to_string(), 1),
+            ("queued".to_string(), 1)
+        ]
+    );
+    assert!(store
+        .count_flow_runs_by_state("ws_other", 0)
+        .await
+        .unwrap()
+        .is_empty());
+}

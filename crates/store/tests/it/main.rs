@@ -8,6 +8,7 @@ mod cache_budget;
 mod common;
 mod conformance;
 mod connector_versions;
+mod console_sessions;
 mod data_links;
 mod elements;
 mod events;
