@@ -493,6 +493,53 @@ pub fn not_set_up_block(message: &str, reference: Option<&str>) -> String {
     error_block(message, reference, Some("not-set-up"))
 }
 
+/// Extra rules the embedded configuration pages need beyond the connect card:
+/// wider cards for mapping tables, text areas, selects and a success notice, in
+/// both themes and with the same contrast.
+const EMBED_STYLE: &str = "main.wide{max-width:720px}\
+textarea,select{width:100%;padding:10px 12px;font:inherit;color:inherit;background:#fff;border:1px solid #767f92;border-radius:8px}\
+textarea{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:14px;min-height:44px}\
+fieldset{border:1px solid #d9dde5;border-radius:8px;margin:16px 0 0;padding:4px 16px 16px}legend{font-weight:700;padding:0 4px}\
+table{width:100%;border-collapse:collapse;margin-top:8px}th,td{text-align:left;vertical-align:top;padding:6px 4px;border-bottom:1px solid #d9dde5}\
+td label{margin:0;font-weight:600}td textarea{min-height:40px}.field-type{display:block;font-weight:400;font-size:13px;color:#4b5466}\
+ul.list{padding-left:20px;margin:8px 0}\
+#embed-saved{color:#0b5d1e;background:#ecfdf3;border:1px solid #a6e3bd;padding:10px 12px;border-radius:8px;margin:0 0 12px}\
+.dark textarea,.dark select{background:#0f1115;border-color:#8a93a6}.dark fieldset,.dark th,.dark td{border-color:#333845}\
+.dark .field-type{color:#b8bfcc}.dark #embed-saved{color:#b7f5cb;background:#0f2e1a;border-color:#2b6b40}";
+
+/// An embedded page (`/embed/...`): the connect screens' card (wider when
+/// `wide`), the penpal handshake, then `script`. Answers the document and the
+/// inline blocks it holds (script, style), for the page's CSP to allow by hash.
+pub(crate) fn embed_page(
+    title: &str,
+    theme: Option<&str>,
+    wide: bool,
+    body: &str,
+    script: &str,
+) -> (String, [String; 2]) {
+    let class = if theme == Some("dark") {
+        " class=\"dark\""
+    } else {
+        ""
+    };
+    let main = if wide { " class=\"wide\"" } else { "" };
+    let script = format!("{}{script}", penpal_script(""));
+    let style = format!("{STYLE}{EMBED_STYLE}");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{style}</style></head><body{class}><main{main}>{body}</main>\
+         <script src=\"/static/penpal.min.js\"></script><script>{script}</script></body></html>",
+        escape(title)
+    );
+    (html, [script, style])
+}
+
+/// The connect screens' error paragraph (`#connect-error`), for embedded pages.
+pub(crate) fn embed_error(message: &str, reference: Option<&str>) -> String {
+    error_block(message, reference, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ pub struct Overview {
     pub integrations: i64,
     pub customers: i64,
     pub connections: i64,
-    /// Connections that need their customer to reconnect.
+    /// Connections that need their customer to reconnect (not `connected`).
     pub disconnected: i64,
     /// Runs made in the last [`RECENT_MS`], by state.
     pub recent_runs: Vec<(String, i64)>,
@@ -31,8 +31,10 @@ impl Engine {
         let ws = caller.workspace_id();
         let count = |t: ElementType, disconnected: bool| {
             let mut q = ElementQuery::new(ws, t);
+            // What the connection list's `state=disconnected` filter reads too:
+            // a refused refresh or a revoked grant clears `connected`.
             if disconnected {
-                q.doc_equals = vec![("disconnected".into(), Value::Bool(true))];
+                q.doc_equals = vec![("connected".into(), Value::Bool(false))];
             }
             async move { self.stores.elements.count_elements(&q).await }
         };

@@ -66,7 +66,7 @@ pub(crate) fn render(nodes: &Map<String, Value>, states: &HashMap<String, String
     let height =
         PAD * 2 + (row.values().max().copied().unwrap_or(0) + 1) * (NODE_H + GAP_Y) - GAP_Y;
     html! {
-        svg.graph xmlns="http://www.w3.org/2000/svg" role="img" aria-label="The flow's nodes and links"
+        svg.graph xmlns="http://www.w3.org/2000/svg" role="group" aria-label="The flow's nodes and links"
             width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } {
             @for (key, n) in nodes {
                 @for to in links(n) {
@@ -80,16 +80,26 @@ pub(crate) fn render(nodes: &Map<String, Value>, states: &HashMap<String, String
                 @let state = states.get(key).map(String::as_str).unwrap_or("");
                 @let name = n.get("name").and_then(Value::as_str).unwrap_or(key);
                 @let kind = n.get("type").and_then(Value::as_str).unwrap_or("");
+                @let class = if state.is_empty() { "node".to_owned() } else { format!("node {state}") };
                 a href={ "#node-" (key) } {
-                    g class={ "node " (state) } data-node=(key) {
+                    g class=(class) data-node=(key) {
                         title { (name) " (" (kind) ")" @if !state.is_empty() { ": " (state) } }
                         rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="8" {}
                         text x=(x + 10) y=(y + 21) { (clip(name, 22)) }
-                        text x=(x + 10) y=(y + 40) fill="#4b5466" { (clip(kind, 24)) @if !state.is_empty() { " · " (state) } }
+                        text x=(x + 10) y=(y + 40) fill="#4b5466" { (clip(&subtitle(kind, state), 24)) }
                     }
                 }
             }
         }
+    }
+}
+
+/// A node's second line: its type, and its state when it has one.
+fn subtitle(kind: &str, state: &str) -> String {
+    if state.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} · {state}")
     }
 }
 

@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use osmosis_model::ApiError;
 
 use super::session::{ConsoleAdmin, CSRF_FIELD};
@@ -208,17 +208,13 @@ pub(crate) fn time(iso: &str) -> Markup {
 /// A JSON value, pretty-printed, in a scrollable block.
 pub(crate) fn json_block(value: &serde_json::Value) -> Markup {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
-    html! { pre.json { code { (text) } } }
+    // Focusable, so a keyboard can scroll a block taller than its box.
+    html! { pre.json tabindex="0" { code { (text) } } }
 }
 
 /// An empty list's sentence.
 pub(crate) fn empty(text: &str) -> Markup {
     html! { p.empty { (text) } }
-}
-
-/// Markup already escaped by whoever made it (`crate::html::markdown`).
-pub(crate) fn trusted(html: String) -> Markup {
-    PreEscaped(html)
 }
 
 /// An error as a page: the API's error (type, key, message) with its status.

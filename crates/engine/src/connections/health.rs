@@ -207,7 +207,6 @@ impl Calls<'_> {
             }
         }
         let outcome = self.refresh_now(current, opened).await;
-        crate::metrics::record_refresh(outcome.is_ok());
         if self.database.is_shared() {
             self.release_refresh_lease(conn).await;
         }
@@ -267,12 +266,31 @@ impl Calls<'_> {
     }
 
     /// Asks the provider for new credentials and records the outcome.
+    /// Refreshes and counts the refresh by connector (the metrics).
     async fn refresh_now(
         &self,
         current: Element,
         opened: secrets::Secrets,
     ) -> Result<(Element, Value), ApiError> {
-        let runner = self.connection_runner(&current).await?;
+        let runner = match self.connection_runner(&current).await {
+            Ok(runner) => runner,
+            Err(e) => {
+                crate::metrics::record_refresh("unknown", false);
+                return Err(e);
+            }
+        };
+        let connector = runner.connector().key.clone().unwrap_or_default();
+        let outcome = self.refresh_with(current, opened, runner).await;
+        crate::metrics::record_refresh(&connector, outcome.is_ok());
+        outcome
+    }
+
+    async fn refresh_with(
+        &self,
+        current: Element,
+        opened: secrets::Secrets,
+        runner: osmosis_connectors::function::FunctionRunner,
+    ) -> Result<(Element, Value), ApiError> {
         let auth_type = runner.auth().auth_type;
         let refreshed = match auth_type {
             Some(

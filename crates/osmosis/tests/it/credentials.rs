@@ -262,7 +262,7 @@ async fn refresh_credentials_endpoint_and_test_endpoint() {
     use crate::metrics::{scrape, value};
     let f = fixture().await;
     let alice = f.s.customer("alice");
-    let ok = [("result", "ok")];
+    let ok = [("connector", "oauthapi"), ("result", "ok")];
     let before = scrape(&f.s.url).await;
     let (status, conn) =
         f.s.post(
