@@ -2,15 +2,20 @@
 // The admin console (`/console`) in Chromium, against a real `osmosis serve` with a
 // seeded workspace: an integration on the mock API-key API, a customer's connection,
 // an action, two two-node flows (one completed run, one failed against a mock that
-// answers 500), an app event delivered to its webhook.
+// answers 500), an app event delivered to its webhook; and an action and a flow
+// (with an instance on the connection, never run) that the console itself runs.
 //
 // What a person signing in sees: /console leads to the sign-in form, the form signs
 // in, every section the navigation links to and the first record each list links to
 // opens with a heading and no error page, looks right (screenshots at 1200 px, the
 // overview and sign-in at 400 px too, into screenshots/ like connect-screens) and
 // has no serious or critical axe-core violation. The settings form saves, and
-// without its CSRF field is refused with the 403 page; another workspace's admin
-// sees none of this workspace's names; signing out ends the session.
+// without its CSRF field is refused with the 403 page; the action page's run form
+// runs the action on the connection chosen and shows its output (invalid JSON
+// input: the 400 page naming the field, nothing run); the flow page draws the
+// graph and its "Start a run" form leads to the run's page, which follows the run
+// to `completed` and shows the node's output; another workspace's admin sees none
+// of this workspace's names; signing out ends the session.
 //
 // The console's CSP allows only its own script, so the page is opened with CSP
 // bypassed for axe-core's injected script (what axe checks is the page as served).
@@ -35,6 +40,8 @@ const NAMES = {
   connection: 'Console Ledger Connection',
   customer: 'console-ledger-customer',
   eventType: 'Console Ledger Order',
+  runAction: 'Console Ledger Lookup',
+  runFlow: 'Console Ledger Shape',
 };
 
 let server;
@@ -109,7 +116,31 @@ async function setup() {
     body: JSON.stringify({ customer: NAMES.customer, note: '<img src=x onerror="window.injected=1">' }),
   });
   assert.equal(delivered.status, 200, `the app event webhook should take the delivery: ${await delivered.text()}`);
-  Object.assign(seeded, { integration, connection, runs });
+  // What the console runs itself: an action whose output carries its input and
+  // what the mock API answered through the connection, and a flow whose
+  // transform-data node carries the trigger's input; its instance on the
+  // connection is made without a run (as the SDK's autoCreate does).
+  const runAction = await h.apiOk(server, 'POST', '/actions', admin, {
+    key: 'console-ledger-lookup',
+    name: NAMES.runAction,
+    integrationId: integration.id,
+    type: 'api-request-to-external-app',
+    inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+    config: { request: { method: 'GET', path: '/me' } },
+    outputMapping: { echoed: v('$.input.text'), user: v('$.output.name') },
+  });
+  const runFlow = await h.apiOk(server, 'POST', '/flows', admin, {
+    key: 'console-ledger-shape',
+    name: NAMES.runFlow,
+    integrationId: integration.id,
+    nodes: {
+      start: { type: 'api-trigger', name: 'Start', links: [{ key: 'shape' }] },
+      shape: { type: 'transform-data', name: 'Shape', config: { output: { echoed: v('$.input.start.text'), marker: 'shaped-by-console-ledger' } } },
+    },
+  });
+  const runFlowInstance = await h.apiOk(server, 'GET', `/connections/${connection.id}/flows/console-ledger-shape?autoCreate=true`, customer);
+  assert.equal(runFlowInstance.connectionId, connection.id, `the flow instance should be on the connection: ${JSON.stringify(runFlowInstance).slice(0, 500)}`);
+  Object.assign(seeded, { integration, connection, runs, runAction, runFlow, runFlowInstance });
   fs.mkdirSync(SHOTS, { recursive: true });
 }
 
@@ -340,6 +371,159 @@ test('the events page lists the delivery and the settings form saves; without it
     assert.equal(await page.$eval('h1', (e) => e.textContent.trim()), 'Not allowed');
     await screenshot(page, t, 'console-csrf-refused-1200');
     assert.deepEqual(await h.apiOk(server, 'GET', '/settings', server.adminToken), saved, 'nothing changed');
+  } finally {
+    await page.closeAll();
+  }
+});
+
+/** The text of the `pre.json` right after the `h2` whose text is `heading`, parsed; undefined when none. */
+async function jsonAfterHeading(page, heading) {
+  const text = await page.evaluate((want) => {
+    const h2 = [...document.querySelectorAll('main h2')].find((e) => e.textContent.trim() === want);
+    const pre = h2?.nextElementSibling;
+    return pre && pre.matches('pre.json') ? pre.textContent : null;
+  }, heading);
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Clears the field `selector` and types `text` into it, as a person would. */
+async function retype(page, selector, text) {
+  await page.$eval(selector, (e) => {
+    e.value = '';
+  });
+  await page.type(selector, text);
+}
+
+/** How many run logs the action `id` has (through the API). */
+async function actionRunCount(id) {
+  const logs = await h.apiOk(server, 'GET', `/action-run-logs?integrationActionId=${encodeURIComponent(id)}`, server.adminToken);
+  return logs.items.length;
+}
+
+test('the console runs an action on the connection chosen and shows its output; invalid JSON input is the 400 page naming `input`, nothing run', async (t) => {
+  const { runAction, connection } = seeded;
+  const text = `from-the-console-${Date.now().toString(36)}`;
+  const page = await newPage(1200);
+  try {
+    await signIn(page);
+    const detailPath = `/console/actions/${runAction.id}`;
+    const detail = await goto(page, detailPath);
+    const d = await pageProblems(page, detail, detailPath);
+    assert.deepEqual(d.problems, [], `the action's page:\n  ${d.problems.join('\n  ')}`);
+    const choices = await page.$$eval('#connectionId option', (options) => options.map((o) => o.value));
+    assert.ok(choices.includes(connection.id), `the run form should offer the connection ${connection.id}: ${JSON.stringify(choices)}`);
+    assert.equal(await actionRunCount(runAction.id), 0, 'the action has not run yet');
+    const calls = keyApi.log.length;
+
+    await page.select('#connectionId', connection.id);
+    await retype(page, '#input', JSON.stringify({ text }));
+    const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action$="/run"] button[type=submit]')]);
+    assert.equal(new URL(page.url()).pathname, `${detailPath}/run`, 'the form posts to the action\'s run address');
+    const r = await pageProblems(page, response, 'the run result');
+    assert.deepEqual(r.problems, [], `the run result:\n  ${r.problems.join('\n  ')}\n${await bodyText(page)}`);
+    assert.equal(r.h1, `Run of ${NAMES.runAction}`);
+    assert.equal(await page.$('main .error[role=alert]'), null, `the run should not fail: ${await bodyText(page)}`);
+    // The input came through, and the mock API answered through the connection's key.
+    assert.deepEqual(await jsonAfterHeading(page, 'Output'), { echoed: text, user: 'Grace Hopper' }, `the result page should show the output: ${await bodyText(page)}`);
+    assert.deepEqual(keyApi.log.slice(calls), [{ kind: 'me', ok: true, key: 'sk-console-test' }], 'one call to the mock, with the connection\'s key');
+    const runLog = await page.$eval('main a[href^="/console/action-run-logs/"]', (a) => a.getAttribute('href')).catch(() => null);
+    assert.ok(runLog, `the result page should link to the run log: ${await bodyText(page)}`);
+    assert.equal(await actionRunCount(runAction.id), 1, 'one run log');
+    await screenshot(page, t, 'console-action-run-result-1200');
+    const axe = await axeProblems(page, 'the action run result', t);
+    assert.deepEqual(axe, [], `the action run result: serious or critical axe violations: ${JSON.stringify(axe)}`);
+
+    // Invalid JSON: refused before anything runs.
+    await goto(page, detailPath);
+    await page.select('#connectionId', connection.id);
+    await retype(page, '#input', '{"text": "never sent"');
+    const [refused] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action$="/run"] button[type=submit]')]);
+    assert.equal(refused.status(), 400, `invalid JSON should be refused with 400: ${await bodyText(page)}`);
+    const shown = await page.evaluate(() => ({
+      bare: document.body.classList.contains('bare'),
+      h1: document.querySelector('h1')?.textContent.trim(),
+      alert: document.querySelector('[role=alert]')?.textContent.trim() || '',
+    }));
+    assert.equal(shown.bare, true, 'the error page');
+    assert.equal(shown.h1, 'That did not work');
+    assert.match(shown.alert, /`input`/, `the error should name the field: ${shown.alert}`);
+    assert.match(shown.alert, /not valid JSON/, `and say what is wrong with it: ${shown.alert}`);
+    assert.deepEqual(page.errors, [], 'no script error');
+    assert.equal(keyApi.log.length, calls + 1, 'no call to the mock');
+    assert.equal(await actionRunCount(runAction.id), 1, 'no run log');
+  } finally {
+    await page.closeAll();
+  }
+});
+
+test('the flow page draws both nodes and its "Start a run" form leads to the run page, which follows the run to completed and shows the node\'s output', async (t) => {
+  const { runFlow, runFlowInstance } = seeded;
+  const text = `flowed-from-the-console-${Date.now().toString(36)}`;
+  const page = await newPage(1200);
+  try {
+    await signIn(page);
+    const flowPath = `/console/flows/${runFlow.id}`;
+    const response = await goto(page, flowPath);
+    const f = await pageProblems(page, response, flowPath);
+    assert.deepEqual(f.problems, [], `the flow's page:\n  ${f.problems.join('\n  ')}`);
+    assert.equal(f.h1, NAMES.runFlow);
+    const drawn = await page.$$eval('svg.graph g.node', (nodes) => nodes.map((g) => ({ key: g.getAttribute('data-node'), text: g.textContent })));
+    assert.deepEqual(drawn.map((n) => n.key).sort(), ['shape', 'start'], `the graph should draw both nodes: ${JSON.stringify(drawn)}`);
+    assert.match(drawn.find((n) => n.key === 'start').text, /api-trigger/);
+    assert.match(drawn.find((n) => n.key === 'shape').text, /transform-data/);
+    assert.equal((await page.$$('svg.graph path.edge')).length, 1, 'and the link between them');
+    const instances = await page.$$eval('#instance option', (options) => options.map((o) => o.value));
+    assert.deepEqual(instances, [runFlowInstance.id], 'the form offers the connection\'s instance');
+    const before = await h.apiOk(server, 'GET', `/flow-runs?connectionFlowId=${runFlowInstance.id}`, server.adminToken);
+    assert.equal(before.items.length, 0, 'the instance has not run yet');
+
+    await page.select('#instance', runFlowInstance.id);
+    await retype(page, '#input', JSON.stringify({ text }));
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/console/flow-instances/start"] button[type=submit]')]);
+    const m = /^\/console\/flow-runs\/([^/]+)$/.exec(new URL(page.url()).pathname);
+    assert.ok(m, `starting a run should lead to its page, got ${page.url()}: ${await bodyText(page)}`);
+    const runId = decodeURIComponent(m[1]);
+    const live = (await page.$('[data-live]')) !== null;
+    t.diagnostic(`run ${runId}: the page ${live ? 'opened live (the run not finished)' : 'opened with the run already finished'}`);
+    try {
+      await page.waitForFunction(() => document.querySelector('[data-final]') !== null, { timeout: 20_000 });
+    } catch {
+      const api = await h.apiOk(server, 'GET', `/flow-runs/${runId}`, server.adminToken);
+      await goto(page, `/console/flow-runs/${runId}`);
+      const reloaded = await page.$('[data-final]');
+      assert.fail(
+        `the run page should show the run finished within 20 s (live update ${live ? 'on' : 'off'}); the API says ${api.state}; after a reload the page ${reloaded ? 'does show it finished: the live update did not follow the run' : 'still does not'}: ${await bodyText(page)}`,
+      );
+    }
+    const facts = await page.$$eval('main dl.facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent.trim(), dt.nextElementSibling?.textContent.trim() || ''])));
+    assert.equal(facts.State, 'completed', `the run should be completed: ${await bodyText(page)}`);
+    assert.equal(facts.Id, runId);
+    const states = await page.$$eval('svg.graph g.node', (nodes) => Object.fromEntries(nodes.map((g) => [g.getAttribute('data-node'), g.getAttribute('class')])));
+    assert.deepEqual(states, { start: 'node completed', shape: 'node completed' }, 'both graph nodes carry the completed class');
+    const outputs = await page.$$eval('section#node-shape pre.json', (pres) => pres.map((p) => p.textContent));
+    const parsed = outputs.map((o) => {
+      try {
+        return JSON.parse(o);
+      } catch {
+        return o;
+      }
+    });
+    assert.ok(
+      parsed.some((o) => o && o.echoed === text && o.marker === 'shaped-by-console-ledger'),
+      `the shape node's output should show the input text and the marker: ${JSON.stringify(parsed)}`,
+    );
+    assert.deepEqual(page.errors, [], 'no script error');
+    const run = await h.apiOk(server, 'GET', `/flow-runs/${runId}`, server.adminToken);
+    assert.equal(run.state, 'completed');
+    assert.equal(run.connectionFlowId, runFlowInstance.id, 'the run is of the instance chosen');
+    await screenshot(page, t, 'console-flow-run-completed-1200');
+    const axe = await axeProblems(page, 'the finished flow run', t);
+    assert.deepEqual(axe, [], `the finished flow run: serious or critical axe violations: ${JSON.stringify(axe)}`);
   } finally {
     await page.closeAll();
   }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 
-const NODE_W: i64 = 180;
+const NODE_W: i64 = 210;
 const NODE_H: i64 = 52;
 const GAP_X: i64 = 28;
 const GAP_Y: i64 = 44;
@@ -85,8 +85,8 @@ pub(crate) fn render(nodes: &Map<String, Value>, states: &HashMap<String, String
                     g class=(class) data-node=(key) {
                         title { (name) " (" (kind) ")" @if !state.is_empty() { ": " (state) } }
                         rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="8" {}
-                        text x=(x + 10) y=(y + 21) { (clip(name, 22)) }
-                        text x=(x + 10) y=(y + 40) fill="#4b5466" { (clip(&subtitle(kind, state), 24)) }
+                        text x=(x + 10) y=(y + 21) { (clip(name, 26)) }
+                        text x=(x + 10) y=(y + 40) fill="#4b5466" { (clip(&subtitle(kind, state), 28)) }
                     }
                 }
             }

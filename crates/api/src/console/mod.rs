@@ -25,6 +25,7 @@ mod assets;
 mod graph;
 mod layout;
 mod pages;
+mod params;
 mod session;
 mod sign_in;
 

@@ -129,6 +129,37 @@ enum Outcome {
     Invalid(Vec<String>),
 }
 
+/// What a posted form comes to: the `errors` found reading it, else nothing to
+/// write, else `body` written on `el` (which, with its `view`, becomes what was
+/// saved). One path for every configuration page, so each refuses, skips and
+/// saves alike.
+async fn settle(
+    ctx: &Ctx,
+    t: ElementType,
+    el: &mut Element,
+    view: &mut Value,
+    body: Map<String, Value>,
+    errors: Vec<String>,
+) -> Result<Outcome, Failure> {
+    if !errors.is_empty() {
+        return Ok(Outcome::Invalid(errors));
+    }
+    if body.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    match save(ctx, el.clone(), body).await {
+        Ok(saved) => {
+            *view = ctx
+                .render(&saved)
+                .await
+                .map_err(|e| Failure::from_engine(e, t))?;
+            *el = saved;
+            Ok(Outcome::Saved)
+        }
+        Err(e) => Ok(Outcome::Invalid(vec![e])),
+    }
+}
+
 /// Writes `body` on `el` as the API's PATCH does; an engine refusal is the
 /// customer's to read (it names the field).
 async fn save(ctx: &Ctx, el: Element, body: Map<String, Value>) -> Result<Element, String> {
@@ -217,23 +248,7 @@ pub(super) async fn field_mapping(ctx: &Ctx, id: &str) -> Result<Answer, Failure
                 body.insert((*value_field).to_owned(), Value::Object(next));
             }
         }
-        outcome = if !errors.is_empty() {
-            Outcome::Invalid(errors)
-        } else if body.is_empty() {
-            Outcome::Unchanged
-        } else {
-            match save(ctx, el.clone(), body).await {
-                Ok(saved) => {
-                    el = saved;
-                    view = ctx
-                        .render(&el)
-                        .await
-                        .map_err(|e| Failure::from_engine(e, t))?;
-                    Outcome::Saved
-                }
-                Err(e) => Outcome::Invalid(vec![e]),
-            }
-        };
+        outcome = settle(ctx, t, &mut el, &mut view, body, errors).await?;
     }
     let keep_typed = matches!(outcome, Outcome::Invalid(_));
     let mut inner = String::new();
@@ -351,23 +366,7 @@ pub(super) async fn flow(ctx: &Ctx, id: &str) -> Result<Answer, Failure> {
     let mut outcome = Outcome::Shown;
     if ctx.posted {
         let (body, errors) = flow_changes(ctx, &view, node_key);
-        outcome = if !errors.is_empty() {
-            Outcome::Invalid(errors)
-        } else if body.is_empty() {
-            Outcome::Unchanged
-        } else {
-            match save(ctx, el.clone(), body).await {
-                Ok(saved) => {
-                    el = saved;
-                    view = ctx
-                        .render(&el)
-                        .await
-                        .map_err(|e| Failure::from_engine(e, t))?;
-                    Outcome::Saved
-                }
-                Err(e) => Outcome::Invalid(vec![e]),
-            }
-        };
+        outcome = settle(ctx, t, &mut el, &mut view, body, errors).await?;
     }
     let keep_typed = matches!(outcome, Outcome::Invalid(_));
     let text_of = |name: &str, value: String| {
@@ -642,23 +641,7 @@ pub(super) async fn data_source(ctx: &Ctx, id: &str) -> Result<Answer, Failure> 
                 Err(e) => errors.push(e),
             }
         }
-        outcome = if !errors.is_empty() {
-            Outcome::Invalid(errors)
-        } else if body.is_empty() {
-            Outcome::Unchanged
-        } else {
-            match save(ctx, el.clone(), body).await {
-                Ok(saved) => {
-                    el = saved;
-                    view = ctx
-                        .render(&el)
-                        .await
-                        .map_err(|e| Failure::from_engine(e, t))?;
-                    Outcome::Saved
-                }
-                Err(e) => Outcome::Invalid(vec![e]),
-            }
-        };
+        outcome = settle(ctx, t, &mut el, &mut view, body, errors).await?;
     }
     let keep_typed = matches!(outcome, Outcome::Invalid(_));
     let chosen = keep_typed
@@ -733,17 +716,7 @@ pub(super) async fn action(ctx: &Ctx, id: &str) -> Result<Answer, Failure> {
                     "config".into(),
                     next.unwrap_or_else(|| Value::Object(Map::new())),
                 );
-                match save(ctx, el.clone(), body).await {
-                    Ok(saved) => {
-                        el = saved;
-                        view = ctx
-                            .render(&el)
-                            .await
-                            .map_err(|e| Failure::from_engine(e, t))?;
-                        Outcome::Saved
-                    }
-                    Err(e) => Outcome::Invalid(vec![e]),
-                }
+                settle(ctx, t, &mut el, &mut view, body, Vec::new()).await?
             }
         };
     }

@@ -2,8 +2,6 @@
 //! copies, a form that runs it on a connection (as `POST /actions/{id}/run`
 //! does) and its run logs.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use axum::Router;
@@ -11,8 +9,7 @@ use maud::{html, Markup};
 use osmosis_engine::actions::{ActionRunLogFilter, ConnectionHints, RunArguments, RunSelector};
 use osmosis_engine::elements::Depth;
 use osmosis_engine::log_pages::LogPageParams;
-use osmosis_engine::{ListQuery, PathSelector};
-use osmosis_model::error::keys;
+use osmosis_engine::ListQuery;
 use osmosis_model::selector::LayerQuery;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
@@ -20,11 +17,10 @@ use serde_json::Value;
 use crate::console::layout::{
     badge, csrf_field, empty, json_block, link, page, pager, segment, time, Page, Section,
 };
+use crate::console::params::{integration_layer, live_element, Params, PAGE_SIZE};
 use crate::console::session::{ConsoleAdmin, ConsoleForm};
 use crate::AppState;
 
-/// Rows of the action list.
-const PAGE: i64 = 50;
 /// Run logs shown per page of an action.
 const LOG_PAGE: &str = "20";
 /// Connections offered to run an action on, and copies listed: enough to pick
@@ -37,40 +33,6 @@ pub(super) fn routes(router: Router<AppState>) -> Router<AppState> {
         .route("/console/actions/{id}", get(detail))
         .route("/console/actions/{id}/run", post(run))
         .route("/console/action-run-logs/{id}", get(run_log))
-}
-
-/// A query string as fields (the last of a repeated name wins).
-pub(super) fn params(raw: Option<String>) -> HashMap<String, String> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// A field of `params`, empty when absent.
-pub(super) fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
-    params.get(name).map(|s| s.trim()).unwrap_or("")
-}
-
-/// An element list cursor as the engine takes it.
-pub(super) fn list_cursor(cursor: &str) -> Result<Option<i64>, ApiError> {
-    if cursor.is_empty() {
-        return Ok(None);
-    }
-    cursor
-        .parse()
-        .map(Some)
-        .map_err(|_| ApiError::invalid_query("cursor", "is not a cursor this server gave"))
-}
-
-/// A layer query naming `integration` by id or by key.
-pub(super) fn integration_layer(integration: &str) -> LayerQuery {
-    let mut layer = LayerQuery::default();
-    if ElementType::Integration.is_id(integration) {
-        layer.integration_id = Some(integration.to_owned());
-    } else if !integration.is_empty() {
-        layer.integration_key = Some(integration.to_owned());
-    }
-    layer
 }
 
 /// The first integrations of the workspace (for filters and names).
@@ -100,32 +62,6 @@ pub(super) fn integration_label(known: &[Element], id: Option<&str>) -> String {
             .map(|i| i.name.clone())
             .unwrap_or_else(|| id.to_owned()),
     }
-}
-
-/// The element `id` names, live: an archived one is `gone` (410), as nothing
-/// may be run or changed on it.
-pub(super) async fn live(
-    state: &AppState,
-    admin: &ConsoleAdmin,
-    t: ElementType,
-    id: &str,
-) -> Result<Element, ApiError> {
-    let el = state
-        .engine
-        .elements()
-        .resolve(&admin.caller, t, &PathSelector::new(id))
-        .await?;
-    if el.is_archived() {
-        return Err(ApiError::bad_request(
-            keys::GONE,
-            format!(
-                "The {} `{}` is archived; restore it to use it",
-                t.name(),
-                el.id
-            ),
-        ));
-    }
-    Ok(el)
 }
 
 /// A JSON test input from a form field: empty is `{}`; anything else must parse.
@@ -165,18 +101,14 @@ pub(super) fn filter_form(
 }
 
 async fn list(State(state): State<AppState>, admin: ConsoleAdmin, RawQuery(raw): RawQuery) -> Page {
-    let q = params(raw);
-    let (search, integration, cursor) = (
-        param(&q, "search"),
-        param(&q, "integration"),
-        param(&q, "cursor"),
-    );
+    let q = Params::parse(raw.as_deref());
+    let (search, integration) = (q.get("search"), q.get("integration"));
     let known = integrations(&state, &admin).await?;
     let lq = ListQuery {
         layer: integration_layer(integration),
         search: Some(search.to_owned()).filter(|s| !s.is_empty()),
-        limit: Some(PAGE),
-        cursor: list_cursor(cursor)?,
+        limit: Some(PAGE_SIZE),
+        cursor: q.cursor()?,
         ..Default::default()
     };
     let page_of = state
@@ -236,9 +168,9 @@ async fn detail(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Page {
-    let q = params(raw);
-    let logs_cursor = param(&q, "logs_cursor");
-    let a = live(&state, &admin, ElementType::Action, &id).await?;
+    let q = Params::parse(raw.as_deref());
+    let logs_cursor = q.get("logs_cursor");
+    let a = live_element(&state, &admin.caller, ElementType::Action, &id).await?;
     let elements = state.engine.elements();
     let shown = elements.render(&admin.caller, &a, Depth::Flat).await?;
     let known = integrations(&state, &admin).await?;
@@ -389,7 +321,7 @@ async fn detail(
 
 async fn run(State(state): State<AppState>, Path(id): Path<String>, form: ConsoleForm) -> Page {
     let admin = &form.admin;
-    let a = live(&state, admin, ElementType::Action, &id).await?;
+    let a = live_element(&state, &admin.caller, ElementType::Action, &id).await?;
     let input = json_input("input", form.get("input"))?;
     let connection = form.get("connectionId").trim();
     let hints = ConnectionHints {

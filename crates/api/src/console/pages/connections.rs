@@ -32,11 +32,12 @@ use osmosis_model::selector::LayerQuery;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::Value;
 
-use super::integrations::{done_message, resolve, text, Params, PAGE_SIZE};
+use super::integrations::{done_message, text};
 use crate::console::layout::{
     badge, csrf_field, empty, json_block, link, page, pager, post_button, segment, time,
     ConsoleError, Page, Section,
 };
+use crate::console::params::{live_element, Params, PAGE_SIZE};
 use crate::console::session::{ConsoleAdmin, ConsoleForm};
 use crate::AppState;
 
@@ -136,7 +137,7 @@ async fn list(State(state): State<AppState>, admin: ConsoleAdmin, RawQuery(raw):
     let integration_id = match integration {
         "" => None,
         i => Some(
-            resolve(&state, &admin.caller, ElementType::Integration, i)
+            live_element(&state, &admin.caller, ElementType::Integration, i)
                 .await?
                 .id,
         ),
@@ -206,7 +207,7 @@ async fn detail(
     RawQuery(raw): RawQuery,
 ) -> Page {
     let params = Params::parse(raw.as_deref());
-    let el = resolve(&state, &admin.caller, ElementType::Connection, &id).await?;
+    let el = live_element(&state, &admin.caller, ElementType::Connection, &id).await?;
     detail_page(&state, &admin, &el, &params, None).await
 }
 
@@ -352,11 +353,11 @@ fn status_badge(log: &Value) -> Markup {
 /// `POST /connections/{id}/test`, answered with the page (see the module doc).
 async fn test(State(state): State<AppState>, Path(id): Path<String>, form: ConsoleForm) -> Page {
     let caller = &form.admin.caller;
-    let el = resolve(&state, caller, ElementType::Connection, &id).await?;
+    let el = live_element(&state, caller, ElementType::Connection, &id).await?;
     let result = state.engine.calls().test_connection(caller, &el).await?;
     // Read again: a test may have refreshed the credentials or marked the
     // connection defunct.
-    let el = resolve(&state, caller, ElementType::Connection, &el.id).await?;
+    let el = live_element(&state, caller, ElementType::Connection, &el.id).await?;
     detail_page(&state, &form.admin, &el, &Params::parse(None), Some(result)).await
 }
 
@@ -367,7 +368,7 @@ async fn refresh(
     form: ConsoleForm,
 ) -> Result<Response, ConsoleError> {
     let caller = &form.admin.caller;
-    let el = resolve(&state, caller, ElementType::Connection, &id).await?;
+    let el = live_element(&state, caller, ElementType::Connection, &id).await?;
     let el = state
         .engine
         .calls()
@@ -387,7 +388,7 @@ async fn disconnect(
     form: ConsoleForm,
 ) -> Result<Response, ConsoleError> {
     let caller = &form.admin.caller;
-    let el = resolve(&state, caller, ElementType::Connection, &id).await?;
+    let el = live_element(&state, caller, ElementType::Connection, &id).await?;
     state
         .engine
         .elements()
@@ -404,7 +405,7 @@ async fn log_detail(
     Path((id, log_id)): Path<(String, String)>,
 ) -> Page {
     let caller = &admin.caller;
-    let el = resolve(&state, caller, ElementType::Connection, &id).await?;
+    let el = live_element(&state, caller, ElementType::Connection, &id).await?;
     let log = state.engine.calls().api_log(caller, &log_id).await?;
     if text(&log, "connectionId") != el.id {
         return Err(ApiError::not_found(format!("No external API log matches `{log_id}`")).into());

@@ -14,8 +14,9 @@ use osmosis_engine::elements::Depth;
 use osmosis_model::{Element, ElementType};
 use serde_json::Value;
 
-use super::integrations::{logo, resolve, text, Params};
+use super::integrations::{logo, text};
 use crate::console::layout::{badge, empty, page, pager, search_form, segment, Page, Section};
+use crate::console::params::{live_element, Params};
 use crate::console::session::ConsoleAdmin;
 use crate::AppState;
 
@@ -78,7 +79,7 @@ async fn detail(
     admin: ConsoleAdmin,
     Path(id): Path<String>,
 ) -> Page {
-    let el = resolve(&state, &admin.caller, ElementType::Connector, &id).await?;
+    let el = live_element(&state, &admin.caller, ElementType::Connector, &id).await?;
     let shown = state
         .engine
         .elements()
@@ -103,11 +104,11 @@ async fn detail(
         h2 { "Parameters" }
         (parameters(d.get("parametersSchema")))
         h2 { "Operations" }
-        (operations(d.get("operations")))
+        (keyed_table(d.get("operations"), "No operations."))
         h2 { "Data collections" }
         (collections(d.get("data")))
         h2 { "Events" }
-        (events(d.get("events")))
+        (keyed_table(d.get("events"), "No connector events."))
     };
     Ok(page(&admin, Section::Connectors, &el.name, content))
 }
@@ -164,10 +165,11 @@ fn parameters(schema: Option<&Value>) -> Markup {
     }
 }
 
-/// Operations are an array of `{key, …}` or an object keyed by operation key,
-/// as the API's `/integrations/{i}/operations` reads them.
-fn operations(ops: Option<&Value>) -> Markup {
-    let items: Vec<(&str, &Value)> = match ops {
+/// Operations and events: an array of `{key, …}` or an object keyed by key, as
+/// the API's `/integrations/{i}/operations` reads them; `none` when there are
+/// none.
+fn keyed_table(list: Option<&Value>, none: &str) -> Markup {
+    let items: Vec<(&str, &Value)> = match list {
         Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), v)).collect(),
         Some(Value::Array(a)) => a
             .iter()
@@ -177,16 +179,16 @@ fn operations(ops: Option<&Value>) -> Markup {
     };
     html! {
         @if items.is_empty() {
-            (empty("No operations."))
+            (empty(none))
         } @else {
             table {
                 thead { tr { th scope="col" { "Key" } th scope="col" { "Name" } th scope="col" { "Description" } } }
                 tbody {
-                    @for (key, op) in &items {
+                    @for (key, item) in &items {
                         tr {
                             td { code { (key) } }
-                            td { (op.get("name").and_then(Value::as_str).unwrap_or(key)) }
-                            td { (text(op, "description")) }
+                            td { (item.get("name").and_then(Value::as_str).unwrap_or(key)) }
+                            td { (text(item, "description")) }
                         }
                     }
                 }
@@ -230,35 +232,6 @@ fn collections(data: Option<&Value>) -> Markup {
                     }
                 }
             },
-        }
-    }
-}
-
-fn events(events: Option<&Value>) -> Markup {
-    let items: Vec<(&str, &Value)> = match events {
-        Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), v)).collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.get("key").and_then(Value::as_str).map(|k| (k, v)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    html! {
-        @if items.is_empty() {
-            (empty("No connector events."))
-        } @else {
-            table {
-                thead { tr { th scope="col" { "Key" } th scope="col" { "Name" } th scope="col" { "Description" } } }
-                tbody {
-                    @for (key, e) in &items {
-                        tr {
-                            td { code { (key) } }
-                            td { (e.get("name").and_then(Value::as_str).unwrap_or(key)) }
-                            td { (text(e, "description")) }
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -10,8 +10,9 @@ use osmosis_model::ElementType;
 use serde_json::Value;
 
 use super::connections::connection_table;
-use super::integrations::{resolve, text, Params, PAGE_SIZE};
+use super::integrations::text;
 use crate::console::layout::{empty, link, page, pager, search_form, segment, time, Page, Section};
+use crate::console::params::{live_element, Params, PAGE_SIZE};
 use crate::console::session::ConsoleAdmin;
 use crate::AppState;
 
@@ -65,7 +66,7 @@ async fn detail(
 ) -> Page {
     let params = Params::parse(raw.as_deref());
     let caller = &admin.caller;
-    let el = resolve(&state, caller, ElementType::Customer, &id).await?;
+    let el = live_element(&state, caller, ElementType::Customer, &id).await?;
     let lq = ListQuery {
         customer_id: Some(el.id.clone()),
         cursor: params.cursor()?,

@@ -21,16 +21,14 @@ use osmosis_engine::{Caller, PathSelector};
 use osmosis_model::{ApiError, ElementType};
 use serde_json::{Map, Value};
 
-use super::actions::{param, params};
 use crate::console::graph;
 use crate::console::layout::{
     badge, csrf_field, empty, json_block, page, pager, segment, time, ConsoleError, Page, Section,
 };
+use crate::console::params::{Params, PAGE_SIZE};
 use crate::console::session::{ConsoleAdmin, ConsoleForm};
 use crate::AppState;
 
-/// Rows of the run list.
-const PAGE: &str = "50";
 /// Node runs shown on a run's page; a run with more links to the API for the rest.
 const NODE_RUNS: i64 = 100;
 /// How often the event stream looks at the run.
@@ -68,8 +66,8 @@ fn iso_time(value: &str) -> Option<String> {
 }
 
 async fn list(State(state): State<AppState>, admin: ConsoleAdmin, RawQuery(raw): RawQuery) -> Page {
-    let q = params(raw);
-    let f = |n: &str| param(&q, n).to_owned();
+    let q = Params::parse(raw.as_deref());
+    let f = |n: &str| q.get(n).to_owned();
     let (flow, instance, customer, connection, run_state, from, to, cursor) = (
         f("flow"),
         f("instance"),
@@ -89,7 +87,7 @@ async fn list(State(state): State<AppState>, admin: ConsoleAdmin, RawQuery(raw):
         page: LogPageParams {
             from: iso_time(&from),
             to: iso_time(&to),
-            limit: Some(PAGE.into()),
+            limit: Some(PAGE_SIZE.to_string()),
             cursor: some(&cursor),
             ..Default::default()
         },

@@ -16,20 +16,15 @@ use osmosis_engine::ListQuery;
 use osmosis_model::{ApiError, Element, ElementType};
 use serde_json::{json, Map, Value};
 
-use super::actions::{
-    filter_form, integration_label, integration_layer, integrations, json_input, list_cursor, live,
-    param, params,
-};
+use super::actions::{filter_form, integration_label, integrations, json_input};
 use crate::console::graph;
 use crate::console::layout::{
     badge, csrf_field, empty, json_block, link, page, pager, segment, time, ConsoleError, Page,
     Section,
 };
+use crate::console::params::{integration_layer, live_element, Params, PAGE_SIZE};
 use crate::console::session::{ConsoleAdmin, ConsoleForm};
 use crate::AppState;
-
-/// Rows of the flow list and of a flow's instances.
-const PAGE: i64 = 50;
 
 pub(super) fn routes(router: Router<AppState>) -> Router<AppState> {
     router
@@ -41,18 +36,14 @@ pub(super) fn routes(router: Router<AppState>) -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, admin: ConsoleAdmin, RawQuery(raw): RawQuery) -> Page {
-    let q = params(raw);
-    let (search, integration, cursor) = (
-        param(&q, "search"),
-        param(&q, "integration"),
-        param(&q, "cursor"),
-    );
+    let q = Params::parse(raw.as_deref());
+    let (search, integration) = (q.get("search"), q.get("integration"));
     let known = integrations(&state, &admin).await?;
     let lq = ListQuery {
         layer: integration_layer(integration),
         search: Some(search.to_owned()).filter(|s| !s.is_empty()),
-        limit: Some(PAGE),
-        cursor: list_cursor(cursor)?,
+        limit: Some(PAGE_SIZE),
+        cursor: q.cursor()?,
         ..Default::default()
     };
     let page_of = state
@@ -99,9 +90,8 @@ async fn detail(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Page {
-    let q = params(raw);
-    let cursor = param(&q, "instances_cursor");
-    let f = live(&state, &admin, ElementType::Flow, &id).await?;
+    let q = Params::parse(raw.as_deref());
+    let f = live_element(&state, &admin.caller, ElementType::Flow, &id).await?;
     let elements = state.engine.elements();
     let shown = elements.render(&admin.caller, &f, Depth::Flat).await?;
     let instances = elements
@@ -110,8 +100,8 @@ async fn detail(
             ElementType::FlowInstance,
             &ListQuery {
                 parent: Some(f.id.clone()),
-                limit: Some(PAGE),
-                cursor: list_cursor(cursor)?,
+                limit: Some(PAGE_SIZE),
+                cursor: q.cursor_named("instances_cursor")?,
                 ..Default::default()
             },
         )
@@ -216,7 +206,7 @@ async fn instance(state: &AppState, admin: &ConsoleAdmin, id: &str) -> Result<El
         )
         .await?;
     if let Some(flow) = &instance.parent_id {
-        live(state, admin, ElementType::Flow, flow).await?;
+        live_element(state, &admin.caller, ElementType::Flow, flow).await?;
     }
     Ok(instance)
 }

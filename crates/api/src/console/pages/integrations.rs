@@ -6,21 +6,19 @@
 //! connections) share: query parameters, list paging, logos, and the sentence a
 //! `?done=` flag stands for after a form's post-redirect-get.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 use osmosis_engine::elements::Depth;
-use osmosis_engine::{Caller, ListQuery, PathSelector};
-use osmosis_model::{ApiError, Element, ElementType};
+use osmosis_model::ElementType;
 use serde_json::{Map, Value};
 
 use crate::console::layout::{
     badge, csrf_field, empty, link, page, pager, search_form, segment, ConsoleError, Page, Section,
 };
+use crate::console::params::{live_element, Params};
 use crate::console::session::{ConsoleAdmin, ConsoleForm};
 use crate::AppState;
 
@@ -32,77 +30,6 @@ pub(super) fn routes(router: Router<AppState>) -> Router<AppState> {
             "/console/integrations/{id}/parameters",
             post(set_parameters),
         )
-}
-
-/// Rows of a list page: enough to scan, few enough that a page's per-row work
-/// stays small.
-pub(super) const PAGE_SIZE: i64 = 50;
-
-/// A page's query string, the last of a repeated name winning (as forms send).
-pub(super) struct Params(HashMap<String, String>);
-
-impl Params {
-    pub(super) fn parse(raw: Option<&str>) -> Self {
-        Params(
-            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default(),
-        )
-    }
-
-    /// A parameter, trimmed; empty when absent.
-    pub(super) fn get(&self, name: &str) -> &str {
-        self.0.get(name).map(|v| v.trim()).unwrap_or("")
-    }
-
-    /// The list cursor: a number this server gave, or nothing for the first page.
-    pub(super) fn cursor(&self) -> Result<Option<i64>, ApiError> {
-        match self.get("cursor") {
-            "" => Ok(None),
-            c => c
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::invalid_query("cursor", "is not a cursor this server gave")
-                }),
-        }
-    }
-
-    /// The list query of a searchable, paged list.
-    pub(super) fn list_query(&self) -> Result<ListQuery, ApiError> {
-        Ok(ListQuery {
-            search: Some(self.get("search").to_owned()).filter(|s| !s.is_empty()),
-            cursor: self.cursor()?,
-            limit: Some(PAGE_SIZE),
-            ..Default::default()
-        })
-    }
-}
-
-/// A live element of this workspace by id or key, as the API's
-/// `/{plural}/{id}` resolves it: another workspace's or an unknown id is
-/// `not_found`. An archived one is `gone` (410): the API still reads it by id,
-/// but nothing on its console page could act on it (the API refuses calls
-/// through archived connections too), so the page says so instead.
-pub(super) async fn resolve(
-    state: &AppState,
-    caller: &Caller,
-    t: ElementType,
-    id: &str,
-) -> Result<Element, ApiError> {
-    let el = state
-        .engine
-        .elements()
-        .resolve(caller, t, &PathSelector::new(id))
-        .await?;
-    if el.is_archived() {
-        return Err(ApiError::bad_request(
-            osmosis_model::error::keys::GONE,
-            format!("The {} `{}` is archived", t.name(), el.name),
-        ));
-    }
-    Ok(el)
 }
 
 /// A logo, only when it is an http(s) address (never a `javascript:` or other
@@ -199,14 +126,14 @@ async fn detail(
 ) -> Page {
     let params = Params::parse(raw.as_deref());
     let caller = &admin.caller;
-    let el = resolve(&state, caller, ElementType::Integration, &id).await?;
+    let el = live_element(&state, caller, ElementType::Integration, &id).await?;
     let shown = state
         .engine
         .elements()
         .render(caller, &el, Depth::Full)
         .await?;
     let connector = match el.doc_str("connectorId") {
-        Some(cid) => resolve(&state, caller, ElementType::Connector, cid)
+        Some(cid) => live_element(&state, caller, ElementType::Connector, cid)
             .await
             .ok(),
         None => None,
@@ -302,7 +229,7 @@ async fn set_parameters(
 ) -> Result<Response, ConsoleError> {
     let caller = &form.admin.caller;
     caller.require_admin("Integration parameters need an admin token")?;
-    let el = resolve(&state, caller, ElementType::Integration, &id).await?;
+    let el = live_element(&state, caller, ElementType::Integration, &id).await?;
     let mut params = el
         .doc
         .get("parameters")
