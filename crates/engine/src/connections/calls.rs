@@ -110,6 +110,13 @@ impl Calls<'_> {
     /// second `op` — runs under one [`Deadline`] ([`crate::Deadlines::calls`], or a
     /// sooner one the caller set): no request or retry outlives it.
     ///
+    /// The refresh's future is boxed. Inline, its 9 KB sat in every call's future,
+    /// twice (`Deadline::scope` keeps its argument besides the scoped future), for a
+    /// branch rarely taken; every action type's future embeds this one, so a flow
+    /// node's poll frames — several copies of each future in a debug build — needed
+    /// over 2.5 MB and overflowed the 2 MB stack of a test thread or tokio worker
+    /// (`flow_error_stack` in the `osmosis` tests). Boxed, a node needs under 1.25 MB.
+    ///
     /// Its span is the one every call through a connection gets: the operations
     /// built on it (proxy, operation runs, collection methods, test) add none of
     /// their own, since a span costs a few percent of the proxy's throughput.
@@ -136,10 +143,11 @@ impl Calls<'_> {
                     // The token expired: refresh once (single flight, see `health`),
                     // then call again with the new credentials.
                     Err(e) if e.is_access_token_expired() => {
-                        let fresh = match self
-                            .refresh_connection(conn, conn.doc_str("sealedCredentials"))
-                            .await
-                        {
+                        // Boxed: kept out of every call's future (see above).
+                        let refresh = Box::pin(
+                            self.refresh_connection(conn, conn.doc_str("sealedCredentials")),
+                        );
+                        let fresh = match refresh.await {
                             Ok((fresh, _)) => fresh,
                             Err(r)
                                 if r.key.as_deref()

@@ -52,6 +52,7 @@ mod faults_kill;
 mod faults_postgres;
 mod faults_slow_clients;
 mod faults_sqlite;
+mod flow_error_stack;
 mod flow_instances;
 mod flow_kill;
 mod flow_limits;
