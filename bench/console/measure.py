@@ -69,8 +69,8 @@ def seed(url, key, secret, out):
                     for i in range(20)]
     tokens = [token(key, secret, {"id": f"customer-{i}", "name": f"Customer {i}"}) for i in range(1000)]
     connections = []
-    for i, token in enumerate(tokens):
-        c = api(conn, token)("POST", "/connections", {"integrationId": integrations[i % len(integrations)],
+    for i, customer_token in enumerate(tokens):
+        c = api(conn, customer_token)("POST", "/connections", {"integrationId": integrations[i % len(integrations)],
                                                        "name": f"Connection {i}", "input": {}})
         connections.append(c["id"])
     for i in range(4000):
