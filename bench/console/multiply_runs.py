@@ -25,7 +25,7 @@ while have < target:
             stop_requested, attempts, record)
         SELECT id || '-c{copy}', workspace_id, customer_id, integration_id, connection_id,
             connection_flow_id, integration_flow_id, universal_flow_id, state,
-            {now} - ((seq * 7919 + {copy} * 104729) % {week}), ended_ms, stop_requested, attempts,
+            {now} - (((seq * 7919 + {copy} * 104729) * 2654435761) % {week}), ended_ms, stop_requested, attempts,
             json_set(record, '$.id', id || '-c{copy}')
         FROM flow_runs WHERE id NOT LIKE '%-c%' LIMIT {n}""")
     c.execute(f"""
