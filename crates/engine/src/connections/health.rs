@@ -113,6 +113,10 @@ fn parse_iso_ms(s: &str) -> Option<i64> {
 
 /// Clears the health record of a connection whose credentials were just proven,
 /// and notes when they should next be refreshed.
+/// The connection document's field holding when its credentials were last
+/// refreshed (ISO 8601); never rendered by the API.
+pub const REFRESHED_AT: &str = "credentialsRefreshedAt";
+
 pub(crate) fn mark_healthy(el: &mut Element, credentials: &Value) {
     for f in [
         "isDefunct",
@@ -316,6 +320,11 @@ impl Calls<'_> {
                         );
                         el.doc.insert("connected".into(), Value::Bool(true));
                         mark_healthy(el, &credentials);
+                        // When the credentials were last renewed, for the console
+                        // (the SDK's connection has no such field, so the API's
+                        // rendering drops it).
+                        el.doc
+                            .insert(REFRESHED_AT.into(), Value::String(crate::clock::now_iso()));
                         el.state = ElementState::Ready;
                         Ok(true)
                     })

@@ -21,6 +21,7 @@ pub(crate) mod call_trace;
 pub(crate) mod calls;
 mod error;
 pub(crate) mod health;
+pub use health::REFRESHED_AT;
 pub(crate) mod lifecycle;
 mod proxy;
 mod rotation;

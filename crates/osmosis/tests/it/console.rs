@@ -31,23 +31,55 @@ async fn the_root_and_every_page_send_a_browser_without_a_session_to_sign_in() {
     s.finish().await;
 }
 
+/// Every section's page, and the pages' forms that change something.
+const PAGES: [&str; 10] = [
+    "/console",
+    "/console/integrations",
+    "/console/connectors",
+    "/console/customers",
+    "/console/connections",
+    "/console/actions",
+    "/console/flows",
+    "/console/flow-runs",
+    "/console/events",
+    "/console/settings",
+];
+
 #[tokio::test]
-async fn api_tokens_open_no_console_page() {
+async fn api_tokens_open_no_console_page_and_post_no_form() {
     let s = Server::start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for token in [s.admin(), s.customer("alice")] {
-        let response = s
-            .http
-            .get(format!("{}/console", s.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        // reqwest follows the redirect to the sign-in form.
-        assert_eq!(response.url().path(), "/console/sign-in");
-        let body = response.text().await.unwrap();
-        assert!(body.contains("Sign in to the console"));
-        assert!(!body.contains("Overview"));
+        for path in PAGES {
+            let response = s
+                .http
+                .get(format!("{}{path}", s.url))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            // reqwest follows the redirect to the sign-in form.
+            assert_eq!(response.url().path(), "/console/sign-in", "{path}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("Sign in to the console"), "{path}");
+        }
+        for path in ["/console/settings", "/console/sign-out"] {
+            let response = no_redirects
+                .post(format!("{}{path}", s.url))
+                .bearer_auth(&token)
+                .form(&[("webhookUri", "https://example.com/hook")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 303, "{path}");
+            assert_eq!(response.headers()["location"], "/console/sign-in");
+        }
     }
+    let (_, settings) = s.get("/settings", &s.admin()).await;
+    assert!(settings.get("webhookUri").is_none(), "{settings}");
     s.finish().await;
 }
 

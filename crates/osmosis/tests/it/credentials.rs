@@ -280,6 +280,21 @@ async fn refresh_credentials_endpoint_and_test_endpoint() {
         1.0,
         "the refresh is counted"
     );
+    // The console says when; the API's connection does not carry the field.
+    let console = crate::common::console::Console::sign_in(&f.s).await;
+    let page = console
+        .get(&format!("/console/connections/{}", f.conn))
+        .await
+        .body;
+    assert!(page.contains("Last credentials refresh"), "{page}");
+    assert!(
+        !page.contains("not refreshed since it was connected"),
+        "{page}"
+    );
+    let (_, api) =
+        f.s.get(&format!("/connections/{}", f.conn), &f.s.admin())
+            .await;
+    assert!(api.get("credentialsRefreshedAt").is_none(), "{api}");
     let (_, t) =
         f.s.post(&format!("/connections/{}/test", f.conn), &alice, json!({}))
             .await;

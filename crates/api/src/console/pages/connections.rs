@@ -275,6 +275,12 @@ async fn detail_page(
             dt { "Customer" } dd { (customer_link(&shown)) }
             dt { "Created" } dd { (time(&el.created_at)) }
             dt { "Updated" } dd { (time(&el.updated_at)) }
+            dt { "Last credentials refresh" } dd {
+                @match el.doc_str(osmosis_engine::connections::REFRESHED_AT) {
+                    Some(t) => (time(t)),
+                    None => span.muted { "not refreshed since it was connected" },
+                }
+            }
             dt { "Next credentials refresh" } dd {
                 @match shown.get("nextCredentialsRefreshAt").and_then(Value::as_str) {
                     Some(t) => (time(t)),
