@@ -81,6 +81,19 @@ body.dark{background:#0f1115;color:#e8eaf0}\
 .dark #connect-error{color:#ffc9c2;background:#3a1612;border-color:#7a2a20}";
 
 fn page(title: &str, theme: Option<&str>, body: &str, script: &str) -> String {
+    document(title, theme, "", STYLE, body, script)
+}
+
+/// The document every screen is: the card in `<main>` (with `main_attr`), the
+/// theme's class, `style`, penpal, then `script`.
+fn document(
+    title: &str,
+    theme: Option<&str>,
+    main_attr: &str,
+    style: &str,
+    body: &str,
+    script: &str,
+) -> String {
     let class = if theme == Some("dark") {
         " class=\"dark\""
     } else {
@@ -89,7 +102,7 @@ fn page(title: &str, theme: Option<&str>, body: &str, script: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body{class}><main>{body}</main>\
+         <title>{}</title><style>{style}</style></head><body{class}><main{main_attr}>{body}</main>\
          <script src=\"/static/penpal.min.js\"></script><script>{script}</script></body></html>",
         escape(title)
     )
@@ -517,21 +530,10 @@ pub(crate) fn embed_page(
     body: &str,
     script: &str,
 ) -> (String, [String; 2]) {
-    let class = if theme == Some("dark") {
-        " class=\"dark\""
-    } else {
-        ""
-    };
     let main = if wide { " class=\"wide\"" } else { "" };
     let script = format!("{}{script}", penpal_script(""));
     let style = format!("{STYLE}{EMBED_STYLE}");
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{style}</style></head><body{class}><main{main}>{body}</main>\
-         <script src=\"/static/penpal.min.js\"></script><script>{script}</script></body></html>",
-        escape(title)
-    );
+    let html = document(title, theme, main, &style, body, &script);
     (html, [script, style])
 }
 
